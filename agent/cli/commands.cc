@@ -1,0 +1,129 @@
+#include "agent/cli/commands.h"
+
+#include <signal.h>
+
+#include <cstdio>
+#include <memory>
+#include <string>
+#include <thread>
+
+#include "absl/strings/str_cat.h"
+#include "absl/time/time.h"
+#include "agent/config/config.h"
+#include "agent/enroll/enroll.h"
+#include "agent/poller/connection.h"
+#include "agent/poller/runner.h"
+#include "common/logging.h"
+
+namespace ovvoc::agent::cli {
+namespace {
+
+int Fail(const absl::Status& status) {
+  std::fprintf(stderr, "error: %s\n", std::string(status.message()).c_str());
+  return 1;
+}
+
+int Register(const std::string& config_dir, const RegisterOptions& options) {
+  ConfigDir config(config_dir);
+  if (config.HasIdentity()) {
+    absl::StatusOr<AgentIdentity> existing = config.Load();
+    return Fail(absl::AlreadyExistsError(absl::StrCat(
+        config_dir, " already holds agent ", existing.ok() ? existing->agent_id : "(unreadable)",
+        "; remove it or pass another --config-dir")));
+  }
+  absl::StatusOr<AgentIdentity> identity = Register(options);
+  if (!identity.ok()) return Fail(identity.status());
+  if (absl::Status s = config.Save(*identity); !s.ok()) return Fail(s);
+  std::printf("registered agent for org %s, pool %s; identity in %s\n%s\n",
+              identity->org.c_str(), identity->pool.c_str(), config_dir.c_str(),
+              identity->agent_id.c_str());
+  return 0;
+}
+
+int Run(const std::string& config_dir, RunOptions options, const std::string& delay) {
+  if (options.slots < 1 || options.slots > 64) {
+    return Fail(absl::InvalidArgumentError("--slots must be between 1 and 64"));
+  }
+  if (!delay.empty() && !absl::ParseDuration(delay, &options.pipeline.test_delay)) {
+    return Fail(absl::InvalidArgumentError("--test-job-delay takes a duration like 30s"));
+  }
+  ConfigDir config(config_dir);
+  absl::StatusOr<AgentIdentity> identity = config.Load();
+  if (!identity.ok()) return Fail(identity.status());
+  absl::StatusOr<std::unique_ptr<Connection>> connection =
+      Connection::Open(config, *identity, absl::Now());
+  if (!connection.ok()) return Fail(connection.status());
+
+  // Signals go to one waiting thread, never to gRPC's.
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGINT);
+  sigaddset(&signals, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+
+  Runner runner(config, *std::move(connection), options);
+  std::thread signal_thread([&runner, signals] {
+    for (int received = 0; received < 2; ++received) {
+      int signal_number = 0;
+      if (sigwait(&signals, &signal_number) != 0) return;
+      if (signal_number == SIGUSR1) return;  // Run() returned on its own
+      log::Info(received == 0 ? "signal %d: finishing running jobs, then stopping"
+                              : "signal %d again: handing running jobs back now",
+                signal_number);
+      runner.Stop();
+    }
+  });
+  log::Info("agent %s polling %s with %d slot(s)", identity->agent_id, identity->server,
+            options.slots);
+  absl::Status result = runner.Run();
+  // Release the signal thread if it is still waiting.
+  sigaddset(&signals, SIGUSR1);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+  ::kill(::getpid(), SIGUSR1);
+  signal_thread.join();
+  if (!result.ok()) return Fail(result);
+  log::Info("stopped");
+  return 0;
+}
+
+}  // namespace
+
+void AddCommands(CLI::App& app, int& exit_code) {
+  auto* reg = app.add_subcommand("register", "Enroll this machine with a control plane");
+  auto reg_dir = std::make_shared<std::string>(DefaultConfigDir());
+  auto reg_options = std::make_shared<RegisterOptions>();
+  reg->add_option("--server", reg_options->server, "Control plane address HOST:PORT")
+      ->required();
+  reg->add_option("--token", reg_options->token,
+                  "One-time token from `ovvoc-control-plane enroll-token create`")
+      ->required();
+  reg->add_option("--config-dir", *reg_dir, "Where the agent keeps its key and certificate")
+      ->capture_default_str();
+  reg->add_option("--hostname", reg_options->hostname, "Name to enroll under (default: hostname)");
+  reg->callback([&exit_code, reg_dir, reg_options] {
+    exit_code = Register(*reg_dir, *reg_options);
+  });
+
+  auto* run = app.add_subcommand("run", "Poll the control plane and run update jobs");
+  auto run_dir = std::make_shared<std::string>(DefaultConfigDir());
+  auto run_options = std::make_shared<RunOptions>();
+  auto drain = std::make_shared<std::string>("30s");
+  auto delay = std::make_shared<std::string>();
+  run->add_option("--config-dir", *run_dir, "Directory written by `register`")
+      ->capture_default_str();
+  run->add_option("--slots", run_options->slots, "Jobs to run at once")->capture_default_str();
+  run->add_option("--drain-timeout", *drain,
+                  "On SIGTERM, how long running jobs may finish before they are handed back")
+      ->capture_default_str();
+  run->add_option("--test-job-delay", *delay, "Testing only: pause each job after cloning")
+      ->group("");  // hidden
+  run->callback([&exit_code, run_dir, run_options, drain, delay] {
+    if (!absl::ParseDuration(*drain, &run_options->drain_timeout)) {
+      exit_code = Fail(absl::InvalidArgumentError("--drain-timeout takes a duration like 30s"));
+      return;
+    }
+    exit_code = Run(*run_dir, *run_options, *delay);
+  });
+}
+
+}  // namespace ovvoc::agent::cli

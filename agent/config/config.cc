@@ -1,0 +1,70 @@
+#include "agent/config/config.h"
+
+#include <unistd.h>
+
+#include <cstdlib>
+
+#include "absl/strings/str_cat.h"
+#include "common/files.h"
+#include "common/status_macros.h"
+#include "nlohmann/json.hpp"
+
+namespace ovvoc::agent {
+
+bool ConfigDir::HasIdentity() const { return files::Exists(Path("agent.json")); }
+
+absl::StatusOr<AgentIdentity> ConfigDir::Load() const {
+  absl::StatusOr<std::string> text = files::ReadFile(Path("agent.json"));
+  if (absl::IsNotFound(text.status())) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "no agent is registered in ", root_,
+        "; run `ovvoc-agent register --server HOST:PORT --token TOKEN --config-dir ", root_, "`"));
+  }
+  if (!text.ok()) return text.status();
+  nlohmann::json json = nlohmann::json::parse(*text, nullptr, /*allow_exceptions=*/false);
+  if (!json.is_object() || !json["server"].is_string() || !json["agent_id"].is_string()) {
+    return absl::DataLossError(absl::StrCat(Path("agent.json"), " is damaged; register again"));
+  }
+  AgentIdentity id;
+  id.server = json["server"].get<std::string>();
+  id.agent_id = json["agent_id"].get<std::string>();
+  id.org = json.value("org", "");
+  id.pool = json.value("pool", "");
+  OVVOC_ASSIGN_OR_RETURN(id.key_pem, files::ReadFile(Path("agent.key")));
+  OVVOC_ASSIGN_OR_RETURN(id.certificate_pem, files::ReadFile(Path("agent.pem")));
+  OVVOC_ASSIGN_OR_RETURN(id.ca_pem, files::ReadFile(Path("ca.pem")));
+  return id;
+}
+
+absl::Status ConfigDir::Save(const AgentIdentity& identity) const {
+  OVVOC_RETURN_IF_ERROR(files::EnsureDir(root_, 0700));
+  OVVOC_RETURN_IF_ERROR(files::WriteFileAtomic(Path("agent.key"), identity.key_pem, 0600));
+  OVVOC_RETURN_IF_ERROR(files::WriteFileAtomic(Path("agent.pem"), identity.certificate_pem, 0600));
+  OVVOC_RETURN_IF_ERROR(files::WriteFileAtomic(Path("ca.pem"), identity.ca_pem, 0600));
+  nlohmann::json json = {{"server", identity.server},
+                         {"agent_id", identity.agent_id},
+                         {"org", identity.org},
+                         {"pool", identity.pool}};
+  // Written last: its presence means the directory is complete.
+  return files::WriteFileAtomic(Path("agent.json"), json.dump(2) + "\n", 0600);
+}
+
+absl::Status ConfigDir::SaveCertificate(const std::string& key_pem,
+                                        const std::string& certificate_pem) const {
+  // A crash between the two writes leaves a key without its certificate; the agent then
+  // fails its next handshake and says to register again, which is safe.
+  OVVOC_RETURN_IF_ERROR(files::WriteFileAtomic(Path("agent.key"), key_pem, 0600));
+  return files::WriteFileAtomic(Path("agent.pem"), certificate_pem, 0600);
+}
+
+std::string DefaultConfigDir() {
+  if (const char* env = std::getenv("OVVOC_AGENT_CONFIG_DIR"); env != nullptr && *env != '\0') {
+    return env;
+  }
+  if (::geteuid() == 0) return "/var/lib/ovvoc-agent";
+  const char* home = std::getenv("HOME");
+  return absl::StrCat(home != nullptr ? home : ".", "/.config/ovvoc-agent");
+}
+
+}  // namespace ovvoc::agent
+

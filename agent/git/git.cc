@@ -1,0 +1,307 @@
+#include "agent/git/git.h"
+
+#include <git2.h>
+
+#include <filesystem>
+#include <memory>
+#include <mutex>
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/string_view.h"
+#include "common/status_macros.h"
+
+namespace ovvoc::agent::git {
+namespace {
+
+struct RepositoryDeleter {
+  void operator()(git_repository* repo) const { git_repository_free(repo); }
+};
+using RepositoryPtr = std::unique_ptr<git_repository, RepositoryDeleter>;
+
+struct ReferenceDeleter {
+  void operator()(git_reference* ref) const { git_reference_free(ref); }
+};
+using ReferencePtr = std::unique_ptr<git_reference, ReferenceDeleter>;
+
+// libgit2 is initialised once per process and never shut down: shutting down while another
+// thread still clones would free its global state under it.
+void InitLibgit2() {
+  static std::once_flag once;
+  std::call_once(once, [] {
+    git_libgit2_init();
+    // Clones must not depend on the host's git configuration: a user's url.*.insteadOf or
+    // credential settings would otherwise redirect the agent's clones or leak its tokens.
+    for (int level : {GIT_CONFIG_LEVEL_PROGRAMDATA, GIT_CONFIG_LEVEL_SYSTEM, GIT_CONFIG_LEVEL_XDG,
+                      GIT_CONFIG_LEVEL_GLOBAL}) {
+      git_libgit2_opts(GIT_OPT_SET_SEARCH_PATH, level, "");
+    }
+  });
+}
+
+std::string LastGitError() {
+  const git_error* error = git_error_last();
+  if (error == nullptr || error->message == nullptr) return "unknown libgit2 error";
+  return error->message;
+}
+
+// ---- URLs ----------------------------------------------------------------------------------
+
+// "scheme" of "scheme://rest", lower-cased; empty when `url` is a local path.
+std::string SchemeOf(absl::string_view url) {
+  size_t separator = url.find("://");
+  if (separator == absl::string_view::npos || separator == 0) return "";
+  absl::string_view scheme = url.substr(0, separator);
+  for (char c : scheme) {
+    if (!absl::ascii_isalnum(c) && c != '+' && c != '-' && c != '.') return "";
+  }
+  return absl::AsciiStrToLower(scheme);
+}
+
+// For "scheme://authority/path": the authority; empty otherwise.
+absl::string_view AuthorityOf(absl::string_view url) {
+  size_t start = url.find("://");
+  if (start == absl::string_view::npos) return "";
+  absl::string_view rest = url.substr(start + 3);
+  return rest.substr(0, rest.find_first_of("/?#"));
+}
+
+// `url` with any "user:password@" removed, so that it can appear in messages.
+std::string WithoutUserinfo(absl::string_view url) {
+  absl::string_view authority = AuthorityOf(url);
+  size_t at = authority.rfind('@');
+  if (at == absl::string_view::npos) return std::string(url);
+  size_t authority_start = url.find("://") + 3;
+  return absl::StrCat(url.substr(0, authority_start), authority.substr(at + 1),
+                      url.substr(authority_start + authority.size()));
+}
+
+// The filesystem path a file:// URL or local path names.
+std::string LocalPathOf(absl::string_view url, absl::string_view scheme) {
+  if (scheme.empty()) return std::string(url);
+  absl::string_view path = url.substr(absl::string_view("file://").size());
+  if (absl::StartsWithIgnoreCase(path, "localhost/")) path.remove_prefix(9);
+  return std::string(path);
+}
+
+absl::Status ValidateLocalUrl(absl::string_view url, absl::string_view scheme) {
+  if (scheme.empty()) {
+    size_t colon = url.find(':');
+    if (colon != absl::string_view::npos &&
+        url.substr(0, colon).find('/') == absl::string_view::npos) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("unsupported git URL ", WithoutUserinfo(url),
+                       ": use file://, http://, https:// or a local path"));
+    }
+  }
+  std::string path = LocalPathOf(url, scheme);
+  if (!scheme.empty() && absl::StrContains(path, '%')) return absl::OkStatus();  // libgit2 decodes
+  std::error_code error;
+  if (!std::filesystem::is_directory(path, error)) {
+    return absl::NotFoundError(absl::StrCat("no repository at ", url));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status ValidateOptions(const CloneOptions& options) {
+  if (options.url.empty()) return absl::InvalidArgumentError("clone: empty url");
+  if (options.destination.empty()) return absl::InvalidArgumentError("clone: empty destination");
+  std::string scheme = SchemeOf(options.url);
+  if (!scheme.empty() && scheme != "file" && scheme != "http" && scheme != "https") {
+    return absl::InvalidArgumentError(
+        absl::StrCat("unsupported URL scheme \"", scheme, "\" in ", WithoutUserinfo(options.url),
+                     ": use file://, http://, https:// or a local path"));
+  }
+  if (AuthorityOf(options.url).find('@') != absl::string_view::npos) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("the URL ", WithoutUserinfo(options.url),
+                     " carries credentials: pass them separately in CloneOptions::credentials"));
+  }
+  if (scheme == "http" || scheme == "https") return absl::OkStatus();
+  return ValidateLocalUrl(options.url, scheme);
+}
+
+// ---- Callbacks -----------------------------------------------------------------------------
+
+// What the libgit2 callbacks saw during one clone; read afterwards to name the failure.
+struct CloneState {
+  const CloneOptions* options = nullptr;
+  int credential_requests = 0;
+  bool credentials_missing = false;
+  bool credentials_rejected = false;
+  bool credential_type_unsupported = false;
+  bool cancelled = false;
+};
+
+int PollCancelled(CloneState& state) {
+  if (state.options->cancelled && state.options->cancelled()) {
+    state.cancelled = true;
+    git_error_set_str(GIT_ERROR_CALLBACK, "clone cancelled");
+    return GIT_EUSER;
+  }
+  return 0;
+}
+
+// libgit2 calls this after each 401. A second call in the same clone means the server refused
+// what we gave the first time: answering again would only loop, so we stop the clone.
+int AcquireCredentials(git_credential** out, const char* url, const char* username_from_url,
+                       unsigned int allowed_types, void* payload) {
+  auto& state = *static_cast<CloneState*>(payload);
+  if (!state.options->credentials.has_value()) {
+    state.credentials_missing = true;
+    return GIT_PASSTHROUGH;
+  }
+  if (++state.credential_requests > 1) {
+    state.credentials_rejected = true;
+    git_error_set_str(GIT_ERROR_CALLBACK, "the server rejected the credentials");
+    return GIT_EUSER;
+  }
+  if ((allowed_types & GIT_CREDENTIAL_USERPASS_PLAINTEXT) == 0) {
+    state.credential_type_unsupported = true;
+    git_error_set_str(GIT_ERROR_CALLBACK, "the server wants credentials other than basic auth");
+    return GIT_EUSER;
+  }
+  // libgit2 takes ownership of *out.
+  const Credentials& credentials = *state.options->credentials;
+  return git_credential_userpass_plaintext_new(out, credentials.username.c_str(),
+                                               credentials.password.c_str());
+}
+
+int OnTransferProgress(const git_indexer_progress* stats, void* payload) {
+  return PollCancelled(*static_cast<CloneState*>(payload));
+}
+
+int OnSidebandProgress(const char* text, int length, void* payload) {
+  return PollCancelled(*static_cast<CloneState*>(payload));
+}
+
+int OnCheckoutNotify(git_checkout_notify_t why, const char* path, const git_diff_file* baseline,
+                     const git_diff_file* target, const git_diff_file* workdir, void* payload) {
+  return PollCancelled(*static_cast<CloneState*>(payload));
+}
+
+// Creates "origin" as git_clone would, but never rewrites its URL through url.*.insteadOf. Besides
+// keeping the URL we were given, this skips a pcre2 match-data leak of libgit2 1.5's regex
+// matching (two per clone) that the insteadOf lookup triggers.
+int CreateRemote(git_remote** out, git_repository* repo, const char* name, const char* url,
+                 void* payload) {
+  git_remote_create_options options;
+  git_remote_create_options_init(&options, GIT_REMOTE_CREATE_OPTIONS_VERSION);
+  options.repository = repo;
+  options.name = name;
+  options.flags = GIT_REMOTE_CREATE_SKIP_INSTEADOF;
+  return git_remote_create_with_opts(out, url, &options);
+}
+
+git_clone_options MakeCloneOptions(const CloneOptions& options, CloneState& state) {
+  git_clone_options clone_options;
+  git_clone_options_init(&clone_options, GIT_CLONE_OPTIONS_VERSION);
+  if (!options.branch.empty()) clone_options.checkout_branch = options.branch.c_str();
+  clone_options.remote_cb = CreateRemote;
+
+  git_remote_callbacks& callbacks = clone_options.fetch_opts.callbacks;
+  callbacks.credentials = AcquireCredentials;
+  callbacks.transfer_progress = OnTransferProgress;
+  callbacks.sideband_progress = OnSidebandProgress;
+  callbacks.payload = &state;
+  // A redirect to another host would carry our credentials there; same-host redirects and
+  // upgrades to https are still followed.
+  clone_options.fetch_opts.follow_redirects = GIT_REMOTE_REDIRECT_NONE;
+
+  clone_options.checkout_opts.notify_flags = GIT_CHECKOUT_NOTIFY_ALL;
+  clone_options.checkout_opts.notify_cb = OnCheckoutNotify;
+  clone_options.checkout_opts.notify_payload = &state;
+  return clone_options;
+}
+
+// ---- Errors --------------------------------------------------------------------------------
+
+// libgit2 reports HTTP failures as text: "unexpected http status code: 404".
+absl::Status HttpError(absl::string_view detail, const std::string& message) {
+  constexpr absl::string_view kStatusPrefix = "unexpected http status code: ";
+  int code = 0;
+  size_t at = detail.find(kStatusPrefix);
+  if (at != absl::string_view::npos &&
+      absl::SimpleAtoi(detail.substr(at + kStatusPrefix.size()), &code)) {
+    if (code == 404) return absl::NotFoundError(message);
+    if (code == 401 || code == 403) return absl::PermissionDeniedError(message);
+  }
+  return absl::UnavailableError(message);
+}
+
+// libgit2 files socket failures ("failed to connect to HOST: Connection refused") under
+// GIT_ERROR_OS, next to disk errors; only the text tells them apart.
+bool IsSocketError(absl::string_view detail) {
+  return absl::StrContains(detail, "connect") || absl::StrContains(detail, "socket") ||
+         absl::StrContains(detail, "timed out");
+}
+
+absl::Status CloneError(int code, const CloneState& state, const std::string& url) {
+  if (state.cancelled) return absl::CancelledError(absl::StrCat("clone of ", url, " cancelled"));
+  if (state.credentials_rejected) {
+    return absl::PermissionDeniedError(
+        absl::StrCat("the forge rejected the credentials for ", url));
+  }
+  std::string detail = LastGitError();
+  std::string message = absl::StrCat("cannot clone ", url, ": ", detail);
+  if (state.credentials_missing) {
+    return absl::PermissionDeniedError(
+        absl::StrCat(url, " requires credentials and none were given (", detail, ")"));
+  }
+  if (code == GIT_EAUTH || state.credential_type_unsupported) {
+    return absl::PermissionDeniedError(message);
+  }
+  if (code == GIT_ENOTFOUND) return absl::NotFoundError(message);
+  if (code == GIT_EEXISTS) return absl::AlreadyExistsError(message);
+  const git_error* error = git_error_last();
+  switch (error == nullptr ? GIT_ERROR_NONE : error->klass) {
+    case GIT_ERROR_HTTP:
+      return HttpError(detail, message);
+    case GIT_ERROR_NET:
+    case GIT_ERROR_SSL:
+    case GIT_ERROR_SSH:
+      return absl::UnavailableError(message);
+    case GIT_ERROR_OS:
+      return IsSocketError(detail) ? absl::UnavailableError(message) : absl::UnknownError(message);
+    default:
+      return absl::UnknownError(message);
+  }
+}
+
+absl::StatusOr<CloneResult> DescribeHead(git_repository& repo, const std::string& url) {
+  git_reference* raw_head = nullptr;
+  int code = git_repository_head(&raw_head, &repo);
+  ReferencePtr head(raw_head);
+  if (code == GIT_EUNBORNBRANCH || code == GIT_ENOTFOUND) return CloneResult{};
+  if (code != 0) {
+    return absl::InternalError(
+        absl::StrCat("cloned ", url, " but cannot read HEAD: ", LastGitError()));
+  }
+  const git_oid* target = git_reference_target(head.get());
+  if (target == nullptr) return absl::InternalError(absl::StrCat("HEAD of ", url, " is symbolic"));
+  CloneResult result;
+  result.head_commit = git_oid_tostr_s(target);
+  if (git_reference_is_branch(head.get())) result.branch = git_reference_shorthand(head.get());
+  return result;
+}
+
+}  // namespace
+
+absl::StatusOr<CloneResult> Clone(const CloneOptions& options) {
+  OVVOC_RETURN_IF_ERROR(ValidateOptions(options));
+  InitLibgit2();
+  CloneState state;
+  state.options = &options;
+  if (PollCancelled(state) != 0) return CloneError(GIT_EUSER, state, options.url);
+
+  git_clone_options clone_options = MakeCloneOptions(options, state);
+  git_repository* raw_repo = nullptr;
+  int code = git_clone(&raw_repo, options.url.c_str(), options.destination.c_str(), &clone_options);
+  RepositoryPtr repo(raw_repo);
+  if (code != 0) return CloneError(code, state, options.url);
+  return DescribeHead(*repo, options.url);
+}
+
+}  // namespace ovvoc::agent::git

@@ -1,0 +1,58 @@
+// The agent's interface to git, through libgit2 only (no `git` process is ever started).
+//
+// Clone() fetches a repository from a forge (http, https), a file:// URL or a local path and
+// checks out one branch. Credentials are handed to libgit2 through its credentials callback and
+// nowhere else: they never appear in a URL, in .git/config or in any other file of the clone.
+//
+// Thread safety: Clone() may be called from any thread, concurrently for different
+// destinations. It blocks for the whole transfer, so callers run it on their own executor.
+#ifndef OVVOC_AGENT_GIT_GIT_H_
+#define OVVOC_AGENT_GIT_GIT_H_
+
+#include <functional>
+#include <optional>
+#include <string>
+
+#include "absl/status/statusor.h"
+
+namespace ovvoc::agent::git {
+
+// HTTP basic credentials, e.g. {"x-access-token", token}.
+struct Credentials {
+  std::string username;
+  std::string password;
+};
+
+struct CloneOptions {
+  // file://, http://, https:// or a local path. Must not carry userinfo ("user:pw@").
+  std::string url;
+  // Must not exist or be an empty directory.
+  std::string destination;
+  // Branch to check out; empty: the remote's HEAD.
+  std::string branch;
+  // Presented only when the server asks for them, and only once per clone.
+  std::optional<Credentials> credentials;
+  // Polled before starting and while transferring and checking out; true aborts the clone.
+  std::function<bool()> cancelled;
+};
+
+struct CloneResult {
+  // Full hex id of the checked-out commit; empty if the repository has no commits.
+  std::string head_commit;
+  // Short name of the checked-out branch, e.g. "main".
+  std::string branch;
+};
+
+// Errors (the message carries libgit2's own):
+//   InvalidArgument   empty url or destination, userinfo in the url, unsupported scheme
+//   NotFound          no repository or branch at that place
+//   PermissionDenied  the forge wants credentials and none were given, or rejected them
+//   Unavailable       network, TLS or HTTP failures
+//   AlreadyExists     destination exists and is not empty
+//   Cancelled         options.cancelled() returned true
+// On failure libgit2 removes what it wrote under destination.
+absl::StatusOr<CloneResult> Clone(const CloneOptions& options);
+
+}  // namespace ovvoc::agent::git
+
+#endif  // OVVOC_AGENT_GIT_GIT_H_

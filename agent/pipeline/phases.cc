@@ -1,0 +1,79 @@
+// The phases of the first real job: clone, read the manifest. The sandboxed install, build and
+// test phases come next and run between these and the report.
+#include "absl/strings/str_cat.h"
+#include "agent/git/git.h"
+#include "agent/npm/manifest.h"
+#include "agent/pipeline/pipeline.h"
+#include "agent/workspace/beneath.h"
+#include "common/status_macros.h"
+
+namespace ovvoc::agent {
+namespace {
+
+constexpr size_t kMaxManifestBytes = 4 << 20;
+
+class ClonePhase final : public Phase {
+ public:
+  absl::string_view name() const override { return "clone"; }
+  absl::Status Run(JobContext& job) override {
+    git::CloneOptions options;
+    options.url = job.spec().repo().url();
+    options.destination = job.repo_dir();
+    options.branch = job.spec().repo().default_branch();
+    if (job.spec().has_forge_token() && !job.spec().forge_token().token().empty()) {
+      options.credentials = git::Credentials{job.spec().forge_token().username(),
+                                             job.spec().forge_token().token()};
+    }
+    options.cancelled = [&job] { return job.cancelled(); };
+    OVVOC_ASSIGN_OR_RETURN(git::CloneResult clone, git::Clone(options));
+    job.result().set_head_commit(clone.head_commit);
+    return absl::OkStatus();
+  }
+};
+
+class ManifestPhase final : public Phase {
+ public:
+  absl::string_view name() const override { return "manifest"; }
+  absl::Status Run(JobContext& job) override {
+    absl::StatusOr<std::string> text =
+        ReadFileBeneath(job.repo_dir(), "package.json", kMaxManifestBytes);
+    if (absl::IsNotFound(text.status())) {
+      return absl::FailedPreconditionError(
+          "the repository has no package.json at its root; Ovvoc updates npm projects");
+    }
+    if (!text.ok()) return text.status();
+    OVVOC_ASSIGN_OR_RETURN(npm::Manifest manifest, npm::ParseManifest(*text, "package.json"));
+    for (ovvoc::v1::Dependency& d : manifest.dependencies) {
+      *job.result().add_dependencies() = std::move(d);
+    }
+    return absl::OkStatus();
+  }
+};
+
+// Test-only: holds the job so that tests can cancel it, or kill its agent, mid-flight.
+class DelayPhase final : public Phase {
+ public:
+  explicit DelayPhase(absl::Duration delay) : delay_(delay) {}
+  absl::string_view name() const override { return "test-delay"; }
+  absl::Status Run(JobContext& job) override {
+    job.SleepFor(delay_);
+    return absl::OkStatus();
+  }
+
+ private:
+  const absl::Duration delay_;
+};
+
+}  // namespace
+
+std::vector<std::unique_ptr<Phase>> UpdatePhases(const PipelineOptions& options) {
+  std::vector<std::unique_ptr<Phase>> phases;
+  phases.push_back(std::make_unique<ClonePhase>());
+  if (options.test_delay > absl::ZeroDuration()) {
+    phases.push_back(std::make_unique<DelayPhase>(options.test_delay));
+  }
+  phases.push_back(std::make_unique<ManifestPhase>());
+  return phases;
+}
+
+}  // namespace ovvoc::agent

@@ -1,0 +1,74 @@
+#include "agent/pipeline/pipeline.h"
+
+#include "common/logging.h"
+#include "common/time_util.h"
+
+namespace ovvoc::agent {
+
+void JobContext::Cancel(absl::string_view reason) {
+  absl::MutexLock lock(&mu_);
+  if (cancelled_) return;
+  cancelled_ = true;
+  cancel_reason_ = std::string(reason);
+}
+
+bool JobContext::cancelled() const {
+  absl::MutexLock lock(&mu_);
+  return cancelled_;
+}
+
+std::string JobContext::cancel_reason() const {
+  absl::MutexLock lock(&mu_);
+  return cancel_reason_;
+}
+
+bool JobContext::SleepFor(absl::Duration d) const {
+  absl::MutexLock lock(&mu_);
+  return !mu_.AwaitWithTimeout(absl::Condition(&cancelled_), d);
+}
+
+void JobContext::SetProgress(absl::string_view phase, absl::string_view message) {
+  absl::MutexLock lock(&mu_);
+  progress_.set_phase(std::string(phase));
+  progress_.set_message(std::string(message));
+}
+
+ovvoc::v1::Progress JobContext::progress() const {
+  absl::MutexLock lock(&mu_);
+  return progress_;
+}
+
+void RunPipeline(JobContext& job, const std::vector<std::unique_ptr<Phase>>& phases) {
+  ovvoc::v1::JobResult& result = job.result();
+  result.set_agent_version(OVVOC_VERSION);
+  for (const std::unique_ptr<Phase>& phase : phases) {
+    if (job.cancelled()) break;
+    const std::string name(phase->name());
+    job.SetProgress(name, "");
+    log::Info("job %s: %s", job.spec().job_id(), name);
+    const absl::Time start = absl::Now();
+    absl::Status status = phase->Run(job);
+    ovvoc::v1::PhaseTiming* timing = result.add_timings();
+    timing->set_phase(name);
+    *timing->mutable_duration() = ToProto(absl::Now() - start);
+    timing->set_ok(status.ok());
+    if (job.cancelled()) break;
+    if (!status.ok()) {
+      log::Warning("job %s: %s failed: %s", job.spec().job_id(), name, status.ToString());
+      result.set_outcome(ovvoc::v1::JOB_OUTCOME_FAILED);
+      result.mutable_failure()->set_phase(name);
+      result.mutable_failure()->set_reason(std::string(status.message()));
+      return;
+    }
+  }
+  if (job.cancelled()) {
+    result.set_outcome(ovvoc::v1::JOB_OUTCOME_CANCELLED);
+    result.mutable_failure()->set_phase(job.progress().phase());
+    result.mutable_failure()->set_reason(job.cancel_reason());
+    result.mutable_failure()->set_termination(ovvoc::v1::TERMINATION_CANCELLED);
+    return;
+  }
+  result.set_outcome(ovvoc::v1::JOB_OUTCOME_SUCCEEDED);
+}
+
+}  // namespace ovvoc::agent

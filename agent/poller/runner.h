@@ -1,0 +1,72 @@
+// Runner: `ovvoc-agent run`. One long poll at a time asks for work while slots are free; each
+// job runs the update pipeline on its own thread; a maintenance thread heartbeats running jobs
+// (passing on cancels) and renews the certificate at half-life.
+//
+// Stop(): polling stops at once; running jobs get `drain_timeout` to finish and report, then
+// are cancelled and handed back to the control plane. A second Stop() hands back at once.
+#ifndef OVVOC_AGENT_POLLER_RUNNER_H_
+#define OVVOC_AGENT_POLLER_RUNNER_H_
+
+#include <map>
+#include <memory>
+#include <string>
+#include <thread>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/status/status.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
+#include "agent/config/config.h"
+#include "agent/pipeline/pipeline.h"
+#include "agent/poller/connection.h"
+
+namespace ovvoc::agent {
+
+struct RunOptions {
+  int slots = 1;
+  absl::Duration drain_timeout = absl::Seconds(30);
+  PipelineOptions pipeline;
+};
+
+class Runner {
+ public:
+  Runner(ConfigDir config, std::unique_ptr<Connection> connection, RunOptions options);
+  ~Runner();
+
+  // Polls and runs jobs until Stop(), or until the control plane refuses this agent for good
+  // (revoked, certificate no longer accepted): then returns that error.
+  absl::Status Run();
+  void Stop();
+
+ private:
+  struct ActiveJob;
+
+  absl::Status PollOnce(absl::Duration& backoff);
+  void StartJob(ovvoc::v1::JobSpec spec) ABSL_LOCKS_EXCLUDED(mu_);
+  void RunJob(std::shared_ptr<ActiveJob> job);
+  void Report(ActiveJob& job);
+  void HandBack(ActiveJob& job);
+  void MaintenanceLoop();
+  void HeartbeatDue(absl::Time now);
+  void CollectFinished() ABSL_LOCKS_EXCLUDED(mu_);
+  void Drain();
+  void ReapLeftovers();
+  int free_slots() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+
+  const ConfigDir config_;
+  const std::unique_ptr<Connection> connection_;
+  const RunOptions options_;
+
+  mutable absl::Mutex mu_;
+  bool stopping_ ABSL_GUARDED_BY(mu_) = false;
+  absl::Time drain_deadline_ ABSL_GUARDED_BY(mu_) = absl::InfiniteFuture();
+  grpc::ClientContext* current_poll_ ABSL_GUARDED_BY(mu_) = nullptr;
+  std::map<std::string, std::shared_ptr<ActiveJob>> jobs_ ABSL_GUARDED_BY(mu_);
+  absl::Duration heartbeat_interval_ ABSL_GUARDED_BY(mu_) = absl::Seconds(15);
+  absl::Duration poll_hold_ ABSL_GUARDED_BY(mu_) = absl::Seconds(50);
+  std::thread maintenance_;
+};
+
+}  // namespace ovvoc::agent
+
+#endif  // OVVOC_AGENT_POLLER_RUNNER_H_

@@ -1,0 +1,12 @@
+# Every third-party library comes from Debian 12's packages (deploy/install-deps.sh).
+find_package(Threads REQUIRED)
+find_package(Protobuf REQUIRED)          # FindProtobuf module: Debian ships no CMake config
+find_package(gRPC CONFIG REQUIRED)
+find_package(absl CONFIG REQUIRED)
+find_package(OpenSSL 3 REQUIRED)
+find_package(CURL REQUIRED)
+find_package(SQLite3 REQUIRED)
+find_package(nlohmann_json CONFIG REQUIRED)
+find_package(CLI11 CONFIG REQUIRED)
+find_package(PkgConfig REQUIRED)
+pkg_check_modules(LIBGIT2 REQUIRED IMPORTED_TARGET libgit2)

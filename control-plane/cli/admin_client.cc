@@ -1,0 +1,31 @@
+#include "control-plane/cli/admin_client.h"
+
+#include <grpcpp/grpcpp.h>
+
+#include "absl/strings/str_cat.h"
+#include "common/files.h"
+#include "common/grpc_status.h"
+
+namespace ovvoc::cp {
+
+AdminClient::AdminClient(const std::string& data_dir)
+    : data_dir_(data_dir), socket_(data_dir + "/admin.sock") {
+  stub_ = ovvoc::v1::AdminService::NewStub(
+      grpc::CreateChannel(absl::StrCat("unix:", socket_), grpc::InsecureChannelCredentials()));
+}
+
+absl::Status AdminClient::Translate(const grpc::Status& status) const {
+  if (status.error_code() == grpc::StatusCode::UNAVAILABLE ||
+      status.error_code() == grpc::StatusCode::DEADLINE_EXCEEDED) {
+    if (!files::Exists(socket_)) {
+      return absl::UnavailableError(absl::StrCat(
+          "no control plane is serving ", data_dir_, " (", socket_,
+          " is missing); start one with `ovvoc-control-plane serve --data-dir ", data_dir_, "`"));
+    }
+    return absl::UnavailableError(absl::StrCat("cannot reach the control plane at ", socket_,
+                                               ": ", status.error_message()));
+  }
+  return FromGrpcStatus(status);
+}
+
+}  // namespace ovvoc::cp

@@ -1,0 +1,230 @@
+#include "control-plane/server/agent_service.h"
+
+#include "absl/strings/string_view.h"
+#include "absl/strings/str_cat.h"
+#include "common/crypto.h"
+#include "common/enrollment_token.h"
+#include "common/ids.h"
+#include "common/logging.h"
+#include "common/pki.h"
+#include "common/status_macros.h"
+#include "common/time_util.h"
+#include "control-plane/queue/lease.h"
+#include "control-plane/server/auth.h"
+#include "control-plane/server/poll_reactor.h"
+#include "nlohmann/json.hpp"
+
+namespace ovvoc::cp {
+namespace {
+
+std::string AgentActor(const AgentRecord& agent) { return absl::StrCat("agent:", agent.id); }
+
+// The refusal an agent sees when a token cannot be used, with what to do about it.
+absl::Status CheckEnrollmentToken(const EnrollmentTokenRecord& token, absl::string_view secret,
+                                  absl::Time now) {
+  if (!crypto::ConstantTimeEquals(HashEnrollmentSecret(secret), token.secret_hash)) {
+    return absl::UnauthenticatedError("enrollment token not recognised");
+  }
+  if (token.used) {
+    return absl::PermissionDeniedError(absl::StrCat(
+        "enrollment token ", token.id, " was already used (by ", token.used_by, " at ",
+        Rfc3339(token.used_at),
+        "); create a new one with `ovvoc-control-plane enroll-token create`"));
+  }
+  if (now >= token.expires_at) {
+    return absl::PermissionDeniedError(absl::StrCat(
+        "enrollment token ", token.id, " expired at ", Rfc3339(token.expires_at),
+        "; create a new one with `ovvoc-control-plane enroll-token create`"));
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+grpc::ServerUnaryReactor* AgentServiceImpl::Enroll(grpc::CallbackServerContext* call,
+                                                   const ovvoc::v1::EnrollRequest* request,
+                                                   ovvoc::v1::EnrollResponse* response) {
+  return FinishOnExecutor(call, ctx_.executor,
+                          [=, this] { return DoEnroll(*call, *request, *response); });
+}
+
+grpc::ServerUnaryReactor* AgentServiceImpl::RenewCertificate(
+    grpc::CallbackServerContext* call, const ovvoc::v1::RenewCertificateRequest* request,
+    ovvoc::v1::RenewCertificateResponse* response) {
+  return FinishOnExecutor(call, ctx_.executor,
+                          [=, this] { return DoRenew(*call, *request, *response); });
+}
+
+grpc::ServerUnaryReactor* AgentServiceImpl::PollJob(grpc::CallbackServerContext* call,
+                                                    const ovvoc::v1::PollJobRequest* request,
+                                                    ovvoc::v1::PollJobResponse* response) {
+  return PollReactor::Start(ctx_, call, request, response);
+}
+
+grpc::ServerUnaryReactor* AgentServiceImpl::Heartbeat(grpc::CallbackServerContext* call,
+                                                      const ovvoc::v1::HeartbeatRequest* request,
+                                                      ovvoc::v1::HeartbeatResponse* response) {
+  return FinishOnExecutor(call, ctx_.executor,
+                          [=, this] { return DoHeartbeat(*call, *request, *response); });
+}
+
+grpc::ServerUnaryReactor* AgentServiceImpl::ReportResult(
+    grpc::CallbackServerContext* call, const ovvoc::v1::ReportResultRequest* request,
+    ovvoc::v1::ReportResultResponse* response) {
+  return FinishOnExecutor(call, ctx_.executor,
+                          [=, this] { return DoReport(*call, *request, *response); });
+}
+
+grpc::ServerUnaryReactor* AgentServiceImpl::ReleaseJob(grpc::CallbackServerContext* call,
+                                                       const ovvoc::v1::ReleaseJobRequest* request,
+                                                       ovvoc::v1::ReleaseJobResponse*) {
+  return FinishOnExecutor(call, ctx_.executor, [=, this] { return DoRelease(*call, *request); });
+}
+
+absl::Status AgentServiceImpl::DoEnroll(const grpc::CallbackServerContext& call,
+                                        const ovvoc::v1::EnrollRequest& request,
+                                        ovvoc::v1::EnrollResponse& response) {
+  const std::string anonymous = absl::StrCat("anonymous@", call.peer());
+  auto refuse = [&](absl::string_view token_id, absl::Status why) {
+    ctx_.audit.Record({anonymous, "agent.enroll.refused", std::string(token_id),
+                       nlohmann::json{{"reason", why.message()}}});
+    log::Warning("enrollment refused for %s: %s", call.peer(), why.message());
+    return why;
+  };
+  absl::StatusOr<EnrollmentToken> token = ParseEnrollmentToken(request.token());
+  if (!token.ok()) return refuse("", token.status());
+  if (token->ca_pin != ctx_.ca.pin()) {
+    return refuse(token->token_id, absl::PermissionDeniedError(
+        "this enrollment token was issued by a different control plane (CA pin mismatch)"));
+  }
+  absl::StatusOr<pki::CertificateRequest> csr = pki::CertificateRequest::FromPem(request.csr_pem());
+  if (!csr.ok()) {
+    return refuse(token->token_id,
+                  absl::InvalidArgumentError(absl::StrCat("bad CSR: ", csr.status().message())));
+  }
+
+  const absl::Time now = ctx_.clock.Now();
+  const std::string agent_id = NewId("agt");
+  OVVOC_ASSIGN_OR_RETURN(pki::Certificate cert,
+                         ctx_.ca.IssueAgentCertificate(*csr, agent_id, now,
+                                                       ctx_.options.certificate_lifetime));
+  AgentRecord agent;
+  absl::Status enrolled = ctx_.store.Enroll(
+      token->token_id, [&](EnrollmentTokenRecord& t) -> absl::StatusOr<AgentRecord> {
+        OVVOC_RETURN_IF_ERROR(CheckEnrollmentToken(t, token->secret, now));
+        t.used = true;
+        t.used_at = now;
+        t.used_by = agent_id;
+        agent.id = agent_id;
+        agent.org_id = t.org_id;
+        agent.pool = t.pool;
+        agent.hostname = request.hostname().substr(0, 255);
+        agent.version = request.agent_version().substr(0, 64);
+        agent.enrolled_at = now;
+        agent.last_seen_at = now;
+        agent.certificate_serial = cert.SerialHex();
+        agent.certificate_expires_at = cert.NotAfter();
+        return agent;
+      });
+  if (absl::IsNotFound(enrolled)) {
+    enrolled = absl::UnauthenticatedError("enrollment token not recognised");
+  }
+  if (!enrolled.ok()) return refuse(token->token_id, enrolled);
+
+  OVVOC_ASSIGN_OR_RETURN(OrgRecord org, ctx_.store.GetOrg(agent.org_id));
+  OVVOC_ASSIGN_OR_RETURN(std::string cert_pem, cert.ToPem());
+  response.set_agent_id(agent_id);
+  response.set_certificate_pem(cert_pem);
+  response.set_ca_certificate_pem(ctx_.ca.ca_pem());
+  response.set_org(org.name);
+  response.set_pool(agent.pool);
+  *response.mutable_certificate_expires_at() = ToProto(cert.NotAfter());
+  ovvoc::v1::AgentSettings* settings = response.mutable_settings();
+  *settings->mutable_poll_hold() = ToProto(ctx_.options.poll_hold);
+  *settings->mutable_heartbeat_interval() = ToProto(ctx_.options.heartbeat_interval);
+  *settings->mutable_lease_ttl() = ToProto(ctx_.options.lease_ttl);
+
+  nlohmann::json details = {{"token", token->token_id}, {"org", org.name}, {"pool", agent.pool},
+                            {"hostname", agent.hostname}, {"serial", agent.certificate_serial}};
+  ctx_.audit.Record({AgentActor(agent), "agent.enroll", agent_id, details});
+  log::Info("enrolled agent %s (org %s, pool %s, host %s)", agent_id, org.name, agent.pool,
+            agent.hostname);
+  return absl::OkStatus();
+}
+
+absl::Status AgentServiceImpl::DoRenew(const grpc::CallbackServerContext& call,
+                                       const ovvoc::v1::RenewCertificateRequest& request,
+                                       ovvoc::v1::RenewCertificateResponse& response) {
+  OVVOC_ASSIGN_OR_RETURN(AgentRecord agent, AuthenticateAgent(call, ctx_, "RenewCertificate"));
+  absl::StatusOr<pki::CertificateRequest> csr = pki::CertificateRequest::FromPem(request.csr_pem());
+  if (!csr.ok()) return absl::InvalidArgumentError(absl::StrCat("bad CSR: ", csr.status().message()));
+  const absl::Time now = ctx_.clock.Now();
+  OVVOC_ASSIGN_OR_RETURN(pki::Certificate cert,
+                         ctx_.ca.IssueAgentCertificate(*csr, agent.id, now,
+                                                       ctx_.options.certificate_lifetime));
+  OVVOC_RETURN_IF_ERROR(ctx_.store.UpdateAgent(agent.id, [&](AgentRecord& a) {
+    if (a.revoked) return absl::UnauthenticatedError("agent was revoked");
+    a.certificate_serial = cert.SerialHex();
+    a.certificate_expires_at = cert.NotAfter();
+    a.last_seen_at = now;
+    return absl::OkStatus();
+  }).status());
+  OVVOC_ASSIGN_OR_RETURN(std::string pem, cert.ToPem());
+  response.set_certificate_pem(pem);
+  *response.mutable_certificate_expires_at() = ToProto(cert.NotAfter());
+  ctx_.audit.Record({AgentActor(agent), "agent.certificate.renew", agent.id,
+                     nlohmann::json{{"serial", cert.SerialHex()}}});
+  return absl::OkStatus();
+}
+
+absl::Status AgentServiceImpl::DoHeartbeat(const grpc::CallbackServerContext& call,
+                                           const ovvoc::v1::HeartbeatRequest& request,
+                                           ovvoc::v1::HeartbeatResponse& response) {
+  OVVOC_ASSIGN_OR_RETURN(AgentRecord agent, AuthenticateAgent(call, ctx_, "Heartbeat"));
+  const absl::Time now = ctx_.clock.Now();
+  OVVOC_ASSIGN_OR_RETURN(JobRecord job, ctx_.store.UpdateJob(request.job_id(), [&](JobRecord& j) {
+    OVVOC_RETURN_IF_ERROR(
+        queue::Heartbeat(j, agent.id, request.attempt(), now, ctx_.options.lease_ttl));
+    j.progress = request.progress();
+    return absl::OkStatus();
+  }));
+  response.set_cancel(job.cancel_requested);
+  *response.mutable_lease_expires_at() = ToProto(job.lease_expires_at);
+  return absl::OkStatus();
+}
+
+absl::Status AgentServiceImpl::DoReport(const grpc::CallbackServerContext& call,
+                                        const ovvoc::v1::ReportResultRequest& request,
+                                        ovvoc::v1::ReportResultResponse& response) {
+  OVVOC_ASSIGN_OR_RETURN(AgentRecord agent, AuthenticateAgent(call, ctx_, "ReportResult"));
+  const absl::Time now = ctx_.clock.Now();
+  absl::StatusOr<JobRecord> job = ctx_.store.UpdateJob(request.job_id(), [&](JobRecord& j) {
+    return queue::Complete(j, agent.id, request.attempt(), request.result(), now);
+  });
+  nlohmann::json details = {{"attempt", request.attempt()}};
+  if (!job.ok()) {
+    details["refused"] = job.status().message();
+    ctx_.audit.Record({AgentActor(agent), "job.result.refused", request.job_id(), details});
+    return job.status();
+  }
+  details["state"] = ovvoc::v1::JobState_Name(job->state);
+  ctx_.audit.Record({AgentActor(agent), "job.result", job->id, details});
+  response.set_state(job->state);
+  return absl::OkStatus();
+}
+
+absl::Status AgentServiceImpl::DoRelease(const grpc::CallbackServerContext& call,
+                                         const ovvoc::v1::ReleaseJobRequest& request) {
+  OVVOC_ASSIGN_OR_RETURN(AgentRecord agent, AuthenticateAgent(call, ctx_, "ReleaseJob"));
+  OVVOC_ASSIGN_OR_RETURN(JobRecord job, ctx_.store.UpdateJob(request.job_id(), [&](JobRecord& j) {
+    return queue::Release(j, agent.id, request.attempt(), request.reason().substr(0, 200),
+                          ctx_.clock.Now());
+  }));
+  ctx_.audit.Record({AgentActor(agent), "job.release", job.id,
+                     nlohmann::json{{"attempt", request.attempt()},
+                                    {"reason", request.reason().substr(0, 200)}}});
+  if (job.state == ovvoc::v1::JOB_STATE_QUEUED) ctx_.dispatcher.Notify(job.org_id, job.pool);
+  return absl::OkStatus();
+}
+
+}  // namespace ovvoc::cp

@@ -1,0 +1,229 @@
+#include "control-plane/server/control_plane.h"
+
+#include <fcntl.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <grpcpp/grpcpp.h>
+
+#include <thread>
+
+#include "absl/strings/str_cat.h"
+#include "common/clock.h"
+#include "common/crypto.h"
+#include "common/executor.h"
+#include "common/files.h"
+#include "common/logging.h"
+#include "common/status_macros.h"
+#include "control-plane/audit/audit.h"
+#include "control-plane/ca/authority.h"
+#include "control-plane/forge_tokens/forge_tokens.h"
+#include "control-plane/queue/lease.h"
+#include "control-plane/server/admin_service.h"
+#include "control-plane/server/agent_service.h"
+#include "control-plane/server/dispatcher.h"
+#include "control-plane/store/sqlite/sqlite_store.h"
+
+namespace ovvoc::cp {
+namespace {
+
+// Held for the life of `serve` so that two servers never share a data dir (and its socket).
+absl::StatusOr<int> LockDataDir(const DataDir& dir) {
+  std::string path = dir.root + "/serve.lock";
+  int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+  if (fd < 0) return absl::PermissionDeniedError(absl::StrCat("cannot open ", path));
+  if (::flock(fd, LOCK_EX | LOCK_NB) != 0) {
+    ::close(fd);
+    return absl::FailedPreconditionError(
+        absl::StrCat("another ovvoc-control-plane is already serving ", dir.root));
+  }
+  return fd;
+}
+
+absl::StatusOr<std::unique_ptr<Store>> OpenConfiguredStore(const ServerOptions& options) {
+  if (options.store_url.empty()) return OpenSqliteStore(options.data_dir.store_db());
+  return OpenStore(options.store_url);
+}
+
+class ControlPlaneImpl final : public ControlPlane {
+ public:
+  ControlPlaneImpl(const ServerOptions& options, int lock_fd, std::unique_ptr<Store> store,
+                   std::unique_ptr<CertificateAuthority> ca,
+                   std::unique_ptr<ForgeTokenSource> forge_tokens)
+      : options_(options),
+        lock_fd_(lock_fd),
+        store_(std::move(store)),
+        ca_(std::move(ca)),
+        forge_tokens_(std::move(forge_tokens)),
+        audit_(*store_, Clock::Real()),
+        ctx_{options_, *store_, *ca_, audit_, dispatcher_, executor_, *forge_tokens_,
+             Clock::Real()},
+        agent_service_(ctx_),
+        admin_service_(ctx_),
+        executor_(options.executor_threads) {}
+
+  ~ControlPlaneImpl() override {
+    Shutdown();
+    ::close(lock_fd_);
+  }
+
+  absl::Status StartServers() {
+    grpc::SslServerCredentialsOptions tls(GRPC_SSL_REQUEST_CLIENT_CERTIFICATE_BUT_DONT_VERIFY);
+    // The handshake only proves the client holds the key of the certificate it shows; whether
+    // our CA issued it, and whether its agent is still enrolled, is checked on every call
+    // (server/auth.h), because Enroll must work without a certificate.
+    tls.pem_root_certs = ca_->ca_pem();
+    tls.pem_key_cert_pairs.push_back({ca_->server_key_pem(), ca_->server_chain_pem()});
+    grpc::ServerBuilder agent_builder;
+    agent_builder.AddListeningPort(options_.listen, grpc::SslServerCredentials(tls), &port_);
+    agent_builder.RegisterService(&agent_service_);
+    agent_builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_PERMIT_WITHOUT_CALLS, 1);
+    agent_builder.AddChannelArgument(GRPC_ARG_HTTP2_MIN_RECV_PING_INTERVAL_WITHOUT_DATA_MS, 10'000);
+    agent_server_ = agent_builder.BuildAndStart();
+    if (agent_server_ == nullptr || port_ == 0) {
+      return absl::UnavailableError(absl::StrCat("cannot listen on ", options_.listen));
+    }
+
+    const std::string socket = options_.data_dir.admin_socket();
+    ::unlink(socket.c_str());  // a stale socket of a crashed server; the lock proves it is ours
+    grpc::ServerBuilder admin_builder;
+    admin_builder.AddListeningPort(absl::StrCat("unix:", socket),
+                                   grpc::InsecureServerCredentials());
+    admin_builder.RegisterService(&admin_service_);
+    admin_server_ = admin_builder.BuildAndStart();
+    if (admin_server_ == nullptr) return absl::UnavailableError(absl::StrCat("cannot bind ", socket));
+    if (::chmod(socket.c_str(), 0600) != 0) {
+      return absl::PermissionDeniedError(absl::StrCat("cannot chmod ", socket));
+    }
+    reaper_ = std::thread([this] { ReapLoop(); });
+    return absl::OkStatus();
+  }
+
+  int port() const override { return port_; }
+
+  void Wait() override {
+    absl::MutexLock lock(&mu_);
+    mu_.Await(absl::Condition(&stopping_));
+  }
+
+  void Shutdown() override {
+    {
+      absl::MutexLock lock(&mu_);
+      if (stopped_) return;
+      stopping_ = true;
+      stopped_ = true;
+    }
+    if (reaper_.joinable()) reaper_.join();
+    dispatcher_.Shutdown();  // idle polls answer "no job" at once
+    const auto deadline = std::chrono::system_clock::now() + std::chrono::seconds(5);
+    if (agent_server_) agent_server_->Shutdown(deadline);
+    if (admin_server_) admin_server_->Shutdown(deadline);
+    ::unlink(options_.data_dir.admin_socket().c_str());
+  }
+
+ private:
+  // Requeues (or fails) jobs whose agent stopped heartbeating.
+  void ReapLoop() {
+    absl::MutexLock lock(&mu_);
+    while (!mu_.AwaitWithTimeout(absl::Condition(&stopping_), options_.reap_interval)) {
+      mu_.Unlock();
+      ReapExpiredLeases();
+      mu_.Lock();
+    }
+  }
+
+  void ReapExpiredLeases() {
+    const absl::Time now = Clock::Real().Now();
+    absl::StatusOr<std::vector<std::string>> expired = store_->ExpiredLeases(now);
+    if (!expired.ok()) {
+      log::Error("cannot look for expired leases: %s", expired.status().ToString());
+      return;
+    }
+    for (const std::string& id : *expired) {
+      queue::ExpireOutcome outcome = queue::ExpireOutcome::kNotExpired;
+      absl::StatusOr<JobRecord> job = store_->UpdateJob(id, [&](JobRecord& j) {
+        outcome = queue::ExpireIfDue(j, now);
+        return absl::OkStatus();
+      });
+      if (!job.ok() || outcome == queue::ExpireOutcome::kNotExpired) continue;
+      log::Warning("job %s: %s", id, job->status_reason);
+      audit_.Record({"system", "job.lease.expire", id,
+                     {{"attempt", job->attempt}, {"state", ovvoc::v1::JobState_Name(job->state)}}});
+      if (outcome == queue::ExpireOutcome::kRequeued) dispatcher_.Notify(job->org_id, job->pool);
+    }
+  }
+
+  const ServerOptions options_;
+  const int lock_fd_;
+  std::unique_ptr<Store> store_;
+  std::unique_ptr<CertificateAuthority> ca_;
+  std::unique_ptr<ForgeTokenSource> forge_tokens_;
+  StoreAuditLog audit_;
+  Dispatcher dispatcher_;
+  ServiceContext ctx_;
+  AgentServiceImpl agent_service_;
+  AdminServiceImpl admin_service_;
+  std::unique_ptr<grpc::Server> agent_server_;
+  std::unique_ptr<grpc::Server> admin_server_;
+  int port_ = 0;
+  std::thread reaper_;
+  // Last, so it is destroyed first: it runs what the shutdown queued while everything those
+  // tasks touch is still alive.
+  Executor executor_;
+
+  absl::Mutex mu_;
+  bool stopping_ ABSL_GUARDED_BY(mu_) = false;
+  bool stopped_ ABSL_GUARDED_BY(mu_) = false;
+};
+
+}  // namespace
+
+absl::Status InitDataDir(const DataDir& dir, const std::vector<std::string>& extra_names) {
+  const CaFiles ca_files = CaFiles::In(dir.root);
+  if (files::Exists(ca_files.ca_key)) {
+    return absl::AlreadyExistsError(
+        absl::StrCat(dir.root, " is already initialised (it holds ca.key); refusing to overwrite"));
+  }
+  OVVOC_RETURN_IF_ERROR(files::EnsureDir(dir.root, 0700));
+  OVVOC_RETURN_IF_ERROR(CertificateAuthority::Create(ca_files, extra_names, absl::Now()));
+  OVVOC_RETURN_IF_ERROR(
+      files::WriteFileAtomic(dir.master_key(), crypto::HexEncode(crypto::RandomBytes(32)), 0600));
+  OVVOC_ASSIGN_OR_RETURN(std::unique_ptr<Store> store, OpenSqliteStore(dir.store_db()));
+  store.reset();
+  for (std::string suffix : {"", "-wal", "-shm"}) {
+    std::string path = dir.store_db() + suffix;
+    if (files::Exists(path)) ::chmod(path.c_str(), 0600);
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<std::unique_ptr<ControlPlane>> ControlPlane::Start(const ServerOptions& options) {
+  if (!files::Exists(CaFiles::In(options.data_dir.root).ca_key)) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        options.data_dir.root, " is not initialised; run `ovvoc-control-plane init --data-dir ",
+        options.data_dir.root, "` first"));
+  }
+  ::umask(077);  // the store's WAL files and the admin socket are created 0600
+  OVVOC_ASSIGN_OR_RETURN(int lock_fd, LockDataDir(options.data_dir));
+  auto fail = [lock_fd](absl::Status s) {
+    ::close(lock_fd);
+    return s;
+  };
+  absl::StatusOr<std::unique_ptr<Store>> store = OpenConfiguredStore(options);
+  if (!store.ok()) return fail(store.status());
+  absl::StatusOr<std::unique_ptr<CertificateAuthority>> ca =
+      CertificateAuthority::Load(CaFiles::In(options.data_dir.root));
+  if (!ca.ok()) return fail(ca.status());
+  absl::StatusOr<std::unique_ptr<ForgeTokenSource>> tokens =
+      options.git_credentials_file.empty() ? NoForgeTokens()
+                                           : StaticForgeTokens(options.git_credentials_file);
+  if (!tokens.ok()) return fail(tokens.status());
+
+  auto server = std::make_unique<ControlPlaneImpl>(options, lock_fd, *std::move(store),
+                                                   *std::move(ca), *std::move(tokens));
+  OVVOC_RETURN_IF_ERROR(server->StartServers());
+  return server;
+}
+
+}  // namespace ovvoc::cp

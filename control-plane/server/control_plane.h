@@ -1,0 +1,31 @@
+// ControlPlane: the running `serve` process. Opens the store and the CA from the data dir and
+// serves AgentService on the TCP address (TLS 1.3, client certificates checked per call) and
+// AdminService on DATA_DIR/admin.sock. A background loop requeues jobs whose lease expired.
+#ifndef OVVOC_CONTROL_PLANE_SERVER_CONTROL_PLANE_H_
+#define OVVOC_CONTROL_PLANE_SERVER_CONTROL_PLANE_H_
+
+#include <memory>
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "control-plane/server/options.h"
+
+namespace ovvoc::cp {
+
+class ControlPlane {
+ public:
+  static absl::StatusOr<std::unique_ptr<ControlPlane>> Start(const ServerOptions& options);
+  virtual ~ControlPlane() = default;
+
+  // The TCP port AgentService is bound to (useful with port 0).
+  virtual int port() const = 0;
+  // Blocks until Shutdown() is called from another thread.
+  virtual void Wait() = 0;
+  // Answers waiting polls, stops both servers (in-flight calls get a few seconds) and the
+  // background loop. Idempotent.
+  virtual void Shutdown() = 0;
+};
+
+}  // namespace ovvoc::cp
+
+#endif  // OVVOC_CONTROL_PLANE_SERVER_CONTROL_PLANE_H_

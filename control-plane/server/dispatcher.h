@@ -1,0 +1,82 @@
+// Dispatcher: where idle long polls wait. A poll registers a waiter for its agent's (org, pool)
+// with a deadline; Notify() wakes waiters of that pool when work is queued, and a timer thread
+// wakes the ones whose hold ran out. Waiters cost a map entry, not a thread.
+//
+// Lost-wakeup rule: a poller reads Generation() before it looks for work and passes it to
+// Wait(). If anything was notified for that pool since, Wait() fires at once.
+//
+// Every waiter is settled exactly once: either its callback runs (once) or Cancel() returns
+// true. Callbacks run on the notifying thread or the timer thread and must not block.
+// Thread-safe.
+#ifndef OVVOC_CONTROL_PLANE_SERVER_DISPATCHER_H_
+#define OVVOC_CONTROL_PLANE_SERVER_DISPATCHER_H_
+
+#include <cstdint>
+#include <functional>
+#include <list>
+#include <map>
+#include <optional>
+#include <set>
+#include <string>
+#include <thread>
+#include <utility>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/container/flat_hash_map.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
+
+namespace ovvoc::cp {
+
+class Dispatcher {
+ public:
+  enum class Wake { kWork, kTimeout, kShutdown };
+  using Callback = std::function<void(Wake)>;
+  using WaiterId = uint64_t;
+
+  Dispatcher();
+  ~Dispatcher();  // Shutdown(), then joins the timer thread.
+
+  uint64_t Generation(const std::string& org_id, const std::string& pool);
+
+  // Registers a waiter. If the pool's generation is past `seen_generation`, or Shutdown() has
+  // run, `callback` runs before Wait returns.
+  WaiterId Wait(const std::string& org_id, const std::string& pool, uint64_t seen_generation,
+                absl::Time deadline, Callback callback);
+
+  // Removes a waiter whose callback has not run. False if it already ran (or is running).
+  bool Cancel(WaiterId id);
+
+  // Bumps the pool's generation and wakes up to `count` of its waiters, oldest first.
+  void Notify(const std::string& org_id, const std::string& pool, int count = 1);
+
+  // Wakes every waiter with kShutdown; later Wait() calls fire kShutdown at once.
+  void Shutdown();
+
+  size_t waiting() const;
+
+ private:
+  using PoolKey = std::pair<std::string, std::string>;
+  struct Waiter {
+    PoolKey pool;
+    absl::Time deadline;
+    Callback callback;
+  };
+
+  void TimerLoop();
+  // Unlinks `id` and returns its callback. Requires the waiter to exist.
+  Callback TakeLocked(WaiterId id) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+
+  mutable absl::Mutex mu_;
+  WaiterId next_id_ ABSL_GUARDED_BY(mu_) = 1;
+  bool shutdown_ ABSL_GUARDED_BY(mu_) = false;
+  absl::flat_hash_map<WaiterId, Waiter> waiters_ ABSL_GUARDED_BY(mu_);
+  std::map<PoolKey, std::list<WaiterId>> by_pool_ ABSL_GUARDED_BY(mu_);  // oldest first
+  std::map<PoolKey, uint64_t> generations_ ABSL_GUARDED_BY(mu_);
+  std::set<std::pair<absl::Time, WaiterId>> deadlines_ ABSL_GUARDED_BY(mu_);
+  std::thread timer_;
+};
+
+}  // namespace ovvoc::cp
+
+#endif  // OVVOC_CONTROL_PLANE_SERVER_DISPATCHER_H_

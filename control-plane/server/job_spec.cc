@@ -1,0 +1,33 @@
+#include "control-plane/server/job_spec.h"
+
+#include "common/status_macros.h"
+#include "common/time_util.h"
+
+namespace ovvoc::cp {
+
+absl::StatusOr<ovvoc::v1::JobSpec> BuildJobSpec(const ServiceContext& ctx, const JobRecord& job) {
+  OVVOC_ASSIGN_OR_RETURN(RepoRecord repo, ctx.store.GetRepo(job.repo_id));
+  OVVOC_ASSIGN_OR_RETURN(OrgRecord org, ctx.store.GetOrg(job.org_id));
+  OVVOC_ASSIGN_OR_RETURN(std::optional<ovvoc::v1::ForgeToken> token,
+                         ctx.forge_tokens.TokenFor(repo));
+
+  ovvoc::v1::JobSpec spec;
+  spec.set_job_id(job.id);
+  spec.set_org(org.name);
+  spec.set_pool(job.pool);
+  ovvoc::v1::Repository* r = spec.mutable_repo();
+  r->set_id(repo.id);
+  r->set_url(repo.url);
+  r->set_forge(repo.forge);
+  if (token.has_value()) *spec.mutable_forge_token() = *std::move(token);
+  ovvoc::v1::Registry* registry = spec.add_registries();
+  registry->set_url("https://registry.npmjs.org/");
+  ovvoc::v1::Lease* lease = spec.mutable_lease();
+  lease->set_attempt(job.attempt);
+  *lease->mutable_expires_at() = ToProto(job.lease_expires_at);
+  *lease->mutable_ttl() = ToProto(ctx.options.lease_ttl);
+  *lease->mutable_heartbeat_interval() = ToProto(ctx.options.heartbeat_interval);
+  return spec;
+}
+
+}  // namespace ovvoc::cp

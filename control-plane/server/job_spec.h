@@ -1,0 +1,16 @@
+// Turns a freshly leased job into the JobSpec its agent receives.
+#ifndef OVVOC_CONTROL_PLANE_SERVER_JOB_SPEC_H_
+#define OVVOC_CONTROL_PLANE_SERVER_JOB_SPEC_H_
+
+#include "absl/status/statusor.h"
+#include "control-plane/server/context.h"
+#include "ovvoc/v1/job.pb.h"
+
+namespace ovvoc::cp {
+
+// Blocking (store reads, forge token minting): call on the executor.
+absl::StatusOr<ovvoc::v1::JobSpec> BuildJobSpec(const ServiceContext& ctx, const JobRecord& job);
+
+}  // namespace ovvoc::cp
+
+#endif  // OVVOC_CONTROL_PLANE_SERVER_JOB_SPEC_H_

@@ -1,0 +1,53 @@
+#include "agent/workspace/beneath.h"
+
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <catch2/catch.hpp>
+#include <filesystem>
+#include <fstream>
+
+#include "tests/support/temp_dir.h"
+
+namespace ovvoc::agent {
+namespace {
+
+TEST_CASE("reads a regular file beneath the root") {
+  testing::TempDir dir;
+  std::filesystem::create_directories(dir.Sub("repo/sub"));
+  std::ofstream(dir.Sub("repo/sub/package.json")) << "{}";
+  absl::StatusOr<std::string> text = ReadFileBeneath(dir.Sub("repo"), "sub/package.json", 100);
+  REQUIRE(text.ok());
+  CHECK(*text == "{}");
+}
+
+TEST_CASE("a planted symlink is not followed, wherever it sits") {
+  testing::TempDir dir;
+  std::filesystem::create_directories(dir.Sub("repo"));
+  std::ofstream(dir.Sub("secret")) << "host secret";
+  std::filesystem::create_symlink(dir.Sub("secret"), dir.Sub("repo/package-lock.json"));
+  std::filesystem::create_directory_symlink(dir.path(), dir.Sub("repo/up"));
+  std::filesystem::create_symlink("../secret", dir.Sub("repo/relative"));
+
+  for (const char* path : {"package-lock.json", "up/secret", "relative"}) {
+    absl::StatusOr<std::string> text = ReadFileBeneath(dir.Sub("repo"), path, 100);
+    REQUIRE(!text.ok());
+    CHECK(absl::IsPermissionDenied(text.status()));
+  }
+  CHECK(!ReadFileBeneath(dir.Sub("repo"), "../secret", 100).ok());
+  CHECK(absl::IsInvalidArgument(ReadFileBeneath(dir.Sub("repo"), "/etc/passwd", 100).status()));
+}
+
+TEST_CASE("missing, oversized and non-regular files are refused") {
+  testing::TempDir dir;
+  std::filesystem::create_directories(dir.Sub("repo/adir"));
+  std::ofstream(dir.Sub("repo/big")) << std::string(1000, 'x');
+  REQUIRE(::mkfifo(dir.Sub("repo/fifo").c_str(), 0600) == 0);
+  CHECK(absl::IsNotFound(ReadFileBeneath(dir.Sub("repo"), "nope", 100).status()));
+  CHECK(absl::IsResourceExhausted(ReadFileBeneath(dir.Sub("repo"), "big", 100).status()));
+  CHECK(absl::IsFailedPrecondition(ReadFileBeneath(dir.Sub("repo"), "adir", 100).status()));
+  CHECK(absl::IsFailedPrecondition(ReadFileBeneath(dir.Sub("repo"), "fifo", 100).status()));
+}
+
+}  // namespace
+}  // namespace ovvoc::agent

@@ -1,0 +1,105 @@
+// Dispatcher: wake-ups by pool, deadlines, cancellation and the lost-wakeup rule.
+#include "control-plane/server/dispatcher.h"
+
+#include <catch2/catch.hpp>
+
+#include <atomic>
+#include <vector>
+
+#include "absl/synchronization/notification.h"
+
+namespace ovvoc::cp {
+namespace {
+
+using Wake = Dispatcher::Wake;
+
+absl::Time Later(absl::Duration d = absl::Seconds(30)) { return absl::Now() + d; }
+
+TEST_CASE("notify wakes the oldest waiter of that pool only") {
+  std::vector<std::string> woken;  // declared first: outlives the dispatcher's final wake-ups
+  absl::Mutex mu;
+  Dispatcher d;
+  auto record = [&](std::string name) {
+    return [&, name](Wake w) {
+      absl::MutexLock lock(&mu);
+      woken.push_back(name + (w == Wake::kWork ? ":work" : ":other"));
+    };
+  };
+  d.Wait("org-a", "default", 0, Later(), record("first"));
+  d.Wait("org-a", "default", 0, Later(), record("second"));
+  d.Wait("org-b", "default", 0, Later(), record("other-org"));
+  d.Wait("org-a", "blue", 0, Later(), record("other-pool"));
+  d.Notify("org-a", "default");
+  {
+    absl::MutexLock lock(&mu);
+    REQUIRE(woken == std::vector<std::string>{"first:work"});
+  }
+  d.Notify("org-a", "default", 5);
+  absl::MutexLock lock(&mu);
+  CHECK(woken == std::vector<std::string>{"first:work", "second:work"});
+  CHECK(d.waiting() == 2);
+  mu.Unlock();
+  d.Shutdown();
+  mu.Lock();
+  CHECK(woken.size() == 4);
+}
+
+TEST_CASE("work notified before waiting is not lost") {
+  Dispatcher d;
+  uint64_t seen = d.Generation("org", "pool");
+  d.Notify("org", "pool");  // arrives between "look for work" and "wait"
+  std::optional<Wake> wake;
+  d.Wait("org", "pool", seen, Later(), [&](Wake w) { wake = w; });
+  REQUIRE(wake.has_value());  // fired before Wait returned
+  CHECK(*wake == Wake::kWork);
+  CHECK(d.waiting() == 0);
+}
+
+TEST_CASE("a waiter times out at its deadline") {
+  Dispatcher d;
+  absl::Notification done;
+  std::atomic<int> wake{-1};
+  const absl::Time start = absl::Now();
+  d.Wait("org", "pool", 0, Later(absl::Milliseconds(150)), [&](Wake w) {
+    wake = static_cast<int>(w);
+    done.Notify();
+  });
+  REQUIRE(done.WaitForNotificationWithTimeout(absl::Seconds(5)));
+  CHECK(wake == static_cast<int>(Wake::kTimeout));
+  CHECK(absl::Now() - start >= absl::Milliseconds(140));
+}
+
+TEST_CASE("a cancelled waiter is never called; cancel after firing reports false") {
+  Dispatcher d;
+  bool called = false;
+  Dispatcher::WaiterId id = d.Wait("org", "pool", 0, Later(), [&](Wake) { called = true; });
+  CHECK(d.Cancel(id));
+  d.Notify("org", "pool");
+  CHECK(!called);
+  CHECK(!d.Cancel(id));
+
+  Dispatcher::WaiterId fired = d.Wait("org", "pool", d.Generation("org", "pool"), Later(),
+                                      [&](Wake) { called = true; });
+  d.Notify("org", "pool");
+  CHECK(called);
+  CHECK(!d.Cancel(fired));
+}
+
+TEST_CASE("shutdown wakes every waiter and answers later waits at once") {
+  Dispatcher d;
+  std::atomic<int> shutdowns{0};
+  for (int i = 0; i < 10; ++i) {
+    d.Wait("org", std::to_string(i), 0, Later(), [&](Wake w) {
+      if (w == Wake::kShutdown) ++shutdowns;
+    });
+  }
+  d.Shutdown();
+  CHECK(shutdowns == 10);
+  d.Wait("org", "late", 0, Later(), [&](Wake w) {
+    if (w == Wake::kShutdown) ++shutdowns;
+  });
+  CHECK(shutdowns == 11);
+}
+
+}  // namespace
+}  // namespace ovvoc::cp
