@@ -2,6 +2,7 @@
 
 #include <signal.h>
 
+#include <atomic>
 #include <cstdio>
 #include <memory>
 #include <string>
@@ -47,6 +48,13 @@ int Run(const std::string& config_dir, RunOptions options, const std::string& de
   if (!delay.empty() && !absl::ParseDuration(delay, &options.pipeline.test_delay)) {
     return Fail(absl::InvalidArgumentError("--test-job-delay takes a duration like 30s"));
   }
+  // Signals go to one waiting thread, never to gRPC's: block them before any thread exists.
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGINT);
+  sigaddset(&signals, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+
   ConfigDir config(config_dir);
   absl::StatusOr<AgentIdentity> identity = config.Load();
   if (!identity.ok()) return Fail(identity.status());
@@ -54,19 +62,12 @@ int Run(const std::string& config_dir, RunOptions options, const std::string& de
       Connection::Open(config, *identity, absl::Now());
   if (!connection.ok()) return Fail(connection.status());
 
-  // Signals go to one waiting thread, never to gRPC's.
-  sigset_t signals;
-  sigemptyset(&signals);
-  sigaddset(&signals, SIGINT);
-  sigaddset(&signals, SIGTERM);
-  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
-
   Runner runner(config, *std::move(connection), options);
-  std::thread signal_thread([&runner, signals] {
+  std::atomic<bool> finished{false};
+  std::thread signal_thread([&runner, &finished, signals] {
     for (int received = 0; received < 2; ++received) {
       int signal_number = 0;
-      if (sigwait(&signals, &signal_number) != 0) return;
-      if (signal_number == SIGUSR1) return;  // Run() returned on its own
+      if (sigwait(&signals, &signal_number) != 0 || finished) return;
       log::Info(received == 0 ? "signal %d: finishing running jobs, then stopping"
                               : "signal %d again: handing running jobs back now",
                 signal_number);
@@ -76,10 +77,9 @@ int Run(const std::string& config_dir, RunOptions options, const std::string& de
   log::Info("agent %s polling %s with %d slot(s)", identity->agent_id, identity->server,
             options.slots);
   absl::Status result = runner.Run();
-  // Release the signal thread if it is still waiting.
-  sigaddset(&signals, SIGUSR1);
-  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
-  ::kill(::getpid(), SIGUSR1);
+  // Wake the signal thread if it still waits; SIGTERM stays blocked, so only sigwait sees it.
+  finished = true;
+  pthread_kill(signal_thread.native_handle(), SIGTERM);
   signal_thread.join();
   if (!result.ok()) return Fail(result);
   log::Info("stopped");

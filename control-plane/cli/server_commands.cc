@@ -41,8 +41,7 @@ std::string BoundAddress(const std::string& listen, int port) {
   return absl::StrCat(colon == std::string::npos ? listen : listen.substr(0, colon), ":", port);
 }
 
-int Serve(ServerOptions options, const std::vector<DurationFlag>& durations) {
-  if (!ParseDurations(durations)) return 2;
+int Serve(const ServerOptions& options) {
   // Signals are taken by sigwait below, never by a gRPC thread: block them before any start.
   sigset_t signals;
   sigemptyset(&signals);
@@ -114,7 +113,10 @@ void AddServerCommands(CLI::App& app, int& exit_code) {
   serve->add_option("--git-credentials", options->git_credentials_file,
                     "File of \"URL-PREFIX TOKEN\" lines: static tokens for plain git remotes "
                     "(mode 0600)");
-  serve->callback([&exit_code, options, durations] { exit_code = Serve(*options, *durations); });
+  serve->callback([&exit_code, options, durations] {
+    // The flags' targets point into *options: parse before anything copies it.
+    exit_code = ParseDurations(*durations) ? Serve(*options) : 2;
+  });
 }
 
 }  // namespace ovvoc::cp::cli

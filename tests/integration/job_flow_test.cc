@@ -107,7 +107,7 @@ TEST_CASE("an http clone through git http-backend uses the control plane's token
   // No token configured for this remote: the forge refuses, and the job says so.
   nlohmann::json refused = cluster.RunJob(git.BaseUrl() + "/other/web.git");
   CHECK(refused["state"] == "JOB_STATE_FAILED");
-  CHECK_THAT(refused["status_reason"].get<std::string>(), Catch::StartsWith("clone: "));
+  CHECK_THAT(refused.value("status_reason", ""), Catch::StartsWith("clone: "));
 }
 
 TEST_CASE("a malformed package.json fails the job with a reason, and the agent carries on") {
@@ -118,7 +118,7 @@ TEST_CASE("a malformed package.json fails the job with a reason, and the agent c
   REQUIRE(GitHttpServer::CreateBareRepoFromDir(fixtures.Sub("bad"), fixtures.Sub("bad.git")).ok());
   nlohmann::json bad = cluster.RunJob("file://" + fixtures.Sub("bad.git"));
   CHECK(bad["state"] == "JOB_STATE_FAILED");
-  CHECK_THAT(bad["status_reason"].get<std::string>(),
+  CHECK_THAT(bad.value("status_reason", ""),
              Catch::StartsWith("manifest: ") && Catch::Contains("not valid JSON"));
   CHECK(bad["result"]["failure"]["phase"] == "manifest");
 

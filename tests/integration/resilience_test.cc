@@ -107,7 +107,7 @@ TEST_CASE("SIGTERM hands a running job back and the next agent finishes it") {
   auto shown = s.cp->Json({"job", "show", job});
   REQUIRE(shown.ok());
   CHECK((*shown)["state"] == "JOB_STATE_QUEUED");  // at once, not after a lease expiry
-  CHECK_THAT((*shown)["status_reason"].get<std::string>(), Catch::Contains("handed back"));
+  CHECK_THAT((*shown).value("status_reason", ""), Catch::Contains("handed back"));
 
   auto next = s.Agent("next", "acme");
   nlohmann::json done = s.Wait(job, "JOB_STATE_SUCCEEDED");

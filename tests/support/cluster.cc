@@ -2,6 +2,7 @@
 
 #include <signal.h>
 
+#include <algorithm>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -24,6 +25,21 @@ constexpr std::chrono::milliseconds kStartTimeout{20'000};
 absl::Status CliError(const std::vector<std::string>& args, const CliResult& r) {
   return absl::InternalError(absl::StrCat("`", absl::StrJoin(args, " "), "` exited ",
                                           r.exit_code, ": ", r.err, r.out));
+}
+
+// `defaults` and `overrides` are "--flag value" pairs; an override replaces a default.
+std::vector<std::string> MergeFlags(std::vector<std::string> defaults,
+                                    const std::vector<std::string>& overrides) {
+  for (size_t i = 0; i + 1 < overrides.size(); i += 2) {
+    auto it = std::find(defaults.begin(), defaults.end(), overrides[i]);
+    if (it != defaults.end()) {
+      *(it + 1) = overrides[i + 1];
+    } else {
+      defaults.push_back(overrides[i]);
+      defaults.push_back(overrides[i + 1]);
+    }
+  }
+  return defaults;
 }
 
 }  // namespace
@@ -60,12 +76,11 @@ absl::StatusOr<std::unique_ptr<ControlPlaneUnderTest>> ControlPlaneUnderTest::St
   cp->data_dir_ = data_dir;
   CliResult init = RunCli(ControlPlaneBinary(), {"init", "--data-dir", data_dir}, data_dir + "/..");
   if (init.exit_code != 0) return CliError({"init"}, init);
-  std::vector<std::string> all = {"--listen",      "127.0.0.1:0", "--lease-ttl",   "3s",
-                                  "--heartbeat-interval", "1s",   "--poll-hold",   "5s",
-                                  "--reap-interval", "200ms"};
-  all.insert(all.end(), flags.begin(), flags.end());  // later flags win in CLI11
-  cp->flags_ = all;
-  if (absl::Status s = cp->Launch(all); !s.ok()) return s;
+  cp->flags_ = MergeFlags({"--listen", "127.0.0.1:0", "--lease-ttl", "3s",
+                           "--heartbeat-interval", "1s", "--poll-hold", "5s",
+                           "--reap-interval", "200ms"},
+                          flags);
+  if (absl::Status s = cp->Launch(cp->flags_); !s.ok()) return s;
   return cp;
 }
 
@@ -125,10 +140,7 @@ absl::Status ControlPlaneUnderTest::Restart() {
   if (daemon_->running()) {
     if (absl::Status s = Stop(); !s.ok()) return s;
   }
-  std::vector<std::string> flags = flags_;
-  flags.push_back("--listen");
-  flags.push_back(address_);
-  return Launch(flags);
+  return Launch(MergeFlags(flags_, {"--listen", address_}));
 }
 
 absl::StatusOr<nlohmann::json> ControlPlaneUnderTest::WaitForJob(
