@@ -6,6 +6,7 @@
 #include <filesystem>
 #include <fstream>
 
+#include "control-plane/store/sqlite/sqlite_store.h"
 #include "tests/support/cluster.h"
 #include "tests/support/git_http_server.h"
 
@@ -80,6 +81,19 @@ TEST_CASE("a job travels enroll, poll, lease, clone and result") {
 
   // The job dir is gone.
   CHECK(std::filesystem::is_empty(cluster.dir.Sub("agent/work")));
+
+  // Every state change went through the audit log (read beside the running server: WAL).
+  auto store = cp::OpenSqliteStore(cluster.dir.Sub("cp/store.db"));
+  REQUIRE(store.ok());
+  auto records = (*store)->ListAudit(0, 1000);
+  REQUIRE(records.ok());
+  std::set<std::string> actions;
+  for (const cp::AuditRecord& r : *records) actions.insert(r.action);
+  for (const char* action : {"org.create", "enroll_token.create", "agent.enroll", "repo.add",
+                             "job.create", "job.lease", "job.result"}) {
+    INFO(action);
+    CHECK(actions.count(action) == 1);
+  }
 }
 
 TEST_CASE("an http clone through git http-backend uses the control plane's token") {

@@ -1,0 +1,56 @@
+// Both binaries explain themselves: --version, and --help at every level.
+#include <catch2/catch.hpp>
+
+#include "absl/strings/str_join.h"
+#include "tests/support/cluster.h"
+
+namespace ovvoc::testing {
+namespace {
+
+void CheckHelp(const std::string& binary, const std::vector<std::string>& command) {
+  std::vector<std::string> args = command;
+  args.push_back("--help");
+  CliResult r = RunCli(binary, args, "/tmp");
+  INFO(binary << " " << absl::StrJoin(command, " "));
+  CHECK(r.exit_code == 0);
+  CHECK_THAT(r.out, Catch::Contains("Usage:"));
+}
+
+TEST_CASE("both binaries print their name and version") {
+  CliResult cp = RunCli(ControlPlaneBinary(), {"--version"}, "/tmp");
+  CHECK(cp.exit_code == 0);
+  CHECK_THAT(cp.out, Catch::StartsWith("ovvoc-control-plane " OVVOC_VERSION));
+  CliResult agent = RunCli(AgentBinary(), {"--version"}, "/tmp");
+  CHECK(agent.exit_code == 0);
+  CHECK_THAT(agent.out, Catch::StartsWith("ovvoc-agent " OVVOC_VERSION));
+}
+
+TEST_CASE("every command prints its help") {
+  for (const auto& command : std::vector<std::vector<std::string>>{
+           {}, {"init"}, {"serve"}, {"org"}, {"org", "create"}, {"org", "list"},
+           {"enroll-token"}, {"enroll-token", "create"}, {"repo"}, {"repo", "add"},
+           {"repo", "list"}, {"job"}, {"job", "create"}, {"job", "show"}, {"job", "list"},
+           {"job", "cancel"}, {"agent"}, {"agent", "list"}, {"agent", "revoke"}}) {
+    CheckHelp(ControlPlaneBinary(), command);
+  }
+  for (const auto& command : std::vector<std::vector<std::string>>{{}, {"register"}, {"run"}}) {
+    CheckHelp(AgentBinary(), command);
+  }
+}
+
+TEST_CASE("mistakes get a clear error and a non-zero exit") {
+  CliResult missing = RunCli(ControlPlaneBinary(), {"job", "show"}, "/tmp");
+  CHECK(missing.exit_code != 0);
+  CliResult no_server = RunCli(ControlPlaneBinary(), {"org", "list", "--data-dir", "/nonexistent"}, "/tmp");
+  CHECK(no_server.exit_code != 0);
+  CHECK_THAT(no_server.err, Catch::Contains("ovvoc-control-plane serve --data-dir /nonexistent"));
+  CliResult not_registered = RunCli(AgentBinary(), {"run", "--config-dir", "/nonexistent"}, "/tmp");
+  CHECK(not_registered.exit_code != 0);
+  CHECK_THAT(not_registered.err, Catch::Contains("ovvoc-agent register"));
+  CliResult bad_duration = RunCli(ControlPlaneBinary(), {"serve", "--data-dir", "/nonexistent", "--lease-ttl", "soon"}, "/tmp");
+  CHECK(bad_duration.exit_code != 0);
+  CHECK_THAT(bad_duration.err, Catch::Contains("--lease-ttl"));
+}
+
+}  // namespace
+}  // namespace ovvoc::testing
