@@ -1,4 +1,3 @@
-#include "absl/strings/string_view.h"
 #include "common/crypto.h"
 
 #include <openssl/crypto.h>
@@ -14,6 +13,7 @@
 #include <cstdlib>
 
 #include "absl/status/status.h"
+#include "absl/strings/string_view.h"
 
 namespace ovvoc::crypto {
 namespace {

@@ -3,12 +3,12 @@
 #ifndef OVVOC_COMMON_CRYPTO_H_
 #define OVVOC_COMMON_CRYPTO_H_
 
-#include "absl/strings/string_view.h"
 #include <cstddef>
 #include <string>
 #include <string_view>
 
 #include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
 
 namespace ovvoc::crypto {
 

@@ -2,9 +2,9 @@
 
 #include <vector>
 
-#include "absl/strings/string_view.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
+#include "absl/strings/string_view.h"
 #include "common/crypto.h"
 #include "common/ids.h"
 
@@ -19,8 +19,8 @@ EnrollmentToken NewEnrollmentToken(absl::string_view ca_pin) {
 }
 
 std::string FormatEnrollmentToken(const EnrollmentToken& token) {
-  return absl::StrCat(kPrefix, ".", crypto::Base64UrlEncode(token.ca_pin), ".", token.token_id,
-                      ".", crypto::Base64UrlEncode(token.secret));
+  return absl::StrCat(kPrefix, ".", crypto::Base64UrlEncode(token.ca_pin), ".", token.token_id, ".",
+                      crypto::Base64UrlEncode(token.secret));
 }
 
 absl::StatusOr<EnrollmentToken> ParseEnrollmentToken(absl::string_view text) {

@@ -12,6 +12,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/string_view.h"
+#include "common/unique_fd.h"
 
 namespace ovvoc::files {
 namespace {
@@ -19,28 +20,20 @@ namespace {
 absl::Status ErrnoStatus(int err, absl::string_view what, absl::string_view path) {
   std::string message = absl::StrCat(what, " ", path, ": ", std::strerror(err));
   switch (err) {
-    case ENOENT: return absl::NotFoundError(message);
+    case ENOENT:
+      return absl::NotFoundError(message);
     case EACCES:
-    case EPERM: return absl::PermissionDeniedError(message);
-    case EEXIST: return absl::AlreadyExistsError(message);
+    case EPERM:
+      return absl::PermissionDeniedError(message);
+    case EEXIST:
+      return absl::AlreadyExistsError(message);
     case ENOSPC:
-    case EDQUOT: return absl::ResourceExhaustedError(message);
-    default: return absl::InternalError(message);
+    case EDQUOT:
+      return absl::ResourceExhaustedError(message);
+    default:
+      return absl::InternalError(message);
   }
 }
-
-class Fd {
- public:
-  explicit Fd(int fd) : fd_(fd) {}
-  ~Fd() { if (fd_ >= 0) ::close(fd_); }
-  Fd(const Fd&) = delete;
-  Fd& operator=(const Fd&) = delete;
-  int get() const { return fd_; }
-  int release() { int fd = fd_; fd_ = -1; return fd; }
-
- private:
-  int fd_;
-};
 
 std::string DirName(const std::string& path) {
   auto slash = path.rfind('/');
@@ -52,7 +45,7 @@ std::string DirName(const std::string& path) {
 }  // namespace
 
 absl::StatusOr<std::string> ReadFile(const std::string& path) {
-  Fd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+  UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
   if (fd.get() < 0) return ErrnoStatus(errno, "cannot open", path);
   std::string out;
   char buf[64 * 1024];
@@ -73,7 +66,7 @@ absl::Status WriteFileAtomic(const std::string& path, absl::string_view content,
   // fixed name such as "<path>.tmp.<pid>" is shared by concurrent writers in one process,
   // which then truncate and interleave into the same file and rename each other's work.
   std::string tmp = absl::StrCat(path, ".tmp.XXXXXX");
-  Fd fd(::mkostemp(tmp.data(), O_CLOEXEC));
+  UniqueFd fd(::mkostemp(tmp.data(), O_CLOEXEC));
   if (fd.get() < 0) return ErrnoStatus(errno, "cannot create temporary file for", path);
   // mkostemp's 0600 is not the requested mode, and a umask may narrow any mode given at
   // creation; force the exact one.
@@ -104,7 +97,7 @@ absl::Status WriteFileAtomic(const std::string& path, absl::string_view content,
     ::unlink(tmp.c_str());
     return ErrnoStatus(err, "cannot rename into", path);
   }
-  Fd dir(::open(DirName(path).c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  UniqueFd dir(::open(DirName(path).c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
   if (dir.get() >= 0) ::fsync(dir.get());
   return absl::OkStatus();
 }

@@ -1,7 +1,7 @@
 #include "common/ids.h"
 
-#include "absl/strings/string_view.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/string_view.h"
 #include "common/crypto.h"
 
 namespace ovvoc {

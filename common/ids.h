@@ -3,9 +3,10 @@
 #ifndef OVVOC_COMMON_IDS_H_
 #define OVVOC_COMMON_IDS_H_
 
-#include "absl/strings/string_view.h"
 #include <string>
 #include <string_view>
+
+#include "absl/strings/string_view.h"
 
 namespace ovvoc {
 

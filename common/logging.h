@@ -5,8 +5,8 @@
 
 #include <string_view>
 
-#include "absl/strings/string_view.h"
 #include "absl/strings/str_format.h"
+#include "absl/strings/string_view.h"
 
 namespace ovvoc::log {
 

@@ -536,7 +536,7 @@ SubjectAltNames Certificate::AltNames() const {
     const auto* value = static_cast<const ASN1_STRING*>(GENERAL_NAME_get0_value(name, &type));
     if (value == nullptr) continue;
     absl::string_view bytes(reinterpret_cast<const char*>(ASN1_STRING_get0_data(value)),
-                           static_cast<size_t>(ASN1_STRING_length(value)));
+                            static_cast<size_t>(ASN1_STRING_length(value)));
     switch (type) {
       case GEN_DNS:
         out.dns.emplace_back(bytes);

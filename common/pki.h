@@ -4,13 +4,13 @@
 #ifndef OVVOC_COMMON_PKI_H_
 #define OVVOC_COMMON_PKI_H_
 
-#include "absl/strings/string_view.h"
 #include <memory>
 #include <string>
 #include <string_view>
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
 #include "absl/time/time.h"
 
 // OpenSSL types, forward-declared so that this header does not pull in OpenSSL.
@@ -20,9 +20,15 @@ typedef struct X509_req_st X509_REQ;
 
 namespace ovvoc::pki {
 
-struct EvpPkeyDeleter { void operator()(EVP_PKEY* k) const; };
-struct X509Deleter { void operator()(X509* c) const; };
-struct X509ReqDeleter { void operator()(X509_REQ* r) const; };
+struct EvpPkeyDeleter {
+  void operator()(EVP_PKEY* k) const;
+};
+struct X509Deleter {
+  void operator()(X509* c) const;
+};
+struct X509ReqDeleter {
+  void operator()(X509_REQ* r) const;
+};
 
 class PrivateKey {
  public:

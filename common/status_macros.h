@@ -13,11 +13,11 @@
 #define OVVOC_RETURN_IF_ERROR(expr) \
   OVVOC_RETURN_IF_ERROR_IMPL_(OVVOC_STATUS_CONCAT_(_ovvoc_status_, __LINE__), expr)
 
-#define OVVOC_RETURN_IF_ERROR_IMPL_(status, expr)        \
-  do {                                                   \
-    if (::absl::Status status = (expr); !status.ok()) {  \
-      return status;                                     \
-    }                                                    \
+#define OVVOC_RETURN_IF_ERROR_IMPL_(status, expr)       \
+  do {                                                  \
+    if (::absl::Status status = (expr); !status.ok()) { \
+      return status;                                    \
+    }                                                   \
   } while (false)
 
 // `lhs` may be a declaration (`auto x`) or an existing lvalue. Evaluates `rexpr` (an

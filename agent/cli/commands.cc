@@ -35,9 +35,8 @@ int Register(const std::string& config_dir, const RegisterOptions& options) {
   absl::StatusOr<AgentIdentity> identity = Register(options);
   if (!identity.ok()) return Fail(identity.status());
   if (absl::Status s = config.Save(*identity); !s.ok()) return Fail(s);
-  std::printf("registered agent for org %s, pool %s; identity in %s\n%s\n",
-              identity->org.c_str(), identity->pool.c_str(), config_dir.c_str(),
-              identity->agent_id.c_str());
+  std::printf("registered agent for org %s, pool %s; identity in %s\n%s\n", identity->org.c_str(),
+              identity->pool.c_str(), config_dir.c_str(), identity->agent_id.c_str());
   return 0;
 }
 
@@ -92,17 +91,15 @@ void AddCommands(CLI::App& app, int& exit_code) {
   auto* reg = app.add_subcommand("register", "Enroll this machine with a control plane");
   auto reg_dir = std::make_shared<std::string>(DefaultConfigDir());
   auto reg_options = std::make_shared<RegisterOptions>();
-  reg->add_option("--server", reg_options->server, "Control plane address HOST:PORT")
-      ->required();
+  reg->add_option("--server", reg_options->server, "Control plane address HOST:PORT")->required();
   reg->add_option("--token", reg_options->token,
                   "One-time token from `ovvoc-control-plane enroll-token create`")
       ->required();
   reg->add_option("--config-dir", *reg_dir, "Where the agent keeps its key and certificate")
       ->capture_default_str();
   reg->add_option("--hostname", reg_options->hostname, "Name to enroll under (default: hostname)");
-  reg->callback([&exit_code, reg_dir, reg_options] {
-    exit_code = Register(*reg_dir, *reg_options);
-  });
+  reg->callback(
+      [&exit_code, reg_dir, reg_options] { exit_code = Register(*reg_dir, *reg_options); });
 
   auto* run = app.add_subcommand("run", "Poll the control plane and run update jobs");
   auto run_dir = std::make_shared<std::string>(DefaultConfigDir());

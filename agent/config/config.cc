@@ -67,4 +67,3 @@ std::string DefaultConfigDir() {
 }
 
 }  // namespace ovvoc::agent
-

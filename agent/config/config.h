@@ -37,7 +37,8 @@ class ConfigDir {
   // Writes every file (atomically, 0600) into a 0700 directory.
   absl::Status Save(const AgentIdentity& identity) const;
   // Replaces key and certificate after a renewal; the key is written first.
-  absl::Status SaveCertificate(const std::string& key_pem, const std::string& certificate_pem) const;
+  absl::Status SaveCertificate(const std::string& key_pem,
+                               const std::string& certificate_pem) const;
 
  private:
   std::string Path(const char* name) const { return root_ + "/" + name; }

@@ -24,8 +24,8 @@ absl::Status EnrollError(const grpc::Status& status, const std::string& server) 
   switch (status.error_code()) {
     case grpc::StatusCode::UNAVAILABLE:
     case grpc::StatusCode::DEADLINE_EXCEEDED:
-      return absl::UnavailableError(absl::StrCat("cannot reach the control plane at ", server,
-                                                 ": ", status.error_message()));
+      return absl::UnavailableError(
+          absl::StrCat("cannot reach the control plane at ", server, ": ", status.error_message()));
     default:
       return absl::Status(static_cast<absl::StatusCode>(status.error_code()),
                           absl::StrCat("enrollment refused: ", status.error_message()));
@@ -41,7 +41,8 @@ absl::StatusOr<AgentIdentity> Register(const RegisterOptions& options) {
 
   const std::string hostname = options.hostname.empty() ? Hostname() : options.hostname;
   OVVOC_ASSIGN_OR_RETURN(pki::PrivateKey key, pki::PrivateKey::GenerateP256());
-  OVVOC_ASSIGN_OR_RETURN(pki::CertificateRequest csr, pki::CertificateRequest::Create(key, hostname));
+  OVVOC_ASSIGN_OR_RETURN(pki::CertificateRequest csr,
+                         pki::CertificateRequest::Create(key, hostname));
   OVVOC_ASSIGN_OR_RETURN(std::string csr_pem, csr.ToPem());
 
   auto stub = ovvoc::v1::AgentService::NewStub(

@@ -1,13 +1,12 @@
 // FetchPinnedCa: a raw OpenSSL TLS 1.3 handshake to learn (and check) the server's CA.
 #include <fcntl.h>
 #include <netdb.h>
-#include <poll.h>
-#include <sys/socket.h>
-#include <unistd.h>
-
 #include <openssl/err.h>
 #include <openssl/ssl.h>
 #include <openssl/x509v3.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include <cerrno>
 #include <cstring>
@@ -18,30 +17,22 @@
 #include "agent/enroll/enroll.h"
 #include "common/pki.h"
 #include "common/status_macros.h"
+#include "common/unique_fd.h"
 
 namespace ovvoc::agent {
 namespace {
 
-struct SslCtxFree { void operator()(SSL_CTX* c) const { SSL_CTX_free(c); } };
-struct SslFree { void operator()(SSL* s) const { SSL_free(s); } };
-
-class Socket {
- public:
-  explicit Socket(int fd) : fd_(fd) {}
-  ~Socket() { if (fd_ >= 0) ::close(fd_); }
-  Socket(const Socket&) = delete;
-  Socket& operator=(const Socket&) = delete;
-  int get() const { return fd_; }
-
- private:
-  int fd_;
+struct SslCtxFree {
+  void operator()(SSL_CTX* c) const { SSL_CTX_free(c); }
+};
+struct SslFree {
+  void operator()(SSL* s) const { SSL_free(s); }
 };
 
 absl::Status SplitHostPort(const std::string& server, std::string& host, std::string& port) {
   auto colon = server.rfind(':');
   if (colon == std::string::npos || colon == 0 || colon + 1 == server.size()) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("--server \"", server, "\" must be HOST:PORT"));
+    return absl::InvalidArgumentError(absl::StrCat("--server \"", server, "\" must be HOST:PORT"));
   }
   host = server.substr(0, colon);
   port = server.substr(colon + 1);
@@ -86,8 +77,8 @@ absl::StatusOr<int> Connect(const std::string& host, const std::string& port,
     ::setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
     return fd;
   }
-  return absl::UnavailableError(absl::StrCat("cannot connect to ", host, ":", port, ": ",
-                                             last_error));
+  return absl::UnavailableError(
+      absl::StrCat("cannot connect to ", host, ":", port, ": ", last_error));
 }
 
 std::string OpenSslError() {
@@ -120,8 +111,8 @@ absl::StatusOr<std::vector<pki::Certificate>> PeerChain(int fd, const std::strin
     unsigned char* der = nullptr;
     int len = i2d_X509(cert, &der);
     if (len <= 0) continue;
-    absl::StatusOr<pki::Certificate> parsed =
-        pki::Certificate::FromDer(std::string(reinterpret_cast<char*>(der), static_cast<size_t>(len)));
+    absl::StatusOr<pki::Certificate> parsed = pki::Certificate::FromDer(
+        std::string(reinterpret_cast<char*>(der), static_cast<size_t>(len)));
     OPENSSL_free(der);
     if (parsed.ok()) chain.push_back(*std::move(parsed));
   }
@@ -142,7 +133,7 @@ absl::StatusOr<std::string> FetchPinnedCa(const std::string& server, absl::strin
   std::string host, port;
   OVVOC_RETURN_IF_ERROR(SplitHostPort(server, host, port));
   OVVOC_ASSIGN_OR_RETURN(int raw_fd, Connect(host, port, timeout));
-  Socket fd(raw_fd);
+  UniqueFd fd(raw_fd);
   OVVOC_ASSIGN_OR_RETURN(std::vector<pki::Certificate> chain, PeerChain(fd.get(), host));
 
   const pki::Certificate& leaf = chain.front();
@@ -158,7 +149,8 @@ absl::StatusOr<std::string> FetchPinnedCa(const std::string& server, absl::strin
       return absl::PermissionDeniedError(absl::StrCat(
           "the control plane's certificate is not valid for \"", host,
           "\"; dial a name it was initialised with, or re-run `ovvoc-control-plane init` with "
-          "--san ", host));
+          "--san ",
+          host));
     }
     return candidate.ToPem();
   }

@@ -45,7 +45,8 @@ absl::StatusOr<Manifest> ParseManifest(absl::string_view text, absl::string_view
   for (const auto& [section, kind] : kSections) {
     auto it = json.find(section);
     if (it == json.end() || it->is_null()) continue;
-    if (!it->is_object()) return Malformed(path, absl::StrCat("\"", section, "\" must be an object"));
+    if (!it->is_object())
+      return Malformed(path, absl::StrCat("\"", section, "\" must be an object"));
     for (const auto& [name, spec] : it->items()) {
       if (name.empty() || name.size() > kMaxNameLength) {
         return Malformed(path, absl::StrCat("\"", section, "\" has an invalid package name"));

@@ -21,8 +21,8 @@ class ClonePhase final : public Phase {
     options.destination = job.repo_dir();
     options.branch = job.spec().repo().default_branch();
     if (job.spec().has_forge_token() && !job.spec().forge_token().token().empty()) {
-      options.credentials = git::Credentials{job.spec().forge_token().username(),
-                                             job.spec().forge_token().token()};
+      options.credentials =
+          git::Credentials{job.spec().forge_token().username(), job.spec().forge_token().token()};
     }
     options.cancelled = [&job] { return job.cancelled(); };
     OVVOC_ASSIGN_OR_RETURN(git::CloneResult clone, git::Clone(options));

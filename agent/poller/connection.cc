@@ -20,9 +20,9 @@ absl::StatusOr<std::unique_ptr<Connection>> Connection::Open(ConfigDir config,
         "this agent's certificate expired at ", Rfc3339(cert.NotAfter()),
         " while it was not running, so the control plane will not accept it. Register it "
         "again: create a token with `ovvoc-control-plane enroll-token create --org ",
-        identity.org, " --pool ", identity.pool,
-        "`, then run `ovvoc-agent register --server ", identity.server,
-        " --token TOKEN --config-dir ", config.root(), "` after removing ", config.root()));
+        identity.org, " --pool ", identity.pool, "`, then run `ovvoc-agent register --server ",
+        identity.server, " --token TOKEN --config-dir ", config.root(), "` after removing ",
+        config.root()));
   }
   auto connection = std::unique_ptr<Connection>(new Connection(config, identity));
   absl::MutexLock lock(&connection->mu_);

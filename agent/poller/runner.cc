@@ -73,9 +73,8 @@ absl::Status Runner::Run() {
     CollectFinished();
     {
       absl::MutexLock lock(&mu_);
-      auto ready = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
-        return stopping_ || free_slots() > 0;
-      };
+      auto ready = [this]()
+                       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return stopping_ || free_slots() > 0; };
       mu_.Await(absl::Condition(&ready));
       if (stopping_) break;
     }
@@ -113,7 +112,8 @@ absl::Status Runner::PollOnce(absl::Duration& backoff) {
       if (response.settings().has_heartbeat_interval()) {
         heartbeat_interval_ = FromProto(response.settings().heartbeat_interval());
       }
-      if (response.settings().has_poll_hold()) poll_hold_ = FromProto(response.settings().poll_hold());
+      if (response.settings().has_poll_hold())
+        poll_hold_ = FromProto(response.settings().poll_hold());
     }
   }
   if (status.ok()) {
@@ -121,13 +121,14 @@ absl::Status Runner::PollOnce(absl::Duration& backoff) {
     return absl::OkStatus();
   }
   if (status.error_code() == grpc::StatusCode::UNAUTHENTICATED) {
-    return absl::UnauthenticatedError(absl::StrCat(
-        "the control plane refuses this agent: ", status.error_message()));
+    return absl::UnauthenticatedError(
+        absl::StrCat("the control plane refuses this agent: ", status.error_message()));
   }
   const absl::Duration wait = Jittered(backoff);
   log::Warning("poll failed (%s: %s); retrying in %s",
                absl::StatusCodeToString(static_cast<absl::StatusCode>(status.error_code())),
-               status.error_message(), absl::FormatDuration(absl::Trunc(wait, absl::Milliseconds(100))));
+               status.error_message(),
+               absl::FormatDuration(absl::Trunc(wait, absl::Milliseconds(100))));
   backoff = std::min(backoff * 2, kMaxBackoff);
   absl::MutexLock lock(&mu_);
   mu_.AwaitWithTimeout(absl::Condition(&stopping_), wait);
@@ -137,9 +138,10 @@ absl::Status Runner::PollOnce(absl::Duration& backoff) {
 void Runner::StartJob(ovvoc::v1::JobSpec spec) {
   log::Info("job %s: leased (attempt %u) for %s", spec.job_id(), spec.lease().attempt(),
             spec.repo().url());
-  absl::StatusOr<std::string> dir = files::EnsureDir(config_.work_dir(), 0700).ok()
-      ? files::MakeTempDir(config_.work_dir(), absl::StrCat(kJobDirPrefix, spec.job_id(), "-"))
-      : absl::InternalError("cannot create the work dir");
+  absl::StatusOr<std::string> dir =
+      files::EnsureDir(config_.work_dir(), 0700).ok()
+          ? files::MakeTempDir(config_.work_dir(), absl::StrCat(kJobDirPrefix, spec.job_id(), "-"))
+          : absl::InternalError("cannot create the work dir");
   auto job = std::make_shared<ActiveJob>(spec, dir.ok() ? *dir : std::string());
   if (!dir.ok()) {
     // Reported as the job's failure rather than silently dropped.
@@ -191,7 +193,8 @@ void Runner::Report(ActiveJob& job) {
                 ovvoc::v1::JobOutcome_Name(request.result().outcome()));
       return;
     }
-    if (LeaseLost(status.error_code()) || status.error_code() == grpc::StatusCode::UNAUTHENTICATED ||
+    if (LeaseLost(status.error_code()) ||
+        status.error_code() == grpc::StatusCode::UNAUTHENTICATED ||
         absl::Now() + backoff > give_up) {
       log::Error("job %s: result refused or undeliverable: %s", spec.job_id(),
                  status.error_message());
@@ -240,9 +243,8 @@ void Runner::MaintenanceLoop() {
     {
       absl::MutexLock lock(&mu_);
       // Runs until Run() has drained every job, so heartbeats continue during the drain.
-      auto finished = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
-        return stopping_ && jobs_.empty();
-      };
+      auto finished = [this]()
+                          ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return stopping_ && jobs_.empty(); };
       if (mu_.AwaitWithTimeout(absl::Condition(&finished), absl::Seconds(1))) return;
     }
     const absl::Time now = absl::Now();
@@ -263,7 +265,8 @@ void Runner::HeartbeatDue(absl::Time now) {
     absl::MutexLock lock(&mu_);
     interval = heartbeat_interval_;
     for (auto& [id, job] : jobs_) {
-      if (!job->done && !job->lease_lost && now - job->last_heartbeat >= interval) due.push_back(job);
+      if (!job->done && !job->lease_lost && now - job->last_heartbeat >= interval)
+        due.push_back(job);
     }
   }
   for (const std::shared_ptr<ActiveJob>& job : due) {
@@ -294,7 +297,8 @@ void Runner::HeartbeatDue(absl::Time now) {
 
 void Runner::Drain() {
   absl::MutexLock lock(&mu_);
-  auto idle = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return free_slots() == options_.slots; };
+  auto idle = [this]()
+                  ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return free_slots() == options_.slots; };
   if (!idle()) {
     log::Info("waiting up to %s for running jobs to finish",
               absl::FormatDuration(options_.drain_timeout));

@@ -10,30 +10,21 @@
 #include <cstring>
 
 #include "absl/strings/str_cat.h"
+#include "common/unique_fd.h"
 
 namespace ovvoc::agent {
 namespace {
 
-class Fd {
- public:
-  explicit Fd(int fd) : fd_(fd) {}
-  ~Fd() { if (fd_ >= 0) ::close(fd_); }
-  Fd(const Fd&) = delete;
-  Fd& operator=(const Fd&) = delete;
-  int get() const { return fd_; }
-
- private:
-  int fd_;
-};
-
 absl::Status OpenError(int err, absl::string_view relative) {
   switch (err) {
-    case ENOENT: return absl::NotFoundError(absl::StrCat(relative, " does not exist"));
+    case ENOENT:
+      return absl::NotFoundError(absl::StrCat(relative, " does not exist"));
     case ELOOP:
     case EXDEV:
       return absl::PermissionDeniedError(
           absl::StrCat(relative, " is (or passes through) a symlink; refusing to follow it"));
-    default: return absl::InternalError(absl::StrCat("cannot open ", relative, ": ", std::strerror(err)));
+    default:
+      return absl::InternalError(absl::StrCat("cannot open ", relative, ": ", std::strerror(err)));
   }
 }
 
@@ -44,14 +35,14 @@ absl::StatusOr<std::string> ReadFileBeneath(const std::string& root, absl::strin
   if (relative.empty() || relative.front() == '/') {
     return absl::InvalidArgumentError(absl::StrCat("\"", relative, "\" is not a relative path"));
   }
-  Fd dir(::open(root.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  UniqueFd dir(::open(root.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
   if (dir.get() < 0) return OpenError(errno, root);
 
   open_how how{};
   how.flags = O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK;  // NONBLOCK: a FIFO cannot hang us
   how.resolve = RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS | RESOLVE_NO_XDEV;
   std::string path(relative);
-  Fd fd(static_cast<int>(::syscall(SYS_openat2, dir.get(), path.c_str(), &how, sizeof how)));
+  UniqueFd fd(static_cast<int>(::syscall(SYS_openat2, dir.get(), path.c_str(), &how, sizeof how)));
   if (fd.get() < 0) return OpenError(errno, relative);
 
   struct stat st;

@@ -2,8 +2,8 @@
 
 #include <cstdint>
 
-#include "absl/strings/string_view.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/string_view.h"
 #include "common/crypto.h"
 #include "common/logging.h"
 
@@ -47,8 +47,10 @@ absl::Status StoreAuditLog::Append(const AuditEvent& event) {
     record.action = event.action;
     record.subject = event.subject;
     // Invalid UTF-8 from a peer is replaced, never thrown.
-    record.details = event.details.is_null() ? "{}"
-                     : event.details.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+    record.details =
+        event.details.is_null()
+            ? "{}"
+            : event.details.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
     record.prev_hash = last.has_value() ? last->hash : std::string(32, '\0');
     record.hash = RecordHash(record);
     return record;

@@ -8,9 +8,9 @@
 #include <string>
 
 #include "absl/status/status.h"
-#include "nlohmann/json.hpp"
 #include "common/clock.h"
 #include "control-plane/store/store.h"
+#include "nlohmann/json.hpp"
 
 namespace ovvoc::cp {
 

@@ -2,9 +2,9 @@
 
 #include <arpa/inet.h>
 
-#include "absl/strings/string_view.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/string_view.h"
 #include "common/files.h"
 #include "common/ids.h"
 #include "common/status_macros.h"
@@ -33,10 +33,9 @@ absl::Status CertificateAuthority::Create(const CaFiles& files,
                                           const std::vector<std::string>& extra_names,
                                           absl::Time now) {
   OVVOC_ASSIGN_OR_RETURN(pki::PrivateKey ca_key, pki::PrivateKey::GenerateP256());
-  OVVOC_ASSIGN_OR_RETURN(
-      pki::Certificate ca_cert,
-      pki::CreateSelfSignedCa(ca_key, "Ovvoc control plane CA", now - kClockSkew,
-                              now + absl::Hours(24 * 3650)));
+  OVVOC_ASSIGN_OR_RETURN(pki::Certificate ca_cert,
+                         pki::CreateSelfSignedCa(ca_key, "Ovvoc control plane CA", now - kClockSkew,
+                                                 now + absl::Hours(24 * 3650)));
 
   OVVOC_ASSIGN_OR_RETURN(pki::PrivateKey server_key, pki::PrivateKey::GenerateP256());
   pki::IssueOptions options;

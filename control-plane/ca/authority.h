@@ -12,8 +12,8 @@
 #include <string_view>
 #include <vector>
 
-#include "absl/strings/string_view.h"
 #include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
 #include "absl/time/time.h"
 #include "common/pki.h"
 
@@ -43,8 +43,7 @@ class CertificateAuthority {
   const std::string& pin() const { return pin_; }
 
   absl::StatusOr<pki::Certificate> IssueAgentCertificate(const pki::CertificateRequest& csr,
-                                                         absl::string_view agent_id,
-                                                         absl::Time now,
+                                                         absl::string_view agent_id, absl::Time now,
                                                          absl::Duration lifetime) const;
 
   // The agent id named by a client certificate (PEM) that this CA issued and that is valid at

@@ -22,8 +22,8 @@ absl::Status AdminClient::Translate(const grpc::Status& status) const {
           "no control plane is serving ", data_dir_, " (", socket_,
           " is missing); start one with `ovvoc-control-plane serve --data-dir ", data_dir_, "`"));
     }
-    return absl::UnavailableError(absl::StrCat("cannot reach the control plane at ", socket_,
-                                               ": ", status.error_message()));
+    return absl::UnavailableError(
+        absl::StrCat("cannot reach the control plane at ", socket_, ": ", status.error_message()));
   }
   return FromGrpcStatus(status);
 }

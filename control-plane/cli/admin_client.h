@@ -31,10 +31,9 @@ class AdminClient {
 };
 
 template <typename Request, typename Response>
-absl::Status AdminClient::Call(
-    grpc::Status (ovvoc::v1::AdminService::Stub::*method)(grpc::ClientContext*, const Request&,
-                                                          Response*),
-    const Request& request, Response& response) {
+absl::Status AdminClient::Call(grpc::Status (ovvoc::v1::AdminService::Stub::*method)(
+                                   grpc::ClientContext*, const Request&, Response*),
+                               const Request& request, Response& response) {
   grpc::ClientContext context;
   context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(30));
   return Translate(((*stub_).*method)(&context, request, &response));

@@ -5,11 +5,11 @@
 #include <memory>
 #include <string>
 
-#include "absl/strings/string_view.h"
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
+#include "absl/strings/string_view.h"
 #include "absl/time/time.h"
 #include "common/time_util.h"
 #include "control-plane/cli/admin_client.h"
@@ -26,8 +26,7 @@ struct Common {
 };
 
 void AddCommon(CLI::App* cmd, Common& common) {
-  cmd->add_option("--data-dir", common.data_dir, "The control plane's data directory")
-      ->required();
+  cmd->add_option("--data-dir", common.data_dir, "The control plane's data directory")->required();
   cmd->add_flag("--json", common.json, "Print JSON only");
 }
 
@@ -49,8 +48,7 @@ void PrintJson(const google::protobuf::Message& message) {
 // Calls `method` and prints the response: as JSON with --json, else through `human`.
 template <typename Request, typename Response>
 int Run(const Common& common,
-        grpc::Status (AdminService::Stub::*method)(grpc::ClientContext*, const Request&,
-                                                   Response*),
+        grpc::Status (AdminService::Stub::*method)(grpc::ClientContext*, const Request&, Response*),
         const Request& request, const std::function<void(const Response&)>& human) {
   AdminClient client(common.data_dir);
   Response response;
@@ -80,9 +78,9 @@ void PrintResult(const ovvoc::v1::JobResult& r) {
   std::printf("  dependencies  %d\n", r.dependencies_size());
   for (const auto& d : r.dependencies()) {
     std::string kind = ovvoc::v1::DependencyKind_Name(d.kind());
-    std::printf("    %-32s %-16s %s\n", d.name().c_str(), d.spec().c_str(),
-                absl::AsciiStrToLower(kind.substr(absl::string_view("DEPENDENCY_KIND_").size()))
-                    .c_str());
+    std::printf(
+        "    %-32s %-16s %s\n", d.name().c_str(), d.spec().c_str(),
+        absl::AsciiStrToLower(kind.substr(absl::string_view("DEPENDENCY_KIND_").size())).c_str());
   }
   if (r.has_failure() && !r.failure().reason().empty()) {
     std::printf("  failure       %s: %s\n", r.failure().phase().c_str(),
@@ -91,7 +89,8 @@ void PrintResult(const ovvoc::v1::JobResult& r) {
   if (r.timings_size() > 0) {
     std::vector<std::string> phases;
     for (const auto& t : r.timings()) {
-      phases.push_back(absl::StrCat(t.phase(), " ", Seconds(t.duration()), t.ok() ? "" : " FAILED"));
+      phases.push_back(
+          absl::StrCat(t.phase(), " ", Seconds(t.duration()), t.ok() ? "" : " FAILED"));
     }
     std::printf("  phases        %s\n", absl::StrJoin(phases, ", ").c_str());
   }
@@ -103,7 +102,8 @@ void PrintJob(const ovvoc::v1::Job& job) {
   std::printf("org/pool      %s/%s\n", job.org().c_str(), job.pool().c_str());
   std::printf("state         %s%s\n", StateName(job.state()).c_str(),
               job.cancel_requested() && job.state() == ovvoc::v1::JOB_STATE_LEASED
-                  ? " (cancel requested)" : "");
+                  ? " (cancel requested)"
+                  : "");
   std::printf("attempt       %u of %u\n", job.attempt(), job.max_attempts());
   if (!job.agent_id().empty()) std::printf("agent         %s\n", job.agent_id().c_str());
   std::printf("created       %s\n", Rfc3339(FromProto(job.created_at())).c_str());
@@ -140,7 +140,8 @@ void AddOrgCommands(CLI::App& app, int& exit_code) {
   list->callback([&exit_code, l] {
     exit_code = Run<ovvoc::v1::ListOrgsRequest, ovvoc::v1::ListOrgsResponse>(
         *l, &AdminService::Stub::ListOrgs, {}, [](const ovvoc::v1::ListOrgsResponse& r) {
-          for (const auto& o : r.orgs()) std::printf("%-24s %s\n", o.id().c_str(), o.name().c_str());
+          for (const auto& o : r.orgs())
+            std::printf("%-24s %s\n", o.id().c_str(), o.name().c_str());
         });
   });
 }
@@ -169,17 +170,17 @@ void AddEnrollTokenCommands(CLI::App& app, int& exit_code) {
     request.set_org(*org);
     request.set_pool(*pool);
     *request.mutable_ttl() = ToProto(d);
-    exit_code = Run<ovvoc::v1::CreateEnrollmentTokenRequest,
-                    ovvoc::v1::CreateEnrollmentTokenResponse>(
-        *c, &AdminService::Stub::CreateEnrollmentToken, request,
-        [&](const ovvoc::v1::CreateEnrollmentTokenResponse& r) {
-          std::printf(
-              "enrollment token %s for org %s, pool %s; single use, expires %s.\n"
-              "Register an agent with: ovvoc-agent register --server HOST:PORT --token TOKEN\n"
-              "%s\n",
-              r.token_id().c_str(), org->c_str(), pool->c_str(),
-              Rfc3339(FromProto(r.expires_at())).c_str(), r.token().c_str());
-        });
+    exit_code =
+        Run<ovvoc::v1::CreateEnrollmentTokenRequest, ovvoc::v1::CreateEnrollmentTokenResponse>(
+            *c, &AdminService::Stub::CreateEnrollmentToken, request,
+            [&](const ovvoc::v1::CreateEnrollmentTokenResponse& r) {
+              std::printf(
+                  "enrollment token %s for org %s, pool %s; single use, expires %s.\n"
+                  "Register an agent with: ovvoc-agent register --server HOST:PORT --token TOKEN\n"
+                  "%s\n",
+                  r.token_id().c_str(), org->c_str(), pool->c_str(),
+                  Rfc3339(FromProto(r.expires_at())).c_str(), r.token().c_str());
+            });
   });
 }
 
@@ -253,7 +254,7 @@ void AddJobCommands(CLI::App& app, int& exit_code) {
     ovvoc::v1::GetJobRequest request;
     request.set_id(*show_id);
     exit_code = Run<ovvoc::v1::GetJobRequest, ovvoc::v1::Job>(*s, &AdminService::Stub::GetJob,
-                                                               request, PrintJob);
+                                                              request, PrintJob);
   });
 
   auto* list = job->add_subcommand("list", "List recent jobs, newest first");
@@ -328,9 +329,8 @@ void AddAgentCommands(CLI::App& app, int& exit_code) {
     ovvoc::v1::RevokeAgentRequest request;
     request.set_id(*revoke_id);
     exit_code = Run<ovvoc::v1::RevokeAgentRequest, ovvoc::v1::Agent>(
-        *r, &AdminService::Stub::RevokeAgent, request, [](const ovvoc::v1::Agent& a) {
-          std::printf("revoked\n%s\n", a.id().c_str());
-        });
+        *r, &AdminService::Stub::RevokeAgent, request,
+        [](const ovvoc::v1::Agent& a) { std::printf("revoked\n%s\n", a.id().c_str()); });
   });
 }
 

@@ -89,12 +89,12 @@ void AddServerCommands(CLI::App& app, int& exit_code) {
   auto* serve = app.add_subcommand(
       "serve", "Serve agents over mutual TLS and admins over DATA_DIR/admin.sock");
   auto options = std::make_shared<ServerOptions>();
-  auto durations = std::make_shared<std::vector<DurationFlag>>(std::vector<DurationFlag>{
-      {"", &options->lease_ttl, "--lease-ttl"},
-      {"", &options->heartbeat_interval, "--heartbeat-interval"},
-      {"", &options->poll_hold, "--poll-hold"},
-      {"", &options->certificate_lifetime, "--cert-lifetime"},
-      {"", &options->reap_interval, "--reap-interval"}});
+  auto durations = std::make_shared<std::vector<DurationFlag>>(
+      std::vector<DurationFlag>{{"", &options->lease_ttl, "--lease-ttl"},
+                                {"", &options->heartbeat_interval, "--heartbeat-interval"},
+                                {"", &options->poll_hold, "--poll-hold"},
+                                {"", &options->certificate_lifetime, "--cert-lifetime"},
+                                {"", &options->reap_interval, "--reap-interval"}});
   serve->add_option("--data-dir", options->data_dir.root, "Directory made by `init`")->required();
   serve->add_option("--listen", options->listen, "HOST:PORT for agents (port 0 picks one)")
       ->capture_default_str();
@@ -108,8 +108,8 @@ void AddServerCommands(CLI::App& app, int& exit_code) {
                     "Lifetime of agent certificates [24h]");
   serve->add_option("--reap-interval", (*durations)[4].text,
                     "How often expired leases are looked for [1s]");
-  serve->add_option("--max-attempts", options->max_attempts,
-                    "Lost leases before a job fails")->capture_default_str();
+  serve->add_option("--max-attempts", options->max_attempts, "Lost leases before a job fails")
+      ->capture_default_str();
   serve->add_option("--git-credentials", options->git_credentials_file,
                     "File of \"URL-PREFIX TOKEN\" lines: static tokens for plain git remotes "
                     "(mode 0600)");

@@ -21,8 +21,7 @@ class ForgeTokenSource {
  public:
   virtual ~ForgeTokenSource() = default;
   // A token for exactly `repo`, or nullopt when the repo needs none.
-  virtual absl::StatusOr<std::optional<ovvoc::v1::ForgeToken>> TokenFor(
-      const RepoRecord& repo) = 0;
+  virtual absl::StatusOr<std::optional<ovvoc::v1::ForgeToken>> TokenFor(const RepoRecord& repo) = 0;
 };
 
 std::unique_ptr<ForgeTokenSource> NoForgeTokens();

@@ -1,7 +1,7 @@
 #include "control-plane/queue/lease.h"
 
-#include "absl/strings/string_view.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/string_view.h"
 
 namespace ovvoc::cp::queue {
 namespace {
@@ -15,21 +15,24 @@ absl::Status CheckHolder(const JobRecord& job, absl::string_view agent_id, uint3
         absl::StrCat("job ", job.id, " is not leased to agent ", agent_id));
   }
   if (attempt != job.attempt) {
-    return absl::FailedPreconditionError(absl::StrCat(
-        "stale attempt ", attempt, " of job ", job.id, ": the current attempt is ", job.attempt));
+    return absl::FailedPreconditionError(absl::StrCat("stale attempt ", attempt, " of job ", job.id,
+                                                      ": the current attempt is ", job.attempt));
   }
   if (job.state != ovvoc::v1::JOB_STATE_LEASED) {
-    return absl::FailedPreconditionError(absl::StrCat(
-        "job ", job.id, " is no longer leased (", JobState_Name(job.state), ")"));
+    return absl::FailedPreconditionError(
+        absl::StrCat("job ", job.id, " is no longer leased (", JobState_Name(job.state), ")"));
   }
   return absl::OkStatus();
 }
 
 JobState StateFor(ovvoc::v1::JobOutcome outcome) {
   switch (outcome) {
-    case ovvoc::v1::JOB_OUTCOME_SUCCEEDED: return ovvoc::v1::JOB_STATE_SUCCEEDED;
-    case ovvoc::v1::JOB_OUTCOME_CANCELLED: return ovvoc::v1::JOB_STATE_CANCELLED;
-    default: return ovvoc::v1::JOB_STATE_FAILED;
+    case ovvoc::v1::JOB_OUTCOME_SUCCEEDED:
+      return ovvoc::v1::JOB_STATE_SUCCEEDED;
+    case ovvoc::v1::JOB_OUTCOME_CANCELLED:
+      return ovvoc::v1::JOB_STATE_CANCELLED;
+    default:
+      return ovvoc::v1::JOB_STATE_FAILED;
   }
 }
 
@@ -68,8 +71,8 @@ absl::Status Lease(JobRecord& job, absl::string_view agent_id, absl::Time now, a
   return absl::OkStatus();
 }
 
-absl::Status Heartbeat(JobRecord& job, absl::string_view agent_id, uint32_t attempt,
-                       absl::Time now, absl::Duration ttl) {
+absl::Status Heartbeat(JobRecord& job, absl::string_view agent_id, uint32_t attempt, absl::Time now,
+                       absl::Duration ttl) {
   if (auto s = CheckHolder(job, agent_id, attempt); !s.ok()) return s;
   job.lease_expires_at = now + ttl;
   job.updated_at = now;
@@ -88,7 +91,8 @@ absl::Status Complete(JobRecord& job, absl::string_view agent_id, uint32_t attem
     reason = result.failure().reason().empty()
                  ? std::string(ovvoc::v1::JobOutcome_Name(result.outcome()))
                  : result.failure().reason();
-    if (!result.failure().phase().empty()) reason = absl::StrCat(result.failure().phase(), ": ", reason);
+    if (!result.failure().phase().empty())
+      reason = absl::StrCat(result.failure().phase(), ": ", reason);
   }
   job.result = result;
   End(job, StateFor(result.outcome()), std::move(reason), now);
@@ -124,9 +128,8 @@ ExpireOutcome ExpireIfDue(JobRecord& job, absl::Time now) {
         now);
     return ExpireOutcome::kFailed;
   }
-  job.status_reason =
-      absl::StrCat("lease of attempt ", job.attempt, " expired (agent ", job.agent_id,
-                   " stopped heartbeating); queued again");
+  job.status_reason = absl::StrCat("lease of attempt ", job.attempt, " expired (agent ",
+                                   job.agent_id, " stopped heartbeating); queued again");
   Requeue(job, now);
   return ExpireOutcome::kRequeued;
 }

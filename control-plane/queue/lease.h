@@ -12,8 +12,8 @@
 #include <cstdint>
 #include <string_view>
 
-#include "absl/strings/string_view.h"
 #include "absl/status/status.h"
+#include "absl/strings/string_view.h"
 #include "absl/time/time.h"
 #include "control-plane/store/store.h"
 #include "ovvoc/v1/job.pb.h"
@@ -27,8 +27,8 @@ absl::Status Lease(JobRecord& job, absl::string_view agent_id, absl::Time now, a
 
 // Extends the lease of the attempt `agent_id` holds. FailedPrecondition when that lease is no
 // longer current (expired and requeued, or the job ended): the agent must stop the job.
-absl::Status Heartbeat(JobRecord& job, absl::string_view agent_id, uint32_t attempt,
-                       absl::Time now, absl::Duration ttl);
+absl::Status Heartbeat(JobRecord& job, absl::string_view agent_id, uint32_t attempt, absl::Time now,
+                       absl::Duration ttl);
 
 // Records the agent's result and ends the job in the state its outcome names. Reporting the
 // same attempt again is a no-op (the first report wins); a stale attempt is refused.

@@ -1,9 +1,9 @@
 #include "control-plane/server/admin_service.h"
 
-#include "absl/strings/string_view.h"
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/string_view.h"
 #include "common/enrollment_token.h"
 #include "common/ids.h"
 #include "common/logging.h"
@@ -26,8 +26,8 @@ absl::Status CheckName(absl::string_view what, absl::string_view name) {
     ok = ok && (absl::ascii_islower(c) || absl::ascii_isdigit(c) || c == '-' || c == '_');
   }
   if (!ok) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "invalid ", what, " name \"", name, "\": use 1-63 of a-z, 0-9, '-' and '_'"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("invalid ", what, " name \"", name, "\": use 1-63 of a-z, 0-9, '-' and '_'"));
   }
   return absl::OkStatus();
 }
@@ -46,8 +46,8 @@ absl::Status CheckRepoUrl(absl::string_view url) {
   for (absl::string_view scheme : {"https://", "http://", "file://"}) {
     if (absl::StartsWith(url, scheme) && url.size() > scheme.size()) return absl::OkStatus();
   }
-  return absl::InvalidArgumentError(absl::StrCat(
-      "unsupported repository URL \"", url, "\": use https://, http:// or file://"));
+  return absl::InvalidArgumentError(
+      absl::StrCat("unsupported repository URL \"", url, "\": use https://, http:// or file://"));
 }
 
 std::string ForgeFor(absl::string_view url) {
@@ -57,12 +57,11 @@ std::string ForgeFor(absl::string_view url) {
 }  // namespace
 
 // Every handler has one shape: run the body on the executor and finish with its status.
-#define OVVOC_ADMIN_HANDLER(Method, Request, Response, ...)                                  \
-  grpc::ServerUnaryReactor* AdminServiceImpl::Method(                                        \
-      grpc::CallbackServerContext* call, const ovvoc::v1::Request* request,                 \
-      ovvoc::v1::Response* response) {                                                       \
-    return FinishOnExecutor(call, ctx_.executor,                                             \
-                            [=, this]() -> absl::Status { __VA_ARGS__; });                   \
+#define OVVOC_ADMIN_HANDLER(Method, Request, Response, ...)                                     \
+  grpc::ServerUnaryReactor* AdminServiceImpl::Method(grpc::CallbackServerContext* call,         \
+                                                     const ovvoc::v1::Request* request,         \
+                                                     ovvoc::v1::Response* response) {           \
+    return FinishOnExecutor(call, ctx_.executor, [=, this]() -> absl::Status { __VA_ARGS__; }); \
   }
 
 OVVOC_ADMIN_HANDLER(CreateOrg, CreateOrgRequest, Org, return DoCreateOrg(*request, *response))
@@ -136,9 +135,8 @@ absl::Status AdminServiceImpl::DoCreateOrg(const ovvoc::v1::CreateOrgRequest& re
   return absl::OkStatus();
 }
 
-absl::Status AdminServiceImpl::DoCreateToken(
-    const ovvoc::v1::CreateEnrollmentTokenRequest& request,
-    ovvoc::v1::CreateEnrollmentTokenResponse& response) {
+absl::Status AdminServiceImpl::DoCreateToken(const ovvoc::v1::CreateEnrollmentTokenRequest& request,
+                                             ovvoc::v1::CreateEnrollmentTokenResponse& response) {
   const std::string pool = request.pool().empty() ? "default" : request.pool();
   OVVOC_RETURN_IF_ERROR(CheckName("pool", pool));
   OVVOC_ASSIGN_OR_RETURN(OrgRecord org, OrgNamed(request.org()));
@@ -156,8 +154,11 @@ absl::Status AdminServiceImpl::DoCreateToken(
   record.created_at = now;
   record.expires_at = now + ttl;
   OVVOC_RETURN_IF_ERROR(ctx_.store.CreateEnrollmentToken(record));
-  ctx_.audit.Record({kActor, "enroll_token.create", record.id,
-                     {{"org", org.name}, {"pool", pool}, {"expires_at", Rfc3339(record.expires_at)}}});
+  ctx_.audit.Record(
+      {kActor,
+       "enroll_token.create",
+       record.id,
+       {{"org", org.name}, {"pool", pool}, {"expires_at", Rfc3339(record.expires_at)}}});
   response.set_token(FormatEnrollmentToken(token));
   response.set_token_id(record.id);
   *response.mutable_expires_at() = ovvoc::ToProto(record.expires_at);
@@ -170,11 +171,11 @@ absl::Status AdminServiceImpl::DoAddRepo(const ovvoc::v1::AddRepoRequest& reques
   OVVOC_RETURN_IF_ERROR(CheckName("pool", pool));
   OVVOC_RETURN_IF_ERROR(CheckRepoUrl(request.url()));
   OVVOC_ASSIGN_OR_RETURN(OrgRecord org, OrgNamed(request.org()));
-  RepoRecord repo{NewId("repo"), org.id, request.url(), pool, ForgeFor(request.url()),
-                  ctx_.clock.Now()};
+  RepoRecord repo{NewId("repo"),           org.id,          request.url(), pool,
+                  ForgeFor(request.url()), ctx_.clock.Now()};
   OVVOC_RETURN_IF_ERROR(ctx_.store.CreateRepo(repo));
-  ctx_.audit.Record({kActor, "repo.add", repo.id,
-                     {{"org", org.name}, {"url", repo.url}, {"pool", pool}}});
+  ctx_.audit.Record(
+      {kActor, "repo.add", repo.id, {{"org", org.name}, {"url", repo.url}, {"pool", pool}}});
   response = ToProto(repo, org.name);
   return absl::OkStatus();
 }
@@ -183,8 +184,8 @@ absl::Status AdminServiceImpl::DoCreateJob(const ovvoc::v1::CreateJobRequest& re
                                            ovvoc::v1::Job& response) {
   absl::StatusOr<RepoRecord> repo = ctx_.store.GetRepo(request.repo_id());
   if (absl::IsNotFound(repo.status())) {
-    return absl::NotFoundError(absl::StrCat("no repo \"", request.repo_id(),
-                                            "\"; `repo list` shows the ids"));
+    return absl::NotFoundError(
+        absl::StrCat("no repo \"", request.repo_id(), "\"; `repo list` shows the ids"));
   }
   if (!repo.ok()) return repo.status();
   const absl::Time now = ctx_.clock.Now();
@@ -221,21 +222,22 @@ absl::Status AdminServiceImpl::DoCancelJob(const ovvoc::v1::CancelJobRequest& re
   OVVOC_ASSIGN_OR_RETURN(JobRecord job, ctx_.store.UpdateJob(request.id(), [&](JobRecord& j) {
     return queue::RequestCancel(j, ctx_.clock.Now());
   }));
-  ctx_.audit.Record({kActor, "job.cancel", job.id,
-                     {{"state", ovvoc::v1::JobState_Name(job.state)}}});
+  ctx_.audit.Record(
+      {kActor, "job.cancel", job.id, {{"state", ovvoc::v1::JobState_Name(job.state)}}});
   return FillJob(job, response);
 }
 
 absl::Status AdminServiceImpl::DoRevokeAgent(const ovvoc::v1::RevokeAgentRequest& request,
                                              ovvoc::v1::Agent& response) {
   const absl::Time now = ctx_.clock.Now();
-  OVVOC_ASSIGN_OR_RETURN(AgentRecord agent, ctx_.store.UpdateAgent(request.id(), [&](AgentRecord& a) {
-    if (!a.revoked) {
-      a.revoked = true;
-      a.revoked_at = now;
-    }
-    return absl::OkStatus();
-  }));
+  OVVOC_ASSIGN_OR_RETURN(AgentRecord agent,
+                         ctx_.store.UpdateAgent(request.id(), [&](AgentRecord& a) {
+                           if (!a.revoked) {
+                             a.revoked = true;
+                             a.revoked_at = now;
+                           }
+                           return absl::OkStatus();
+                         }));
   ctx_.audit.Record({kActor, "agent.revoke", agent.id, {}});
   log::Info("revoked agent %s", agent.id);
   OVVOC_ASSIGN_OR_RETURN(OrgRecord org, ctx_.store.GetOrg(agent.org_id));

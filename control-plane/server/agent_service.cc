@@ -1,7 +1,7 @@
 #include "control-plane/server/agent_service.h"
 
-#include "absl/strings/string_view.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/string_view.h"
 #include "common/crypto.h"
 #include "common/enrollment_token.h"
 #include "common/ids.h"
@@ -26,15 +26,15 @@ absl::Status CheckEnrollmentToken(const EnrollmentTokenRecord& token, absl::stri
     return absl::UnauthenticatedError("enrollment token not recognised");
   }
   if (token.used) {
-    return absl::PermissionDeniedError(absl::StrCat(
-        "enrollment token ", token.id, " was already used (by ", token.used_by, " at ",
-        Rfc3339(token.used_at),
-        "); create a new one with `ovvoc-control-plane enroll-token create`"));
+    return absl::PermissionDeniedError(
+        absl::StrCat("enrollment token ", token.id, " was already used (by ", token.used_by, " at ",
+                     Rfc3339(token.used_at),
+                     "); create a new one with `ovvoc-control-plane enroll-token create`"));
   }
   if (now >= token.expires_at) {
-    return absl::PermissionDeniedError(absl::StrCat(
-        "enrollment token ", token.id, " expired at ", Rfc3339(token.expires_at),
-        "; create a new one with `ovvoc-control-plane enroll-token create`"));
+    return absl::PermissionDeniedError(
+        absl::StrCat("enrollment token ", token.id, " expired at ", Rfc3339(token.expires_at),
+                     "; create a new one with `ovvoc-control-plane enroll-token create`"));
   }
   return absl::OkStatus();
 }
@@ -94,8 +94,10 @@ absl::Status AgentServiceImpl::DoEnroll(const grpc::CallbackServerContext& call,
   absl::StatusOr<EnrollmentToken> token = ParseEnrollmentToken(request.token());
   if (!token.ok()) return refuse("", token.status());
   if (token->ca_pin != ctx_.ca.pin()) {
-    return refuse(token->token_id, absl::PermissionDeniedError(
-        "this enrollment token was issued by a different control plane (CA pin mismatch)"));
+    return refuse(
+        token->token_id,
+        absl::PermissionDeniedError(
+            "this enrollment token was issued by a different control plane (CA pin mismatch)"));
   }
   absl::StatusOr<pki::CertificateRequest> csr = pki::CertificateRequest::FromPem(request.csr_pem());
   if (!csr.ok()) {
@@ -105,9 +107,9 @@ absl::Status AgentServiceImpl::DoEnroll(const grpc::CallbackServerContext& call,
 
   const absl::Time now = ctx_.clock.Now();
   const std::string agent_id = NewId("agt");
-  OVVOC_ASSIGN_OR_RETURN(pki::Certificate cert,
-                         ctx_.ca.IssueAgentCertificate(*csr, agent_id, now,
-                                                       ctx_.options.certificate_lifetime));
+  OVVOC_ASSIGN_OR_RETURN(
+      pki::Certificate cert,
+      ctx_.ca.IssueAgentCertificate(*csr, agent_id, now, ctx_.options.certificate_lifetime));
   AgentRecord agent;
   absl::Status enrolled = ctx_.store.Enroll(
       token->token_id, [&](EnrollmentTokenRecord& t) -> absl::StatusOr<AgentRecord> {
@@ -144,8 +146,11 @@ absl::Status AgentServiceImpl::DoEnroll(const grpc::CallbackServerContext& call,
   *settings->mutable_heartbeat_interval() = ToProto(ctx_.options.heartbeat_interval);
   *settings->mutable_lease_ttl() = ToProto(ctx_.options.lease_ttl);
 
-  nlohmann::json details = {{"token", token->token_id}, {"org", org.name}, {"pool", agent.pool},
-                            {"hostname", agent.hostname}, {"serial", agent.certificate_serial}};
+  nlohmann::json details = {{"token", token->token_id},
+                            {"org", org.name},
+                            {"pool", agent.pool},
+                            {"hostname", agent.hostname},
+                            {"serial", agent.certificate_serial}};
   ctx_.audit.Record({AgentActor(agent), "agent.enroll", agent_id, details});
   log::Info("enrolled agent %s (org %s, pool %s, host %s)", agent_id, org.name, agent.pool,
             agent.hostname);
@@ -157,18 +162,23 @@ absl::Status AgentServiceImpl::DoRenew(const grpc::CallbackServerContext& call,
                                        ovvoc::v1::RenewCertificateResponse& response) {
   OVVOC_ASSIGN_OR_RETURN(AgentRecord agent, AuthenticateAgent(call, ctx_, "RenewCertificate"));
   absl::StatusOr<pki::CertificateRequest> csr = pki::CertificateRequest::FromPem(request.csr_pem());
-  if (!csr.ok()) return absl::InvalidArgumentError(absl::StrCat("bad CSR: ", csr.status().message()));
+  if (!csr.ok())
+    return absl::InvalidArgumentError(absl::StrCat("bad CSR: ", csr.status().message()));
   const absl::Time now = ctx_.clock.Now();
-  OVVOC_ASSIGN_OR_RETURN(pki::Certificate cert,
-                         ctx_.ca.IssueAgentCertificate(*csr, agent.id, now,
-                                                       ctx_.options.certificate_lifetime));
-  OVVOC_RETURN_IF_ERROR(ctx_.store.UpdateAgent(agent.id, [&](AgentRecord& a) {
-    if (a.revoked) return absl::UnauthenticatedError("agent was revoked");
-    a.certificate_serial = cert.SerialHex();
-    a.certificate_expires_at = cert.NotAfter();
-    a.last_seen_at = now;
-    return absl::OkStatus();
-  }).status());
+  OVVOC_ASSIGN_OR_RETURN(
+      pki::Certificate cert,
+      ctx_.ca.IssueAgentCertificate(*csr, agent.id, now, ctx_.options.certificate_lifetime));
+  OVVOC_RETURN_IF_ERROR(ctx_.store
+                            .UpdateAgent(agent.id,
+                                         [&](AgentRecord& a) {
+                                           if (a.revoked)
+                                             return absl::UnauthenticatedError("agent was revoked");
+                                           a.certificate_serial = cert.SerialHex();
+                                           a.certificate_expires_at = cert.NotAfter();
+                                           a.last_seen_at = now;
+                                           return absl::OkStatus();
+                                         })
+                            .status());
   OVVOC_ASSIGN_OR_RETURN(std::string pem, cert.ToPem());
   response.set_certificate_pem(pem);
   *response.mutable_certificate_expires_at() = ToProto(cert.NotAfter());

@@ -1,7 +1,7 @@
 #include "control-plane/server/auth.h"
 
-#include "absl/strings/string_view.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/string_view.h"
 #include "common/logging.h"
 #include "nlohmann/json.hpp"
 
@@ -11,8 +11,8 @@ namespace {
 absl::Status Refuse(const grpc::CallbackServerContext& call, const ServiceContext& ctx,
                     absl::string_view method, absl::string_view agent_id, absl::Status why) {
   nlohmann::json details = {{"method", method}, {"peer", call.peer()}, {"reason", why.message()}};
-  std::string actor = agent_id.empty() ? absl::StrCat("anonymous@", call.peer())
-                                       : absl::StrCat("agent:", agent_id);
+  std::string actor =
+      agent_id.empty() ? absl::StrCat("anonymous@", call.peer()) : absl::StrCat("agent:", agent_id);
   ctx.audit.Record({actor, "auth.refused", std::string(agent_id), details});
   log::Warning("refused %s from %s: %s", method, call.peer(), why.message());
   return why;

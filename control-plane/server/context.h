@@ -32,12 +32,11 @@ struct ServiceContext {
 // Runs `work` (returning absl::Status) on the executor and finishes the call with its status:
 // the shape of every unary handler that touches the store.
 template <typename Work>
-grpc::ServerUnaryReactor* FinishOnExecutor(grpc::CallbackServerContext* context,
-                                           Executor& executor, Work work) {
+grpc::ServerUnaryReactor* FinishOnExecutor(grpc::CallbackServerContext* context, Executor& executor,
+                                           Work work) {
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
-  executor.Post([reactor, work = std::move(work)]() mutable {
-    reactor->Finish(ToGrpcStatus(work()));
-  });
+  executor.Post(
+      [reactor, work = std::move(work)]() mutable { reactor->Finish(ToGrpcStatus(work())); });
   return reactor;
 }
 

@@ -1,11 +1,10 @@
 #include "control-plane/server/control_plane.h"
 
 #include <fcntl.h>
+#include <grpcpp/grpcpp.h>
 #include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
-
-#include <grpcpp/grpcpp.h>
 
 #include <thread>
 
@@ -57,8 +56,8 @@ class ControlPlaneImpl final : public ControlPlane {
         ca_(std::move(ca)),
         forge_tokens_(std::move(forge_tokens)),
         audit_(*store_, Clock::Real()),
-        ctx_{options_, *store_, *ca_, audit_, dispatcher_, executor_, *forge_tokens_,
-             Clock::Real()},
+        ctx_{options_,    *store_,   *ca_,           audit_,
+             dispatcher_, executor_, *forge_tokens_, Clock::Real()},
         agent_service_(ctx_),
         admin_service_(ctx_),
         executor_(options.executor_threads) {}
@@ -92,7 +91,8 @@ class ControlPlaneImpl final : public ControlPlane {
                                    grpc::InsecureServerCredentials());
     admin_builder.RegisterService(&admin_service_);
     admin_server_ = admin_builder.BuildAndStart();
-    if (admin_server_ == nullptr) return absl::UnavailableError(absl::StrCat("cannot bind ", socket));
+    if (admin_server_ == nullptr)
+      return absl::UnavailableError(absl::StrCat("cannot bind ", socket));
     if (::chmod(socket.c_str(), 0600) != 0) {
       return absl::PermissionDeniedError(absl::StrCat("cannot chmod ", socket));
     }
@@ -148,7 +148,9 @@ class ControlPlaneImpl final : public ControlPlane {
       });
       if (!job.ok() || outcome == queue::ExpireOutcome::kNotExpired) continue;
       log::Warning("job %s: %s", id, job->status_reason);
-      audit_.Record({"system", "job.lease.expire", id,
+      audit_.Record({"system",
+                     "job.lease.expire",
+                     id,
                      {{"attempt", job->attempt}, {"state", ovvoc::v1::JobState_Name(job->state)}}});
       if (outcome == queue::ExpireOutcome::kRequeued) dispatcher_.Notify(job->org_id, job->pool);
     }

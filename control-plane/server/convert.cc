@@ -1,8 +1,8 @@
-#include "absl/strings/string_view.h"
 #include "control-plane/server/convert.h"
 
 #include <string>
 
+#include "absl/strings/string_view.h"
 #include "common/time_util.h"
 
 namespace ovvoc::cp {

@@ -33,7 +33,7 @@ struct ServerOptions {
   absl::Duration certificate_lifetime = absl::Hours(24);
   uint32_t max_attempts = 3;
   absl::Duration reap_interval = absl::Seconds(1);  // how often expired leases are looked for
-  std::string git_credentials_file;                  // static tokens for plain git remotes
+  std::string git_credentials_file;                 // static tokens for plain git remotes
   int executor_threads = 4;
 };
 

@@ -55,10 +55,9 @@ void PollReactor::TryLease() {
   if (cancelled()) return Reply(absl::CancelledError("poll cancelled by the client"));
   const uint64_t generation = ctx_.dispatcher.Generation(agent_.org_id, agent_.pool);
   const absl::Time now = ctx_.clock.Now();
-  absl::StatusOr<std::optional<JobRecord>> leased =
-      ctx_.store.LeaseNextJob(agent_.org_id, agent_.pool, [&](JobRecord& job) {
-        return queue::Lease(job, agent_.id, now, ctx_.options.lease_ttl);
-      });
+  absl::StatusOr<std::optional<JobRecord>> leased = ctx_.store.LeaseNextJob(
+      agent_.org_id, agent_.pool,
+      [&](JobRecord& job) { return queue::Lease(job, agent_.id, now, ctx_.options.lease_ttl); });
   if (!leased.ok()) {
     log::Error("cannot lease a job for %s: %s", agent_.id, leased.status().ToString());
     ctx_.dispatcher.Notify(agent_.org_id, agent_.pool);  // let another poller try

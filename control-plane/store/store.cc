@@ -1,8 +1,8 @@
 #include "control-plane/store/store.h"
 
-#include "absl/strings/string_view.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/string_view.h"
 #include "control-plane/store/sqlite/sqlite_store.h"
 
 namespace ovvoc::cp {
@@ -16,8 +16,8 @@ absl::StatusOr<std::unique_ptr<Store>> OpenStore(absl::string_view url) {
         "the PostgreSQL store is not built yet; use the default SQLite store");
   }
   if (absl::StartsWith(url, "/")) return OpenSqliteStore(std::string(url));
-  return absl::InvalidArgumentError(absl::StrCat(
-      "unknown store \"", url, "\": use sqlite:///ABSOLUTE/PATH or postgres://..."));
+  return absl::InvalidArgumentError(
+      absl::StrCat("unknown store \"", url, "\": use sqlite:///ABSOLUTE/PATH or postgres://..."));
 }
 
 }  // namespace ovvoc::cp

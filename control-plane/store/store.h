@@ -17,9 +17,9 @@
 #include <string_view>
 #include <vector>
 
-#include "absl/strings/string_view.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
 #include "absl/time/time.h"
 #include "ovvoc/v1/job.pb.h"
 
@@ -86,7 +86,7 @@ struct JobRecord {
 };
 
 struct JobFilter {
-  std::string org_id;  // empty: any
+  std::string org_id;                                            // empty: any
   ovvoc::v1::JobState state = ovvoc::v1::JOB_STATE_UNSPECIFIED;  // unspecified: any
   uint32_t limit = 100;
 };

@@ -9,9 +9,8 @@
 //
 // --per-connection K puts K pollers on one TLS connection (HTTP/2 streams); the default 1 gives
 // every poller its own TLS connection, as separate agent machines would have.
-#include <sys/resource.h>
-
 #include <grpcpp/grpcpp.h>
+#include <sys/resource.h>
 
 #include <algorithm>
 #include <atomic>
@@ -26,8 +25,8 @@
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "common/files.h"
-#include "control-plane/cli/admin_client.h"
 #include "common/tls.h"
+#include "control-plane/cli/admin_client.h"
 #include "ovvoc/v1/admin.grpc.pb.h"
 #include "ovvoc/v1/agent.grpc.pb.h"
 #include "tests/support/cluster.h"
@@ -126,7 +125,8 @@ absl::Duration Percentile(std::vector<absl::Duration> v, double p) {
 
 int Run(const Config& config) {
   testing::TempDir dir;
-  auto cp = ControlPlaneUnderTest::Start(dir.Sub("cp"), {"--poll-hold", "50s", "--lease-ttl", "600s"});
+  auto cp =
+      ControlPlaneUnderTest::Start(dir.Sub("cp"), {"--poll-hold", "50s", "--lease-ttl", "600s"});
   if (!cp.ok()) {
     std::fprintf(stderr, "control plane: %s\n", cp.status().ToString().c_str());
     return 1;
@@ -160,7 +160,8 @@ int Run(const Config& config) {
   std::vector<std::unique_ptr<Poller>> pollers;
   const absl::Time park_start = absl::Now();
   for (int i = 0; i < config.pollers; ++i) {
-    pollers.push_back(std::make_unique<Poller>(stubs[i / config.per_connection].get(), arrivals, parked));
+    pollers.push_back(
+        std::make_unique<Poller>(stubs[i / config.per_connection].get(), arrivals, parked));
     pollers.back()->Start();
   }
   // Parked means the server holds them: give the handshakes time, then let RSS settle.
@@ -192,9 +193,10 @@ int Run(const Config& config) {
               connections, config.per_connection, config.jobs);
   std::printf("  parking all pollers took %s (%d poll errors)\n",
               absl::FormatDuration(absl::Trunc(park_time, absl::Milliseconds(1))).c_str(), errors);
-  std::printf("  control plane RSS: %.1f MiB idle, %.1f MiB with the polls parked (%.1f KiB per poll)\n",
-              rss_idle / 1024.0, rss_parked / 1024.0,
-              static_cast<double>(rss_parked - rss_idle) / config.pollers);
+  std::printf(
+      "  control plane RSS: %.1f MiB idle, %.1f MiB with the polls parked (%.1f KiB per poll)\n",
+      rss_idle / 1024.0, rss_parked / 1024.0,
+      static_cast<double>(rss_parked - rss_idle) / config.pollers);
   if (latencies.empty()) {
     std::printf("  no job arrived (%d lost)\n", lost);
     return 1;
@@ -222,9 +224,12 @@ int main(int argc, char** argv) {
   for (int i = 1; i + 1 < argc; i += 2) {
     std::string flag = argv[i];
     int value = std::stoi(argv[i + 1]);
-    if (flag == "--pollers") custom.pollers = value;
-    else if (flag == "--jobs") custom.jobs = value;
-    else if (flag == "--per-connection") custom.per_connection = std::max(1, value);
+    if (flag == "--pollers")
+      custom.pollers = value;
+    else if (flag == "--jobs")
+      custom.jobs = value;
+    else if (flag == "--per-connection")
+      custom.per_connection = std::max(1, value);
     else {
       std::fprintf(stderr, "usage: dispatch_bench [--pollers N] [--jobs M] [--per-connection K]\n");
       return 2;

@@ -26,11 +26,25 @@ TEST_CASE("both binaries print their name and version") {
 }
 
 TEST_CASE("every command prints its help") {
-  for (const auto& command : std::vector<std::vector<std::string>>{
-           {}, {"init"}, {"serve"}, {"org"}, {"org", "create"}, {"org", "list"},
-           {"enroll-token"}, {"enroll-token", "create"}, {"repo"}, {"repo", "add"},
-           {"repo", "list"}, {"job"}, {"job", "create"}, {"job", "show"}, {"job", "list"},
-           {"job", "cancel"}, {"agent"}, {"agent", "list"}, {"agent", "revoke"}}) {
+  for (const auto& command : std::vector<std::vector<std::string>>{{},
+                                                                   {"init"},
+                                                                   {"serve"},
+                                                                   {"org"},
+                                                                   {"org", "create"},
+                                                                   {"org", "list"},
+                                                                   {"enroll-token"},
+                                                                   {"enroll-token", "create"},
+                                                                   {"repo"},
+                                                                   {"repo", "add"},
+                                                                   {"repo", "list"},
+                                                                   {"job"},
+                                                                   {"job", "create"},
+                                                                   {"job", "show"},
+                                                                   {"job", "list"},
+                                                                   {"job", "cancel"},
+                                                                   {"agent"},
+                                                                   {"agent", "list"},
+                                                                   {"agent", "revoke"}}) {
     CheckHelp(ControlPlaneBinary(), command);
   }
   for (const auto& command : std::vector<std::vector<std::string>>{{}, {"register"}, {"run"}}) {
@@ -41,13 +55,15 @@ TEST_CASE("every command prints its help") {
 TEST_CASE("mistakes get a clear error and a non-zero exit") {
   CliResult missing = RunCli(ControlPlaneBinary(), {"job", "show"}, "/tmp");
   CHECK(missing.exit_code != 0);
-  CliResult no_server = RunCli(ControlPlaneBinary(), {"org", "list", "--data-dir", "/nonexistent"}, "/tmp");
+  CliResult no_server =
+      RunCli(ControlPlaneBinary(), {"org", "list", "--data-dir", "/nonexistent"}, "/tmp");
   CHECK(no_server.exit_code != 0);
   CHECK_THAT(no_server.err, Catch::Contains("ovvoc-control-plane serve --data-dir /nonexistent"));
   CliResult not_registered = RunCli(AgentBinary(), {"run", "--config-dir", "/nonexistent"}, "/tmp");
   CHECK(not_registered.exit_code != 0);
   CHECK_THAT(not_registered.err, Catch::Contains("ovvoc-agent register"));
-  CliResult bad_duration = RunCli(ControlPlaneBinary(), {"serve", "--data-dir", "/nonexistent", "--lease-ttl", "soon"}, "/tmp");
+  CliResult bad_duration = RunCli(
+      ControlPlaneBinary(), {"serve", "--data-dir", "/nonexistent", "--lease-ttl", "soon"}, "/tmp");
   CHECK(bad_duration.exit_code != 0);
   CHECK_THAT(bad_duration.err, Catch::Contains("--lease-ttl"));
 }

@@ -1,11 +1,10 @@
 // Who may talk to the control plane: tokens, certificates, TLS versions, impostors, revocation.
+#include <grpcpp/grpcpp.h>
 #include <netinet/in.h>
 #include <openssl/ssl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
-
-#include <grpcpp/grpcpp.h>
 
 #include <catch2/catch.hpp>
 #include <filesystem>
@@ -46,7 +45,8 @@ grpc::Status PollAs(const std::string& server, const std::string& ca_pem, const 
   tls.pem_root_certs = ca_pem;
   tls.pem_private_key = key;
   tls.pem_cert_chain = cert;
-  auto stub = ovvoc::v1::AgentService::NewStub(grpc::CreateChannel(server, grpc::SslCredentials(tls)));
+  auto stub =
+      ovvoc::v1::AgentService::NewStub(grpc::CreateChannel(server, grpc::SslCredentials(tls)));
   grpc::ClientContext context;
   context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
   ovvoc::v1::PollJobResponse response;
@@ -237,8 +237,8 @@ TEST_CASE("the data dir, its secrets and the admin socket are private") {
     return st.st_mode & 07777;
   };
   CHECK(mode(dir.Sub("cp")) == 0700);
-  for (const char* f : {"ca.key", "ca.pem", "server.key", "server.pem", "master.key", "store.db",
-                        "admin.sock"}) {
+  for (const char* f :
+       {"ca.key", "ca.pem", "server.key", "server.pem", "master.key", "store.db", "admin.sock"}) {
     INFO(f);
     CHECK(mode(dir.Sub(std::string("cp/") + f)) == 0600);
   }

@@ -23,8 +23,8 @@ namespace {
 constexpr std::chrono::milliseconds kStartTimeout{20'000};
 
 absl::Status CliError(const std::vector<std::string>& args, const CliResult& r) {
-  return absl::InternalError(absl::StrCat("`", absl::StrJoin(args, " "), "` exited ",
-                                          r.exit_code, ": ", r.err, r.out));
+  return absl::InternalError(
+      absl::StrCat("`", absl::StrJoin(args, " "), "` exited ", r.exit_code, ": ", r.err, r.out));
 }
 
 // `defaults` and `overrides` are "--flag value" pairs; an override replaces a default.
@@ -76,9 +76,8 @@ absl::StatusOr<std::unique_ptr<ControlPlaneUnderTest>> ControlPlaneUnderTest::St
   cp->data_dir_ = data_dir;
   CliResult init = RunCli(ControlPlaneBinary(), {"init", "--data-dir", data_dir}, data_dir + "/..");
   if (init.exit_code != 0) return CliError({"init"}, init);
-  cp->flags_ = MergeFlags({"--listen", "127.0.0.1:0", "--lease-ttl", "3s",
-                           "--heartbeat-interval", "1s", "--poll-hold", "5s",
-                           "--reap-interval", "200ms"},
+  cp->flags_ = MergeFlags({"--listen", "127.0.0.1:0", "--lease-ttl", "3s", "--heartbeat-interval",
+                           "1s", "--poll-hold", "5s", "--reap-interval", "200ms"},
                           flags);
   if (absl::Status s = cp->Launch(cp->flags_); !s.ok()) return s;
   return cp;
@@ -163,15 +162,15 @@ absl::StatusOr<nlohmann::json> ControlPlaneUnderTest::WaitForJob(
 absl::StatusOr<std::string> AgentUnderTest::Register(const std::string& config_dir,
                                                      const std::string& server,
                                                      const std::string& token) {
-  std::vector<std::string> args = {"register", "--server", server, "--token", token,
-                                   "--config-dir", config_dir};
+  std::vector<std::string> args = {"register", "--server",     server,    "--token",
+                                   token,      "--config-dir", config_dir};
   CliResult r = RunCli(AgentBinary(), args, config_dir + "/..");
   if (r.exit_code != 0) return CliError(args, r);
   return r.LastLine();
 }
 
-absl::StatusOr<std::unique_ptr<AgentUnderTest>> AgentUnderTest::Run(const std::string& config_dir,
-                                                                    std::vector<std::string> flags) {
+absl::StatusOr<std::unique_ptr<AgentUnderTest>> AgentUnderTest::Run(
+    const std::string& config_dir, std::vector<std::string> flags) {
   std::vector<std::string> argv = {AgentBinary(), "run", "--config-dir", config_dir};
   argv.insert(argv.end(), flags.begin(), flags.end());
   auto agent = std::unique_ptr<AgentUnderTest>(new AgentUnderTest());
@@ -180,7 +179,8 @@ absl::StatusOr<std::unique_ptr<AgentUnderTest>> AgentUnderTest::Run(const std::s
   if (!daemon.ok()) return daemon.status();
   agent->daemon_ = *std::move(daemon);
   if (!agent->daemon_->WaitForLog("polling", kStartTimeout)) {
-    return absl::DeadlineExceededError(absl::StrCat("agent did not start:\n", agent->daemon_->Log()));
+    return absl::DeadlineExceededError(
+        absl::StrCat("agent did not start:\n", agent->daemon_->Log()));
   }
   return agent;
 }

@@ -107,9 +107,8 @@ absl::StatusOr<std::string> Daemon::WaitForLine(const std::string& prefix,
 
 bool Daemon::WaitForLog(const std::string& text, std::chrono::milliseconds timeout) {
   absl::MutexLock lock(&mu_);
-  auto has_text = [&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
-    return absl::StrContains(log_, text);
-  };
+  auto has_text = [&]()
+                      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return absl::StrContains(log_, text); };
   return mu_.AwaitWithTimeout(absl::Condition(&has_text), absl::FromChrono(timeout));
 }
 

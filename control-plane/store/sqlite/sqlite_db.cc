@@ -1,7 +1,7 @@
 #include "control-plane/store/sqlite/sqlite_db.h"
 
-#include "absl/strings/string_view.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/string_view.h"
 
 namespace ovvoc::cp::sqlite {
 
@@ -9,16 +9,22 @@ absl::Status SqliteError(sqlite3* db, int rc, absl::string_view what) {
   std::string message =
       absl::StrCat(what, ": ", db != nullptr ? sqlite3_errmsg(db) : sqlite3_errstr(rc));
   switch (rc & 0xff) {
-    case SQLITE_CONSTRAINT: return absl::AlreadyExistsError(message);
+    case SQLITE_CONSTRAINT:
+      return absl::AlreadyExistsError(message);
     case SQLITE_BUSY:
-    case SQLITE_LOCKED: return absl::UnavailableError(message);
-    case SQLITE_FULL: return absl::ResourceExhaustedError(message);
+    case SQLITE_LOCKED:
+      return absl::UnavailableError(message);
+    case SQLITE_FULL:
+      return absl::ResourceExhaustedError(message);
     case SQLITE_READONLY:
     case SQLITE_PERM:
-    case SQLITE_CANTOPEN: return absl::PermissionDeniedError(message);
+    case SQLITE_CANTOPEN:
+      return absl::PermissionDeniedError(message);
     case SQLITE_CORRUPT:
-    case SQLITE_NOTADB: return absl::DataLossError(message);
-    default: return absl::InternalError(message);
+    case SQLITE_NOTADB:
+      return absl::DataLossError(message);
+    default:
+      return absl::InternalError(message);
   }
 }
 
@@ -85,15 +91,15 @@ bool Statement::IsNull(int column) const {
 
 absl::StatusOr<Database> Database::Open(const std::string& path) {
   sqlite3* raw = nullptr;
-  int rc = sqlite3_open_v2(path.c_str(), &raw,
-                           SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
-                           nullptr);
+  int rc =
+      sqlite3_open_v2(path.c_str(), &raw,
+                      SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, nullptr);
   Database db(raw);
   if (rc != SQLITE_OK) return SqliteError(raw, rc, absl::StrCat("cannot open ", path));
   sqlite3_busy_timeout(raw, 5000);
   sqlite3_extended_result_codes(raw, 1);
-  for (const char* pragma : {"PRAGMA journal_mode=WAL", "PRAGMA synchronous=FULL",
-                             "PRAGMA foreign_keys=ON"}) {
+  for (const char* pragma :
+       {"PRAGMA journal_mode=WAL", "PRAGMA synchronous=FULL", "PRAGMA foreign_keys=ON"}) {
     if (auto s = db.Exec(pragma); !s.ok()) return s;
   }
   return db;

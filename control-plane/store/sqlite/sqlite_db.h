@@ -12,9 +12,9 @@
 #include <string>
 #include <string_view>
 
-#include "absl/strings/string_view.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
 #include "absl/time/time.h"
 
 namespace ovvoc::cp::sqlite {
@@ -41,7 +41,9 @@ class Statement {
   bool IsNull(int column) const;
 
  private:
-  struct Finalizer { void operator()(sqlite3_stmt* s) const { sqlite3_finalize(s); } };
+  struct Finalizer {
+    void operator()(sqlite3_stmt* s) const { sqlite3_finalize(s); }
+  };
   sqlite3* db_;
   std::unique_ptr<sqlite3_stmt, Finalizer> stmt_;
   absl::Status bind_status_;  // first binding error, reported by Step()
@@ -59,7 +61,9 @@ class Database {
   sqlite3* get() const { return db_.get(); }
 
  private:
-  struct Closer { void operator()(sqlite3* db) const { sqlite3_close_v2(db); } };
+  struct Closer {
+    void operator()(sqlite3* db) const { sqlite3_close_v2(db); }
+  };
   explicit Database(sqlite3* db) : db_(db) {}
   std::unique_ptr<sqlite3, Closer> db_;
 };

@@ -2,9 +2,9 @@
 
 #include <utility>
 
-#include "absl/strings/string_view.h"
 #include "absl/base/thread_annotations.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/string_view.h"
 #include "absl/synchronization/mutex.h"
 #include "common/status_macros.h"
 #include "control-plane/store/sqlite/sqlite_db.h"
@@ -121,6 +121,12 @@ EnrollmentTokenRecord ReadToken(const Statement& st) {
   return t;
 }
 
+OrgRecord ReadOrg(const Statement& st) { return OrgRecord{st.Text(0), st.Text(1), st.Time(2)}; }
+
+RepoRecord ReadRepo(const Statement& st) {
+  return RepoRecord{st.Text(0), st.Text(1), st.Text(2), st.Text(3), st.Text(4), st.Time(5)};
+}
+
 AuditRecord ReadAudit(const Statement& st) {
   AuditRecord r;
   r.seq = st.Int(0);
@@ -132,6 +138,18 @@ AuditRecord ReadAudit(const Statement& st) {
   r.prev_hash = st.Blob(6);
   r.hash = st.Blob(7);
   return r;
+}
+
+// Steps `st` to its end, turning each row into a value with `read`.
+template <typename Read>
+auto ReadAll(Statement& st, Read read)
+    -> absl::StatusOr<std::vector<decltype(read(std::declval<const Statement&>()))>> {
+  std::vector<decltype(read(std::declval<const Statement&>()))> out;
+  for (;;) {
+    OVVOC_ASSIGN_OR_RETURN(bool row, st.Step());
+    if (!row) return out;
+    out.push_back(read(st));
+  }
 }
 
 class SqliteStore final : public Store {
@@ -158,8 +176,8 @@ class SqliteStore final : public Store {
   // --- orgs ---
   absl::Status CreateOrg(const OrgRecord& org) override {
     absl::MutexLock lock(&mu_);
-    OVVOC_ASSIGN_OR_RETURN(Statement st, db_.Prepare(
-        "INSERT INTO orgs (id, name, created_at) VALUES (?, ?, ?)"));
+    OVVOC_ASSIGN_OR_RETURN(Statement st,
+                           db_.Prepare("INSERT INTO orgs (id, name, created_at) VALUES (?, ?, ?)"));
     absl::Status s = st.Bind(1, org.id).Bind(2, org.name).Bind(3, org.created_at).Run();
     if (absl::IsAlreadyExists(s)) {
       return absl::AlreadyExistsError(absl::StrCat("org \"", org.name, "\" already exists"));
@@ -167,9 +185,7 @@ class SqliteStore final : public Store {
     return s;
   }
 
-  absl::StatusOr<OrgRecord> GetOrg(absl::string_view id) override {
-    return FindOrg("id", id);
-  }
+  absl::StatusOr<OrgRecord> GetOrg(absl::string_view id) override { return FindOrg("id", id); }
   absl::StatusOr<OrgRecord> FindOrgByName(absl::string_view name) override {
     return FindOrg("name", name);
   }
@@ -178,20 +194,15 @@ class SqliteStore final : public Store {
     absl::MutexLock lock(&mu_);
     OVVOC_ASSIGN_OR_RETURN(Statement st,
                            db_.Prepare("SELECT id, name, created_at FROM orgs ORDER BY name"));
-    std::vector<OrgRecord> out;
-    for (;;) {
-      OVVOC_ASSIGN_OR_RETURN(bool row, st.Step());
-      if (!row) break;
-      out.push_back(OrgRecord{st.Text(0), st.Text(1), st.Time(2)});
-    }
-    return out;
+    return ReadAll(st, ReadOrg);
   }
 
   // --- repos ---
   absl::Status CreateRepo(const RepoRecord& repo) override {
     absl::MutexLock lock(&mu_);
-    OVVOC_ASSIGN_OR_RETURN(Statement st, db_.Prepare(
-        "INSERT INTO repos (id, org_id, url, pool, forge, created_at) VALUES (?, ?, ?, ?, ?, ?)"));
+    OVVOC_ASSIGN_OR_RETURN(Statement st,
+                           db_.Prepare("INSERT INTO repos (id, org_id, url, pool, forge, "
+                                       "created_at) VALUES (?, ?, ?, ?, ?, ?)"));
     return st.Bind(1, repo.id)
         .Bind(2, repo.org_id)
         .Bind(3, repo.url)
@@ -203,8 +214,9 @@ class SqliteStore final : public Store {
 
   absl::StatusOr<RepoRecord> GetRepo(absl::string_view id) override {
     absl::MutexLock lock(&mu_);
-    OVVOC_ASSIGN_OR_RETURN(Statement st, db_.Prepare(
-        "SELECT id, org_id, url, pool, forge, created_at FROM repos WHERE id = ?"));
+    OVVOC_ASSIGN_OR_RETURN(
+        Statement st,
+        db_.Prepare("SELECT id, org_id, url, pool, forge, created_at FROM repos WHERE id = ?"));
     st.Bind(1, id);
     OVVOC_ASSIGN_OR_RETURN(bool row, st.Step());
     if (!row) return absl::NotFoundError(absl::StrCat("no repo ", id));
@@ -213,25 +225,21 @@ class SqliteStore final : public Store {
 
   absl::StatusOr<std::vector<RepoRecord>> ListRepos(absl::string_view org_id) override {
     absl::MutexLock lock(&mu_);
-    OVVOC_ASSIGN_OR_RETURN(Statement st, db_.Prepare(
-        "SELECT id, org_id, url, pool, forge, created_at FROM repos "
-        "WHERE (?1 = '' OR org_id = ?1) ORDER BY created_at, rowid"));
+    OVVOC_ASSIGN_OR_RETURN(
+        Statement st, db_.Prepare("SELECT id, org_id, url, pool, forge, created_at FROM repos "
+                                  "WHERE (?1 = '' OR org_id = ?1) ORDER BY created_at, rowid"));
     st.Bind(1, org_id);
-    std::vector<RepoRecord> out;
-    for (;;) {
-      OVVOC_ASSIGN_OR_RETURN(bool row, st.Step());
-      if (!row) break;
-      out.push_back(ReadRepo(st));
-    }
-    return out;
+    return ReadAll(st, ReadRepo);
   }
 
   // --- enrollment ---
   absl::Status CreateEnrollmentToken(const EnrollmentTokenRecord& t) override {
     absl::MutexLock lock(&mu_);
-    OVVOC_ASSIGN_OR_RETURN(Statement st, db_.Prepare(
-        "INSERT INTO enrollment_tokens (id, org_id, pool, secret_hash, created_at, expires_at, "
-        "used, used_at, used_by) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"));
+    OVVOC_ASSIGN_OR_RETURN(
+        Statement st,
+        db_.Prepare(
+            "INSERT INTO enrollment_tokens (id, org_id, pool, secret_hash, created_at, expires_at, "
+            "used, used_at, used_by) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"));
     return st.Bind(1, t.id)
         .Bind(2, t.org_id)
         .Bind(3, t.pool)
@@ -247,23 +255,27 @@ class SqliteStore final : public Store {
   absl::Status Enroll(absl::string_view token_id, const Enrollment& enroll) override {
     absl::MutexLock lock(&mu_);
     return db_.Transaction([&]() -> absl::Status {
-      OVVOC_ASSIGN_OR_RETURN(Statement get, db_.Prepare(
-          "SELECT id, org_id, pool, secret_hash, created_at, expires_at, used, used_at, used_by "
-          "FROM enrollment_tokens WHERE id = ?"));
+      OVVOC_ASSIGN_OR_RETURN(Statement get,
+                             db_.Prepare("SELECT id, org_id, pool, secret_hash, created_at, "
+                                         "expires_at, used, used_at, used_by "
+                                         "FROM enrollment_tokens WHERE id = ?"));
       get.Bind(1, token_id);
       OVVOC_ASSIGN_OR_RETURN(bool row, get.Step());
       if (!row) return absl::NotFoundError("unknown enrollment token");
       EnrollmentTokenRecord token = ReadToken(get);
       OVVOC_ASSIGN_OR_RETURN(AgentRecord agent, enroll(token));
-      OVVOC_ASSIGN_OR_RETURN(Statement put, db_.Prepare(
-          "UPDATE enrollment_tokens SET used = ?, used_at = ?, used_by = ? WHERE id = ?"));
+      OVVOC_ASSIGN_OR_RETURN(
+          Statement put,
+          db_.Prepare(
+              "UPDATE enrollment_tokens SET used = ?, used_at = ?, used_by = ? WHERE id = ?"));
       OVVOC_RETURN_IF_ERROR(put.Bind(1, static_cast<int64_t>(token.used))
                                 .Bind(2, token.used_at)
                                 .Bind(3, token.used_by)
                                 .Bind(4, token.id)
                                 .Run());
-      OVVOC_ASSIGN_OR_RETURN(Statement ins, db_.Prepare(absl::StrCat(
-          "INSERT INTO agents (", kAgentColumns, ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")));
+      OVVOC_ASSIGN_OR_RETURN(
+          Statement ins, db_.Prepare(absl::StrCat("INSERT INTO agents (", kAgentColumns,
+                                                  ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")));
       BindAgent(ins, agent);
       return ins.Run();
     });
@@ -277,17 +289,13 @@ class SqliteStore final : public Store {
 
   absl::StatusOr<std::vector<AgentRecord>> ListAgents(absl::string_view org_id) override {
     absl::MutexLock lock(&mu_);
-    OVVOC_ASSIGN_OR_RETURN(Statement st, db_.Prepare(absl::StrCat(
-        "SELECT ", kAgentColumns,
-        " FROM agents WHERE (?1 = '' OR org_id = ?1) ORDER BY enrolled_at, rowid")));
+    OVVOC_ASSIGN_OR_RETURN(
+        Statement st,
+        db_.Prepare(absl::StrCat(
+            "SELECT ", kAgentColumns,
+            " FROM agents WHERE (?1 = '' OR org_id = ?1) ORDER BY enrolled_at, rowid")));
     st.Bind(1, org_id);
-    std::vector<AgentRecord> out;
-    for (;;) {
-      OVVOC_ASSIGN_OR_RETURN(bool row, st.Step());
-      if (!row) break;
-      out.push_back(ReadAgent(st));
-    }
-    return out;
+    return ReadAll(st, ReadAgent);
   }
 
   absl::StatusOr<AgentRecord> UpdateAgent(absl::string_view id,
@@ -318,19 +326,15 @@ class SqliteStore final : public Store {
 
   absl::StatusOr<std::vector<JobRecord>> ListJobs(const JobFilter& filter) override {
     absl::MutexLock lock(&mu_);
-    OVVOC_ASSIGN_OR_RETURN(Statement st, db_.Prepare(absl::StrCat(
-        "SELECT ", kJobColumns, " FROM jobs WHERE (?1 = '' OR org_id = ?1) AND (?2 = 0 OR state = ?2) "
-        "ORDER BY created_at DESC, rowid DESC LIMIT ?3")));
+    OVVOC_ASSIGN_OR_RETURN(
+        Statement st, db_.Prepare(absl::StrCat(
+                          "SELECT ", kJobColumns,
+                          " FROM jobs WHERE (?1 = '' OR org_id = ?1) AND (?2 = 0 OR state = ?2) "
+                          "ORDER BY created_at DESC, rowid DESC LIMIT ?3")));
     st.Bind(1, filter.org_id)
         .Bind(2, static_cast<int64_t>(filter.state))
         .Bind(3, static_cast<int64_t>(filter.limit));
-    std::vector<JobRecord> out;
-    for (;;) {
-      OVVOC_ASSIGN_OR_RETURN(bool row, st.Step());
-      if (!row) break;
-      out.push_back(ReadJob(st));
-    }
-    return out;
+    return ReadAll(st, ReadJob);
   }
 
   absl::StatusOr<JobRecord> UpdateJob(absl::string_view id,
@@ -346,13 +350,16 @@ class SqliteStore final : public Store {
   }
 
   absl::StatusOr<std::optional<JobRecord>> LeaseNextJob(
-      absl::string_view org_id, absl::string_view pool, const Mutation<JobRecord>& mutate) override {
+      absl::string_view org_id, absl::string_view pool,
+      const Mutation<JobRecord>& mutate) override {
     absl::MutexLock lock(&mu_);
     std::optional<JobRecord> leased;
     OVVOC_RETURN_IF_ERROR(db_.Transaction([&]() -> absl::Status {
-      OVVOC_ASSIGN_OR_RETURN(Statement st, db_.Prepare(absl::StrCat(
-          "SELECT ", kJobColumns, " FROM jobs WHERE state = ? AND org_id = ? AND pool = ? "
-          "ORDER BY created_at, rowid LIMIT 1")));
+      OVVOC_ASSIGN_OR_RETURN(
+          Statement st,
+          db_.Prepare(absl::StrCat("SELECT ", kJobColumns,
+                                   " FROM jobs WHERE state = ? AND org_id = ? AND pool = ? "
+                                   "ORDER BY created_at, rowid LIMIT 1")));
       st.Bind(1, static_cast<int64_t>(ovvoc::v1::JOB_STATE_QUEUED)).Bind(2, org_id).Bind(3, pool);
       OVVOC_ASSIGN_OR_RETURN(bool row, st.Step());
       if (!row) return absl::OkStatus();
@@ -367,30 +374,20 @@ class SqliteStore final : public Store {
 
   absl::StatusOr<std::vector<std::string>> ExpiredLeases(absl::Time now) override {
     absl::MutexLock lock(&mu_);
-    OVVOC_ASSIGN_OR_RETURN(Statement st, db_.Prepare(
-        "SELECT id FROM jobs WHERE state = ? AND lease_expires_at < ? ORDER BY lease_expires_at"));
+    OVVOC_ASSIGN_OR_RETURN(Statement st,
+                           db_.Prepare("SELECT id FROM jobs WHERE state = ? AND lease_expires_at < "
+                                       "? ORDER BY lease_expires_at"));
     st.Bind(1, static_cast<int64_t>(ovvoc::v1::JOB_STATE_LEASED)).Bind(2, now);
-    std::vector<std::string> out;
-    for (;;) {
-      OVVOC_ASSIGN_OR_RETURN(bool row, st.Step());
-      if (!row) break;
-      out.push_back(st.Text(0));
-    }
-    return out;
+    return ReadAll(st, [](const Statement& row) { return row.Text(0); });
   }
 
   absl::StatusOr<std::vector<std::pair<std::string, std::string>>> QueuedPools() override {
     absl::MutexLock lock(&mu_);
-    OVVOC_ASSIGN_OR_RETURN(Statement st, db_.Prepare(
-        "SELECT DISTINCT org_id, pool FROM jobs WHERE state = ?"));
+    OVVOC_ASSIGN_OR_RETURN(Statement st,
+                           db_.Prepare("SELECT DISTINCT org_id, pool FROM jobs WHERE state = ?"));
     st.Bind(1, static_cast<int64_t>(ovvoc::v1::JOB_STATE_QUEUED));
-    std::vector<std::pair<std::string, std::string>> out;
-    for (;;) {
-      OVVOC_ASSIGN_OR_RETURN(bool row, st.Step());
-      if (!row) break;
-      out.emplace_back(st.Text(0), st.Text(1));
-    }
-    return out;
+    return ReadAll(st,
+                   [](const Statement& row) { return std::make_pair(row.Text(0), row.Text(1)); });
   }
 
   // --- audit ---
@@ -398,14 +395,16 @@ class SqliteStore final : public Store {
     absl::MutexLock lock(&mu_);
     AuditRecord record;
     OVVOC_RETURN_IF_ERROR(db_.Transaction([&]() -> absl::Status {
-      OVVOC_ASSIGN_OR_RETURN(Statement last, db_.Prepare(absl::StrCat(
-          "SELECT ", kAuditColumns, " FROM audit_log ORDER BY seq DESC LIMIT 1")));
+      OVVOC_ASSIGN_OR_RETURN(
+          Statement last, db_.Prepare(absl::StrCat("SELECT ", kAuditColumns,
+                                                   " FROM audit_log ORDER BY seq DESC LIMIT 1")));
       OVVOC_ASSIGN_OR_RETURN(bool row, last.Step());
       std::optional<AuditRecord> previous;
       if (row) previous = ReadAudit(last);
       record = make(previous);
-      OVVOC_ASSIGN_OR_RETURN(Statement st, db_.Prepare(absl::StrCat(
-          "INSERT INTO audit_log (", kAuditColumns, ") VALUES (?, ?, ?, ?, ?, ?, ?, ?)")));
+      OVVOC_ASSIGN_OR_RETURN(Statement st,
+                             db_.Prepare(absl::StrCat("INSERT INTO audit_log (", kAuditColumns,
+                                                      ") VALUES (?, ?, ?, ?, ?, ?, ?, ?)")));
       return st.Bind(1, record.seq)
           .Bind(2, record.time)
           .Bind(3, record.actor)
@@ -421,23 +420,15 @@ class SqliteStore final : public Store {
 
   absl::StatusOr<std::vector<AuditRecord>> ListAudit(int64_t after_seq, uint32_t limit) override {
     absl::MutexLock lock(&mu_);
-    OVVOC_ASSIGN_OR_RETURN(Statement st, db_.Prepare(absl::StrCat(
-        "SELECT ", kAuditColumns, " FROM audit_log WHERE seq > ? ORDER BY seq LIMIT ?")));
+    OVVOC_ASSIGN_OR_RETURN(
+        Statement st,
+        db_.Prepare(absl::StrCat("SELECT ", kAuditColumns,
+                                 " FROM audit_log WHERE seq > ? ORDER BY seq LIMIT ?")));
     st.Bind(1, after_seq).Bind(2, static_cast<int64_t>(limit));
-    std::vector<AuditRecord> out;
-    for (;;) {
-      OVVOC_ASSIGN_OR_RETURN(bool row, st.Step());
-      if (!row) break;
-      out.push_back(ReadAudit(st));
-    }
-    return out;
+    return ReadAll(st, ReadAudit);
   }
 
  private:
-  static RepoRecord ReadRepo(const Statement& st) {
-    return RepoRecord{st.Text(0), st.Text(1), st.Text(2), st.Text(3), st.Text(4), st.Time(5)};
-  }
-
   absl::StatusOr<int64_t> UserVersion() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
     OVVOC_ASSIGN_OR_RETURN(Statement st, db_.Prepare("PRAGMA user_version"));
     OVVOC_ASSIGN_OR_RETURN(bool row, st.Step());
@@ -446,18 +437,19 @@ class SqliteStore final : public Store {
 
   absl::StatusOr<OrgRecord> FindOrg(absl::string_view column, absl::string_view value) {
     absl::MutexLock lock(&mu_);
-    OVVOC_ASSIGN_OR_RETURN(Statement st, db_.Prepare(absl::StrCat(
-        "SELECT id, name, created_at FROM orgs WHERE ", column, " = ?")));
+    OVVOC_ASSIGN_OR_RETURN(
+        Statement st,
+        db_.Prepare(absl::StrCat("SELECT id, name, created_at FROM orgs WHERE ", column, " = ?")));
     st.Bind(1, value);
     OVVOC_ASSIGN_OR_RETURN(bool row, st.Step());
     if (!row) return absl::NotFoundError(absl::StrCat("no org \"", value, "\""));
-    return OrgRecord{st.Text(0), st.Text(1), st.Time(2)};
+    return ReadOrg(st);
   }
 
   absl::StatusOr<AgentRecord> GetAgentLocked(absl::string_view id)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
-    OVVOC_ASSIGN_OR_RETURN(Statement st, db_.Prepare(absl::StrCat(
-        "SELECT ", kAgentColumns, " FROM agents WHERE id = ?")));
+    OVVOC_ASSIGN_OR_RETURN(Statement st, db_.Prepare(absl::StrCat("SELECT ", kAgentColumns,
+                                                                  " FROM agents WHERE id = ?")));
     st.Bind(1, id);
     OVVOC_ASSIGN_OR_RETURN(bool row, st.Step());
     if (!row) return absl::NotFoundError(absl::StrCat("no agent ", id));
@@ -465,8 +457,8 @@ class SqliteStore final : public Store {
   }
 
   absl::StatusOr<JobRecord> GetJobLocked(absl::string_view id) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
-    OVVOC_ASSIGN_OR_RETURN(Statement st, db_.Prepare(absl::StrCat(
-        "SELECT ", kJobColumns, " FROM jobs WHERE id = ?")));
+    OVVOC_ASSIGN_OR_RETURN(
+        Statement st, db_.Prepare(absl::StrCat("SELECT ", kJobColumns, " FROM jobs WHERE id = ?")));
     st.Bind(1, id);
     OVVOC_ASSIGN_OR_RETURN(bool row, st.Step());
     if (!row) return absl::NotFoundError(absl::StrCat("no job ", id));

@@ -12,7 +12,8 @@ TEST_CASE("dependencies of every kind, in file order") {
     "devDependencies": {"jest": "^29"},
     "optionalDependencies": {"fsevents": "*"},
     "peerDependencies": {"react": ">=18"}
-  })", "package.json");
+  })",
+                                             "package.json");
   REQUIRE(m.ok());
   CHECK(m->name == "app");
   CHECK(m->version == "1.2.3");

@@ -21,9 +21,9 @@ TEST_CASE("enrollment tokens round-trip and carry the pin") {
 
 TEST_CASE("malformed enrollment tokens are refused with a reason") {
   const std::string good = FormatEnrollmentToken(NewEnrollmentToken(crypto::Sha256("ca")));
-  for (std::string bad : {std::string(""), std::string("ovvoc1"), good + ".extra",
-                          "ovvoc2" + good.substr(6), good.substr(0, good.size() - 4),
-                          std::string("ovvoc1.AAAA.tok_0123456789abcdef.AAAA")}) {
+  for (std::string bad :
+       {std::string(""), std::string("ovvoc1"), good + ".extra", "ovvoc2" + good.substr(6),
+        good.substr(0, good.size() - 4), std::string("ovvoc1.AAAA.tok_0123456789abcdef.AAAA")}) {
     absl::StatusOr<EnrollmentToken> parsed = ParseEnrollmentToken(bad);
     CHECK(absl::IsInvalidArgument(parsed.status()));
     CHECK_THAT(std::string(parsed.status().message()), Catch::Contains("malformed"));

@@ -1,4 +1,3 @@
-#include "absl/strings/string_view.h"
 #include "common/files.h"
 
 #include <sys/stat.h>
@@ -13,6 +12,8 @@
 #include <string>
 #include <thread>
 #include <vector>
+
+#include "absl/strings/string_view.h"
 
 namespace ovvoc::files {
 namespace {

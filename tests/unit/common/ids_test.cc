@@ -1,10 +1,11 @@
-#include "absl/strings/string_view.h"
 #include "common/ids.h"
 
 #include <catch2/catch.hpp>
 #include <string>
 #include <unordered_set>
 #include <vector>
+
+#include "absl/strings/string_view.h"
 
 namespace ovvoc {
 namespace {

@@ -1,4 +1,3 @@
-#include "absl/strings/string_view.h"
 #include "common/pki.h"
 
 #include <openssl/bio.h>
@@ -19,6 +18,7 @@
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/string_view.h"
 #include "common/crypto.h"
 
 namespace ovvoc::pki {

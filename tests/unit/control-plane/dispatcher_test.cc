@@ -1,9 +1,8 @@
 // Dispatcher: wake-ups by pool, deadlines, cancellation and the lost-wakeup rule.
 #include "control-plane/server/dispatcher.h"
 
-#include <catch2/catch.hpp>
-
 #include <atomic>
+#include <catch2/catch.hpp>
 #include <vector>
 
 #include "absl/synchronization/notification.h"
@@ -78,8 +77,8 @@ TEST_CASE("a cancelled waiter is never called; cancel after firing reports false
   CHECK(!called);
   CHECK(!d.Cancel(id));
 
-  Dispatcher::WaiterId fired = d.Wait("org", "pool", d.Generation("org", "pool"), Later(),
-                                      [&](Wake) { called = true; });
+  Dispatcher::WaiterId fired =
+      d.Wait("org", "pool", d.Generation("org", "pool"), Later(), [&](Wake) { called = true; });
   d.Notify("org", "pool");
   CHECK(called);
   CHECK(!d.Cancel(fired));

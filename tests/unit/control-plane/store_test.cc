@@ -1,9 +1,8 @@
 // The Store conformance suite: every implementation must pass all of it. Today: SQLite.
 #include "control-plane/store/store.h"
 
-#include <catch2/catch.hpp>
-
 #include <atomic>
+#include <catch2/catch.hpp>
 #include <filesystem>
 #include <set>
 #include <thread>
@@ -112,23 +111,25 @@ TEST_CASE("a failing mutation changes nothing") {
   auto store = OpenFresh(dir);
   RepoRecord repo = MakeRepo(*store, MakeOrg(*store, "acme"));
   JobRecord job = MakeJob(*store, repo);
-  absl::Status s = store->UpdateJob(job.id, [](JobRecord& j) {
-    j.state = ovvoc::v1::JOB_STATE_FAILED;
-    return absl::FailedPreconditionError("no");
-  }).status();
+  absl::Status s = store
+                       ->UpdateJob(job.id,
+                                   [](JobRecord& j) {
+                                     j.state = ovvoc::v1::JOB_STATE_FAILED;
+                                     return absl::FailedPreconditionError("no");
+                                   })
+                       .status();
   CHECK(absl::IsFailedPrecondition(s));
   CHECK(store->GetJob(job.id)->state == ovvoc::v1::JOB_STATE_QUEUED);
-  CHECK(absl::IsNotFound(store->UpdateJob("job_missing", [](JobRecord&) {
-    return absl::OkStatus();
-  }).status()));
+  CHECK(absl::IsNotFound(
+      store->UpdateJob("job_missing", [](JobRecord&) { return absl::OkStatus(); }).status()));
 }
 
 TEST_CASE("enrollment marks the token and inserts the agent atomically") {
   TempDir dir;
   auto store = OpenFresh(dir);
   OrgRecord org = MakeOrg(*store, "acme");
-  EnrollmentTokenRecord token{NewId("tok"), org.id, "default", "hash", kNow,
-                              kNow + absl::Minutes(10)};
+  EnrollmentTokenRecord token{NewId("tok"), org.id, "default",
+                              "hash",       kNow,   kNow + absl::Minutes(10)};
   REQUIRE(store->CreateEnrollmentToken(token).ok());
 
   auto enroll = [&](const std::string& agent_id) {
