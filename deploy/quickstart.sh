@@ -49,7 +49,8 @@ token=$(admin enroll-token create --org demo --ttl 10m | tail -n 1)
 
 step "Registering an agent (pins the control plane's CA from the token)"
 "$agent_bin" register --server "$address" --token "$token" --config-dir "$work/agent"
-"$agent_bin" run --config-dir "$work/agent" 2>"$work/agent.log" &
+# --allow-file-remotes: the sample repository is a local path on this machine.
+"$agent_bin" run --config-dir "$work/agent" --allow-file-remotes 2>"$work/agent.log" &
 pids+=($!)
 
 step "Committing the sample npm project into a git repository"

@@ -112,6 +112,8 @@ void AddCommands(CLI::App& app, int& exit_code) {
   run->add_option("--drain-timeout", *drain,
                   "On SIGTERM, how long running jobs may finish before they are handed back")
       ->capture_default_str();
+  run->add_flag("--allow-file-remotes", run_options->pipeline.allow_file_remotes,
+                "Let jobs clone file:// and local-path remotes (single-machine setups, tests)");
   run->add_option("--test-job-delay", *delay, "Testing only: pause each job after cloning")
       ->group("");  // hidden
   run->callback([&exit_code, run_dir, run_options, drain, delay] {

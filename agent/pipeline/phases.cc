@@ -1,5 +1,6 @@
 // The phases of the first real job: clone, read the manifest. The sandboxed install, build and
 // test phases come next and run between these and the report.
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "agent/git/git.h"
 #include "agent/npm/manifest.h"
@@ -12,10 +13,20 @@ namespace {
 
 constexpr size_t kMaxManifestBytes = 4 << 20;
 
+bool IsRemoteUrl(absl::string_view url) {
+  return absl::StartsWith(url, "https://") || absl::StartsWith(url, "http://");
+}
+
 class ClonePhase final : public Phase {
  public:
+  explicit ClonePhase(bool allow_file_remotes) : allow_file_remotes_(allow_file_remotes) {}
   absl::string_view name() const override { return "clone"; }
   absl::Status Run(JobContext& job) override {
+    if (!allow_file_remotes_ && !IsRemoteUrl(job.spec().repo().url())) {
+      return absl::PermissionDeniedError(
+          "this agent clones only http(s) remotes; start it with --allow-file-remotes to let "
+          "jobs clone local paths (single-machine setups and tests)");
+    }
     git::CloneOptions options;
     options.url = job.spec().repo().url();
     options.destination = job.repo_dir();
@@ -29,6 +40,9 @@ class ClonePhase final : public Phase {
     job.result().set_head_commit(clone.head_commit);
     return absl::OkStatus();
   }
+
+ private:
+  const bool allow_file_remotes_;
 };
 
 class ManifestPhase final : public Phase {
@@ -68,7 +82,7 @@ class DelayPhase final : public Phase {
 
 std::vector<std::unique_ptr<Phase>> UpdatePhases(const PipelineOptions& options) {
   std::vector<std::unique_ptr<Phase>> phases;
-  phases.push_back(std::make_unique<ClonePhase>());
+  phases.push_back(std::make_unique<ClonePhase>(options.allow_file_remotes));
   if (options.test_delay > absl::ZeroDuration()) {
     phases.push_back(std::make_unique<DelayPhase>(options.test_delay));
   }

@@ -60,6 +60,9 @@ class Phase {
 };
 
 struct PipelineOptions {
+  // Clone file:// and plain-path remotes. Off by default: a job must not be able to make the
+  // agent read repositories that merely sit on its own disk.
+  bool allow_file_remotes = false;
   // Test-only: a pause after cloning, so tests can kill or cancel a job mid-flight.
   absl::Duration test_delay = absl::ZeroDuration();
 };

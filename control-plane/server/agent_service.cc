@@ -2,13 +2,13 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/string_view.h"
-#include "common/crypto.h"
 #include "common/enrollment_token.h"
 #include "common/ids.h"
 #include "common/logging.h"
 #include "common/pki.h"
 #include "common/status_macros.h"
 #include "common/time_util.h"
+#include "control-plane/enrollment/enrollment.h"
 #include "control-plane/queue/lease.h"
 #include "control-plane/server/auth.h"
 #include "control-plane/server/poll_reactor.h"
@@ -18,26 +18,6 @@ namespace ovvoc::cp {
 namespace {
 
 std::string AgentActor(const AgentRecord& agent) { return absl::StrCat("agent:", agent.id); }
-
-// The refusal an agent sees when a token cannot be used, with what to do about it.
-absl::Status CheckEnrollmentToken(const EnrollmentTokenRecord& token, absl::string_view secret,
-                                  absl::Time now) {
-  if (!crypto::ConstantTimeEquals(HashEnrollmentSecret(secret), token.secret_hash)) {
-    return absl::UnauthenticatedError("enrollment token not recognised");
-  }
-  if (token.used) {
-    return absl::PermissionDeniedError(
-        absl::StrCat("enrollment token ", token.id, " was already used (by ", token.used_by, " at ",
-                     Rfc3339(token.used_at),
-                     "); create a new one with `ovvoc-control-plane enroll-token create`"));
-  }
-  if (now >= token.expires_at) {
-    return absl::PermissionDeniedError(
-        absl::StrCat("enrollment token ", token.id, " expired at ", Rfc3339(token.expires_at),
-                     "; create a new one with `ovvoc-control-plane enroll-token create`"));
-  }
-  return absl::OkStatus();
-}
 
 }  // namespace
 
@@ -113,10 +93,7 @@ absl::Status AgentServiceImpl::DoEnroll(const grpc::CallbackServerContext& call,
   AgentRecord agent;
   absl::Status enrolled = ctx_.store.Enroll(
       token->token_id, [&](EnrollmentTokenRecord& t) -> absl::StatusOr<AgentRecord> {
-        OVVOC_RETURN_IF_ERROR(CheckEnrollmentToken(t, token->secret, now));
-        t.used = true;
-        t.used_at = now;
-        t.used_by = agent_id;
+        OVVOC_RETURN_IF_ERROR(SpendEnrollmentToken(t, token->secret, agent_id, now));
         agent.id = agent_id;
         agent.org_id = t.org_id;
         agent.pool = t.pool;

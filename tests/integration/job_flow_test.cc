@@ -23,7 +23,7 @@ struct Cluster {
   std::unique_ptr<AgentUnderTest> agent;
   std::string agent_id;
 
-  explicit Cluster(std::vector<std::string> flags = {}) {
+  explicit Cluster(std::vector<std::string> flags = {}, bool allow_file_remotes = true) {
     auto started = ControlPlaneUnderTest::Start(dir.Sub("cp"), std::move(flags));
     REQUIRE(started.ok());
     cp = *std::move(started);
@@ -33,7 +33,7 @@ struct Cluster {
     INFO(id.status().ToString());
     REQUIRE(id.ok());
     agent_id = *id;
-    auto run = AgentUnderTest::Run(dir.Sub("agent"));
+    auto run = AgentUnderTest::Run(dir.Sub("agent"), {}, allow_file_remotes);
     INFO(run.status().ToString());
     REQUIRE(run.ok());
     agent = *std::move(run);
@@ -139,6 +139,16 @@ TEST_CASE("a malformed package.json fails the job with a reason, and the agent c
   auto url = MakeSampleRepo(cluster.dir.path());
   REQUIRE(url.ok());
   CHECK(cluster.RunJob(*url)["state"] == "JOB_STATE_SUCCEEDED");
+}
+
+TEST_CASE("by default an agent refuses to clone a path on its own disk") {
+  Cluster cluster({}, /*allow_file_remotes=*/false);
+  auto url = MakeSampleRepo(cluster.dir.path());
+  REQUIRE(url.ok());
+  nlohmann::json job = cluster.RunJob(*url);
+  CHECK(job["state"] == "JOB_STATE_FAILED");
+  CHECK_THAT(job.value("status_reason", ""),
+             Catch::StartsWith("clone: ") && Catch::Contains("--allow-file-remotes"));
 }
 
 }  // namespace

@@ -169,9 +169,11 @@ absl::StatusOr<std::string> AgentUnderTest::Register(const std::string& config_d
   return r.LastLine();
 }
 
-absl::StatusOr<std::unique_ptr<AgentUnderTest>> AgentUnderTest::Run(
-    const std::string& config_dir, std::vector<std::string> flags) {
+absl::StatusOr<std::unique_ptr<AgentUnderTest>> AgentUnderTest::Run(const std::string& config_dir,
+                                                                    std::vector<std::string> flags,
+                                                                    bool allow_file_remotes) {
   std::vector<std::string> argv = {AgentBinary(), "run", "--config-dir", config_dir};
+  if (allow_file_remotes) argv.push_back("--allow-file-remotes");
   argv.insert(argv.end(), flags.begin(), flags.end());
   auto agent = std::unique_ptr<AgentUnderTest>(new AgentUnderTest());
   absl::StatusOr<std::unique_ptr<Daemon>> daemon =

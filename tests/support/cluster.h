@@ -77,9 +77,10 @@ class AgentUnderTest {
   // `ovvoc-agent register`; returns the agent id.
   static absl::StatusOr<std::string> Register(const std::string& config_dir,
                                               const std::string& server, const std::string& token);
-  // `ovvoc-agent run --config-dir D FLAGS`.
+  // `ovvoc-agent run --config-dir D [--allow-file-remotes] FLAGS`: test repos are local.
   static absl::StatusOr<std::unique_ptr<AgentUnderTest>> Run(const std::string& config_dir,
-                                                             std::vector<std::string> flags = {});
+                                                             std::vector<std::string> flags = {},
+                                                             bool allow_file_remotes = true);
   Daemon& daemon() { return *daemon_; }
 
  private:
