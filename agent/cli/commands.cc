@@ -10,6 +10,8 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/time.h"
+#include "agent/cli/sandbox_flags.h"
+#include "agent/cli/update_command.h"
 #include "agent/config/config.h"
 #include "agent/enroll/enroll.h"
 #include "agent/poller/connection.h"
@@ -40,7 +42,8 @@ int Register(const std::string& config_dir, const RegisterOptions& options) {
   return 0;
 }
 
-int Run(const std::string& config_dir, RunOptions options, const std::string& delay) {
+int Run(const std::string& config_dir, RunOptions options, const std::string& delay,
+        const SandboxFlags& sandbox_flags) {
   if (options.slots < 1 || options.slots > 64) {
     return Fail(absl::InvalidArgumentError("--slots must be between 1 and 64"));
   }
@@ -60,6 +63,14 @@ int Run(const std::string& config_dir, RunOptions options, const std::string& de
   absl::StatusOr<std::unique_ptr<Connection>> connection =
       Connection::Open(config, *identity, absl::Now());
   if (!connection.ok()) return Fail(connection.status());
+  absl::StatusOr<std::unique_ptr<SandboxSetup>> sandbox = MakeSandbox(sandbox_flags, config_dir);
+  if (!sandbox.ok()) return Fail(sandbox.status());
+  if ((*sandbox)->backend != nullptr) {
+    if (absl::Status s = (*sandbox)->backend->ReapLeftovers(); !s.ok()) {
+      log::Warning("could not remove leftover containers: %s", s.ToString());
+    }
+    options.pipeline.sandbox = &(*sandbox)->settings;
+  }
 
   Runner runner(config, *std::move(connection), options);
   std::atomic<bool> finished{false};
@@ -106,6 +117,7 @@ void AddCommands(CLI::App& app, int& exit_code) {
   auto run_options = std::make_shared<RunOptions>();
   auto drain = std::make_shared<std::string>("30s");
   auto delay = std::make_shared<std::string>();
+  auto run_sandbox = std::make_shared<SandboxFlags>();
   run->add_option("--config-dir", *run_dir, "Directory written by `register`")
       ->capture_default_str();
   run->add_option("--slots", run_options->slots, "Jobs to run at once")->capture_default_str();
@@ -116,13 +128,16 @@ void AddCommands(CLI::App& app, int& exit_code) {
                 "Let jobs clone file:// and local-path remotes (single-machine setups, tests)");
   run->add_option("--test-job-delay", *delay, "Testing only: pause each job after cloning")
       ->group("");  // hidden
-  run->callback([&exit_code, run_dir, run_options, drain, delay] {
+  AddSandboxFlags(run, *run_sandbox);
+  run->callback([&exit_code, run_dir, run_options, drain, delay, run_sandbox] {
     if (!absl::ParseDuration(*drain, &run_options->drain_timeout)) {
       exit_code = Fail(absl::InvalidArgumentError("--drain-timeout takes a duration like 30s"));
       return;
     }
-    exit_code = Run(*run_dir, *run_options, *delay);
+    exit_code = Run(*run_dir, *run_options, *delay, *run_sandbox);
   });
+
+  AddUpdateCommand(app, exit_code);
 }
 
 }  // namespace ovvoc::agent::cli

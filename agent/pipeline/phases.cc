@@ -5,6 +5,7 @@
 #include "agent/git/git.h"
 #include "agent/npm/manifest.h"
 #include "agent/pipeline/pipeline.h"
+#include "agent/pipeline/sandbox_phases.h"
 #include "agent/workspace/beneath.h"
 #include "common/status_macros.h"
 
@@ -87,6 +88,9 @@ std::vector<std::unique_ptr<Phase>> UpdatePhases(const PipelineOptions& options)
     phases.push_back(std::make_unique<DelayPhase>(options.test_delay));
   }
   phases.push_back(std::make_unique<ManifestPhase>());
+  if (options.sandbox != nullptr && options.sandbox->backend != nullptr) {
+    AddSandboxPhases(*options.sandbox, phases);
+  }
   return phases;
 }
 

@@ -38,15 +38,18 @@ ovvoc::v1::Progress JobContext::progress() const {
   return progress_;
 }
 
-void RunPipeline(JobContext& job, const std::vector<std::unique_ptr<Phase>>& phases) {
+namespace {
+
+void RunPhases(JobContext& job, const std::vector<std::unique_ptr<Phase>>& phases,
+               size_t& started) {
   ovvoc::v1::JobResult& result = job.result();
-  result.set_agent_version(OVVOC_VERSION);
   for (const std::unique_ptr<Phase>& phase : phases) {
     if (job.cancelled()) break;
     const std::string name(phase->name());
     job.SetProgress(name, "");
     log::Info("job %s: %s", job.spec().job_id(), name);
     const absl::Time start = absl::Now();
+    ++started;
     absl::Status status = phase->Run(job);
     ovvoc::v1::PhaseTiming* timing = result.add_timings();
     timing->set_phase(name);
@@ -69,6 +72,15 @@ void RunPipeline(JobContext& job, const std::vector<std::unique_ptr<Phase>>& pha
     return;
   }
   result.set_outcome(ovvoc::v1::JOB_OUTCOME_SUCCEEDED);
+}
+
+}  // namespace
+
+void RunPipeline(JobContext& job, const std::vector<std::unique_ptr<Phase>>& phases) {
+  job.result().set_agent_version(OVVOC_VERSION);
+  size_t started = 0;
+  RunPhases(job, phases, started);
+  while (started > 0) phases[--started]->Finish(job);
 }
 
 }  // namespace ovvoc::agent

@@ -57,9 +57,16 @@ class Phase {
   virtual absl::string_view name() const = 0;
   // A failure's message becomes the job's failure reason: make it say what to do.
   virtual absl::Status Run(JobContext& job) = 0;
+  // Called once the pipeline ends, for every phase that started, latest first, whatever the
+  // outcome: where a phase releases what it made (a container, a mount).
+  virtual void Finish(JobContext& job) {}
 };
 
+struct SandboxSettings;  // sandbox_session.h
+
 struct PipelineOptions {
+  // Null: only the clone and manifest phases run (no sandbox configured).
+  const SandboxSettings* sandbox = nullptr;
   // Clone file:// and plain-path remotes. Off by default: a job must not be able to make the
   // agent read repositories that merely sit on its own disk.
   bool allow_file_remotes = false;

@@ -7,6 +7,7 @@
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "agent/sandbox/job_disk.h"
 #include "common/files.h"
 #include "common/grpc_status.h"
 #include "common/logging.h"
@@ -159,6 +160,7 @@ void Runner::RunJob(std::shared_ptr<ActiveJob> job) {
   JobContext& context = job->context;
   if (!context.work_dir().empty()) {
     RunPipeline(context, UpdatePhases(options_.pipeline));
+    sandbox::JobDisk::UnmountAllUnder(context.work_dir());  // normally already done
     if (absl::Status s = files::RemoveTree(context.work_dir()); !s.ok()) {
       log::Error("job %s: %s", context.spec().job_id(), s.ToString());
     }
@@ -332,7 +334,9 @@ void Runner::Stop() {
 }
 
 void Runner::ReapLeftovers() {
-  // Job dirs of an agent that died mid-job: nothing else writes under our work dir.
+  // Job dirs of an agent that died mid-job: nothing else writes under our work dir. Their job
+  // disks may still be mounted: unmount first, so removing cannot reach into a mount.
+  sandbox::JobDisk::UnmountAllUnder(config_.work_dir());
   DIR* dir = ::opendir(config_.work_dir().c_str());
   if (dir == nullptr) return;
   std::vector<std::string> stale;

@@ -174,6 +174,11 @@ absl::StatusOr<std::unique_ptr<AgentUnderTest>> AgentUnderTest::Run(const std::s
                                                                     bool allow_file_remotes) {
   std::vector<std::string> argv = {AgentBinary(), "run", "--config-dir", config_dir};
   if (allow_file_remotes) argv.push_back("--allow-file-remotes");
+  // Without a sandbox flag, jobs stop after reading the manifest: no registry needed.
+  if (std::find(flags.begin(), flags.end(), "--sandbox") == flags.end()) {
+    argv.push_back("--sandbox");
+    argv.push_back("none");
+  }
   argv.insert(argv.end(), flags.begin(), flags.end());
   auto agent = std::unique_ptr<AgentUnderTest>(new AgentUnderTest());
   absl::StatusOr<std::unique_ptr<Daemon>> daemon =

@@ -1,0 +1,98 @@
+#include "agent/cli/sandbox_flags.h"
+
+#include "absl/strings/str_cat.h"
+#include "absl/time/time.h"
+#include "agent/sandbox/backend_factory.h"
+#include "common/status_macros.h"
+
+namespace ovvoc::agent::cli {
+namespace {
+
+absl::StatusOr<absl::Duration> ParsePositive(const char* flag, const std::string& text) {
+  absl::Duration d;
+  if (!absl::ParseDuration(text, &d) || d <= absl::ZeroDuration()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(flag, ": \"", text, "\" is not a positive duration like 90s or 10m"));
+  }
+  return d;
+}
+
+}  // namespace
+
+void AddSandboxFlags(CLI::App* command, SandboxFlags& flags) {
+  const char* group = "Sandbox";
+  command->add_option("--sandbox", flags.backend,
+                      "Container backend: auto (docker when its socket answers, else oci), "
+                      "docker, oci, or none (testing only: no install, build or test)")
+      ->check(CLI::IsMember({"auto", "docker", "oci", "none"}))
+      ->capture_default_str()
+      ->group(group);
+  command->add_option("--image-dir", flags.image_dir, "Where deploy/image/build.sh put images")
+      ->capture_default_str()
+      ->group(group);
+  command->add_option("--image", flags.image,
+                      "Job image identity sha256:<hex> (default: the image dir's current one)")
+      ->group(group);
+  command->add_option("--docker-socket", flags.docker_socket, "Docker Engine API socket")
+      ->capture_default_str()
+      ->group(group);
+  command->add_option("--registry", flags.registry,
+                      "npm registry URL to use instead of the job's (e.g. an internal mirror)")
+      ->group(group);
+  command->add_option("--allow-internal", flags.allow_internal,
+                      "HOST:PORT of a registry that may resolve to a private or loopback "
+                      "address (repeatable)")
+      ->group(group);
+  command->add_option("--memory-mib", flags.memory_mib, "Memory per job, no swap")
+      ->capture_default_str()
+      ->group(group);
+  command->add_option("--cpus", flags.cpus, "CPUs per job")->capture_default_str()->group(group);
+  command->add_option("--pids", flags.pids, "Processes per job")
+      ->capture_default_str()
+      ->group(group);
+  command->add_option("--disk-mib", flags.disk_mib, "Disk per job (work tree, npm cache)")
+      ->capture_default_str()
+      ->group(group);
+  command->add_option("--tmp-mib", flags.tmp_mib, "/tmp per job (counts against memory)")
+      ->capture_default_str()
+      ->group(group);
+  command->add_option("--phase-timeout", flags.phase_timeout, "Install, build or test, each")
+      ->capture_default_str()
+      ->group(group);
+  command->add_option("--job-timeout", flags.job_timeout, "A whole job")
+      ->capture_default_str()
+      ->group(group);
+}
+
+absl::StatusOr<std::unique_ptr<SandboxSetup>> MakeSandbox(const SandboxFlags& flags,
+                                                          const std::string& state_dir) {
+  auto setup = std::make_unique<SandboxSetup>();
+  sandbox::Limits& limits = setup->settings.limits;
+  if (flags.memory_mib < 64 || flags.cpus <= 0 || flags.pids < 16 || flags.disk_mib < 64 ||
+      flags.tmp_mib < 1) {
+    return absl::InvalidArgumentError(
+        "sandbox limits too small: at least 64 MiB memory, some CPU, 16 pids, 64 MiB disk");
+  }
+  limits.memory_bytes = flags.memory_mib << 20;
+  limits.cpu_millis = static_cast<uint32_t>(flags.cpus * 1000);
+  limits.pids = flags.pids;
+  limits.disk_bytes = flags.disk_mib << 20;
+  limits.tmp_bytes = flags.tmp_mib << 20;
+  OVVOC_ASSIGN_OR_RETURN(limits.phase_timeout, ParsePositive("--phase-timeout", flags.phase_timeout));
+  OVVOC_ASSIGN_OR_RETURN(limits.job_timeout, ParsePositive("--job-timeout", flags.job_timeout));
+  setup->settings.registry_override = flags.registry;
+  setup->settings.allow_internal = flags.allow_internal;
+  if (flags.backend == "none") return setup;
+
+  sandbox::BackendConfig config;
+  config.kind = flags.backend;
+  config.image.image_dir = flags.image_dir;
+  config.image.digest = flags.image;
+  config.docker_socket = flags.docker_socket;
+  config.state_dir = state_dir;
+  OVVOC_ASSIGN_OR_RETURN(setup->backend, sandbox::MakeBackend(config));
+  setup->settings.backend = setup->backend.get();
+  return setup;
+}
+
+}  // namespace ovvoc::agent::cli

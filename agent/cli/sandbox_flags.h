@@ -1,0 +1,48 @@
+// The sandbox part of the agent's configuration, shared by `run` and `update`: backend, image,
+// limits and registry access. Limits default to DESIGN.md's: 512 MiB, 1 CPU, 256 pids.
+#ifndef OVVOC_AGENT_CLI_SANDBOX_FLAGS_H_
+#define OVVOC_AGENT_CLI_SANDBOX_FLAGS_H_
+
+#include <CLI/CLI.hpp>
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "agent/pipeline/sandbox_session.h"
+#include "agent/sandbox/sandbox.h"
+
+namespace ovvoc::agent::cli {
+
+struct SandboxFlags {
+  std::string backend = "auto";
+  std::string image_dir = "/var/lib/ovvoc/images";
+  std::string image;
+  std::string docker_socket = "/var/run/docker.sock";
+  std::string registry;
+  std::vector<std::string> allow_internal;
+  uint64_t memory_mib = 512;
+  double cpus = 1.0;
+  uint32_t pids = 256;
+  uint64_t disk_mib = 2048;
+  uint64_t tmp_mib = 64;
+  std::string phase_timeout = "10m";
+  std::string job_timeout = "30m";
+};
+
+void AddSandboxFlags(CLI::App* command, SandboxFlags& flags);
+
+struct SandboxSetup {
+  std::unique_ptr<sandbox::Backend> backend;  // null for --sandbox none
+  SandboxSettings settings;                   // settings.backend points at `backend`
+};
+
+// Validates the flags, verifies the image and builds the backend. `state_dir` is agent-owned
+// (the oci backend keeps its verified rootfs there).
+absl::StatusOr<std::unique_ptr<SandboxSetup>> MakeSandbox(const SandboxFlags& flags,
+                                                          const std::string& state_dir);
+
+}  // namespace ovvoc::agent::cli
+
+#endif  // OVVOC_AGENT_CLI_SANDBOX_FLAGS_H_

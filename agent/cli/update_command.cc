@@ -1,0 +1,160 @@
+#include "agent/cli/update_command.h"
+
+#include <google/protobuf/util/json_util.h>
+#include <signal.h>
+#include <stdlib.h>
+
+#include <atomic>
+#include <cstdio>
+#include <filesystem>
+#include <thread>
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "agent/cli/sandbox_flags.h"
+#include "agent/config/config.h"
+#include "agent/pipeline/pipeline.h"
+#include "agent/sandbox/job_disk.h"
+#include "common/files.h"
+#include "common/ids.h"
+#include "common/logging.h"
+#include "common/time_util.h"
+
+namespace ovvoc::agent::cli {
+namespace {
+
+struct UpdateFlags {
+  std::string repo;
+  std::string json_out;
+  std::string state_dir = DefaultConfigDir();
+  SandboxFlags sandbox;
+};
+
+int Fail(const absl::Status& status) {
+  std::fprintf(stderr, "error: %s\n", std::string(status.message()).c_str());
+  return 2;
+}
+
+// A local path becomes a file:// URL; URLs pass through.
+std::string RepoUrl(const std::string& repo) {
+  if (absl::StrContains(repo, "://")) return repo;
+  std::error_code ec;
+  return "file://" + std::filesystem::absolute(repo, ec).lexically_normal().string();
+}
+
+std::string Lower(const std::string& enum_name, absl::string_view prefix) {
+  return absl::AsciiStrToLower(enum_name.substr(prefix.size()));
+}
+
+void PrintCommand(const char* phase, const ovvoc::v1::CommandOutcome& c) {
+  if (c.command().empty() && !c.skipped()) return;
+  if (c.skipped()) {
+    std::printf("  %-8s skipped (no script)\n", phase);
+    return;
+  }
+  std::printf("  %-8s %-28s exit %-4d %-10s %.1fs\n", phase, c.command().c_str(), c.exit_code(),
+              Lower(ovvoc::v1::Termination_Name(c.termination()), "TERMINATION_").c_str(),
+              absl::ToDoubleSeconds(FromProto(c.duration())));
+}
+
+void PrintSummary(const ovvoc::v1::JobResult& r) {
+  std::printf("%s\n", Lower(ovvoc::v1::JobOutcome_Name(r.outcome()), "JOB_OUTCOME_").c_str());
+  if (!r.head_commit().empty()) std::printf("  commit   %s\n", r.head_commit().c_str());
+  std::printf("  deps     %d declared\n", r.dependencies_size());
+  PrintCommand("install", r.install());
+  PrintCommand("build", r.build());
+  PrintCommand("test", r.test());
+  if (r.resources().peak_memory_bytes() > 0) {
+    std::printf("  memory   %.0f MiB peak, %.1fs CPU\n",
+                static_cast<double>(r.resources().peak_memory_bytes()) / (1 << 20),
+                absl::ToDoubleSeconds(FromProto(r.resources().cpu_time())));
+  }
+  for (const auto& f : r.findings()) std::printf("  finding  %s: %s\n", f.kind().c_str(), f.detail().c_str());
+  if (r.has_failure() && !r.failure().reason().empty()) {
+    std::printf("  failed   %s: %s\n", r.failure().phase().c_str(), r.failure().reason().c_str());
+  }
+}
+
+absl::Status WriteJson(const ovvoc::v1::JobResult& result, const std::string& path) {
+  std::string json;
+  google::protobuf::util::JsonPrintOptions options;
+  options.add_whitespace = true;
+  options.preserve_proto_field_names = true;
+  (void)google::protobuf::util::MessageToJsonString(result, &json, options);
+  if (path == "-") {
+    std::printf("%s\n", json.c_str());
+    return absl::OkStatus();
+  }
+  return files::WriteFileAtomic(path, json, 0644);
+}
+
+int Update(const UpdateFlags& flags) {
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGINT);
+  sigaddset(&signals, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+
+  absl::StatusOr<std::unique_ptr<SandboxSetup>> sandbox = MakeSandbox(flags.sandbox, flags.state_dir);
+  if (!sandbox.ok()) return Fail(sandbox.status());
+
+  const std::string work_root = flags.state_dir + "/work";
+  if (absl::Status s = files::EnsureDir(work_root, 0700); !s.ok()) return Fail(s);
+  absl::StatusOr<std::string> work_dir = files::MakeTempDir(work_root, "job-update-");
+  if (!work_dir.ok()) return Fail(work_dir.status());
+
+  ovvoc::v1::JobSpec spec;
+  spec.set_job_id(NewId("job"));
+  spec.mutable_repo()->set_url(RepoUrl(flags.repo));
+  spec.mutable_lease()->set_attempt(1);
+  spec.add_registries()->set_url("https://registry.npmjs.org/");
+  JobContext job(spec, *work_dir);
+
+  std::atomic<bool> finished{false};
+  std::thread signal_thread([&job, &finished, signals] {
+    int signal_number = 0;
+    if (sigwait(&signals, &signal_number) == 0 && !finished) {
+      log::Info("signal %d: cancelling the job", signal_number);
+      job.Cancel("interrupted");
+    }
+  });
+
+  PipelineOptions options;
+  options.allow_file_remotes = true;  // the user named this repository themselves
+  options.sandbox = &(*sandbox)->settings;
+  RunPipeline(job, UpdatePhases(options));
+  sandbox::JobDisk::UnmountAllUnder(*work_dir);
+  (void)files::RemoveTree(*work_dir);
+
+  finished = true;
+  pthread_kill(signal_thread.native_handle(), SIGTERM);
+  signal_thread.join();
+
+  PrintSummary(job.result());
+  if (!flags.json_out.empty()) {
+    if (absl::Status s = WriteJson(job.result(), flags.json_out); !s.ok()) return Fail(s);
+  }
+  return job.result().outcome() == ovvoc::v1::JOB_OUTCOME_SUCCEEDED ? 0 : 1;
+}
+
+}  // namespace
+
+void AddUpdateCommand(CLI::App& app, int& exit_code) {
+  auto* update = app.add_subcommand(
+      "update", "Run one job on this machine, without a control plane, and print its result");
+  auto flags = std::make_shared<UpdateFlags>();
+  update->add_option("--repo", flags->repo, "Repository: a URL or a local path")->required();
+  update->add_option("--json", flags->json_out, "Also write the result as JSON to FILE (- for stdout)");
+  update->add_option("--state-dir", flags->state_dir,
+                     "Agent-owned directory for work dirs and the verified image")
+      ->capture_default_str();
+  AddSandboxFlags(update, flags->sandbox);
+  update->footer(
+      "Exit status: 0 when the job succeeded, 1 when it failed (see the summary), 2 when it "
+      "could not run.");
+  update->callback([&exit_code, flags] { exit_code = Update(*flags); });
+}
+
+}  // namespace ovvoc::agent::cli

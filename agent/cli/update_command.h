@@ -1,0 +1,13 @@
+// `ovvoc-agent update`: one job on this machine, without a control plane.
+#ifndef OVVOC_AGENT_CLI_UPDATE_COMMAND_H_
+#define OVVOC_AGENT_CLI_UPDATE_COMMAND_H_
+
+#include <CLI/CLI.hpp>
+
+namespace ovvoc::agent::cli {
+
+void AddUpdateCommand(CLI::App& app, int& exit_code);
+
+}  // namespace ovvoc::agent::cli
+
+#endif  // OVVOC_AGENT_CLI_UPDATE_COMMAND_H_

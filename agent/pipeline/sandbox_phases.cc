@@ -1,0 +1,172 @@
+#include "agent/pipeline/sandbox_phases.h"
+
+#include <algorithm>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "absl/strings/str_join.h"
+#include "absl/strings/str_replace.h"
+#include "agent/workspace/beneath.h"
+#include "common/status_macros.h"
+#include "common/time_util.h"
+#include "nlohmann/json.hpp"
+
+namespace ovvoc::agent {
+namespace {
+
+constexpr size_t kMaxManifestBytes = 4 << 20;
+// npm's placeholder for a project without tests.
+constexpr char kNpmDefaultTest[] = "echo \"Error: no test specified\" && exit 1";
+
+std::string Mib(uint64_t bytes) { return absl::StrCat(bytes >> 20, " MiB"); }
+
+// One line a human can act on, for a phase that did not succeed.
+std::string Reason(const std::string& command, const sandbox::ExecResult& r,
+                   const sandbox::Limits& limits) {
+  switch (r.termination) {
+    case ovvoc::v1::TERMINATION_TIMEOUT:
+      return absl::StrCat("`", command, "` did not finish within ",
+                          absl::FormatDuration(limits.phase_timeout), " and was stopped");
+    case ovvoc::v1::TERMINATION_OOM:
+      return absl::StrCat("`", command, "` was killed by the OOM killer at the ",
+                          Mib(limits.memory_bytes), " memory limit");
+    case ovvoc::v1::TERMINATION_PIDS:
+      return absl::StrCat("`", command, "` hit the ", limits.pids, "-process limit");
+    case ovvoc::v1::TERMINATION_DISK:
+      return absl::StrCat("`", command, "` ran out of disk: the job disk is capped at ",
+                          Mib(limits.disk_bytes));
+    case ovvoc::v1::TERMINATION_CANCELLED:
+      return absl::StrCat("`", command, "` was cancelled");
+    case ovvoc::v1::TERMINATION_SIGNALED:
+      return absl::StrCat("`", command, "` was killed by signal ", r.exit_code - 128);
+    default:
+      return absl::StrCat("`", command, "` exited with status ", r.exit_code);
+  }
+}
+
+// Anything secret that could have reached a log: the forge token, mainly.
+std::string Scrub(std::string text, const JobContext& job) {
+  const std::string& token = job.spec().forge_token().token();
+  if (!token.empty()) absl::StrReplaceAll({{token, "[redacted]"}}, &text);
+  return text;
+}
+
+class SandboxPhase final : public Phase {
+ public:
+  explicit SandboxPhase(std::shared_ptr<SandboxSession> session) : session_(std::move(session)) {}
+  absl::string_view name() const override { return "sandbox"; }
+  absl::Status Run(JobContext& job) override { return session_->Prepare(job); }
+  void Finish(JobContext& job) override { session_->Teardown(); }
+
+ private:
+  std::shared_ptr<SandboxSession> session_;
+};
+
+// install, build and test: one command each.
+class CommandPhase : public Phase {
+ public:
+  CommandPhase(std::shared_ptr<SandboxSession> session, const char* name, bool network)
+      : session_(std::move(session)), name_(name), network_(network) {}
+  absl::string_view name() const override { return name_; }
+
+  absl::Status Run(JobContext& job) override {
+    ovvoc::v1::CommandOutcome* outcome = Outcome(job.result());
+    std::vector<std::string> argv = Command(job);
+    outcome->set_command(absl::StrJoin(argv, " "));
+    if (argv.empty()) {
+      outcome->set_skipped(true);
+      return absl::OkStatus();
+    }
+    OVVOC_ASSIGN_OR_RETURN(sandbox::ExecResult r, session_->Run(job, argv, network_));
+    outcome->set_exit_code(r.exit_code);
+    outcome->set_termination(r.termination);
+    *outcome->mutable_duration() = ToProto(r.duration);
+    ovvoc::v1::ResourceUsage* usage = job.result().mutable_resources();
+    usage->set_peak_memory_bytes(std::max(usage->peak_memory_bytes(), r.peak_memory_bytes));
+    *usage->mutable_cpu_time() = ToProto(FromProto(usage->cpu_time()) + r.cpu_time);
+    if (r.termination == ovvoc::v1::TERMINATION_EXITED && r.exit_code == 0) {
+      return absl::OkStatus();
+    }
+    ovvoc::v1::FailureReport* failure = job.result().mutable_failure();
+    failure->set_termination(r.termination);
+    failure->set_log_excerpt(Scrub(r.output, job));
+    return absl::AbortedError(Reason(outcome->command(), r, session_->limits()));
+  }
+
+ protected:
+  virtual ovvoc::v1::CommandOutcome* Outcome(ovvoc::v1::JobResult& result) = 0;
+  // Empty: nothing to run, the phase is skipped.
+  virtual std::vector<std::string> Command(const JobContext& job) = 0;
+
+  // scripts.<name> of the work tree's package.json, or "" when there is none.
+  std::string Script(const char* name) const {
+    absl::StatusOr<std::string> text =
+        ReadFileBeneath(session_->tree_dir(), "package.json", kMaxManifestBytes);
+    if (!text.ok()) return "";
+    nlohmann::json json = nlohmann::json::parse(*text, nullptr, false);
+    if (!json.is_object() || !json["scripts"].is_object()) return "";
+    const nlohmann::json& script = json["scripts"][name];
+    return script.is_string() ? script.get<std::string>() : "";
+  }
+
+  std::shared_ptr<SandboxSession> session_;
+
+ private:
+  const char* name_;
+  const bool network_;
+};
+
+class InstallPhase final : public CommandPhase {
+ public:
+  explicit InstallPhase(std::shared_ptr<SandboxSession> s) : CommandPhase(s, "install", true) {}
+
+ protected:
+  ovvoc::v1::CommandOutcome* Outcome(ovvoc::v1::JobResult& r) override {
+    return r.mutable_install();
+  }
+  std::vector<std::string> Command(const JobContext&) override {
+    // With a lockfile, exactly what it pins; without one, npm resolves and writes one.
+    for (const char* lockfile : {"package-lock.json", "npm-shrinkwrap.json"}) {
+      if (ReadFileBeneath(session_->tree_dir(), lockfile, 64 << 20).ok()) return {"npm", "ci"};
+    }
+    return {"npm", "install"};
+  }
+};
+
+class BuildPhase final : public CommandPhase {
+ public:
+  explicit BuildPhase(std::shared_ptr<SandboxSession> s) : CommandPhase(s, "build", false) {}
+
+ protected:
+  ovvoc::v1::CommandOutcome* Outcome(ovvoc::v1::JobResult& r) override { return r.mutable_build(); }
+  std::vector<std::string> Command(const JobContext&) override {
+    if (Script("build").empty()) return {};
+    return {"npm", "run", "build", "--if-present"};
+  }
+};
+
+class TestPhase final : public CommandPhase {
+ public:
+  explicit TestPhase(std::shared_ptr<SandboxSession> s) : CommandPhase(s, "test", false) {}
+
+ protected:
+  ovvoc::v1::CommandOutcome* Outcome(ovvoc::v1::JobResult& r) override { return r.mutable_test(); }
+  std::vector<std::string> Command(const JobContext&) override {
+    const std::string script = Script("test");
+    if (script.empty() || script == kNpmDefaultTest) return {};
+    return {"npm", "test"};
+  }
+};
+
+}  // namespace
+
+void AddSandboxPhases(const SandboxSettings& settings,
+                      std::vector<std::unique_ptr<Phase>>& phases) {
+  auto session = std::make_shared<SandboxSession>(settings);
+  phases.push_back(std::make_unique<SandboxPhase>(session));
+  phases.push_back(std::make_unique<InstallPhase>(session));
+  phases.push_back(std::make_unique<BuildPhase>(session));
+  phases.push_back(std::make_unique<TestPhase>(session));
+}
+
+}  // namespace ovvoc::agent

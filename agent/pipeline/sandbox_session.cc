@@ -1,0 +1,201 @@
+#include "agent/pipeline/sandbox_session.h"
+
+#include <unistd.h>
+
+#include <algorithm>
+#include <filesystem>
+
+#include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "agent/sandbox/hardening.h"
+#include "common/logging.h"
+#include "common/status_macros.h"
+
+namespace ovvoc::agent {
+namespace {
+
+namespace fs = std::filesystem;
+
+// Copies the clone's work tree (never .git) into the job disk, owned by the job's uid.
+// Symlinks are copied as links, never followed.
+absl::Status CopyTree(const std::string& from, const std::string& to) {
+  std::error_code ec;
+  for (const fs::directory_entry& entry : fs::directory_iterator(from, ec)) {
+    if (entry.path().filename() == ".git") continue;
+    fs::copy(entry.path(), fs::path(to) / entry.path().filename(),
+             fs::copy_options::recursive | fs::copy_options::copy_symlinks, ec);
+    if (ec) return absl::InternalError(absl::StrCat("cannot copy the work tree: ", ec.message()));
+  }
+  if (ec) return absl::InternalError(absl::StrCat("cannot read the work tree: ", ec.message()));
+  for (auto it = fs::recursive_directory_iterator(to, ec); !ec && it != fs::end(it);
+       it.increment(ec)) {
+    if (::lchown(it->path().c_str(), sandbox::kJobUid, sandbox::kJobGid) != 0) {
+      return absl::InternalError(absl::StrCat("cannot chown ", it->path().string()));
+    }
+  }
+  return absl::OkStatus();
+}
+
+struct RegistryUrl {
+  std::string url;
+  std::string host;
+  int port = 443;
+};
+
+absl::StatusOr<RegistryUrl> ParseRegistry(absl::string_view url) {
+  RegistryUrl out;
+  out.url = std::string(url);
+  absl::string_view rest;
+  if (absl::StartsWith(url, "https://")) {
+    rest = url.substr(8);
+    out.port = 443;
+  } else if (absl::StartsWith(url, "http://")) {
+    rest = url.substr(7);
+    out.port = 80;
+  } else {
+    return absl::InvalidArgumentError(absl::StrCat("registry URL \"", url, "\" is not http(s)"));
+  }
+  absl::string_view authority = rest.substr(0, rest.find('/'));
+  if (authority.empty() || absl::StrContains(authority, "@")) {
+    return absl::InvalidArgumentError(absl::StrCat("registry URL \"", url, "\" has no plain host"));
+  }
+  const size_t colon = authority.rfind(':');
+  if (colon != absl::string_view::npos && authority.find(']') == absl::string_view::npos) {
+    if (!absl::SimpleAtoi(authority.substr(colon + 1), &out.port)) {
+      return absl::InvalidArgumentError(absl::StrCat("registry URL \"", url, "\" has a bad port"));
+    }
+    authority = authority.substr(0, colon);
+  }
+  out.host = std::string(authority);
+  if (!absl::EndsWith(out.url, "/")) out.url += "/";
+  return out;
+}
+
+}  // namespace
+
+absl::Status SandboxSession::Prepare(JobContext& job) {
+  if (settings_.backend == nullptr) return absl::FailedPreconditionError("no sandbox backend");
+  limits_ = sandbox::Tighten(settings_.limits, job.spec().limits());
+  deadline_ = absl::Now() + limits_.job_timeout;
+  OVVOC_ASSIGN_OR_RETURN(disk_, sandbox::JobDisk::Create(job.work_dir() + "/disk.img",
+                                                         job.work_dir() + "/disk",
+                                                         limits_.disk_bytes));
+  OVVOC_RETURN_IF_ERROR(CopyTree(job.repo_dir(), disk_->tree_dir()));
+
+  sandbox::SandboxSpec spec;
+  spec.name = absl::StrCat("ovvoc-", job.spec().job_id(), "-", job.spec().lease().attempt());
+  spec.job_id = job.spec().job_id();
+  spec.workspace_dir = disk_->tree_dir();
+  spec.home_dir = disk_->home_dir();
+  spec.limits = limits_;
+  spec.env = sandbox::BaseEnvironment();
+  sandbox::JobDisk* disk = disk_.get();
+  spec.disk_full = [disk] { return disk->FreeBytes() < (1u << 20); };
+  OVVOC_ASSIGN_OR_RETURN(sandbox_, settings_.backend->Create(spec));
+  return absl::OkStatus();
+}
+
+std::vector<std::string> SandboxSession::RegistryEnv(const JobContext& job, int proxy_port) const {
+  std::vector<std::string> env;
+  bool have_default = false;
+  for (const ovvoc::v1::Registry& registry : job.spec().registries()) {
+    std::string url = registry.url();
+    if (registry.scope().empty()) {
+      if (have_default) continue;
+      have_default = true;
+      if (!settings_.registry_override.empty()) url = settings_.registry_override;
+      env.push_back("npm_config_registry=" + url);
+    } else {
+      env.push_back(absl::StrCat("npm_config_", registry.scope(), ":registry=", url));
+    }
+  }
+  if (!have_default) {
+    env.push_back("npm_config_registry=" + (settings_.registry_override.empty()
+                                                 ? std::string("https://registry.npmjs.org/")
+                                                 : settings_.registry_override));
+  }
+  if (proxy_port > 0) {
+    const std::string proxy = absl::StrCat("http://127.0.0.1:", proxy_port);
+    env.push_back("npm_config_proxy=" + proxy);
+    env.push_back("npm_config_https_proxy=" + proxy);
+    env.push_back("npm_config_noproxy=");
+    env.push_back("HTTP_PROXY=" + proxy);
+    env.push_back("HTTPS_PROXY=" + proxy);
+  }
+  return env;
+}
+
+absl::StatusOr<std::unique_ptr<sandbox::EgressProxy>> SandboxSession::OpenProxy(
+    const JobContext& job) {
+  sandbox::EgressPolicy policy;
+  std::vector<std::string> urls;
+  for (const ovvoc::v1::Registry& registry : job.spec().registries()) urls.push_back(registry.url());
+  if (!settings_.registry_override.empty()) urls.push_back(settings_.registry_override);
+  if (urls.empty()) urls.push_back("https://registry.npmjs.org/");
+  for (const std::string& url : urls) {
+    OVVOC_ASSIGN_OR_RETURN(RegistryUrl parsed, ParseRegistry(url));
+    sandbox::EgressEndpoint endpoint{parsed.host, parsed.port, false};
+    // Only the agent's own configuration may open internal addresses, never the job.
+    const std::string host_port = absl::StrCat(parsed.host, ":", parsed.port);
+    endpoint.allow_internal = std::find(settings_.allow_internal.begin(),
+                                        settings_.allow_internal.end(),
+                                        host_port) != settings_.allow_internal.end();
+    policy.allowed.push_back(endpoint);
+  }
+  return sandbox::EgressProxy::Start(std::move(policy), sandbox_->netns_path());
+}
+
+void SandboxSession::RecordEgress(JobContext& job, const sandbox::EgressProxy& proxy) {
+  for (const sandbox::EgressEvent& event : proxy.Events()) {
+    if (event.allowed) continue;
+    ovvoc::v1::SecurityFinding* finding = job.result().add_findings();
+    finding->set_kind("blocked-egress");
+    finding->set_severity(ovvoc::v1::SEVERITY_HIGH);
+    finding->set_detail(absl::StrCat(event.method.empty() ? "request" : event.method, " ",
+                                     event.host, event.port ? absl::StrCat(":", event.port) : "",
+                                     " refused during install: ", event.reason));
+  }
+}
+
+absl::StatusOr<sandbox::ExecResult> SandboxSession::Run(JobContext& job,
+                                                        std::vector<std::string> argv,
+                                                        bool network) {
+  if (!sandbox_) return absl::FailedPreconditionError("the sandbox was not prepared");
+  const absl::Duration left = deadline_ - absl::Now();
+  if (left <= absl::ZeroDuration()) {
+    return absl::DeadlineExceededError("the job ran out of time before this phase");
+  }
+  std::unique_ptr<sandbox::EgressProxy> proxy;
+  if (network) {
+    OVVOC_ASSIGN_OR_RETURN(proxy, OpenProxy(job));
+  }
+  sandbox::ExecSpec exec;
+  exec.argv = std::move(argv);
+  exec.env = RegistryEnv(job, proxy ? proxy->port() : 0);
+  exec.timeout = std::min(limits_.phase_timeout, left);
+  absl::StatusOr<sandbox::ExecResult> result =
+      sandbox_->Exec(exec, [&job] { return job.cancelled(); });
+  if (proxy) {
+    proxy->Close();  // every tunnel is torn down: from here on, no network at all
+    RecordEgress(job, *proxy);
+  }
+  if (absl::Status s = sandbox_->KillStrays(); !s.ok()) {
+    log::Warning("job %s: %s", job.spec().job_id(), s.ToString());
+  }
+  return result;
+}
+
+void SandboxSession::Teardown() {
+  if (sandbox_) {
+    if (absl::Status s = sandbox_->Destroy(); !s.ok()) log::Warning("%s", s.ToString());
+    sandbox_.reset();
+  }
+  if (disk_) {
+    if (absl::Status s = disk_->Release(); !s.ok()) log::Warning("%s", s.ToString());
+    disk_.reset();
+  }
+}
+
+}  // namespace ovvoc::agent

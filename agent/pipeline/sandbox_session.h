@@ -1,0 +1,62 @@
+// SandboxSession: one job's container, job disk and (during install) egress proxy, shared by
+// the sandbox phases of the pipeline. Made by the "sandbox" phase, torn down by its Finish().
+#ifndef OVVOC_AGENT_PIPELINE_SANDBOX_SESSION_H_
+#define OVVOC_AGENT_PIPELINE_SANDBOX_SESSION_H_
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "agent/pipeline/pipeline.h"
+#include "agent/sandbox/egress_proxy.h"
+#include "agent/sandbox/job_disk.h"
+#include "agent/sandbox/sandbox.h"
+
+namespace ovvoc::agent {
+
+// How the agent runs sandboxes; from its own configuration, never from the job.
+struct SandboxSettings {
+  sandbox::Backend* backend = nullptr;  // not owned; null: jobs run no sandbox phases
+  sandbox::Limits limits;               // the agent's; a job may only tighten them
+  // Replaces the job's default registry (an enterprise agent's internal mirror).
+  std::string registry_override;
+  // "host:port" registries that may resolve to private or loopback addresses.
+  std::vector<std::string> allow_internal;
+};
+
+class SandboxSession {
+ public:
+  explicit SandboxSession(const SandboxSettings& settings) : settings_(settings) {}
+  ~SandboxSession() { Teardown(); }
+
+  // Job disk, a copy of the work tree without .git, and a started container.
+  absl::Status Prepare(JobContext& job);
+
+  // Runs a phase's command in the container. `network`: the egress proxy is open for its
+  // duration (install only). Processes it leaves behind are killed afterwards.
+  absl::StatusOr<sandbox::ExecResult> Run(JobContext& job, std::vector<std::string> argv,
+                                          bool network);
+
+  // The work tree as the container left it (read with ReadFileBeneath).
+  std::string tree_dir() const { return disk_ ? disk_->tree_dir() : std::string(); }
+  const sandbox::Limits& limits() const { return limits_; }
+
+  void Teardown();
+
+ private:
+  absl::StatusOr<std::unique_ptr<sandbox::EgressProxy>> OpenProxy(const JobContext& job);
+  std::vector<std::string> RegistryEnv(const JobContext& job, int proxy_port) const;
+  void RecordEgress(JobContext& job, const sandbox::EgressProxy& proxy);
+
+  const SandboxSettings& settings_;
+  sandbox::Limits limits_;
+  absl::Time deadline_ = absl::InfiniteFuture();  // the whole job's timeout
+  std::unique_ptr<sandbox::JobDisk> disk_;
+  std::unique_ptr<sandbox::Sandbox> sandbox_;
+};
+
+}  // namespace ovvoc::agent
+
+#endif  // OVVOC_AGENT_PIPELINE_SANDBOX_SESSION_H_

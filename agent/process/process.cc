@@ -1,0 +1,146 @@
+#include "agent/process/process.h"
+
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <optional>
+
+#include "absl/strings/str_cat.h"
+#include "agent/process/bounded_output.h"
+#include "common/unique_fd.h"
+
+namespace ovvoc::agent {
+namespace {
+
+constexpr absl::Duration kGrace = absl::Seconds(5);
+constexpr absl::Duration kTick = absl::Milliseconds(100);
+constexpr absl::Duration kDrain = absl::Milliseconds(500);
+
+std::vector<char*> CStrings(const std::vector<std::string>& strings) {
+  std::vector<char*> out;
+  for (const std::string& s : strings) out.push_back(const_cast<char*>(s.c_str()));
+  out.push_back(nullptr);
+  return out;
+}
+
+[[noreturn]] void ExecChild(int in, int out, const RunOptions& options, char** argv, char** envp) {
+  ::dup2(in, STDIN_FILENO);
+  ::dup2(out, STDOUT_FILENO);
+  ::dup2(out, STDERR_FILENO);
+  ::setpgid(0, 0);  // its own group, so a stop reaches its children too
+  // Signals the agent blocks (SIGTERM for its own shutdown) must not stay blocked in children.
+  sigset_t none;
+  sigemptyset(&none);
+  ::sigprocmask(SIG_SETMASK, &none, nullptr);
+  if (!options.cwd.empty() && ::chdir(options.cwd.c_str()) != 0) ::_exit(126);
+  ::execve(argv[0], argv, envp);
+  ::_exit(127);
+}
+
+int WaitExit(pid_t pid) {
+  int status = 0;
+  while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+  }
+  return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+}
+
+}  // namespace
+
+absl::StatusOr<RunResult> RunProcess(const RunOptions& options) {
+  if (options.argv.empty() || options.argv[0].empty() || options.argv[0][0] != '/') {
+    return absl::InvalidArgumentError("RunProcess needs an absolute program path");
+  }
+  int in_pipe[2], out_pipe[2];
+  if (::pipe2(in_pipe, O_CLOEXEC) != 0) return absl::InternalError("pipe failed");
+  UniqueFd in_read(in_pipe[0]), in_write(in_pipe[1]);
+  UniqueFd out_read, out_write;
+  if (options.output_file.empty()) {
+    if (::pipe2(out_pipe, O_CLOEXEC) != 0) return absl::InternalError("pipe failed");
+    out_read.reset(out_pipe[0]);
+    out_write.reset(out_pipe[1]);
+  } else {
+    out_write.reset(::open(options.output_file.c_str(),
+                           O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600));
+    if (!out_write.valid()) return absl::InternalError("cannot create " + options.output_file);
+  }
+  std::vector<char*> argv = CStrings(options.argv);
+  std::vector<char*> envp = CStrings(options.env);
+
+  const absl::Time start = absl::Now();
+  pid_t pid = ::fork();
+  if (pid < 0) return absl::InternalError(absl::StrCat("fork: ", std::strerror(errno)));
+  if (pid == 0) ExecChild(in_read.get(), out_write.get(), options, argv.data(), envp.data());
+  in_read.reset();
+  out_write.reset();
+
+  // Small inputs only (configuration); a pipe buffer holds them.
+  if (!options.stdin_data.empty()) {
+    ::fcntl(in_write.get(), F_SETFL, O_NONBLOCK);
+    (void)!::write(in_write.get(), options.stdin_data.data(), options.stdin_data.size());
+  }
+  in_write.reset();
+
+  RunResult result;
+  BoundedOutput output(options.output_limit);
+  const absl::Time deadline =
+      options.timeout == absl::InfiniteDuration() ? absl::InfiniteFuture() : start + options.timeout;
+  absl::Time kill_at = absl::InfiniteFuture();
+  // A daemon the process left behind may hold the pipe open forever: once the process itself
+  // has exited, read what is buffered for a moment and stop.
+  std::optional<int> exit_code;
+  absl::Time drain_until = absl::InfiniteFuture();
+  char buf[16 * 1024];
+  for (;;) {
+    // With an output file there is nothing to read: poll() on -1 just sleeps the tick.
+    pollfd p{out_read.get(), POLLIN, 0};
+    int ready = ::poll(&p, 1, static_cast<int>(absl::ToInt64Milliseconds(kTick)));
+    if (ready > 0) {
+      ssize_t n = ::read(out_read.get(), buf, sizeof buf);
+      if (n > 0) {
+        output.Append(absl::string_view(buf, static_cast<size_t>(n)));
+      } else if (n == 0 || errno != EINTR) {
+        break;  // EOF: every writer is gone
+      }
+    }
+    const absl::Time now = absl::Now();
+    if (!exit_code.has_value()) {
+      int status = 0;
+      if (::waitpid(pid, &status, WNOHANG) == pid) {
+        exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+        drain_until = out_read.valid() ? now + kDrain : now;
+      }
+    }
+    if (now >= drain_until) break;
+    const bool stop = !exit_code.has_value() && !result.timed_out && !result.cancelled &&
+                      (now >= deadline || (options.cancelled && options.cancelled()));
+    if (stop) {
+      (now >= deadline ? result.timed_out : result.cancelled) = true;
+      if (options.on_stop) options.on_stop();
+      kill_at = now + kGrace;
+    }
+    if (now >= kill_at) {
+      ::kill(-pid, SIGKILL);
+      ::kill(pid, SIGKILL);
+      kill_at = absl::InfiniteFuture();
+    }
+  }
+  result.exit_code = exit_code.has_value() ? *exit_code : WaitExit(pid);
+  if (!options.output_file.empty()) {
+    UniqueFd file(::open(options.output_file.c_str(), O_RDONLY | O_CLOEXEC));
+    ssize_t n;
+    while (file.valid() && (n = ::read(file.get(), buf, sizeof buf)) > 0) {
+      output.Append(absl::string_view(buf, static_cast<size_t>(n)));
+    }
+  }
+  result.duration = absl::Now() - start;
+  result.output = output.Text();
+  result.output_bytes = output.total_bytes();
+  return result;
+}
+
+}  // namespace ovvoc::agent

@@ -1,0 +1,28 @@
+// Picks and builds the sandbox backend the agent's configuration names, verifying the job
+// image on the way.
+#ifndef OVVOC_AGENT_SANDBOX_BACKEND_FACTORY_H_
+#define OVVOC_AGENT_SANDBOX_BACKEND_FACTORY_H_
+
+#include <memory>
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "agent/sandbox/image.h"
+#include "agent/sandbox/oci/runc_backend.h"
+#include "agent/sandbox/sandbox.h"
+
+namespace ovvoc::agent::sandbox {
+
+struct BackendConfig {
+  std::string kind = "auto";  // "auto" (docker when its socket answers, else oci), "docker", "oci"
+  ImageConfig image;
+  std::string docker_socket = "/var/run/docker.sock";
+  std::string state_dir;  // agent-owned; the oci backend extracts the image here
+  RuncOptions runc;       // rootfs is filled in from the image
+};
+
+absl::StatusOr<std::unique_ptr<Backend>> MakeBackend(const BackendConfig& config);
+
+}  // namespace ovvoc::agent::sandbox
+
+#endif  // OVVOC_AGENT_SANDBOX_BACKEND_FACTORY_H_

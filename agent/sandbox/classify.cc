@@ -1,0 +1,18 @@
+#include "agent/sandbox/classify.h"
+
+namespace ovvoc::agent::sandbox {
+
+ovvoc::v1::Termination Classify(const PhaseEnd& end) {
+  if (end.cancelled) return ovvoc::v1::TERMINATION_CANCELLED;
+  if (end.timed_out) return ovvoc::v1::TERMINATION_TIMEOUT;
+  if (end.after.oom_kills > end.before.oom_kills) return ovvoc::v1::TERMINATION_OOM;
+  const bool failed = end.exit_code != 0;
+  if (failed && end.after.pids_max_hits > end.before.pids_max_hits) {
+    return ovvoc::v1::TERMINATION_PIDS;
+  }
+  if (failed && end.disk_full) return ovvoc::v1::TERMINATION_DISK;
+  if (end.exit_code > 128) return ovvoc::v1::TERMINATION_SIGNALED;
+  return ovvoc::v1::TERMINATION_EXITED;
+}
+
+}  // namespace ovvoc::agent::sandbox

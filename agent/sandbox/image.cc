@@ -1,0 +1,111 @@
+#include "agent/sandbox/image.h"
+
+#include <fcntl.h>
+#include <openssl/evp.h>
+#include <unistd.h>
+
+#include <memory>
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "agent/process/process.h"
+#include "common/crypto.h"
+#include "common/files.h"
+#include "common/status_macros.h"
+#include "common/unique_fd.h"
+#include "nlohmann/json.hpp"
+
+namespace ovvoc::agent::sandbox {
+namespace {
+
+bool WellFormed(absl::string_view digest) {
+  if (!absl::StartsWith(digest, "sha256:") || digest.size() != 7 + 64) return false;
+  for (char c : digest.substr(7)) {
+    if (!absl::ascii_isxdigit(c) || absl::ascii_isupper(c)) return false;
+  }
+  return true;
+}
+
+}  // namespace
+
+std::string DigestHex(absl::string_view digest) {
+  return std::string(absl::StartsWith(digest, "sha256:") ? digest.substr(7) : digest);
+}
+
+absl::StatusOr<std::string> ResolveDigest(const ImageConfig& config) {
+  std::string digest = config.digest;
+  if (digest.empty()) {
+    absl::StatusOr<std::string> manifest =
+        files::ReadFile(config.image_dir + "/current/image.json");
+    if (!manifest.ok()) {
+      return absl::FailedPreconditionError(absl::StrCat(
+          "no job image in ", config.image_dir, "; build one with deploy/image/build.sh"));
+    }
+    nlohmann::json json = nlohmann::json::parse(*manifest, nullptr, false);
+    digest = json.is_object() ? json.value("digest", "") : "";
+  }
+  if (!WellFormed(digest)) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("image digest \"", digest, "\" is not sha256:<64 lowercase hex>"));
+  }
+  return digest;
+}
+
+absl::StatusOr<std::string> Sha256OfFile(const std::string& path) {
+  UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+  if (!fd.valid()) return absl::NotFoundError(absl::StrCat("cannot open ", path));
+  std::unique_ptr<EVP_MD_CTX, decltype(&EVP_MD_CTX_free)> ctx(EVP_MD_CTX_new(), EVP_MD_CTX_free);
+  EVP_DigestInit_ex(ctx.get(), EVP_sha256(), nullptr);
+  char buf[1 << 16];
+  ssize_t n;
+  while ((n = ::read(fd.get(), buf, sizeof buf)) > 0) {
+    EVP_DigestUpdate(ctx.get(), buf, static_cast<size_t>(n));
+  }
+  if (n < 0) return absl::InternalError(absl::StrCat("cannot read ", path));
+  unsigned char digest[EVP_MAX_MD_SIZE];
+  unsigned int length = 0;
+  EVP_DigestFinal_ex(ctx.get(), digest, &length);
+  return crypto::HexEncode(absl::string_view(reinterpret_cast<char*>(digest), length));
+}
+
+absl::StatusOr<std::string> VerifiedImageTar(const ImageConfig& config, absl::string_view digest) {
+  const std::string tar = absl::StrCat(config.image_dir, "/", DigestHex(digest), "/rootfs.tar");
+  absl::StatusOr<std::string> actual = Sha256OfFile(tar);
+  if (absl::IsNotFound(actual.status())) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "the job image ", digest, " is not in ", config.image_dir,
+        "; build it with deploy/image/build.sh"));
+  }
+  if (!actual.ok()) return actual.status();
+  if (*actual != DigestHex(digest)) {
+    return absl::DataLossError(absl::StrCat("refusing the job image at ", tar, ": its sha256 is ",
+                                            *actual, ", not ", DigestHex(digest),
+                                            " as configured; rebuild it"));
+  }
+  return tar;
+}
+
+absl::StatusOr<std::string> PrepareRootfs(const ImageConfig& config, absl::string_view digest,
+                                          const std::string& state_dir) {
+  const std::string dir = absl::StrCat(state_dir, "/images/", DigestHex(digest));
+  const std::string rootfs = dir + "/rootfs";
+  const std::string complete = dir + "/complete";
+  if (files::Exists(complete)) return rootfs;
+  OVVOC_ASSIGN_OR_RETURN(std::string tar, VerifiedImageTar(config, digest));
+  OVVOC_RETURN_IF_ERROR(files::EnsureDir(dir, 0700));
+  (void)files::RemoveTree(rootfs);  // a half-finished earlier extraction
+  OVVOC_RETURN_IF_ERROR(files::EnsureDir(rootfs, 0755));
+  RunOptions extract;
+  extract.argv = {"/bin/tar", "--numeric-owner", "-xpf", tar, "-C", rootfs};
+  extract.env = {"PATH=/usr/bin:/bin"};
+  extract.timeout = absl::Minutes(5);
+  OVVOC_ASSIGN_OR_RETURN(RunResult ran, RunProcess(extract));
+  if (ran.exit_code != 0) {
+    return absl::InternalError(absl::StrCat("cannot extract ", tar, ": ", ran.output));
+  }
+  OVVOC_RETURN_IF_ERROR(files::WriteFileAtomic(complete, std::string(digest) + "\n", 0600));
+  return rootfs;
+}
+
+}  // namespace ovvoc::agent::sandbox

@@ -1,0 +1,39 @@
+// The job image: a rootfs built by deploy/image/build.sh, identified by the sha256 of its
+// reproducible tar ("sha256:<hex>"). The agent trusts an image only after checking that
+// identity: the OCI backend hashes rootfs.tar and extracts its own copy; the Docker backend
+// checks that the image's only layer is that very tar (docker import's layer diff id).
+#ifndef OVVOC_AGENT_SANDBOX_IMAGE_H_
+#define OVVOC_AGENT_SANDBOX_IMAGE_H_
+
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+
+namespace ovvoc::agent::sandbox {
+
+struct ImageConfig {
+  std::string image_dir = "/var/lib/ovvoc/images";  // where build.sh puts <hex>/rootfs.tar
+  std::string digest;  // "sha256:<hex>"; empty: the one image_dir/current points to
+};
+
+// The configured digest, or the current image's. InvalidArgument for a malformed digest.
+absl::StatusOr<std::string> ResolveDigest(const ImageConfig& config);
+
+// "<hex>" of "sha256:<hex>".
+std::string DigestHex(absl::string_view digest);
+
+// Path of the image's tar, after checking its sha256 is `digest`.
+absl::StatusOr<std::string> VerifiedImageTar(const ImageConfig& config, absl::string_view digest);
+
+// A rootfs extracted by the agent from the verified tar into `state_dir`/images/<hex>/rootfs
+// (once; later calls reuse it). The OCI backend mounts it read-only.
+absl::StatusOr<std::string> PrepareRootfs(const ImageConfig& config, absl::string_view digest,
+                                          const std::string& state_dir);
+
+// sha256 of a file's contents, lowercase hex.
+absl::StatusOr<std::string> Sha256OfFile(const std::string& path);
+
+}  // namespace ovvoc::agent::sandbox
+
+#endif  // OVVOC_AGENT_SANDBOX_IMAGE_H_

@@ -1,0 +1,137 @@
+#include "agent/sandbox/job_disk.h"
+
+#include <fcntl.h>
+#include <linux/loop.h>
+#include <sys/ioctl.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <sys/statvfs.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <vector>
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "agent/process/process.h"
+#include "agent/sandbox/sandbox.h"
+#include "common/files.h"
+#include "common/status_macros.h"
+#include "common/unique_fd.h"
+
+namespace ovvoc::agent::sandbox {
+namespace {
+
+absl::Status Errno(absl::string_view what) {
+  return absl::InternalError(absl::StrCat(what, ": ", std::strerror(errno)));
+}
+
+absl::Status Format(const std::string& image) {
+  RunOptions mkfs;
+  mkfs.argv = {"/sbin/mkfs.ext4", "-q", "-F", "-m", "0", "-O", "^has_journal",
+               "-E",
+               absl::StrCat("lazy_itable_init=1,root_owner=", kJobUid, ":", kJobGid), image};
+  mkfs.env = {"PATH=/usr/sbin:/usr/bin:/sbin:/bin"};
+  mkfs.timeout = absl::Seconds(60);
+  OVVOC_ASSIGN_OR_RETURN(RunResult run, RunProcess(mkfs));
+  if (run.exit_code != 0) {
+    return absl::InternalError(absl::StrCat("mkfs.ext4 failed: ", run.output));
+  }
+  return absl::OkStatus();
+}
+
+struct Loop {
+  std::string device;
+  UniqueFd fd;  // keep open until mounted: with autoclear, the last close detaches
+};
+
+// Attaches `image` to a free loop device (autoclear: it detaches once unmounted and closed).
+absl::StatusOr<Loop> AttachLoop(const std::string& image) {
+  UniqueFd backing(::open(image.c_str(), O_RDWR | O_CLOEXEC));
+  if (!backing.valid()) return Errno("open job disk image");
+  UniqueFd control(::open("/dev/loop-control", O_RDWR | O_CLOEXEC));
+  if (!control.valid()) return Errno("open /dev/loop-control (is the loop module loaded?)");
+  for (int attempt = 0; attempt < 10; ++attempt) {
+    int number = ::ioctl(control.get(), LOOP_CTL_GET_FREE);
+    if (number < 0) return Errno("LOOP_CTL_GET_FREE");
+    std::string device = absl::StrCat("/dev/loop", number);
+    UniqueFd loop(::open(device.c_str(), O_RDWR | O_CLOEXEC));
+    if (!loop.valid()) return Errno(absl::StrCat("open ", device));
+    loop_config config{};
+    config.fd = static_cast<uint32_t>(backing.get());
+    config.info.lo_flags = LO_FLAGS_AUTOCLEAR;
+    if (::ioctl(loop.get(), LOOP_CONFIGURE, &config) == 0) return Loop{device, std::move(loop)};
+    if (errno != EBUSY) return Errno(absl::StrCat("LOOP_CONFIGURE ", device));
+    // Another process took it between GET_FREE and CONFIGURE: ask again.
+  }
+  return absl::UnavailableError("no free loop device");
+}
+
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<JobDisk>> JobDisk::Create(const std::string& image_path,
+                                                         const std::string& mount_dir,
+                                                         uint64_t bytes) {
+  auto disk = std::unique_ptr<JobDisk>(new JobDisk(image_path, mount_dir));
+  {
+    UniqueFd image(::open(image_path.c_str(), O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600));
+    if (!image.valid()) return Errno(absl::StrCat("create ", image_path));
+    if (::ftruncate(image.get(), static_cast<off_t>(bytes)) != 0) return Errno("size job disk");
+  }
+  OVVOC_RETURN_IF_ERROR(Format(image_path));
+  OVVOC_RETURN_IF_ERROR(files::EnsureDir(mount_dir, 0755));
+  OVVOC_ASSIGN_OR_RETURN(Loop loop, AttachLoop(image_path));
+  if (::mount(loop.device.c_str(), mount_dir.c_str(), "ext4", MS_NOSUID | MS_NODEV | MS_NOATIME,
+              "") != 0) {
+    return Errno(absl::StrCat("mount ", loop.device, " on ", mount_dir));
+  }
+  disk->mounted_ = true;
+  for (const std::string& dir : {disk->tree_dir(), disk->home_dir()}) {
+    if (::mkdir(dir.c_str(), 0755) != 0 || ::chown(dir.c_str(), kJobUid, kJobGid) != 0) {
+      return Errno(absl::StrCat("prepare ", dir));
+    }
+  }
+  ::chmod(mount_dir.c_str(), 0755);  // root_owner made it the job's; the root stays ours
+  ::chown(mount_dir.c_str(), 0, 0);
+  return disk;
+}
+
+JobDisk::~JobDisk() { (void)Release(); }
+
+uint64_t JobDisk::FreeBytes() const {
+  struct statvfs st {};
+  if (::statvfs(mount_dir_.c_str(), &st) != 0) return 0;
+  return static_cast<uint64_t>(st.f_bavail) * st.f_frsize;
+}
+
+absl::Status JobDisk::Release() {
+  if (mounted_) {
+    if (::umount2(mount_dir_.c_str(), MNT_DETACH) != 0 && errno != EINVAL && errno != ENOENT) {
+      return Errno(absl::StrCat("unmount ", mount_dir_));
+    }
+    mounted_ = false;
+  }
+  ::unlink(image_path_.c_str());
+  return absl::OkStatus();
+}
+
+void JobDisk::UnmountAllUnder(const std::string& dir) {
+  absl::StatusOr<std::string> mounts = files::ReadFile("/proc/self/mountinfo");
+  if (!mounts.ok()) return;
+  std::vector<std::string> targets;
+  for (absl::string_view line : absl::StrSplit(*mounts, '\n', absl::SkipEmpty())) {
+    std::vector<absl::string_view> fields = absl::StrSplit(line, ' ');
+    if (fields.size() < 5) continue;
+    std::string target(fields[4]);  // octal escapes (\040) never occur in our own paths
+    if (target == dir || absl::StartsWith(target, dir + "/")) targets.push_back(target);
+  }
+  // Deepest first.
+  std::sort(targets.begin(), targets.end(),
+            [](const std::string& a, const std::string& b) { return a.size() > b.size(); });
+  for (const std::string& target : targets) ::umount2(target.c_str(), MNT_DETACH);
+}
+
+}  // namespace ovvoc::agent::sandbox

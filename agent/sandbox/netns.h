@@ -1,0 +1,22 @@
+// Work inside a container's network namespace from the agent.
+#ifndef OVVOC_AGENT_SANDBOX_NETNS_H_
+#define OVVOC_AGENT_SANDBOX_NETNS_H_
+
+#include <functional>
+#include <string>
+
+#include "absl/status/status.h"
+
+namespace ovvoc::agent::sandbox {
+
+// Runs `work` on a fresh thread that has joined the network namespace at `netns_path`
+// ("/proc/PID/ns/net"); the thread ends with it, so no other thread ever changes namespace.
+absl::Status RunInNetns(const std::string& netns_path, const std::function<absl::Status()>& work);
+
+// Sets `lo` up in that namespace: test suites listen on localhost, and the egress proxy
+// listens there.
+absl::Status BringLoopbackUp(const std::string& netns_path);
+
+}  // namespace ovvoc::agent::sandbox
+
+#endif  // OVVOC_AGENT_SANDBOX_NETNS_H_

@@ -1,0 +1,238 @@
+#include "agent/sandbox/oci/runc_backend.h"
+
+#include <atomic>
+
+#include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "absl/strings/strip.h"
+#include "agent/process/process.h"
+#include "agent/sandbox/cgroup.h"
+#include "agent/sandbox/classify.h"
+#include "agent/sandbox/hardening.h"
+#include "agent/sandbox/netns.h"
+#include "common/files.h"
+#include "common/logging.h"
+#include "common/status_macros.h"
+
+namespace ovvoc::agent::sandbox {
+namespace {
+
+using Json = nlohmann::json;
+
+Json Mount(const std::string& destination, const std::string& type, const std::string& source,
+           std::vector<std::string> options) {
+  return Json{{"destination", destination}, {"type", type}, {"source", source},
+              {"options", std::move(options)}};
+}
+
+Json ProcessJson(const std::vector<std::string>& args, const std::vector<std::string>& env,
+                 const std::string& cwd) {
+  const Json none = Json::array();
+  return Json{
+      {"terminal", false},
+      {"user", {{"uid", kJobUid}, {"gid", kJobGid}, {"additionalGids", Json::array()}}},
+      {"args", args},
+      {"env", env},
+      {"cwd", cwd},
+      {"capabilities",
+       {{"bounding", none}, {"effective", none}, {"inheritable", none}, {"permitted", none},
+        {"ambient", none}}},
+      {"rlimits",
+       Json::array({{{"type", "RLIMIT_NOFILE"}, {"hard", 4096}, {"soft", 4096}},
+                    {{"type", "RLIMIT_CORE"}, {"hard", 0}, {"soft", 0}}})},
+      {"noNewPrivileges", true},
+      {"oomScoreAdj", 1000},  // under host memory pressure, the job goes first
+  };
+}
+
+class RuncBackend;
+
+class RuncSandbox final : public Sandbox {
+ public:
+  RuncSandbox(const RuncOptions& options, SandboxSpec spec, std::string bundle)
+      : options_(options), spec_(std::move(spec)), bundle_(std::move(bundle)) {}
+  ~RuncSandbox() override { (void)Destroy(); }
+
+  absl::Status Start() {
+    OVVOC_RETURN_IF_ERROR(files::EnsureDir(bundle_, 0700));
+    OVVOC_RETURN_IF_ERROR(files::WriteFileAtomic(
+        bundle_ + "/config.json", RuncConfig(spec_, options_.rootfs).dump(2), 0600));
+    created_ = true;
+    OVVOC_RETURN_IF_ERROR(Runc({"create", "--bundle", bundle_, "--pid-file",
+                                bundle_ + "/init.pid", spec_.name},
+                               bundle_ + "/create.log"));
+    OVVOC_RETURN_IF_ERROR(Runc({"start", spec_.name}));
+    OVVOC_ASSIGN_OR_RETURN(std::string pid_text, files::ReadFile(bundle_ + "/init.pid"));
+    if (!absl::SimpleAtoi(absl::StripAsciiWhitespace(pid_text), &init_pid_)) {
+      return absl::InternalError("runc wrote no init pid");
+    }
+    OVVOC_RETURN_IF_ERROR(BringLoopbackUp(netns_path()));
+    OVVOC_ASSIGN_OR_RETURN(ContainerCgroup cgroup, ContainerCgroup::ForPid(init_pid_));
+    cgroup_ = std::move(cgroup);
+    return absl::OkStatus();
+  }
+
+  int init_pid() const override { return init_pid_; }
+
+  absl::StatusOr<ExecResult> Exec(const ExecSpec& exec,
+                                  const std::function<bool()>& cancelled) override {
+    std::vector<std::string> env = spec_.env;
+    env.insert(env.end(), exec.env.begin(), exec.env.end());
+    const std::string process_file = absl::StrCat(bundle_, "/process-", ++exec_count_, ".json");
+    OVVOC_RETURN_IF_ERROR(files::WriteFileAtomic(
+        process_file, ProcessJson(exec.argv, env, exec.cwd).dump(), 0600));
+
+    PhaseEnd end;
+    end.before = cgroup_->Read();
+    cgroup_->ResetPeakMemory();
+    RunOptions run;
+    run.argv = {options_.runc, "--root", options_.state_root, "exec", "--process", process_file,
+                spec_.name};
+    run.env = {"PATH=/usr/sbin:/usr/bin:/sbin:/bin"};
+    run.output_limit = exec.output_limit;
+    run.timeout = exec.timeout;
+    run.cancelled = cancelled;
+    run.on_stop = [this] { (void)KillStrays(); };
+    OVVOC_ASSIGN_OR_RETURN(RunResult ran, RunProcess(run));
+    end.after = cgroup_->Read();
+    end.exit_code = ran.exit_code;
+    end.timed_out = ran.timed_out;
+    end.cancelled = ran.cancelled;
+    end.disk_full = spec_.disk_full && spec_.disk_full();
+
+    ExecResult result;
+    result.exit_code = ran.exit_code;
+    result.termination = Classify(end);
+    result.output = std::move(ran.output);
+    result.duration = ran.duration;
+    result.peak_memory_bytes = end.after.peak_memory;
+    result.cpu_time = end.after.cpu_time - end.before.cpu_time;
+    return result;
+  }
+
+  absl::Status KillStrays() override {
+    if (!cgroup_.has_value()) return absl::OkStatus();
+    return cgroup_->KillAllExcept(init_pid_);
+  }
+
+  absl::Status Destroy() override {
+    if (!created_) return absl::OkStatus();
+    created_ = false;
+    (void)Runc({"kill", spec_.name, "KILL"});
+    absl::Status deleted = Runc({"delete", "--force", spec_.name});
+    (void)files::RemoveTree(bundle_);
+    return deleted;
+  }
+
+ private:
+  absl::Status Runc(const std::vector<std::string>& args, const std::string& output_file = "") {
+    RunOptions run;
+    run.argv = {options_.runc, "--root", options_.state_root};
+    run.argv.insert(run.argv.end(), args.begin(), args.end());
+    run.env = {"PATH=/usr/sbin:/usr/bin:/sbin:/bin"};
+    run.timeout = absl::Seconds(30);
+    run.output_file = output_file;
+    OVVOC_ASSIGN_OR_RETURN(RunResult ran, RunProcess(run));
+    if (ran.exit_code != 0) {
+      return absl::InternalError(absl::StrCat("runc ", args[0], " ", spec_.name, " failed: ",
+                                              absl::StripAsciiWhitespace(ran.output)));
+    }
+    return absl::OkStatus();
+  }
+
+  const RuncOptions options_;
+  const SandboxSpec spec_;
+  const std::string bundle_;
+  bool created_ = false;
+  int init_pid_ = 0;
+  int exec_count_ = 0;
+  std::optional<ContainerCgroup> cgroup_;
+};
+
+class RuncBackend final : public Backend {
+ public:
+  explicit RuncBackend(RuncOptions options) : options_(std::move(options)) {}
+
+  absl::string_view name() const override { return "oci"; }
+
+  absl::StatusOr<std::unique_ptr<Sandbox>> Create(const SandboxSpec& spec) override {
+    OVVOC_RETURN_IF_ERROR(files::EnsureDir(options_.state_root, 0700));
+    OVVOC_RETURN_IF_ERROR(files::EnsureDir(options_.bundles_dir, 0700));
+    auto sandbox = std::make_unique<RuncSandbox>(options_, spec,
+                                                 absl::StrCat(options_.bundles_dir, "/", spec.name));
+    OVVOC_RETURN_IF_ERROR(sandbox->Start());
+    return sandbox;
+  }
+
+  absl::Status ReapLeftovers() override {
+    RunOptions list;
+    list.argv = {options_.runc, "--root", options_.state_root, "list", "--quiet"};
+    list.env = {"PATH=/usr/sbin:/usr/bin:/sbin:/bin"};
+    list.timeout = absl::Seconds(30);
+    if (!files::Exists(options_.state_root)) return absl::OkStatus();
+    OVVOC_ASSIGN_OR_RETURN(RunResult listed, RunProcess(list));
+    for (absl::string_view name : absl::StrSplit(listed.output, '\n', absl::SkipWhitespace())) {
+      log::Info("removing leftover container %s", name);
+      RunOptions remove = list;
+      remove.argv = {options_.runc, "--root", options_.state_root, "delete", "--force",
+                     std::string(name)};
+      (void)RunProcess(remove);
+      (void)files::RemoveTree(absl::StrCat(options_.bundles_dir, "/", name));
+    }
+    return absl::OkStatus();
+  }
+
+ private:
+  const RuncOptions options_;
+};
+
+}  // namespace
+
+nlohmann::json RuncConfig(const SandboxSpec& spec, const std::string& rootfs) {
+  const Limits& limits = spec.limits;
+  Json mounts = Json::array({
+      Mount("/proc", "proc", "proc", {"nosuid", "noexec", "nodev"}),
+      Mount("/dev", "tmpfs", "tmpfs", {"nosuid", "strictatime", "mode=755", "size=65536k"}),
+      Mount("/dev/pts", "devpts", "devpts",
+            {"nosuid", "noexec", "newinstance", "ptmxmode=0666", "mode=0620"}),
+      Mount("/dev/shm", "tmpfs", "shm", {"nosuid", "noexec", "nodev", "mode=1777", "size=65536k"}),
+      Mount("/dev/mqueue", "mqueue", "mqueue", {"nosuid", "noexec", "nodev"}),
+      Mount("/sys", "sysfs", "sysfs", {"nosuid", "noexec", "nodev", "ro"}),
+      Mount("/tmp", "tmpfs", "tmpfs",
+            {"nosuid", "nodev", "mode=1777", absl::StrCat("size=", limits.tmp_bytes)}),
+      Mount("/workspace", "bind", spec.workspace_dir, {"rbind", "rw", "nosuid", "nodev"}),
+      Mount("/home/ovvoc", "bind", spec.home_dir, {"rbind", "rw", "nosuid", "nodev"}),
+  });
+  const int64_t memory = static_cast<int64_t>(limits.memory_bytes);
+  Json namespaces = Json::array();
+  for (const char* type : {"pid", "network", "ipc", "uts", "mount", "cgroup"}) {
+    namespaces.push_back({{"type", type}});
+  }
+  return Json{
+      {"ociVersion", "1.0.2"},
+      {"process", ProcessJson({kInitPath}, spec.env, "/")},
+      {"root", {{"path", rootfs}, {"readonly", true}}},
+      {"hostname", "ovvoc-job"},
+      {"mounts", mounts},
+      {"annotations", {{kJobLabel, spec.job_id}}},
+      {"linux",
+       {{"namespaces", namespaces},
+        {"cgroupsPath", absl::StrCat("/ovvoc/", spec.name)},
+        {"resources",
+         {{"memory", {{"limit", memory}, {"swap", memory}}},  // swap = memory+swap: none
+          {"cpu", {{"quota", static_cast<int64_t>(limits.cpu_millis) * 100}, {"period", 100000}}},
+          {"pids", {{"limit", limits.pids}}},
+          {"devices", Json::array({{{"allow", false}, {"access", "rwm"}}})}}},
+        {"maskedPaths", MaskedPaths()},
+        {"readonlyPaths", ReadonlyPaths()},
+        {"seccomp", SeccompProfile()}}},
+  };
+}
+
+std::unique_ptr<Backend> MakeRuncBackend(RuncOptions options) {
+  return std::make_unique<RuncBackend>(std::move(options));
+}
+
+}  // namespace ovvoc::agent::sandbox
