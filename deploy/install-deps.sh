@@ -9,6 +9,8 @@ packages=(
   # libraries the code links
   libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler libabsl-dev
   libssl-dev libcurl4-openssl-dev libgit2-dev libsqlite3-dev nlohmann-json3-dev libcli11-dev
+  # the sandbox: both container backends, job disks, the job image's ingredients
+  docker.io runc e2fsprogs busybox-static
   # tests
   catch2 libcpp-httplib-dev openssl procps
 )

@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
-# Ovvoc end to end on one machine: installs dependencies, builds, starts a control plane,
-# registers and starts an agent, runs an update job on a sample npm project and prints its
-# result. Cleans up after itself; exits non-zero unless the job succeeds.
+# Ovvoc end to end on one machine: installs dependencies, builds the binaries and the job
+# image, starts a control plane, registers and starts an agent, runs a job on a sample npm
+# project (clone, then npm install through the registry-only egress proxy, build and test in a
+# hardened container) and prints its result. Cleans up after itself; exits non-zero unless the
+# job succeeds. Needs root (containers, loop-mounted job disks).
 #
 #   deploy/quickstart.sh            # everything in a temp dir, removed at the end
 #   KEEP=1 deploy/quickstart.sh     # keep the temp dir (logs, data dir) for a look afterwards
@@ -29,6 +31,9 @@ step "Building ovvoc-control-plane and ovvoc-agent"
 cmake -S "$root" -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
 cmake --build "$build" -j "${OVVOC_JOBS:-2}" --target ovvoc-control-plane ovvoc-agent
 
+step "Building the job image (the container rootfs every job runs in)"
+"$root/deploy/image/build.sh" | tail -n 1
+
 step "Initialising a control plane in $work/control-plane"
 "$cp_bin" init --data-dir "$work/control-plane"
 "$cp_bin" serve --data-dir "$work/control-plane" --listen 127.0.0.1:0 \
@@ -49,8 +54,12 @@ token=$(admin enroll-token create --org demo --ttl 10m | tail -n 1)
 
 step "Registering an agent (pins the control plane's CA from the token)"
 "$agent_bin" register --server "$address" --token "$token" --config-dir "$work/agent"
-# --allow-file-remotes: the sample repository is a local path on this machine.
-"$agent_bin" run --config-dir "$work/agent" --allow-file-remotes 2>"$work/agent.log" &
+# --allow-file-remotes: the sample repository is a local path on this machine. Jobs run in
+# the sandbox: docker when a daemon answers, else runc. The egress proxy refuses registries that
+# resolve to private or reserved addresses; some networks (mirrors, split DNS) map the public
+# registry there, so this one host:port is explicitly allowed.
+"$agent_bin" run --config-dir "$work/agent" --allow-file-remotes \
+  --allow-internal registry.npmjs.org:443 2>"$work/agent.log" &
 pids+=($!)
 
 step "Committing the sample npm project into a git repository"

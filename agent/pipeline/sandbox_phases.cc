@@ -80,6 +80,7 @@ class CommandPhase : public Phase {
     OVVOC_ASSIGN_OR_RETURN(sandbox::ExecResult r, session_->Run(job, argv, network_));
     outcome->set_exit_code(r.exit_code);
     outcome->set_termination(r.termination);
+    outcome->set_log_excerpt(Scrub(r.output, job));
     *outcome->mutable_duration() = ToProto(r.duration);
     ovvoc::v1::ResourceUsage* usage = job.result().mutable_resources();
     usage->set_peak_memory_bytes(std::max(usage->peak_memory_bytes(), r.peak_memory_bytes));

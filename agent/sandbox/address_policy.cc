@@ -76,9 +76,7 @@ bool AllZero(const uint8_t* bytes, int n) {
   return std::all_of(bytes, bytes + n, [](uint8_t b) { return b == 0; });
 }
 
-uint32_t ReadV4(const uint8_t* bytes) {
-  return V4(bytes[0], bytes[1], bytes[2], bytes[3]);
-}
+uint32_t ReadV4(const uint8_t* bytes) { return V4(bytes[0], bytes[1], bytes[2], bytes[3]); }
 
 std::optional<BlockedRange> FindBlockedV4(uint32_t address, absl::string_view via) {
   for (const V4Range& range : kV4Blocked) {

@@ -33,6 +33,7 @@ constexpr size_t kRelayChunk = 64 * 1024;
 constexpr absl::Duration kLingerTime = absl::Seconds(1);
 constexpr size_t kLingerBytes = 64 * 1024;
 constexpr char kConnectEstablished[] = "HTTP/1.1 200 Connection established\r\n\r\n";
+constexpr absl::string_view kNonPublic = "resolves to a non-public address";
 
 absl::Status ErrnoStatus(absl::string_view what, int err = errno) {
   return absl::ErrnoToStatus(err, what);
@@ -92,13 +93,20 @@ void LingeringClose(int fd, int stop_fd) {
 
 absl::string_view StatusText(int code) {
   switch (code) {
-    case 400: return "Bad Request";
-    case 403: return "Forbidden";
-    case 408: return "Request Timeout";
-    case 502: return "Bad Gateway";
-    case 503: return "Service Unavailable";
-    case 504: return "Gateway Timeout";
-    default: return "Error";
+    case 400:
+      return "Bad Request";
+    case 403:
+      return "Forbidden";
+    case 408:
+      return "Request Timeout";
+    case 502:
+      return "Bad Gateway";
+    case 503:
+      return "Service Unavailable";
+    case 504:
+      return "Gateway Timeout";
+    default:
+      return "Error";
   }
 }
 
@@ -160,8 +168,8 @@ absl::StatusOr<EgressPolicy> NormalizePolicy(EgressPolicy policy) {
   for (EgressEndpoint& endpoint : policy.allowed) {
     absl::StatusOr<std::string> host = NormalizeHost(endpoint.host);
     if (!host.ok()) {
-      return absl::InvalidArgumentError(absl::StrCat("allowed host \"", endpoint.host,
-                                                     "\": ", host.status().message()));
+      return absl::InvalidArgumentError(
+          absl::StrCat("allowed host \"", endpoint.host, "\": ", host.status().message()));
     }
     if (endpoint.port < 1 || endpoint.port > 65535) {
       return absl::InvalidArgumentError(absl::StrCat("allowed port ", endpoint.port));
@@ -169,6 +177,13 @@ absl::StatusOr<EgressPolicy> NormalizePolicy(EgressPolicy policy) {
     endpoint.host = *std::move(host);
   }
   return policy;
+}
+
+// "host:port", "[v6]:port"; "-" when there is no host.
+std::string HostPort(absl::string_view host, int port) {
+  if (host.empty()) return "-";
+  if (host.find(':') != absl::string_view::npos) return absl::StrCat("[", host, "]:", port);
+  return absl::StrCat(host, ":", port);
 }
 
 UniqueFd MakeEventFd() { return UniqueFd(::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC)); }
@@ -237,28 +252,45 @@ std::vector<EgressEvent> EgressProxy::Events() const {
   return events_;
 }
 
+uint64_t EgressProxy::DroppedEvents() const {
+  absl::MutexLock lock(&mu_);
+  return dropped_events_;
+}
+
 size_t EgressProxy::AddEvent(EgressEvent event) {
+  absl::MutexLock lock(&mu_);
+  if (events_.size() >= policy_.max_events) {
+    if (dropped_events_++ == 0) {
+      log::Warning("egress proxy: %d attempts recorded; only counting the rest", events_.size());
+    }
+    return kNoEvent;
+  }
   event.time = Clock::Real().Now();
   if (event.allowed) {
-    log::Debug("egress proxy: allowed %s %s:%d", event.method, event.host, event.port);
+    log::Debug("egress proxy: allowed %s %s", event.method, HostPort(event.host, event.port));
   } else {
-    log::Warning("egress proxy: refused %s %s:%d: %s", event.method.empty() ? "-" : event.method,
-                 event.host.empty() ? "-" : event.host, event.port, event.reason);
+    log::Warning("egress proxy: refused %s %s: %s", event.method.empty() ? "-" : event.method,
+                 HostPort(event.host, event.port), event.reason);
   }
-  absl::MutexLock lock(&mu_);
   events_.push_back(std::move(event));
   return events_.size() - 1;
 }
 
-void EgressProxy::FinishEvent(size_t index, absl::string_view reason, uint64_t up,
-                              uint64_t down) {
+void EgressProxy::UpdateAddress(size_t index, absl::string_view address) {
   absl::MutexLock lock(&mu_);
+  if (index != kNoEvent) events_[index].address = std::string(address);
+}
+
+void EgressProxy::FinishEvent(size_t index, absl::string_view reason, uint64_t up, uint64_t down) {
+  absl::MutexLock lock(&mu_);
+  if (index == kNoEvent) return;
   EgressEvent& event = events_[index];
   if (!reason.empty()) event.reason = std::string(reason);
   event.bytes_up = up;
   event.bytes_down = down;
-  log::Debug("egress proxy: %s %s:%d via %s done: %d bytes up, %d down%s%s", event.method,
-             event.host, event.port, event.address, up, down, reason.empty() ? "" : ": ", reason);
+  log::Debug("egress proxy: %s %s via %s done: %d bytes up, %d down%s%s", event.method,
+             HostPort(event.host, event.port), event.address, up, down, reason.empty() ? "" : ": ",
+             reason);
 }
 
 bool EgressProxy::ChargeBytes(uint64_t n) {
@@ -272,9 +304,7 @@ bool EgressProxy::ChargeBytes(uint64_t n) {
   return false;
 }
 
-bool EgressProxy::budget_exhausted() const {
-  return total_bytes_.load() > policy_.max_total_bytes;
-}
+bool EgressProxy::budget_exhausted() const { return total_bytes_.load() > policy_.max_total_bytes; }
 
 void EgressProxy::ReapWorkers(bool all) {
   for (auto it = workers_.begin(); it != workers_.end();) {
@@ -288,15 +318,15 @@ void EgressProxy::ReapWorkers(bool all) {
 }
 
 void EgressProxy::RefuseBusy(UniqueFd client) {
-  std::string reason =
-      absl::StrCat("too many connections (limit ", policy_.max_connections, ")");
+  std::string reason = absl::StrCat("too many connections (limit ", policy_.max_connections, ")");
   AddEvent(EgressEvent{.reason = reason});
   std::string response = ErrorResponse(503, reason);
   // A fresh socket's send buffer takes this at once; never block the accept thread on it.
   ::send(client.get(), response.data(), response.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
   ::shutdown(client.get(), SHUT_WR);
+  // Drop what already arrived, so that closing sends FIN rather than a reset.
   char sink[4096];
-  while (::recv(client.get(), sink, sizeof(sink), MSG_DONTWAIT) > 0) {
+  for (int i = 0; i < 16 && ::recv(client.get(), sink, sizeof(sink), MSG_DONTWAIT) > 0; ++i) {
   }
 }
 
@@ -384,9 +414,10 @@ class EgressProxy::Connection {
     if (!endpoint->allow_internal) {
       for (const Target& target : *targets) {
         if (std::optional<BlockedRange> range = FindBlockedRange(target.ip)) {
-          event.reason = absl::StrCat("resolves to a non-public address ", target.ip.ToString(),
-                                      " (", range->Describe(), ")");
-          return Refuse(403, std::move(event));
+          event.reason =
+              absl::StrCat(kNonPublic, " ", target.ip.ToString(), " (", range->Describe(), ")");
+          // The container learns no more than that: not how our network is laid out.
+          return Refuse(403, std::move(event), kNonPublic);
         }
       }
     }
@@ -403,7 +434,7 @@ class EgressProxy::Connection {
     if (!upstream.ok()) {
       std::string reason = absl::StrCat("connect failed: ", upstream.status().message());
       proxy_.FinishEvent(index, reason, 0, 0);
-      log::Warning("egress proxy: %s %s:%d: %s", request.method, request.host, request.port,
+      log::Warning("egress proxy: %s %s: %s", request.method, HostPort(request.host, request.port),
                    reason);
       if (absl::IsCancelled(upstream.status())) return;
       Respond(absl::IsDeadlineExceeded(upstream.status()) ? 504 : 502, reason);
@@ -423,7 +454,7 @@ class EgressProxy::Connection {
 
   absl::StatusOr<std::vector<Target>> Resolve(const std::string& host, int port) {
     addrinfo hints{};
-    hints.ai_family = AF_UNSPEC;
+    hints.ai_family = AF_UNSPEC;  // no AI_ADDRCONFIG: it drops answers on loopback-only hosts
     hints.ai_socktype = SOCK_STREAM;
     hints.ai_protocol = IPPROTO_TCP;
     hints.ai_flags = AI_NUMERICSERV | (IpAddress::Parse(host) ? AI_NUMERICHOST : 0);
@@ -453,9 +484,7 @@ class EgressProxy::Connection {
       int port = ntohs(target.addr.ss_family == AF_INET
                            ? reinterpret_cast<const sockaddr_in*>(&target.addr)->sin_port
                            : reinterpret_cast<const sockaddr_in6*>(&target.addr)->sin6_port);
-      dialled = target.ip.family == IpAddress::Family::kV4
-                    ? absl::StrCat(target.ip.ToString(), ":", port)
-                    : absl::StrCat("[", target.ip.ToString(), "]:", port);
+      dialled = HostPort(target.ip.ToString(), port);
       UniqueFd fd(::socket(target.addr.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
       if (!fd.valid()) return ErrnoStatus("socket");
       if (::connect(fd.get(), reinterpret_cast<const sockaddr*>(&target.addr), target.len) != 0) {
@@ -490,8 +519,9 @@ class EgressProxy::Connection {
     }
   }
 
-  void Refuse(int code, EgressEvent event) {
-    std::string reason = event.reason;
+  // Records `event` and answers `code` with the event's reason, or `public_reason`.
+  void Refuse(int code, EgressEvent event, absl::string_view public_reason = "") {
+    std::string reason = public_reason.empty() ? event.reason : std::string(public_reason);
     proxy_.AddEvent(std::move(event));
     Respond(code, reason);
   }
@@ -535,14 +565,15 @@ std::optional<std::string> Fill(Direction& d, absl::FunctionRef<bool(uint64_t)> 
   d.buffer.resize(kRelayChunk);
   d.offset = 0;
   ssize_t n = ::recv(d.from, d.buffer.data(), d.buffer.size(), MSG_DONTWAIT);
+  int err = errno;
   d.buffer.resize(n > 0 ? static_cast<size_t>(n) : 0);
   if (n == 0) d.eof = true;
   if (n >= 0) ++d.activity;
-  if (n >= 0 || errno == EAGAIN || errno == EINTR) {
+  if (n >= 0 || err == EAGAIN || err == EINTR) {
     if (n > 0 && !charge(static_cast<uint64_t>(n))) return "egress byte budget spent";
     return std::nullopt;
   }
-  return absl::StrCat("recv: ", std::strerror(errno));
+  return absl::StrCat("recv: ", std::strerror(err));
 }
 
 short WantedEvents(const Direction& reading_into, const Direction& writing_from) {
@@ -599,11 +630,6 @@ void EgressProxy::Connection::Relay(size_t index, int upstream, std::string pend
     if (up.activity + down.activity != before) last_activity = absl::Now();
   }
   proxy_.FinishEvent(index, end.value_or(""), up.delivered, down.delivered);
-}
-
-void EgressProxy::UpdateAddress(size_t index, absl::string_view address) {
-  absl::MutexLock lock(&mu_);
-  events_[index].address = std::string(address);
 }
 
 void EgressProxy::AcceptLoop() {

@@ -50,6 +50,9 @@ struct EgressPolicy {
   uint64_t max_total_bytes = 4ull << 30;  // both directions, all tunnels; then tunnels are cut
   absl::Duration connect_timeout = absl::Seconds(15);
   absl::Duration idle_timeout = absl::Seconds(120);  // also bounds reading the request head
+  // Events kept (and logged one by one); later attempts are only counted: a container
+  // hammering the proxy must not grow the agent's memory or flood its log.
+  size_t max_events = 10000;
 };
 
 struct EgressEvent {
@@ -61,7 +64,7 @@ struct EgressEvent {
   // Refusals: "host not allowed", "resolves to a non-public address 10.0.0.5 (private
   // 10.0.0.0/8)", ...; allowed attempts: "" or how they failed ("connect failed: ...").
   std::string reason;
-  std::string address;  // the address dialled, when allowed ("93.184.216.34:443")
+  std::string address;  // the address dialled, when allowed ("93.184.216.34:443", "[::1]:80")
   uint64_t bytes_up = 0, bytes_down = 0;  // updated when the connection ends
 };
 
@@ -86,6 +89,8 @@ class EgressProxy {
 
   // Every allowed and refused attempt so far, in order.
   std::vector<EgressEvent> Events() const ABSL_LOCKS_EXCLUDED(mu_);
+  // Attempts beyond policy.max_events, not kept in Events().
+  uint64_t DroppedEvents() const ABSL_LOCKS_EXCLUDED(mu_);
 
  private:
   struct Worker;
@@ -96,6 +101,9 @@ class EgressProxy {
   void AcceptLoop();
   void ReapWorkers(bool all);
   void RefuseBusy(UniqueFd client);
+  static constexpr size_t kNoEvent = ~size_t{0};
+
+  // Stamps, logs and keeps `event`; its index, or kNoEvent once max_events are kept.
   size_t AddEvent(EgressEvent event) ABSL_LOCKS_EXCLUDED(mu_);
   void UpdateAddress(size_t index, absl::string_view address) ABSL_LOCKS_EXCLUDED(mu_);
   void FinishEvent(size_t index, absl::string_view reason, uint64_t up, uint64_t down)
@@ -110,8 +118,8 @@ class EgressProxy {
   const UniqueFd stop_fd_;    // eventfd, readable once Close() begins: every poll() watches it
   const UniqueFd budget_fd_;  // eventfd, readable once the byte budget is spent: tunnels watch it
 
-  UniqueFd listener_;             // closed by Close() after the accept thread is joined
-  std::thread accept_thread_;     // started by Start(), joined by Close()
+  UniqueFd listener_;          // closed by Close() after the accept thread is joined
+  std::thread accept_thread_;  // started by Start(), joined by Close()
   std::atomic<uint64_t> total_bytes_{0};
   std::atomic<int> active_connections_{0};
   // Owned by the accept thread; Close() touches it only after joining that thread.
@@ -122,6 +130,7 @@ class EgressProxy {
 
   mutable absl::Mutex mu_;
   std::vector<EgressEvent> events_ ABSL_GUARDED_BY(mu_);
+  uint64_t dropped_events_ ABSL_GUARDED_BY(mu_) = 0;
 };
 
 }  // namespace ovvoc::agent::sandbox

@@ -45,9 +45,9 @@ bool HasControl(absl::string_view s, bool allow_tab) {
 
 // Fields a proxy must not forward (RFC 9110 7.6.1), plus Host, which is rebuilt from the URL.
 bool IsDroppedField(absl::string_view lower_name) {
-  for (absl::string_view name : {"connection", "keep-alive", "proxy-connection",
-                                 "proxy-authorization", "proxy-authenticate", "te", "upgrade",
-                                 "host"}) {
+  for (absl::string_view name :
+       {"connection", "keep-alive", "proxy-connection", "proxy-authorization", "proxy-authenticate",
+        "te", "upgrade", "host"}) {
     if (lower_name == name) return true;
   }
   return false;
@@ -135,8 +135,9 @@ std::string BuildUpstreamHead(absl::string_view method, absl::string_view path,
       if (!IsFramingField(lower)) dropped.insert(std::move(lower));
     }
   }
-  std::string head = absl::StrCat(method, " ", path, " ", version, "\r\n", "Host: ",
-                                   AuthorityForHostField(request.host, request.port), "\r\n");
+  std::string head =
+      absl::StrCat(method, " ", path, " ", version, "\r\n",
+                   "Host: ", AuthorityForHostField(request.host, request.port), "\r\n");
   for (const Field& field : fields) {
     std::string lower = absl::AsciiStrToLower(field.name);
     if (IsDroppedField(lower) || dropped.count(lower) > 0) continue;

@@ -82,6 +82,28 @@ void PrintResult(const ovvoc::v1::JobResult& r) {
         "    %-32s %-16s %s\n", d.name().c_str(), d.spec().c_str(),
         absl::AsciiStrToLower(kind.substr(absl::string_view("DEPENDENCY_KIND_").size())).c_str());
   }
+  for (const auto& [name, c] : {std::pair<const char*, const ovvoc::v1::CommandOutcome*>{
+                                    "install", &r.install()},
+                                {"build", &r.build()},
+                                {"test", &r.test()}}) {
+    if (c->skipped()) {
+      std::printf("  %-13s skipped (no script)\n", name);
+    } else if (!c->command().empty()) {
+      std::string termination = ovvoc::v1::Termination_Name(c->termination());
+      std::printf("  %-13s %s: exit %d (%s) in %s\n", name, c->command().c_str(), c->exit_code(),
+                  absl::AsciiStrToLower(termination.substr(std::string_view("TERMINATION_").size()))
+                      .c_str(),
+                  Seconds(c->duration()).c_str());
+    }
+  }
+  if (r.resources().peak_memory_bytes() > 0) {
+    std::printf("  resources     %.0f MiB peak memory, %s CPU\n",
+                static_cast<double>(r.resources().peak_memory_bytes()) / (1 << 20),
+                Seconds(r.resources().cpu_time()).c_str());
+  }
+  for (const auto& f : r.findings()) {
+    std::printf("  finding       %s: %s\n", f.kind().c_str(), f.detail().c_str());
+  }
   if (r.has_failure() && !r.failure().reason().empty()) {
     std::printf("  failure       %s: %s\n", r.failure().phase().c_str(),
                 r.failure().reason().c_str());

@@ -18,7 +18,7 @@ APPLETS=(sh ash ls cat cp mv rm mkdir env echo sleep kill ps grep sed head tail 
   test '[' chmod ln touch find xargs sort tr cut date uname which mount dd printf readlink basename
   dirname tee timeout)
 # Host packages the build reads from; their versions are recorded in image.json.
-HOST_PACKAGES=(busybox-static ca-certificates gcc libc6-dev openssl tar)
+HOST_PACKAGES=(busybox-static ca-certificates curl gcc libc6-dev openssl tar)
 # Host packages whose files end up in the rootfs (their versions are part of the digest).
 ROOTFS_PACKAGES=(libc6 libstdc++6 libgcc-s1 busybox-static ca-certificates gcc-12)
 
@@ -76,7 +76,6 @@ export LC_ALL=C
 ensure_host_packages() {
   local missing=() p
   local wanted=("${HOST_PACKAGES[@]}")
-  command -v npm >/dev/null || wanted+=(npm)
   for p in "${wanted[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
   done
@@ -92,16 +91,6 @@ ensure_host_packages() {
 
 integrity_of() { printf 'sha512-%s' "$(openssl dgst -sha512 -binary <"$1" | base64 -w0)"; }
 
-# npm with none of the host's npmrc files or npm_config_* variables: a user npmrc may set
-# options (omit-lockfile-registry-resolved, a mirror, auth) that must not reach the build.
-clean_npm() {
-  local empty="$OVVOC_IMAGE_CACHE/empty-npmrc" unset=() v
-  : >"$empty"
-  while IFS= read -r v; do unset+=(-u "$v"); done < <(compgen -e | grep -i '^npm_config_' || true)
-  env "${unset[@]}" npm --userconfig="$empty" --globalconfig=/dev/null --registry="$OVVOC_NPM_REGISTRY" \
-    --cache="$OVVOC_IMAGE_CACHE/npm-cache" --update-notifier=false --fund=false --audit=false "$@"
-}
-
 # fetch NAME VERSION INTEGRITY -> prints the path of the verified tarball.
 fetch() {
   local name=$1 version=$2 want=$3
@@ -111,8 +100,9 @@ fetch() {
   else
     log "downloading $name@$version"
     rm -f "$file"
-    (cd "$OVVOC_IMAGE_CACHE/downloads" && clean_npm pack --silent "$name@$version" >/dev/null)
-    [[ -f $file ]] || die "npm pack did not produce $file"
+    # The registry's tarball URL for an unscoped package; no npm (nor its config) involved.
+    curl -fsSL --retry 3 -o "$file" "${OVVOC_NPM_REGISTRY%/}/$name/-/$name-$version.tgz" ||
+      die "cannot download $name@$version from $OVVOC_NPM_REGISTRY"
     local got
     got=$(integrity_of "$file")
     if [[ $got != "$want" ]]; then

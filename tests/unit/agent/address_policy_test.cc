@@ -170,8 +170,8 @@ TEST_CASE("blocked ranges describe themselves for refusal messages") {
 }
 
 TEST_CASE("only strict IP literals parse") {
-  for (const char* text : {"127.1", "0x7f.0.0.1", "2130706433", "127.0.0.1.", " 127.0.0.1",
-                           "[::1]", "fe80::1%eth0", "", "localhost", "1.2.3.256", "::ffff:1.2.3"}) {
+  for (const char* text : {"127.1", "0x7f.0.0.1", "2130706433", "127.0.0.1.", " 127.0.0.1", "[::1]",
+                           "fe80::1%eth0", "", "localhost", "1.2.3.256", "::ffff:1.2.3"}) {
     INFO(text);
     CHECK(!IpAddress::Parse(text));
   }
@@ -184,16 +184,16 @@ TEST_CASE("addresses from sockaddrs match their literals") {
   sockaddr_in v4{};
   v4.sin_family = AF_INET;
   inet_pton(AF_INET, "10.0.0.5", &v4.sin_addr);
-  std::optional<IpAddress> a = IpAddress::FromSockaddr(reinterpret_cast<sockaddr*>(&v4),
-                                                        sizeof(v4));
+  std::optional<IpAddress> a =
+      IpAddress::FromSockaddr(reinterpret_cast<sockaddr*>(&v4), sizeof(v4));
   REQUIRE(a);
   CHECK(*a == *IpAddress::Parse("10.0.0.5"));
 
   sockaddr_in6 v6{};
   v6.sin6_family = AF_INET6;
   inet_pton(AF_INET6, "::ffff:127.0.0.1", &v6.sin6_addr);
-  std::optional<IpAddress> b = IpAddress::FromSockaddr(reinterpret_cast<sockaddr*>(&v6),
-                                                        sizeof(v6));
+  std::optional<IpAddress> b =
+      IpAddress::FromSockaddr(reinterpret_cast<sockaddr*>(&v6), sizeof(v6));
   REQUIRE(b);
   CHECK(b->ToString() == "::ffff:127.0.0.1");
   CHECK(FindBlockedRange(*b)->kind == "loopback");
