@@ -10,6 +10,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/time.h"
+#include "agent/cli/doctor_command.h"
 #include "agent/cli/sandbox_flags.h"
 #include "agent/cli/update_command.h"
 #include "agent/config/config.h"
@@ -138,6 +139,7 @@ void AddCommands(CLI::App& app, int& exit_code) {
   });
 
   AddUpdateCommand(app, exit_code);
+  AddDoctorCommand(app, exit_code);
 }
 
 }  // namespace ovvoc::agent::cli

@@ -84,12 +84,16 @@ class DelayPhase final : public Phase {
 std::vector<std::unique_ptr<Phase>> UpdatePhases(const PipelineOptions& options) {
   std::vector<std::unique_ptr<Phase>> phases;
   phases.push_back(std::make_unique<ClonePhase>(options.allow_file_remotes));
-  if (options.test_delay > absl::ZeroDuration()) {
-    phases.push_back(std::make_unique<DelayPhase>(options.test_delay));
-  }
   phases.push_back(std::make_unique<ManifestPhase>());
-  if (options.sandbox != nullptr && options.sandbox->backend != nullptr) {
-    AddSandboxPhases(*options.sandbox, phases);
+  const bool sandboxed = options.sandbox != nullptr && options.sandbox->backend != nullptr;
+  // The test delay sits where a job holds the most: after its container exists, if it has one.
+  auto delay = options.test_delay > absl::ZeroDuration()
+                   ? std::make_unique<DelayPhase>(options.test_delay)
+                   : nullptr;
+  if (sandboxed) {
+    AddSandboxPhases(*options.sandbox, phases, std::move(delay));
+  } else if (delay) {
+    phases.push_back(std::move(delay));
   }
   return phases;
 }
