@@ -1,4 +1,5 @@
 #include "agent/sandbox/egress_proxy.h"
+#include "agent/sandbox/netns.h"
 
 #include <fcntl.h>
 #include <netdb.h>
@@ -133,20 +134,16 @@ absl::StatusOr<UniqueFd> ListenOnLoopback(int port) {
   return fd;
 }
 
-// The socket is created by a thread of our own that enters the namespace and then exits, so
-// no other thread's namespace ever changes. A socket stays in the namespace it was created
-// in, whichever thread uses it afterwards.
+// The socket is created on a thread that joins the namespace and then ends (RunInNetns), so no
+// other thread's namespace ever changes. A socket stays in the namespace it was created in,
+// whichever thread uses it afterwards.
 absl::StatusOr<UniqueFd> ListenInNamespace(const std::string& netns_path, int port) {
-  UniqueFd ns(::open(netns_path.c_str(), O_RDONLY | O_CLOEXEC));
-  if (!ns.valid()) return ErrnoStatus(absl::StrCat("open ", netns_path));
   absl::StatusOr<UniqueFd> listener = absl::InternalError("namespace thread did not run");
-  std::thread([&] {
-    if (::setns(ns.get(), CLONE_NEWNET) != 0) {
-      listener = ErrnoStatus(absl::StrCat("setns ", netns_path));
-      return;
-    }
+  absl::Status joined = RunInNetns(netns_path, [&] {
     listener = ListenOnLoopback(port);
-  }).join();
+    return absl::OkStatus();
+  });
+  if (!joined.ok()) return joined;
   return listener;
 }
 
