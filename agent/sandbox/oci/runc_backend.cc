@@ -200,6 +200,10 @@ nlohmann::json RuncConfig(const SandboxSpec& spec, const std::string& rootfs) {
       Mount("/dev/shm", "tmpfs", "shm", {"nosuid", "noexec", "nodev", "mode=1777", "size=65536k"}),
       Mount("/dev/mqueue", "mqueue", "mqueue", {"nosuid", "noexec", "nodev"}),
       Mount("/sys", "sysfs", "sysfs", {"nosuid", "noexec", "nodev", "ro"}),
+      // The container's own cgroups, read-only: where node, npm and test runners look for their
+      // memory and pids limits (Docker mounts them too).
+      Mount("/sys/fs/cgroup", "cgroup", "cgroup",
+            {"nosuid", "noexec", "nodev", "relatime", "ro"}),
       Mount("/tmp", "tmpfs", "tmpfs",
             {"nosuid", "nodev", "mode=1777", absl::StrCat("size=", limits.tmp_bytes)}),
       Mount("/workspace", "bind", spec.workspace_dir, {"rbind", "rw", "nosuid", "nodev"}),
