@@ -1,0 +1,87 @@
+#include "agent/process/process.h"
+
+#include <catch2/catch.hpp>
+
+#include "agent/process/bounded_output.h"
+
+namespace ovvoc::agent {
+namespace {
+
+const std::vector<std::string> kEnv = {"PATH=/usr/bin:/bin"};
+
+TEST_CASE("bounded output keeps the head and the tail") {
+  BoundedOutput small(4);
+  small.Append("abc");
+  CHECK(small.Text() == "abc");
+  BoundedOutput exact(4);
+  exact.Append("abcdefgh");
+  CHECK(exact.Text() == "abcdefgh");
+  BoundedOutput big(4);
+  for (char c = 'a'; c <= 'z'; ++c) big.Append(std::string(1, c));
+  CHECK(big.Text() == "abcd\n[... 18 bytes omitted ...]\nwxyz");
+  CHECK(big.total_bytes() == 26);
+}
+
+TEST_CASE("a process's exit code and merged output") {
+  RunOptions run;
+  run.argv = {"/bin/sh", "-c", "echo out; echo err >&2; exit 3"};
+  run.env = kEnv;
+  auto r = RunProcess(run);
+  REQUIRE(r.ok());
+  CHECK(r->exit_code == 3);
+  CHECK(r->output == "out\nerr\n");
+  CHECK(!r->timed_out);
+}
+
+TEST_CASE("a timeout stops the process and calls on_stop first") {
+  RunOptions run;
+  run.argv = {"/bin/sleep", "30"};
+  run.env = kEnv;
+  run.timeout = absl::Milliseconds(200);
+  bool stopped = false;
+  run.on_stop = [&] { stopped = true; };
+  const absl::Time start = absl::Now();
+  auto r = RunProcess(run);
+  REQUIRE(r.ok());
+  CHECK(r->timed_out);
+  CHECK(stopped);
+  CHECK(absl::Now() - start < absl::Seconds(10));  // the 5 s grace, then SIGKILL
+}
+
+TEST_CASE("a daemon holding the output does not keep RunProcess waiting") {
+  RunOptions run;
+  run.argv = {"/bin/sh", "-c", "sleep 30 & echo started"};
+  run.env = kEnv;
+  const absl::Time start = absl::Now();
+  auto r = RunProcess(run);
+  REQUIRE(r.ok());
+  CHECK(r->exit_code == 0);
+  CHECK(r->output == "started\n");
+  CHECK(absl::Now() - start < absl::Seconds(3));
+}
+
+TEST_CASE("output can go to a file that a long-lived child inherits") {
+  RunOptions run;
+  run.argv = {"/bin/sh", "-c", "echo to-file; sleep 30 &"};
+  run.env = kEnv;
+  run.output_file = "/tmp/ovvoc-process-test-" + std::to_string(::getpid());
+  const absl::Time start = absl::Now();
+  auto r = RunProcess(run);
+  REQUIRE(r.ok());
+  CHECK(r->output == "to-file\n");
+  CHECK(absl::Now() - start < absl::Seconds(2));
+  ::unlink(run.output_file.c_str());
+}
+
+TEST_CASE("a program that cannot start is an exit code, a relative path an error") {
+  RunOptions run;
+  run.argv = {"/nonexistent/program"};
+  auto r = RunProcess(run);
+  REQUIRE(r.ok());
+  CHECK(r->exit_code == 127);
+  run.argv = {"sh"};
+  CHECK(!RunProcess(run).ok());
+}
+
+}  // namespace
+}  // namespace ovvoc::agent

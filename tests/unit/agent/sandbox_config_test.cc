@@ -1,0 +1,155 @@
+// The hardening both backends are asked for, read back from the requests they generate.
+#include <catch2/catch.hpp>
+
+#include "agent/sandbox/classify.h"
+#include "agent/sandbox/docker/docker_backend.h"
+#include "agent/sandbox/hardening.h"
+#include "agent/sandbox/oci/runc_backend.h"
+#include "agent/sandbox/sandbox.h"
+#include "common/time_util.h"
+
+namespace ovvoc::agent::sandbox {
+namespace {
+
+SandboxSpec Spec() {
+  SandboxSpec spec;
+  spec.name = "ovvoc-job_x-1";
+  spec.job_id = "job_x";
+  spec.workspace_dir = "/jobs/x/disk/tree";
+  spec.home_dir = "/jobs/x/disk/home";
+  spec.env = BaseEnvironment();
+  return spec;
+}
+
+bool HasSyscall(const nlohmann::json& profile, const std::string& name) {
+  for (const auto& rule : profile["syscalls"]) {
+    if (rule.value("action", "") != "SCMP_ACT_ALLOW") continue;
+    for (const auto& n : rule["names"]) {
+      if (n == name) return true;
+    }
+  }
+  return false;
+}
+
+TEST_CASE("the seccomp profile denies by default and never allows what jobs must not do") {
+  const nlohmann::json& profile = SeccompProfile();
+  CHECK(profile["defaultAction"] == "SCMP_ACT_ERRNO");
+  for (const char* denied : {"ptrace", "process_vm_readv", "process_vm_writev", "mount",
+                             "umount2", "unshare", "setns", "init_module", "finit_module",
+                             "delete_module", "reboot", "kexec_load", "bpf", "keyctl",
+                             "perf_event_open", "io_uring_setup", "pivot_root"}) {
+    INFO(denied);
+    CHECK(!HasSyscall(profile, denied));
+  }
+  for (const char* needed : {"read", "write", "openat", "execve", "futex", "epoll_wait"}) {
+    INFO(needed);
+    CHECK(HasSyscall(profile, needed));
+  }
+}
+
+TEST_CASE("the runc bundle asks for every hardening measure") {
+  SandboxSpec spec = Spec();
+  spec.limits.memory_bytes = 256ull << 20;
+  spec.limits.pids = 128;
+  spec.limits.cpu_millis = 500;
+  nlohmann::json config = RuncConfig(spec, "/images/abc/rootfs");
+  CHECK(config["root"]["readonly"] == true);
+  const nlohmann::json& process = config["process"];
+  CHECK(process["user"]["uid"] == kJobUid);
+  CHECK(process["noNewPrivileges"] == true);
+  for (const char* set : {"bounding", "effective", "inheritable", "permitted", "ambient"}) {
+    CHECK(process["capabilities"][set].empty());
+  }
+  const nlohmann::json& linux = config["linux"];
+  CHECK(linux["resources"]["memory"]["limit"] == 256ll << 20);
+  CHECK(linux["resources"]["memory"]["swap"] == 256ll << 20);  // memory + swap: none
+  CHECK(linux["resources"]["pids"]["limit"] == 128);
+  CHECK(linux["resources"]["cpu"]["quota"] == 50000);
+  CHECK(linux["seccomp"]["defaultAction"] == "SCMP_ACT_ERRNO");
+  std::set<std::string> namespaces;
+  for (const auto& ns : linux["namespaces"]) namespaces.insert(ns["type"]);
+  CHECK(namespaces == std::set<std::string>{"pid", "network", "ipc", "uts", "mount", "cgroup"});
+  bool workspace = false, tmp = false;
+  for (const auto& m : config["mounts"]) {
+    const auto& o = m["options"];
+    auto has = [&](const char* opt) { return std::find(o.begin(), o.end(), opt) != o.end(); };
+    if (m["destination"] == "/workspace") {
+      workspace = m["source"] == spec.workspace_dir && has("nosuid") && has("nodev");
+    }
+    if (m["destination"] == "/tmp") {
+      tmp = m["type"] == "tmpfs" && has("nosuid") && has("nodev") &&
+            has(("size=" + std::to_string(spec.limits.tmp_bytes)).c_str());
+    }
+  }
+  CHECK(workspace);
+  CHECK(tmp);
+  CHECK(config["annotations"][kJobLabel] == "job_x");
+}
+
+TEST_CASE("the docker create request asks for the same") {
+  SandboxSpec spec = Spec();
+  nlohmann::json request = DockerCreateRequest(spec, "ovvoc-job:abc");
+  const nlohmann::json& host = request["HostConfig"];
+  CHECK(request["User"] == "10001:10001");
+  CHECK(request["Labels"][kJobLabel] == "job_x");
+  CHECK(host["NetworkMode"] == "none");
+  CHECK(host["ReadonlyRootfs"] == true);
+  CHECK(host["CapDrop"] == nlohmann::json::array({"ALL"}));
+  CHECK(host["Memory"] == host["MemorySwap"]);
+  CHECK(host["Memory"] == 512ll << 20);
+  CHECK(host["PidsLimit"] == 256);
+  CHECK(host["NanoCpus"] == 1'000'000'000ll);
+  bool no_new_privileges = false, seccomp = false;
+  for (const auto& opt : host["SecurityOpt"]) {
+    const std::string o = opt;
+    no_new_privileges |= o == "no-new-privileges:true";
+    seccomp |= o.rfind("seccomp={", 0) == 0;
+  }
+  CHECK(no_new_privileges);
+  CHECK(seccomp);
+}
+
+TEST_CASE("a job can tighten the agent's limits, never loosen them") {
+  Limits agent;
+  ovvoc::v1::SandboxLimits job;
+  job.set_memory_bytes(1ull << 30);  // more than the agent allows
+  job.set_pids(64);
+  *job.mutable_phase_timeout() = ToProto(absl::Hours(5));
+  *job.mutable_job_timeout() = ToProto(absl::Minutes(5));
+  Limits out = Tighten(agent, job);
+  CHECK(out.memory_bytes == agent.memory_bytes);
+  CHECK(out.pids == 64);
+  CHECK(out.cpu_millis == agent.cpu_millis);  // 0 in the job: the agent's
+  CHECK(out.phase_timeout == agent.phase_timeout);
+  CHECK(out.job_timeout == absl::Minutes(5));
+}
+
+TEST_CASE("how a phase ended: the most telling cause wins") {
+  PhaseEnd end;
+  end.exit_code = 0;
+  CHECK(Classify(end) == ovvoc::v1::TERMINATION_EXITED);
+  end.exit_code = 1;
+  CHECK(Classify(end) == ovvoc::v1::TERMINATION_EXITED);
+  end.disk_full = true;
+  CHECK(Classify(end) == ovvoc::v1::TERMINATION_DISK);
+  end.after.pids_max_hits = 3;
+  CHECK(Classify(end) == ovvoc::v1::TERMINATION_PIDS);
+  end.after.oom_kills = 1;
+  CHECK(Classify(end) == ovvoc::v1::TERMINATION_OOM);
+  end.timed_out = true;
+  CHECK(Classify(end) == ovvoc::v1::TERMINATION_TIMEOUT);
+  end.cancelled = true;
+  CHECK(Classify(end) == ovvoc::v1::TERMINATION_CANCELLED);
+
+  PhaseEnd signaled;
+  signaled.exit_code = 137;
+  CHECK(Classify(signaled) == ovvoc::v1::TERMINATION_SIGNALED);
+  // Hitting the pids limit along the way is not a failure if the phase succeeded.
+  PhaseEnd fine;
+  fine.exit_code = 0;
+  fine.after.pids_max_hits = 1;
+  CHECK(Classify(fine) == ovvoc::v1::TERMINATION_EXITED);
+}
+
+}  // namespace
+}  // namespace ovvoc::agent::sandbox
