@@ -1,5 +1,10 @@
 #include "agent/sandbox/oci/runc_backend.h"
 
+#include <poll.h>
+#include <signal.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
 #include <atomic>
 
 #include "absl/strings/match.h"
@@ -15,6 +20,7 @@
 #include "common/files.h"
 #include "common/logging.h"
 #include "common/status_macros.h"
+#include "common/unique_fd.h"
 
 namespace ovvoc::agent::sandbox {
 namespace {
@@ -60,10 +66,11 @@ class RuncSandbox final : public Sandbox {
     OVVOC_RETURN_IF_ERROR(files::WriteFileAtomic(
         bundle_ + "/config.json", RuncConfig(spec_, options_.rootfs).dump(2), 0600));
     created_ = true;
-    OVVOC_RETURN_IF_ERROR(Runc({"create", "--bundle", bundle_, "--pid-file",
+    // run --detach: create and start in one runc invocation. The init inherits runc's output,
+    // so that goes to a file rather than a pipe it would hold open.
+    OVVOC_RETURN_IF_ERROR(Runc({"run", "--detach", "--bundle", bundle_, "--pid-file",
                                 bundle_ + "/init.pid", spec_.name},
-                               bundle_ + "/create.log"));
-    OVVOC_RETURN_IF_ERROR(Runc({"start", spec_.name}));
+                               bundle_ + "/run.log"));
     OVVOC_ASSIGN_OR_RETURN(std::string pid_text, files::ReadFile(bundle_ + "/init.pid"));
     if (!absl::SimpleAtoi(absl::StripAsciiWhitespace(pid_text), &init_pid_)) {
       return absl::InternalError("runc wrote no init pid");
@@ -120,13 +127,24 @@ class RuncSandbox final : public Sandbox {
   absl::Status Destroy() override {
     if (!created_) return absl::OkStatus();
     created_ = false;
-    (void)Runc({"kill", spec_.name, "KILL"});
+    KillInit();
     absl::Status deleted = Runc({"delete", "--force", spec_.name});
     (void)files::RemoveTree(bundle_);
     return deleted;
   }
 
  private:
+  // SIGKILLs the init (and so the container) and waits until it is gone: `runc delete --force`
+  // on a live container polls for its death in 100 ms steps.
+  void KillInit() {
+    if (init_pid_ <= 0) return;
+    UniqueFd pidfd(static_cast<int>(::syscall(SYS_pidfd_open, init_pid_, 0)));
+    if (!pidfd.valid()) return;  // already gone
+    ::syscall(SYS_pidfd_send_signal, pidfd.get(), SIGKILL, nullptr, 0);
+    pollfd exited{pidfd.get(), POLLIN, 0};
+    ::poll(&exited, 1, 2000);
+  }
+
   absl::Status Runc(const std::vector<std::string>& args, const std::string& output_file = "") {
     RunOptions run;
     run.argv = {options_.runc, "--root", options_.state_root};
@@ -202,8 +220,7 @@ nlohmann::json RuncConfig(const SandboxSpec& spec, const std::string& rootfs) {
       Mount("/sys", "sysfs", "sysfs", {"nosuid", "noexec", "nodev", "ro"}),
       // The container's own cgroups, read-only: where node, npm and test runners look for their
       // memory and pids limits (Docker mounts them too).
-      Mount("/sys/fs/cgroup", "cgroup", "cgroup",
-            {"nosuid", "noexec", "nodev", "relatime", "ro"}),
+      Mount("/sys/fs/cgroup", "cgroup", "cgroup", {"nosuid", "noexec", "nodev", "relatime", "ro"}),
       Mount("/tmp", "tmpfs", "tmpfs",
             {"nosuid", "nodev", "mode=1777", absl::StrCat("size=", limits.tmp_bytes)}),
       Mount("/workspace", "bind", spec.workspace_dir, {"rbind", "rw", "nosuid", "nodev"}),
