@@ -95,6 +95,8 @@ absl::StatusOr<RunResult> RunProcess(const RunOptions& options) {
   // has exited, read what is buffered for a moment and stop.
   std::optional<int> exit_code;
   absl::Time drain_until = absl::InfiniteFuture();
+  absl::Time work_done_at = absl::InfiniteFuture();
+  bool released = false;
   char buf[16 * 1024];
   // Readable once the process has exited: wakes the loop at once instead of at the next tick.
   UniqueFd exited(static_cast<int>(::syscall(SYS_pidfd_open, pid, 0)));
@@ -120,6 +122,14 @@ absl::StatusOr<RunResult> RunProcess(const RunOptions& options) {
       }
     }
     if (now >= drain_until) break;
+    if (!exit_code.has_value() && options.work_done && work_done_at == absl::InfiniteFuture() &&
+        options.work_done()) {
+      work_done_at = now;
+    }
+    if (!released && now >= work_done_at + kDrain && options.on_stop) {
+      released = true;
+      options.on_stop();
+    }
     const bool stop = !exit_code.has_value() && !result.timed_out && !result.cancelled &&
                       (now >= deadline || (options.cancelled && options.cancelled()));
     if (stop) {

@@ -1,6 +1,9 @@
 #include "agent/sandbox/classify.h"
 
 namespace ovvoc::agent::sandbox {
+namespace {
+constexpr int kMaxSignal = 64;  // SIGRTMAX on Linux
+}  // namespace
 
 ovvoc::v1::Termination Classify(const PhaseEnd& end) {
   if (end.cancelled) return ovvoc::v1::TERMINATION_CANCELLED;
@@ -11,7 +14,10 @@ ovvoc::v1::Termination Classify(const PhaseEnd& end) {
     return ovvoc::v1::TERMINATION_PIDS;
   }
   if (failed && end.disk_full) return ovvoc::v1::TERMINATION_DISK;
-  if (end.exit_code > 128) return ovvoc::v1::TERMINATION_SIGNALED;
+  // Runtimes report a signal as 128 + its number; higher codes (npm exits 254) are plain exits.
+  if (end.exit_code > 128 && end.exit_code <= 128 + kMaxSignal) {
+    return ovvoc::v1::TERMINATION_SIGNALED;
+  }
   return ovvoc::v1::TERMINATION_EXITED;
 }
 

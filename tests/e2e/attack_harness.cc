@@ -190,8 +190,8 @@ std::string AgentRun::Describe() const {
   const size_t keep = 6000;
   return absl::StrCat("agent exit ", exit_code, " after ", seconds, " s, job ", job_id,
                       "\n--- stdout ---\n", out, "--- stderr (end) ---\n",
-                      err.size() > keep ? err.substr(err.size() - keep) : err,
-                      "\n--- result ---\n", result.is_null() ? "(none)" : result.dump(2));
+                      err.size() > keep ? err.substr(err.size() - keep) : err, "\n--- result ---\n",
+                      result.is_null() ? "(none)" : result.dump(2));
 }
 
 Attack::Attack(std::string fixture, std::string backend)
@@ -207,7 +207,8 @@ absl::Status Attack::Prepare() {
   if (ec) return absl::InternalError(absl::StrCat("cannot create ", home_, ": ", ec.message()));
   fs::copy(FixturesDir() + "/" + fixture_, src_,
            fs::copy_options::recursive | fs::copy_options::copy_symlinks, ec);
-  if (ec) return absl::InternalError(absl::StrCat("cannot copy fixture ", fixture_, ": ", ec.message()));
+  if (ec)
+    return absl::InternalError(absl::StrCat("cannot copy fixture ", fixture_, ": ", ec.message()));
   return absl::OkStatus();
 }
 
@@ -232,8 +233,8 @@ absl::StatusOr<AgentRun> Attack::Run(const std::vector<std::string>& flags,
 
   const std::string json = dir_.Sub("result.json");
   ProcessSpec spec;
-  spec.argv = {AgentBinary(), "update", "--repo", repo, "--sandbox", backend_, "--json", json,
-               "--state-dir", state_dir_};
+  spec.argv = {AgentBinary(), "update", "--repo", repo,          "--sandbox",
+               backend_,      "--json", json,     "--state-dir", state_dir_};
   std::vector<std::string> merged =
       MergeFlags({"--phase-timeout", "20s", "--job-timeout", "2m"}, flags);
   spec.argv.insert(spec.argv.end(), merged.begin(), merged.end());
@@ -269,8 +270,8 @@ std::vector<std::string> Attack::Leftovers(const AgentRun& run,
     // Other agents (benchmarks, other tests) may make containers meanwhile: with the job id
     // known, only this job's count; without it, any container that was not there before.
     for (const std::string& c : *containers) {
-      const bool ours = run.job_id.empty() ? !containers_before_.count(c)
-                                           : absl::StrContains(c, run.job_id);
+      const bool ours =
+          run.job_id.empty() ? !containers_before_.count(c) : absl::StrContains(c, run.job_id);
       if (ours) left.push_back("container: " + c);
     }
   }
@@ -288,10 +289,11 @@ std::vector<std::string> Attack::Leftovers(const AgentRun& run,
 
   for (const fs::directory_entry& entry : fs::directory_iterator("/sys/block", ec)) {
     if (!absl::StartsWith(entry.path().filename().string(), "loop")) continue;
-    const std::string backing =
-        std::string(absl::StripAsciiWhitespace(ReadText(entry.path().string() + "/loop/backing_file")));
+    const std::string backing = std::string(
+        absl::StripAsciiWhitespace(ReadText(entry.path().string() + "/loop/backing_file")));
     if (!backing.empty() && Under(backing, state)) {
-      left.push_back(absl::StrCat("loop device: ", entry.path().filename().string(), " -> ", backing));
+      left.push_back(
+          absl::StrCat("loop device: ", entry.path().filename().string(), " -> ", backing));
     }
   }
 
@@ -331,8 +333,8 @@ absl::StatusOr<std::set<std::string>> ListJobContainers(const std::string& backe
   std::set<std::string> found;
   if (backend == "docker") {
     // filters={"label":["io.ovvoc.job"]}
-    absl::StatusOr<HttpReply> reply = DockerGet(
-        "/containers/json?all=1&filters=%7B%22label%22%3A%5B%22io.ovvoc.job%22%5D%7D");
+    absl::StatusOr<HttpReply> reply =
+        DockerGet("/containers/json?all=1&filters=%7B%22label%22%3A%5B%22io.ovvoc.job%22%5D%7D");
     if (!reply.ok()) return reply.status();
     nlohmann::json list = nlohmann::json::parse(reply->body, nullptr, false);
     if (reply->status != 200 || !list.is_array()) {
@@ -417,7 +419,7 @@ std::string FileWatch::Events() {
     for (char* p = buf; p < buf + n;) {
       const auto* event = reinterpret_cast<const inotify_event*>(p);
       const std::pair<uint32_t, const char*> names[] = {
-          {IN_OPEN, "open"},     {IN_ACCESS, "access"},         {IN_MODIFY, "modify"},
+          {IN_OPEN, "open"},     {IN_ACCESS, "access"},           {IN_MODIFY, "modify"},
           {IN_ATTRIB, "attrib"}, {IN_CLOSE_WRITE, "close-write"}, {IN_DELETE_SELF, "delete"},
           {IN_MOVE_SELF, "move"}};
       for (const auto& [mask, name] : names) {

@@ -36,15 +36,17 @@ std::map<std::string, std::string> KeyValues(absl::string_view log);
 // What one `ovvoc-agent update` run gave.
 struct AgentRun {
   int exit_code = -1;
-  std::string out;  // the agent's stdout (its summary)
-  std::string err;  // the agent's stderr (its log)
+  std::string out;        // the agent's stdout (its summary)
+  std::string err;        // the agent's stderr (its log)
   nlohmann::json result;  // the JobResult written with --json (null when none was written)
   double seconds = 0;     // wall time of the whole run
   std::string job_id;     // from the agent's log
 
   std::string Termination(const char* phase) const;
   std::string Log(const char* phase) const;  // the phase's log_excerpt
-  std::map<std::string, std::string> Values(const char* phase) const { return KeyValues(Log(phase)); }
+  std::map<std::string, std::string> Values(const char* phase) const {
+    return KeyValues(Log(phase));
+  }
   std::string Outcome() const;
   std::vector<std::string> Findings(const std::string& kind) const;  // their details
   std::string Describe() const;  // for failure messages: exit, summary, the end of the log

@@ -68,8 +68,8 @@ AgentRun RunAttack(Attack& attack, const std::vector<std::string>& flags,
   absl::StatusOr<AgentRun> run = attack.Run(flags, env);
   if (!run.ok()) FAIL("could not run the agent: " << run.status().ToString());
   std::printf("attack %-20s %-6s %5.1f s  exit %d  %s  install=%s build=%s test=%s\n",
-              attack.fixture().c_str(), attack.backend().c_str(), run->seconds,
-              run->exit_code, run->Outcome().c_str(), run->Termination("install").c_str(),
+              attack.fixture().c_str(), attack.backend().c_str(), run->seconds, run->exit_code,
+              run->Outcome().c_str(), run->Termination("install").c_str(),
               run->Termination("build").c_str(), run->Termination("test").c_str());
   std::fflush(stdout);
   return *std::move(run);
@@ -129,8 +129,7 @@ void CheckRefused(const std::map<std::string, std::string>& values, const std::s
 
 }  // namespace
 
-TEST_CASE("attack inspect: the job sees the confinement it was configured with",
-          "[e2e][attack]") {
+TEST_CASE("attack inspect: the job sees the confinement it was configured with", "[e2e][attack]") {
   const std::string backend = GENERATE(as<std::string>{}, "oci", "docker");
   if (!BackendReady(backend)) return;
   Attack attack("inspect", backend);
@@ -188,9 +187,8 @@ TEST_CASE("attack host-secrets: nothing of the host's environment or files reach
       [&] {
         WriteFile(canary_file, file_canary + "\n");
         WriteFile(npmrc, "//registry.npmjs.org/:_authToken=" + npmrc_canary + "\n", 0600);
-        nlohmann::json targets = {{"canary_file", canary_file},
-                                  {"home_npmrc", npmrc},
-                                  {"state_dir", attack.state_dir()}};
+        nlohmann::json targets = {
+            {"canary_file", canary_file}, {"home_npmrc", npmrc}, {"state_dir", attack.state_dir()}};
         WriteFile(attack.src() + "/targets.json", targets.dump());
         canary_watch = std::make_unique<FileWatch>(canary_file);
         npmrc_watch = std::make_unique<FileWatch>(npmrc);
@@ -235,18 +233,34 @@ TEST_CASE("attack privilege: no root filesystem writes, no setuid, no namespaces
   CheckRefused(v, "USR_LOCAL_BIN_WRITE");
   CHECK(absl::StrContains(v["USR_LOCAL_BIN_WRITE"], "Read-only file system"));
   CHECK(v["SUID_MODE"].substr(0, 4) == "-rws");  // the bit is set...
-  CHECK(v["SUID_UID"] == "10001");                // ...and changes nothing
+  CHECK(v["SUID_UID"] == "10001");               // ...and changes nothing
   CheckRefused(v, "MOUNT");
   CheckRefused(v, "UNSHARE_USER");
   CheckRefused(v, "UNSHARE_NET");
 
   CHECK(v["PROBE_DONE"] == "1");  // no call killed it
   CHECK(v["PROBE_EXIT"] == "0");
-  for (const char* name :
-       {"ptrace", "process_vm_readv", "process_vm_writev", "kcmp", "pidfd_getfd", "init_module",
-        "finit_module", "reboot", "keyctl", "add_key", "bpf", "perf_event_open", "io_uring_setup",
-        "userfaultfd", "setns", "unshare", "mount", "umount2", "chroot", "open_by_handle_at",
-        "socket_vsock"}) {
+  for (const char* name : {"ptrace",
+                           "process_vm_readv",
+                           "process_vm_writev",
+                           "kcmp",
+                           "pidfd_getfd",
+                           "init_module",
+                           "finit_module",
+                           "reboot",
+                           "keyctl",
+                           "add_key",
+                           "bpf",
+                           "perf_event_open",
+                           "io_uring_setup",
+                           "userfaultfd",
+                           "setns",
+                           "unshare",
+                           "mount",
+                           "umount2",
+                           "chroot",
+                           "open_by_handle_at",
+                           "socket_vsock"}) {
     INFO("syscall " << name);
     CHECK(v[absl::StrCat("SYSCALL_", name)] == "EPERM");
   }
@@ -337,8 +351,7 @@ TEST_CASE("attack fork-bomb: the pids limit stops it and the phase says so", "[e
   CheckContained(attack, run, 45, {"sleep 60"});
 }
 
-TEST_CASE("attack memory-bomb: the memory limit stops it and the phase says OOM",
-          "[e2e][attack]") {
+TEST_CASE("attack memory-bomb: the memory limit stops it and the phase says OOM", "[e2e][attack]") {
   const std::string backend = GENERATE(as<std::string>{}, "oci", "docker");
   if (!BackendReady(backend)) return;
   Attack attack("memory-bomb", backend);
@@ -367,8 +380,7 @@ TEST_CASE("attack cpu-spin: the phase timeout stops it promptly", "[e2e][attack]
   CheckContained(attack, run, 15, {"for(;;){}"});
 }
 
-TEST_CASE("attack disk-fill: the job disk cap stops it and the phase says DISK",
-          "[e2e][attack]") {
+TEST_CASE("attack disk-fill: the job disk cap stops it and the phase says DISK", "[e2e][attack]") {
   const std::string backend = GENERATE(as<std::string>{}, "oci", "docker");
   if (!BackendReady(backend)) return;
   Attack attack("disk-fill", backend);
@@ -383,22 +395,22 @@ TEST_CASE("attack disk-fill: the job disk cap stops it and the phase says DISK",
   CheckContained(attack, run, 60);
 }
 
-TEST_CASE("attack symlink-lockfile: a lockfile linking to a host file is neither followed nor "
-          "read",
-          "[e2e][attack]") {
+TEST_CASE(
+    "attack symlink-lockfile: a lockfile linking to a host file is neither followed nor "
+    "read",
+    "[e2e][attack]") {
   const std::string backend = GENERATE(as<std::string>{}, "oci", "docker");
   if (!BackendReady(backend)) return;
   Attack attack("symlink-lockfile", backend);
   const std::string canary = "ovvoc-lockfile-canary-" + RandomHex(16);
   // A valid lockfile: had the agent followed the link, it would have chosen `npm ci`.
-  const std::string canary_content =
-      nlohmann::json{{"name", "attack-symlink-lockfile"},
-                     {"version", "1.0.0"},
-                     {"lockfileVersion", 3},
-                     {"requires", true},
-                     {"packages", {{"", {{"name", "attack-symlink-lockfile"}, {"version", "1.0.0"}}}}},
-                     {"canary", canary}}
-          .dump(2);
+  const std::string canary_content = nlohmann::json{
+      {"name", "attack-symlink-lockfile"},
+      {"version", "1.0.0"},
+      {"lockfileVersion", 3},
+      {"requires", true},
+      {"packages", {{"", {{"name", "attack-symlink-lockfile"}, {"version", "1.0.0"}}}}},
+      {"canary", canary}}.dump(2);
   const std::string canary_file = attack.Path("host-lockfile.json");
   std::unique_ptr<FileWatch> watch;
   const AgentRun run = RunAttack(attack, {}, {}, [&] {
@@ -412,11 +424,13 @@ TEST_CASE("attack symlink-lockfile: a lockfile linking to a host file is neither
   // The agent saw no lockfile (a link is not one) and chose `npm install`. Inside the container
   // the link dangles, and npm gives up on it (ENOENT, exit 254): a failed job, classified as an
   // ordinary exit.
-  CHECK(run.result["install"].value("command", "") == "npm install");
+  CHECK(run.result.value("install", nlohmann::json::object()).value("command", "") ==
+        "npm install");
   CHECK(run.Termination("install") == "TERMINATION_EXITED");
   if (run.Outcome() == "JOB_OUTCOME_FAILED") {
     CHECK(FailedPhase(run) == "install");
-    CHECK_FALSE(absl::StrContains(run.result["failure"].value("reason", ""), "signal"));
+    CHECK_FALSE(absl::StrContains(
+        run.result.value("failure", nlohmann::json::object()).value("reason", ""), "signal"));
   } else {
     CHECK(run.Outcome() == "JOB_OUTCOME_SUCCEEDED");
   }
@@ -427,9 +441,10 @@ TEST_CASE("attack symlink-lockfile: a lockfile linking to a host file is neither
   CheckContained(attack, run, 60);
 }
 
-TEST_CASE("attack sleep-forever: an install script that never ends is stopped at the phase "
-          "timeout",
-          "[e2e][attack]") {
+TEST_CASE(
+    "attack sleep-forever: an install script that never ends is stopped at the phase "
+    "timeout",
+    "[e2e][attack]") {
   const std::string backend = GENERATE(as<std::string>{}, "oci", "docker");
   if (!BackendReady(backend)) return;
   Attack attack("sleep-forever", backend);
@@ -460,9 +475,10 @@ TEST_CASE("attack daemon: what an install script leaves running is gone before t
   CheckContained(attack, run, 60, {"sleep 100001", "sleep 100003"});
 }
 
-TEST_CASE("attack daemon-holds-output: a daemon holding the script's output does not stall the "
-          "phase",
-          "[e2e][attack]") {
+TEST_CASE(
+    "attack daemon-holds-output: a daemon holding the script's output does not stall the "
+    "phase",
+    "[e2e][attack]") {
   const std::string backend = GENERATE(as<std::string>{}, "oci", "docker");
   if (!BackendReady(backend)) return;
   Attack attack("daemon-holds-output", backend);

@@ -59,7 +59,7 @@ class ScratchDir {
 
 absl::Status CopyTree(const std::string& from, const std::string& to) {
   std::error_code error;
-  fs::copy(from, to, fs::copy_options::recursive, error);
+  fs::copy(from, to, fs::copy_options::recursive | fs::copy_options::copy_symlinks, error);
   if (error) {
     return absl::InternalError(
         absl::StrCat("cannot copy ", from, " to ", to, ": ", error.message()));

@@ -55,6 +55,28 @@ Json ProcessJson(const std::vector<std::string>& args, const std::vector<std::st
 
 class RuncBackend;
 
+// Whether the process `runc exec` started has exited, from the pid runc writes to `pid_file`.
+// runc exec itself lingers while anything holds the process's output (a daemon it started).
+class ExitWatcher {
+ public:
+  explicit ExitWatcher(std::string pid_file) : pid_file_(std::move(pid_file)) {}
+  bool Exited() {
+    if (!pidfd_.valid()) {
+      absl::StatusOr<std::string> text = files::ReadFile(pid_file_);
+      int pid = 0;
+      if (!text.ok() || !absl::SimpleAtoi(absl::StripAsciiWhitespace(*text), &pid)) return false;
+      pidfd_.reset(static_cast<int>(::syscall(SYS_pidfd_open, pid, 0)));
+      if (!pidfd_.valid()) return true;  // already gone
+    }
+    pollfd p{pidfd_.get(), POLLIN, 0};
+    return ::poll(&p, 1, 0) == 1;
+  }
+
+ private:
+  const std::string pid_file_;
+  UniqueFd pidfd_;
+};
+
 class RuncSandbox final : public Sandbox {
  public:
   RuncSandbox(const RuncOptions& options, SandboxSpec spec, std::string bundle)
@@ -87,7 +109,9 @@ class RuncSandbox final : public Sandbox {
                                   const std::function<bool()>& cancelled) override {
     std::vector<std::string> env = spec_.env;
     env.insert(env.end(), exec.env.begin(), exec.env.end());
-    const std::string process_file = absl::StrCat(bundle_, "/process-", ++exec_count_, ".json");
+    ++exec_count_;
+    const std::string process_file = absl::StrCat(bundle_, "/process-", exec_count_, ".json");
+    const std::string pid_file = absl::StrCat(bundle_, "/exec-", exec_count_, ".pid");
     OVVOC_RETURN_IF_ERROR(files::WriteFileAtomic(
         process_file, ProcessJson(exec.argv, env, exec.cwd).dump(), 0600));
 
@@ -95,13 +119,15 @@ class RuncSandbox final : public Sandbox {
     end.before = cgroup_->Read();
     cgroup_->ResetPeakMemory();
     RunOptions run;
-    run.argv = {options_.runc, "--root", options_.state_root, "exec", "--process", process_file,
-                spec_.name};
+    run.argv = {options_.runc, "--root",   options_.state_root, "exec", "--process",
+                process_file,  "--pid-file", pid_file,           spec_.name};
     run.env = {"PATH=/usr/sbin:/usr/bin:/sbin:/bin"};
     run.output_limit = exec.output_limit;
     run.timeout = exec.timeout;
     run.cancelled = cancelled;
     run.on_stop = [this] { (void)KillStrays(); };
+    ExitWatcher watcher(pid_file);
+    run.work_done = [&watcher] { return watcher.Exited(); };
     OVVOC_ASSIGN_OR_RETURN(RunResult ran, RunProcess(run));
     end.after = cgroup_->Read();
     end.exit_code = ran.exit_code;

@@ -144,6 +144,10 @@ TEST_CASE("how a phase ended: the most telling cause wins") {
   PhaseEnd signaled;
   signaled.exit_code = 137;
   CHECK(Classify(signaled) == ovvoc::v1::TERMINATION_SIGNALED);
+  // Regression (npm exits 254 on errors): a code no signal can produce is an exit.
+  PhaseEnd npm_error;
+  npm_error.exit_code = 254;
+  CHECK(Classify(npm_error) == ovvoc::v1::TERMINATION_EXITED);
   // Hitting the pids limit along the way is not a failure if the phase succeeded.
   PhaseEnd fine;
   fine.exit_code = 0;
