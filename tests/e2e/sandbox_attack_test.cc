@@ -26,6 +26,7 @@
 #include "absl/strings/string_view.h"
 #include "nlohmann/json.hpp"
 #include "tests/e2e/attack_harness.h"
+#include "tests/e2e/backend_ready.h"
 
 namespace ovvoc::testing::e2e {
 namespace {
@@ -33,17 +34,6 @@ namespace {
 namespace fs = std::filesystem;
 
 constexpr char kNoCapabilities[] = "0000000000000000";
-
-bool BackendReady(const std::string& backend) {
-  const std::string reason = BackendUnavailableReason(backend);
-  if (reason.empty()) return true;
-  const char* ci = std::getenv("CI");
-  if (ci != nullptr && std::string(ci) == "true") {
-    FAIL("backend " << backend << " cannot run under CI=true: " << reason);
-  }
-  WARN("skipping backend " << backend << ": " << reason);
-  return false;
-}
 
 void WriteFile(const std::string& path, const std::string& content, mode_t mode = 0644) {
   {

@@ -1,0 +1,132 @@
+// The sandbox's life around jobs: the image's identity is checked before anything runs, and
+// what a crashed agent left behind (containers, mounted job disks, job dirs) is removed when it
+// starts again.
+#include <signal.h>
+
+#include <catch2/catch.hpp>
+#include <filesystem>
+#include <fstream>
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "agent/sandbox/image.h"
+#include "common/files.h"
+#include "tests/e2e/attack_harness.h"
+#include "tests/e2e/backend_ready.h"
+#include "tests/support/cluster.h"
+#include "tests/support/git_http_server.h"
+
+namespace ovvoc::testing::e2e {
+namespace {
+
+namespace fs = std::filesystem;
+constexpr char kImageDir[] = "/var/lib/ovvoc/images";
+
+CliResult Update(const TempDir& dir, const std::vector<std::string>& extra) {
+  std::vector<std::string> args = {"update", "--repo", dir.Sub("repo"), "--state-dir",
+                                   dir.Sub("state")};
+  args.insert(args.end(), extra.begin(), extra.end());
+  return RunCli(AgentBinary(), args, dir.path());
+}
+
+bool Mounted(const std::string& under) {
+  absl::StatusOr<std::string> mounts = files::ReadFile("/proc/self/mountinfo");
+  return mounts.ok() && absl::StrContains(*mounts, under);
+}
+
+TEST_CASE("an image whose identity does not match is refused before any job runs") {
+  const std::string backend = GENERATE("oci", "docker");
+  if (!BackendReady(backend)) return;
+  TempDir dir;
+  fs::create_directories(dir.Sub("repo"));
+  std::ofstream(dir.Sub("repo/package.json")) << "{}";
+  REQUIRE(RunCli("/usr/bin/git", {"-C", dir.Sub("repo"), "init", "-q"}, dir.path()).exit_code == 0);
+
+  // A copy of the real image with one byte of its tar changed, under the real digest.
+  auto digest = agent::sandbox::ResolveDigest({kImageDir, ""});
+  REQUIRE(digest.ok());
+  const std::string hex = agent::sandbox::DigestHex(*digest);
+  const std::string tampered = dir.Sub("images/" + hex);
+  fs::create_directories(tampered);
+  fs::copy_file(absl::StrCat(kImageDir, "/", hex, "/rootfs.tar"), tampered + "/rootfs.tar");
+  {
+    std::fstream tar(tampered + "/rootfs.tar", std::ios::in | std::ios::out | std::ios::binary);
+    tar.seekp(-1, std::ios::end);
+    tar.put('\x7f');
+  }
+  // Docker must not find an already imported copy: ask for the tampered image under a digest
+  // no daemon has seen, so the backend has to import (and so verify) it.
+  const std::string fake_hex(64, 'a');
+  fs::create_directories(dir.Sub("images/" + fake_hex));
+  fs::copy_file(tampered + "/rootfs.tar", dir.Sub("images/" + fake_hex + "/rootfs.tar"));
+
+  // Docker keeps its own copy of the real image, checked by its layer digest, so the tampered
+  // tar under the real digest matters only to the oci backend.
+  std::vector<std::string> images = {"sha256:" + fake_hex};
+  if (backend == "oci") images.push_back(*digest);
+  for (const std::string& image : images) {
+    INFO(backend << " " << image);
+    CliResult r =
+        Update(dir, {"--sandbox", backend, "--image-dir", dir.Sub("images"), "--image", image});
+    CHECK(r.exit_code == 2);
+    CHECK_THAT(r.err, Catch::Contains("refusing the job image"));
+  }
+  CliResult missing = Update(dir, {"--sandbox", backend, "--image-dir", dir.Sub("images"),
+                                   "--image", "sha256:" + std::string(64, 'b')});
+  CHECK(missing.exit_code == 2);
+  CHECK_THAT(missing.err, Catch::Contains("deploy/image/build.sh"));
+  CliResult malformed = Update(dir, {"--sandbox", backend, "--image", "sha256:xyz"});
+  CHECK(malformed.exit_code == 2);
+  CHECK_THAT(malformed.err, Catch::Contains("not sha256:<64 lowercase hex>"));
+}
+
+TEST_CASE("an agent that died mid-job leaves nothing behind once it starts again") {
+  const std::string backend = GENERATE("oci", "docker");
+  if (!BackendReady(backend)) return;
+  TempDir dir;
+  auto cp = ControlPlaneUnderTest::Start(dir.Sub("cp"), {"--lease-ttl", "30s"});
+  REQUIRE(cp.ok());
+  auto token = (*cp)->Token("acme");
+  REQUIRE(token.ok());
+  REQUIRE(AgentUnderTest::Register(dir.Sub("agent"), (*cp)->address(), *token).ok());
+  fs::create_directories(dir.Sub("src"));
+  std::ofstream(dir.Sub("src/package.json")) << R"({"name": "x", "version": "1.0.0"})";
+  REQUIRE(GitHttpServer::CreateBareRepoFromDir(dir.Sub("src"), dir.Sub("x.git")).ok());
+  auto repo =
+      (*cp)->Create({"repo", "add", "--org", "acme", "--url", "file://" + dir.Sub("x.git")});
+  REQUIRE(repo.ok());
+  auto job = (*cp)->Create({"job", "create", "--repo", *repo});
+  REQUIRE(job.ok());
+
+  const std::vector<std::string> flags = {"--sandbox", backend, "--test-job-delay", "120s"};
+  {
+    auto agent = AgentUnderTest::Run(dir.Sub("agent"), flags);
+    REQUIRE(agent.ok());
+    // The delay sits after the sandbox phase: the container and the job disk exist now.
+    REQUIRE((*agent)->daemon().WaitForLog(": test-delay", std::chrono::milliseconds(60'000)));
+    (*agent)->daemon().Signal(SIGKILL);
+    REQUIRE((*agent)->daemon().Wait(std::chrono::milliseconds(10'000)).ok());
+  }
+  const std::string work = dir.Sub("agent/work");
+  auto before = ListJobContainers(backend);
+  REQUIRE(before.ok());
+  bool container_left = false;
+  for (const std::string& c : *before) container_left |= absl::StrContains(c, *job);
+  CHECK(container_left);
+  CHECK(Mounted(work));
+  CHECK(!fs::is_empty(work));
+
+  // Started again, it removes all of that before it asks for work.
+  auto again = AgentUnderTest::Run(dir.Sub("agent"), flags);
+  REQUIRE(again.ok());
+  auto after = ListJobContainers(backend);
+  REQUIRE(after.ok());
+  for (const std::string& c : *after) CHECK_FALSE(absl::StrContains(c, *job + "-1"));
+  CHECK(!Mounted(work + "/job-" + *job));
+  CHECK_THAT((*again)->daemon().Log(), Catch::Contains("removing leftover"));
+  (void)(*cp)->Cli({"job", "cancel", *job});
+}
+
+}  // namespace
+}  // namespace ovvoc::testing::e2e
