@@ -35,6 +35,7 @@ if [[ $(id -u) -eq 0 ]]; then
     docker info >/dev/null 2>&1 || echo "run.sh: dockerd did not start; see ${TMPDIR:-/tmp}/ovvoc-dockerd.log"
   fi
   "$root/deploy/image/build.sh" | tail -n 1
+  "$root/tests/support/verdaccio/install.sh" "$build/verdaccio"
 else
   echo "run.sh: not root: the sandbox tests will be skipped"
 fi

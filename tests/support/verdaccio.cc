@@ -1,0 +1,127 @@
+#include "tests/support/verdaccio.h"
+
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+
+#include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "nlohmann/json.hpp"
+#include "tests/support/subprocess.h"
+
+namespace ovvoc::testing {
+namespace {
+
+constexpr char kRootfs[] = "/var/lib/ovvoc/images/current/rootfs";
+
+std::string Node() { return std::string(kRootfs) + "/usr/local/bin/node"; }
+std::string NpmCli() {
+  return std::string(kRootfs) + "/usr/local/lib/node_modules/npm/bin/npm-cli.js";
+}
+
+int FreePort() {
+  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t len = sizeof addr;
+  ::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr);
+  ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
+  ::close(fd);
+  return ntohs(addr.sin_port);
+}
+
+std::vector<std::string> Env(const std::string& home) {
+  return {absl::StrCat("PATH=", kRootfs, "/usr/local/bin:/usr/bin:/bin"), "HOME=" + home,
+          "NODE_EXTRA_CA_CERTS=/etc/ssl/certs/ca-certificates.crt"};
+}
+
+// curl, as the simplest HTTP client at hand in test support.
+absl::StatusOr<std::string> Curl(const std::vector<std::string>& args) {
+  ProcessSpec spec;
+  spec.argv = {"curl", "-sS", "--max-time", "5"};
+  spec.argv.insert(spec.argv.end(), args.begin(), args.end());
+  spec.env = {"PATH=/usr/bin:/bin"};
+  absl::StatusOr<ProcessResult> r = RunProcess(spec);
+  if (!r.ok()) return r.status();
+  if (r->exit_code != 0) return absl::UnavailableError(r->stderr_data);
+  return r->stdout_data;
+}
+
+}  // namespace
+
+std::string Verdaccio::UnavailableReason() {
+  if (::access(Node().c_str(), X_OK) != 0) return "no job image (deploy/image/build.sh)";
+  if (::access(OVVOC_VERDACCIO_DIR "/node_modules/verdaccio/bin/verdaccio", R_OK) != 0) {
+    return "verdaccio is not installed in " OVVOC_VERDACCIO_DIR " (tests/run.sh installs it)";
+  }
+  return "";
+}
+
+absl::StatusOr<std::unique_ptr<Verdaccio>> Verdaccio::Start(const std::string& dir) {
+  auto v = std::unique_ptr<Verdaccio>(new Verdaccio());
+  v->dir_ = dir;
+  v->port_ = FreePort();
+  std::filesystem::create_directories(dir + "/storage");
+  std::filesystem::create_directories(dir + "/home");
+  std::ofstream(dir + "/config.yaml")
+      << "storage: " << dir << "/storage\n"
+      << "auth:\n  htpasswd:\n    file: " << dir << "/htpasswd\n    max_users: 100\n"
+      << "uplinks: {}\n"
+      << "packages:\n  '**':\n    access: $all\n"
+      << "    publish: $authenticated\n"
+      << "log: { type: stdout, format: pretty, level: warn }\n";
+  absl::StatusOr<std::unique_ptr<Daemon>> daemon =
+      Daemon::Start({Node(), OVVOC_VERDACCIO_DIR "/node_modules/verdaccio/bin/verdaccio",
+                     "--config", dir + "/config.yaml", "--listen", v->host_port()},
+                    Env(dir + "/home"), dir + "/verdaccio.log");
+  if (!daemon.ok()) return daemon.status();
+  v->daemon_ = *std::move(daemon);
+  for (int i = 0; i < 100; ++i) {
+    if (Curl({v->url() + "-/ping"}).ok()) break;
+    absl::SleepFor(absl::Milliseconds(100));
+  }
+  // A user to publish as; its token goes on npm's command line only.
+  absl::StatusOr<std::string> created =
+      Curl({"-X", "PUT", "-H", "content-type: application/json", "-d",
+            R"({"name":"ovvoc-test","password":"ovvoc-test-password"})",
+            v->url() + "-/user/org.couchdb.user:ovvoc-test"});
+  if (!created.ok()) {
+    return absl::UnavailableError(absl::StrCat(
+        "verdaccio did not start: ", created.status().message(), "\n", v->daemon_->Log()));
+  }
+  nlohmann::json answer = nlohmann::json::parse(*created, nullptr, false);
+  if (!answer.is_object() || !answer["token"].is_string()) {
+    return absl::InternalError("verdaccio created no user: " + *created);
+  }
+  v->token_ = answer["token"];
+  return v;
+}
+
+std::string Verdaccio::url() const { return absl::StrCat("http://127.0.0.1:", port_, "/"); }
+std::string Verdaccio::host_port() const { return absl::StrCat("127.0.0.1:", port_); }
+
+absl::Status Verdaccio::Publish(const std::string& package_dir) {
+  std::ofstream(dir_ + "/empty-npmrc") << "";
+  ProcessSpec spec;
+  spec.argv = {Node(),
+               NpmCli(),
+               "publish",
+               "--userconfig=" + dir_ + "/empty-npmrc",
+               "--registry=" + url(),
+               absl::StrCat("--//", host_port(), "/:_authToken=", token_)};
+  spec.env = Env(dir_ + "/home");
+  spec.cwd = package_dir;
+  absl::StatusOr<ProcessResult> r = RunProcess(spec);
+  if (!r.ok()) return r.status();
+  if (r->exit_code != 0) {
+    return absl::InternalError(
+        absl::StrCat("npm publish failed: ", r->stdout_data, r->stderr_data));
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace ovvoc::testing

@@ -1,0 +1,39 @@
+// Verdaccio: a real npm registry on 127.0.0.1 for tests, serving only packages a test
+// publishes to it (no uplinks: nothing is fetched from elsewhere). Installed by tests/run.sh
+// (tests/support/verdaccio/install.sh) and run with the job image's node. Test support only.
+#ifndef OVVOC_TESTS_SUPPORT_VERDACCIO_H_
+#define OVVOC_TESTS_SUPPORT_VERDACCIO_H_
+
+#include <memory>
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "tests/support/daemon.h"
+
+namespace ovvoc::testing {
+
+class Verdaccio {
+ public:
+  // Why it cannot run here (not installed, no job image); empty when it can.
+  static std::string UnavailableReason();
+
+  // Starts a registry whose storage, config and logs live in `dir`.
+  static absl::StatusOr<std::unique_ptr<Verdaccio>> Start(const std::string& dir);
+
+  std::string url() const;        // "http://127.0.0.1:PORT/"
+  std::string host_port() const;  // "127.0.0.1:PORT"
+
+  // `npm publish` of the package in `package_dir`.
+  absl::Status Publish(const std::string& package_dir);
+
+ private:
+  Verdaccio() = default;
+  std::string dir_;
+  int port_ = 0;
+  std::string token_;
+  std::unique_ptr<Daemon> daemon_;
+};
+
+}  // namespace ovvoc::testing
+
+#endif  // OVVOC_TESTS_SUPPORT_VERDACCIO_H_
