@@ -85,8 +85,6 @@ int Run(const std::string& config_dir, RunOptions options, const std::string& de
       runner.Stop();
     }
   });
-  log::Info("agent %s polling %s with %d slot(s)", identity->agent_id, identity->server,
-            options.slots);
   absl::Status result = runner.Run();
   // Wake the signal thread if it still waits; SIGTERM stays blocked, so only sigwait sees it.
   finished = true;

@@ -67,6 +67,9 @@ int Runner::free_slots() const {
 
 absl::Status Runner::Run() {
   ReapLeftovers();
+  // Said only once leftovers are gone: tests (and operators) take it as "ready".
+  log::Info("agent %s polling %s with %d slot(s)", connection_->identity().agent_id,
+            connection_->identity().server, options_.slots);
   maintenance_ = std::thread([this] { MaintenanceLoop(); });
   absl::Duration backoff = kMinBackoff;
   absl::Status fatal;
