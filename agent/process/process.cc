@@ -88,15 +88,13 @@ absl::StatusOr<RunResult> RunProcess(const RunOptions& options) {
 
   RunResult result;
   BoundedOutput output(options.output_limit);
-  const absl::Time deadline =
-      options.timeout == absl::InfiniteDuration() ? absl::InfiniteFuture() : start + options.timeout;
+  const absl::Time deadline = options.timeout == absl::InfiniteDuration() ? absl::InfiniteFuture()
+                                                                          : start + options.timeout;
   absl::Time kill_at = absl::InfiniteFuture();
   // A daemon the process left behind may hold the pipe open forever: once the process itself
   // has exited, read what is buffered for a moment and stop.
   std::optional<int> exit_code;
   absl::Time drain_until = absl::InfiniteFuture();
-  absl::Time work_done_at = absl::InfiniteFuture();
-  bool released = false;
   char buf[16 * 1024];
   // Readable once the process has exited: wakes the loop at once instead of at the next tick.
   UniqueFd exited(static_cast<int>(::syscall(SYS_pidfd_open, pid, 0)));
@@ -122,14 +120,6 @@ absl::StatusOr<RunResult> RunProcess(const RunOptions& options) {
       }
     }
     if (now >= drain_until) break;
-    if (!exit_code.has_value() && options.work_done && work_done_at == absl::InfiniteFuture() &&
-        options.work_done()) {
-      work_done_at = now;
-    }
-    if (!released && now >= work_done_at + kDrain && options.on_stop) {
-      released = true;
-      options.on_stop();
-    }
     const bool stop = !exit_code.has_value() && !result.timed_out && !result.cancelled &&
                       (now >= deadline || (options.cancelled && options.cancelled()));
     if (stop) {

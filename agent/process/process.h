@@ -30,11 +30,6 @@ struct RunOptions {
   // killed (after a 5 s grace): lets the caller stop what the process started elsewhere, such as
   // the processes `runc exec` runs inside a container.
   std::function<void()> on_stop;
-  // For a helper that runs the real work elsewhere (`runc exec`): true once that work has
-  // ended. The helper then gets a moment to exit on its own; if something the work left
-  // behind still holds it (a daemon holding its output), on_stop() is called to free it. Not a
-  // timeout: the exit code stays the work's own.
-  std::function<bool()> work_done;
 };
 
 struct RunResult {

@@ -1,44 +1,166 @@
 // ovvoc-init: PID 1 of a job container.
 //
-// The agent runs each phase with `exec` into the container; this process only has to exist and
-// reap. Every process whose parent dies is reparented to PID 1, so without a reaper zombies of
-// an untrusted build would pile up against the pids limit. Contract: reap every child, exit 0
-// on SIGTERM or SIGINT, never exit otherwise. Built with `gcc -static`; no dependencies.
+// Two jobs. (1) Reap: every process whose parent dies is reparented to PID 1, so without a
+// reaper zombies of an untrusted build would pile up against the pids limit. (2) Run the
+// agent's commands: started as `ovvoc-init SOCKET`, it connects once, at start, to the agent's
+// SOCK_SEQPACKET socket (bind-mounted read-only into the container) and runs each phase's
+// command it is sent, as its own child, reporting the exit status back. Being forked from
+// PID 1, a command has the container's uid, capabilities (none), no-new-privileges, seccomp
+// filter and limits, exactly as an `exec` into the container would, at a fraction of the cost.
 //
-// The signals are blocked and taken with sigwaitinfo(), not caught: PID 1 of a PID namespace
-// gets no default-action signals from inside it, and a blocked signal stays pending either way.
+// Protocol (one message each way per event; the agent is the only peer):
+//   agent -> init  "exec\0" CWD "\0" ARGC "\0" ARGV... ENV... , with SCM_RIGHTS [output fd]
+//   init -> agent  "pid N"   once the command is started
+//                  "exit N"  when it ends (N: exit code, or 128 + signal)
+//                  "error MESSAGE" when it could not be started
+// Contract: exit 0 on SIGTERM/SIGINT or when the agent's connection closes; never otherwise.
+// Without a SOCKET argument it only reaps. Built with `gcc -static`; no dependencies.
+#define _GNU_SOURCE
 #include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
 #include <signal.h>
-#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/signalfd.h>
+#include <sys/socket.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
+#define MAX_MESSAGE 65536
+#define MAX_ARGS 1024
+
+extern char** environ;
+
+static pid_t running = 0;  // the command in flight, if any
+static int channel = -1;
+
+static void Send(const char* text) {
+  if (channel >= 0) send(channel, text, strlen(text), MSG_NOSIGNAL);
+}
+
+// Reaps every exited child; reports the command's own end to the agent.
 static void ReapAll(void) {
   for (;;) {
-    pid_t pid = waitpid(-1, NULL, WNOHANG);
-    if (pid > 0) continue;
+    int status = 0;
+    pid_t pid = waitpid(-1, &status, WNOHANG);
     if (pid < 0 && errno == EINTR) continue;
-    return;  // 0: children left but none exited; -1/ECHILD: no children at all.
+    if (pid <= 0) return;  // 0: children left but none exited; -1/ECHILD: none at all
+    if (pid == running) {
+      char line[32];
+      int code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+      snprintf(line, sizeof line, "exit %d", code);
+      Send(line);
+      running = 0;
+    }
   }
 }
 
-int main(void) {
+static int Connect(const char* path) {
+  int fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
+  struct sockaddr_un addr = {.sun_family = AF_UNIX};
+  if (fd < 0 || strlen(path) >= sizeof addr.sun_path) return -1;
+  strcpy(addr.sun_path, path);
+  for (int attempt = 0; attempt < 50; ++attempt) {
+    if (connect(fd, (struct sockaddr*)&addr, sizeof addr) == 0) return fd;
+    struct timespec pause = {.tv_sec = 0, .tv_nsec = 20 * 1000 * 1000};
+    nanosleep(&pause, NULL);
+  }
+  close(fd);
+  return -1;
+}
+
+// The child's side of "exec": never returns.
+static void RunCommand(char** fields, int count, int out, const sigset_t* blocked) {
+  sigprocmask(SIG_UNBLOCK, blocked, NULL);
+  setsid();
+  int devnull = open("/dev/null", O_RDONLY);
+  dup2(devnull, 0);
+  dup2(out, 1);
+  dup2(out, 2);
+  if (chdir(fields[1]) != 0) {
+    dprintf(2, "ovvoc-init: cannot enter %s: %s\n", fields[1], strerror(errno));
+    _exit(126);
+  }
+  int argc = atoi(fields[2]);
+  if (argc <= 0 || 3 + argc > count) _exit(126);
+  static char* argv[MAX_ARGS + 1];
+  static char* envp[MAX_ARGS + 1];
+  for (int i = 0; i < argc && i < MAX_ARGS; ++i) argv[i] = fields[3 + i];
+  argv[argc < MAX_ARGS ? argc : MAX_ARGS] = NULL;
+  int envc = 0;
+  for (int i = 3 + argc; i < count && envc < MAX_ARGS; ++i) envp[envc++] = fields[i];
+  envp[envc] = NULL;
+  environ = envp;  // execvp searches the command's own PATH
+  execvp(argv[0], argv);
+  dprintf(2, "ovvoc-init: cannot run %s: %s\n", argv[0], strerror(errno));
+  _exit(127);
+}
+
+// Reads one request and starts its command.
+static void HandleRequest(const sigset_t* blocked) {
+  static char buffer[MAX_MESSAGE + 1];
+  char control[CMSG_SPACE(sizeof(int))];
+  struct iovec iov = {.iov_base = buffer, .iov_len = MAX_MESSAGE};
+  struct msghdr msg = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = control,
+                       .msg_controllen = sizeof control};
+  ssize_t n = recvmsg(channel, &msg, MSG_CMSG_CLOEXEC);
+  if (n <= 0) exit(0);  // the agent is gone: so is the container
+  buffer[n] = '\0';
+  int out = -1;
+  struct cmsghdr* c = CMSG_FIRSTHDR(&msg);
+  if (c != NULL && c->cmsg_type == SCM_RIGHTS) memcpy(&out, CMSG_DATA(c), sizeof out);
+  static char* fields[2 * MAX_ARGS + 3];
+  int count = 0;
+  for (char* p = buffer; p < buffer + n && count < 2 * MAX_ARGS + 3; p += strlen(p) + 1) {
+    fields[count++] = p;
+  }
+  if (out < 0 || count < 4 || strcmp(fields[0], "exec") != 0 || running != 0) {
+    Send("error malformed request");
+    if (out >= 0) close(out);
+    return;
+  }
+  pid_t pid = fork();
+  if (pid == 0) RunCommand(fields, count, out, blocked);
+  close(out);
+  if (pid < 0) {
+    Send("error fork failed");
+    return;
+  }
+  running = pid;
+  char line[32];
+  snprintf(line, sizeof line, "pid %d", (int)pid);
+  Send(line);
+}
+
+int main(int argc, char** argv) {
   sigset_t set;
   sigemptyset(&set);
   sigaddset(&set, SIGCHLD);
   sigaddset(&set, SIGTERM);
   sigaddset(&set, SIGINT);
   if (sigprocmask(SIG_BLOCK, &set, NULL) != 0) return 1;
+  int signals = signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK);
+  if (signals < 0) return 1;
+  if (argc > 1) channel = Connect(argv[1]);
 
-  // A timeout rather than a bare wait: SIGCHLDs coalesce, and a periodic sweep costs nothing.
-  const struct timespec sweep = {.tv_sec = 30, .tv_nsec = 0};
   for (;;) {
-    int sig = sigtimedwait(&set, NULL, &sweep);
-    if (sig == SIGTERM || sig == SIGINT) {
-      ReapAll();
-      return 0;
+    struct pollfd fds[2] = {{signals, POLLIN, 0}, {channel, POLLIN, 0}};
+    // A timeout as well: SIGCHLDs coalesce, and a periodic sweep costs nothing.
+    if (poll(fds, channel >= 0 ? 2 : 1, 30000) < 0 && errno != EINTR) return 1;
+    if (fds[0].revents & POLLIN) {
+      struct signalfd_siginfo info;
+      while (read(signals, &info, sizeof info) == sizeof info) {
+        if (info.ssi_signo == SIGTERM || info.ssi_signo == SIGINT) {
+          ReapAll();
+          return 0;
+        }
+      }
     }
-    ReapAll();  // SIGCHLD, timeout (EAGAIN) or EINTR.
+    ReapAll();
+    if (channel >= 0 && (fds[1].revents & (POLLIN | POLLHUP | POLLERR))) HandleRequest(&set);
   }
 }

@@ -5,11 +5,12 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/notification.h"
-#include "agent/process/bounded_output.h"
 #include "agent/sandbox/cgroup.h"
-#include "agent/sandbox/classify.h"
+#include "agent/sandbox/container_exec.h"
 #include "agent/sandbox/docker/docker_client.h"
 #include "agent/sandbox/hardening.h"
+#include "agent/sandbox/init_channel.h"
+#include "common/files.h"
 #include "common/logging.h"
 #include "common/status_macros.h"
 
@@ -30,40 +31,19 @@ std::string Escape(absl::string_view text) {
   return out;
 }
 
-// Docker multiplexes an exec's stdout and stderr into frames: 1 byte stream, 3 zero bytes,
-// 4 bytes big-endian length, payload. Frames may arrive split across reads.
-class Demultiplexer {
- public:
-  explicit Demultiplexer(BoundedOutput& out) : out_(out) {}
-  void Feed(absl::string_view data) {
-    pending_.append(data.data(), data.size());
-    size_t pos = 0;
-    while (pending_.size() - pos >= 8) {
-      const auto* h = reinterpret_cast<const unsigned char*>(pending_.data() + pos);
-      const size_t length = (size_t{h[4]} << 24) | (size_t{h[5]} << 16) | (size_t{h[6]} << 8) | h[7];
-      if (pending_.size() - pos - 8 < length) break;
-      out_.Append(absl::string_view(pending_.data() + pos + 8, length));
-      pos += 8 + length;
-    }
-    pending_.erase(0, pos);
-  }
-
- private:
-  BoundedOutput& out_;
-  std::string pending_;
-};
-
 class DockerSandbox final : public Sandbox {
  public:
   DockerSandbox(const DockerClient& client, SandboxSpec spec)
       : client_(client), spec_(std::move(spec)) {}
   ~DockerSandbox() override { (void)Destroy(); }
 
-  absl::Status Start(const std::string& image) {
-    Json request = DockerCreateRequest(spec_, image);
-    OVVOC_ASSIGN_OR_RETURN(DockerClient::Response created,
-                           client_.Call("POST", "/containers/create?name=" + Escape(spec_.name),
-                                        &request));
+  absl::Status Start(const std::string& image, const std::string& control_dir) {
+    OVVOC_ASSIGN_OR_RETURN(channel_, InitChannel::Listen(control_dir));
+    control_dir_ = control_dir;
+    Json request = DockerCreateRequest(spec_, image, control_dir);
+    OVVOC_ASSIGN_OR_RETURN(
+        DockerClient::Response created,
+        client_.Call("POST", "/containers/create?name=" + Escape(spec_.name), &request));
     if (created.status != 201) return DockerClient::ErrorFor("create container", created);
     id_ = created.Json().value("Id", "");
     OVVOC_ASSIGN_OR_RETURN(DockerClient::Response started,
@@ -76,6 +56,7 @@ class DockerSandbox final : public Sandbox {
     Json state = inspected.Json();
     init_pid_ = state.is_object() ? state["State"].value("Pid", 0) : 0;
     if (init_pid_ <= 0) return absl::InternalError("docker reports no pid for the container");
+    OVVOC_RETURN_IF_ERROR(channel_->Accept(init_pid_, absl::Seconds(10)));
     OVVOC_ASSIGN_OR_RETURN(ContainerCgroup cgroup, ContainerCgroup::ForPid(init_pid_));
     cgroup_ = std::move(cgroup);
     return absl::OkStatus();
@@ -85,63 +66,9 @@ class DockerSandbox final : public Sandbox {
 
   absl::StatusOr<ExecResult> Exec(const ExecSpec& exec,
                                   const std::function<bool()>& cancelled) override {
-    Json request = {{"AttachStdout", true},
-                    {"AttachStderr", true},
-                    {"Cmd", exec.argv},
-                    {"Env", exec.env},
-                    {"User", absl::StrCat(kJobUid, ":", kJobGid)},
-                    {"WorkingDir", exec.cwd},
-                    {"Privileged", false}};
-    OVVOC_ASSIGN_OR_RETURN(DockerClient::Response created,
-                           client_.Call("POST", "/containers/" + id_ + "/exec", &request));
-    if (created.status != 201) return DockerClient::ErrorFor("create exec", created);
-    const std::string exec_id = created.Json().value("Id", "");
-
-    PhaseEnd end;
-    end.before = cgroup_->Read();
-    cgroup_->ResetPeakMemory();
-    BoundedOutput output(exec.output_limit);
-    Demultiplexer demux(output);
-    const absl::Time start = absl::Now();
-    const absl::Time deadline = start + exec.timeout;
-    // The stream ends when the exec'd process and everything holding its output are gone; on a
-    // timeout or a cancel we make that happen by killing them.
-    std::atomic<bool> stopped{false};
-    auto keep_going = [&] {
-      if (stopped) return true;
-      const bool timed_out = absl::Now() >= deadline;
-      const bool was_cancelled = cancelled && cancelled();
-      if (timed_out || was_cancelled) {
-        stopped = true;
-        (timed_out ? end.timed_out : end.cancelled) = true;
-        (void)KillStrays();
-      }
-      return true;
-    };
-    Json start_request = {{"Detach", false}, {"Tty", false}};
-    OVVOC_ASSIGN_OR_RETURN(
-        long status,
-        client_.Stream("POST", "/exec/" + exec_id + "/start", start_request,
-                       [&](absl::string_view data) { demux.Feed(data); }, keep_going));
-    if (status != 200 && status != 101) {
-      return absl::InternalError(absl::StrCat("docker exec start answered ", status));
-    }
-    OVVOC_ASSIGN_OR_RETURN(DockerClient::Response inspected,
-                           client_.Call("GET", "/exec/" + exec_id + "/json"));
-    Json info = inspected.Json();
-    end.after = cgroup_->Read();
-    end.exit_code = info.is_object() && info["ExitCode"].is_number() ? info["ExitCode"].get<int>()
-                                                                     : -1;
-    end.disk_full = spec_.disk_full && spec_.disk_full();
-
-    ExecResult result;
-    result.exit_code = end.exit_code;
-    result.termination = Classify(end);
-    result.output = output.Text();
-    result.duration = absl::Now() - start;
-    result.peak_memory_bytes = end.after.peak_memory;
-    result.cpu_time = end.after.cpu_time - end.before.cpu_time;
-    return result;
+    if (!cgroup_.has_value()) return absl::FailedPreconditionError("container not started");
+    return ExecInContainer(*channel_, *cgroup_, spec_, exec, cancelled,
+                           [this] { (void)KillStrays(); });
   }
 
   absl::Status KillStrays() override {
@@ -150,6 +77,10 @@ class DockerSandbox final : public Sandbox {
   }
 
   absl::Status Destroy() override {
+    if (!control_dir_.empty()) {
+      (void)files::RemoveTree(control_dir_);
+      control_dir_.clear();
+    }
     if (id_.empty()) return absl::OkStatus();
     absl::StatusOr<DockerClient::Response> removed =
         client_.Call("DELETE", "/containers/" + id_ + "?force=true&v=true");
@@ -165,7 +96,9 @@ class DockerSandbox final : public Sandbox {
   const DockerClient& client_;
   const SandboxSpec spec_;
   std::string id_;
+  std::string control_dir_;
   int init_pid_ = 0;
+  std::unique_ptr<InitChannel> channel_;
   std::optional<ContainerCgroup> cgroup_;
 };
 
@@ -178,7 +111,8 @@ class DockerBackend final : public Backend {
 
   absl::StatusOr<std::unique_ptr<Sandbox>> Create(const SandboxSpec& spec) override {
     auto sandbox = std::make_unique<DockerSandbox>(client_, spec);
-    OVVOC_RETURN_IF_ERROR(sandbox->Start(image_));
+    OVVOC_RETURN_IF_ERROR(
+        sandbox->Start(image_, absl::StrCat(options_.runtime_dir, "/containers/", spec.name)));
     return sandbox;
   }
 
@@ -213,8 +147,8 @@ absl::Status CheckImage(const DockerClient& client, const std::string& tag,
   Json image = inspected.Json();
   Json layers = image.is_object() ? image["RootFS"]["Layers"] : Json();
   if (!layers.is_array() || layers.size() != 1 || layers[0] != std::string(digest)) {
-    return absl::DataLossError(absl::StrCat("refusing docker image ", tag,
-                                            ": its layer is not the job image ", digest));
+    return absl::DataLossError(
+        absl::StrCat("refusing docker image ", tag, ": its layer is not the job image ", digest));
   }
   return absl::OkStatus();
 }
@@ -225,12 +159,13 @@ std::string DockerImageTag(absl::string_view digest) {
   return "ovvoc-job:" + DigestHex(digest).substr(0, 12);
 }
 
-nlohmann::json DockerCreateRequest(const SandboxSpec& spec, const std::string& image) {
+nlohmann::json DockerCreateRequest(const SandboxSpec& spec, const std::string& image,
+                                   const std::string& control_dir) {
   const Limits& limits = spec.limits;
   const int64_t memory = static_cast<int64_t>(limits.memory_bytes);
   return Json{
       {"Image", image},
-      {"Cmd", {kInitPath}},
+      {"Cmd", {kInitPath, kInitSocketInContainer}},
       {"Entrypoint", Json()},
       {"User", absl::StrCat(kJobUid, ":", kJobGid)},
       {"Env", spec.env},
@@ -241,16 +176,15 @@ nlohmann::json DockerCreateRequest(const SandboxSpec& spec, const std::string& i
        {{"NetworkMode", "none"},
         {"ReadonlyRootfs", true},
         {"CapDrop", {"ALL"}},
-        {"SecurityOpt",
-         {"no-new-privileges:true", absl::StrCat("seccomp=", SeccompProfileText())}},
+        {"SecurityOpt", {"no-new-privileges:true", absl::StrCat("seccomp=", SeccompProfileText())}},
         {"Memory", memory},
         {"MemorySwap", memory},  // memory + swap: no swap
         {"NanoCpus", static_cast<int64_t>(limits.cpu_millis) * 1'000'000},
         {"PidsLimit", limits.pids},
-        {"Tmpfs",
-         {{"/tmp", absl::StrCat("rw,nosuid,nodev,mode=1777,size=", limits.tmp_bytes)}}},
+        {"Tmpfs", {{"/tmp", absl::StrCat("rw,nosuid,nodev,mode=1777,size=", limits.tmp_bytes)}}},
         {"Binds",
-         {spec.workspace_dir + ":/workspace:rw", spec.home_dir + ":/home/ovvoc:rw"}},
+         {spec.workspace_dir + ":/workspace:rw", spec.home_dir + ":/home/ovvoc:rw",
+          control_dir + ":/run:ro"}},
         {"IpcMode", "private"},
         {"OomScoreAdj", 1000},
         {"Ulimits",
@@ -271,8 +205,9 @@ absl::StatusOr<std::unique_ptr<Backend>> MakeDockerBackend(DockerOptions options
     OVVOC_ASSIGN_OR_RETURN(std::string tar, VerifiedImageTar(options.image, options.image_digest));
     log::Info("importing job image %s into docker as %s", options.image_digest, tag);
     const std::string path = absl::StrCat(
-        "/images/create?fromSrc=-&repo=ovvoc-job&tag=", DigestHex(options.image_digest).substr(0, 12),
-        "&changes=", Escape(absl::StrCat("LABEL ovvoc.rootfs.sha256=", DigestHex(options.image_digest))));
+        "/images/create?fromSrc=-&repo=ovvoc-job&tag=",
+        DigestHex(options.image_digest).substr(0, 12), "&changes=",
+        Escape(absl::StrCat("LABEL ovvoc.rootfs.sha256=", DigestHex(options.image_digest))));
     OVVOC_ASSIGN_OR_RETURN(DockerClient::Response imported,
                            client.Upload(path, tar, "application/x-tar"));
     if (imported.status != 200) return DockerClient::ErrorFor("import job image", imported);

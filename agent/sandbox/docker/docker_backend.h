@@ -15,8 +15,9 @@ namespace ovvoc::agent::sandbox {
 
 struct DockerOptions {
   std::string socket = "/var/run/docker.sock";
-  std::string image_digest;  // "sha256:<hex>", verified
-  ImageConfig image;         // where to import it from when the daemon lacks it
+  std::string image_digest;                // "sha256:<hex>", verified
+  ImageConfig image;                       // where to import it from when the daemon lacks it
+  std::string runtime_dir = "/run/ovvoc";  // agent-owned; per-container control dirs
 };
 
 // Fails when no daemon answers, or the image cannot be found, imported or verified.
@@ -25,8 +26,10 @@ absl::StatusOr<std::unique_ptr<Backend>> MakeDockerBackend(DockerOptions options
 // The image reference for a digest: "ovvoc-job:<first 12 hex>".
 std::string DockerImageTag(absl::string_view digest);
 
-// The container-create request for `spec` (exposed for tests).
-nlohmann::json DockerCreateRequest(const SandboxSpec& spec, const std::string& image);
+// The container-create request for `spec` (exposed for tests). `control_dir` is mounted
+// read-only at /run: the init's channel to the agent.
+nlohmann::json DockerCreateRequest(const SandboxSpec& spec, const std::string& image,
+                                   const std::string& control_dir);
 
 }  // namespace ovvoc::agent::sandbox
 

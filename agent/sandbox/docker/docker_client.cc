@@ -35,22 +35,6 @@ size_t AppendBody(char* data, size_t size, size_t count, void* user) {
   return size * count;
 }
 
-struct StreamState {
-  const std::function<void(absl::string_view)>* on_data;
-  const std::function<bool()>* keep_going;
-};
-
-size_t StreamBody(char* data, size_t size, size_t count, void* user) {
-  auto* state = static_cast<StreamState*>(user);
-  (*state->on_data)(absl::string_view(data, size * count));
-  return size * count;
-}
-
-int StreamProgress(void* user, curl_off_t, curl_off_t, curl_off_t, curl_off_t) {
-  auto* state = static_cast<StreamState*>(user);
-  return (*state->keep_going)() ? 0 : 1;  // non-zero aborts the transfer
-}
-
 // A handle aimed at `method` `path` on the daemon's socket.
 std::unique_ptr<CURL, CurlDeleter> Handle(const std::string& socket, absl::string_view method,
                                           absl::string_view path) {
@@ -116,30 +100,6 @@ absl::StatusOr<DockerClient::Response> DockerClient::Call(absl::string_view meth
   if (code != CURLE_OK) return CurlError(code, absl::StrCat(method, " ", path), socket_path_);
   curl_easy_getinfo(curl.get(), CURLINFO_RESPONSE_CODE, &response.status);
   return response;
-}
-
-absl::StatusOr<long> DockerClient::Stream(absl::string_view method, absl::string_view path,
-                                          const nlohmann::json& body,
-                                          const std::function<void(absl::string_view)>& on_data,
-                                          const std::function<bool()>& keep_going) const {
-  auto curl = Handle(socket_path_, method, path);
-  const std::string payload = body.dump();
-  std::unique_ptr<curl_slist, SlistDeleter> headers(
-      curl_slist_append(nullptr, "Content-Type: application/json"));
-  curl_easy_setopt(curl.get(), CURLOPT_HTTPHEADER, headers.get());
-  curl_easy_setopt(curl.get(), CURLOPT_POSTFIELDS, payload.c_str());
-  curl_easy_setopt(curl.get(), CURLOPT_POSTFIELDSIZE, static_cast<long>(payload.size()));
-  StreamState state{&on_data, &keep_going};
-  curl_easy_setopt(curl.get(), CURLOPT_WRITEFUNCTION, StreamBody);
-  curl_easy_setopt(curl.get(), CURLOPT_WRITEDATA, &state);
-  curl_easy_setopt(curl.get(), CURLOPT_NOPROGRESS, 0L);
-  curl_easy_setopt(curl.get(), CURLOPT_XFERINFOFUNCTION, StreamProgress);
-  curl_easy_setopt(curl.get(), CURLOPT_XFERINFODATA, &state);
-  CURLcode code = curl_easy_perform(curl.get());
-  if (code != CURLE_OK) return CurlError(code, absl::StrCat(method, " ", path), socket_path_);
-  long status = 0;
-  curl_easy_getinfo(curl.get(), CURLINFO_RESPONSE_CODE, &status);
-  return status;
 }
 
 absl::StatusOr<DockerClient::Response> DockerClient::Upload(absl::string_view path,

@@ -3,7 +3,6 @@
 #ifndef OVVOC_AGENT_SANDBOX_DOCKER_DOCKER_CLIENT_H_
 #define OVVOC_AGENT_SANDBOX_DOCKER_DOCKER_CLIENT_H_
 
-#include <functional>
 #include <string>
 
 #include "absl/status/statusor.h"
@@ -30,13 +29,6 @@ class DockerClient {
   absl::StatusOr<Response> Call(absl::string_view method, absl::string_view path,
                                 const nlohmann::json* body = nullptr,
                                 absl::Duration timeout = absl::Seconds(60)) const;
-
-  // Like Call, but hands the response body to `on_data` as it arrives, for as long as
-  // `keep_going` says so (checked about every 100 ms). Returns the HTTP status.
-  absl::StatusOr<long> Stream(absl::string_view method, absl::string_view path,
-                              const nlohmann::json& body,
-                              const std::function<void(absl::string_view)>& on_data,
-                              const std::function<bool()>& keep_going) const;
 
   // POSTs the contents of `file` with `content_type` (docker import of a rootfs tar).
   absl::StatusOr<Response> Upload(absl::string_view path, const std::string& file,

@@ -14,8 +14,9 @@
 #include "absl/strings/strip.h"
 #include "agent/process/process.h"
 #include "agent/sandbox/cgroup.h"
-#include "agent/sandbox/classify.h"
+#include "agent/sandbox/container_exec.h"
 #include "agent/sandbox/hardening.h"
+#include "agent/sandbox/init_channel.h"
 #include "agent/sandbox/netns.h"
 #include "common/files.h"
 #include "common/logging.h"
@@ -29,7 +30,9 @@ using Json = nlohmann::json;
 
 Json Mount(const std::string& destination, const std::string& type, const std::string& source,
            std::vector<std::string> options) {
-  return Json{{"destination", destination}, {"type", type}, {"source", source},
+  return Json{{"destination", destination},
+              {"type", type},
+              {"source", source},
               {"options", std::move(options)}};
 }
 
@@ -43,39 +46,19 @@ Json ProcessJson(const std::vector<std::string>& args, const std::vector<std::st
       {"env", env},
       {"cwd", cwd},
       {"capabilities",
-       {{"bounding", none}, {"effective", none}, {"inheritable", none}, {"permitted", none},
+       {{"bounding", none},
+        {"effective", none},
+        {"inheritable", none},
+        {"permitted", none},
         {"ambient", none}}},
-      {"rlimits",
-       Json::array({{{"type", "RLIMIT_NOFILE"}, {"hard", 4096}, {"soft", 4096}},
-                    {{"type", "RLIMIT_CORE"}, {"hard", 0}, {"soft", 0}}})},
+      {"rlimits", Json::array({{{"type", "RLIMIT_NOFILE"}, {"hard", 4096}, {"soft", 4096}},
+                               {{"type", "RLIMIT_CORE"}, {"hard", 0}, {"soft", 0}}})},
       {"noNewPrivileges", true},
       {"oomScoreAdj", 1000},  // under host memory pressure, the job goes first
   };
 }
 
 class RuncBackend;
-
-// Whether the process `runc exec` started has exited, from the pid runc writes to `pid_file`.
-// runc exec itself lingers while anything holds the process's output (a daemon it started).
-class ExitWatcher {
- public:
-  explicit ExitWatcher(std::string pid_file) : pid_file_(std::move(pid_file)) {}
-  bool Exited() {
-    if (!pidfd_.valid()) {
-      absl::StatusOr<std::string> text = files::ReadFile(pid_file_);
-      int pid = 0;
-      if (!text.ok() || !absl::SimpleAtoi(absl::StripAsciiWhitespace(*text), &pid)) return false;
-      pidfd_.reset(static_cast<int>(::syscall(SYS_pidfd_open, pid, 0)));
-      if (!pidfd_.valid()) return true;  // already gone
-    }
-    pollfd p{pidfd_.get(), POLLIN, 0};
-    return ::poll(&p, 1, 0) == 1;
-  }
-
- private:
-  const std::string pid_file_;
-  UniqueFd pidfd_;
-};
 
 class RuncSandbox final : public Sandbox {
  public:
@@ -85,18 +68,20 @@ class RuncSandbox final : public Sandbox {
 
   absl::Status Start() {
     OVVOC_RETURN_IF_ERROR(files::EnsureDir(bundle_, 0700));
+    OVVOC_ASSIGN_OR_RETURN(channel_, InitChannel::Listen(control_dir()));
     OVVOC_RETURN_IF_ERROR(files::WriteFileAtomic(
-        bundle_ + "/config.json", RuncConfig(spec_, options_.rootfs).dump(2), 0600));
+        bundle_ + "/config.json", RuncConfig(spec_, options_.rootfs, control_dir()).dump(2), 0600));
     created_ = true;
     // run --detach: create and start in one runc invocation. The init inherits runc's output,
     // so that goes to a file rather than a pipe it would hold open.
-    OVVOC_RETURN_IF_ERROR(Runc({"run", "--detach", "--bundle", bundle_, "--pid-file",
-                                bundle_ + "/init.pid", spec_.name},
-                               bundle_ + "/run.log"));
+    OVVOC_RETURN_IF_ERROR(Runc(
+        {"run", "--detach", "--bundle", bundle_, "--pid-file", bundle_ + "/init.pid", spec_.name},
+        bundle_ + "/run.log"));
     OVVOC_ASSIGN_OR_RETURN(std::string pid_text, files::ReadFile(bundle_ + "/init.pid"));
     if (!absl::SimpleAtoi(absl::StripAsciiWhitespace(pid_text), &init_pid_)) {
       return absl::InternalError("runc wrote no init pid");
     }
+    OVVOC_RETURN_IF_ERROR(channel_->Accept(init_pid_, absl::Seconds(10)));
     OVVOC_RETURN_IF_ERROR(BringLoopbackUp(netns_path()));
     OVVOC_ASSIGN_OR_RETURN(ContainerCgroup cgroup, ContainerCgroup::ForPid(init_pid_));
     cgroup_ = std::move(cgroup);
@@ -107,42 +92,9 @@ class RuncSandbox final : public Sandbox {
 
   absl::StatusOr<ExecResult> Exec(const ExecSpec& exec,
                                   const std::function<bool()>& cancelled) override {
-    std::vector<std::string> env = spec_.env;
-    env.insert(env.end(), exec.env.begin(), exec.env.end());
-    ++exec_count_;
-    const std::string process_file = absl::StrCat(bundle_, "/process-", exec_count_, ".json");
-    const std::string pid_file = absl::StrCat(bundle_, "/exec-", exec_count_, ".pid");
-    OVVOC_RETURN_IF_ERROR(files::WriteFileAtomic(
-        process_file, ProcessJson(exec.argv, env, exec.cwd).dump(), 0600));
-
-    PhaseEnd end;
-    end.before = cgroup_->Read();
-    cgroup_->ResetPeakMemory();
-    RunOptions run;
-    run.argv = {options_.runc, "--root",   options_.state_root, "exec", "--process",
-                process_file,  "--pid-file", pid_file,           spec_.name};
-    run.env = {"PATH=/usr/sbin:/usr/bin:/sbin:/bin"};
-    run.output_limit = exec.output_limit;
-    run.timeout = exec.timeout;
-    run.cancelled = cancelled;
-    run.on_stop = [this] { (void)KillStrays(); };
-    ExitWatcher watcher(pid_file);
-    run.work_done = [&watcher] { return watcher.Exited(); };
-    OVVOC_ASSIGN_OR_RETURN(RunResult ran, RunProcess(run));
-    end.after = cgroup_->Read();
-    end.exit_code = ran.exit_code;
-    end.timed_out = ran.timed_out;
-    end.cancelled = ran.cancelled;
-    end.disk_full = spec_.disk_full && spec_.disk_full();
-
-    ExecResult result;
-    result.exit_code = ran.exit_code;
-    result.termination = Classify(end);
-    result.output = std::move(ran.output);
-    result.duration = ran.duration;
-    result.peak_memory_bytes = end.after.peak_memory;
-    result.cpu_time = end.after.cpu_time - end.before.cpu_time;
-    return result;
+    if (!cgroup_.has_value()) return absl::FailedPreconditionError("container not started");
+    return ExecInContainer(*channel_, *cgroup_, spec_, exec, cancelled,
+                           [this] { (void)KillStrays(); });
   }
 
   absl::Status KillStrays() override {
@@ -180,18 +132,21 @@ class RuncSandbox final : public Sandbox {
     run.output_file = output_file;
     OVVOC_ASSIGN_OR_RETURN(RunResult ran, RunProcess(run));
     if (ran.exit_code != 0) {
-      return absl::InternalError(absl::StrCat("runc ", args[0], " ", spec_.name, " failed: ",
-                                              absl::StripAsciiWhitespace(ran.output)));
+      return absl::InternalError(absl::StrCat("runc ", args[0], " ", spec_.name,
+                                              " failed: ", absl::StripAsciiWhitespace(ran.output)));
     }
     return absl::OkStatus();
   }
+
+  // Root-owned, mounted read-only at /run: where the init's channel socket lives.
+  std::string control_dir() const { return bundle_ + "/run"; }
 
   const RuncOptions options_;
   const SandboxSpec spec_;
   const std::string bundle_;
   bool created_ = false;
   int init_pid_ = 0;
-  int exec_count_ = 0;
+  std::unique_ptr<InitChannel> channel_;
   std::optional<ContainerCgroup> cgroup_;
 };
 
@@ -204,8 +159,8 @@ class RuncBackend final : public Backend {
   absl::StatusOr<std::unique_ptr<Sandbox>> Create(const SandboxSpec& spec) override {
     OVVOC_RETURN_IF_ERROR(files::EnsureDir(options_.state_root, 0700));
     OVVOC_RETURN_IF_ERROR(files::EnsureDir(options_.bundles_dir, 0700));
-    auto sandbox = std::make_unique<RuncSandbox>(options_, spec,
-                                                 absl::StrCat(options_.bundles_dir, "/", spec.name));
+    auto sandbox = std::make_unique<RuncSandbox>(
+        options_, spec, absl::StrCat(options_.bundles_dir, "/", spec.name));
     OVVOC_RETURN_IF_ERROR(sandbox->Start());
     return sandbox;
   }
@@ -220,8 +175,8 @@ class RuncBackend final : public Backend {
     for (absl::string_view name : absl::StrSplit(listed.output, '\n', absl::SkipWhitespace())) {
       log::Info("removing leftover container %s", name);
       RunOptions remove = list;
-      remove.argv = {options_.runc, "--root", options_.state_root, "delete", "--force",
-                     std::string(name)};
+      remove.argv = {options_.runc, "--root",  options_.state_root,
+                     "delete",      "--force", std::string(name)};
       (void)RunProcess(remove);
       (void)files::RemoveTree(absl::StrCat(options_.bundles_dir, "/", name));
     }
@@ -234,7 +189,8 @@ class RuncBackend final : public Backend {
 
 }  // namespace
 
-nlohmann::json RuncConfig(const SandboxSpec& spec, const std::string& rootfs) {
+nlohmann::json RuncConfig(const SandboxSpec& spec, const std::string& rootfs,
+                          const std::string& control_dir) {
   const Limits& limits = spec.limits;
   Json mounts = Json::array({
       Mount("/proc", "proc", "proc", {"nosuid", "noexec", "nodev"}),
@@ -251,6 +207,7 @@ nlohmann::json RuncConfig(const SandboxSpec& spec, const std::string& rootfs) {
             {"nosuid", "nodev", "mode=1777", absl::StrCat("size=", limits.tmp_bytes)}),
       Mount("/workspace", "bind", spec.workspace_dir, {"rbind", "rw", "nosuid", "nodev"}),
       Mount("/home/ovvoc", "bind", spec.home_dir, {"rbind", "rw", "nosuid", "nodev"}),
+      Mount("/run", "bind", control_dir, {"rbind", "ro", "nosuid", "nodev", "noexec"}),
   });
   const int64_t memory = static_cast<int64_t>(limits.memory_bytes);
   Json namespaces = Json::array();
@@ -259,7 +216,7 @@ nlohmann::json RuncConfig(const SandboxSpec& spec, const std::string& rootfs) {
   }
   return Json{
       {"ociVersion", "1.0.2"},
-      {"process", ProcessJson({kInitPath}, spec.env, "/")},
+      {"process", ProcessJson({kInitPath, kInitSocketInContainer}, spec.env, "/")},
       {"root", {{"path", rootfs}, {"readonly", true}}},
       {"hostname", "ovvoc-job"},
       {"mounts", mounts},

@@ -13,15 +13,17 @@ namespace ovvoc::agent::sandbox {
 
 struct RuncOptions {
   std::string runc = "/usr/sbin/runc";
-  std::string state_root = "/run/ovvoc/runc";    // runc --root: only our containers live here
+  std::string state_root = "/run/ovvoc/runc";  // runc --root: only our containers live here
   std::string bundles_dir = "/run/ovvoc/bundles";
-  std::string rootfs;                            // the verified image's extracted tree
+  std::string rootfs;  // the verified image's extracted tree
 };
 
 std::unique_ptr<Backend> MakeRuncBackend(RuncOptions options);
 
-// The bundle's config.json for `spec` (exposed for tests).
-nlohmann::json RuncConfig(const SandboxSpec& spec, const std::string& rootfs);
+// The bundle's config.json for `spec` (exposed for tests). `control_dir` is mounted read-only
+// at /run: the init's channel to the agent.
+nlohmann::json RuncConfig(const SandboxSpec& spec, const std::string& rootfs,
+                          const std::string& control_dir);
 
 }  // namespace ovvoc::agent::sandbox
 

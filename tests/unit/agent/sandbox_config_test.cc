@@ -34,10 +34,10 @@ bool HasSyscall(const nlohmann::json& profile, const std::string& name) {
 TEST_CASE("the seccomp profile denies by default and never allows what jobs must not do") {
   const nlohmann::json& profile = SeccompProfile();
   CHECK(profile["defaultAction"] == "SCMP_ACT_ERRNO");
-  for (const char* denied : {"ptrace", "process_vm_readv", "process_vm_writev", "mount",
-                             "umount2", "unshare", "setns", "init_module", "finit_module",
-                             "delete_module", "reboot", "kexec_load", "bpf", "keyctl",
-                             "perf_event_open", "io_uring_setup", "pivot_root"}) {
+  for (const char* denied :
+       {"ptrace", "process_vm_readv", "process_vm_writev", "mount", "umount2", "unshare", "setns",
+        "init_module", "finit_module", "delete_module", "reboot", "kexec_load", "bpf", "keyctl",
+        "perf_event_open", "io_uring_setup", "pivot_root"}) {
     INFO(denied);
     CHECK(!HasSyscall(profile, denied));
   }
@@ -52,7 +52,7 @@ TEST_CASE("the runc bundle asks for every hardening measure") {
   spec.limits.memory_bytes = 256ull << 20;
   spec.limits.pids = 128;
   spec.limits.cpu_millis = 500;
-  nlohmann::json config = RuncConfig(spec, "/images/abc/rootfs");
+  nlohmann::json config = RuncConfig(spec, "/images/abc/rootfs", "/jobs/x/run");
   CHECK(config["root"]["readonly"] == true);
   const nlohmann::json& process = config["process"];
   CHECK(process["user"]["uid"] == kJobUid);
@@ -83,12 +83,19 @@ TEST_CASE("the runc bundle asks for every hardening measure") {
   }
   CHECK(workspace);
   CHECK(tmp);
+  bool control = false;
+  for (const auto& m : config["mounts"]) {
+    if (m["destination"] != "/run") continue;
+    const auto& o = m["options"];
+    control = m["source"] == "/jobs/x/run" && std::find(o.begin(), o.end(), "ro") != o.end();
+  }
+  CHECK(control);  // the init's channel: read-only, so no job process can replace the socket
   CHECK(config["annotations"][kJobLabel] == "job_x");
 }
 
 TEST_CASE("the docker create request asks for the same") {
   SandboxSpec spec = Spec();
-  nlohmann::json request = DockerCreateRequest(spec, "ovvoc-job:abc");
+  nlohmann::json request = DockerCreateRequest(spec, "ovvoc-job:abc", "/run/ovvoc/containers/x");
   const nlohmann::json& host = request["HostConfig"];
   CHECK(request["User"] == "10001:10001");
   CHECK(request["Labels"][kJobLabel] == "job_x");
