@@ -102,6 +102,20 @@ absl::Status WriteFileAtomic(const std::string& path, absl::string_view content,
   return absl::OkStatus();
 }
 
+absl::Status WriteFile(const std::string& path, absl::string_view content, int mode) {
+  ::unlink(path.c_str());
+  UniqueFd fd(::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, mode));
+  if (!fd.valid()) return ErrnoStatus(errno, "cannot create", path);
+  size_t done = 0;
+  while (done < content.size()) {
+    ssize_t n = ::write(fd.get(), content.data() + done, content.size() - done);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) return ErrnoStatus(errno, "cannot write", path);
+    done += static_cast<size_t>(n);
+  }
+  return absl::OkStatus();
+}
+
 absl::Status EnsureDir(const std::string& path, int mode) {
   if (path.empty()) return absl::InvalidArgumentError("empty directory path");
   std::error_code ec;

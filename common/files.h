@@ -17,6 +17,10 @@ absl::StatusOr<std::string> ReadFile(const std::string& path);
 // fsyncs the directory: readers see the old content or the new, never a mix.
 absl::Status WriteFileAtomic(const std::string& path, absl::string_view content, int mode = 0600);
 
+// Writes `content` to a new file at `path` (replacing one that exists, never following a
+// symlink), with `mode`, and no fsync: for scratch files that need not survive a crash.
+absl::Status WriteFile(const std::string& path, absl::string_view content, int mode = 0600);
+
 // Creates `path` (and missing parents with the same mode) and forces its mode to `mode`.
 absl::Status EnsureDir(const std::string& path, int mode = 0700);
 
