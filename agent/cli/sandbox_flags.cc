@@ -47,6 +47,9 @@ void AddSandboxFlags(CLI::App* command, SandboxFlags& flags) {
       ->capture_default_str()
       ->group(group);
   command->add_option("--cpus", flags.cpus, "CPUs per job")->capture_default_str()->group(group);
+  command->add_option("--cpuset", flags.cpuset,
+                      "CPUs jobs may run on, e.g. 0 or 2-3 (default: any; --cpus still limits)")
+      ->group(group);
   command->add_option("--pids", flags.pids, "Processes per job")
       ->capture_default_str()
       ->group(group);
@@ -76,6 +79,7 @@ absl::StatusOr<std::unique_ptr<SandboxSetup>> MakeSandbox(const SandboxFlags& fl
   limits.memory_bytes = flags.memory_mib << 20;
   limits.cpu_millis = static_cast<uint32_t>(flags.cpus * 1000);
   limits.pids = flags.pids;
+  limits.cpuset = flags.cpuset;
   limits.disk_bytes = flags.disk_mib << 20;
   limits.tmp_bytes = flags.tmp_mib << 20;
   OVVOC_ASSIGN_OR_RETURN(limits.phase_timeout, ParsePositive("--phase-timeout", flags.phase_timeout));

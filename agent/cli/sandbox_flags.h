@@ -24,6 +24,7 @@ struct SandboxFlags {
   std::vector<std::string> allow_internal;
   uint64_t memory_mib = 512;
   double cpus = 1.0;
+  std::string cpuset;
   uint32_t pids = 256;
   uint64_t disk_mib = 2048;
   uint64_t tmp_mib = 64;

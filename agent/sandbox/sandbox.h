@@ -36,6 +36,7 @@ inline constexpr char kJobLabel[] = "io.ovvoc.job";
 struct Limits {
   uint64_t memory_bytes = 512ull << 20;  // no swap on top
   uint32_t cpu_millis = 1000;
+  std::string cpuset;  // CPUs the job may run on ("0", "2-3"); empty: any (the quota still holds)
   uint32_t pids = 256;
   uint64_t disk_bytes = 2ull << 30;  // /workspace + /home/ovvoc
   uint64_t tmp_bytes = 64ull << 20;  // /tmp tmpfs, counted against memory

@@ -7,7 +7,8 @@
 //    commands bare on the host, with the same node and npm (the image's), the same (cold) npm
 //    cache state, bare pinned to one CPU with taskset and the sandbox limited to one CPU.
 //
-//   sandbox_bench [--iterations N] [--job-runs N] [--registry-allow-internal]
+//   sandbox_bench [--iterations N] [--job-runs N] [--registry-allow-internal] [--fixture DIR]
+// The default fixture is tests/bench/fixtures/ts-app (TypeScript build, mocha tests).
 // Needs root, the job image (deploy/image/build.sh) and, for the job part, the npm registry.
 #include <sys/stat.h>
 #include <unistd.h>
@@ -163,12 +164,12 @@ absl::Duration BareTrue(int n) {
 
 // --- 2. whole job -------------------------------------------------------------------------
 
-// The fixture: deploy/quickstart/sample-app with a lockfile made once, bare.
-bool MakeFixture(const std::string& node_bin, const std::string& npm_cli,
-                 const testing::TempDir& dir, std::string& source, std::string& repo) {
+// The fixture project with a lockfile made once, bare.
+bool MakeFixture(const std::string& fixture, const std::string& node_bin,
+                 const std::string& npm_cli, const testing::TempDir& dir, std::string& source,
+                 std::string& repo) {
   source = dir.Sub("fixture");
-  std::filesystem::copy(OVVOC_SOURCE_DIR "/deploy/quickstart/sample-app", source,
-                        std::filesystem::copy_options::recursive);
+  std::filesystem::copy(fixture, source, std::filesystem::copy_options::recursive);
   std::vector<std::string> env = {"PATH=" + std::filesystem::path(node_bin).parent_path().string() +
                                       ":/usr/bin:/bin",
                                   "HOME=" + dir.Sub("lock-home"),
@@ -234,14 +235,16 @@ absl::Duration SandboxJob(agent::SandboxSettings& settings, const std::string& r
 int Main(int argc, char** argv) {
   int iterations = 15, job_runs = 5;
   bool allow_internal = false;
+  std::string fixture = OVVOC_SOURCE_DIR "/tests/bench/fixtures/ts-app";
   for (int i = 1; i < argc; ++i) {
     std::string flag = argv[i];
     if (flag == "--iterations" && i + 1 < argc) iterations = std::stoi(argv[++i]);
     else if (flag == "--job-runs" && i + 1 < argc) job_runs = std::stoi(argv[++i]);
     else if (flag == "--registry-allow-internal") allow_internal = true;
+    else if (flag == "--fixture" && i + 1 < argc) fixture = argv[++i];
     else {
       std::fprintf(stderr, "usage: sandbox_bench [--iterations N] [--job-runs N] "
-                           "[--registry-allow-internal]\n");
+                           "[--registry-allow-internal] [--fixture DIR]\n");
       return 2;
     }
   }
@@ -285,12 +288,12 @@ int Main(int argc, char** argv) {
   const std::string node_bin = *rootfs + "/usr/local/bin/node";
   const std::string npm_cli = *rootfs + "/usr/local/lib/node_modules/npm/bin/npm-cli.js";
   std::string source, repo;
-  if (!MakeFixture(node_bin, npm_cli, dir, source, repo)) {
+  if (!MakeFixture(fixture, node_bin, npm_cli, dir, source, repo)) {
     std::fprintf(stderr, "cannot make the fixture (is the npm registry reachable?)\n");
     return 1;
   }
-  std::printf("\nwhole job: install (npm ci) + build + test of deploy/quickstart/sample-app, "
-              "cold npm cache, median of %d\n", job_runs);
+  std::printf("\nwhole job: install (npm ci) + build + test of %s, cold npm cache, median of %d\n",
+              std::filesystem::path(fixture).filename().c_str(), job_runs);
   std::vector<absl::Duration> bare_runs;
   for (int i = 0; i < job_runs; ++i) bare_runs.push_back(BareJob(node_bin, npm_cli, source, dir, i));
   const absl::Duration bare = Median(bare_runs);
@@ -298,6 +301,7 @@ int Main(int argc, char** argv) {
   for (auto& [kind, backend] : backends) {
     agent::SandboxSettings settings;
     settings.backend = backend.get();
+    settings.limits.cpuset = "0";  // the same core the bare run is pinned to
     if (allow_internal) settings.allow_internal = {"registry.npmjs.org:443"};
     std::vector<absl::Duration> runs;
     for (int i = 0; i < job_runs; ++i) runs.push_back(SandboxJob(settings, repo, dir, kind, i));

@@ -163,7 +163,7 @@ nlohmann::json DockerCreateRequest(const SandboxSpec& spec, const std::string& i
                                    const std::string& control_dir) {
   const Limits& limits = spec.limits;
   const int64_t memory = static_cast<int64_t>(limits.memory_bytes);
-  return Json{
+  Json request = Json{
       {"Image", image},
       {"Cmd", {kInitPath, kInitSocketInContainer}},
       {"Entrypoint", Json()},
@@ -193,6 +193,8 @@ nlohmann::json DockerCreateRequest(const SandboxSpec& spec, const std::string& i
         {"Init", false},
         {"AutoRemove", false}}},
   };
+  if (!limits.cpuset.empty()) request["HostConfig"]["CpusetCpus"] = limits.cpuset;
+  return request;
 }
 
 absl::StatusOr<std::unique_ptr<Backend>> MakeDockerBackend(DockerOptions options) {

@@ -58,6 +58,12 @@ Json ProcessJson(const std::vector<std::string>& args, const std::vector<std::st
   };
 }
 
+Json CpuResources(const Limits& limits) {
+  Json cpu = {{"quota", static_cast<int64_t>(limits.cpu_millis) * 100}, {"period", 100000}};
+  if (!limits.cpuset.empty()) cpu["cpus"] = limits.cpuset;
+  return cpu;
+}
+
 class RuncBackend;
 
 class RuncSandbox final : public Sandbox {
@@ -227,7 +233,7 @@ nlohmann::json RuncConfig(const SandboxSpec& spec, const std::string& rootfs,
         {"cgroupsPath", absl::StrCat("/ovvoc/", spec.name)},
         {"resources",
          {{"memory", {{"limit", memory}, {"swap", memory}}},  // swap = memory+swap: none
-          {"cpu", {{"quota", static_cast<int64_t>(limits.cpu_millis) * 100}, {"period", 100000}}},
+          {"cpu", CpuResources(limits)},
           {"pids", {{"limit", limits.pids}}},
           {"devices", Json::array({{{"allow", false}, {"access", "rwm"}}})}}},
         {"maskedPaths", MaskedPaths()},
