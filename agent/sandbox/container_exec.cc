@@ -5,23 +5,41 @@
 
 namespace ovvoc::agent::sandbox {
 
-absl::StatusOr<ExecResult> ExecInContainer(InitChannel& channel, const ContainerCgroup& cgroup,
-                                           const SandboxSpec& spec, const ExecSpec& exec,
-                                           const std::function<bool()>& cancelled,
-                                           const std::function<void()>& kill_strays) {
-  std::vector<std::string> env = spec.env;
+absl::Status ContainerSandbox::ListenForInit(const std::string& control_dir) {
+  OVVOC_ASSIGN_OR_RETURN(channel_, InitChannel::Listen(control_dir));
+  return absl::OkStatus();
+}
+
+absl::Status ContainerSandbox::Attach(int init_pid) {
+  if (init_pid <= 0) return absl::InternalError("the container runtime reports no init pid");
+  init_pid_ = init_pid;
+  OVVOC_RETURN_IF_ERROR(channel_->Accept(init_pid, absl::Seconds(10)));
+  OVVOC_ASSIGN_OR_RETURN(ContainerCgroup cgroup, ContainerCgroup::ForPid(init_pid));
+  cgroup_ = std::move(cgroup);
+  return absl::OkStatus();
+}
+
+absl::Status ContainerSandbox::KillStrays() {
+  if (!cgroup_.has_value()) return absl::OkStatus();
+  return cgroup_->KillAllExcept(init_pid_);
+}
+
+absl::StatusOr<ExecResult> ContainerSandbox::Exec(const ExecSpec& exec,
+                                                  const std::function<bool()>& cancelled) {
+  if (!cgroup_.has_value()) return absl::FailedPreconditionError("the container is not running");
+  std::vector<std::string> env = spec_.env;
   env.insert(env.end(), exec.env.begin(), exec.env.end());
   PhaseEnd end;
-  end.before = cgroup.Read();
-  cgroup.ResetPeakMemory();
+  end.before = cgroup_->Read();
+  cgroup_->ResetPeakMemory();
   OVVOC_ASSIGN_OR_RETURN(InitChannel::Result ran,
-                         channel.Run(exec.argv, env, exec.cwd, exec.timeout, exec.output_limit,
-                                     cancelled, kill_strays));
-  end.after = cgroup.Read();
+                         channel_->Run(exec.argv, env, exec.cwd, exec.timeout, exec.output_limit,
+                                       cancelled, [this] { (void)KillStrays(); }));
+  end.after = cgroup_->Read();
   end.exit_code = ran.exit_code;
   end.timed_out = ran.timed_out;
   end.cancelled = ran.cancelled;
-  end.disk_full = spec.disk_full && spec.disk_full();
+  end.disk_full = spec_.disk_full && spec_.disk_full();
 
   ExecResult result;
   result.exit_code = ran.exit_code;

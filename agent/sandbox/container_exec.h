@@ -1,10 +1,14 @@
-// Running one phase's command in a started container, the same way for both backends: through
-// the container's init (init_channel.h), with its cgroup counters read around it to classify
-// how it ended.
+// What both backends share once a container runs: its init's channel (init_channel.h), its
+// cgroup, and running a phase's command through the one and classifying how it ended from the
+// other. A backend derives from ContainerSandbox, starts its container its own way, then
+// Attach()es; it implements only Destroy().
 #ifndef OVVOC_AGENT_SANDBOX_CONTAINER_EXEC_H_
 #define OVVOC_AGENT_SANDBOX_CONTAINER_EXEC_H_
 
 #include <functional>
+#include <memory>
+#include <optional>
+#include <string>
 
 #include "absl/status/statusor.h"
 #include "agent/sandbox/cgroup.h"
@@ -13,11 +17,29 @@
 
 namespace ovvoc::agent::sandbox {
 
-// `kill_strays` kills everything in the container but its init.
-absl::StatusOr<ExecResult> ExecInContainer(InitChannel& channel, const ContainerCgroup& cgroup,
-                                           const SandboxSpec& spec, const ExecSpec& exec,
-                                           const std::function<bool()>& cancelled,
-                                           const std::function<void()>& kill_strays);
+class ContainerSandbox : public Sandbox {
+ public:
+  explicit ContainerSandbox(SandboxSpec spec) : spec_(std::move(spec)) {}
+
+  int init_pid() const override { return init_pid_; }
+  absl::StatusOr<ExecResult> Exec(const ExecSpec& exec,
+                                  const std::function<bool()>& cancelled) override;
+  absl::Status KillStrays() override;
+
+ protected:
+  // Listens for the init in `control_dir` (the host dir the container mounts at /run): call
+  // before starting the container.
+  absl::Status ListenForInit(const std::string& control_dir);
+  // Once the container runs with init `init_pid`: takes its channel and finds its cgroup.
+  absl::Status Attach(int init_pid);
+
+  const SandboxSpec spec_;
+  int init_pid_ = 0;
+
+ private:
+  std::unique_ptr<InitChannel> channel_;
+  std::optional<ContainerCgroup> cgroup_;
+};
 
 }  // namespace ovvoc::agent::sandbox
 

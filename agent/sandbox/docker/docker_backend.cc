@@ -31,14 +31,14 @@ std::string Escape(absl::string_view text) {
   return out;
 }
 
-class DockerSandbox final : public Sandbox {
+class DockerSandbox final : public ContainerSandbox {
  public:
   DockerSandbox(const DockerClient& client, SandboxSpec spec)
-      : client_(client), spec_(std::move(spec)) {}
+      : ContainerSandbox(std::move(spec)), client_(client) {}
   ~DockerSandbox() override { (void)Destroy(); }
 
   absl::Status Start(const std::string& image, const std::string& control_dir) {
-    OVVOC_ASSIGN_OR_RETURN(channel_, InitChannel::Listen(control_dir));
+    OVVOC_RETURN_IF_ERROR(ListenForInit(control_dir));
     control_dir_ = control_dir;
     Json request = DockerCreateRequest(spec_, image, control_dir);
     OVVOC_ASSIGN_OR_RETURN(
@@ -54,26 +54,7 @@ class DockerSandbox final : public Sandbox {
     OVVOC_ASSIGN_OR_RETURN(DockerClient::Response inspected,
                            client_.Call("GET", "/containers/" + id_ + "/json"));
     Json state = inspected.Json();
-    init_pid_ = state.is_object() ? state["State"].value("Pid", 0) : 0;
-    if (init_pid_ <= 0) return absl::InternalError("docker reports no pid for the container");
-    OVVOC_RETURN_IF_ERROR(channel_->Accept(init_pid_, absl::Seconds(10)));
-    OVVOC_ASSIGN_OR_RETURN(ContainerCgroup cgroup, ContainerCgroup::ForPid(init_pid_));
-    cgroup_ = std::move(cgroup);
-    return absl::OkStatus();
-  }
-
-  int init_pid() const override { return init_pid_; }
-
-  absl::StatusOr<ExecResult> Exec(const ExecSpec& exec,
-                                  const std::function<bool()>& cancelled) override {
-    if (!cgroup_.has_value()) return absl::FailedPreconditionError("container not started");
-    return ExecInContainer(*channel_, *cgroup_, spec_, exec, cancelled,
-                           [this] { (void)KillStrays(); });
-  }
-
-  absl::Status KillStrays() override {
-    if (!cgroup_.has_value()) return absl::OkStatus();
-    return cgroup_->KillAllExcept(init_pid_);
+    return Attach(state.is_object() ? state["State"].value("Pid", 0) : 0);
   }
 
   absl::Status Destroy() override {
@@ -94,12 +75,8 @@ class DockerSandbox final : public Sandbox {
 
  private:
   const DockerClient& client_;
-  const SandboxSpec spec_;
   std::string id_;
   std::string control_dir_;
-  int init_pid_ = 0;
-  std::unique_ptr<InitChannel> channel_;
-  std::optional<ContainerCgroup> cgroup_;
 };
 
 class DockerBackend final : public Backend {
@@ -127,7 +104,8 @@ class DockerBackend final : public Backend {
       log::Info("removing leftover container %s", id.substr(0, 12));
       (void)client_.Call("DELETE", "/containers/" + id + "?force=true&v=true");
     }
-    return absl::OkStatus();
+    // Their init channels' directories.
+    return files::RemoveTree(options_.runtime_dir + "/containers");
   }
 
   const DockerClient& client() const { return client_; }

@@ -66,15 +66,15 @@ Json CpuResources(const Limits& limits) {
 
 class RuncBackend;
 
-class RuncSandbox final : public Sandbox {
+class RuncSandbox final : public ContainerSandbox {
  public:
   RuncSandbox(const RuncOptions& options, SandboxSpec spec, std::string bundle)
-      : options_(options), spec_(std::move(spec)), bundle_(std::move(bundle)) {}
+      : ContainerSandbox(std::move(spec)), options_(options), bundle_(std::move(bundle)) {}
   ~RuncSandbox() override { (void)Destroy(); }
 
   absl::Status Start() {
     OVVOC_RETURN_IF_ERROR(files::EnsureDir(bundle_, 0700));
-    OVVOC_ASSIGN_OR_RETURN(channel_, InitChannel::Listen(control_dir()));
+    OVVOC_RETURN_IF_ERROR(ListenForInit(control_dir()));
     // A scratch file: no fsync (the bundle dir is often on disk, and it costs milliseconds).
     OVVOC_RETURN_IF_ERROR(files::WriteFile(
         bundle_ + "/config.json", RuncConfig(spec_, options_.rootfs, control_dir()).dump(), 0600));
@@ -85,28 +85,12 @@ class RuncSandbox final : public Sandbox {
         {"run", "--detach", "--bundle", bundle_, "--pid-file", bundle_ + "/init.pid", spec_.name},
         bundle_ + "/run.log"));
     OVVOC_ASSIGN_OR_RETURN(std::string pid_text, files::ReadFile(bundle_ + "/init.pid"));
-    if (!absl::SimpleAtoi(absl::StripAsciiWhitespace(pid_text), &init_pid_)) {
+    int pid = 0;
+    if (!absl::SimpleAtoi(absl::StripAsciiWhitespace(pid_text), &pid)) {
       return absl::InternalError("runc wrote no init pid");
     }
-    OVVOC_RETURN_IF_ERROR(channel_->Accept(init_pid_, absl::Seconds(10)));
-    OVVOC_RETURN_IF_ERROR(BringLoopbackUp(netns_path()));
-    OVVOC_ASSIGN_OR_RETURN(ContainerCgroup cgroup, ContainerCgroup::ForPid(init_pid_));
-    cgroup_ = std::move(cgroup);
-    return absl::OkStatus();
-  }
-
-  int init_pid() const override { return init_pid_; }
-
-  absl::StatusOr<ExecResult> Exec(const ExecSpec& exec,
-                                  const std::function<bool()>& cancelled) override {
-    if (!cgroup_.has_value()) return absl::FailedPreconditionError("container not started");
-    return ExecInContainer(*channel_, *cgroup_, spec_, exec, cancelled,
-                           [this] { (void)KillStrays(); });
-  }
-
-  absl::Status KillStrays() override {
-    if (!cgroup_.has_value()) return absl::OkStatus();
-    return cgroup_->KillAllExcept(init_pid_);
+    OVVOC_RETURN_IF_ERROR(Attach(pid));
+    return BringLoopbackUp(netns_path());
   }
 
   absl::Status Destroy() override {
@@ -149,12 +133,8 @@ class RuncSandbox final : public Sandbox {
   std::string control_dir() const { return bundle_ + "/run"; }
 
   const RuncOptions options_;
-  const SandboxSpec spec_;
   const std::string bundle_;
   bool created_ = false;
-  int init_pid_ = 0;
-  std::unique_ptr<InitChannel> channel_;
-  std::optional<ContainerCgroup> cgroup_;
 };
 
 class RuncBackend final : public Backend {
