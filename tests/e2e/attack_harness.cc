@@ -86,21 +86,6 @@ absl::StatusOr<HttpReply> DockerGet(const std::string& path) {
   return out;
 }
 
-// "--flag value" pairs: an override replaces the default of the same flag.
-std::vector<std::string> MergeFlags(std::vector<std::string> defaults,
-                                    const std::vector<std::string>& overrides) {
-  for (size_t i = 0; i + 1 < overrides.size(); i += 2) {
-    auto it = std::find(defaults.begin(), defaults.end(), overrides[i]);
-    if (it != defaults.end()) {
-      *(it + 1) = overrides[i + 1];
-    } else {
-      defaults.push_back(overrides[i]);
-      defaults.push_back(overrides[i + 1]);
-    }
-  }
-  return defaults;
-}
-
 std::string Canonical(const std::string& path) {
   std::error_code ec;
   fs::path canonical = fs::weakly_canonical(path, ec);

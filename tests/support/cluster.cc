@@ -27,7 +27,8 @@ absl::Status CliError(const std::vector<std::string>& args, const CliResult& r) 
       absl::StrCat("`", absl::StrJoin(args, " "), "` exited ", r.exit_code, ": ", r.err, r.out));
 }
 
-// `defaults` and `overrides` are "--flag value" pairs; an override replaces a default.
+}  // namespace
+
 std::vector<std::string> MergeFlags(std::vector<std::string> defaults,
                                     const std::vector<std::string>& overrides) {
   for (size_t i = 0; i + 1 < overrides.size(); i += 2) {
@@ -41,8 +42,6 @@ std::vector<std::string> MergeFlags(std::vector<std::string> defaults,
   }
   return defaults;
 }
-
-}  // namespace
 
 std::vector<std::string> ChildEnv(const std::string& home) {
   return {"PATH=/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin", absl::StrCat("HOME=", home),

@@ -16,6 +16,11 @@
 
 namespace ovvoc::testing {
 
+// `defaults` and `overrides` are "--flag value" pairs; an override replaces the default of the
+// same flag (CLI11 refuses a single-valued flag given twice).
+std::vector<std::string> MergeFlags(std::vector<std::string> defaults,
+                                    const std::vector<std::string>& overrides);
+
 // The environment every child gets: PATH, HOME=`home`, nothing of ours.
 std::vector<std::string> ChildEnv(const std::string& home);
 
