@@ -1,6 +1,10 @@
 #include "agent/sandbox/container_exec.h"
 
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
 #include "agent/sandbox/classify.h"
+#include "agent/sandbox/seccomp_filter.h"
+#include "common/files.h"
 #include "common/status_macros.h"
 
 namespace ovvoc::agent::sandbox {
@@ -14,6 +18,14 @@ absl::Status ContainerSandbox::Attach(int init_pid) {
   if (init_pid <= 0) return absl::InternalError("the container runtime reports no init pid");
   init_pid_ = init_pid;
   OVVOC_RETURN_IF_ERROR(channel_->Accept(init_pid, absl::Seconds(10)));
+  const absl::StatusOr<std::string>& filter = CompiledSeccompProfile();
+  if (!filter.ok()) return filter.status();
+  OVVOC_RETURN_IF_ERROR(channel_->InstallSeccomp(*filter, absl::Seconds(10)));
+  // Trust, but check: the init must now run filtered (and so will every command it forks).
+  absl::StatusOr<std::string> status = files::ReadFile(absl::StrCat("/proc/", init_pid, "/status"));
+  if (!status.ok() || !absl::StrContains(*status, "\nSeccomp:\t2\n")) {
+    return absl::InternalError("the container's init is not under the seccomp filter");
+  }
   OVVOC_ASSIGN_OR_RETURN(ContainerCgroup cgroup, ContainerCgroup::ForPid(init_pid));
   cgroup_ = std::move(cgroup);
   return absl::OkStatus();

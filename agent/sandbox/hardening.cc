@@ -4,44 +4,42 @@
 
 namespace ovvoc::agent::sandbox {
 
-absl::string_view SeccompProfileText() { return kSeccompProfileJson; }
-
 const nlohmann::json& SeccompProfile() {
   static const auto* profile = new nlohmann::json(nlohmann::json::parse(kSeccompProfileJson));
   return *profile;
 }
 
 const std::vector<std::string>& MaskedPaths() {
-  static const auto* paths = new std::vector<std::string>{
-      "/proc/acpi",      "/proc/asound",         "/proc/kcore",         "/proc/keys",
-      "/proc/latency_stats", "/proc/timer_list", "/proc/timer_stats",   "/proc/sched_debug",
-      "/proc/scsi",      "/sys/firmware",        "/sys/devices/virtual/powercap"};
+  static const auto* paths = new std::vector<std::string>{"/proc/acpi",
+                                                          "/proc/asound",
+                                                          "/proc/kcore",
+                                                          "/proc/keys",
+                                                          "/proc/latency_stats",
+                                                          "/proc/timer_list",
+                                                          "/proc/timer_stats",
+                                                          "/proc/sched_debug",
+                                                          "/proc/scsi",
+                                                          "/sys/firmware",
+                                                          "/sys/devices/virtual/powercap"};
   return *paths;
 }
 
 const std::vector<std::string>& ReadonlyPaths() {
-  static const auto* paths = new std::vector<std::string>{
-      "/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger"};
+  static const auto* paths = new std::vector<std::string>{"/proc/bus", "/proc/fs", "/proc/irq",
+                                                          "/proc/sys", "/proc/sysrq-trigger"};
   return *paths;
 }
 
 std::vector<std::string> BaseEnvironment() {
-  return {"PATH=/usr/local/bin:/usr/bin:/bin",
-          "HOME=/home/ovvoc",
-          "USER=ovvoc",
-          "LANG=C.UTF-8",
+  return {"PATH=/usr/local/bin:/usr/bin:/bin", "HOME=/home/ovvoc", "USER=ovvoc", "LANG=C.UTF-8",
           "CI=true",
           // node bundles its own CA list; the image's system bundle is the one to trust (it
           // also carries any CA an enterprise mirror or proxy uses).
           "NODE_EXTRA_CA_CERTS=/etc/ssl/certs/ca-certificates.crt",
           // npm: a clean configuration of our own, never the host's.
-          "npm_config_userconfig=/home/ovvoc/.npmrc",
-          "npm_config_globalconfig=/dev/null",
-          "npm_config_cache=/home/ovvoc/.npm",
-          "npm_config_update_notifier=false",
-          "npm_config_fund=false",
-          "npm_config_audit=false",
-          "npm_config_progress=false"};
+          "npm_config_userconfig=/home/ovvoc/.npmrc", "npm_config_globalconfig=/dev/null",
+          "npm_config_cache=/home/ovvoc/.npm", "npm_config_update_notifier=false",
+          "npm_config_fund=false", "npm_config_audit=false", "npm_config_progress=false"};
 }
 
 }  // namespace ovvoc::agent::sandbox

@@ -13,7 +13,6 @@ namespace ovvoc::agent::sandbox {
 
 // seccomp/profile.json (OCI format, which Docker also takes), compiled into the agent.
 const nlohmann::json& SeccompProfile();
-absl::string_view SeccompProfileText();
 
 // /proc and /sys paths hidden (masked) or made read-only, as Docker does by default.
 const std::vector<std::string>& MaskedPaths();

@@ -98,6 +98,27 @@ absl::Status InitChannel::Accept(int init_pid, absl::Duration timeout) {
   return absl::OkStatus();
 }
 
+absl::Status InitChannel::InstallSeccomp(const std::string& bpf, absl::Duration timeout) {
+  if (!channel_.valid()) return absl::FailedPreconditionError("no channel to the container's init");
+  std::string message("seccomp", 8);  // with its NUL
+  message += bpf;
+  if (::send(channel_.get(), message.data(), message.size(), MSG_NOSIGNAL) < 0) {
+    return Errno("send the seccomp filter");
+  }
+  pollfd p{channel_.get(), POLLIN, 0};
+  if (::poll(&p, 1, static_cast<int>(absl::ToInt64Milliseconds(timeout))) != 1) {
+    return absl::DeadlineExceededError("the container's init did not confirm its seccomp filter");
+  }
+  char answer[128];
+  ssize_t n = ::recv(channel_.get(), answer, sizeof answer, 0);
+  if (n <= 0 || absl::string_view(answer, static_cast<size_t>(n)) != "ready") {
+    return absl::InternalError(absl::StrCat(
+        "the container's init could not install the seccomp filter: ",
+        n > 0 ? absl::string_view(answer, static_cast<size_t>(n)) : "connection closed"));
+  }
+  return absl::OkStatus();
+}
+
 absl::StatusOr<InitChannel::Result> InitChannel::Run(const std::vector<std::string>& argv,
                                                      const std::vector<std::string>& env,
                                                      const std::string& cwd, absl::Duration timeout,

@@ -32,6 +32,10 @@ class InitChannel {
   // Waits for the init (host pid `init_pid`) to connect; closes the listener afterwards.
   absl::Status Accept(int init_pid, absl::Duration timeout);
 
+  // Sends the seccomp filter (a BPF program) the init installs on itself before it runs any
+  // command, and waits for it to confirm. The init refuses commands until then.
+  absl::Status InstallSeccomp(const std::string& bpf, absl::Duration timeout);
+
   struct Result {
     int exit_code = -1;
     bool timed_out = false;

@@ -9,6 +9,9 @@
 // filter and limits, exactly as an `exec` into the container would, at a fraction of the cost.
 //
 // Protocol (one message each way per event; the agent is the only peer):
+//   agent -> init  "seccomp\0" BPF  first: the filter init installs on itself, so that every
+//                  command inherits it (struct sock_filter[]; no command runs before it)
+//   init -> agent  "ready"
 //   agent -> init  "exec\0" CWD "\0" ARGC "\0" ARGV... ENV... , with SCM_RIGHTS [output fd]
 //   init -> agent  "pid N"   once the command is started
 //                  "exit N"  when it ends (N: exit code, or 128 + signal)
@@ -23,7 +26,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <linux/filter.h>
+#include <linux/seccomp.h>
+#include <sys/prctl.h>
 #include <sys/signalfd.h>
+#include <sys/syscall.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <sys/wait.h>
@@ -37,6 +44,7 @@ extern char** environ;
 
 static pid_t running = 0;  // the command in flight, if any
 static int channel = -1;
+static int filtered = 0;   // the agent's seccomp filter is installed: commands may run
 
 static void Send(const char* text) {
   if (channel >= 0) send(channel, text, strlen(text), MSG_NOSIGNAL);
@@ -102,7 +110,7 @@ static void RunCommand(char** fields, int count, int out, const sigset_t* blocke
 
 // Reads one request and starts its command.
 static void HandleRequest(const sigset_t* blocked) {
-  static char buffer[MAX_MESSAGE + 1];
+  static char buffer[MAX_MESSAGE + 1] __attribute__((aligned(8)));
   char control[CMSG_SPACE(sizeof(int))];
   struct iovec iov = {.iov_base = buffer, .iov_len = MAX_MESSAGE};
   struct msghdr msg = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = control,
@@ -113,12 +121,24 @@ static void HandleRequest(const sigset_t* blocked) {
   int out = -1;
   struct cmsghdr* c = CMSG_FIRSTHDR(&msg);
   if (c != NULL && c->cmsg_type == SCM_RIGHTS) memcpy(&out, CMSG_DATA(c), sizeof out);
+  if (!filtered && n > 8 && memcmp(buffer, "seccomp", 8) == 0) {
+    struct sock_fprog program = {.len = (unsigned short)((n - 8) / sizeof(struct sock_filter)),
+                                 .filter = (struct sock_filter*)(buffer + 8)};
+    if ((n - 8) % sizeof(struct sock_filter) != 0 || prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0 ||
+        syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, 0, &program) != 0) {
+      Send("error cannot install the seccomp filter");
+      exit(1);  // fail closed: no command may run unfiltered
+    }
+    filtered = 1;
+    Send("ready");
+    return;
+  }
   static char* fields[2 * MAX_ARGS + 3];
   int count = 0;
   for (char* p = buffer; p < buffer + n && count < 2 * MAX_ARGS + 3; p += strlen(p) + 1) {
     fields[count++] = p;
   }
-  if (out < 0 || count < 4 || strcmp(fields[0], "exec") != 0 || running != 0) {
+  if (!filtered || out < 0 || count < 4 || strcmp(fields[0], "exec") != 0 || running != 0) {
     Send("error malformed request");
     if (out >= 0) close(out);
     return;
