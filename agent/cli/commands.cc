@@ -61,6 +61,8 @@ int Run(const std::string& config_dir, RunOptions options, const std::string& de
   ConfigDir config(config_dir);
   absl::StatusOr<AgentIdentity> identity = config.Load();
   if (!identity.ok()) return Fail(identity.status());
+  absl::StatusOr<UniqueFd> lock = LockStateDir(config_dir);
+  if (!lock.ok()) return Fail(lock.status());
   absl::StatusOr<std::unique_ptr<Connection>> connection =
       Connection::Open(config, *identity, absl::Now());
   if (!connection.ok()) return Fail(connection.status());

@@ -71,7 +71,8 @@ void PrintSummary(const ovvoc::v1::JobResult& r) {
                 static_cast<double>(r.resources().peak_memory_bytes()) / (1 << 20),
                 absl::ToDoubleSeconds(FromProto(r.resources().cpu_time())));
   }
-  for (const auto& f : r.findings()) std::printf("  finding  %s: %s\n", f.kind().c_str(), f.detail().c_str());
+  for (const auto& f : r.findings())
+    std::printf("  finding  %s: %s\n", f.kind().c_str(), f.detail().c_str());
   if (r.has_failure() && !r.failure().reason().empty()) {
     std::printf("  failed   %s: %s\n", r.failure().phase().c_str(), r.failure().reason().c_str());
   }
@@ -97,10 +98,17 @@ int Update(const UpdateFlags& flags) {
   sigaddset(&signals, SIGTERM);
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
 
-  absl::StatusOr<std::unique_ptr<SandboxSetup>> sandbox = MakeSandbox(flags.sandbox, flags.state_dir);
+  absl::StatusOr<UniqueFd> lock = LockStateDir(flags.state_dir);
+  if (!lock.ok()) return Fail(lock.status());
+  absl::StatusOr<std::unique_ptr<SandboxSetup>> sandbox =
+      MakeSandbox(flags.sandbox, flags.state_dir);
   if (!sandbox.ok()) return Fail(sandbox.status());
 
+  // What an earlier run with this state dir left behind when it was killed.
   const std::string work_root = flags.state_dir + "/work";
+  if ((*sandbox)->backend != nullptr) (void)(*sandbox)->backend->ReapLeftovers();
+  sandbox::JobDisk::UnmountAllUnder(work_root);
+  (void)files::RemoveTree(work_root);
   if (absl::Status s = files::EnsureDir(work_root, 0700); !s.ok()) return Fail(s);
   absl::StatusOr<std::string> work_dir = files::MakeTempDir(work_root, "job-update-");
   if (!work_dir.ok()) return Fail(work_dir.status());
@@ -146,9 +154,11 @@ void AddUpdateCommand(CLI::App& app, int& exit_code) {
       "update", "Run one job on this machine, without a control plane, and print its result");
   auto flags = std::make_shared<UpdateFlags>();
   update->add_option("--repo", flags->repo, "Repository: a URL or a local path")->required();
-  update->add_option("--json", flags->json_out, "Also write the result as JSON to FILE (- for stdout)");
-  update->add_option("--state-dir", flags->state_dir,
-                     "Agent-owned directory for work dirs and the verified image")
+  update->add_option("--json", flags->json_out,
+                     "Also write the result as JSON to FILE (- for stdout)");
+  update
+      ->add_option("--state-dir", flags->state_dir,
+                   "Agent-owned directory for work dirs and the verified image")
       ->capture_default_str();
   AddSandboxFlags(update, flags->sandbox);
   update->footer(

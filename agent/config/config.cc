@@ -1,5 +1,7 @@
 #include "agent/config/config.h"
 
+#include <fcntl.h>
+#include <sys/file.h>
 #include <unistd.h>
 
 #include <cstdlib>
@@ -55,6 +57,19 @@ absl::Status ConfigDir::SaveCertificate(const std::string& key_pem,
   // fails its next handshake and says to register again, which is safe.
   OVVOC_RETURN_IF_ERROR(files::WriteFileAtomic(Path("agent.key"), key_pem, 0600));
   return files::WriteFileAtomic(Path("agent.pem"), certificate_pem, 0600);
+}
+
+absl::StatusOr<UniqueFd> LockStateDir(const std::string& dir) {
+  OVVOC_RETURN_IF_ERROR(files::EnsureDir(dir, 0700));
+  const std::string path = dir + "/lock";
+  UniqueFd fd(::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600));
+  if (!fd.valid()) return absl::PermissionDeniedError(absl::StrCat("cannot open ", path));
+  if (::flock(fd.get(), LOCK_EX | LOCK_NB) != 0) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("another ovvoc-agent is using ", dir,
+                     "; give this one its own --state-dir / --config-dir"));
+  }
+  return fd;
 }
 
 std::string DefaultConfigDir() {

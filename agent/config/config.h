@@ -12,6 +12,7 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "common/unique_fd.h"
 
 namespace ovvoc::agent {
 
@@ -44,6 +45,11 @@ class ConfigDir {
   std::string Path(const char* name) const { return root_ + "/" + name; }
   std::string root_;
 };
+
+// Takes the state dir's lock (DIR/lock, flock) for the life of the returned fd: one agent
+// process per state dir, since each reaps what it finds there at start. FailedPrecondition
+// naming the dir when another process holds it.
+absl::StatusOr<UniqueFd> LockStateDir(const std::string& dir);
 
 // The default config dir: $OVVOC_AGENT_CONFIG_DIR, else /var/lib/ovvoc-agent for root, else
 // ~/.config/ovvoc-agent.

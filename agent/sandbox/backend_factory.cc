@@ -16,12 +16,21 @@ absl::StatusOr<std::unique_ptr<Backend>> MakeBackend(const BackendConfig& config
     log::Info("sandbox backend: %s (auto)", kind);
   }
   if (kind == "docker") {
-    return MakeDockerBackend(DockerOptions{config.docker_socket, digest, config.image});
+    DockerOptions docker;
+    docker.socket = config.docker_socket;
+    docker.image_digest = digest;
+    docker.image = config.image;
+    docker.owner = config.state_dir;
+    docker.runtime_dir = config.state_dir;
+    return MakeDockerBackend(std::move(docker));
   }
   if (kind == "oci") {
     OVVOC_ASSIGN_OR_RETURN(std::string rootfs,
                            PrepareRootfs(config.image, digest, config.state_dir));
-    RuncOptions runc = config.runc;
+    RuncOptions runc;
+    runc.runc = config.runc;
+    runc.state_root = config.state_dir + "/runc";
+    runc.bundles_dir = config.state_dir + "/bundles";
     runc.rootfs = rootfs;
     return MakeRuncBackend(std::move(runc));
   }

@@ -17,8 +17,10 @@ struct BackendConfig {
   std::string kind = "auto";  // "auto" (docker when its socket answers, else oci), "docker", "oci"
   ImageConfig image;
   std::string docker_socket = "/var/run/docker.sock";
-  std::string state_dir;  // agent-owned; the oci backend extracts the image here
-  RuncOptions runc;       // rootfs is filled in from the image
+  // Agent-owned. The oci backend extracts the image here and keeps its runc state and bundles
+  // here; Docker containers are labelled with it. Containers belong to one state dir.
+  std::string state_dir;
+  std::string runc = "/usr/sbin/runc";
 };
 
 absl::StatusOr<std::unique_ptr<Backend>> MakeBackend(const BackendConfig& config);

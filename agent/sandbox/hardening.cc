@@ -39,7 +39,11 @@ std::vector<std::string> BaseEnvironment() {
           // npm: a clean configuration of our own, never the host's.
           "npm_config_userconfig=/home/ovvoc/.npmrc", "npm_config_globalconfig=/dev/null",
           "npm_config_cache=/home/ovvoc/.npm", "npm_config_update_notifier=false",
-          "npm_config_fund=false", "npm_config_audit=false", "npm_config_progress=false"};
+          "npm_config_fund=false", "npm_config_audit=false", "npm_config_progress=false",
+          // A registry that is down should fail the job in seconds, not after npm's default
+          // minute of backoff; two retries still ride out a blip.
+          "npm_config_fetch_retries=2", "npm_config_fetch_retry_mintimeout=2000",
+          "npm_config_fetch_retry_maxtimeout=8000"};
 }
 
 }  // namespace ovvoc::agent::sandbox

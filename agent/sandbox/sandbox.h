@@ -30,8 +30,10 @@ namespace ovvoc::agent::sandbox {
 
 inline constexpr uint32_t kJobUid = 10001;
 inline constexpr uint32_t kJobGid = 10001;
-// Every container the agent makes carries this label, with the job id as its value.
+// Every container the agent makes carries these labels: the job id, and the agent's state dir
+// (so that an agent reaps only its own leftovers, never another agent's running containers).
 inline constexpr char kJobLabel[] = "io.ovvoc.job";
+inline constexpr char kOwnerLabel[] = "io.ovvoc.owner";
 
 struct Limits {
   uint64_t memory_bytes = 512ull << 20;  // no swap on top
@@ -100,7 +102,8 @@ class Backend {
   virtual ~Backend() = default;
   virtual absl::string_view name() const = 0;  // "docker" or "oci"
   virtual absl::StatusOr<std::unique_ptr<Sandbox>> Create(const SandboxSpec& spec) = 0;
-  // Removes every container carrying kJobLabel: what a crashed agent left behind.
+  // Removes every container this agent (its state dir) made: what it left behind when it
+  // crashed.
   virtual absl::Status ReapLeftovers() = 0;
 };
 

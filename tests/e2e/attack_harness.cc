@@ -34,8 +34,6 @@ namespace fs = std::filesystem;
 
 constexpr char kImageDir[] = "/var/lib/ovvoc/images";
 constexpr char kRunc[] = "/usr/sbin/runc";
-constexpr char kRuncRoot[] = "/run/ovvoc/runc";
-constexpr char kRuncBundles[] = "/run/ovvoc/bundles";
 constexpr char kDockerSocket[] = "/var/run/docker.sock";
 constexpr char kJobLabel[] = "io.ovvoc.job";
 
@@ -212,7 +210,7 @@ absl::StatusOr<AgentRun> Attack::Run(const std::vector<std::string>& flags,
     if (absl::StatusOr<std::string> out = RunGit(args, repo); !out.ok()) return out.status();
   }
 
-  absl::StatusOr<std::set<std::string>> before = ListJobContainers(backend_);
+  absl::StatusOr<std::set<std::string>> before = ListJobContainers(backend_, state_dir_);
   if (!before.ok()) return before.status();
   containers_before_ = *std::move(before);
 
@@ -248,7 +246,7 @@ std::vector<std::string> Attack::Leftovers(const AgentRun& run,
   std::vector<std::string> left;
   const std::string container = run.job_id.empty() ? "" : absl::StrCat("ovvoc-", run.job_id, "-1");
 
-  absl::StatusOr<std::set<std::string>> containers = ListJobContainers(backend_);
+  absl::StatusOr<std::set<std::string>> containers = ListJobContainers(backend_, state_dir_);
   if (!containers.ok()) {
     left.push_back(absl::StrCat("cannot list containers: ", containers.status().ToString()));
   } else {
@@ -283,7 +281,7 @@ std::vector<std::string> Attack::Leftovers(const AgentRun& run,
   }
 
   if (backend_ == "oci" && !container.empty()) {
-    const std::string bundle = absl::StrCat(kRuncBundles, "/", container);
+    const std::string bundle = absl::StrCat(state_dir_, "/bundles/", container);
     if (fs::exists(bundle)) left.push_back("runc bundle: " + bundle);
     for (const fs::directory_entry& controller : fs::directory_iterator("/sys/fs/cgroup", ec)) {
       const std::string cgroup = controller.path().string() + "/ovvoc/" + container;
@@ -314,7 +312,8 @@ std::vector<std::string> Attack::Leftovers(const AgentRun& run,
   return left;
 }
 
-absl::StatusOr<std::set<std::string>> ListJobContainers(const std::string& backend) {
+absl::StatusOr<std::set<std::string>> ListJobContainers(const std::string& backend,
+                                                        const std::string& state_dir) {
   std::set<std::string> found;
   if (backend == "docker") {
     // filters={"label":["io.ovvoc.job"]}
@@ -336,9 +335,10 @@ absl::StatusOr<std::set<std::string>> ListJobContainers(const std::string& backe
     }
     return found;
   }
-  if (!fs::exists(kRuncRoot)) return found;
+  const std::string runc_root = state_dir + "/runc";  // each agent's own runc state
+  if (!fs::exists(runc_root)) return found;
   ProcessSpec list;
-  list.argv = {kRunc, "--root", kRuncRoot, "list", "--quiet"};
+  list.argv = {kRunc, "--root", runc_root, "list", "--quiet"};
   list.env = {"PATH=/usr/sbin:/usr/bin:/sbin:/bin"};
   list.timeout = std::chrono::milliseconds(30'000);
   absl::StatusOr<ProcessResult> listed = RunProcess(list);

@@ -86,9 +86,10 @@ class Attack {
   std::set<std::string> containers_before_;
 };
 
-// The containers the backend knows of that carry the agent's label (docker) or live in its
-// runc root (oci), as "id name" strings.
-absl::StatusOr<std::set<std::string>> ListJobContainers(const std::string& backend);
+// The containers the backend knows of that carry the agent's label (docker: any agent's) or
+// live in the runc root of the agent with `state_dir` (oci), as "id name" strings.
+absl::StatusOr<std::set<std::string>> ListJobContainers(const std::string& backend,
+                                                        const std::string& state_dir);
 
 // A TCP listener on the host's 127.0.0.1 that counts the connections it accepts: the egress
 // test's stand-in for a service on the agent's machine.

@@ -109,7 +109,7 @@ TEST_CASE("an agent that died mid-job leaves nothing behind once it starts again
     REQUIRE((*agent)->daemon().Wait(std::chrono::milliseconds(10'000)).ok());
   }
   const std::string work = dir.Sub("agent/work");
-  auto before = ListJobContainers(backend);
+  auto before = ListJobContainers(backend, dir.Sub("agent"));
   REQUIRE(before.ok());
   bool container_left = false;
   for (const std::string& c : *before) container_left |= absl::StrContains(c, *job);
@@ -120,7 +120,7 @@ TEST_CASE("an agent that died mid-job leaves nothing behind once it starts again
   // Started again, it removes all of that before it asks for work.
   auto again = AgentUnderTest::Run(dir.Sub("agent"), flags);
   REQUIRE(again.ok());
-  auto after = ListJobContainers(backend);
+  auto after = ListJobContainers(backend, dir.Sub("agent"));
   REQUIRE(after.ok());
   for (const std::string& c : *after) CHECK_FALSE(absl::StrContains(c, *job + "-1"));
   CHECK(!Mounted(work + "/job-" + *job));

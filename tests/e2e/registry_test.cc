@@ -6,6 +6,7 @@
 #include <fstream>
 
 #include "absl/strings/match.h"
+#include "absl/time/clock.h"
 #include "tests/e2e/attack_harness.h"
 #include "tests/e2e/backend_ready.h"
 #include "tests/support/cluster.h"
@@ -108,6 +109,20 @@ TEST_CASE("install fetches packages from the job's registry through the egress p
     CHECK(job.result["install"]["command"] == "npm ci");
     CHECK_THAT(job.result["test"].value("log_excerpt", ""),
                Catch::Contains("DEP=fixture-dep-1.0.0"));
+  }
+
+  SECTION("a registry that is down: the install fails promptly and says so") {
+    std::vector<std::string> flags = {"--sandbox",        backend,
+                                      "--registry",       "http://127.0.0.1:9/",
+                                      "--allow-internal", "127.0.0.1:9"};
+    const absl::Time start = absl::Now();
+    Job job = Update(dir, dir.Sub("app.git"), flags);
+    CHECK(job.exit_code == 1);
+    CHECK(job.result["failure"]["phase"] == "install");
+    CHECK(job.result["install"]["termination"] == "TERMINATION_EXITED");
+    CHECK_THAT(job.result["failure"].value("log_excerpt", ""),
+               Catch::Contains("ovvoc-fixture-dep"));
+    CHECK(absl::Now() - start < absl::Seconds(60));  // npm's retries, not the phase timeout
   }
 
   SECTION("not allowed: the registry's loopback address is refused and reported") {

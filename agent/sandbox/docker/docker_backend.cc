@@ -37,10 +37,11 @@ class DockerSandbox final : public ContainerSandbox {
       : ContainerSandbox(std::move(spec)), client_(client) {}
   ~DockerSandbox() override { (void)Destroy(); }
 
-  absl::Status Start(const std::string& image, const std::string& control_dir) {
+  absl::Status Start(const std::string& image, const std::string& control_dir,
+                     const std::string& owner) {
     OVVOC_RETURN_IF_ERROR(ListenForInit(control_dir));
     control_dir_ = control_dir;
-    Json request = DockerCreateRequest(spec_, image, control_dir);
+    Json request = DockerCreateRequest(spec_, image, control_dir, owner);
     OVVOC_ASSIGN_OR_RETURN(
         DockerClient::Response created,
         client_.Call("POST", "/containers/create?name=" + Escape(spec_.name), &request));
@@ -88,13 +89,14 @@ class DockerBackend final : public Backend {
 
   absl::StatusOr<std::unique_ptr<Sandbox>> Create(const SandboxSpec& spec) override {
     auto sandbox = std::make_unique<DockerSandbox>(client_, spec);
-    OVVOC_RETURN_IF_ERROR(
-        sandbox->Start(image_, absl::StrCat(options_.runtime_dir, "/containers/", spec.name)));
+    OVVOC_RETURN_IF_ERROR(sandbox->Start(
+        image_, absl::StrCat(options_.runtime_dir, "/containers/", spec.name), options_.owner));
     return sandbox;
   }
 
   absl::Status ReapLeftovers() override {
-    const std::string filter = Escape(Json{{"label", {kJobLabel}}}.dump());
+    const std::string filter =
+        Escape(Json{{"label", {kJobLabel, absl::StrCat(kOwnerLabel, "=", options_.owner)}}}.dump());
     OVVOC_ASSIGN_OR_RETURN(DockerClient::Response listed,
                            client_.Call("GET", "/containers/json?all=true&filters=" + filter));
     Json containers = listed.Json();
@@ -138,7 +140,7 @@ std::string DockerImageTag(absl::string_view digest) {
 }
 
 nlohmann::json DockerCreateRequest(const SandboxSpec& spec, const std::string& image,
-                                   const std::string& control_dir) {
+                                   const std::string& control_dir, const std::string& owner) {
   const Limits& limits = spec.limits;
   const int64_t memory = static_cast<int64_t>(limits.memory_bytes);
   Json request = Json{
@@ -149,7 +151,7 @@ nlohmann::json DockerCreateRequest(const SandboxSpec& spec, const std::string& i
       {"Env", spec.env},
       {"WorkingDir", "/"},
       {"Hostname", "ovvoc-job"},
-      {"Labels", {{kJobLabel, spec.job_id}}},
+      {"Labels", {{kJobLabel, spec.job_id}, {kOwnerLabel, owner}}},
       {"HostConfig",
        {{"NetworkMode", "none"},
         {"ReadonlyRootfs", true},

@@ -17,6 +17,7 @@ struct DockerOptions {
   std::string socket = "/var/run/docker.sock";
   std::string image_digest;                // "sha256:<hex>", verified
   ImageConfig image;                       // where to import it from when the daemon lacks it
+  std::string owner;                       // the io.ovvoc.owner label: the agent's state dir
   std::string runtime_dir = "/run/ovvoc";  // agent-owned; per-container control dirs
 };
 
@@ -29,7 +30,7 @@ std::string DockerImageTag(absl::string_view digest);
 // The container-create request for `spec` (exposed for tests). `control_dir` is mounted
 // read-only at /run: the init's channel to the agent.
 nlohmann::json DockerCreateRequest(const SandboxSpec& spec, const std::string& image,
-                                   const std::string& control_dir);
+                                   const std::string& control_dir, const std::string& owner);
 
 }  // namespace ovvoc::agent::sandbox
 

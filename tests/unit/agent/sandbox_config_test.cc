@@ -96,10 +96,12 @@ TEST_CASE("the runc bundle asks for every hardening measure") {
 
 TEST_CASE("the docker create request asks for the same") {
   SandboxSpec spec = Spec();
-  nlohmann::json request = DockerCreateRequest(spec, "ovvoc-job:abc", "/run/ovvoc/containers/x");
+  nlohmann::json request =
+      DockerCreateRequest(spec, "ovvoc-job:abc", "/run/ovvoc/containers/x", "/var/lib/ovvoc-agent");
   const nlohmann::json& host = request["HostConfig"];
   CHECK(request["User"] == "10001:10001");
   CHECK(request["Labels"][kJobLabel] == "job_x");
+  CHECK(request["Labels"][kOwnerLabel] == "/var/lib/ovvoc-agent");
   CHECK(host["NetworkMode"] == "none");
   CHECK(host["ReadonlyRootfs"] == true);
   CHECK(host["CapDrop"] == nlohmann::json::array({"ALL"}));
