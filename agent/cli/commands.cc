@@ -1,17 +1,15 @@
 #include "agent/cli/commands.h"
 
-#include <signal.h>
 
-#include <atomic>
 #include <cstdio>
 #include <memory>
 #include <string>
-#include <thread>
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/time.h"
 #include "agent/cli/doctor_command.h"
 #include "agent/cli/sandbox_flags.h"
+#include "agent/cli/shutdown_signals.h"
 #include "agent/cli/update_command.h"
 #include "agent/config/config.h"
 #include "agent/enroll/enroll.h"
@@ -51,12 +49,7 @@ int Run(const std::string& config_dir, RunOptions options, const std::string& de
   if (!delay.empty() && !absl::ParseDuration(delay, &options.pipeline.test_delay)) {
     return Fail(absl::InvalidArgumentError("--test-job-delay takes a duration like 30s"));
   }
-  // Signals go to one waiting thread, never to gRPC's: block them before any thread exists.
-  sigset_t signals;
-  sigemptyset(&signals);
-  sigaddset(&signals, SIGINT);
-  sigaddset(&signals, SIGTERM);
-  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+  ShutdownSignals signals;  // before any thread exists
 
   ConfigDir config(config_dir);
   absl::StatusOr<AgentIdentity> identity = config.Load();
@@ -68,30 +61,19 @@ int Run(const std::string& config_dir, RunOptions options, const std::string& de
   if (!connection.ok()) return Fail(connection.status());
   absl::StatusOr<std::unique_ptr<SandboxSetup>> sandbox = MakeSandbox(sandbox_flags, config_dir);
   if (!sandbox.ok()) return Fail(sandbox.status());
-  if ((*sandbox)->backend != nullptr) {
-    if (absl::Status s = (*sandbox)->backend->ReapLeftovers(); !s.ok()) {
-      log::Warning("could not remove leftover containers: %s", s.ToString());
-    }
-    options.pipeline.sandbox = &(*sandbox)->settings;
-  }
+  if ((*sandbox)->backend != nullptr) options.pipeline.sandbox = &(*sandbox)->settings;
 
   Runner runner(config, *std::move(connection), options);
-  std::atomic<bool> finished{false};
-  std::thread signal_thread([&runner, &finished, signals] {
-    for (int received = 0; received < 2; ++received) {
-      int signal_number = 0;
-      if (sigwait(&signals, &signal_number) != 0 || finished) return;
-      log::Info(received == 0 ? "signal %d: finishing running jobs, then stopping"
-                              : "signal %d again: handing running jobs back now",
-                signal_number);
-      runner.Stop();
-    }
-  });
+  signals.Watch(
+      [&runner](int signal_number, int count) {
+        log::Info(count == 1 ? "signal %d: finishing running jobs, then stopping"
+                             : "signal %d again: handing running jobs back now",
+                  signal_number);
+        runner.Stop();
+      },
+      /*max=*/2);
   absl::Status result = runner.Run();
-  // Wake the signal thread if it still waits; SIGTERM stays blocked, so only sigwait sees it.
-  finished = true;
-  pthread_kill(signal_thread.native_handle(), SIGTERM);
-  signal_thread.join();
+  signals.Stop();  // before `runner`, which it may call, goes away
   if (!result.ok()) return Fail(result);
   log::Info("stopped");
   return 0;

@@ -1,19 +1,17 @@
 #include "agent/cli/update_command.h"
 
 #include <google/protobuf/util/json_util.h>
-#include <signal.h>
 #include <stdlib.h>
 
-#include <atomic>
 #include <cstdio>
 #include <filesystem>
-#include <thread>
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "agent/cli/sandbox_flags.h"
+#include "agent/cli/shutdown_signals.h"
 #include "agent/config/config.h"
 #include "agent/pipeline/pipeline.h"
 #include "agent/sandbox/job_disk.h"
@@ -92,11 +90,7 @@ absl::Status WriteJson(const ovvoc::v1::JobResult& result, const std::string& pa
 }
 
 int Update(const UpdateFlags& flags) {
-  sigset_t signals;
-  sigemptyset(&signals);
-  sigaddset(&signals, SIGINT);
-  sigaddset(&signals, SIGTERM);
-  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+  ShutdownSignals signals;  // before any thread exists
 
   absl::StatusOr<UniqueFd> lock = LockStateDir(flags.state_dir);
   if (!lock.ok()) return Fail(lock.status());
@@ -104,11 +98,8 @@ int Update(const UpdateFlags& flags) {
       MakeSandbox(flags.sandbox, flags.state_dir);
   if (!sandbox.ok()) return Fail(sandbox.status());
 
-  // What an earlier run with this state dir left behind when it was killed.
   const std::string work_root = flags.state_dir + "/work";
-  if ((*sandbox)->backend != nullptr) (void)(*sandbox)->backend->ReapLeftovers();
-  sandbox::JobDisk::UnmountAllUnder(work_root);
-  (void)files::RemoveTree(work_root);
+  ReapLeftovers(&(*sandbox)->settings, work_root);
   if (absl::Status s = files::EnsureDir(work_root, 0700); !s.ok()) return Fail(s);
   absl::StatusOr<std::string> work_dir = files::MakeTempDir(work_root, "job-update-");
   if (!work_dir.ok()) return Fail(work_dir.status());
@@ -120,25 +111,20 @@ int Update(const UpdateFlags& flags) {
   spec.add_registries()->set_url("https://registry.npmjs.org/");
   JobContext job(spec, *work_dir);
 
-  std::atomic<bool> finished{false};
-  std::thread signal_thread([&job, &finished, signals] {
-    int signal_number = 0;
-    if (sigwait(&signals, &signal_number) == 0 && !finished) {
-      log::Info("signal %d: cancelling the job", signal_number);
-      job.Cancel("interrupted");
-    }
-  });
+  signals.Watch(
+      [&job](int signal_number, int) {
+        log::Info("signal %d: cancelling the job", signal_number);
+        job.Cancel("interrupted");
+      },
+      /*max=*/1);
 
   PipelineOptions options;
   options.allow_file_remotes = true;  // the user named this repository themselves
   options.sandbox = &(*sandbox)->settings;
   RunPipeline(job, UpdatePhases(options));
+  signals.Stop();  // before `job`, which it may cancel, goes away
   sandbox::JobDisk::UnmountAllUnder(*work_dir);
   (void)files::RemoveTree(*work_dir);
-
-  finished = true;
-  pthread_kill(signal_thread.native_handle(), SIGTERM);
-  signal_thread.join();
 
   PrintSummary(job.result());
   if (!flags.json_out.empty()) {

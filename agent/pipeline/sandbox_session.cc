@@ -10,6 +10,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "agent/sandbox/hardening.h"
+#include "common/files.h"
 #include "common/logging.h"
 #include "common/status_macros.h"
 
@@ -75,13 +76,28 @@ absl::StatusOr<RegistryUrl> ParseRegistry(absl::string_view url) {
 
 }  // namespace
 
+void ReapLeftovers(const SandboxSettings* settings, const std::string& work_dir) {
+  if (settings != nullptr && settings->backend != nullptr) {
+    if (absl::Status s = settings->backend->ReapLeftovers(); !s.ok()) {
+      log::Warning("could not remove leftover containers: %s", s.ToString());
+    }
+  }
+  // Unmount first, so that removing the dirs cannot reach into a job disk.
+  sandbox::JobDisk::UnmountAllUnder(work_dir);
+  std::error_code ec;
+  for (const fs::directory_entry& entry : fs::directory_iterator(work_dir, ec)) {
+    log::Info("removing leftover job dir %s", entry.path().string());
+    (void)files::RemoveTree(entry.path().string());
+  }
+}
+
 absl::Status SandboxSession::Prepare(JobContext& job) {
   if (settings_.backend == nullptr) return absl::FailedPreconditionError("no sandbox backend");
   limits_ = sandbox::Tighten(settings_.limits, job.spec().limits());
   deadline_ = absl::Now() + limits_.job_timeout;
-  OVVOC_ASSIGN_OR_RETURN(disk_, sandbox::JobDisk::Create(job.work_dir() + "/disk.img",
-                                                         job.work_dir() + "/disk",
-                                                         limits_.disk_bytes));
+  OVVOC_ASSIGN_OR_RETURN(
+      disk_, sandbox::JobDisk::Create(job.work_dir() + "/disk.img", job.work_dir() + "/disk",
+                                      limits_.disk_bytes));
   OVVOC_RETURN_IF_ERROR(CopyTree(job.repo_dir(), disk_->tree_dir()));
 
   sandbox::SandboxSpec spec;
@@ -113,8 +129,8 @@ std::vector<std::string> SandboxSession::RegistryEnv(const JobContext& job, int 
   }
   if (!have_default) {
     env.push_back("npm_config_registry=" + (settings_.registry_override.empty()
-                                                 ? std::string("https://registry.npmjs.org/")
-                                                 : settings_.registry_override));
+                                                ? std::string("https://registry.npmjs.org/")
+                                                : settings_.registry_override));
   }
   if (proxy_port > 0) {
     const std::string proxy = absl::StrCat("http://127.0.0.1:", proxy_port);
@@ -131,7 +147,8 @@ absl::StatusOr<std::unique_ptr<sandbox::EgressProxy>> SandboxSession::OpenProxy(
     const JobContext& job) {
   sandbox::EgressPolicy policy;
   std::vector<std::string> urls;
-  for (const ovvoc::v1::Registry& registry : job.spec().registries()) urls.push_back(registry.url());
+  for (const ovvoc::v1::Registry& registry : job.spec().registries())
+    urls.push_back(registry.url());
   if (!settings_.registry_override.empty()) urls.push_back(settings_.registry_override);
   if (urls.empty()) urls.push_back("https://registry.npmjs.org/");
   for (const std::string& url : urls) {
@@ -139,9 +156,9 @@ absl::StatusOr<std::unique_ptr<sandbox::EgressProxy>> SandboxSession::OpenProxy(
     sandbox::EgressEndpoint endpoint{parsed.host, parsed.port, false};
     // Only the agent's own configuration may open internal addresses, never the job.
     const std::string host_port = absl::StrCat(parsed.host, ":", parsed.port);
-    endpoint.allow_internal = std::find(settings_.allow_internal.begin(),
-                                        settings_.allow_internal.end(),
-                                        host_port) != settings_.allow_internal.end();
+    endpoint.allow_internal =
+        std::find(settings_.allow_internal.begin(), settings_.allow_internal.end(), host_port) !=
+        settings_.allow_internal.end();
     policy.allowed.push_back(endpoint);
   }
   return sandbox::EgressProxy::Start(std::move(policy), sandbox_->netns_path());

@@ -26,6 +26,11 @@ struct SandboxSettings {
   std::vector<std::string> allow_internal;
 };
 
+// What an earlier, crashed agent process with this state dir left behind: its containers (when
+// a backend is configured), its mounted job disks and every job dir under `work_dir`. Call at
+// start, holding the state dir's lock (LockStateDir), before any job runs.
+void ReapLeftovers(const SandboxSettings* settings, const std::string& work_dir);
+
 class SandboxSession {
  public:
   explicit SandboxSession(const SandboxSettings& settings) : settings_(settings) {}

@@ -1,12 +1,11 @@
 #include "agent/poller/runner.h"
 
-#include <dirent.h>
-
 #include <random>
 #include <vector>
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "agent/pipeline/sandbox_session.h"
 #include "agent/sandbox/job_disk.h"
 #include "common/files.h"
 #include "common/grpc_status.h"
@@ -66,7 +65,7 @@ int Runner::free_slots() const {
 }
 
 absl::Status Runner::Run() {
-  ReapLeftovers();
+  agent::ReapLeftovers(options_.pipeline.sandbox, config_.work_dir());
   // Said only once leftovers are gone: tests (and operators) take it as "ready".
   log::Info("agent %s polling %s with %d slot(s)", connection_->identity().agent_id,
             connection_->identity().server, options_.slots);
@@ -334,25 +333,6 @@ void Runner::Stop() {
   }
   stopping_ = true;
   if (current_poll_ != nullptr) current_poll_->TryCancel();
-}
-
-void Runner::ReapLeftovers() {
-  // Job dirs of an agent that died mid-job: nothing else writes under our work dir. Their job
-  // disks may still be mounted: unmount first, so removing cannot reach into a mount.
-  sandbox::JobDisk::UnmountAllUnder(config_.work_dir());
-  DIR* dir = ::opendir(config_.work_dir().c_str());
-  if (dir == nullptr) return;
-  std::vector<std::string> stale;
-  while (dirent* entry = ::readdir(dir)) {
-    if (absl::StartsWith(entry->d_name, kJobDirPrefix)) {
-      stale.push_back(absl::StrCat(config_.work_dir(), "/", entry->d_name));
-    }
-  }
-  ::closedir(dir);
-  for (const std::string& path : stale) {
-    log::Info("removing leftover job dir %s", path);
-    (void)files::RemoveTree(path);
-  }
 }
 
 }  // namespace ovvoc::agent

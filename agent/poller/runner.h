@@ -50,7 +50,6 @@ class Runner {
   void HeartbeatDue(absl::Time now);
   void CollectFinished() ABSL_LOCKS_EXCLUDED(mu_);
   void Drain();
-  void ReapLeftovers();
   int free_slots() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   const ConfigDir config_;

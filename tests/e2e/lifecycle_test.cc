@@ -128,5 +128,37 @@ TEST_CASE("an agent that died mid-job leaves nothing behind once it starts again
   (void)(*cp)->Cli({"job", "cancel", *job});
 }
 
+TEST_CASE("an interrupted update cancels the running phase and leaves nothing behind") {
+  const std::string backend = GENERATE("oci", "docker");
+  if (!BackendReady(backend)) return;
+  TempDir dir;
+  fs::create_directories(dir.Sub("src"));
+  std::ofstream(dir.Sub("src/package.json"))
+      << R"({"name": "slow", "version": "1.0.0", "scripts": {"preinstall": "sleep 600"}})";
+  REQUIRE(GitHttpServer::CreateBareRepoFromDir(dir.Sub("src"), dir.Sub("slow.git")).ok());
+  auto update =
+      Daemon::Start({AgentBinary(), "update", "--repo", dir.Sub("slow.git"), "--sandbox", backend,
+                     "--state-dir", dir.Sub("state"), "--json", dir.Sub("result.json")},
+                    ChildEnv(dir.path()), dir.Sub("update.log"));
+  REQUIRE(update.ok());
+  REQUIRE((*update)->WaitForLog(": install", std::chrono::milliseconds(60'000)));
+  absl::SleepFor(absl::Seconds(1));  // npm is inside its preinstall now
+  const absl::Time interrupted = absl::Now();
+  (*update)->Signal(SIGINT);
+  auto code = (*update)->Wait(std::chrono::milliseconds(30'000));
+  REQUIRE(code.ok());
+  CHECK(*code == 1);
+  CHECK(absl::Now() - interrupted < absl::Seconds(10));
+  std::ifstream in(dir.Sub("result.json"));
+  nlohmann::json result = nlohmann::json::parse(in, nullptr, false);
+  CHECK(result["install"]["termination"] == "TERMINATION_CANCELLED");
+  CHECK(result["outcome"] == "JOB_OUTCOME_CANCELLED");
+  CHECK(!Mounted(dir.Sub("state/work")));
+  CHECK(fs::is_empty(dir.Sub("state/work")));
+  auto left = ListJobContainers(backend, dir.Sub("state"));
+  REQUIRE(left.ok());
+  for (const std::string& c : *left) CHECK_FALSE(absl::StrContains(c, "ovvoc-job_"));
+}
+
 }  // namespace
 }  // namespace ovvoc::testing::e2e
