@@ -77,7 +77,7 @@ class CommandPhase : public Phase {
       outcome->set_skipped(true);
       return absl::OkStatus();
     }
-    OVVOC_ASSIGN_OR_RETURN(sandbox::ExecResult r, session_->Run(job, argv, network_));
+    OVVOC_ASSIGN_OR_RETURN(sandbox::ExecResult r, session_->Run(job, name_, argv, network_));
     outcome->set_exit_code(r.exit_code);
     outcome->set_termination(r.termination);
     outcome->set_log_excerpt(Scrub(r.output, job));

@@ -110,6 +110,7 @@ absl::Status SandboxSession::Prepare(JobContext& job) {
   sandbox::JobDisk* disk = disk_.get();
   spec.disk_full = [disk] { return disk->FreeBytes() < (1u << 20); };
   OVVOC_ASSIGN_OR_RETURN(sandbox_, settings_.backend->Create(spec));
+  OVVOC_ASSIGN_OR_RETURN(monitor_, sandbox::EgressMonitor::Start(sandbox_->netns_path()));
   return absl::OkStatus();
 }
 
@@ -164,7 +165,7 @@ absl::StatusOr<std::unique_ptr<sandbox::EgressProxy>> SandboxSession::OpenProxy(
   return sandbox::EgressProxy::Start(std::move(policy), sandbox_->netns_path());
 }
 
-void SandboxSession::RecordEgress(JobContext& job, const sandbox::EgressProxy& proxy) {
+void SandboxSession::RecordProxyRefusals(JobContext& job, const sandbox::EgressProxy& proxy) {
   for (const sandbox::EgressEvent& event : proxy.Events()) {
     if (event.allowed) continue;
     ovvoc::v1::SecurityFinding* finding = job.result().add_findings();
@@ -172,11 +173,35 @@ void SandboxSession::RecordEgress(JobContext& job, const sandbox::EgressProxy& p
     finding->set_severity(ovvoc::v1::SEVERITY_HIGH);
     finding->set_detail(absl::StrCat(event.method.empty() ? "request" : event.method, " ",
                                      event.host, event.port ? absl::StrCat(":", event.port) : "",
-                                     " refused during install: ", event.reason));
+                                     " refused by the egress proxy during install: ",
+                                     event.reason));
   }
 }
 
-absl::StatusOr<sandbox::ExecResult> SandboxSession::Run(JobContext& job,
+void SandboxSession::RecordAttempts(JobContext& job, absl::string_view phase) {
+  const sandbox::EgressMonitor::Report report = monitor_->Drain();
+  // During install the code that runs is the dependencies' (install scripts): reaching out
+  // past the registry is the classic supply-chain move. In build and test it is the repo's
+  // own code, and a test that wants the internet is common and mostly harmless.
+  const ovvoc::v1::Severity severity =
+      phase == "install" ? ovvoc::v1::SEVERITY_HIGH : ovvoc::v1::SEVERITY_MEDIUM;
+  auto add = [&](std::string detail) {
+    ovvoc::v1::SecurityFinding* finding = job.result().add_findings();
+    finding->set_kind("blocked-egress");
+    finding->set_severity(severity);
+    finding->set_detail(std::move(detail));
+  };
+  for (const sandbox::EgressMonitor::Observed& seen : report.attempts) {
+    add(absl::StrCat(seen.attempt.Describe(), " refused during ", phase,
+                     seen.count > 1 ? absl::StrCat(" (", seen.count, " times)") : "",
+                     ": the sandbox has no network but the egress proxy"));
+  }
+  if (report.more > 0) {
+    add(absl::StrCat(report.more, " more network attempts refused during ", phase));
+  }
+}
+
+absl::StatusOr<sandbox::ExecResult> SandboxSession::Run(JobContext& job, absl::string_view phase,
                                                         std::vector<std::string> argv,
                                                         bool network) {
   if (!sandbox_) return absl::FailedPreconditionError("the sandbox was not prepared");
@@ -196,15 +221,17 @@ absl::StatusOr<sandbox::ExecResult> SandboxSession::Run(JobContext& job,
       sandbox_->Exec(exec, [&job] { return job.cancelled(); });
   if (proxy) {
     proxy->Close();  // every tunnel is torn down: from here on, no network at all
-    RecordEgress(job, *proxy);
+    RecordProxyRefusals(job, *proxy);
   }
   if (absl::Status s = sandbox_->KillStrays(); !s.ok()) {
     log::Warning("job %s: %s", job.spec().job_id(), s.ToString());
   }
+  RecordAttempts(job, phase);  // after the strays: nothing is left to make more
   return result;
 }
 
 void SandboxSession::Teardown() {
+  monitor_.reset();
   if (sandbox_) {
     if (absl::Status s = sandbox_->Destroy(); !s.ok()) log::Warning("%s", s.ToString());
     sandbox_.reset();

@@ -1,5 +1,5 @@
-// SandboxSession: one job's container, job disk and (during install) egress proxy, shared by
-// the sandbox phases of the pipeline. Made by the "sandbox" phase, torn down by its Finish().
+// SandboxSession: one job's container, job disk, egress monitor and (during install) egress
+// proxy, shared by the sandbox phases of the pipeline. Made by the "sandbox" phase, torn down by its Finish().
 #ifndef OVVOC_AGENT_PIPELINE_SANDBOX_SESSION_H_
 #define OVVOC_AGENT_PIPELINE_SANDBOX_SESSION_H_
 
@@ -10,6 +10,7 @@
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "agent/pipeline/pipeline.h"
+#include "agent/sandbox/egress_monitor.h"
 #include "agent/sandbox/egress_proxy.h"
 #include "agent/sandbox/job_disk.h"
 #include "agent/sandbox/sandbox.h"
@@ -39,10 +40,12 @@ class SandboxSession {
   // Job disk, a copy of the work tree without .git, and a started container.
   absl::Status Prepare(JobContext& job);
 
-  // Runs a phase's command in the container. `network`: the egress proxy is open for its
-  // duration (install only). Processes it leaves behind are killed afterwards.
-  absl::StatusOr<sandbox::ExecResult> Run(JobContext& job, std::vector<std::string> argv,
-                                          bool network);
+  // Runs phase `phase`'s command in the container. `network`: the egress proxy is open for its
+  // duration (install only). Processes it leaves behind are killed afterwards. Every attempt
+  // to reach past the container, refused by the proxy or seen by the monitor, becomes a
+  // finding.
+  absl::StatusOr<sandbox::ExecResult> Run(JobContext& job, absl::string_view phase,
+                                          std::vector<std::string> argv, bool network);
 
   // The work tree as the container left it (read with ReadFileBeneath).
   std::string tree_dir() const { return disk_ ? disk_->tree_dir() : std::string(); }
@@ -53,13 +56,15 @@ class SandboxSession {
  private:
   absl::StatusOr<std::unique_ptr<sandbox::EgressProxy>> OpenProxy(const JobContext& job);
   std::vector<std::string> RegistryEnv(const JobContext& job, int proxy_port) const;
-  void RecordEgress(JobContext& job, const sandbox::EgressProxy& proxy);
+  void RecordProxyRefusals(JobContext& job, const sandbox::EgressProxy& proxy);
+  void RecordAttempts(JobContext& job, absl::string_view phase);
 
   const SandboxSettings& settings_;
   sandbox::Limits limits_;
   absl::Time deadline_ = absl::InfiniteFuture();  // the whole job's timeout
   std::unique_ptr<sandbox::JobDisk> disk_;
   std::unique_ptr<sandbox::Sandbox> sandbox_;
+  std::unique_ptr<sandbox::EgressMonitor> monitor_;
 };
 
 }  // namespace ovvoc::agent

@@ -154,6 +154,10 @@ nlohmann::json DockerCreateRequest(const SandboxSpec& spec, const std::string& i
       {"Labels", {{kJobLabel, spec.job_id}, {kOwnerLabel, owner}}},
       {"HostConfig",
        {{"NetworkMode", "none"},
+        // As in the image (an empty resolv.conf: the resolver's default is 127.0.0.1), not the
+        // host's resolver and search domains; a query is then seen by the egress monitor.
+        {"Dns", {"127.0.0.1"}},
+        {"DnsSearch", {"."}},
         {"ReadonlyRootfs", true},
         {"CapDrop", {"ALL"}},
         // The seccomp filter is installed by the init itself (seccomp_filter.h), the same one

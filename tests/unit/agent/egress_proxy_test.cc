@@ -27,6 +27,7 @@
 #include "absl/synchronization/notification.h"
 #include "absl/time/clock.h"
 #include "common/unique_fd.h"
+#include "tests/support/fresh_netns.h"
 
 namespace ovvoc::agent::sandbox {
 namespace {
@@ -555,55 +556,8 @@ TEST_CASE("Start refuses bad policies and namespaces") {
   CHECK(!EgressProxy::Start({}, "/proc/self/ns/uts").ok());  // not a network namespace
 }
 
-// A fresh network namespace with `lo` up, held by a thread of its own for the test's length.
-class FreshNetns {
- public:
-  FreshNetns() : thread_([this] { Hold(); }) { ready_.WaitForNotification(); }
-  ~FreshNetns() {
-    release_.Notify();
-    thread_.join();
-  }
-  const absl::Status& status() const { return status_; }
-  const std::string& path() const { return path_; }
-
- private:
-  void Hold() {
-    status_ = Enter();
-    ready_.Notify();
-    release_.WaitForNotification();
-  }
-  absl::Status Enter() {
-    if (::unshare(CLONE_NEWNET) != 0) return absl::ErrnoToStatus(errno, "unshare(CLONE_NEWNET)");
-    UniqueFd s(::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0));
-    ifreq ifr{};
-    std::strncpy(ifr.ifr_name, "lo", IFNAMSIZ - 1);
-    if (::ioctl(s.get(), SIOCGIFFLAGS, &ifr) != 0)
-      return absl::ErrnoToStatus(errno, "SIOCGIFFLAGS");
-    ifr.ifr_flags |= IFF_UP;
-    if (::ioctl(s.get(), SIOCSIFFLAGS, &ifr) != 0)
-      return absl::ErrnoToStatus(errno, "SIOCSIFFLAGS");
-    path_ = absl::StrCat("/proc/self/task/", ::gettid(), "/ns/net");
-    return absl::OkStatus();
-  }
-
-  absl::Notification ready_;
-  absl::Notification release_;
-  absl::Status status_;
-  std::string path_;
-  std::thread thread_;  // last: starts once the members above exist
-};
-
-// Runs `work` on a new thread that has joined the namespace at `path`; false if it could not.
-bool RunInNetns(const std::string& path, const std::function<void()>& work) {
-  bool entered = false;
-  std::thread([&] {
-    UniqueFd ns(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
-    if (!ns.valid() || ::setns(ns.get(), CLONE_NEWNET) != 0) return;
-    entered = true;
-    work();
-  }).join();
-  return entered;
-}
+using testing::FreshNetns;
+using testing::RunInNetns;
 
 TEST_CASE("the proxy listens inside another network namespace and dials from ours") {
   if (::geteuid() != 0) {

@@ -103,6 +103,7 @@ TEST_CASE("the docker create request asks for the same") {
   CHECK(request["Labels"][kJobLabel] == "job_x");
   CHECK(request["Labels"][kOwnerLabel] == "/var/lib/ovvoc-agent");
   CHECK(host["NetworkMode"] == "none");
+  CHECK(host["Dns"] == nlohmann::json{"127.0.0.1"});  // nothing of the host's resolver
   CHECK(host["ReadonlyRootfs"] == true);
   CHECK(host["CapDrop"] == nlohmann::json::array({"ALL"}));
   CHECK(host["Memory"] == host["MemorySwap"]);

@@ -1,0 +1,257 @@
+#include "agent/sandbox/egress_monitor.h"
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <catch2/catch.hpp>
+#include <cerrno>
+#include <cstring>
+#include <string>
+#include <vector>
+
+#include "common/unique_fd.h"
+#include "tests/support/fresh_netns.h"
+
+namespace ovvoc::agent::sandbox {
+namespace {
+
+using Protocol = EgressAttempt::Protocol;
+using Bytes = std::vector<uint8_t>;
+
+void Put16(Bytes& b, size_t at, int v) {
+  b[at] = uint8_t(v >> 8);
+  b[at + 1] = uint8_t(v);
+}
+
+Bytes Transport(int protocol, int port, uint8_t tcp_flags, const Bytes& payload) {
+  Bytes t(protocol == IPPROTO_TCP ? 20 : 8, 0);
+  Put16(t, 0, 40000);
+  Put16(t, 2, port);
+  if (protocol == IPPROTO_TCP) {
+    t[12] = 5 << 4;
+    t[13] = tcp_flags;
+  } else {
+    Put16(t, 4, int(8 + payload.size()));
+  }
+  t.insert(t.end(), payload.begin(), payload.end());
+  return t;
+}
+
+Bytes Ipv4(const char* destination, int protocol, int port, uint8_t tcp_flags = 0x02,
+           const Bytes& payload = {}) {
+  Bytes p(20, 0);
+  p[0] = 0x45;
+  p[8] = 64;
+  p[9] = uint8_t(protocol);
+  ::inet_pton(AF_INET, "10.0.0.1", p.data() + 12);
+  ::inet_pton(AF_INET, destination, p.data() + 16);
+  Bytes t = Transport(protocol, port, tcp_flags, payload);
+  p.insert(p.end(), t.begin(), t.end());
+  Put16(p, 2, int(p.size()));
+  return p;
+}
+
+Bytes Ipv6(const char* destination, int protocol, int port, uint8_t tcp_flags = 0x02) {
+  Bytes p(40, 0);
+  p[0] = 0x60;
+  p[6] = uint8_t(protocol);
+  ::inet_pton(AF_INET6, "::1", p.data() + 8);
+  ::inet_pton(AF_INET6, destination, p.data() + 24);
+  Bytes t = Transport(protocol, port, tcp_flags, {});
+  p.insert(p.end(), t.begin(), t.end());
+  return p;
+}
+
+// A DNS query for `name` (A record).
+Bytes DnsQuery(const std::string& name) {
+  Bytes m = {0x12, 0x34, 0x01, 0x00, 0x00, 0x01, 0, 0, 0, 0, 0, 0};
+  size_t start = 0;
+  while (start <= name.size()) {
+    size_t dot = name.find('.', start);
+    if (dot == std::string::npos) dot = name.size();
+    m.push_back(uint8_t(dot - start));
+    m.insert(m.end(), name.begin() + long(start), name.begin() + long(dot));
+    start = dot + 1;
+  }
+  m.insert(m.end(), {0, 0, 1, 0, 1});
+  return m;
+}
+
+TEST_CASE("a TCP SYN to another address is an attempt; the rest of the connection is not") {
+  std::optional<EgressAttempt> a = ParseEgressPacket(Ipv4("1.1.1.1", IPPROTO_TCP, 443));
+  REQUIRE(a);
+  CHECK(a->protocol == Protocol::kTcp);
+  CHECK(a->address == "1.1.1.1");
+  CHECK(a->port == 443);
+  CHECK(a->Describe() == "tcp 1.1.1.1:443");
+  CHECK_FALSE(ParseEgressPacket(Ipv4("1.1.1.1", IPPROTO_TCP, 443, 0x12)));  // SYN+ACK
+  CHECK_FALSE(ParseEgressPacket(Ipv4("1.1.1.1", IPPROTO_TCP, 443, 0x10)));  // ACK
+  CHECK_FALSE(ParseEgressPacket(Ipv4("1.1.1.1", IPPROTO_TCP, 443, 0x04)));  // RST
+}
+
+TEST_CASE("the container's own loopback is not an attempt, except for DNS") {
+  CHECK_FALSE(ParseEgressPacket(Ipv4("127.0.0.1", IPPROTO_TCP, 3000)));
+  CHECK_FALSE(ParseEgressPacket(Ipv4("127.0.0.1", IPPROTO_UDP, 9999)));
+  CHECK_FALSE(ParseEgressPacket(Ipv6("::1", IPPROTO_TCP, 3000)));
+  std::optional<EgressAttempt> dns =
+      ParseEgressPacket(Ipv4("127.0.0.1", IPPROTO_UDP, 53, 0, DnsQuery("evil.example.com")));
+  REQUIRE(dns);
+  CHECK(dns->dns());
+  CHECK(dns->dns_name == "evil.example.com");
+  CHECK(dns->Describe() == "DNS query for evil.example.com (udp 127.0.0.1:53)");
+  std::optional<EgressAttempt> tcp_dns = ParseEgressPacket(Ipv6("::1", IPPROTO_TCP, 53));
+  REQUIRE(tcp_dns);
+  CHECK(tcp_dns->Describe() == "DNS query (tcp [::1]:53)");
+}
+
+TEST_CASE("IPv6 and UDP attempts are recognised") {
+  std::optional<EgressAttempt> v6 = ParseEgressPacket(Ipv6("2606:4700::1111", IPPROTO_TCP, 443));
+  REQUIRE(v6);
+  CHECK(v6->Describe() == "tcp [2606:4700::1111]:443");
+  std::optional<EgressAttempt> udp = ParseEgressPacket(Ipv4("8.8.8.8", IPPROTO_UDP, 123));
+  REQUIRE(udp);
+  CHECK(udp->Describe() == "udp 8.8.8.8:123");
+}
+
+TEST_CASE("malformed and foreign packets are not attempts") {
+  CHECK_FALSE(ParseEgressPacket({}));
+  Bytes p = Ipv4("1.1.1.1", IPPROTO_TCP, 443);
+  CHECK_FALSE(ParseEgressPacket(absl::MakeConstSpan(p).subspan(0, 30)));  // truncated TCP
+  Bytes short_header = p;
+  short_header[0] = 0x44;  // an IPv4 header of 16 bytes
+  CHECK_FALSE(ParseEgressPacket(short_header));
+  Bytes fragment = p;
+  Put16(fragment, 6, 0x0010);  // a later fragment
+  CHECK_FALSE(ParseEgressPacket(fragment));
+  CHECK_FALSE(ParseEgressPacket(Ipv4("1.1.1.1", IPPROTO_ICMP, 0)));
+  Bytes v5 = p;
+  v5[0] = 0x55;
+  CHECK_FALSE(ParseEgressPacket(v5));
+}
+
+TEST_CASE("a DNS name is read with care") {
+  Bytes odd = DnsQuery("a b.example");
+  std::optional<EgressAttempt> a = ParseEgressPacket(Ipv4("10.0.0.2", IPPROTO_UDP, 53, 0, odd));
+  REQUIRE(a);
+  CHECK(a->dns_name == "a?b.example");
+  Bytes truncated = DnsQuery("example.com");
+  truncated.resize(16);
+  a = ParseEgressPacket(Ipv4("10.0.0.2", IPPROTO_UDP, 53, 0, truncated));
+  REQUIRE(a);
+  CHECK(a->dns_name == "exa...");  // the label said 7 bytes; the name is cut, not invented
+  Bytes no_question = DnsQuery("example.com");
+  no_question[5] = 0;
+  a = ParseEgressPacket(Ipv4("10.0.0.2", IPPROTO_UDP, 53, 0, no_question));
+  REQUIRE(a);
+  CHECK(a->dns_name.empty());
+}
+
+// Connects to `address`:`port` from the calling thread's namespace; the errno, 0 on success.
+int TryConnect(int family, const char* address, int port) {
+  UniqueFd fd(::socket(family, SOCK_STREAM | SOCK_CLOEXEC, 0));
+  sockaddr_storage storage{};
+  socklen_t length;
+  if (family == AF_INET) {
+    auto* in = reinterpret_cast<sockaddr_in*>(&storage);
+    in->sin_family = AF_INET;
+    in->sin_port = htons(uint16_t(port));
+    ::inet_pton(AF_INET, address, &in->sin_addr);
+    length = sizeof(*in);
+  } else {
+    auto* in6 = reinterpret_cast<sockaddr_in6*>(&storage);
+    in6->sin6_family = AF_INET6;
+    in6->sin6_port = htons(uint16_t(port));
+    ::inet_pton(AF_INET6, address, &in6->sin6_addr);
+    length = sizeof(*in6);
+  }
+  return ::connect(fd.get(), reinterpret_cast<sockaddr*>(&storage), length) == 0 ? 0 : errno;
+}
+
+// A fresh namespace with a monitor in it; null (with a warning) where that cannot be made.
+struct Watched {
+  testing::FreshNetns netns;
+  std::unique_ptr<EgressMonitor> monitor;
+};
+
+std::unique_ptr<Watched> WatchedNetns() {
+  if (::geteuid() != 0) {
+    WARN("skipped: creating a network namespace needs root");
+    return nullptr;
+  }
+  auto watched = std::make_unique<Watched>();
+  if (!watched->netns.status().ok()) {
+    WARN("skipped: " << watched->netns.status().ToString());
+    return nullptr;
+  }
+  absl::StatusOr<std::unique_ptr<EgressMonitor>> monitor =
+      EgressMonitor::Start(watched->netns.path());
+  REQUIRE(monitor.ok());
+  watched->monitor = *std::move(monitor);
+  return watched;
+}
+
+TEST_CASE("the monitor sees direct connections and DNS queries in a namespace, and only those") {
+  std::unique_ptr<Watched> watched = WatchedNetns();
+  if (!watched) return;
+  const std::string& netns = watched->netns.path();
+  EgressMonitor& monitor = *watched->monitor;
+
+  int direct = -1, direct_v6 = -1, local = -1;
+  REQUIRE(testing::RunInNetns(netns, [&] {
+    direct = TryConnect(AF_INET, "1.1.1.1", 443);
+    (void)TryConnect(AF_INET, "1.1.1.1", 443);  // a retry: counted, not repeated
+    direct_v6 = TryConnect(AF_INET6, "2606:4700::1111", 443);
+    // The container's own server on loopback: not an attempt.
+    UniqueFd server(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
+    sockaddr_in in{};
+    in.sin_family = AF_INET;
+    in.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    socklen_t length = sizeof(in);
+    ::bind(server.get(), reinterpret_cast<sockaddr*>(&in), sizeof(in));
+    ::listen(server.get(), 4);
+    ::getsockname(server.get(), reinterpret_cast<sockaddr*>(&in), &length);
+    local = TryConnect(AF_INET, "127.0.0.1", ntohs(in.sin_port));
+    // The resolver's default server.
+    UniqueFd udp(::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0));
+    in.sin_port = htons(53);
+    Bytes query = DnsQuery("exfil.example.net");
+    ::sendto(udp.get(), query.data(), query.size(), 0, reinterpret_cast<sockaddr*>(&in),
+             sizeof(in));
+  }));
+  CHECK(direct == ECONNREFUSED);  // promptly refused, not unreachable: the attempt is a packet
+  CHECK(direct_v6 == ECONNREFUSED);
+  CHECK(local == 0);
+
+  EgressMonitor::Report report = monitor.Drain();
+  std::vector<std::string> seen;
+  for (const EgressMonitor::Observed& o : report.attempts)
+    seen.push_back(o.attempt.Describe() + " x" + std::to_string(o.count));
+  CHECK(seen == std::vector<std::string>{"tcp 1.1.1.1:443 x2", "tcp [2606:4700::1111]:443 x1",
+                                         "DNS query for exfil.example.net (udp 127.0.0.1:53) x1"});
+  CHECK(report.more == 0);
+  CHECK(monitor.Drain().attempts.empty());  // drained
+}
+
+TEST_CASE("the monitor counts what it does not keep") {
+  std::unique_ptr<Watched> watched = WatchedNetns();
+  if (!watched) return;
+  const std::string& netns = watched->netns.path();
+  EgressMonitor& monitor = *watched->monitor;
+  const int distinct = int(EgressMonitor::kMaxDistinct) + 10;
+  REQUIRE(testing::RunInNetns(netns, [&] {
+    for (int port = 1; port <= distinct; ++port) (void)TryConnect(AF_INET, "9.9.9.9", port);
+  }));
+  EgressMonitor::Report report = monitor.Drain();
+  CHECK(report.attempts.size() == EgressMonitor::kMaxDistinct);
+  CHECK(report.more == 10);
+}
+
+TEST_CASE("the monitor refuses a path that is not a network namespace") {
+  CHECK_FALSE(EgressMonitor::Start("/proc/self/ns/uts").ok());
+  CHECK_FALSE(EgressMonitor::Start("/nonexistent").ok());
+}
+
+}  // namespace
+}  // namespace ovvoc::agent::sandbox
