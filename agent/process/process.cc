@@ -10,6 +10,7 @@
 #include <cerrno>
 #include <cstring>
 #include <optional>
+#include <utility>
 
 #include "absl/strings/str_cat.h"
 #include "agent/process/bounded_output.h"
@@ -43,6 +44,25 @@ std::vector<char*> CStrings(const std::vector<std::string>& strings) {
   ::_exit(127);
 }
 
+// Forks and execs `options` with `in` and `out` as its stdio; the parent's copies stay open.
+absl::StatusOr<pid_t> ForkExec(const RunOptions& options, int in, int out) {
+  if (options.argv.empty() || options.argv[0].empty() || options.argv[0][0] != '/') {
+    return absl::InvalidArgumentError("a helper program needs an absolute path");
+  }
+  std::vector<char*> argv = CStrings(options.argv);
+  std::vector<char*> envp = CStrings(options.env);
+  pid_t pid = ::fork();
+  if (pid < 0) return absl::InternalError(absl::StrCat("fork: ", std::strerror(errno)));
+  if (pid == 0) ExecChild(in, out, options, argv.data(), envp.data());
+  return pid;
+}
+
+absl::StatusOr<UniqueFd> OpenOutputFile(const std::string& path) {
+  UniqueFd fd(::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600));
+  if (!fd.valid()) return absl::InternalError("cannot create " + path);
+  return fd;
+}
+
 int WaitExit(pid_t pid) {
   int status = 0;
   while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
@@ -53,9 +73,6 @@ int WaitExit(pid_t pid) {
 }  // namespace
 
 absl::StatusOr<RunResult> RunProcess(const RunOptions& options) {
-  if (options.argv.empty() || options.argv[0].empty() || options.argv[0][0] != '/') {
-    return absl::InvalidArgumentError("RunProcess needs an absolute program path");
-  }
   int in_pipe[2], out_pipe[2];
   if (::pipe2(in_pipe, O_CLOEXEC) != 0) return absl::InternalError("pipe failed");
   UniqueFd in_read(in_pipe[0]), in_write(in_pipe[1]);
@@ -65,17 +82,15 @@ absl::StatusOr<RunResult> RunProcess(const RunOptions& options) {
     out_read.reset(out_pipe[0]);
     out_write.reset(out_pipe[1]);
   } else {
-    out_write.reset(::open(options.output_file.c_str(),
-                           O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600));
-    if (!out_write.valid()) return absl::InternalError("cannot create " + options.output_file);
+    absl::StatusOr<UniqueFd> file = OpenOutputFile(options.output_file);
+    if (!file.ok()) return file.status();
+    out_write = *std::move(file);
   }
-  std::vector<char*> argv = CStrings(options.argv);
-  std::vector<char*> envp = CStrings(options.env);
 
   const absl::Time start = absl::Now();
-  pid_t pid = ::fork();
-  if (pid < 0) return absl::InternalError(absl::StrCat("fork: ", std::strerror(errno)));
-  if (pid == 0) ExecChild(in_read.get(), out_write.get(), options, argv.data(), envp.data());
+  absl::StatusOr<pid_t> started = ForkExec(options, in_read.get(), out_write.get());
+  if (!started.ok()) return started.status();
+  const pid_t pid = *started;
   in_read.reset();
   out_write.reset();
 
@@ -145,6 +160,71 @@ absl::StatusOr<RunResult> RunProcess(const RunOptions& options) {
   result.output = output.Text();
   result.output_bytes = output.total_bytes();
   return result;
+}
+
+absl::StatusOr<ChildProcess> ChildProcess::Start(const RunOptions& options) {
+  if (options.output_file.empty()) {
+    return absl::InvalidArgumentError("a child process needs an output file");
+  }
+  UniqueFd in(::open("/dev/null", O_RDONLY | O_CLOEXEC));
+  if (!in.valid()) return absl::InternalError("cannot open /dev/null");
+  absl::StatusOr<UniqueFd> out = OpenOutputFile(options.output_file);
+  if (!out.ok()) return out.status();
+  absl::StatusOr<pid_t> pid = ForkExec(options, in.get(), out->get());
+  if (!pid.ok()) return pid.status();
+  const int pidfd = static_cast<int>(::syscall(SYS_pidfd_open, *pid, 0));
+  ChildProcess child(*pid, pidfd);
+  if (pidfd < 0) {
+    child.Kill();
+    return absl::InternalError(absl::StrCat("pidfd_open: ", std::strerror(errno)));
+  }
+  return child;
+}
+
+ChildProcess::ChildProcess(ChildProcess&& other) noexcept
+    : pid_(std::exchange(other.pid_, -1)),
+      pidfd_(std::exchange(other.pidfd_, -1)),
+      exit_code_(other.exit_code_) {}
+
+ChildProcess& ChildProcess::operator=(ChildProcess&& other) noexcept {
+  if (this != &other) {
+    Release();
+    pid_ = std::exchange(other.pid_, -1);
+    pidfd_ = std::exchange(other.pidfd_, -1);
+    exit_code_ = other.exit_code_;
+  }
+  return *this;
+}
+
+ChildProcess::~ChildProcess() { Release(); }
+
+void ChildProcess::Release() {
+  if (pid_ > 0) Kill();
+  if (pidfd_ >= 0) ::close(pidfd_);
+  pidfd_ = -1;
+}
+
+absl::StatusOr<int> ChildProcess::Wait(absl::Duration timeout) {
+  if (pid_ <= 0) return exit_code_;
+  pollfd exited{pidfd_, POLLIN, 0};
+  const int ms = timeout == absl::InfiniteDuration()
+                     ? -1
+                     : static_cast<int>(absl::ToInt64Milliseconds(timeout));
+  int ready;
+  while ((ready = ::poll(&exited, 1, ms)) < 0 && errno == EINTR) {
+  }
+  if (ready == 0) return absl::DeadlineExceededError("the process is still running");
+  exit_code_ = WaitExit(pid_);
+  pid_ = -1;
+  return exit_code_;
+}
+
+void ChildProcess::Kill() {
+  if (pid_ <= 0) return;
+  ::kill(-pid_, SIGKILL);
+  ::kill(pid_, SIGKILL);
+  exit_code_ = WaitExit(pid_);
+  pid_ = -1;
 }
 
 }  // namespace ovvoc::agent

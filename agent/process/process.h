@@ -44,6 +44,38 @@ struct RunResult {
 // Errors only when the process cannot be started; a failing process is a result.
 absl::StatusOr<RunResult> RunProcess(const RunOptions& options);
 
+// A process that outlives the call that started it (`runc run`, which lives as long as its
+// container). Uses argv, env, cwd and output_file (required: its stdout and stderr) of
+// RunOptions; stdin is /dev/null; it runs in a process group of its own, so a Ctrl-C at the
+// agent's terminal does not reach it. Destroying a still running ChildProcess kills its group
+// and reaps it. Move-only.
+class ChildProcess {
+ public:
+  static absl::StatusOr<ChildProcess> Start(const RunOptions& options);
+  ChildProcess(ChildProcess&& other) noexcept;
+  ChildProcess& operator=(ChildProcess&& other) noexcept;
+  ChildProcess(const ChildProcess&) = delete;
+  ChildProcess& operator=(const ChildProcess&) = delete;
+  ~ChildProcess();
+
+  pid_t pid() const { return pid_; }
+  // Readable (POLLIN) once the process has exited: for poll() beside other fds.
+  int exit_fd() const { return pidfd_; }
+  // Its exit code (128 + signal when killed) once it has exited; DeadlineExceeded when it is
+  // still running after `timeout`.
+  absl::StatusOr<int> Wait(absl::Duration timeout);
+  // SIGKILLs its process group, then reaps it.
+  void Kill();
+
+ private:
+  ChildProcess(pid_t pid, int pidfd) : pid_(pid), pidfd_(pidfd) {}
+  void Release();
+
+  pid_t pid_ = -1;  // -1 once reaped
+  int pidfd_ = -1;
+  int exit_code_ = -1;
+};
+
 }  // namespace ovvoc::agent
 
 #endif  // OVVOC_AGENT_PROCESS_PROCESS_H_

@@ -14,10 +14,10 @@ absl::Status ContainerSandbox::ListenForInit(const std::string& control_dir) {
   return absl::OkStatus();
 }
 
-absl::Status ContainerSandbox::Attach(int init_pid) {
-  if (init_pid <= 0) return absl::InternalError("the container runtime reports no init pid");
-  init_pid_ = init_pid;
-  OVVOC_RETURN_IF_ERROR(channel_->Accept(init_pid, absl::Seconds(10)));
+absl::Status ContainerSandbox::Attach(const std::function<bool(int pid)>& is_init,
+                                      int give_up_fd) {
+  OVVOC_ASSIGN_OR_RETURN(init_pid_, channel_->Accept(is_init, absl::Seconds(10), give_up_fd));
+  const int init_pid = init_pid_;
   const absl::StatusOr<std::string>& filter = CompiledSeccompProfile();
   if (!filter.ok()) return filter.status();
   OVVOC_RETURN_IF_ERROR(channel_->InstallSeccomp(*filter, absl::Seconds(10)));

@@ -30,8 +30,10 @@ class ContainerSandbox : public Sandbox {
   // Listens for the init in `control_dir` (the host dir the container mounts at /run): call
   // before starting the container.
   absl::Status ListenForInit(const std::string& control_dir);
-  // Once the container runs with init `init_pid`: takes its channel and finds its cgroup.
-  absl::Status Attach(int init_pid);
+  // Once the container runs: takes the channel of its init, the first peer whose host pid
+  // satisfies `is_init` (see InitChannel::Accept, also for `give_up_fd`), puts the init under
+  // the seccomp filter and finds its cgroup.
+  absl::Status Attach(const std::function<bool(int pid)>& is_init, int give_up_fd = -1);
 
   const SandboxSpec spec_;
   int init_pid_ = 0;

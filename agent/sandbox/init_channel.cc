@@ -75,27 +75,33 @@ absl::StatusOr<std::unique_ptr<InitChannel>> InitChannel::Listen(const std::stri
   return channel;
 }
 
-absl::Status InitChannel::Accept(int init_pid, absl::Duration timeout) {
+absl::StatusOr<int> InitChannel::Accept(const std::function<bool(int pid)>& is_init,
+                                        absl::Duration timeout, int give_up_fd) {
   const absl::Time deadline = absl::Now() + timeout;
+  int init_pid = 0;
   while (!channel_.valid()) {
-    pollfd p{listener_.get(), POLLIN, 0};
+    pollfd p[2] = {{listener_.get(), POLLIN, 0}, {give_up_fd, POLLIN, 0}};
     const int wait = static_cast<int>(absl::ToInt64Milliseconds(deadline - absl::Now()));
-    if (wait <= 0 || ::poll(&p, 1, wait) <= 0) {
+    if (wait <= 0 || ::poll(p, 2, wait) <= 0) {
       return absl::DeadlineExceededError("the container's init did not connect to the agent");
+    }
+    if (p[1].revents != 0) {
+      return absl::AbortedError("the container ended before its init connected to the agent");
     }
     UniqueFd peer(::accept4(listener_.get(), nullptr, nullptr, SOCK_CLOEXEC));
     if (!peer.valid()) continue;
     ucred cred{};
     socklen_t len = sizeof cred;
-    if (::getsockopt(peer.get(), SOL_SOCKET, SO_PEERCRED, &cred, &len) == 0 &&
-        cred.pid == init_pid) {
+    if (::getsockopt(peer.get(), SOL_SOCKET, SO_PEERCRED, &cred, &len) == 0 && cred.pid > 0 &&
+        is_init(cred.pid)) {
       channel_ = std::move(peer);
+      init_pid = cred.pid;
     }
     // Anyone else is dropped unanswered.
   }
   listener_.reset();
   ::unlink(socket_path_.c_str());
-  return absl::OkStatus();
+  return init_pid;
 }
 
 absl::Status InitChannel::InstallSeccomp(const std::string& bpf, absl::Duration timeout) {

@@ -29,8 +29,11 @@ class InitChannel {
   // Creates `host_dir` (root-owned, 0755) and listens on `host_dir`/ovvoc-init.sock.
   static absl::StatusOr<std::unique_ptr<InitChannel>> Listen(const std::string& host_dir);
 
-  // Waits for the init (host pid `init_pid`) to connect; closes the listener afterwards.
-  absl::Status Accept(int init_pid, absl::Duration timeout);
+  // Waits for the init to connect: the first peer whose host pid (SO_PEERCRED) satisfies
+  // `is_init`; anyone else is dropped unanswered. Closes the listener afterwards. Gives up when
+  // `give_up_fd` (when >= 0: the container runtime's pidfd, say) turns readable. The init's pid.
+  absl::StatusOr<int> Accept(const std::function<bool(int pid)>& is_init, absl::Duration timeout,
+                             int give_up_fd = -1);
 
   // Sends the seccomp filter (a BPF program) the init installs on itself before it runs any
   // command, and waits for it to confirm. The init refuses commands until then.

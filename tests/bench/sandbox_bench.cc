@@ -8,6 +8,7 @@
 //    cache state, bare pinned to one CPU with taskset and the sandbox limited to one CPU.
 //
 //   sandbox_bench [--iterations N] [--job-runs N] [--registry-allow-internal] [--fixture DIR]
+// `--job-runs 0` measures the lifecycle only.
 // The default fixture is tests/bench/fixtures/ts-app (TypeScript build, mocha tests).
 // Needs root, the job image (deploy/image/build.sh) and, for the job part, the npm registry.
 #include <sys/stat.h>
@@ -284,6 +285,8 @@ int Main(int argc, char** argv) {
     std::printf("\n  ovvoc %-6s + job disk (2 GiB)  %8.2f ms\n", kind, Ms(disk));
     backends.emplace_back(kind, *std::move(backend));
   }
+
+  if (job_runs <= 0) return 0;  // the lifecycle only
 
   const std::string node_bin = *rootfs + "/usr/local/bin/node";
   const std::string npm_cli = *rootfs + "/usr/local/lib/node_modules/npm/bin/npm-cli.js";

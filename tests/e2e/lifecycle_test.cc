@@ -81,6 +81,18 @@ TEST_CASE("an image whose identity does not match is refused before any job runs
   CHECK_THAT(malformed.err, Catch::Contains("not sha256:<64 lowercase hex>"));
 }
 
+// The pids of `pid`'s children, from /proc.
+std::vector<pid_t> ChildrenOf(pid_t pid) {
+  std::vector<pid_t> children;
+  std::error_code ec;
+  for (const fs::directory_entry& task :
+       fs::directory_iterator(absl::StrCat("/proc/", pid, "/task"), ec)) {
+    std::ifstream in(task.path() / "children");
+    for (pid_t child; in >> child;) children.push_back(child);
+  }
+  return children;
+}
+
 TEST_CASE("an agent that died mid-job leaves nothing behind once it starts again") {
   const std::string backend = GENERATE("oci", "docker");
   if (!BackendReady(backend)) return;
@@ -105,7 +117,12 @@ TEST_CASE("an agent that died mid-job leaves nothing behind once it starts again
     REQUIRE(agent.ok());
     // The delay sits after the sandbox phase: the container and the job disk exist now.
     REQUIRE((*agent)->daemon().WaitForLog(": test-delay", std::chrono::milliseconds(60'000)));
+    // As a service manager kills a service: the agent and the processes it started (the oci
+    // backend's `runc run`, which would otherwise remove the container itself once its init
+    // lost the agent), not the container, which has cgroups of its own.
+    const std::vector<pid_t> children = ChildrenOf((*agent)->daemon().pid());
     (*agent)->daemon().Signal(SIGKILL);
+    for (pid_t child : children) ::kill(child, SIGKILL);
     REQUIRE((*agent)->daemon().Wait(std::chrono::milliseconds(10'000)).ok());
   }
   const std::string work = dir.Sub("agent/work");

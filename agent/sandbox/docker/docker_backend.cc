@@ -55,7 +55,9 @@ class DockerSandbox final : public ContainerSandbox {
     OVVOC_ASSIGN_OR_RETURN(DockerClient::Response inspected,
                            client_.Call("GET", "/containers/" + id_ + "/json"));
     Json state = inspected.Json();
-    return Attach(state.is_object() ? state["State"].value("Pid", 0) : 0);
+    const int pid = state.is_object() ? state["State"].value("Pid", 0) : 0;
+    if (pid <= 0) return absl::InternalError("docker reports no pid for the container's init");
+    return Attach([pid](int peer) { return peer == pid; });
   }
 
   absl::Status Destroy() override {

@@ -1,8 +1,14 @@
 #include "agent/process/process.h"
 
+#include <signal.h>
+#include <unistd.h>
+
 #include <catch2/catch.hpp>
+#include <cerrno>
 
 #include "agent/process/bounded_output.h"
+#include "common/files.h"
+#include "tests/support/temp_dir.h"
 
 namespace ovvoc::agent {
 namespace {
@@ -81,6 +87,50 @@ TEST_CASE("a program that cannot start is an exit code, a relative path an error
   CHECK(r->exit_code == 127);
   run.argv = {"sh"};
   CHECK(!RunProcess(run).ok());
+}
+
+TEST_CASE("a child process runs on its own until waited for") {
+  testing::TempDir dir;
+  RunOptions run;
+  run.argv = {"/bin/sh", "-c", "read line; echo \"stdin=$line\"; echo err >&2; exit 3"};
+  run.env = kEnv;
+  run.output_file = dir.Sub("out");
+  absl::StatusOr<ChildProcess> child = ChildProcess::Start(run);
+  REQUIRE(child.ok());
+  absl::StatusOr<int> code = child->Wait(absl::Seconds(10));
+  REQUIRE(code.ok());
+  CHECK(*code == 3);
+  CHECK(*child->Wait(absl::ZeroDuration()) == 3);  // once reaped, the same answer
+  CHECK(*files::ReadFile(run.output_file) == "stdin=\nerr\n");  // stdin is /dev/null
+}
+
+TEST_CASE("a child process still running is reported, killed on request or when dropped") {
+  testing::TempDir dir;
+  RunOptions run;
+  run.argv = {"/bin/sleep", "30"};
+  run.env = kEnv;
+  run.output_file = dir.Sub("out");
+  absl::StatusOr<ChildProcess> child = ChildProcess::Start(run);
+  REQUIRE(child.ok());
+  CHECK(absl::IsDeadlineExceeded(child->Wait(absl::Milliseconds(50)).status()));
+  child->Kill();
+  CHECK(*child->Wait(absl::ZeroDuration()) == 128 + SIGKILL);
+
+  pid_t pid = 0;
+  {
+    absl::StatusOr<ChildProcess> dropped = ChildProcess::Start(run);
+    REQUIRE(dropped.ok());
+    pid = dropped->pid();
+    ChildProcess moved = *std::move(dropped);  // the moved-from one owns nothing
+  }
+  CHECK(::kill(pid, 0) == -1);  // killed and reaped: no such process, not even a zombie
+  CHECK(errno == ESRCH);
+}
+
+TEST_CASE("a child process needs an output file") {
+  RunOptions run;
+  run.argv = {"/bin/true"};
+  CHECK(absl::IsInvalidArgument(ChildProcess::Start(run).status()));
 }
 
 }  // namespace
