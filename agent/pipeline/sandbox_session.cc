@@ -106,7 +106,7 @@ absl::Status SandboxSession::Prepare(JobContext& job) {
   spec.workspace_dir = disk_->tree_dir();
   spec.home_dir = disk_->home_dir();
   spec.limits = limits_;
-  spec.env = sandbox::BaseEnvironment();
+  spec.env = sandbox::BaseEnvironment(limits_);
   sandbox::JobDisk* disk = disk_.get();
   spec.disk_full = [disk] { return disk->FreeBytes() < (1u << 20); };
   OVVOC_ASSIGN_OR_RETURN(sandbox_, settings_.backend->Create(spec));

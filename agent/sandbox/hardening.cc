@@ -1,5 +1,8 @@
 #include "agent/sandbox/hardening.h"
 
+#include <algorithm>
+
+#include "absl/strings/str_cat.h"
 #include "agent/sandbox/seccomp_profile.h"  // generated from seccomp/profile.json
 
 namespace ovvoc::agent::sandbox {
@@ -30,8 +33,16 @@ const std::vector<std::string>& ReadonlyPaths() {
   return *paths;
 }
 
-std::vector<std::string> BaseEnvironment() {
-  return {"PATH=/usr/local/bin:/usr/bin:/bin", "HOME=/home/ovvoc", "USER=ovvoc", "LANG=C.UTF-8",
+std::string NodeHeapOptions(uint64_t memory_bytes) {
+  const uint64_t mib = memory_bytes >> 20;
+  const uint64_t semi_space = std::clamp<uint64_t>(mib / 32, 1, 16);
+  return absl::StrCat("--max-old-space-size=", std::max<uint64_t>(mib * 3 / 4, 16),
+                      " --max-semi-space-size=", semi_space);
+}
+
+std::vector<std::string> BaseEnvironment(const Limits& limits) {
+  return {"NODE_OPTIONS=" + NodeHeapOptions(limits.memory_bytes),
+          "PATH=/usr/local/bin:/usr/bin:/bin", "HOME=/home/ovvoc", "USER=ovvoc", "LANG=C.UTF-8",
           "CI=true",
           // node bundles its own CA list; the image's system bundle is the one to trust (it
           // also carries any CA an enterprise mirror or proxy uses).

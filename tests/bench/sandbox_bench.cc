@@ -4,13 +4,17 @@
 //    runs here, beside plain `runc run` of a minimal bundle, `docker run --rm IMAGE true` and a
 //    bare host `true`.
 // 2. A whole job: one fixture project's install + build + test inside the sandbox vs the same
-//    commands bare on the host, with the same node and npm (the image's), the same (cold) npm
-//    cache state, bare pinned to one CPU with taskset and the sandbox limited to one CPU.
+//    commands bare on the host, with the same node and npm (the image's), the same registry (a
+//    local Verdaccio mirroring the npm registry, warmed once), the same (cold) npm cache state,
+//    bare pinned to CPU 0 with taskset and the sandbox to CPU 0 with its default limits. Each
+//    phase's median is printed beside the totals.
 //
-//   sandbox_bench [--iterations N] [--job-runs N] [--registry-allow-internal] [--fixture DIR]
-// `--job-runs 0` measures the lifecycle only.
+//   sandbox_bench [--iterations N] [--job-runs N] [--fixture DIR] [--memory-mib N]
+// `--job-runs 0` measures the lifecycle only; `--memory-mib` sets the sandbox's memory limit
+// for the whole job (default: the agent's default, 512).
 // The default fixture is tests/bench/fixtures/ts-app (TypeScript build, mocha tests).
-// Needs root, the job image (deploy/image/build.sh) and, for the job part, the npm registry.
+// Needs root, the job image (deploy/image/build.sh) and, for the job part, Verdaccio
+// (tests/run.sh installs it) and the npm registry, once, to fill the mirror.
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -19,6 +23,7 @@
 #include <filesystem>
 #include <fstream>
 #include <functional>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -36,6 +41,7 @@
 #include "common/tls.h"
 #include "tests/support/git_http_server.h"
 #include "tests/support/temp_dir.h"
+#include "tests/support/verdaccio.h"
 
 namespace ovvoc::bench {
 namespace {
@@ -165,55 +171,70 @@ absl::Duration BareTrue(int n) {
 
 // --- 2. whole job -------------------------------------------------------------------------
 
-// The fixture project with a lockfile made once, bare.
+// Phase durations of one whole job. Bare runs have no set-up.
+struct JobTimes {
+  absl::Duration setup, install, build, test;
+  absl::Duration total() const { return setup + install + build + test; }
+};
+
+// The environment of a bare npm run: the image's node first on PATH, a clean npm config.
+std::vector<std::string> BareEnv(const std::string& node_bin, const std::string& home,
+                                 const std::string& registry) {
+  return {"PATH=" + std::filesystem::path(node_bin).parent_path().string() + ":/usr/bin:/bin",
+          "HOME=" + home,
+          "NODE_EXTRA_CA_CERTS=/etc/ssl/certs/ca-certificates.crt",
+          "npm_config_userconfig=/dev/null",
+          "npm_config_cache=" + home + "/.npm",
+          "npm_config_registry=" + registry,
+          "npm_config_audit=false",
+          "npm_config_fund=false",
+          "npm_config_update_notifier=false",
+          "CI=true"};
+}
+
+// The fixture project with a lockfile made once, bare, against `registry`.
 bool MakeFixture(const std::string& fixture, const std::string& node_bin,
-                 const std::string& npm_cli, const testing::TempDir& dir, std::string& source,
-                 std::string& repo) {
+                 const std::string& npm_cli, const std::string& registry,
+                 const testing::TempDir& dir, std::string& source, std::string& repo) {
   source = dir.Sub("fixture");
   std::filesystem::copy(fixture, source, std::filesystem::copy_options::recursive);
-  std::vector<std::string> env = {"PATH=" + std::filesystem::path(node_bin).parent_path().string() +
-                                      ":/usr/bin:/bin",
-                                  "HOME=" + dir.Sub("lock-home"),
-                                  "NODE_EXTRA_CA_CERTS=/etc/ssl/certs/ca-certificates.crt",
-                                  "npm_config_userconfig=/dev/null", "npm_config_audit=false",
-                                  "npm_config_fund=false", "npm_config_update_notifier=false"};
-  if (!Run({node_bin, npm_cli, "install", "--package-lock-only"}, env, source)) return false;
+  if (!Run({node_bin, npm_cli, "install", "--package-lock-only"},
+           BareEnv(node_bin, dir.Sub("lock-home"), registry), source)) {
+    return false;
+  }
   repo = dir.Sub("fixture.git");
   return testing::GitHttpServer::CreateBareRepoFromDir(source, repo).ok();
 }
 
-absl::Duration BareJob(const std::string& node_bin, const std::string& npm_cli,
-                       const std::string& source, const testing::TempDir& dir, int run) {
-  const std::string work = absl::StrCat(dir.path(), "/bare-", run);
+// npm ci, build and test of a fresh copy of `source`, pinned to CPU 0, with a cold npm cache.
+std::optional<JobTimes> BareJob(const std::string& node_bin, const std::string& npm_cli,
+                                const std::string& registry, const std::string& source,
+                                const std::string& work) {
   std::filesystem::copy(source, work, std::filesystem::copy_options::recursive);
-  std::vector<std::string> env = {
-      "PATH=" + std::filesystem::path(node_bin).parent_path().string() + ":/usr/bin:/bin",
-      "HOME=" + work + "-home", "npm_config_userconfig=/dev/null",
-      "NODE_EXTRA_CA_CERTS=/etc/ssl/certs/ca-certificates.crt",
-      "npm_config_cache=" + work + "-home/.npm", "npm_config_audit=false",
-      "npm_config_fund=false", "npm_config_update_notifier=false", "CI=true"};
-  bool ok = true;
+  const std::vector<std::string> env = BareEnv(node_bin, work + "-home", registry);
   const std::string taskset = "/usr/bin/taskset";
-  absl::Duration d = Time(
-      [&] {
-        return Run({taskset, "-c", "0", node_bin, npm_cli, "ci"}, env, work) &&
-               Run({taskset, "-c", "0", node_bin, npm_cli, "run", "build", "--if-present"}, env,
-                   work) &&
-               Run({taskset, "-c", "0", node_bin, npm_cli, "test"}, env, work);
-      },
-      ok);
-  return ok ? d : absl::InfiniteDuration();
+  auto npm = [&](std::vector<std::string> args) {
+    std::vector<std::string> argv = {taskset, "-c", "0", node_bin, npm_cli};
+    argv.insert(argv.end(), args.begin(), args.end());
+    return Run(argv, env, work);
+  };
+  bool ok = true;
+  JobTimes t;
+  t.install = Time([&] { return npm({"ci"}); }, ok);
+  t.build = Time([&] { return npm({"run", "build", "--if-present"}); }, ok);
+  t.test = Time([&] { return npm({"test"}); }, ok);
+  if (!ok) return std::nullopt;
+  return t;
 }
 
-// install + build + test phases (and the sandbox set-up they need) inside the sandbox.
-absl::Duration SandboxJob(agent::SandboxSettings& settings, const std::string& repo,
-                          const testing::TempDir& dir, const std::string& kind, int run) {
+// The pipeline's sandbox, install, build and test phases for the fixture's repo.
+std::optional<JobTimes> SandboxJob(agent::SandboxSettings& settings, const std::string& registry,
+                                   const std::string& repo, const std::string& work, int run) {
   ovvoc::v1::JobSpec spec;
   spec.set_job_id(absl::StrCat("bench-", run));
   spec.mutable_repo()->set_url("file://" + repo);
   spec.mutable_lease()->set_attempt(1);
-  spec.add_registries()->set_url("https://registry.npmjs.org/");
-  const std::string work = absl::StrCat(dir.path(), "/sandboxed-", kind, "-", run);
+  spec.add_registries()->set_url(registry);
   std::filesystem::create_directories(work);
   agent::JobContext job(spec, work);
   agent::PipelineOptions options;
@@ -222,30 +243,65 @@ absl::Duration SandboxJob(agent::SandboxSettings& settings, const std::string& r
   agent::RunPipeline(job, agent::UpdatePhases(options));
   if (job.result().outcome() != ovvoc::v1::JOB_OUTCOME_SUCCEEDED) {
     std::fprintf(stderr, "  sandboxed job failed: %s\n", job.result().failure().reason().c_str());
-    return absl::InfiniteDuration();
+    return std::nullopt;
   }
+  JobTimes t;
+  for (const auto& timing : job.result().timings()) {
+    const absl::Duration d = absl::Seconds(timing.duration().seconds()) +
+                             absl::Nanoseconds(timing.duration().nanos());
+    if (timing.phase() == "sandbox") t.setup = d;
+    if (timing.phase() == "install") t.install = d;
+    if (timing.phase() == "build") t.build = d;
+    if (timing.phase() == "test") t.test = d;
+  }
+  return t;
+}
+
+// Each phase's median, and the median of the totals.
+struct JobMedians {
+  JobTimes phases;
   absl::Duration total;
-  for (const auto& t : job.result().timings()) {
-    if (t.phase() != "clone" && t.phase() != "manifest") {
-      total += absl::Seconds(t.duration().seconds()) + absl::Nanoseconds(t.duration().nanos());
-    }
+};
+
+std::optional<JobMedians> Medians(const std::vector<std::optional<JobTimes>>& runs) {
+  std::vector<absl::Duration> setup, install, build, test, total;
+  for (const std::optional<JobTimes>& r : runs) {
+    if (!r) return std::nullopt;
+    setup.push_back(r->setup);
+    install.push_back(r->install);
+    build.push_back(r->build);
+    test.push_back(r->test);
+    total.push_back(r->total());
   }
-  return total;
+  return JobMedians{{Median(setup), Median(install), Median(build), Median(test)}, Median(total)};
+}
+
+void PrintJob(const char* label, const JobMedians& m, const JobMedians* bare) {
+  std::printf("  %-24s %7.0f ms  (set-up %5.0f, install %5.0f, build %5.0f, test %5.0f)",
+              label, Ms(m.total), Ms(m.phases.setup), Ms(m.phases.install), Ms(m.phases.build),
+              Ms(m.phases.test));
+  if (bare != nullptr) {
+    std::printf("\n  %-24s %7.2fx    (install %.2fx, build %.2fx, test %.2fx)", "", Ms(m.total) /
+                Ms(bare->total), Ms(m.phases.install) / Ms(bare->phases.install),
+                Ms(m.phases.build) / Ms(bare->phases.build),
+                Ms(m.phases.test) / Ms(bare->phases.test));
+  }
+  std::printf("\n");
 }
 
 int Main(int argc, char** argv) {
   int iterations = 15, job_runs = 5;
-  bool allow_internal = false;
+  uint64_t memory_mib = sandbox::Limits().memory_bytes >> 20;
   std::string fixture = OVVOC_SOURCE_DIR "/tests/bench/fixtures/ts-app";
   for (int i = 1; i < argc; ++i) {
     std::string flag = argv[i];
     if (flag == "--iterations" && i + 1 < argc) iterations = std::stoi(argv[++i]);
     else if (flag == "--job-runs" && i + 1 < argc) job_runs = std::stoi(argv[++i]);
-    else if (flag == "--registry-allow-internal") allow_internal = true;
     else if (flag == "--fixture" && i + 1 < argc) fixture = argv[++i];
+    else if (flag == "--memory-mib" && i + 1 < argc) memory_mib = std::stoull(argv[++i]);
     else {
-      std::fprintf(stderr, "usage: sandbox_bench [--iterations N] [--job-runs N] "
-                           "[--registry-allow-internal] [--fixture DIR]\n");
+      std::fprintf(stderr, "usage: sandbox_bench [--iterations N] [--job-runs N] [--fixture DIR] "
+                           "[--memory-mib N]\n");
       return 2;
     }
   }
@@ -290,27 +346,56 @@ int Main(int argc, char** argv) {
 
   const std::string node_bin = *rootfs + "/usr/local/bin/node";
   const std::string npm_cli = *rootfs + "/usr/local/lib/node_modules/npm/bin/npm-cli.js";
+  // Both sides install from a local caching mirror of the npm registry: the same (warm)
+  // registry, the same (cold) npm cache, no internet weather in the figures.
+  if (std::string why = testing::Verdaccio::UnavailableReason(); !why.empty()) {
+    std::fprintf(stderr, "cannot run the whole job: %s\n", why.c_str());
+    return 1;
+  }
+  absl::StatusOr<std::unique_ptr<testing::Verdaccio>> mirror =
+      testing::Verdaccio::Start(dir.Sub("registry"), "https://registry.npmjs.org/");
+  if (!mirror.ok()) {
+    std::fprintf(stderr, "%s\n", mirror.status().ToString().c_str());
+    return 1;
+  }
+  const std::string registry = (*mirror)->url();
   std::string source, repo;
-  if (!MakeFixture(fixture, node_bin, npm_cli, dir, source, repo)) {
+  if (!MakeFixture(fixture, node_bin, npm_cli, registry, dir, source, repo) ||
+      !BareJob(node_bin, npm_cli, registry, source, dir.Sub("warm-up"))) {
     std::fprintf(stderr, "cannot make the fixture (is the npm registry reachable?)\n");
     return 1;
   }
-  std::printf("\nwhole job: install (npm ci) + build + test of %s, cold npm cache, median of %d\n",
+  std::printf("\nwhole job: npm ci + build + test of %s from a local mirror, cold npm cache, "
+              "median of %d\n",
               std::filesystem::path(fixture).filename().c_str(), job_runs);
-  std::vector<absl::Duration> bare_runs;
-  for (int i = 0; i < job_runs; ++i) bare_runs.push_back(BareJob(node_bin, npm_cli, source, dir, i));
-  const absl::Duration bare = Median(bare_runs);
-  std::printf("  bare on the host (taskset -c 0) %8.0f ms\n", Ms(bare));
-  for (auto& [kind, backend] : backends) {
-    agent::SandboxSettings settings;
-    settings.backend = backend.get();
-    settings.limits.cpuset = "0";  // the same core the bare run is pinned to
-    if (allow_internal) settings.allow_internal = {"registry.npmjs.org:443"};
-    std::vector<absl::Duration> runs;
-    for (int i = 0; i < job_runs; ++i) runs.push_back(SandboxJob(settings, repo, dir, kind, i));
-    const absl::Duration boxed = Median(runs);
-    std::printf("  ovvoc %-6s sandbox (1 CPU)     %8.0f ms  (%.2fx bare)\n", kind.c_str(),
-                Ms(boxed), Ms(boxed) / Ms(bare));
+  // Runs interleave (bare, then each backend, N times), so that a registry or page cache
+  // warming up over time favours no side.
+  std::vector<agent::SandboxSettings> settings(backends.size());
+  for (size_t b = 0; b < backends.size(); ++b) {
+    settings[b].backend = backends[b].second.get();
+    settings[b].limits.cpuset = "0";  // the same core the bare run is pinned to
+    settings[b].limits.memory_bytes = memory_mib << 20;
+    settings[b].allow_internal = {(*mirror)->host_port()};
+  }
+  std::vector<std::optional<JobTimes>> bare_runs;
+  std::vector<std::vector<std::optional<JobTimes>>> boxed_runs(backends.size());
+  for (int i = 0; i < job_runs; ++i) {
+    bare_runs.push_back(
+        BareJob(node_bin, npm_cli, registry, source, absl::StrCat(dir.path(), "/bare-", i)));
+    for (size_t b = 0; b < backends.size(); ++b) {
+      boxed_runs[b].push_back(SandboxJob(
+          settings[b], registry, repo,
+          absl::StrCat(dir.path(), "/sandboxed-", backends[b].first, "-", i), i));
+    }
+  }
+  const std::optional<JobMedians> bare = Medians(bare_runs);
+  if (!bare) return 1;
+  PrintJob("bare (taskset -c 0)", *bare, nullptr);
+  for (size_t b = 0; b < backends.size(); ++b) {
+    const std::optional<JobMedians> boxed = Medians(boxed_runs[b]);
+    if (!boxed) return 1;
+    PrintJob(absl::StrCat("ovvoc ", backends[b].first, " (1 CPU, ", memory_mib, " MiB)").c_str(),
+             *boxed, &*bare);
   }
   return 0;
 }

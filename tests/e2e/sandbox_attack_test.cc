@@ -21,6 +21,7 @@
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
@@ -150,6 +151,12 @@ TEST_CASE("attack inspect: the job sees the confinement it was configured with",
   // by them): a missing /sys/fs/cgroup is a failure of the backend, not of the test.
   CHECK(v["CGROUP_FS"] == "mounted");
   CHECK(v["MEMORY_LIMIT"] == std::to_string(384ull << 20));
+  // node's heap: 3/4 of the box for the old space plus the young generation, not node's own
+  // choice for a 384 MiB machine (about half of it).
+  int heap_mib = 0;
+  CHECK(absl::SimpleAtoi(v["NODE_HEAP_LIMIT_MIB"], &heap_mib));
+  CHECK(heap_mib > 288);
+  CHECK(heap_mib < 384);
   CHECK(v["PIDS_LIMIT"] == "200");
   if (v["MEMSW_LIMIT"] != "missing") CHECK(v["MEMSW_LIMIT"] == std::to_string(384ull << 20));
   if (v["SWAP_MAX"] != "missing") CHECK(v["SWAP_MAX"] == "0");

@@ -61,7 +61,8 @@ std::string Verdaccio::UnavailableReason() {
   return "";
 }
 
-absl::StatusOr<std::unique_ptr<Verdaccio>> Verdaccio::Start(const std::string& dir) {
+absl::StatusOr<std::unique_ptr<Verdaccio>> Verdaccio::Start(const std::string& dir,
+                                                             const std::string& uplink) {
   auto v = std::unique_ptr<Verdaccio>(new Verdaccio());
   v->dir_ = dir;
   v->port_ = FreePort();
@@ -70,9 +71,12 @@ absl::StatusOr<std::unique_ptr<Verdaccio>> Verdaccio::Start(const std::string& d
   std::ofstream(dir + "/config.yaml")
       << "storage: " << dir << "/storage\n"
       << "auth:\n  htpasswd:\n    file: " << dir << "/htpasswd\n    max_users: 100\n"
-      << "uplinks: {}\n"
+      << (uplink.empty() ? "uplinks: {}\n"
+                         : absl::StrCat("uplinks:\n  upstream:\n    url: ", uplink,
+                                        "\n    timeout: 60s\n"))
       << "packages:\n  '**':\n    access: $all\n"
       << "    publish: $authenticated\n"
+      << (uplink.empty() ? "" : "    proxy: upstream\n")
       << "log: { type: stdout, format: pretty, level: warn }\n";
   absl::StatusOr<std::unique_ptr<Daemon>> daemon =
       Daemon::Start({Node(), OVVOC_VERDACCIO_DIR "/node_modules/verdaccio/bin/verdaccio",

@@ -1,6 +1,7 @@
 // Verdaccio: a real npm registry on 127.0.0.1 for tests, serving only packages a test
-// publishes to it (no uplinks: nothing is fetched from elsewhere). Installed by tests/run.sh
-// (tests/support/verdaccio/install.sh) and run with the job image's node. Test support only.
+// publishes to it (no uplinks: nothing is fetched from elsewhere), or, for benchmarks, a caching
+// mirror of another registry. Installed by tests/run.sh (tests/support/verdaccio/install.sh) and
+// run with the job image's node. Test support only.
 #ifndef OVVOC_TESTS_SUPPORT_VERDACCIO_H_
 #define OVVOC_TESTS_SUPPORT_VERDACCIO_H_
 
@@ -17,8 +18,10 @@ class Verdaccio {
   // Why it cannot run here (not installed, no job image); empty when it can.
   static std::string UnavailableReason();
 
-  // Starts a registry whose storage, config and logs live in `dir`.
-  static absl::StatusOr<std::unique_ptr<Verdaccio>> Start(const std::string& dir);
+  // Starts a registry whose storage, config and logs live in `dir`. With an `uplink` URL, it
+  // also serves (and keeps) every package of that registry.
+  static absl::StatusOr<std::unique_ptr<Verdaccio>> Start(const std::string& dir,
+                                                          const std::string& uplink = "");
 
   std::string url() const;        // "http://127.0.0.1:PORT/"
   std::string host_port() const;  // "127.0.0.1:PORT"

@@ -1,4 +1,5 @@
 // The hardening both backends are asked for, read back from the requests they generate.
+#include <algorithm>
 #include <catch2/catch.hpp>
 
 #include "agent/sandbox/classify.h"
@@ -17,7 +18,7 @@ SandboxSpec Spec() {
   spec.job_id = "job_x";
   spec.workspace_dir = "/jobs/x/disk/tree";
   spec.home_dir = "/jobs/x/disk/home";
-  spec.env = BaseEnvironment();
+  spec.env = BaseEnvironment(spec.limits);
   return spec;
 }
 
@@ -118,6 +119,18 @@ TEST_CASE("the docker create request asks for the same") {
   }
   CHECK(no_new_privileges);
   CHECK(seccomp);
+}
+
+TEST_CASE("node's heap is sized to the container, not to a small device") {
+  CHECK(NodeHeapOptions(512ull << 20) == "--max-old-space-size=384 --max-semi-space-size=16");
+  CHECK(NodeHeapOptions(2048ull << 20) == "--max-old-space-size=1536 --max-semi-space-size=16");
+  CHECK(NodeHeapOptions(128ull << 20) == "--max-old-space-size=96 --max-semi-space-size=4");
+  CHECK(NodeHeapOptions(16ull << 20) == "--max-old-space-size=16 --max-semi-space-size=1");
+  Limits limits;
+  limits.memory_bytes = 256ull << 20;
+  const std::vector<std::string> env = BaseEnvironment(limits);
+  CHECK(std::count(env.begin(), env.end(),
+                   "NODE_OPTIONS=--max-old-space-size=192 --max-semi-space-size=8") == 1);
 }
 
 TEST_CASE("a job can tighten the agent's limits, never loosen them") {
