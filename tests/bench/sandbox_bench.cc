@@ -171,7 +171,7 @@ absl::Duration BareTrue(int n) {
 
 // --- 2. whole job -------------------------------------------------------------------------
 
-// Phase durations of one whole job. Bare runs have no set-up.
+// Phase durations of one whole job. Bare runs have no set-up or teardown.
 struct JobTimes {
   absl::Duration setup, install, build, test;
   absl::Duration total() const { return setup + install + build + test; }
@@ -240,19 +240,24 @@ std::optional<JobTimes> SandboxJob(agent::SandboxSettings& settings, const std::
   agent::PipelineOptions options;
   options.allow_file_remotes = true;
   options.sandbox = &settings;
+  const absl::Time start = absl::Now();
   agent::RunPipeline(job, agent::UpdatePhases(options));
+  const absl::Duration wall = absl::Now() - start;
   if (job.result().outcome() != ovvoc::v1::JOB_OUTCOME_SUCCEEDED) {
     std::fprintf(stderr, "  sandboxed job failed: %s\n", job.result().failure().reason().c_str());
     return std::nullopt;
   }
+  // The set-up is everything but the three commands and the clone and manifest phases (which a
+  // bare run does not have): the sandbox phase, and the teardown after the last phase.
   JobTimes t;
+  t.setup = wall;
   for (const auto& timing : job.result().timings()) {
     const absl::Duration d = absl::Seconds(timing.duration().seconds()) +
                              absl::Nanoseconds(timing.duration().nanos());
-    if (timing.phase() == "sandbox") t.setup = d;
     if (timing.phase() == "install") t.install = d;
     if (timing.phase() == "build") t.build = d;
     if (timing.phase() == "test") t.test = d;
+    if (timing.phase() != "sandbox") t.setup -= d;
   }
   return t;
 }
@@ -277,7 +282,7 @@ std::optional<JobMedians> Medians(const std::vector<std::optional<JobTimes>>& ru
 }
 
 void PrintJob(const char* label, const JobMedians& m, const JobMedians* bare) {
-  std::printf("  %-24s %7.0f ms  (set-up %5.0f, install %5.0f, build %5.0f, test %5.0f)",
+  std::printf("  %-24s %7.0f ms  (set-up and teardown %4.0f, install %5.0f, build %5.0f, test %4.0f)",
               label, Ms(m.total), Ms(m.phases.setup), Ms(m.phases.install), Ms(m.phases.build),
               Ms(m.phases.test));
   if (bare != nullptr) {
