@@ -313,12 +313,14 @@ std::vector<std::string> Attack::Leftovers(const AgentRun& run,
 }
 
 absl::StatusOr<std::set<std::string>> ListJobContainers(const std::string& backend,
-                                                        const std::string& state_dir) {
+                                                        const std::string& state_dir,
+                                                        bool running_only) {
   std::set<std::string> found;
   if (backend == "docker") {
-    // filters={"label":["io.ovvoc.job"]}
+    // filters={"label":["io.ovvoc.job"]}; without all=1, the running ones only
     absl::StatusOr<HttpReply> reply =
-        DockerGet("/containers/json?all=1&filters=%7B%22label%22%3A%5B%22io.ovvoc.job%22%5D%7D");
+        DockerGet(absl::StrCat("/containers/json?", running_only ? "" : "all=1&",
+                               "filters=%7B%22label%22%3A%5B%22io.ovvoc.job%22%5D%7D"));
     if (!reply.ok()) return reply.status();
     nlohmann::json list = nlohmann::json::parse(reply->body, nullptr, false);
     if (reply->status != 200 || !list.is_array()) {
@@ -338,7 +340,7 @@ absl::StatusOr<std::set<std::string>> ListJobContainers(const std::string& backe
   const std::string runc_root = state_dir + "/runc";  // each agent's own runc state
   if (!fs::exists(runc_root)) return found;
   ProcessSpec list;
-  list.argv = {kRunc, "--root", runc_root, "list", "--quiet"};
+  list.argv = {kRunc, "--root", runc_root, "list", "--format", "json"};
   list.env = {"PATH=/usr/sbin:/usr/bin:/sbin:/bin"};
   list.timeout = std::chrono::milliseconds(30'000);
   absl::StatusOr<ProcessResult> listed = RunProcess(list);
@@ -346,8 +348,12 @@ absl::StatusOr<std::set<std::string>> ListJobContainers(const std::string& backe
   if (listed->exit_code != 0) {
     return absl::InternalError(absl::StrCat("runc list failed: ", listed->stderr_data));
   }
-  for (absl::string_view name : absl::StrSplit(listed->stdout_data, '\n', absl::SkipWhitespace())) {
-    found.insert(std::string(absl::StripAsciiWhitespace(name)));
+  nlohmann::json containers = nlohmann::json::parse(listed->stdout_data, nullptr, false);
+  if (containers.is_null()) return found;  // runc prints "null" for none
+  if (!containers.is_array()) return absl::InternalError("runc list: " + listed->stdout_data);
+  for (const nlohmann::json& c : containers) {
+    if (running_only && c.value("status", "") != "running") continue;
+    found.insert(c.value("id", ""));
   }
   return found;
 }

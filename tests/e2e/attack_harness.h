@@ -87,9 +87,11 @@ class Attack {
 };
 
 // The containers the backend knows of that carry the agent's label (docker: any agent's) or
-// live in the runc root of the agent with `state_dir` (oci), as "id name" strings.
+// live in the runc root of the agent with `state_dir` (oci), as "id name" strings; with
+// `running_only`, those still running.
 absl::StatusOr<std::set<std::string>> ListJobContainers(const std::string& backend,
-                                                        const std::string& state_dir);
+                                                        const std::string& state_dir,
+                                                        bool running_only = false);
 
 // A TCP listener on the host's 127.0.0.1 that counts the connections it accepts: the egress
 // test's stand-in for a service on the agent's machine.
