@@ -12,6 +12,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "agent/sandbox/image.h"
+#include "agent/sandbox/oci/runc_backend.h"
 #include "common/files.h"
 #include "tests/e2e/attack_harness.h"
 #include "tests/e2e/backend_ready.h"
@@ -161,6 +162,34 @@ TEST_CASE("an agent that died mid-job leaves nothing behind once it starts again
   CHECK(!Mounted(work + "/job-" + *job));
   CHECK_THAT((*again)->daemon().Log(), Catch::Contains("removing leftover"));
   (void)(*cp)->Cli({"job", "cancel", *job});
+}
+
+TEST_CASE("a container that cannot start fails at once with runc's reason and leaves nothing") {
+  if (!BackendReady("oci")) return;
+  TempDir dir;
+  fs::create_directories(dir.Sub("rootfs"));  // no init, no anything: runc cannot exec
+  fs::create_directories(dir.Sub("tree"));
+  fs::create_directories(dir.Sub("home"));
+  agent::sandbox::RuncOptions options;
+  options.state_root = dir.Sub("runc");
+  options.bundles_dir = dir.Sub("bundles");
+  options.rootfs = dir.Sub("rootfs");
+  std::unique_ptr<agent::sandbox::Backend> backend = agent::sandbox::MakeRuncBackend(options);
+  agent::sandbox::SandboxSpec spec;
+  spec.name = "ovvoc-cannot-start";
+  spec.job_id = "cannot-start";
+  spec.workspace_dir = dir.Sub("tree");
+  spec.home_dir = dir.Sub("home");
+  const absl::Time start = absl::Now();
+  auto box = backend->Create(spec);
+  REQUIRE_FALSE(box.ok());
+  CHECK(absl::Now() - start < absl::Seconds(5));  // not the 10 s wait for the init
+  CHECK_THAT(std::string(box.status().message()), Catch::Contains("runc said"));
+  CHECK_THAT(std::string(box.status().message()), Catch::Contains("ovvoc-init"));
+  auto left = ListJobContainers("oci", dir.path());
+  REQUIRE(left.ok());
+  CHECK(left->empty());
+  CHECK(fs::is_empty(dir.Sub("bundles")));
 }
 
 TEST_CASE("an interrupted update cancels the running phase and leaves nothing behind") {

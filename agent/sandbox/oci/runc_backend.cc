@@ -106,9 +106,11 @@ class RuncSandbox final : public ContainerSandbox {
     if (!attached.ok()) {
       absl::StatusOr<std::string> log = files::ReadFile(bundle_ + "/run.log");
       return absl::Status(attached.code(),
-                          absl::StrCat(attached.message(), log.ok() && !log->empty()
-                                                               ? ": runc said: " + *log
-                                                               : ""));
+                          absl::StrCat(attached.message(),
+                                       log.ok() && !log->empty()
+                                           ? absl::StrCat(": runc said: ",
+                                                          absl::StripAsciiWhitespace(*log))
+                                           : ""));
     }
     return BringLoopbackUp(netns_path());
   }
@@ -119,8 +121,9 @@ class RuncSandbox final : public ContainerSandbox {
     KillInit();
     absl::Status removed = absl::OkStatus();
     // runc removes the container once it has reaped the init; if it cannot (it died, or it is
-    // stuck), `runc delete` does.
-    const bool runc_cleaned_up = runc_.has_value() && runc_->Wait(absl::Seconds(10)).ok() &&
+    // stuck), or the init never connected (nothing to wait for), `runc delete` does.
+    const bool runc_cleaned_up = runc_.has_value() && init_pid_ > 0 &&
+                                 runc_->Wait(absl::Seconds(10)).ok() &&
                                  !files::Exists(options_.state_root + "/" + spec_.name);
     runc_.reset();  // kills it if it is still there
     if (!runc_cleaned_up) removed = Runc({"delete", "--force", spec_.name});
