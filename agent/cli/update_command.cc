@@ -17,6 +17,7 @@
 #include "agent/sandbox/job_disk.h"
 #include "common/files.h"
 #include "common/ids.h"
+#include "common/job_text.h"
 #include "common/logging.h"
 #include "common/time_util.h"
 
@@ -69,6 +70,10 @@ void PrintSummary(const ovvoc::v1::JobResult& r) {
                 static_cast<double>(r.resources().peak_memory_bytes()) / (1 << 20),
                 absl::ToDoubleSeconds(FromProto(r.resources().cpu_time())));
   }
+  if (r.resources().disk_bytes() > 0) {
+    std::printf("  disk     %s written\n", HumanBytes(r.resources().disk_bytes()).c_str());
+  }
+  for (const auto& e : r.egress()) std::printf("  network  %s\n", DescribeEgress(e).c_str());
   for (const auto& f : r.findings())
     std::printf("  finding  %s: %s\n", f.kind().c_str(), f.detail().c_str());
   if (r.has_failure() && !r.failure().reason().empty()) {

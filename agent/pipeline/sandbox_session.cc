@@ -4,6 +4,8 @@
 
 #include <algorithm>
 #include <filesystem>
+#include <map>
+#include <utility>
 
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
@@ -165,9 +167,22 @@ absl::StatusOr<std::unique_ptr<sandbox::EgressProxy>> SandboxSession::OpenProxy(
   return sandbox::EgressProxy::Start(std::move(policy), sandbox_->netns_path());
 }
 
-void SandboxSession::RecordProxyRefusals(JobContext& job, const sandbox::EgressProxy& proxy) {
+void SandboxSession::RecordProxy(JobContext& job, const sandbox::EgressProxy& proxy) {
+  std::map<std::pair<std::string, int>, ovvoc::v1::EgressUsage*> usage;
   for (const sandbox::EgressEvent& event : proxy.Events()) {
-    if (event.allowed) continue;
+    if (event.allowed) {
+      ovvoc::v1::EgressUsage*& u = usage[{event.host, event.port}];
+      if (u == nullptr) {
+        u = job.result().add_egress();
+        u->set_host(event.host);
+        u->set_port(static_cast<uint32_t>(event.port));
+      }
+      u->set_connections(u->connections() + 1);
+      if (!event.connected) u->set_failed(u->failed() + 1);
+      u->set_bytes_up(u->bytes_up() + event.bytes_up);
+      u->set_bytes_down(u->bytes_down() + event.bytes_down);
+      continue;
+    }
     ovvoc::v1::SecurityFinding* finding = job.result().add_findings();
     finding->set_kind("blocked-egress");
     finding->set_severity(ovvoc::v1::SEVERITY_HIGH);
@@ -175,6 +190,13 @@ void SandboxSession::RecordProxyRefusals(JobContext& job, const sandbox::EgressP
                                      event.host, event.port ? absl::StrCat(":", event.port) : "",
                                      " refused by the egress proxy during install: ",
                                      event.reason));
+  }
+  if (const uint64_t dropped = proxy.DroppedEvents(); dropped > 0) {
+    ovvoc::v1::SecurityFinding* finding = job.result().add_findings();
+    finding->set_kind("egress-flood");
+    finding->set_severity(ovvoc::v1::SEVERITY_MEDIUM);
+    finding->set_detail(absl::StrCat(dropped, " more attempts through the egress proxy during "
+                                              "install, counted but not itemised"));
   }
 }
 
@@ -221,12 +243,14 @@ absl::StatusOr<sandbox::ExecResult> SandboxSession::Run(JobContext& job, absl::s
       sandbox_->Exec(exec, [&job] { return job.cancelled(); });
   if (proxy) {
     proxy->Close();  // every tunnel is torn down: from here on, no network at all
-    RecordProxyRefusals(job, *proxy);
+    RecordProxy(job, *proxy);
   }
   if (absl::Status s = sandbox_->KillStrays(); !s.ok()) {
     log::Warning("job %s: %s", job.spec().job_id(), s.ToString());
   }
   RecordAttempts(job, phase);  // after the strays: nothing is left to make more
+  ovvoc::v1::ResourceUsage* usage = job.result().mutable_resources();
+  usage->set_disk_bytes(std::max(usage->disk_bytes(), disk_->UsedBytes()));
   return result;
 }
 

@@ -56,7 +56,8 @@ class SandboxSession {
  private:
   absl::StatusOr<std::unique_ptr<sandbox::EgressProxy>> OpenProxy(const JobContext& job);
   std::vector<std::string> RegistryEnv(const JobContext& job, int proxy_port) const;
-  void RecordProxyRefusals(JobContext& job, const sandbox::EgressProxy& proxy);
+  // The proxy's refusals become findings; what it let through, the result's egress evidence.
+  void RecordProxy(JobContext& job, const sandbox::EgressProxy& proxy);
   void RecordAttempts(JobContext& job, absl::string_view phase);
 
   const SandboxSettings& settings_;

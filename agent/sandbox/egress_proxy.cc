@@ -273,9 +273,11 @@ size_t EgressProxy::AddEvent(EgressEvent event) {
   return events_.size() - 1;
 }
 
-void EgressProxy::UpdateAddress(size_t index, absl::string_view address) {
+void EgressProxy::UpdateAddress(size_t index, absl::string_view address, bool connected) {
   absl::MutexLock lock(&mu_);
-  if (index != kNoEvent) events_[index].address = std::string(address);
+  if (index == kNoEvent) return;
+  events_[index].address = std::string(address);
+  events_[index].connected = connected;
 }
 
 void EgressProxy::FinishEvent(size_t index, absl::string_view reason, uint64_t up, uint64_t down) {
@@ -427,7 +429,7 @@ class EgressProxy::Connection {
               std::string rest) {
     std::string dialled;
     absl::StatusOr<UniqueFd> upstream = Dial(targets, dialled);
-    proxy_.UpdateAddress(index, dialled);
+    proxy_.UpdateAddress(index, dialled, upstream.ok());
     if (!upstream.ok()) {
       std::string reason = absl::StrCat("connect failed: ", upstream.status().message());
       proxy_.FinishEvent(index, reason, 0, 0);

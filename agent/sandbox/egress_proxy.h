@@ -65,6 +65,7 @@ struct EgressEvent {
   // 10.0.0.0/8)", ...; allowed attempts: "" or how they failed ("connect failed: ...").
   std::string reason;
   std::string address;  // the address dialled, when allowed ("93.184.216.34:443", "[::1]:80")
+  bool connected = false;  // allowed, and the destination accepted the connection
   uint64_t bytes_up = 0, bytes_down = 0;  // updated when the connection ends
 };
 
@@ -105,7 +106,8 @@ class EgressProxy {
 
   // Stamps, logs and keeps `event`; its index, or kNoEvent once max_events are kept.
   size_t AddEvent(EgressEvent event) ABSL_LOCKS_EXCLUDED(mu_);
-  void UpdateAddress(size_t index, absl::string_view address) ABSL_LOCKS_EXCLUDED(mu_);
+  void UpdateAddress(size_t index, absl::string_view address, bool connected)
+      ABSL_LOCKS_EXCLUDED(mu_);
   void FinishEvent(size_t index, absl::string_view reason, uint64_t up, uint64_t down)
       ABSL_LOCKS_EXCLUDED(mu_);
   // Reserves `n` bytes of the total budget; false (and every tunnel is cut) once exhausted.

@@ -70,6 +70,12 @@ absl::StatusOr<Loop> AttachLoop(const std::string& image) {
   return absl::UnavailableError("no free loop device");
 }
 
+uint64_t UsedBlocks(const std::string& dir) {
+  struct statvfs st {};
+  if (::statvfs(dir.c_str(), &st) != 0) return 0;
+  return static_cast<uint64_t>(st.f_blocks - st.f_bfree) * st.f_frsize;
+}
+
 }  // namespace
 
 absl::StatusOr<std::unique_ptr<JobDisk>> JobDisk::Create(const std::string& image_path,
@@ -96,6 +102,7 @@ absl::StatusOr<std::unique_ptr<JobDisk>> JobDisk::Create(const std::string& imag
   }
   ::chmod(mount_dir.c_str(), 0755);  // root_owner made it the job's; the root stays ours
   ::chown(mount_dir.c_str(), 0, 0);
+  disk->empty_used_ = UsedBlocks(mount_dir);
   return disk;
 }
 
@@ -105,6 +112,11 @@ uint64_t JobDisk::FreeBytes() const {
   struct statvfs st {};
   if (::statvfs(mount_dir_.c_str(), &st) != 0) return 0;
   return static_cast<uint64_t>(st.f_bavail) * st.f_frsize;
+}
+
+uint64_t JobDisk::UsedBytes() const {
+  const uint64_t used = UsedBlocks(mount_dir_);
+  return used > empty_used_ ? used - empty_used_ : 0;
 }
 
 absl::Status JobDisk::Release() {

@@ -25,7 +25,10 @@ class JobDisk {
 
   std::string tree_dir() const { return mount_dir_ + "/tree"; }
   std::string home_dir() const { return mount_dir_ + "/home"; }
+  // What the job may still write, and what it has written (beyond what the empty filesystem
+  // takes itself); 0 when the disk cannot be read.
   uint64_t FreeBytes() const;
+  uint64_t UsedBytes() const;
 
   // Unmounts (lazily, so an open file cannot block it), frees the loop device and deletes the
   // image. Idempotent.
@@ -41,6 +44,7 @@ class JobDisk {
   const std::string image_path_;
   const std::string mount_dir_;
   bool mounted_ = false;
+  uint64_t empty_used_ = 0;  // blocks the fresh filesystem uses itself (inode tables, ...)
 };
 
 }  // namespace ovvoc::agent::sandbox

@@ -11,6 +11,7 @@
 #include "absl/strings/str_join.h"
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
+#include "common/job_text.h"
 #include "common/time_util.h"
 #include "control-plane/cli/admin_client.h"
 #include "control-plane/cli/commands.h"
@@ -100,6 +101,12 @@ void PrintResult(const ovvoc::v1::JobResult& r) {
     std::printf("  resources     %.0f MiB peak memory, %s CPU\n",
                 static_cast<double>(r.resources().peak_memory_bytes()) / (1 << 20),
                 Seconds(r.resources().cpu_time()).c_str());
+  }
+  if (r.resources().disk_bytes() > 0) {
+    std::printf("  disk          %s written\n", HumanBytes(r.resources().disk_bytes()).c_str());
+  }
+  for (const auto& e : r.egress()) {
+    std::printf("  network       %s\n", DescribeEgress(e).c_str());
   }
   for (const auto& f : r.findings()) {
     std::printf("  finding       %s: %s\n", f.kind().c_str(), f.detail().c_str());

@@ -32,6 +32,7 @@ bool VerdaccioReady() {
 struct Job {
   int exit_code = -1;
   nlohmann::json result;
+  std::string out;
   std::string err;
 };
 
@@ -49,6 +50,7 @@ Job Update(const TempDir& dir, const std::string& repo, const std::vector<std::s
   CliResult r = RunCli(AgentBinary(), args, dir.path());
   Job job;
   job.exit_code = r.exit_code;
+  job.out = r.out;
   job.err = r.err;
   std::ifstream in(dir.Sub("result.json"));
   job.result = nlohmann::json::parse(in, nullptr, false);
@@ -83,6 +85,17 @@ TEST_CASE("install fetches packages from the job's registry through the egress p
     CHECK_THAT(job.result["test"].value("log_excerpt", ""),
                Catch::Contains("DEP=fixture-dep-1.0.0"));
     CHECK(!job.result.contains("findings"));
+    // The evidence: where the install's network went (the registry, nowhere else), and what
+    // the job wrote.
+    REQUIRE(job.result["egress"].size() == 1);
+    const nlohmann::json& egress = job.result["egress"][0];
+    CHECK(absl::StrCat(egress.value("host", ""), ":", egress.value("port", 0)) ==
+          (*registry)->host_port());
+    CHECK(egress.value("connections", 0) > 0);
+    CHECK(std::stoull(egress.value("bytes_down", std::string("0"))) > 0);
+    CHECK_FALSE(egress.contains("failed"));
+    CHECK(std::stoull(job.result["resources"].value("disk_bytes", std::string("0"))) > 0);
+    CHECK_THAT(job.out, Catch::Contains("network  " + (*registry)->host_port() + ": "));
   }
 
   SECTION("allowed, with a lockfile: npm ci installs exactly what it pins") {

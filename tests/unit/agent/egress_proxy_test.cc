@@ -257,6 +257,7 @@ TEST_CASE("CONNECT to an allowed endpoint tunnels bytes both ways") {
   CHECK(events[0].host == "127.0.0.1");
   CHECK(events[0].port == echo.port());
   CHECK(events[0].address == authority);
+  CHECK(events[0].connected);
   CHECK(events[0].bytes_up == big.size() + 4);
   CHECK(events[0].reason.empty());
 }
@@ -514,6 +515,7 @@ TEST_CASE("an allowed destination that refuses the connection gets 502") {
   std::vector<EgressEvent> events = proxy->Events();
   REQUIRE(events.size() == 1);
   CHECK(events[0].allowed);
+  CHECK_FALSE(events[0].connected);
   CHECK(absl::StartsWith(events[0].reason, "connect failed: "));
 }
 
