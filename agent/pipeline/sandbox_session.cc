@@ -201,6 +201,7 @@ void SandboxSession::RecordProxy(JobContext& job, const sandbox::EgressProxy& pr
 }
 
 void SandboxSession::RecordAttempts(JobContext& job, absl::string_view phase) {
+  if (!monitor_) return;
   const sandbox::EgressMonitor::Report report = monitor_->Drain();
   // During install the code that runs is the dependencies' (install scripts): reaching out
   // past the registry is the classic supply-chain move. In build and test it is the repo's

@@ -16,8 +16,9 @@ absl::Status ContainerSandbox::ListenForInit(const std::string& control_dir) {
 
 absl::Status ContainerSandbox::Attach(const std::function<bool(int pid)>& is_init,
                                       int give_up_fd) {
-  OVVOC_ASSIGN_OR_RETURN(init_pid_, channel_->Accept(is_init, absl::Seconds(10), give_up_fd));
-  const int init_pid = init_pid_;
+  OVVOC_ASSIGN_OR_RETURN(const int init_pid,
+                         channel_->Accept(is_init, absl::Seconds(10), give_up_fd));
+  init_pid_ = init_pid;
   const absl::StatusOr<std::string>& filter = CompiledSeccompProfile();
   if (!filter.ok()) return filter.status();
   OVVOC_RETURN_IF_ERROR(channel_->InstallSeccomp(*filter, absl::Seconds(10)));
