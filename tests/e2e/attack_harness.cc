@@ -13,7 +13,6 @@
 #include <filesystem>
 #include <fstream>
 #include <regex>
-#include <sstream>
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
@@ -23,6 +22,7 @@
 #include "absl/strings/str_replace.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
+#include "common/files.h"
 #include "tests/support/cluster.h"
 #include "tests/support/git_cli.h"
 #include "tests/support/subprocess.h"
@@ -37,12 +37,8 @@ constexpr char kRunc[] = "/usr/sbin/runc";
 constexpr char kDockerSocket[] = "/var/run/docker.sock";
 constexpr char kJobLabel[] = "io.ovvoc.job";
 
-std::string ReadText(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::stringstream buffer;
-  buffer << in.rdbuf();
-  return buffer.str();
-}
+// A file's text, or "" when it cannot be read (a process that has just gone, say).
+std::string ReadText(const std::string& path) { return files::ReadFile(path).value_or(""); }
 
 struct HttpReply {
   int status = 0;

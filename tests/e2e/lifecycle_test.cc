@@ -11,6 +11,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
+#include "agent/sandbox/backend_factory.h"
 #include "agent/sandbox/image.h"
 #include "agent/sandbox/oci/runc_backend.h"
 #include "common/files.h"
@@ -190,6 +191,40 @@ TEST_CASE("a container that cannot start fails at once with runc's reason and le
   REQUIRE(left.ok());
   CHECK(left->empty());
   CHECK(fs::is_empty(dir.Sub("bundles")));
+}
+
+TEST_CASE("a container whose runc died is still removed when the job ends") {
+  if (!BackendReady("oci")) return;
+  TempDir dir;
+  fs::create_directories(dir.Sub("tree"));
+  fs::create_directories(dir.Sub("home"));
+  agent::sandbox::BackendConfig config;
+  config.kind = "oci";
+  config.image = {kImageDir, ""};
+  config.state_dir = dir.Sub("state");
+  auto backend = agent::sandbox::MakeBackend(config);
+  REQUIRE(backend.ok());
+  agent::sandbox::SandboxSpec spec;
+  spec.name = "ovvoc-runc-died";
+  spec.job_id = "runc-died";
+  spec.workspace_dir = dir.Sub("tree");
+  spec.home_dir = dir.Sub("home");
+  auto box = (*backend)->Create(spec);
+  REQUIRE(box.ok());
+  const int init = (*box)->init_pid();
+  // runc (our only child) dies; the container's init lives on without it.
+  const std::vector<pid_t> children = ChildrenOf(::getpid());
+  REQUIRE(children.size() == 1);
+  ::kill(children[0], SIGKILL);
+  CHECK(::kill(init, 0) == 0);
+
+  CHECK((*box)->Destroy().ok());  // `runc delete` does what runc could not
+  const absl::Time deadline = absl::Now() + absl::Seconds(5);  // reaped by whoever adopted it
+  while (::kill(init, 0) == 0 && absl::Now() < deadline) absl::SleepFor(absl::Milliseconds(20));
+  CHECK(::kill(init, 0) != 0);
+  auto left = ListJobContainers("oci", config.state_dir);
+  REQUIRE(left.ok());
+  CHECK(left->empty());
 }
 
 TEST_CASE("an interrupted update cancels the running phase and leaves nothing behind") {

@@ -102,6 +102,14 @@ std::string FailedPhase(const AgentRun& run) {
   return run.result["failure"].value("phase", "");
 }
 
+// The job failed in `phase`, and the phase ended with `termination` ("TERMINATION_OOM").
+void CheckStoppedIn(const AgentRun& run, const std::string& phase, const std::string& termination) {
+  INFO("expected: failed in " << phase << " with " << termination);
+  CHECK(run.Outcome() == "JOB_OUTCOME_FAILED");
+  CHECK(FailedPhase(run) == phase);
+  CHECK(run.Termination(phase.c_str()) == termination);
+}
+
 bool HasOption(const std::string& mount_options, absl::string_view option) {
   for (absl::string_view o : absl::StrSplit(mount_options, ',')) {
     if (o == option) return true;
@@ -367,9 +375,7 @@ TEST_CASE("attack fork-bomb: the pids limit stops it and the phase says so", "[e
   Attack attack("fork-bomb", backend);
   const AgentRun run = RunAttack(attack, {"--pids", "64"});
   INFO(run.Describe());
-  CHECK(run.Outcome() == "JOB_OUTCOME_FAILED");
-  CHECK(FailedPhase(run) == "test");
-  CHECK(run.Termination("test") == "TERMINATION_PIDS");
+  CheckStoppedIn(run, "test", "TERMINATION_PIDS");
   CHECK(absl::StrContains(run.Log("test"), "FORK_BOMB_START=1"));
   CHECK(PhaseSeconds(run, "test") < 15);
   CheckContained(attack, run, 45, {"sleep 60"});
@@ -381,9 +387,7 @@ TEST_CASE("attack memory-bomb: the memory limit stops it and the phase says OOM"
   Attack attack("memory-bomb", backend);
   const AgentRun run = RunAttack(attack, {"--memory-mib", "256"});
   INFO(run.Describe());
-  CHECK(run.Outcome() == "JOB_OUTCOME_FAILED");
-  CHECK(FailedPhase(run) == "test");
-  CHECK(run.Termination("test") == "TERMINATION_OOM");
+  CheckStoppedIn(run, "test", "TERMINATION_OOM");
   CHECK(absl::StrContains(run.Log("test"), "ALLOCATING_MIB=64"));
   CHECK_FALSE(absl::StrContains(run.Log("test"), "MEMORY_BOMB_SURVIVED"));
   CheckContained(attack, run, 45);
@@ -395,9 +399,7 @@ TEST_CASE("attack cpu-spin: the phase timeout stops it promptly", "[e2e][attack]
   Attack attack("cpu-spin", backend);
   const AgentRun run = RunAttack(attack, {"--phase-timeout", "5s"});
   INFO(run.Describe());
-  CHECK(run.Outcome() == "JOB_OUTCOME_FAILED");
-  CHECK(FailedPhase(run) == "test");
-  CHECK(run.Termination("test") == "TERMINATION_TIMEOUT");
+  CheckStoppedIn(run, "test", "TERMINATION_TIMEOUT");
   CHECK(absl::StrContains(run.Log("test"), "SPINNING=1"));
   CHECK(PhaseSeconds(run, "test") >= 5);
   CHECK(PhaseSeconds(run, "test") < 10);
@@ -410,9 +412,7 @@ TEST_CASE("attack disk-fill: the job disk cap stops it and the phase says DISK",
   Attack attack("disk-fill", backend);
   const AgentRun run = RunAttack(attack, {"--disk-mib", "128"});
   INFO(run.Describe());
-  CHECK(run.Outcome() == "JOB_OUTCOME_FAILED");
-  CHECK(FailedPhase(run) == "test");
-  CHECK(run.Termination("test") == "TERMINATION_DISK");
+  CheckStoppedIn(run, "test", "TERMINATION_DISK");
   std::map<std::string, std::string> v = run.Values("test");
   CHECK(v["DISK_FILL_START"] == "1");
   CHECK(v["DD_EXIT"] != "0");
@@ -474,9 +474,7 @@ TEST_CASE(
   Attack attack("sleep-forever", backend);
   const AgentRun run = RunAttack(attack, {"--phase-timeout", "5s"});
   INFO(run.Describe());
-  CHECK(run.Outcome() == "JOB_OUTCOME_FAILED");
-  CHECK(FailedPhase(run) == "install");
-  CHECK(run.Termination("install") == "TERMINATION_TIMEOUT");
+  CheckStoppedIn(run, "install", "TERMINATION_TIMEOUT");
   CHECK(absl::StrContains(run.Log("install"), "SLEEPING_FOREVER=1"));
   CHECK(PhaseSeconds(run, "install") < 10);
   CheckContained(attack, run, 15, {"sleep 100000"});
