@@ -6,9 +6,18 @@
 #include <cstdint>
 #include <string>
 
+#include "google/protobuf/message.h"
 #include "ovvoc/v1/job.pb.h"
 
 namespace ovvoc {
+
+// Makes every string in `message` (recursively) inert (common/inert.h): log excerpts as text of
+// at most kMaxLogExcerpt bytes, everything else as one line of at most kMaxField bytes. A job's
+// result is made of what the repository, the registry and the container said: both binaries
+// apply this before a result is printed, logged or stored.
+inline constexpr size_t kMaxLogExcerpt = 96 * 1024;
+inline constexpr size_t kMaxField = 4 * 1024;
+void MakeInert(google::protobuf::Message& message);
 
 // "2.4 MiB", "812 KiB", "96 B".
 std::string HumanBytes(uint64_t bytes);

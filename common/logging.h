@@ -1,5 +1,6 @@
-// Line-oriented logging to stderr: "2026-11-28T20:30:00.123Z I message". One write(2) per
-// line, so lines from threads never interleave. Thread-safe.
+// Line-oriented logging to stderr: "2026-11-28T20:30:00.123Z I message". Each message is made
+// inert (common/inert.h: control characters escaped, bounded), so a line is one line. One
+// write(2) per line, so lines from threads never interleave. Thread-safe.
 #ifndef OVVOC_COMMON_LOGGING_H_
 #define OVVOC_COMMON_LOGGING_H_
 

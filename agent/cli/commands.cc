@@ -1,6 +1,5 @@
 #include "agent/cli/commands.h"
 
-
 #include <cstdio>
 #include <memory>
 #include <string>
@@ -41,7 +40,7 @@ int Register(const std::string& config_dir, const RegisterOptions& options) {
   return 0;
 }
 
-int Run(const std::string& config_dir, RunOptions options, const std::string& delay,
+int Run(const std::string& config_dir, RunnerOptions options, const std::string& delay,
         const SandboxFlags& sandbox_flags) {
   if (options.slots < 1 || options.slots > 64) {
     return Fail(absl::InvalidArgumentError("--slots must be between 1 and 64"));
@@ -97,7 +96,7 @@ void AddCommands(CLI::App& app, int& exit_code) {
 
   auto* run = app.add_subcommand("run", "Poll the control plane and run update jobs");
   auto run_dir = std::make_shared<std::string>(DefaultConfigDir());
-  auto run_options = std::make_shared<RunOptions>();
+  auto run_options = std::make_shared<RunnerOptions>();
   auto drain = std::make_shared<std::string>("30s");
   auto delay = std::make_shared<std::string>();
   auto run_sandbox = std::make_shared<SandboxFlags>();

@@ -14,6 +14,7 @@
 #include "agent/sandbox/backend_factory.h"
 #include "agent/sandbox/docker/docker_client.h"
 #include "agent/sandbox/job_disk.h"
+#include "agent/sandbox/job_uid.h"
 #include "common/files.h"
 #include "common/unique_fd.h"
 
@@ -50,8 +51,9 @@ absl::Status CgroupControllers() {
   if (files::Exists("/sys/fs/cgroup/cgroup.controllers")) {
     absl::StatusOr<std::string> controllers = files::ReadFile("/sys/fs/cgroup/cgroup.controllers");
     if (!controllers.ok()) return controllers.status();
-    return Require(absl::StrContains(*controllers, "memory") && absl::StrContains(*controllers, "pids"),
-                   "cgroup v2 without the memory and pids controllers");
+    return Require(
+        absl::StrContains(*controllers, "memory") && absl::StrContains(*controllers, "pids"),
+        "cgroup v2 without the memory and pids controllers");
   }
   return Require(files::Exists("/sys/fs/cgroup/memory/memory.limit_in_bytes") &&
                      files::Exists("/sys/fs/cgroup/pids"),
@@ -63,14 +65,18 @@ absl::Status SmokeTest(sandbox::Backend& backend, const std::string& state_dir) 
   const std::string dir = absl::StrCat(state_dir, "/work/job-doctor-", ::getpid());
   (void)files::EnsureDir(dir, 0700);
   absl::Status result = [&]() -> absl::Status {
+    absl::StatusOr<sandbox::JobUid> uid = sandbox::JobUid::Acquire();
+    if (!uid.ok()) return uid.status();
     absl::StatusOr<std::unique_ptr<sandbox::JobDisk>> disk =
-        sandbox::JobDisk::Create(dir + "/disk.img", dir + "/disk", 64ull << 20);
+        sandbox::JobDisk::Create(dir + "/disk.img", dir + "/disk", 64ull << 20, uid->uid());
     if (!disk.ok()) return disk.status();
     sandbox::SandboxSpec spec;
     spec.name = absl::StrCat("ovvoc-doctor-", ::getpid());
     spec.job_id = "doctor";
     spec.workspace_dir = (*disk)->tree_dir();
     spec.home_dir = (*disk)->home_dir();
+    spec.control_dir = (*disk)->control_dir();
+    spec.uid = uid->uid();
     absl::StatusOr<std::unique_ptr<sandbox::Sandbox>> box = backend.Create(spec);
     if (!box.ok()) return box.status();
     sandbox::ExecSpec exec;
@@ -78,8 +84,8 @@ absl::Status SmokeTest(sandbox::Backend& backend, const std::string& state_dir) 
     exec.timeout = absl::Seconds(30);
     absl::StatusOr<sandbox::ExecResult> ran = (*box)->Exec(exec, nullptr);
     if (!ran.ok()) return ran.status();
-    return Require(ran->exit_code == 0, absl::StrCat("`true` exited ", ran->exit_code, ": ",
-                                                     ran->output));
+    return Require(ran->exit_code == 0,
+                   absl::StrCat("`true` exited ", ran->exit_code, ": ", ran->output));
   }();
   sandbox::JobDisk::UnmountAllUnder(dir);
   (void)files::RemoveTree(dir);
@@ -93,14 +99,16 @@ int Doctor(const DoctorFlags& flags) {
                "run the agent as root (systemd unit in deploy/systemd)");
   report.Check("cgroups: memory and pids controllers", CgroupControllers(),
                "boot with the memory and pids cgroup controllers enabled");
-  report.Check("loop devices", Require(UniqueFd(::open("/dev/loop-control", O_RDWR)).valid(),
-                                       "cannot open /dev/loop-control"),
+  report.Check("loop devices",
+               Require(UniqueFd(::open("/dev/loop-control", O_RDWR)).valid(),
+                       "cannot open /dev/loop-control"),
                "modprobe loop");
   report.Check("mkfs.ext4", Require(::access("/sbin/mkfs.ext4", X_OK) == 0, "missing"),
                "apt-get install e2fsprogs");
-  report.Check("seccomp", Require(absl::StrContains(files::ReadFile("/proc/self/status").value_or(""),
-                                                    "Seccomp:"),
-                                  "the kernel has no seccomp"));
+  report.Check(
+      "seccomp",
+      Require(absl::StrContains(files::ReadFile("/proc/self/status").value_or(""), "Seccomp:"),
+              "the kernel has no seccomp"));
 
   std::printf("image\n");
   sandbox::ImageConfig image{flags.sandbox.image_dir, flags.sandbox.image};

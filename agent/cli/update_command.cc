@@ -126,7 +126,7 @@ int Update(const UpdateFlags& flags) {
   PipelineOptions options;
   options.allow_file_remotes = true;  // the user named this repository themselves
   options.sandbox = &(*sandbox)->settings;
-  RunPipeline(job, UpdatePhases(options));
+  RunUpdateJob(job, options);
   signals.Stop();  // before `job`, which it may cancel, goes away
   sandbox::JobDisk::UnmountAllUnder(*work_dir);
   (void)files::RemoveTree(*work_dir);

@@ -133,6 +133,8 @@ struct CloneState {
   bool credentials_rejected = false;
   bool credential_type_unsupported = false;
   bool cancelled = false;
+  bool timed_out = false;
+  std::string too_large;  // which limit the repository exceeds
 };
 
 int PollCancelled(CloneState& state) {
@@ -141,7 +143,18 @@ int PollCancelled(CloneState& state) {
     git_error_set_str(GIT_ERROR_CALLBACK, "clone cancelled");
     return GIT_EUSER;
   }
+  if (absl::Now() >= state.options->deadline) {
+    state.timed_out = true;
+    git_error_set_str(GIT_ERROR_CALLBACK, "clone timed out");
+    return GIT_EUSER;
+  }
   return 0;
+}
+
+int TooLarge(CloneState& state, std::string what) {
+  state.too_large = std::move(what);
+  git_error_set_str(GIT_ERROR_CALLBACK, "repository too large");
+  return GIT_EUSER;
 }
 
 // libgit2 calls this after each 401. A second call in the same clone means the server refused
@@ -170,7 +183,17 @@ int AcquireCredentials(git_credential** out, const char* url, const char* userna
 }
 
 int OnTransferProgress(const git_indexer_progress* stats, void* payload) {
-  return PollCancelled(*static_cast<CloneState*>(payload));
+  auto& state = *static_cast<CloneState*>(payload);
+  const CloneLimits& limits = state.options->limits;
+  if (stats->received_bytes > limits.max_fetch_bytes) {
+    return TooLarge(state, absl::StrCat("its pack is over ", limits.max_fetch_bytes >> 20,
+                                        " MiB, the most a clone may fetch"));
+  }
+  if (stats->total_objects > limits.max_objects) {
+    return TooLarge(state, absl::StrCat("its pack holds ", stats->total_objects,
+                                        " objects; the limit is ", limits.max_objects));
+  }
+  return PollCancelled(state);
 }
 
 int OnSidebandProgress(const char* text, int length, void* payload) {
@@ -210,10 +233,90 @@ git_clone_options MakeCloneOptions(const CloneOptions& options, CloneState& stat
   // upgrades to https are still followed.
   clone_options.fetch_opts.follow_redirects = GIT_REMOTE_REDIRECT_NONE;
 
-  clone_options.checkout_opts.notify_flags = GIT_CHECKOUT_NOTIFY_ALL;
-  clone_options.checkout_opts.notify_cb = OnCheckoutNotify;
-  clone_options.checkout_opts.notify_payload = &state;
+  // Nothing is checked out until the tree has been measured (CheckOut).
+  clone_options.checkout_opts.checkout_strategy = GIT_CHECKOUT_NONE;
   return clone_options;
+}
+
+// ---- Measuring and checking out -------------------------------------------------------------
+
+struct TreeDeleter {
+  void operator()(git_tree* tree) const { git_tree_free(tree); }
+};
+using TreePtr = std::unique_ptr<git_tree, TreeDeleter>;
+
+struct TreeSize {
+  uint64_t files = 0;  // entries a checkout would create: files, links, directories
+  uint64_t bytes = 0;
+};
+
+// Adds what checking out `tree` would create to `size`, entry by entry as a checkout would (a
+// subtree referenced twice counts twice), and stops at the first limit it passes. Reads object
+// headers only: no blob is inflated.
+int MeasureTree(git_repository& repo, git_odb& odb, const git_tree& tree, int depth, TreeSize& size,
+                CloneState& state) {
+  const CloneLimits& limits = state.options->limits;
+  if (depth > limits.max_depth) {
+    return TooLarge(state, absl::StrCat("its directories nest deeper than ", limits.max_depth));
+  }
+  const size_t count = git_tree_entrycount(&tree);
+  for (size_t i = 0; i < count; ++i) {
+    const git_tree_entry* entry = git_tree_entry_byindex(&tree, i);
+    const git_object_t type = git_tree_entry_type(entry);
+    if (type == GIT_OBJECT_COMMIT) continue;  // a submodule: not checked out
+    if (++size.files > limits.max_checkout_files) {
+      return TooLarge(state, absl::StrCat("its tree holds more than ", limits.max_checkout_files,
+                                          " files and directories"));
+    }
+    if ((size.files & 1023) == 0) {
+      if (int stop = PollCancelled(state); stop != 0) return stop;
+    }
+    if (type == GIT_OBJECT_TREE) {
+      git_tree* raw = nullptr;
+      if (git_tree_lookup(&raw, &repo, git_tree_entry_id(entry)) != 0) return -1;
+      TreePtr subtree(raw);
+      if (int stop = MeasureTree(repo, odb, *subtree, depth + 1, size, state); stop != 0) {
+        return stop;
+      }
+      continue;
+    }
+    size_t length = 0;
+    git_object_t blob_type = GIT_OBJECT_INVALID;
+    if (git_odb_read_header(&length, &blob_type, &odb, git_tree_entry_id(entry)) != 0) return -1;
+    if (length > limits.max_file_bytes) {
+      return TooLarge(state, absl::StrCat(git_tree_entry_name(entry), " is ", length >> 20,
+                                          " MiB; the limit for one file is ",
+                                          limits.max_file_bytes >> 20, " MiB"));
+    }
+    size.bytes += length;
+    if (size.bytes > limits.max_checkout_bytes) {
+      return TooLarge(state, absl::StrCat("its files add up to more than ",
+                                          limits.max_checkout_bytes >> 20, " MiB"));
+    }
+  }
+  return 0;
+}
+
+// Measures HEAD's tree against the limits, then checks it out. 0 or a libgit2 error code.
+int CheckOut(git_repository& repo, CloneState& state) {
+  git_object* raw_head = nullptr;
+  int code = git_revparse_single(&raw_head, &repo, "HEAD^{tree}");
+  if (code == GIT_ENOTFOUND || code == GIT_EUNBORNBRANCH) return 0;  // no commits: nothing to do
+  if (code != 0) return code;
+  TreePtr head(reinterpret_cast<git_tree*>(raw_head));
+  git_odb* raw_odb = nullptr;
+  if ((code = git_repository_odb(&raw_odb, &repo)) != 0) return code;
+  std::unique_ptr<git_odb, decltype(&git_odb_free)> odb(raw_odb, git_odb_free);
+  TreeSize size;
+  if ((code = MeasureTree(repo, *odb, *head, 0, size, state)) != 0) return code;
+
+  git_checkout_options checkout;
+  git_checkout_options_init(&checkout, GIT_CHECKOUT_OPTIONS_VERSION);
+  checkout.checkout_strategy = GIT_CHECKOUT_FORCE;
+  checkout.notify_flags = GIT_CHECKOUT_NOTIFY_ALL;
+  checkout.notify_cb = OnCheckoutNotify;
+  checkout.notify_payload = &state;
+  return git_checkout_head(&repo, &checkout);
 }
 
 // ---- Errors --------------------------------------------------------------------------------
@@ -240,6 +343,14 @@ bool IsSocketError(absl::string_view detail) {
 
 absl::Status CloneError(int code, const CloneState& state, const std::string& url) {
   if (state.cancelled) return absl::CancelledError(absl::StrCat("clone of ", url, " cancelled"));
+  if (state.timed_out) {
+    return absl::DeadlineExceededError(
+        absl::StrCat("the clone of ", url, " did not finish within the job's time"));
+  }
+  if (!state.too_large.empty()) {
+    return absl::ResourceExhaustedError(
+        absl::StrCat(url, " is too large to check out (a git bomb?): ", state.too_large));
+  }
   if (state.credentials_rejected) {
     return absl::PermissionDeniedError(
         absl::StrCat("the forge rejected the credentials for ", url));
@@ -300,7 +411,15 @@ absl::StatusOr<CloneResult> Clone(const CloneOptions& options) {
   git_repository* raw_repo = nullptr;
   int code = git_clone(&raw_repo, options.url.c_str(), options.destination.c_str(), &clone_options);
   RepositoryPtr repo(raw_repo);
-  if (code != 0) return CloneError(code, state, options.url);
+  if (code != 0) return CloneError(code, state, options.url);  // git_clone cleaned up
+  if (code = CheckOut(*repo, state); code != 0) {
+    absl::Status error = CloneError(code, state, options.url);
+    repo.reset();
+    // The destination was empty or absent (git_clone checks): what is there now is ours.
+    std::error_code ignored;
+    std::filesystem::remove_all(options.destination, ignored);
+    return error;
+  }
   return DescribeHead(*repo, options.url);
 }
 

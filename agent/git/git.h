@@ -9,13 +9,28 @@
 #ifndef OVVOC_AGENT_GIT_GIT_H_
 #define OVVOC_AGENT_GIT_GIT_H_
 
+#include <cstdint>
 #include <functional>
 #include <optional>
 #include <string>
 
 #include "absl/status/statusor.h"
+#include "absl/time/clock.h"
+#include "absl/time/time.h"
 
 namespace ovvoc::agent::git {
+
+// What one clone may take. A repository is untrusted input: a few hundred kilobytes can expand
+// into millions of files (one tree referenced by many) or gigabytes (a compressible blob), so
+// the tree is measured before anything is checked out, and the transfer is bounded as it runs.
+struct CloneLimits {
+  uint64_t max_fetch_bytes = 2ull << 30;     // the pack as received
+  uint64_t max_objects = 2'000'000;          // in the pack
+  uint64_t max_checkout_bytes = 1ull << 30;  // every file of the checked-out tree
+  uint64_t max_checkout_files = 100'000;     // files, links and directories
+  uint64_t max_file_bytes = 256ull << 20;    // one file (libgit2 holds a blob in memory)
+  int max_depth = 128;                       // directory nesting
+};
 
 // HTTP basic credentials, e.g. {"x-access-token", token}.
 struct Credentials {
@@ -34,6 +49,9 @@ struct CloneOptions {
   std::optional<Credentials> credentials;
   // Polled before starting and while transferring and checking out; true aborts the clone.
   std::function<bool()> cancelled;
+  // The clone gives up when this passes (checked as often as `cancelled`).
+  absl::Time deadline = absl::InfiniteFuture();
+  CloneLimits limits;
 };
 
 struct CloneResult {
@@ -50,6 +68,9 @@ struct CloneResult {
 //   Unavailable       network, TLS or HTTP failures
 //   AlreadyExists     destination exists and is not empty
 //   Cancelled         options.cancelled() returned true
+//   DeadlineExceeded  options.deadline passed
+//   ResourceExhausted the repository exceeds options.limits (the message says which); nothing
+//                     was checked out
 // On failure libgit2 removes what it wrote under destination.
 absl::StatusOr<CloneResult> Clone(const CloneOptions& options);
 

@@ -42,6 +42,12 @@ absl::StatusOr<Manifest> ParseManifest(absl::string_view text, absl::string_view
   if (auto it = json.find("version"); it != json.end() && it->is_string()) {
     manifest.version = it->get<std::string>();
   }
+  // npm ignores scripts that are not strings, and a "scripts" that is not an object.
+  if (auto it = json.find("scripts"); it != json.end() && it->is_object()) {
+    for (const auto& [name, script] : it->items()) {
+      if (script.is_string()) manifest.scripts[name] = script.get<std::string>();
+    }
+  }
   for (const auto& [section, kind] : kSections) {
     auto it = json.find(section);
     if (it == json.end() || it->is_null()) continue;

@@ -3,6 +3,7 @@
 #ifndef OVVOC_AGENT_NPM_MANIFEST_H_
 #define OVVOC_AGENT_NPM_MANIFEST_H_
 
+#include <map>
 #include <string>
 #include <vector>
 
@@ -16,6 +17,7 @@ struct Manifest {
   std::string name;
   std::string version;
   std::vector<ovvoc::v1::Dependency> dependencies;
+  std::map<std::string, std::string> scripts;  // "scripts", string values only
 };
 
 // `path` names the file in messages and in each Dependency's manifest_path.

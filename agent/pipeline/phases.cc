@@ -1,11 +1,14 @@
 // The phases of the first real job: clone, read the manifest. The sandboxed install, build and
 // test phases come next and run between these and the report.
+#include <algorithm>
+
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "agent/git/git.h"
 #include "agent/npm/manifest.h"
 #include "agent/pipeline/pipeline.h"
 #include "agent/pipeline/sandbox_phases.h"
+#include "agent/pipeline/sandbox_session.h"
 #include "agent/workspace/beneath.h"
 #include "common/status_macros.h"
 
@@ -18,9 +21,20 @@ bool IsRemoteUrl(absl::string_view url) {
   return absl::StartsWith(url, "https://") || absl::StartsWith(url, "http://");
 }
 
+// What a clone may take, from the job's disk cap: the tree is copied onto the job disk, and what
+// the agent checks out lands on its own disk first.
+git::CloneLimits CloneLimitsFor(uint64_t disk_bytes) {
+  git::CloneLimits limits;
+  limits.max_fetch_bytes = disk_bytes;
+  limits.max_checkout_bytes = disk_bytes / 2;
+  limits.max_file_bytes = std::min(limits.max_file_bytes, disk_bytes / 2);
+  return limits;
+}
+
 class ClonePhase final : public Phase {
  public:
-  explicit ClonePhase(bool allow_file_remotes) : allow_file_remotes_(allow_file_remotes) {}
+  ClonePhase(bool allow_file_remotes, uint64_t disk_bytes)
+      : allow_file_remotes_(allow_file_remotes), disk_bytes_(disk_bytes) {}
   absl::string_view name() const override { return "clone"; }
   absl::Status Run(JobContext& job) override {
     if (!allow_file_remotes_ && !IsRemoteUrl(job.spec().repo().url())) {
@@ -37,13 +51,22 @@ class ClonePhase final : public Phase {
           git::Credentials{job.spec().forge_token().username(), job.spec().forge_token().token()};
     }
     options.cancelled = [&job] { return job.cancelled(); };
-    OVVOC_ASSIGN_OR_RETURN(git::CloneResult clone, git::Clone(options));
-    job.result().set_head_commit(clone.head_commit);
+    options.deadline = job.deadline();
+    options.limits = CloneLimitsFor(disk_bytes_);
+    absl::StatusOr<git::CloneResult> clone = git::Clone(options);
+    if (absl::IsResourceExhausted(clone.status())) {
+      job.result().mutable_failure()->set_termination(ovvoc::v1::TERMINATION_DISK);
+    } else if (absl::IsDeadlineExceeded(clone.status())) {
+      job.result().mutable_failure()->set_termination(ovvoc::v1::TERMINATION_TIMEOUT);
+    }
+    if (!clone.ok()) return clone.status();
+    job.result().set_head_commit(clone->head_commit);
     return absl::OkStatus();
   }
 
  private:
   const bool allow_file_remotes_;
+  const uint64_t disk_bytes_;
 };
 
 class ManifestPhase final : public Phase {
@@ -60,6 +83,15 @@ class ManifestPhase final : public Phase {
     OVVOC_ASSIGN_OR_RETURN(npm::Manifest manifest, npm::ParseManifest(*text, "package.json"));
     for (ovvoc::v1::Dependency& d : manifest.dependencies) {
       *job.result().add_dependencies() = std::move(d);
+    }
+    ClonedProject& project = job.project();
+    project.manifest = *std::move(text);
+    project.build_script = manifest.scripts["build"];
+    project.test_script = manifest.scripts["test"];
+    for (const char* lockfile : {"package-lock.json", "npm-shrinkwrap.json"}) {
+      if (CheckRegularFileBeneath(job.repo_dir(), lockfile).ok()) {
+        project.has_lockfile = true;
+      }
     }
     return absl::OkStatus();
   }
@@ -81,9 +113,16 @@ class DelayPhase final : public Phase {
 
 }  // namespace
 
-std::vector<std::unique_ptr<Phase>> UpdatePhases(const PipelineOptions& options) {
+sandbox::Limits JobLimits(const PipelineOptions& options, const ovvoc::v1::JobSpec& spec) {
+  return sandbox::Tighten(options.sandbox ? options.sandbox->limits : sandbox::Limits(),
+                          spec.limits());
+}
+
+std::vector<std::unique_ptr<Phase>> UpdatePhases(const PipelineOptions& options,
+                                                 const ovvoc::v1::JobSpec& spec) {
   std::vector<std::unique_ptr<Phase>> phases;
-  phases.push_back(std::make_unique<ClonePhase>(options.allow_file_remotes));
+  phases.push_back(std::make_unique<ClonePhase>(options.allow_file_remotes,
+                                                JobLimits(options, spec).disk_bytes));
   phases.push_back(std::make_unique<ManifestPhase>());
   const bool sandboxed = options.sandbox != nullptr && options.sandbox->backend != nullptr;
   // The test delay sits where a job holds the most: after its container exists, if it has one.
@@ -96,6 +135,11 @@ std::vector<std::unique_ptr<Phase>> UpdatePhases(const PipelineOptions& options)
     phases.push_back(std::move(delay));
   }
   return phases;
+}
+
+void RunUpdateJob(JobContext& job, const PipelineOptions& options) {
+  job.set_deadline(absl::Now() + JobLimits(options, job.spec()).job_timeout);
+  RunPipeline(job, UpdatePhases(options, job.spec()));
 }
 
 }  // namespace ovvoc::agent

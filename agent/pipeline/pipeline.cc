@@ -1,5 +1,6 @@
 #include "agent/pipeline/pipeline.h"
 
+#include "common/job_text.h"
 #include "common/logging.h"
 #include "common/time_util.h"
 
@@ -46,6 +47,13 @@ void RunPhases(JobContext& job, const std::vector<std::unique_ptr<Phase>>& phase
   for (const std::unique_ptr<Phase>& phase : phases) {
     if (job.cancelled()) break;
     const std::string name(phase->name());
+    if (absl::Now() >= job.deadline()) {
+      result.set_outcome(ovvoc::v1::JOB_OUTCOME_FAILED);
+      result.mutable_failure()->set_phase(name);
+      result.mutable_failure()->set_reason("the job ran out of time before this phase");
+      result.mutable_failure()->set_termination(ovvoc::v1::TERMINATION_TIMEOUT);
+      return;
+    }
     job.SetProgress(name, "");
     log::Info("job %s: %s", job.spec().job_id(), name);
     const absl::Time start = absl::Now();
@@ -81,6 +89,9 @@ void RunPipeline(JobContext& job, const std::vector<std::unique_ptr<Phase>>& pha
   size_t started = 0;
   RunPhases(job, phases, started);
   while (started > 0) phases[--started]->Finish(job);
+  // The result is made of what the repository, the registry and the container said: inert
+  // before anyone prints, logs, stores or reports it.
+  MakeInert(job.result());
 }
 
 }  // namespace ovvoc::agent

@@ -13,12 +13,23 @@
 #include "absl/strings/string_view.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
+#include "agent/sandbox/sandbox.h"
 #include "ovvoc/v1/job.pb.h"
 
 namespace ovvoc::agent {
 
+// What the job read from the repository as cloned, before any code of it or of its dependencies
+// ran. Later phases decide from this (which commands to run, what the manifest must say),
+// never from the work tree after an install script could have rewritten it.
+struct ClonedProject {
+  std::string manifest;       // package.json, byte for byte
+  std::string build_script;   // scripts.build; "" when there is none
+  std::string test_script;    // scripts.test; "" when there is none
+  bool has_lockfile = false;  // package-lock.json or npm-shrinkwrap.json, a regular file
+};
+
 // One running job. The job's thread runs the phases; other threads may Cancel() it and read
-// its progress. `result` belongs to the job's thread.
+// its progress. `result` and `project` belong to the job's thread.
 class JobContext {
  public:
   JobContext(ovvoc::v1::JobSpec spec, std::string work_dir)
@@ -30,6 +41,11 @@ class JobContext {
   std::string repo_dir() const { return work_dir_ + "/repo"; }
 
   ovvoc::v1::JobResult& result() { return result_; }
+  // When the whole job must be over. Set once, before the phases run.
+  absl::Time deadline() const { return deadline_; }
+  void set_deadline(absl::Time deadline) { deadline_ = deadline; }
+  ClonedProject& project() { return project_; }
+  const ClonedProject& project() const { return project_; }
 
   void Cancel(absl::string_view reason) ABSL_LOCKS_EXCLUDED(mu_);
   bool cancelled() const ABSL_LOCKS_EXCLUDED(mu_);
@@ -44,6 +60,8 @@ class JobContext {
   const ovvoc::v1::JobSpec spec_;
   const std::string work_dir_;
   ovvoc::v1::JobResult result_;
+  ClonedProject project_;
+  absl::Time deadline_ = absl::InfiniteFuture();
 
   mutable absl::Mutex mu_;
   bool cancelled_ ABSL_GUARDED_BY(mu_) = false;
@@ -74,11 +92,20 @@ struct PipelineOptions {
   absl::Duration test_delay = absl::ZeroDuration();
 };
 
-// The phases of an update job, in order.
-std::vector<std::unique_ptr<Phase>> UpdatePhases(const PipelineOptions& options);
+// The limits `spec`'s job runs under: the agent's, tightened by the job's own.
+sandbox::Limits JobLimits(const PipelineOptions& options, const ovvoc::v1::JobSpec& spec);
 
-// Runs `phases` in order and completes job.result(): outcome, failure, per-phase timings.
+// The phases of `spec`'s update job, in order.
+std::vector<std::unique_ptr<Phase>> UpdatePhases(const PipelineOptions& options,
+                                                 const ovvoc::v1::JobSpec& spec);
+
+// Runs `phases` in order and completes job.result(): outcome, failure, per-phase timings. A
+// phase is not started once the job's deadline has passed.
 void RunPipeline(JobContext& job, const std::vector<std::unique_ptr<Phase>>& phases);
+
+// The one way both `run` and `update` run a job: sets its deadline (the job timeout counts
+// from here, the clone included) and runs UpdatePhases().
+void RunUpdateJob(JobContext& job, const PipelineOptions& options);
 
 }  // namespace ovvoc::agent
 

@@ -14,7 +14,6 @@
 namespace ovvoc::agent {
 namespace {
 
-constexpr size_t kMaxManifestBytes = 4 << 20;
 // npm's placeholder for a project without tests.
 constexpr char kNpmDefaultTest[] = "echo \"Error: no test specified\" && exit 1";
 
@@ -23,6 +22,9 @@ std::string Mib(uint64_t bytes) { return absl::StrCat(bytes >> 20, " MiB"); }
 // One line a human can act on, for a phase that did not succeed.
 std::string Reason(const std::string& command, const sandbox::ExecResult& r,
                    const sandbox::Limits& limits) {
+  if (r.container_lost) {
+    return absl::StrCat("`", command, "` ended with its container: the container's init went away");
+  }
   switch (r.termination) {
     case ovvoc::v1::TERMINATION_TIMEOUT:
       return absl::StrCat("`", command, "` did not finish within ",
@@ -77,6 +79,9 @@ class CommandPhase : public Phase {
       outcome->set_skipped(true);
       return absl::OkStatus();
     }
+    // After the install, dependency code has run and may have rewritten the manifest (npm
+    // reads the scripts it runs from it): put back the one the job read before.
+    if (!network_) OVVOC_RETURN_IF_ERROR(KeepManifest(job));
     OVVOC_ASSIGN_OR_RETURN(sandbox::ExecResult r, session_->Run(job, name_, argv, network_));
     outcome->set_exit_code(r.exit_code);
     outcome->set_termination(r.termination);
@@ -96,26 +101,42 @@ class CommandPhase : public Phase {
 
  protected:
   virtual ovvoc::v1::CommandOutcome* Outcome(ovvoc::v1::JobResult& result) = 0;
-  // Empty: nothing to run, the phase is skipped.
+  // Empty: nothing to run, the phase is skipped. Decided from job.project(), the repository as
+  // cloned, never from the work tree.
   virtual std::vector<std::string> Command(const JobContext& job) = 0;
 
-  // scripts.<name> of the work tree's package.json, or "" when there is none.
-  std::string Script(const char* name) const {
-    absl::StatusOr<std::string> text =
-        ReadFileBeneath(session_->tree_dir(), "package.json", kMaxManifestBytes);
-    if (!text.ok()) return "";
-    nlohmann::json json = nlohmann::json::parse(*text, nullptr, false);
-    if (!json.is_object() || !json["scripts"].is_object()) return "";
-    const nlohmann::json& script = json["scripts"][name];
-    return script.is_string() ? script.get<std::string>() : "";
-  }
+ private:
+  absl::Status KeepManifest(JobContext& job);
 
   std::shared_ptr<SandboxSession> session_;
 
- private:
   const char* name_;
   const bool network_;
 };
+
+// The work tree's package.json is the one the job read from the clone, byte for byte: else it
+// is put back, and the change is a finding. An error when it cannot be put back.
+absl::Status CommandPhase::KeepManifest(JobContext& job) {
+  const std::string& cloned = job.project().manifest;
+  absl::StatusOr<std::string> now =
+      ReadFileBeneath(session_->tree_dir(), "package.json", cloned.size());
+  if (now.ok() && *now == cloned) return absl::OkStatus();
+  ovvoc::v1::SecurityFinding* finding = job.result().add_findings();
+  finding->set_kind("manifest-tampered");
+  finding->set_severity(ovvoc::v1::SEVERITY_HIGH);
+  finding->set_detail(absl::StrCat(
+      "package.json was changed inside the sandbox before ", name_, " (",
+      now.ok() ? "other contents" : now.status().message(),
+      "); the agent put back the copy it read from the repository before any code ran"));
+  absl::Status restored = ReplaceFileBeneath(session_->tree_dir(), "package.json", cloned,
+                                             session_->job_uid(), session_->job_uid(), 0644);
+  if (!restored.ok()) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("package.json was changed inside the sandbox and cannot be put back: ",
+                     restored.message()));
+  }
+  return absl::OkStatus();
+}
 
 class InstallPhase final : public CommandPhase {
  public:
@@ -125,11 +146,9 @@ class InstallPhase final : public CommandPhase {
   ovvoc::v1::CommandOutcome* Outcome(ovvoc::v1::JobResult& r) override {
     return r.mutable_install();
   }
-  std::vector<std::string> Command(const JobContext&) override {
+  std::vector<std::string> Command(const JobContext& job) override {
     // With a lockfile, exactly what it pins; without one, npm resolves and writes one.
-    for (const char* lockfile : {"package-lock.json", "npm-shrinkwrap.json"}) {
-      if (ReadFileBeneath(session_->tree_dir(), lockfile, 64 << 20).ok()) return {"npm", "ci"};
-    }
+    if (job.project().has_lockfile) return {"npm", "ci"};
     return {"npm", "install"};
   }
 };
@@ -140,8 +159,8 @@ class BuildPhase final : public CommandPhase {
 
  protected:
   ovvoc::v1::CommandOutcome* Outcome(ovvoc::v1::JobResult& r) override { return r.mutable_build(); }
-  std::vector<std::string> Command(const JobContext&) override {
-    if (Script("build").empty()) return {};
+  std::vector<std::string> Command(const JobContext& job) override {
+    if (job.project().build_script.empty()) return {};
     return {"npm", "run", "build", "--if-present"};
   }
 };
@@ -152,8 +171,8 @@ class TestPhase final : public CommandPhase {
 
  protected:
   ovvoc::v1::CommandOutcome* Outcome(ovvoc::v1::JobResult& r) override { return r.mutable_test(); }
-  std::vector<std::string> Command(const JobContext&) override {
-    const std::string script = Script("test");
+  std::vector<std::string> Command(const JobContext& job) override {
+    const std::string& script = job.project().test_script;
     if (script.empty() || script == kNpmDefaultTest) return {};
     return {"npm", "test"};
   }

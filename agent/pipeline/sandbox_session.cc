@@ -21,9 +21,12 @@ namespace {
 
 namespace fs = std::filesystem;
 
-// Copies the clone's work tree (never .git) into the job disk, owned by the job's uid.
+// Destinations reported as findings of their own; the rest go into one flood finding.
+constexpr size_t kMaxEgressFindings = 64;
+
+// Copies the clone's work tree (never .git) into the job disk, owned by `uid`.
 // Symlinks are copied as links, never followed.
-absl::Status CopyTree(const std::string& from, const std::string& to) {
+absl::Status CopyTree(const std::string& from, const std::string& to, uint32_t uid) {
   std::error_code ec;
   for (const fs::directory_entry& entry : fs::directory_iterator(from, ec)) {
     if (entry.path().filename() == ".git") continue;
@@ -34,7 +37,7 @@ absl::Status CopyTree(const std::string& from, const std::string& to) {
   if (ec) return absl::InternalError(absl::StrCat("cannot read the work tree: ", ec.message()));
   for (auto it = fs::recursive_directory_iterator(to, ec); !ec && it != fs::end(it);
        it.increment(ec)) {
-    if (::lchown(it->path().c_str(), sandbox::kJobUid, sandbox::kJobGid) != 0) {
+    if (::lchown(it->path().c_str(), uid, uid) != 0) {
       return absl::InternalError(absl::StrCat("cannot chown ", it->path().string()));
     }
   }
@@ -96,21 +99,23 @@ void ReapLeftovers(const SandboxSettings* settings, const std::string& work_dir)
 absl::Status SandboxSession::Prepare(JobContext& job) {
   if (settings_.backend == nullptr) return absl::FailedPreconditionError("no sandbox backend");
   limits_ = sandbox::Tighten(settings_.limits, job.spec().limits());
-  deadline_ = absl::Now() + limits_.job_timeout;
+  OVVOC_ASSIGN_OR_RETURN(uid_, sandbox::JobUid::Acquire(settings_.uid_lock_dir));
   OVVOC_ASSIGN_OR_RETURN(
       disk_, sandbox::JobDisk::Create(job.work_dir() + "/disk.img", job.work_dir() + "/disk",
-                                      limits_.disk_bytes));
-  OVVOC_RETURN_IF_ERROR(CopyTree(job.repo_dir(), disk_->tree_dir()));
+                                      limits_.disk_bytes, uid_->uid()));
+  OVVOC_RETURN_IF_ERROR(CopyTree(job.repo_dir(), disk_->tree_dir(), uid_->uid()));
 
   sandbox::SandboxSpec spec;
   spec.name = absl::StrCat("ovvoc-", job.spec().job_id(), "-", job.spec().lease().attempt());
   spec.job_id = job.spec().job_id();
   spec.workspace_dir = disk_->tree_dir();
   spec.home_dir = disk_->home_dir();
+  spec.control_dir = disk_->control_dir();
+  spec.uid = uid_->uid();
   spec.limits = limits_;
   spec.env = sandbox::BaseEnvironment(limits_);
   sandbox::JobDisk* disk = disk_.get();
-  spec.disk_full = [disk] { return disk->FreeBytes() < (1u << 20); };
+  spec.disk_full = [disk] { return disk->Full(); };
   OVVOC_ASSIGN_OR_RETURN(sandbox_, settings_.backend->Create(spec));
   OVVOC_ASSIGN_OR_RETURN(monitor_, sandbox::EgressMonitor::Start(sandbox_->netns_path()));
   return absl::OkStatus();
@@ -186,17 +191,18 @@ void SandboxSession::RecordProxy(JobContext& job, const sandbox::EgressProxy& pr
     ovvoc::v1::SecurityFinding* finding = job.result().add_findings();
     finding->set_kind("blocked-egress");
     finding->set_severity(ovvoc::v1::SEVERITY_HIGH);
-    finding->set_detail(absl::StrCat(event.method.empty() ? "request" : event.method, " ",
-                                     event.host, event.port ? absl::StrCat(":", event.port) : "",
-                                     " refused by the egress proxy during install: ",
-                                     event.reason));
+    finding->set_detail(
+        absl::StrCat(event.method.empty() ? "request" : event.method, " ", event.host,
+                     event.port ? absl::StrCat(":", event.port) : "",
+                     " refused by the egress proxy during install: ", event.reason));
   }
   if (const uint64_t dropped = proxy.DroppedEvents(); dropped > 0) {
     ovvoc::v1::SecurityFinding* finding = job.result().add_findings();
     finding->set_kind("egress-flood");
     finding->set_severity(ovvoc::v1::SEVERITY_MEDIUM);
-    finding->set_detail(absl::StrCat(dropped, " more attempts through the egress proxy during "
-                                              "install, counted but not itemised"));
+    finding->set_detail(absl::StrCat(dropped,
+                                     " more attempts through the egress proxy during "
+                                     "install, counted but not itemised"));
   }
 }
 
@@ -214,13 +220,34 @@ void SandboxSession::RecordAttempts(JobContext& job, absl::string_view phase) {
     finding->set_severity(severity);
     finding->set_detail(std::move(detail));
   };
-  for (const sandbox::EgressMonitor::Observed& seen : report.attempts) {
-    add(absl::StrCat(seen.attempt.Describe(), " refused during ", phase,
+  // One finding per destination while they are few; past that, the rest in one finding, each
+  // still named: decoys must not be able to push the real attempt out of sight.
+  const size_t itemised = std::min(report.attempts.size(), kMaxEgressFindings);
+  for (size_t i = 0; i < itemised; ++i) {
+    const sandbox::EgressMonitor::Observed& seen = report.attempts[i];
+    add(absl::StrCat(seen.Describe(), " refused during ", phase,
                      seen.count > 1 ? absl::StrCat(" (", seen.count, " times)") : "",
                      ": the sandbox has no network but the egress proxy"));
   }
-  if (report.more > 0) {
-    add(absl::StrCat(report.more, " more network attempts refused during ", phase));
+  if (report.attempts.size() > itemised || report.more_destinations > 0 || report.dropped > 0) {
+    std::string rest;
+    for (size_t i = itemised; i < report.attempts.size(); ++i) {
+      absl::StrAppend(&rest, rest.empty() ? "" : ", ", report.attempts[i].attempt.destination());
+    }
+    ovvoc::v1::SecurityFinding* flood = job.result().add_findings();
+    flood->set_kind("egress-flood");
+    flood->set_severity(ovvoc::v1::SEVERITY_HIGH);
+    flood->set_detail(absl::StrCat(
+        "the job tried to reach ", report.attempts.size() + report.more_destinations,
+        " destinations during ", phase,
+        rest.empty() ? "" : absl::StrCat("; besides those above: ", rest),
+        report.more_destinations > 0
+            ? absl::StrCat("; past the first ", report.attempts.size(), ", ",
+                           report.more_destinations, " more were counted but not kept")
+            : "",
+        report.dropped > 0 ? absl::StrCat("; ", report.dropped,
+                                          " packets came faster than the monitor could read them")
+                           : ""));
   }
 }
 
@@ -228,7 +255,7 @@ absl::StatusOr<sandbox::ExecResult> SandboxSession::Run(JobContext& job, absl::s
                                                         std::vector<std::string> argv,
                                                         bool network) {
   if (!sandbox_) return absl::FailedPreconditionError("the sandbox was not prepared");
-  const absl::Duration left = deadline_ - absl::Now();
+  const absl::Duration left = job.deadline() - absl::Now();
   if (left <= absl::ZeroDuration()) {
     return absl::DeadlineExceededError("the job ran out of time before this phase");
   }
@@ -265,6 +292,7 @@ void SandboxSession::Teardown() {
     if (absl::Status s = disk_->Release(); !s.ok()) log::Warning("%s", s.ToString());
     disk_.reset();
   }
+  uid_.reset();  // only once nothing of the job runs as it
 }
 
 }  // namespace ovvoc::agent

@@ -1,9 +1,11 @@
 // SandboxSession: one job's container, job disk, egress monitor and (during install) egress
-// proxy, shared by the sandbox phases of the pipeline. Made by the "sandbox" phase, torn down by its Finish().
+// proxy, shared by the sandbox phases of the pipeline. Made by the "sandbox" phase, torn down by
+// its Finish().
 #ifndef OVVOC_AGENT_PIPELINE_SANDBOX_SESSION_H_
 #define OVVOC_AGENT_PIPELINE_SANDBOX_SESSION_H_
 
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -13,6 +15,7 @@
 #include "agent/sandbox/egress_monitor.h"
 #include "agent/sandbox/egress_proxy.h"
 #include "agent/sandbox/job_disk.h"
+#include "agent/sandbox/job_uid.h"
 #include "agent/sandbox/sandbox.h"
 
 namespace ovvoc::agent {
@@ -25,6 +28,8 @@ struct SandboxSettings {
   std::string registry_override;
   // "host:port" registries that may resolve to private or loopback addresses.
   std::vector<std::string> allow_internal;
+  // Where jobs' uids are locked (sandbox/job_uid.h): host-wide, shared by every agent.
+  std::string uid_lock_dir = sandbox::kJobUidLockDir;
 };
 
 // What an earlier, crashed agent process with this state dir left behind: its containers (when
@@ -50,6 +55,8 @@ class SandboxSession {
   // The work tree as the container left it (read with ReadFileBeneath).
   std::string tree_dir() const { return disk_ ? disk_->tree_dir() : std::string(); }
   const sandbox::Limits& limits() const { return limits_; }
+  // The uid (and gid) the job's processes run as; 0 before Prepare().
+  uint32_t job_uid() const { return uid_ ? uid_->uid() : 0; }
 
   void Teardown();
 
@@ -62,7 +69,7 @@ class SandboxSession {
 
   const SandboxSettings& settings_;
   sandbox::Limits limits_;
-  absl::Time deadline_ = absl::InfiniteFuture();  // the whole job's timeout
+  std::optional<sandbox::JobUid> uid_;
   std::unique_ptr<sandbox::JobDisk> disk_;
   std::unique_ptr<sandbox::Sandbox> sandbox_;
   std::unique_ptr<sandbox::EgressMonitor> monitor_;

@@ -50,7 +50,7 @@ struct Runner::ActiveJob {
   std::atomic<bool> done{false};
 };
 
-Runner::Runner(ConfigDir config, std::unique_ptr<Connection> connection, RunOptions options)
+Runner::Runner(ConfigDir config, std::unique_ptr<Connection> connection, RunnerOptions options)
     : config_(std::move(config)), connection_(std::move(connection)), options_(options) {}
 
 Runner::~Runner() {
@@ -161,7 +161,7 @@ void Runner::StartJob(ovvoc::v1::JobSpec spec) {
 void Runner::RunJob(std::shared_ptr<ActiveJob> job) {
   JobContext& context = job->context;
   if (!context.work_dir().empty()) {
-    RunPipeline(context, UpdatePhases(options_.pipeline));
+    RunUpdateJob(context, options_.pipeline);
     sandbox::JobDisk::UnmountAllUnder(context.work_dir());  // normally already done
     if (absl::Status s = files::RemoveTree(context.work_dir()); !s.ok()) {
       log::Error("job %s: %s", context.spec().job_id(), s.ToString());

@@ -22,7 +22,7 @@
 
 namespace ovvoc::agent {
 
-struct RunOptions {
+struct RunnerOptions {
   int slots = 1;
   absl::Duration drain_timeout = absl::Seconds(30);
   PipelineOptions pipeline;
@@ -30,7 +30,7 @@ struct RunOptions {
 
 class Runner {
  public:
-  Runner(ConfigDir config, std::unique_ptr<Connection> connection, RunOptions options);
+  Runner(ConfigDir config, std::unique_ptr<Connection> connection, RunnerOptions options);
   ~Runner();
 
   // Polls and runs jobs until Stop(), or until the control plane refuses this agent for good
@@ -54,7 +54,7 @@ class Runner {
 
   const ConfigDir config_;
   const std::unique_ptr<Connection> connection_;
-  const RunOptions options_;
+  const RunnerOptions options_;
 
   mutable absl::Mutex mu_;
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;

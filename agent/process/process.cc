@@ -123,7 +123,10 @@ absl::StatusOr<RunResult> RunProcess(const RunOptions& options) {
       if (n > 0) {
         output.Append(absl::string_view(buf, static_cast<size_t>(n)));
       } else if (n == 0 || errno != EINTR) {
-        break;  // EOF: every writer is gone
+        // EOF: every writer is gone, but the process may still run (it closed its output):
+        // go on waiting for it, with the timeout and the cancel check still in force.
+        out_read.reset();
+        if (exit_code.has_value()) break;
       }
     }
     const absl::Time now = absl::Now();

@@ -21,7 +21,6 @@ absl::StatusOr<std::unique_ptr<Backend>> MakeBackend(const BackendConfig& config
     docker.image_digest = digest;
     docker.image = config.image;
     docker.owner = config.state_dir;
-    docker.runtime_dir = config.state_dir;
     return MakeDockerBackend(std::move(docker));
   }
   if (kind == "oci") {

@@ -9,13 +9,12 @@
 
 namespace ovvoc::agent::sandbox {
 
-absl::Status ContainerSandbox::ListenForInit(const std::string& control_dir) {
-  OVVOC_ASSIGN_OR_RETURN(channel_, InitChannel::Listen(control_dir));
+absl::Status ContainerSandbox::ListenForInit() {
+  OVVOC_ASSIGN_OR_RETURN(channel_, InitChannel::Listen(spec_.control_dir, spec_.uid));
   return absl::OkStatus();
 }
 
-absl::Status ContainerSandbox::Attach(const std::function<bool(int pid)>& is_init,
-                                      int give_up_fd) {
+absl::Status ContainerSandbox::Attach(const std::function<bool(int pid)>& is_init, int give_up_fd) {
   OVVOC_ASSIGN_OR_RETURN(const int init_pid,
                          channel_->Accept(is_init, absl::Seconds(10), give_up_fd));
   init_pid_ = init_pid;
@@ -56,7 +55,8 @@ absl::StatusOr<ExecResult> ContainerSandbox::Exec(const ExecSpec& exec,
 
   ExecResult result;
   result.exit_code = ran.exit_code;
-  result.termination = Classify(end);
+  result.termination = ran.init_lost ? ovvoc::v1::TERMINATION_SIGNALED : Classify(end);
+  result.container_lost = ran.init_lost;
   result.output = std::move(ran.output);
   result.duration = ran.duration;
   result.peak_memory_bytes = end.after.peak_memory;

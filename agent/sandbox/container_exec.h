@@ -27,9 +27,9 @@ class ContainerSandbox : public Sandbox {
   absl::Status KillStrays() override;
 
  protected:
-  // Listens for the init in `control_dir` (the host dir the container mounts at /run): call
+  // Listens for the init in spec_.control_dir (the host dir the container mounts at /run): call
   // before starting the container.
-  absl::Status ListenForInit(const std::string& control_dir);
+  absl::Status ListenForInit();
   // Once the container runs: takes the channel of its init, the first peer whose host pid
   // satisfies `is_init` (see InitChannel::Accept, also for `give_up_fd`), puts the init under
   // the seccomp filter and finds its cgroup.

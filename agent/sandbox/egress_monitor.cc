@@ -7,16 +7,19 @@
 #include <linux/rtnetlink.h>
 #include <net/if.h>
 #include <netinet/in.h>
+#include <poll.h>
+#include <sys/eventfd.h>
 #include <sys/socket.h>
 
-#include <cerrno>
 #include <algorithm>
+#include <cerrno>
 #include <cstring>
 #include <map>
 #include <tuple>
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "agent/sandbox/netns.h"
 #include "common/logging.h"
 
@@ -52,25 +55,73 @@ std::string DnsQuestionName(absl::Span<const uint8_t> message) {
   return name.empty() ? "" : name + "...";
 }
 
-// The transport part of a packet whose IP header said `protocol`.
-std::optional<EgressAttempt> ParseTransport(int protocol, absl::Span<const uint8_t> transport,
-                                            std::string address, bool loopback) {
-  EgressAttempt attempt;
-  attempt.address = std::move(address);
-  if (protocol == IPPROTO_TCP) {
-    if (transport.size() < 20) return std::nullopt;
-    const uint8_t flags = transport[13];
-    if ((flags & (kTcpSyn | kTcpAck)) != kTcpSyn) return std::nullopt;  // not an opening
-    attempt.protocol = EgressAttempt::Protocol::kTcp;
-  } else if (protocol == IPPROTO_UDP) {
-    if (transport.size() < 8) return std::nullopt;
-    attempt.protocol = EgressAttempt::Protocol::kUdp;
-  } else {
-    return std::nullopt;
+const char* ProtocolName(int protocol) {
+  switch (protocol) {
+    case IPPROTO_TCP:
+      return "tcp";
+    case IPPROTO_UDP:
+      return "udp";
+    case IPPROTO_UDPLITE:
+      return "udplite";
+    case IPPROTO_SCTP:
+      return "sctp";
+    case IPPROTO_DCCP:
+      return "dccp";
+    case IPPROTO_ICMP:
+      return "icmp";
+    case IPPROTO_ICMPV6:
+      return "icmpv6";
+    case IPPROTO_ROUTING:
+      return "ipv6-route";
+    case IPPROTO_FRAGMENT:
+      return "ipv6-frag";
+    case IPPROTO_ESP:
+      return "esp";
+    case IPPROTO_AH:
+      return "ah";
+    case IPPROTO_GRE:
+      return "gre";
+    default:
+      return nullptr;
   }
-  attempt.port = Be16(transport, 2);
-  if (loopback && attempt.port != kDnsPort) return std::nullopt;  // the container's own
-  if (attempt.protocol == EgressAttempt::Protocol::kUdp && attempt.port == kDnsPort) {
+}
+
+bool HasPorts(int protocol) {
+  return protocol == IPPROTO_TCP || protocol == IPPROTO_UDP || protocol == IPPROTO_UDPLITE ||
+         protocol == IPPROTO_SCTP || protocol == IPPROTO_DCCP;
+}
+
+// What the kernel sends in answer to an attempt (the routes make every address local, so the
+// answers are outgoing packets too): TCP resets and ICMP errors and replies. Not the job's.
+bool IsKernelAnswer(int protocol, absl::Span<const uint8_t> transport) {
+  if (protocol == IPPROTO_TCP) {
+    // Only an opening is an attempt; without raw sockets nothing else can come from the job.
+    return transport.size() < 14 || (transport[13] & (kTcpSyn | kTcpAck)) != kTcpSyn;
+  }
+  if (protocol == IPPROTO_ICMP) {
+    if (transport.empty()) return true;
+    const uint8_t type = transport[0];  // echo, timestamp, information, address mask requests
+    return !(type == 8 || type == 13 || type == 15 || type == 17);
+  }
+  if (protocol == IPPROTO_ICMPV6) return transport.empty() || transport[0] != 128;  // echo
+  return false;
+}
+
+// The attempt in a packet to `address` whose (last) header said `protocol`; `transport` is
+// what follows that header, empty in a later fragment.
+std::optional<EgressAttempt> ParseTransport(int protocol, absl::Span<const uint8_t> transport,
+                                            std::string address, bool loopback,
+                                            bool later_fragment) {
+  EgressAttempt attempt;
+  attempt.protocol = protocol;
+  attempt.address = std::move(address);
+  if (!later_fragment && IsKernelAnswer(protocol, transport)) return std::nullopt;
+  if (!later_fragment && HasPorts(protocol) && transport.size() >= 4) {
+    attempt.port = Be16(transport, 2);
+  }
+  const bool dns = attempt.dns();
+  if (loopback && !dns) return std::nullopt;  // the container talking to itself
+  if (dns && protocol != IPPROTO_TCP && transport.size() > 8) {
     attempt.dns_name = DnsQuestionName(transport.subspan(8));
   }
   return attempt;
@@ -79,7 +130,7 @@ std::optional<EgressAttempt> ParseTransport(int protocol, absl::Span<const uint8
 // Builds a classic BPF program with forward jumps to labels.
 class FilterBuilder {
  public:
-  enum Label { kV4, kV6, kTcp4, kCheck4, kPort4, kTcp6, kCheck6, kAccept, kDrop, kLabels };
+  enum Label { kV4, kV6, kPort4, kPort6, kAccept, kDrop, kLabels };
 
   void Op(uint16_t code, uint32_t k) { code_.push_back(BPF_STMT(code, k)); }
   // if (A == k) goto yes; else goto no. kLabels: the next instruction.
@@ -107,8 +158,10 @@ class FilterBuilder {
   size_t at_[kLabels] = {};
 };
 
-// The kernel-side half of ParseEgressPacket: outgoing TCP SYNs and UDP datagrams, to a
-// non-loopback address or to port 53. Offsets are from the IP header (SOCK_DGRAM).
+// The kernel-side half of ParseEgressPacket: every outgoing packet to a non-loopback address,
+// and TCP or UDP to loopback port 53. Offsets are from the IP header (SOCK_DGRAM). What the
+// kernel answers is kept too (it goes to the same non-loopback address) and left out by the
+// parser: the filter must not miss an attempt, and cannot follow IPv6 extension headers.
 std::vector<sock_filter> EgressFilter() {
   using F = FilterBuilder;
   F f;
@@ -121,36 +174,27 @@ std::vector<sock_filter> EgressFilter() {
   f.JumpIfEqual(6, F::kV6, F::kDrop);
 
   f.Bind(F::kV4);
-  f.Op(BPF_LDX | BPF_B | BPF_MSH, 0);  // X = IPv4 header length
-  f.Op(BPF_LD | BPF_B | BPF_ABS, 9);
-  f.JumpIfEqual(IPPROTO_TCP, F::kTcp4, kNext);
-  f.JumpIfEqual(IPPROTO_UDP, F::kCheck4, F::kDrop);
-  f.Bind(F::kTcp4);
-  f.Op(BPF_LD | BPF_B | BPF_IND, 13);
-  f.Op(BPF_ALU | BPF_AND | BPF_K, kTcpSyn | kTcpAck);
-  f.JumpIfEqual(kTcpSyn, F::kCheck4, F::kDrop);
-  f.Bind(F::kCheck4);
   f.Op(BPF_LD | BPF_B | BPF_ABS, 16);  // the destination's first byte
-  f.JumpIfEqual(127, F::kPort4, F::kAccept);
+  f.JumpIfEqual(127, kNext, F::kAccept);
+  f.Op(BPF_LD | BPF_B | BPF_ABS, 9);  // loopback: DNS only
+  f.JumpIfEqual(IPPROTO_TCP, F::kPort4, kNext);
+  f.JumpIfEqual(IPPROTO_UDP, F::kPort4, F::kDrop);
   f.Bind(F::kPort4);
-  f.Op(BPF_LD | BPF_H | BPF_IND, 2);  // the destination port
+  f.Op(BPF_LDX | BPF_B | BPF_MSH, 0);  // X = IPv4 header length
+  f.Op(BPF_LD | BPF_H | BPF_IND, 2);   // the destination port
   f.JumpIfEqual(kDnsPort, F::kAccept, F::kDrop);
 
-  f.Bind(F::kV6);  // extension headers are not followed: such packets are not kept
-  f.Op(BPF_LD | BPF_B | BPF_ABS, 6);
-  f.JumpIfEqual(IPPROTO_TCP, F::kTcp6, kNext);
-  f.JumpIfEqual(IPPROTO_UDP, F::kCheck6, F::kDrop);
-  f.Bind(F::kTcp6);
-  f.Op(BPF_LD | BPF_B | BPF_ABS, 40 + 13);
-  f.Op(BPF_ALU | BPF_AND | BPF_K, kTcpSyn | kTcpAck);
-  f.JumpIfEqual(kTcpSyn, F::kCheck6, F::kDrop);
-  f.Bind(F::kCheck6);  // ::1 is loopback; anything else is kept
+  f.Bind(F::kV6);  // ::1 is loopback; anything else is kept
   for (uint32_t offset : {24, 28, 32}) {
     f.Op(BPF_LD | BPF_W | BPF_ABS, offset);
     f.JumpIfEqual(0, kNext, F::kAccept);
   }
   f.Op(BPF_LD | BPF_W | BPF_ABS, 36);
   f.JumpIfEqual(1, kNext, F::kAccept);
+  f.Op(BPF_LD | BPF_B | BPF_ABS, 6);  // loopback: DNS only
+  f.JumpIfEqual(IPPROTO_TCP, F::kPort6, kNext);
+  f.JumpIfEqual(IPPROTO_UDP, F::kPort6, F::kDrop);
+  f.Bind(F::kPort6);
   f.Op(BPF_LD | BPF_H | BPF_ABS, 40 + 2);
   f.JumpIfEqual(kDnsPort, F::kAccept, F::kDrop);
 
@@ -202,14 +246,27 @@ absl::Status AddLocalDefaultRoute(int family, int loopback_index) {
 
 }  // namespace
 
+bool EgressAttempt::dns() const {
+  return port == kDnsPort &&
+         (protocol == IPPROTO_TCP || protocol == IPPROTO_UDP || protocol == IPPROTO_UDPLITE);
+}
+
 std::string EgressAttempt::Describe() const {
+  const char* name = ProtocolName(protocol);
+  const std::string host =
+      absl::StrContains(address, ':') ? absl::StrCat("[", address, "]") : address;
   const std::string target =
-      absl::StrCat(protocol == Protocol::kTcp ? "tcp " : "udp ",
-                   absl::StrContains(address, ':') ? absl::StrCat("[", address, "]") : address,
-                   ":", port);
+      absl::StrCat(name != nullptr ? name : absl::StrCat("ip protocol ", protocol), " ",
+                   port > 0 ? absl::StrCat(host, ":", port) : address);
   if (!dns()) return target;
   return absl::StrCat("DNS query", dns_name.empty() ? "" : absl::StrCat(" for ", dns_name), " (",
                       target, ")");
+}
+
+std::string EgressMonitor::Observed::Describe() const {
+  if (variants.empty()) return attempt.Describe();
+  return absl::StrCat(attempt.Describe(), " (also ", absl::StrJoin(variants, ", "),
+                      more_variants > 0 ? absl::StrCat(" and ", more_variants, " more") : "", ")");
 }
 
 std::optional<EgressAttempt> ParseEgressPacket(absl::Span<const uint8_t> packet) {
@@ -218,17 +275,46 @@ std::optional<EgressAttempt> ParseEgressPacket(absl::Span<const uint8_t> packet)
   if (packet[0] >> 4 == 4) {
     const size_t header = size_t(packet[0] & 0x0f) * 4;
     if (header < 20 || packet.size() < header) return std::nullopt;
-    if (Be16(packet, 6) & 0x1fff) return std::nullopt;  // a later fragment: no ports in it
+    const bool later_fragment = (Be16(packet, 6) & 0x1fff) != 0;  // no ports in it
     ::inet_ntop(AF_INET, packet.data() + 16, text, sizeof(text));
-    return ParseTransport(packet[9], packet.subspan(header), text, packet[16] == 127);
+    return ParseTransport(packet[9],
+                          later_fragment ? absl::Span<const uint8_t>() : packet.subspan(header),
+                          text, packet[16] == 127, later_fragment);
   }
   if (packet[0] >> 4 == 6) {
     constexpr size_t kHeader = 40;
     if (packet.size() < kHeader) return std::nullopt;
     static constexpr uint8_t kLoopback[16] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1};
+    const bool loopback = std::memcmp(packet.data() + 24, kLoopback, 16) == 0;
     ::inet_ntop(AF_INET6, packet.data() + 24, text, sizeof(text));
-    return ParseTransport(packet[6], packet.subspan(kHeader), text,
-                          std::memcmp(packet.data() + 24, kLoopback, 16) == 0);
+    // Through the extension headers to the transport (RFC 8200 section 4).
+    int next = packet[6];
+    size_t at = kHeader;
+    for (int hops = 0; hops < 16; ++hops) {
+      const bool extension = next == IPPROTO_HOPOPTS || next == IPPROTO_ROUTING ||
+                             next == IPPROTO_DSTOPTS || next == IPPROTO_FRAGMENT ||
+                             next == IPPROTO_AH || next == 135 /* mobility */;
+      if (!extension) break;
+      if (packet.size() < at + 8) {
+        // Cut short by the snap length: where it went is known, the rest is not.
+        return ParseTransport(next, {}, text, loopback, /*later_fragment=*/true);
+      }
+      const int following = packet[at];
+      size_t length = (size_t(packet[at + 1]) + 1) * 8;
+      if (next == IPPROTO_FRAGMENT) {
+        length = 8;
+        if ((Be16(packet, at + 2) & 0xfff8) != 0) {  // a later fragment
+          return ParseTransport(following, {}, text, loopback, /*later_fragment=*/true);
+        }
+      } else if (next == IPPROTO_AH) {
+        length = (size_t(packet[at + 1]) + 2) * 4;
+      }
+      next = following;
+      at += length;
+    }
+    const bool cut = packet.size() < at;
+    return ParseTransport(next, cut ? absl::Span<const uint8_t>() : packet.subspan(at), text,
+                          loopback, /*later_fragment=*/cut);
   }
   return std::nullopt;
 }
@@ -241,8 +327,7 @@ absl::StatusOr<std::unique_ptr<EgressMonitor>> EgressMonitor::Start(const std::s
     if (absl::Status s = AddLocalDefaultRoute(AF_INET, lo); !s.ok()) return s;
     if (absl::Status s = AddLocalDefaultRoute(AF_INET6, lo); !s.ok()) {
       // Without IPv6 in the namespace there is nothing to reach over it either.
-      log::Info("egress monitor: no IPv6 route (%s); IPv6 attempts stay unreported",
-                s.message());
+      log::Info("egress monitor: no IPv6 route (%s); IPv6 attempts stay unreported", s.message());
     }
     // Protocol 0: nothing is queued before the filter is attached and the socket bound.
     socket.reset(::socket(AF_PACKET, SOCK_DGRAM | SOCK_CLOEXEC, 0));
@@ -266,42 +351,91 @@ absl::StatusOr<std::unique_ptr<EgressMonitor>> EgressMonitor::Start(const std::s
     return absl::OkStatus();
   });
   if (!status.ok()) {
-    return absl::InternalError(absl::StrCat("cannot watch the container's network: ",
-                                            status.message()));
+    return absl::InternalError(
+        absl::StrCat("cannot watch the container's network: ", status.message()));
   }
-  return std::unique_ptr<EgressMonitor>(new EgressMonitor(std::move(socket)));
+  UniqueFd stop(::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
+  if (!stop.valid()) return absl::InternalError(absl::StrCat("eventfd: ", std::strerror(errno)));
+  return std::unique_ptr<EgressMonitor>(new EgressMonitor(std::move(socket), std::move(stop)));
 }
 
-EgressMonitor::Report EgressMonitor::Drain() {
-  Report report;
-  using Key = std::tuple<EgressAttempt::Protocol, std::string, int, std::string>;
-  std::map<Key, size_t> index;
+EgressMonitor::EgressMonitor(UniqueFd socket, UniqueFd stop)
+    : socket_(std::move(socket)), stop_(std::move(stop)) {
+  reader_ = std::thread([this] { ReadLoop(); });
+}
+
+EgressMonitor::~EgressMonitor() {
+  const uint64_t one = 1;
+  (void)!::write(stop_.get(), &one, sizeof(one));
+  reader_.join();
+}
+
+void EgressMonitor::ReadLoop() {
+  for (;;) {
+    pollfd p[2] = {{socket_.get(), POLLIN, 0}, {stop_.get(), POLLIN, 0}};
+    if (::poll(p, 2, -1) < 0 && errno != EINTR) return;
+    if (p[1].revents != 0) return;
+    if (p[0].revents & (POLLERR | POLLNVAL)) return;
+    absl::MutexLock lock(&mu_);
+    ReadQueued();
+  }
+}
+
+void EgressMonitor::ReadQueued() {
   uint8_t buffer[kSnapLength];
   for (;;) {
     const ssize_t n = ::recv(socket_.get(), buffer, sizeof(buffer), MSG_DONTWAIT | MSG_TRUNC);
     if (n < 0) {
       if (errno == EINTR) continue;
-      break;  // EAGAIN: the queue is empty
+      return;  // EAGAIN: the queue is empty
     }
     std::optional<EgressAttempt> attempt =
         ParseEgressPacket(absl::MakeConstSpan(buffer, std::min<size_t>(n, sizeof(buffer))));
-    if (!attempt) continue;
-    Key key{attempt->protocol, attempt->address, attempt->port, attempt->dns_name};
-    auto it = index.find(key);
-    if (it != index.end()) {
-      ++report.attempts[it->second].count;
-    } else if (report.attempts.size() < kMaxDistinct) {
-      index.emplace(std::move(key), report.attempts.size());
-      report.attempts.push_back({std::move(*attempt), 1});
-    } else {
-      ++report.more;
-    }
+    if (attempt) Add(*std::move(attempt));
   }
+}
+
+void EgressMonitor::Add(EgressAttempt attempt) {
+  const std::string destination = attempt.destination();
+  auto it = index_.find(destination);
+  if (it == index_.end()) {
+    if (report_.attempts.size() >= kMaxDestinations) {
+      ++report_.more_destinations;
+      return;
+    }
+    index_.emplace(destination, report_.attempts.size());
+    report_.attempts.push_back({std::move(attempt), 1, {}, 0});
+    return;
+  }
+  Observed& seen = report_.attempts[it->second];
+  ++seen.count;
+  if (attempt == seen.attempt) return;
+  const char* name = ProtocolName(attempt.protocol);
+  const std::string variant = absl::StrCat(
+      name != nullptr ? name : absl::StrCat("ip protocol ", attempt.protocol),
+      attempt.port > 0 ? absl::StrCat(" ", attempt.port) : "",
+      attempt.address != seen.attempt.address ? absl::StrCat(" at ", attempt.address) : "");
+  if (std::find(seen.variants.begin(), seen.variants.end(), variant) != seen.variants.end()) {
+    return;
+  }
+  if (seen.variants.size() < kMaxVariants) {
+    seen.variants.push_back(variant);
+  } else {
+    ++seen.more_variants;
+  }
+}
+
+EgressMonitor::Report EgressMonitor::Drain() {
+  absl::MutexLock lock(&mu_);
+  ReadQueued();  // what the reader has not got to yet
   tpacket_stats stats{};
   socklen_t length = sizeof(stats);
   if (::getsockopt(socket_.get(), SOL_PACKET, PACKET_STATISTICS, &stats, &length) == 0) {
-    report.more += stats.tp_drops;  // reading the statistics resets them
+    report_.dropped += stats.tp_drops;  // reading the statistics resets them
   }
+  Report report = std::move(report_);
+  report_ = Report();
+  index_.clear();
   return report;
 }
 

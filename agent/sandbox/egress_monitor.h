@@ -7,17 +7,22 @@
 // adds "local" default routes (IPv4 and IPv6) to that namespace's local table, so that every
 // address is delivered to `lo` instead: the attempt becomes a packet, which nothing answers
 // (ECONNREFUSED at once; a DNS query gets "port unreachable"), and an AF_PACKET socket on
-// `lo`, opened in the namespace by the agent, records it. A classic-BPF filter keeps only
-// outgoing TCP SYNs and UDP datagrams whose destination is not loopback, plus anything to port
-// 53 (the resolver's default server is 127.0.0.1); ParseEgressPacket checks every packet again.
+// `lo`, opened in the namespace by the agent, records it. A classic-BPF filter keeps every
+// outgoing packet whose destination is not loopback, whatever its protocol, plus TCP and UDP to
+// loopback port 53 (the resolver's default server is 127.0.0.1); ParseEgressPacket reads each
+// one again and leaves out what the kernel sent in answer.
 //
 // Nothing leaves the namespace: it has no interface but `lo`, and the routes only make
 // unreachable addresses local. The container cannot change them (it has no CAP_NET_ADMIN).
 // A process that listens on 0.0.0.0 in the container is reachable through any address, which
 // is the container talking to itself.
 //
-// Packets queue in the socket's receive buffer (no thread); Drain() reads them after a phase.
-// What the kernel had to drop for lack of room is counted, never silently lost.
+// A thread of the monitor reads the socket as packets come, so that a flood cannot fill the
+// kernel's queue and push a real attempt out; what the kernel still had to drop is counted.
+// Attempts are kept per destination (an address, or a DNS name): repeats to the same
+// destination, on any port or protocol, are counted, so decoys at many ports cost an attacker
+// nothing but hide nothing. Up to kMaxDestinations destinations are kept per Drain(); past that
+// the rest are counted, and that many destinations is itself the finding.
 #ifndef OVVOC_AGENT_SANDBOX_EGRESS_MONITOR_H_
 #define OVVOC_AGENT_SANDBOX_EGRESS_MONITOR_H_
 
@@ -25,9 +30,13 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <thread>
 #include <vector>
 
+#include "absl/base/thread_annotations.h"
+#include "absl/container/flat_hash_map.h"
 #include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
 #include "absl/types/span.h"
 #include "common/unique_fd.h"
 
@@ -35,45 +44,69 @@ namespace ovvoc::agent::sandbox {
 
 // One attempt to reach an address that is not the container's own loopback.
 struct EgressAttempt {
-  enum class Protocol { kTcp, kUdp };
-  Protocol protocol = Protocol::kTcp;
+  int protocol = 0;      // IP protocol number (IPPROTO_TCP, IPPROTO_UDPLITE, ...)
   std::string address;   // "1.1.1.1", "2606:4700::1111"
-  int port = 0;
+  int port = 0;          // 0 when the protocol has none, or in a later fragment
   std::string dns_name;  // a DNS query's name (UDP to port 53), "" otherwise
 
-  bool dns() const { return port == 53; }
-  // "tcp 1.1.1.1:443", "DNS query for example.com (udp 127.0.0.1:53)".
+  bool dns() const;
+  // Where it went: the DNS name when there is one, else the address.
+  std::string destination() const { return dns_name.empty() ? address : dns_name; }
+  // "tcp 1.1.1.1:443", "udplite 1.1.1.1:9", "ipv6-route 2001:db8::1",
+  // "DNS query for example.com (udp 127.0.0.1:53)".
   std::string Describe() const;
   friend bool operator==(const EgressAttempt&, const EgressAttempt&) = default;
 };
 
 // `packet` is an outgoing IPv4 or IPv6 packet without a link-layer header. An attempt when it
-// opens a TCP connection (SYN without ACK) or is a UDP datagram, to a non-loopback address or
-// to port 53; nullopt for anything else, including malformed packets.
+// goes to a non-loopback address (whatever its protocol, through any IPv6 extension headers),
+// or is a DNS query to loopback; nullopt for anything else: malformed packets, and what the
+// kernel sends in answer to an attempt (TCP resets, ICMP errors and replies).
 std::optional<EgressAttempt> ParseEgressPacket(absl::Span<const uint8_t> packet);
 
 class EgressMonitor {
  public:
   // Installs the routes and opens the socket inside the network namespace at `netns_path`
-  // ("/proc/PID/ns/net"). Call before anything runs in the container.
+  // ("/proc/PID/ns/net"), and starts reading it. Call before anything runs in the container.
   static absl::StatusOr<std::unique_ptr<EgressMonitor>> Start(const std::string& netns_path);
+  ~EgressMonitor();
 
   struct Observed {
-    EgressAttempt attempt;
-    uint64_t count = 0;  // identical attempts (a retrying client) are counted, not repeated
+    EgressAttempt attempt;  // the first attempt at this destination
+    uint64_t count = 0;     // every attempt at it, the first included
+    // Other protocol/port pairs tried at the same destination ("udp 53"), up to kMaxVariants.
+    std::vector<std::string> variants;
+    uint64_t more_variants = 0;
+
+    // attempt.Describe(), and the variants when there are any.
+    std::string Describe() const;
   };
   struct Report {
-    std::vector<Observed> attempts;  // in the order first seen
-    uint64_t more = 0;  // attempts beyond kMaxDistinct distinct ones, or dropped by the kernel
+    std::vector<Observed> attempts;  // one per destination, in the order first seen
+    uint64_t more_destinations = 0;  // distinct destinations past kMaxDestinations
+    uint64_t dropped = 0;            // packets the kernel dropped before the monitor read them
   };
-  static constexpr size_t kMaxDistinct = 64;
+  static constexpr size_t kMaxDestinations = 4096;
+  static constexpr size_t kMaxVariants = 8;
 
-  // Every attempt queued since the last call. Call once a phase's processes are gone.
-  Report Drain();
+  // Every attempt since the last call. Call once a phase's processes are gone.
+  Report Drain() ABSL_LOCKS_EXCLUDED(mu_);
 
  private:
-  explicit EgressMonitor(UniqueFd socket) : socket_(std::move(socket)) {}
-  UniqueFd socket_;
+  EgressMonitor(UniqueFd socket, UniqueFd stop);
+  void ReadLoop();
+  void ReadQueued() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void Add(EgressAttempt attempt) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+
+  // Immutable after construction.
+  const UniqueFd socket_;
+  const UniqueFd stop_;  // an eventfd: readable once the destructor wants the thread gone
+
+  absl::Mutex mu_;
+  Report report_ ABSL_GUARDED_BY(mu_);
+  absl::flat_hash_map<std::string, size_t> index_ ABSL_GUARDED_BY(mu_);  // destination -> entry
+
+  std::thread reader_;
 };
 
 }  // namespace ovvoc::agent::sandbox

@@ -13,23 +13,30 @@ const nlohmann::json& SeccompProfile() {
 }
 
 const std::vector<std::string>& MaskedPaths() {
-  static const auto* paths = new std::vector<std::string>{"/proc/acpi",
-                                                          "/proc/asound",
-                                                          "/proc/kcore",
-                                                          "/proc/keys",
-                                                          "/proc/latency_stats",
-                                                          "/proc/timer_list",
-                                                          "/proc/timer_stats",
-                                                          "/proc/sched_debug",
-                                                          "/proc/scsi",
-                                                          "/sys/firmware",
-                                                          "/sys/devices/virtual/powercap"};
+  static const auto* paths = new std::vector<std::string>{
+      // What Docker masks by default.
+      "/proc/acpi", "/proc/asound", "/proc/interrupts", "/proc/kcore", "/proc/keys",
+      "/proc/latency_stats", "/proc/timer_list", "/proc/timer_stats", "/proc/sched_debug",
+      "/proc/scsi", "/sys/firmware", "/sys/devices/virtual/powercap",
+      // The host and its other jobs: the kernel's command line and boot id, the disks (every
+      // job's loop device, its backing file's host path and its I/O), swap files, file locks
+      // (the agents' own), modules and symbols.
+      "/proc/cmdline", "/proc/sys/kernel/random/boot_id", "/proc/diskstats", "/proc/partitions",
+      "/proc/swaps", "/proc/locks", "/proc/modules", "/proc/kallsyms", "/proc/softirqs",
+      "/proc/vmallocinfo", "/proc/slabinfo", "/proc/pagetypeinfo", "/proc/zoneinfo",
+      "/proc/buddyinfo", "/proc/sysrq-trigger",
+      // All of sysfs but the container's own cgroups (/sys/fs/cgroup, where node reads its
+      // limits): devices, disks, drivers, the kernel's knobs, other filesystems' instances.
+      "/sys/block", "/sys/bus", "/sys/class", "/sys/dev", "/sys/devices", "/sys/hypervisor",
+      "/sys/kernel", "/sys/module", "/sys/power", "/sys/fs/bpf", "/sys/fs/btrfs", "/sys/fs/erofs",
+      "/sys/fs/ext4", "/sys/fs/f2fs", "/sys/fs/fuse", "/sys/fs/pstore", "/sys/fs/selinux",
+      "/sys/fs/tmpfs", "/sys/fs/xfs"};
   return *paths;
 }
 
 const std::vector<std::string>& ReadonlyPaths() {
-  static const auto* paths = new std::vector<std::string>{"/proc/bus", "/proc/fs", "/proc/irq",
-                                                          "/proc/sys", "/proc/sysrq-trigger"};
+  static const auto* paths =
+      new std::vector<std::string>{"/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys"};
   return *paths;
 }
 

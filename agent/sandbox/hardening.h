@@ -16,7 +16,9 @@ namespace ovvoc::agent::sandbox {
 // seccomp/profile.json (OCI format, which Docker also takes), compiled into the agent.
 const nlohmann::json& SeccompProfile();
 
-// /proc and /sys paths hidden (masked) or made read-only, as Docker does by default.
+// /proc and /sys paths hidden (masked) or made read-only: what Docker hides by default and more,
+// so that no host path and nothing of another job is visible (DESIGN.md section 5). Both
+// backends are given exactly these lists.
 const std::vector<std::string>& MaskedPaths();
 const std::vector<std::string>& ReadonlyPaths();
 

@@ -50,7 +50,24 @@ absl::StatusOr<std::string> Request(const std::vector<std::string>& argv,
 
 }  // namespace
 
-absl::StatusOr<std::unique_ptr<InitChannel>> InitChannel::Listen(const std::string& host_dir) {
+InitMessage ParseInitMessage(absl::string_view text, bool closed, std::optional<int>& exit_code) {
+  if (closed) return InitMessage::kGone;
+  int number = 0;
+  if (absl::ConsumePrefix(&text, "pid ") && absl::SimpleAtoi(text, &number) && number > 0) {
+    return InitMessage::kStarted;
+  }
+  // 0-255 for an exit, 128 + signal for a signal (init.c); nothing else is an exit status.
+  if (absl::ConsumePrefix(&text, "exit ") && absl::SimpleAtoi(text, &number) && number >= 0 &&
+      number <= 255 && !exit_code.has_value()) {
+    exit_code = number;
+    return InitMessage::kExited;
+  }
+  if (absl::StartsWith(text, "error ") && !exit_code.has_value()) return InitMessage::kCannotStart;
+  return InitMessage::kMalformed;
+}
+
+absl::StatusOr<std::unique_ptr<InitChannel>> InitChannel::Listen(const std::string& host_dir,
+                                                                 uint32_t uid) {
   if (absl::Status s = files::EnsureDir(host_dir, 0755); !s.ok()) return s;
   ::chown(host_dir.c_str(), 0, 0);
   auto channel = std::make_unique<InitChannel>();
@@ -69,7 +86,7 @@ absl::StatusOr<std::unique_ptr<InitChannel>> InitChannel::Listen(const std::stri
     return Errno(absl::StrCat("bind ", channel->socket_path_));
   }
   // The init runs as the job's uid; connecting needs write permission on the socket.
-  ::chown(addr.sun_path, kJobUid, kJobGid);
+  ::chown(addr.sun_path, uid, uid);
   ::chmod(addr.sun_path, 0600);
   if (::listen(channel->listener_.get(), 1) != 0) return Errno("listen");
   return channel;
@@ -175,18 +192,29 @@ absl::StatusOr<InitChannel::Result> InitChannel::Run(const std::vector<std::stri
     }
     if (p[1].revents & (POLLIN | POLLHUP | POLLERR)) {
       char message[128];
-      ssize_t n = ::recv(channel_.get(), message, sizeof message - 1, 0);
-      if (n <= 0) {
-        return absl::UnavailableError("the container's init went away (killed from inside?)");
+      const ssize_t n = ::recv(channel_.get(), message, sizeof message, MSG_DONTWAIT);
+      if (n < 0 && (errno == EAGAIN || errno == EINTR)) continue;
+      switch (ParseInitMessage(absl::string_view(message, n > 0 ? static_cast<size_t>(n) : 0),
+                               n <= 0, exit_code)) {
+        case InitMessage::kStarted:
+          break;
+        case InitMessage::kExited:
+          drain_until = absl::Now() + kDrain;
+          break;
+        case InitMessage::kCannotStart:
+          // What the init said is not repeated: it is the container's text, not ours.
+          return absl::InternalError("the container's init could not start the command");
+        case InitMessage::kGone:
+        case InitMessage::kMalformed:
+          // The container is dead or its init is not the one we started: what was read of the
+          // command's output is still evidence.
+          if (!stopped) stop();
+          result.init_lost = true;
+          result.exit_code = -1;
+          result.output = output.Text();
+          result.duration = absl::Now() - start;
+          return result;
       }
-      absl::string_view text(message, static_cast<size_t>(n));
-      int code = 0;
-      if (absl::ConsumePrefix(&text, "exit ") && absl::SimpleAtoi(text, &code)) {
-        exit_code = code;
-        drain_until = absl::Now() + kDrain;
-      } else if (absl::ConsumePrefix(&text, "error ")) {
-        return absl::InternalError(absl::StrCat("the container's init: ", text));
-      }  // "pid N": started
     }
     if (exit_code && eof) break;
     const absl::Time now = absl::Now();

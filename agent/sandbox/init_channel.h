@@ -12,10 +12,12 @@
 
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
 #include "absl/time/time.h"
 #include "common/unique_fd.h"
 
@@ -24,10 +26,24 @@ namespace ovvoc::agent::sandbox {
 // The directory mounted at /run and the socket's name in it, as the container sees them.
 inline constexpr char kInitSocketInContainer[] = "/run/ovvoc-init.sock";
 
+// What one message from the init means (init.c's protocol). The init runs in the job's
+// container: its messages are untrusted data. Nothing in them steers the agent beyond the exit
+// status of the command the agent started, and their text is never repeated.
+enum class InitMessage {
+  kStarted,      // "pid N"
+  kExited,       // "exit N", 0 <= N <= 255, the first of the command: sets `exit_code`
+  kCannotStart,  // "error ..." before an exit
+  kGone,         // the channel closed: the init, and so the container, is gone
+  kMalformed,    // anything else: the init is not behaving as ours does
+};
+InitMessage ParseInitMessage(absl::string_view text, bool closed, std::optional<int>& exit_code);
+
 class InitChannel {
  public:
-  // Creates `host_dir` (root-owned, 0755) and listens on `host_dir`/ovvoc-init.sock.
-  static absl::StatusOr<std::unique_ptr<InitChannel>> Listen(const std::string& host_dir);
+  // Creates `host_dir` (root-owned, 0755) and listens on `host_dir`/ovvoc-init.sock, which only
+  // `uid` (the init's) may connect to.
+  static absl::StatusOr<std::unique_ptr<InitChannel>> Listen(const std::string& host_dir,
+                                                             uint32_t uid);
 
   // Waits for the init to connect: the first peer whose host pid (SO_PEERCRED) satisfies
   // `is_init`; anyone else is dropped unanswered. Closes the listener afterwards. Gives up when
@@ -43,6 +59,9 @@ class InitChannel {
     int exit_code = -1;
     bool timed_out = false;
     bool cancelled = false;
+    // The init went away or broke its protocol mid-command: the container is lost. `output`
+    // holds what was read until then; `exit_code` is -1.
+    bool init_lost = false;
     std::string output;
     absl::Duration duration;
   };

@@ -29,11 +29,18 @@ absl::Status Errno(absl::string_view what) {
   return absl::InternalError(absl::StrCat(what, ": ", std::strerror(errno)));
 }
 
-absl::Status Format(const std::string& image) {
+absl::Status Format(const std::string& image, uint32_t uid) {
   RunOptions mkfs;
-  mkfs.argv = {"/sbin/mkfs.ext4", "-q", "-F", "-m", "0", "-O", "^has_journal",
+  mkfs.argv = {"/sbin/mkfs.ext4",
+               "-q",
+               "-F",
+               "-m",
+               "0",
+               "-O",
+               "^has_journal",
                "-E",
-               absl::StrCat("lazy_itable_init=1,root_owner=", kJobUid, ":", kJobGid), image};
+               absl::StrCat("lazy_itable_init=1,root_owner=", uid, ":", uid),
+               image};
   mkfs.env = {"PATH=/usr/sbin:/usr/bin:/sbin:/bin"};
   mkfs.timeout = absl::Seconds(60);
   OVVOC_ASSIGN_OR_RETURN(RunResult run, RunProcess(mkfs));
@@ -80,14 +87,14 @@ uint64_t UsedBlocks(const std::string& dir) {
 
 absl::StatusOr<std::unique_ptr<JobDisk>> JobDisk::Create(const std::string& image_path,
                                                          const std::string& mount_dir,
-                                                         uint64_t bytes) {
+                                                         uint64_t bytes, uint32_t uid) {
   auto disk = std::unique_ptr<JobDisk>(new JobDisk(image_path, mount_dir));
   {
     UniqueFd image(::open(image_path.c_str(), O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600));
     if (!image.valid()) return Errno(absl::StrCat("create ", image_path));
     if (::ftruncate(image.get(), static_cast<off_t>(bytes)) != 0) return Errno("size job disk");
   }
-  OVVOC_RETURN_IF_ERROR(Format(image_path));
+  OVVOC_RETURN_IF_ERROR(Format(image_path, uid));
   OVVOC_RETURN_IF_ERROR(files::EnsureDir(mount_dir, 0755));
   OVVOC_ASSIGN_OR_RETURN(Loop loop, AttachLoop(image_path));
   if (::mount(loop.device.c_str(), mount_dir.c_str(), "ext4", MS_NOSUID | MS_NODEV | MS_NOATIME,
@@ -96,9 +103,12 @@ absl::StatusOr<std::unique_ptr<JobDisk>> JobDisk::Create(const std::string& imag
   }
   disk->mounted_ = true;
   for (const std::string& dir : {disk->tree_dir(), disk->home_dir()}) {
-    if (::mkdir(dir.c_str(), 0755) != 0 || ::chown(dir.c_str(), kJobUid, kJobGid) != 0) {
+    if (::mkdir(dir.c_str(), 0755) != 0 || ::chown(dir.c_str(), uid, uid) != 0) {
       return Errno(absl::StrCat("prepare ", dir));
     }
+  }
+  if (::mkdir(disk->control_dir().c_str(), 0755) != 0) {
+    return Errno(absl::StrCat("prepare ", disk->control_dir()));
   }
   ::chmod(mount_dir.c_str(), 0755);  // root_owner made it the job's; the root stays ours
   ::chown(mount_dir.c_str(), 0, 0);
@@ -112,6 +122,14 @@ uint64_t JobDisk::FreeBytes() const {
   struct statvfs st {};
   if (::statvfs(mount_dir_.c_str(), &st) != 0) return 0;
   return static_cast<uint64_t>(st.f_bavail) * st.f_frsize;
+}
+
+bool JobDisk::Full() const {
+  struct statvfs st {};
+  if (::statvfs(mount_dir_.c_str(), &st) != 0) return false;
+  constexpr uint64_t kNearlyNoBytes = 1 << 20, kNearlyNoInodes = 64;
+  return static_cast<uint64_t>(st.f_bavail) * st.f_frsize < kNearlyNoBytes ||
+         st.f_favail < kNearlyNoInodes;
 }
 
 uint64_t JobDisk::UsedBytes() const {

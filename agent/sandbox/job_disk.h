@@ -1,7 +1,8 @@
 // JobDisk: the job's own filesystem and its hard disk cap. A sparse file of the cap's size,
 // formatted ext4 and loop-mounted nosuid,nodev; it holds tree/ (mounted at /workspace) and
-// home/ (at /home/ovvoc), owned by the job's uid. Filling it ends in ENOSPC for the job and
-// touches nothing else on the host. Needs root (loop devices, mount).
+// home/ (at /home/ovvoc), owned by the job's uid, and control/ (at /run, read-only), root's.
+// Filling it ends in ENOSPC for the job and touches nothing else on the host. Needs root (loop
+// devices, mount).
 #ifndef OVVOC_AGENT_SANDBOX_JOB_DISK_H_
 #define OVVOC_AGENT_SANDBOX_JOB_DISK_H_
 
@@ -15,20 +16,24 @@ namespace ovvoc::agent::sandbox {
 
 class JobDisk {
  public:
-  // Creates `image_path` (bytes long, sparse), formats it and mounts it at `mount_dir`.
+  // Creates `image_path` (bytes long, sparse), formats it and mounts it at `mount_dir`; tree/
+  // and home/ belong to `uid`.
   static absl::StatusOr<std::unique_ptr<JobDisk>> Create(const std::string& image_path,
                                                          const std::string& mount_dir,
-                                                         uint64_t bytes);
+                                                         uint64_t bytes, uint32_t uid);
   ~JobDisk();
   JobDisk(const JobDisk&) = delete;
   JobDisk& operator=(const JobDisk&) = delete;
 
   std::string tree_dir() const { return mount_dir_ + "/tree"; }
   std::string home_dir() const { return mount_dir_ + "/home"; }
+  std::string control_dir() const { return mount_dir_ + "/control"; }
   // What the job may still write, and what it has written (beyond what the empty filesystem
   // takes itself); 0 when the disk cannot be read.
   uint64_t FreeBytes() const;
   uint64_t UsedBytes() const;
+  // Out of room (or nearly): of bytes, or of inodes.
+  bool Full() const;
 
   // Unmounts (lazily, so an open file cannot block it), frees the loop device and deletes the
   // image. Idempotent.

@@ -5,7 +5,8 @@
 //   oci     runc with a bundle the agent writes (oci/)
 // Both give: read-only root; writable only /workspace, /home/ovvoc (both on the job's
 // size-capped disk, nosuid, nodev) and a size-capped /tmp tmpfs; no capabilities;
-// no-new-privileges; the seccomp allowlist in seccomp/profile.json; uid 10001; memory without
+// no-new-privileges; the seccomp allowlist in seccomp/profile.json; a uid of its own (job_uid.h);
+// memory without
 // swap, CPU and pids limits; new pid, net, ipc, uts and mount namespaces; a network namespace
 // with only `lo` (the egress proxy listens inside it during the install phase only).
 //
@@ -28,8 +29,6 @@
 
 namespace ovvoc::agent::sandbox {
 
-inline constexpr uint32_t kJobUid = 10001;
-inline constexpr uint32_t kJobGid = 10001;
 // Every container the agent makes carries these labels: the job id, and the agent's state dir
 // (so that an agent reaps only its own leftovers, never another agent's running containers).
 inline constexpr char kJobLabel[] = "io.ovvoc.job";
@@ -55,6 +54,10 @@ struct SandboxSpec {
   std::string job_id;         // the kJobLabel value
   std::string workspace_dir;  // host dir mounted at /workspace (the work tree, never .git)
   std::string home_dir;       // host dir mounted at /home/ovvoc (npm cache, HOME)
+  // Host dir mounted read-only at /run, where the init's channel socket is made: root-owned, on
+  // the job disk (so that the container's mount table names no host path).
+  std::string control_dir;
+  uint32_t uid = 0;  // and gid: the job's own (JobUid), never 0
   Limits limits;
   std::vector<std::string> env;  // every process's base environment
   // True when the job disk is (nearly) full; a failed phase is then classified as DISK.
@@ -73,6 +76,9 @@ struct ExecResult {
   int exit_code = -1;
   ovvoc::v1::Termination termination = ovvoc::v1::TERMINATION_UNSPECIFIED;
   std::string output;  // stdout and stderr, bounded
+  // The container's init went away (or stopped speaking its protocol) while the command ran:
+  // the container is lost, `exit_code` is -1 and `output` is what was read until then.
+  bool container_lost = false;
   absl::Duration duration;
   uint64_t peak_memory_bytes = 0;
   absl::Duration cpu_time;

@@ -9,6 +9,7 @@
 #include <cerrno>
 #include <cstring>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "common/unique_fd.h"
 
@@ -28,10 +29,10 @@ absl::Status OpenError(int err, absl::string_view relative) {
   }
 }
 
-}  // namespace
-
-absl::StatusOr<std::string> ReadFileBeneath(const std::string& root, absl::string_view relative,
-                                            size_t max_bytes) {
+// `relative` under `root`, opened read-only without following a symlink or leaving `root`;
+// `st` is filled in. A regular file only.
+absl::StatusOr<UniqueFd> OpenRegularBeneath(const std::string& root, absl::string_view relative,
+                                            struct stat& st) {
   if (relative.empty() || relative.front() == '/') {
     return absl::InvalidArgumentError(absl::StrCat("\"", relative, "\" is not a relative path"));
   }
@@ -44,12 +45,60 @@ absl::StatusOr<std::string> ReadFileBeneath(const std::string& root, absl::strin
   std::string path(relative);
   UniqueFd fd(static_cast<int>(::syscall(SYS_openat2, dir.get(), path.c_str(), &how, sizeof how)));
   if (fd.get() < 0) return OpenError(errno, relative);
-
-  struct stat st;
   if (::fstat(fd.get(), &st) != 0) return OpenError(errno, relative);
   if (!S_ISREG(st.st_mode)) {
     return absl::FailedPreconditionError(absl::StrCat(relative, " is not a regular file"));
   }
+  return fd;
+}
+
+}  // namespace
+
+absl::Status CheckRegularFileBeneath(const std::string& root, absl::string_view relative) {
+  struct stat st;
+  return OpenRegularBeneath(root, relative, st).status();
+}
+
+absl::Status ReplaceFileBeneath(const std::string& root, absl::string_view name,
+                                absl::string_view content, uid_t uid, gid_t gid, mode_t mode) {
+  if (name.empty() || name == "." || name == ".." || absl::StrContains(name, '/')) {
+    return absl::InvalidArgumentError(absl::StrCat("\"", name, "\" is not a file name"));
+  }
+  UniqueFd dir(::open(root.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+  if (dir.get() < 0) return OpenError(errno, root);
+  const std::string file(name);
+  // Whatever stands there goes: a file, a link, a FIFO; an empty directory too. A directory
+  // with contents is refused.
+  if (::unlinkat(dir.get(), file.c_str(), 0) != 0 && errno != ENOENT) {
+    if (errno != EISDIR || ::unlinkat(dir.get(), file.c_str(), AT_REMOVEDIR) != 0) {
+      return absl::FailedPreconditionError(
+          absl::StrCat("cannot remove what stands at ", name, ": ", std::strerror(errno)));
+    }
+  }
+  UniqueFd fd(::openat(dir.get(), file.c_str(),
+                       O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, mode));
+  if (fd.get() < 0) return OpenError(errno, name);
+  for (size_t done = 0; done < content.size();) {
+    const ssize_t n = ::write(fd.get(), content.data() + done, content.size() - done);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0)
+      return absl::ResourceExhaustedError(
+          absl::StrCat("cannot write ", name, ": ", std::strerror(errno)));
+    done += static_cast<size_t>(n);
+  }
+  if (::fchown(fd.get(), uid, gid) != 0 || ::fchmod(fd.get(), mode) != 0) {
+    return absl::InternalError(
+        absl::StrCat("cannot set the owner of ", name, ": ", std::strerror(errno)));
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<std::string> ReadFileBeneath(const std::string& root, absl::string_view relative,
+                                            size_t max_bytes) {
+  struct stat st;
+  absl::StatusOr<UniqueFd> opened = OpenRegularBeneath(root, relative, st);
+  if (!opened.ok()) return opened.status();
+  UniqueFd fd = *std::move(opened);
   if (static_cast<size_t>(st.st_size) > max_bytes) {
     return absl::ResourceExhaustedError(
         absl::StrCat(relative, " is ", st.st_size, " bytes; the limit is ", max_bytes));

@@ -4,6 +4,8 @@
 #ifndef OVVOC_AGENT_WORKSPACE_BENEATH_H_
 #define OVVOC_AGENT_WORKSPACE_BENEATH_H_
 
+#include <sys/types.h>
+
 #include <cstddef>
 #include <string>
 
@@ -18,6 +20,17 @@ namespace ovvoc::agent {
 // ResourceExhausted when too large.
 absl::StatusOr<std::string> ReadFileBeneath(const std::string& root, absl::string_view relative,
                                             size_t max_bytes);
+
+// OK when `relative` under `root` is a regular file reached as ReadFileBeneath would; its
+// errors otherwise.
+absl::Status CheckRegularFileBeneath(const std::string& root, absl::string_view relative);
+
+// Puts a fresh regular file `name` (one path component) holding `content` directly in `root`,
+// owned by uid:gid with `mode`: whatever stood there (a file, a symlink, an empty directory) is
+// removed first, never followed or written through. `root` itself must not be a symlink. For
+// the agent's own copies of files a job must not change (the manifest as cloned).
+absl::Status ReplaceFileBeneath(const std::string& root, absl::string_view name,
+                                absl::string_view content, uid_t uid, gid_t gid, mode_t mode);
 
 }  // namespace ovvoc::agent
 

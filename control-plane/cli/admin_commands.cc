@@ -83,10 +83,10 @@ void PrintResult(const ovvoc::v1::JobResult& r) {
         "    %-32s %-16s %s\n", d.name().c_str(), d.spec().c_str(),
         absl::AsciiStrToLower(kind.substr(absl::string_view("DEPENDENCY_KIND_").size())).c_str());
   }
-  for (const auto& [name, c] : {std::pair<const char*, const ovvoc::v1::CommandOutcome*>{
-                                    "install", &r.install()},
-                                {"build", &r.build()},
-                                {"test", &r.test()}}) {
+  for (const auto& [name, c] :
+       {std::pair<const char*, const ovvoc::v1::CommandOutcome*>{"install", &r.install()},
+        {"build", &r.build()},
+        {"test", &r.test()}}) {
     if (c->skipped()) {
       std::printf("  %-13s skipped (no script)\n", name);
     } else if (!c->command().empty()) {
@@ -125,7 +125,8 @@ void PrintResult(const ovvoc::v1::JobResult& r) {
   }
 }
 
-void PrintJob(const ovvoc::v1::Job& job) {
+void PrintJob(ovvoc::v1::Job job) {
+  MakeInert(job);  // whatever the store holds, nothing in it steers the terminal
   std::printf("job           %s\n", job.id().c_str());
   std::printf("repo          %s (%s)\n", job.repo_id().c_str(), job.repo_url().c_str());
   std::printf("org/pool      %s/%s\n", job.org().c_str(), job.pool().c_str());

@@ -4,6 +4,7 @@
 #include "absl/strings/string_view.h"
 #include "common/enrollment_token.h"
 #include "common/ids.h"
+#include "common/job_text.h"
 #include "common/logging.h"
 #include "common/pki.h"
 #include "common/status_macros.h"
@@ -173,6 +174,7 @@ absl::Status AgentServiceImpl::DoHeartbeat(const grpc::CallbackServerContext& ca
     OVVOC_RETURN_IF_ERROR(
         queue::Heartbeat(j, agent.id, request.attempt(), now, ctx_.options.lease_ttl));
     j.progress = request.progress();
+    MakeInert(j.progress);
     return absl::OkStatus();
   }));
   response.set_cancel(job.cancel_requested);
@@ -185,8 +187,11 @@ absl::Status AgentServiceImpl::DoReport(const grpc::CallbackServerContext& call,
                                         ovvoc::v1::ReportResultResponse& response) {
   OVVOC_ASSIGN_OR_RETURN(AgentRecord agent, AuthenticateAgent(call, ctx_, "ReportResult"));
   const absl::Time now = ctx_.clock.Now();
+  // What an agent reports is what a job's repository and container said: inert before stored.
+  ovvoc::v1::JobResult result = request.result();
+  MakeInert(result);
   absl::StatusOr<JobRecord> job = ctx_.store.UpdateJob(request.job_id(), [&](JobRecord& j) {
-    return queue::Complete(j, agent.id, request.attempt(), request.result(), now);
+    return queue::Complete(j, agent.id, request.attempt(), result, now);
   });
   nlohmann::json details = {{"attempt", request.attempt()}};
   if (!job.ok()) {

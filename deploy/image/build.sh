@@ -157,9 +157,16 @@ assemble_rootfs() {
   gcc -static -O2 -Wall -Wextra -o "$root/sbin/ovvoc-init" "$here/init.c"
 
   cp -L /etc/ssl/certs/ca-certificates.crt "$root/etc/ssl/certs/ca-certificates.crt"
-  printf 'root:x:0:0:root:/root:/bin/sh\novvoc:x:10001:10001:ovvoc:/home/ovvoc:/bin/sh\n' \
-    >"$root/etc/passwd"
-  printf 'root:x:0:\novvoc:x:10001:\n' >"$root/etc/group"
+  # Every job runs as a uid of its own from 10001-10256 (agent/sandbox/job_uid.h); each reads
+  # as "ovvoc", so that whoami, git and os.userInfo() work for any of them.
+  {
+    printf 'root:x:0:0:root:/root:/bin/sh\n'
+    for uid in $(seq 10001 10256); do printf 'ovvoc:x:%d:%d:ovvoc:/home/ovvoc:/bin/sh\n' "$uid" "$uid"; done
+  } >"$root/etc/passwd"
+  {
+    printf 'root:x:0:\n'
+    for gid in $(seq 10001 10256); do printf 'ovvoc:x:%d:\n' "$gid"; done
+  } >"$root/etc/group"
   printf 'passwd: files\ngroup: files\nhosts: files dns\n' >"$root/etc/nsswitch.conf"
   printf '127.0.0.1 localhost\n::1 localhost\n' >"$root/etc/hosts"
   : >"$root/etc/resolv.conf"  # a mount point for runtimes that bind one in

@@ -16,8 +16,17 @@
 //   init -> agent  "pid N"   once the command is started
 //                  "exit N"  when it ends (N: exit code, or 128 + signal)
 //                  "error MESSAGE" when it could not be started
-// Contract: exit 0 on SIGTERM/SIGINT or when the agent's connection closes; never otherwise.
-// Without a SOCKET argument it only reaps. Built with `gcc -static`; no dependencies.
+// Contract: exit 0 on SIGTERM/SIGINT from outside the container or when the agent's connection
+// closes; never otherwise. Without a SOCKET argument it only reaps. Built with `gcc -static`; no
+// dependencies.
+//
+// The job cannot reach it (DESIGN.md section 5), though the job's commands run as its uid:
+//   - it is not dumpable: its /proc/1 entries belong to root, so no job process can open
+//     /proc/1/mem, /proc/1/fd/* or /proc/1/environ, nor ptrace it (seccomp denies that too);
+//   - its stdio is /dev/null from its first instruction: what the runtime gave it (a pipe to
+//     runc's log, dockerd's json log) is closed, so nothing written there lands on the host;
+//   - SIGTERM and SIGINT count only when sent from outside its pid namespace (si_pid 0); the
+//     kernel already drops every other signal a process of the namespace sends to its init.
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
@@ -156,7 +165,21 @@ static void HandleRequest(const sigset_t* blocked) {
   Send(line);
 }
 
+// Before anything else: no process of the job may read or write this one's memory or fds, and
+// the runtime's stdio (a pipe whose other end writes to the host's disk) is let go.
+static int Seal(void) {
+  if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) != 0) return -1;
+  int null = open("/dev/null", O_RDWR | O_CLOEXEC);
+  if (null < 0) return -1;
+  for (int fd = 0; fd <= 2; ++fd) {
+    if (dup2(null, fd) < 0) return -1;  // dup2 clears close-on-exec on the copy
+  }
+  if (null > 2) close(null);
+  return 0;
+}
+
 int main(int argc, char** argv) {
+  if (Seal() != 0) return 1;
   sigset_t set;
   sigemptyset(&set);
   sigaddset(&set, SIGCHLD);
@@ -174,7 +197,8 @@ int main(int argc, char** argv) {
     if (fds[0].revents & POLLIN) {
       struct signalfd_siginfo info;
       while (read(signals, &info, sizeof info) == sizeof info) {
-        if (info.ssi_signo == SIGTERM || info.ssi_signo == SIGINT) {
+        // From outside the namespace the sender's pid reads 0; from a job process, its pid.
+        if ((info.ssi_signo == SIGTERM || info.ssi_signo == SIGINT) && info.ssi_pid == 0) {
           ReapAll();
           return 0;
         }

@@ -37,6 +37,7 @@
 #include "agent/sandbox/docker/docker_backend.h"
 #include "agent/sandbox/docker/docker_client.h"
 #include "agent/sandbox/job_disk.h"
+#include "agent/sandbox/job_uid.h"
 #include "common/files.h"
 #include "common/tls.h"
 #include "tests/support/git_http_server.h"
@@ -91,6 +92,7 @@ absl::Duration BackendLifecycle(sandbox::Backend& backend, const testing::TempDi
     const std::string job = absl::StrCat(dir.path(), "/lc-", backend.name(), "-", i);
     std::filesystem::create_directories(job + "/tree");
     std::filesystem::create_directories(job + "/home");
+    std::filesystem::create_directories(job + "/control");
     bool ok = true;
     samples.push_back(Time(
         [&] {
@@ -100,13 +102,18 @@ absl::Duration BackendLifecycle(sandbox::Backend& backend, const testing::TempDi
           spec.job_id = "bench";
           spec.workspace_dir = job + "/tree";
           spec.home_dir = job + "/home";
+          spec.control_dir = job + "/control";
+          absl::StatusOr<sandbox::JobUid> uid = sandbox::JobUid::Acquire();
+          if (!uid.ok()) return false;
+          spec.uid = uid->uid();
           if (with_disk) {
             absl::StatusOr<std::unique_ptr<sandbox::JobDisk>> d =
-                sandbox::JobDisk::Create(job + "/disk.img", job + "/disk", 2ull << 30);
+                sandbox::JobDisk::Create(job + "/disk.img", job + "/disk", 2ull << 30, spec.uid);
             if (!d.ok()) return false;
             disk = *std::move(d);
             spec.workspace_dir = disk->tree_dir();
             spec.home_dir = disk->home_dir();
+            spec.control_dir = disk->control_dir();
           }
           auto box = backend.Create(spec);
           if (!box.ok()) {
@@ -143,8 +150,8 @@ absl::Duration RawRuncRun(const std::string& rootfs, const testing::TempDir& dir
     const std::string id = absl::StrCat("ovvoc-bench-raw-", ::getpid(), "-", i);
     samples.push_back(Time(
         [&] {
-          return Run({"/usr/sbin/runc", "--root", "/run/ovvoc/bench-runc", "run", "--bundle", bundle,
-                      id});
+          return Run(
+              {"/usr/sbin/runc", "--root", "/run/ovvoc/bench-runc", "run", "--bundle", bundle, id});
         },
         ok));
   }
@@ -152,8 +159,8 @@ absl::Duration RawRuncRun(const std::string& rootfs, const testing::TempDir& dir
 }
 
 absl::Duration DockerRunRm(const std::string& image, int n) {
-  const std::string docker = ::access("/usr/bin/docker", X_OK) == 0 ? "/usr/bin/docker"
-                                                                    : "/usr/local/bin/docker";
+  const std::string docker =
+      ::access("/usr/bin/docker", X_OK) == 0 ? "/usr/bin/docker" : "/usr/local/bin/docker";
   std::vector<absl::Duration> samples;
   bool ok = true;
   for (int i = 0; ok && i < n; ++i) {
@@ -241,7 +248,7 @@ std::optional<JobTimes> SandboxJob(agent::SandboxSettings& settings, const std::
   options.allow_file_remotes = true;
   options.sandbox = &settings;
   const absl::Time start = absl::Now();
-  agent::RunPipeline(job, agent::UpdatePhases(options));
+  agent::RunUpdateJob(job, options);
   const absl::Duration wall = absl::Now() - start;
   if (job.result().outcome() != ovvoc::v1::JOB_OUTCOME_SUCCEEDED) {
     std::fprintf(stderr, "  sandboxed job failed: %s\n", job.result().failure().reason().c_str());
@@ -252,8 +259,8 @@ std::optional<JobTimes> SandboxJob(agent::SandboxSettings& settings, const std::
   JobTimes t;
   t.setup = wall;
   for (const auto& timing : job.result().timings()) {
-    const absl::Duration d = absl::Seconds(timing.duration().seconds()) +
-                             absl::Nanoseconds(timing.duration().nanos());
+    const absl::Duration d =
+        absl::Seconds(timing.duration().seconds()) + absl::Nanoseconds(timing.duration().nanos());
     if (timing.phase() == "install") t.install = d;
     if (timing.phase() == "build") t.build = d;
     if (timing.phase() == "test") t.test = d;
@@ -282,12 +289,13 @@ std::optional<JobMedians> Medians(const std::vector<std::optional<JobTimes>>& ru
 }
 
 void PrintJob(const char* label, const JobMedians& m, const JobMedians* bare) {
-  std::printf("  %-24s %7.0f ms  (set-up and teardown %4.0f, install %5.0f, build %5.0f, test %4.0f)",
-              label, Ms(m.total), Ms(m.phases.setup), Ms(m.phases.install), Ms(m.phases.build),
-              Ms(m.phases.test));
+  std::printf(
+      "  %-24s %7.0f ms  (set-up and teardown %4.0f, install %5.0f, build %5.0f, test %4.0f)",
+      label, Ms(m.total), Ms(m.phases.setup), Ms(m.phases.install), Ms(m.phases.build),
+      Ms(m.phases.test));
   if (bare != nullptr) {
-    std::printf("\n  %-24s %7.2fx    (install %.2fx, build %.2fx, test %.2fx)", "", Ms(m.total) /
-                Ms(bare->total), Ms(m.phases.install) / Ms(bare->phases.install),
+    std::printf("\n  %-24s %7.2fx    (install %.2fx, build %.2fx, test %.2fx)", "",
+                Ms(m.total) / Ms(bare->total), Ms(m.phases.install) / Ms(bare->phases.install),
                 Ms(m.phases.build) / Ms(bare->phases.build),
                 Ms(m.phases.test) / Ms(bare->phases.test));
   }
@@ -300,13 +308,18 @@ int Main(int argc, char** argv) {
   std::string fixture = OVVOC_SOURCE_DIR "/tests/bench/fixtures/ts-app";
   for (int i = 1; i < argc; ++i) {
     std::string flag = argv[i];
-    if (flag == "--iterations" && i + 1 < argc) iterations = std::stoi(argv[++i]);
-    else if (flag == "--job-runs" && i + 1 < argc) job_runs = std::stoi(argv[++i]);
-    else if (flag == "--fixture" && i + 1 < argc) fixture = argv[++i];
-    else if (flag == "--memory-mib" && i + 1 < argc) memory_mib = std::stoull(argv[++i]);
+    if (flag == "--iterations" && i + 1 < argc)
+      iterations = std::stoi(argv[++i]);
+    else if (flag == "--job-runs" && i + 1 < argc)
+      job_runs = std::stoi(argv[++i]);
+    else if (flag == "--fixture" && i + 1 < argc)
+      fixture = argv[++i];
+    else if (flag == "--memory-mib" && i + 1 < argc)
+      memory_mib = std::stoull(argv[++i]);
     else {
-      std::fprintf(stderr, "usage: sandbox_bench [--iterations N] [--job-runs N] [--fixture DIR] "
-                           "[--memory-mib N]\n");
+      std::fprintf(stderr,
+                   "usage: sandbox_bench [--iterations N] [--job-runs N] [--fixture DIR] "
+                   "[--memory-mib N]\n");
       return 2;
     }
   }
@@ -342,7 +355,8 @@ int Main(int argc, char** argv) {
     const absl::Duration bare = BackendLifecycle(**backend, dir, iterations, false);
     const absl::Duration disk = BackendLifecycle(**backend, dir, iterations, true);
     std::printf("  ovvoc %-6s backend            %8.2f ms", kind, Ms(bare));
-    if (std::string(kind) == "oci") std::printf("  (%.2fx plain runc run)", Ms(bare) / Ms(raw_runc));
+    if (std::string(kind) == "oci")
+      std::printf("  (%.2fx plain runc run)", Ms(bare) / Ms(raw_runc));
     std::printf("\n  ovvoc %-6s + job disk (2 GiB)  %8.2f ms\n", kind, Ms(disk));
     backends.emplace_back(kind, *std::move(backend));
   }
@@ -370,9 +384,10 @@ int Main(int argc, char** argv) {
     std::fprintf(stderr, "cannot make the fixture (is the npm registry reachable?)\n");
     return 1;
   }
-  std::printf("\nwhole job: npm ci + build + test of %s from a local mirror, cold npm cache, "
-              "median of %d\n",
-              std::filesystem::path(fixture).filename().c_str(), job_runs);
+  std::printf(
+      "\nwhole job: npm ci + build + test of %s from a local mirror, cold npm cache, "
+      "median of %d\n",
+      std::filesystem::path(fixture).filename().c_str(), job_runs);
   // Runs interleave (bare, then each backend, N times), so that a registry or page cache
   // warming up over time favours no side.
   std::vector<agent::SandboxSettings> settings(backends.size());
@@ -388,9 +403,9 @@ int Main(int argc, char** argv) {
     bare_runs.push_back(
         BareJob(node_bin, npm_cli, registry, source, absl::StrCat(dir.path(), "/bare-", i)));
     for (size_t b = 0; b < backends.size(); ++b) {
-      boxed_runs[b].push_back(SandboxJob(
-          settings[b], registry, repo,
-          absl::StrCat(dir.path(), "/sandboxed-", backends[b].first, "-", i), i));
+      boxed_runs[b].push_back(
+          SandboxJob(settings[b], registry, repo,
+                     absl::StrCat(dir.path(), "/sandboxed-", backends[b].first, "-", i), i));
     }
   }
   const std::optional<JobMedians> bare = Medians(bare_runs);

@@ -13,6 +13,7 @@
 #include "absl/time/clock.h"
 #include "agent/sandbox/backend_factory.h"
 #include "agent/sandbox/image.h"
+#include "agent/sandbox/job_uid.h"
 #include "agent/sandbox/oci/runc_backend.h"
 #include "common/files.h"
 #include "tests/e2e/attack_harness.h"
@@ -135,9 +136,8 @@ TEST_CASE("an agent that died mid-job leaves nothing behind once it starts again
   // loses the agent's channel.
   auto job_running = [&]() -> bool {
     auto running = ListJobContainers(backend, dir.Sub("agent"), /*running_only=*/true);
-    return !running.ok() || std::any_of(running->begin(), running->end(), [&](const auto& c) {
-      return absl::StrContains(c, *job);
-    });
+    return !running.ok() || std::any_of(running->begin(), running->end(),
+                                        [&](const auto& c) { return absl::StrContains(c, *job); });
   };
   const absl::Time deadline = absl::Now() + absl::Seconds(10);
   while (job_running() && absl::Now() < deadline) absl::SleepFor(absl::Milliseconds(100));
@@ -181,6 +181,10 @@ TEST_CASE("a container that cannot start fails at once with runc's reason and le
   spec.job_id = "cannot-start";
   spec.workspace_dir = dir.Sub("tree");
   spec.home_dir = dir.Sub("home");
+  spec.control_dir = dir.Sub("control");
+  auto uid = agent::sandbox::JobUid::Acquire();
+  REQUIRE(uid.ok());
+  spec.uid = uid->uid();
   const absl::Time start = absl::Now();
   auto box = backend->Create(spec);
   REQUIRE_FALSE(box.ok());
@@ -209,6 +213,10 @@ TEST_CASE("a container whose runc died is still removed when the job ends") {
   spec.job_id = "runc-died";
   spec.workspace_dir = dir.Sub("tree");
   spec.home_dir = dir.Sub("home");
+  spec.control_dir = dir.Sub("control");
+  auto uid = agent::sandbox::JobUid::Acquire();
+  REQUIRE(uid.ok());
+  spec.uid = uid->uid();
   auto box = (*backend)->Create(spec);
   REQUIRE(box.ok());
   const int init = (*box)->init_pid();

@@ -45,7 +45,9 @@ Job Update(const TempDir& dir, const std::string& repo, const std::vector<std::s
                                    "--json",
                                    dir.Sub("result.json"),
                                    "--phase-timeout",
-                                   "60s"};
+                                   "60s",
+                                   "--job-timeout",
+                                   "90s"};
   args.insert(args.end(), flags.begin(), flags.end());
   CliResult r = RunCli(AgentBinary(), args, dir.path());
   Job job;

@@ -193,11 +193,25 @@ TEST_CASE("a revoked agent is refused at its next call and stops") {
 
 TEST_CASE("an agent whose certificate expired while offline says how to re-register") {
   TempDir dir;
-  auto cp = StartControlPlane(dir, {"--cert-lifetime", "1s"});
+  auto cp = StartControlPlane(dir);
   auto token = cp->Token("acme");
   REQUIRE(token.ok());
   REQUIRE(AgentUnderTest::Register(dir.Sub("agent"), cp->address(), *token).ok());
-  absl::SleepFor(absl::Milliseconds(1500));
+  // The agent's certificate as it stands once it has expired: the same key and CA, a validity
+  // that ended an hour ago. (A short --cert-lifetime and a sleep raced registration under
+  // load: the certificate could expire before `register` had checked it.)
+  auto ca_key = pki::PrivateKey::FromPem(*files::ReadFile(dir.Sub("cp/ca.key")));
+  auto ca_cert = pki::Certificate::FromPem(*files::ReadFile(dir.Sub("cp/ca.pem")));
+  auto agent_key = pki::PrivateKey::FromPem(*files::ReadFile(dir.Sub("agent/agent.key")));
+  auto current = pki::Certificate::FromPem(*files::ReadFile(dir.Sub("agent/agent.pem")));
+  REQUIRE((ca_key.ok() && ca_cert.ok() && agent_key.ok() && current.ok()));
+  pki::IssueOptions expired;
+  expired.common_name = current->CommonName();
+  expired.not_before = absl::Now() - absl::Hours(25);
+  expired.not_after = absl::Now() - absl::Hours(1);
+  auto old_cert = pki::IssueCertificate(*ca_key, *ca_cert, agent_key->get(), expired);
+  REQUIRE(old_cert.ok());
+  REQUIRE(files::WriteFile(dir.Sub("agent/agent.pem"), *old_cert->ToPem(), 0600).ok());
   CliResult run = RunCli(AgentBinary(), {"run", "--config-dir", dir.Sub("agent")}, dir.path());
   CHECK(run.exit_code != 0);
   CHECK_THAT(run.err, Catch::Contains("expired") && Catch::Contains("ovvoc-agent register"));

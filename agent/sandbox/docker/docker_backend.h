@@ -15,10 +15,9 @@ namespace ovvoc::agent::sandbox {
 
 struct DockerOptions {
   std::string socket = "/var/run/docker.sock";
-  std::string image_digest;                // "sha256:<hex>", verified
-  ImageConfig image;                       // where to import it from when the daemon lacks it
-  std::string owner;                       // the io.ovvoc.owner label: the agent's state dir
-  std::string runtime_dir = "/run/ovvoc";  // agent-owned; per-container control dirs
+  std::string image_digest;  // "sha256:<hex>", verified
+  ImageConfig image;         // where to import it from when the daemon lacks it
+  std::string owner;         // the io.ovvoc.owner label: the agent's state dir
 };
 
 // Fails when no daemon answers, or the image cannot be found, imported or verified.
@@ -27,10 +26,9 @@ absl::StatusOr<std::unique_ptr<Backend>> MakeDockerBackend(DockerOptions options
 // The image reference for a digest: "ovvoc-job:<first 12 hex>".
 std::string DockerImageTag(absl::string_view digest);
 
-// The container-create request for `spec` (exposed for tests). `control_dir` is mounted
-// read-only at /run: the init's channel to the agent.
+// The container-create request for `spec` (exposed for tests).
 nlohmann::json DockerCreateRequest(const SandboxSpec& spec, const std::string& image,
-                                   const std::string& control_dir, const std::string& owner);
+                                   const std::string& owner);
 
 }  // namespace ovvoc::agent::sandbox
 

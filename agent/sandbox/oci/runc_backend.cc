@@ -38,11 +38,11 @@ Json Mount(const std::string& destination, const std::string& type, const std::s
 }
 
 Json ProcessJson(const std::vector<std::string>& args, const std::vector<std::string>& env,
-                 const std::string& cwd) {
+                 const std::string& cwd, uint32_t uid) {
   const Json none = Json::array();
   return Json{
       {"terminal", false},
-      {"user", {{"uid", kJobUid}, {"gid", kJobGid}, {"additionalGids", Json::array()}}},
+      {"user", {{"uid", uid}, {"gid", uid}, {"additionalGids", Json::array()}}},
       {"args", args},
       {"env", env},
       {"cwd", cwd},
@@ -89,11 +89,11 @@ class RuncSandbox final : public ContainerSandbox {
 
   absl::Status Start() {
     OVVOC_RETURN_IF_ERROR(files::EnsureDir(bundle_, 0700));
-    OVVOC_RETURN_IF_ERROR(ListenForInit(control_dir()));
+    created_ = true;  // from here on, Destroy() has something to remove
+    OVVOC_RETURN_IF_ERROR(ListenForInit());
     // A scratch file: no fsync (the bundle dir is often on disk, and it costs milliseconds).
-    OVVOC_RETURN_IF_ERROR(files::WriteFile(
-        bundle_ + "/config.json", RuncConfig(spec_, options_.rootfs, control_dir()).dump(), 0600));
-    created_ = true;
+    OVVOC_RETURN_IF_ERROR(files::WriteFile(bundle_ + "/config.json",
+                                           RuncConfig(spec_, options_.rootfs).dump(), 0600));
     // `runc run` in the foreground, for the container's whole life: when the init dies, runc
     // removes the container itself, which saves a second runc process (`runc delete`, ~6 ms)
     // per job. Its output, and the init's, go to a file.
@@ -101,16 +101,16 @@ class RuncSandbox final : public ContainerSandbox {
                                       {"run", "--bundle", bundle_, spec_.name}, "/run.log")));
     // The init is the one process runc forks that outlives the start: its only child.
     const int runc_pid = runc_->pid();
-    absl::Status attached = Attach(
-        [runc_pid](int pid) { return ParentPid(pid) == runc_pid; }, runc_->exit_fd());
+    absl::Status attached =
+        Attach([runc_pid](int pid) { return ParentPid(pid) == runc_pid; }, runc_->exit_fd());
     if (!attached.ok()) {
       absl::StatusOr<std::string> log = files::ReadFile(bundle_ + "/run.log");
-      return absl::Status(attached.code(),
-                          absl::StrCat(attached.message(),
-                                       log.ok() && !log->empty()
-                                           ? absl::StrCat(": runc said: ",
-                                                          absl::StripAsciiWhitespace(*log))
-                                           : ""));
+      return absl::Status(
+          attached.code(),
+          absl::StrCat(attached.message(),
+                       log.ok() && !log->empty()
+                           ? absl::StrCat(": runc said: ", absl::StripAsciiWhitespace(*log))
+                           : ""));
     }
     return BringLoopbackUp(netns_path());
   }
@@ -161,9 +161,6 @@ class RuncSandbox final : public ContainerSandbox {
     return absl::OkStatus();
   }
 
-  // Root-owned, mounted read-only at /run: where the init's channel socket lives.
-  std::string control_dir() const { return bundle_ + "/run"; }
-
   const RuncOptions options_;
   const std::string bundle_;
   bool created_ = false;
@@ -209,8 +206,7 @@ class RuncBackend final : public Backend {
 
 }  // namespace
 
-nlohmann::json RuncConfig(const SandboxSpec& spec, const std::string& rootfs,
-                          const std::string& control_dir) {
+nlohmann::json RuncConfig(const SandboxSpec& spec, const std::string& rootfs) {
   const Limits& limits = spec.limits;
   Json mounts = Json::array({
       Mount("/proc", "proc", "proc", {"nosuid", "noexec", "nodev"}),
@@ -227,7 +223,7 @@ nlohmann::json RuncConfig(const SandboxSpec& spec, const std::string& rootfs,
             {"nosuid", "nodev", "mode=1777", absl::StrCat("size=", limits.tmp_bytes)}),
       Mount("/workspace", "bind", spec.workspace_dir, {"rbind", "rw", "nosuid", "nodev"}),
       Mount("/home/ovvoc", "bind", spec.home_dir, {"rbind", "rw", "nosuid", "nodev"}),
-      Mount("/run", "bind", control_dir, {"rbind", "ro", "nosuid", "nodev", "noexec"}),
+      Mount("/run", "bind", spec.control_dir, {"rbind", "ro", "nosuid", "nodev", "noexec"}),
   });
   const int64_t memory = static_cast<int64_t>(limits.memory_bytes);
   Json namespaces = Json::array();
@@ -236,7 +232,7 @@ nlohmann::json RuncConfig(const SandboxSpec& spec, const std::string& rootfs,
   }
   return Json{
       {"ociVersion", "1.0.2"},
-      {"process", ProcessJson({kInitPath, kInitSocketInContainer}, spec.env, "/")},
+      {"process", ProcessJson({kInitPath, kInitSocketInContainer}, spec.env, "/", spec.uid)},
       {"root", {{"path", rootfs}, {"readonly", true}}},
       {"hostname", "ovvoc-job"},
       {"mounts", mounts},

@@ -20,10 +20,8 @@ struct RuncOptions {
 
 std::unique_ptr<Backend> MakeRuncBackend(RuncOptions options);
 
-// The bundle's config.json for `spec` (exposed for tests). `control_dir` is mounted read-only
-// at /run: the init's channel to the agent.
-nlohmann::json RuncConfig(const SandboxSpec& spec, const std::string& rootfs,
-                          const std::string& control_dir);
+// The bundle's config.json for `spec` (exposed for tests).
+nlohmann::json RuncConfig(const SandboxSpec& spec, const std::string& rootfs);
 
 }  // namespace ovvoc::agent::sandbox
 

@@ -49,5 +49,32 @@ TEST_CASE("missing, oversized and non-regular files are refused") {
   CHECK(absl::IsFailedPrecondition(ReadFileBeneath(dir.Sub("repo"), "fifo", 100).status()));
 }
 
+TEST_CASE("a file put back beneath the root replaces what stands there, never writes through it") {
+  testing::TempDir dir;
+  std::filesystem::create_directories(dir.Sub("repo/dir-manifest"));
+  std::ofstream(dir.Sub("host-file")) << "host";
+  const uid_t uid = ::getuid();
+  // Whatever an install script left at the name: a link to a host file, a file, an empty dir.
+  std::filesystem::create_symlink(dir.Sub("host-file"), dir.Sub("repo/linked"));
+  std::ofstream(dir.Sub("repo/plain")) << "changed";
+  std::filesystem::create_directories(dir.Sub("repo/empty-dir"));
+  for (const char* name : {"linked", "plain", "empty-dir", "absent"}) {
+    INFO(name);
+    REQUIRE(ReplaceFileBeneath(dir.Sub("repo"), name, "{\"a\":1}", uid, uid, 0644).ok());
+    absl::StatusOr<std::string> text = ReadFileBeneath(dir.Sub("repo"), name, 100);
+    REQUIRE(text.ok());
+    CHECK(*text == "{\"a\":1}");
+  }
+  std::ifstream host(dir.Sub("host-file"));
+  CHECK(std::string(std::istreambuf_iterator<char>(host), {}) == "host");
+  // A directory with contents is not removed; a path is not a name.
+  std::ofstream(dir.Sub("repo/dir-manifest/x")) << "x";
+  CHECK(!ReplaceFileBeneath(dir.Sub("repo"), "dir-manifest", "{}", uid, uid, 0644).ok());
+  CHECK(absl::IsInvalidArgument(
+      ReplaceFileBeneath(dir.Sub("repo"), "../escape", "{}", uid, uid, 0644)));
+  CHECK(CheckRegularFileBeneath(dir.Sub("repo"), "plain").ok());
+  CHECK(!CheckRegularFileBeneath(dir.Sub("repo"), "dir-manifest").ok());
+}
+
 }  // namespace
 }  // namespace ovvoc::agent

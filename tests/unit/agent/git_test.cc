@@ -1,5 +1,6 @@
 #include "agent/git/git.h"
 
+#include <git2.h>
 #include <stdlib.h>
 
 #include <catch2/catch.hpp>
@@ -312,6 +313,105 @@ TEST_CASE("A destination that is not empty is AlreadyExists") {
   absl::StatusOr<CloneResult> result = Clone(Options(forge.repo, destination));
   CHECK(result.status().code() == absl::StatusCode::kAlreadyExists);
   CHECK(ReadFile(destination + "/keep.txt") == "mine\n");
+}
+
+// A bare repository at `path` whose main branch holds `files` (name -> content) at its root,
+// and `fanout`-wide directories nested `depth` deep that all share one subtree ending in those
+// files: fanout^depth copies of them, from a handful of objects. Built with libgit2, as an
+// attacker would build one.
+void MakeBomb(const std::string& path,
+              const std::vector<std::pair<std::string, std::string>>& files, int fanout,
+              int depth) {
+  git_libgit2_init();
+  git_repository* repo = nullptr;
+  REQUIRE(git_repository_init(&repo, path.c_str(), /*is_bare=*/1) == 0);
+  git_treebuilder* builder = nullptr;
+  REQUIRE(git_treebuilder_new(&builder, repo, nullptr) == 0);
+  for (const auto& [name, content] : files) {
+    git_oid blob;
+    REQUIRE(git_blob_create_from_buffer(&blob, repo, content.data(), content.size()) == 0);
+    REQUIRE(git_treebuilder_insert(nullptr, builder, name.c_str(), &blob, GIT_FILEMODE_BLOB) == 0);
+  }
+  git_oid tree;
+  REQUIRE(git_treebuilder_write(&tree, builder) == 0);
+  for (int level = 0; level < depth; ++level) {
+    git_treebuilder_clear(builder);
+    for (int i = 0; i < fanout; ++i) {
+      const std::string name = "d" + std::to_string(i);
+      REQUIRE(git_treebuilder_insert(nullptr, builder, name.c_str(), &tree, GIT_FILEMODE_TREE) ==
+              0);
+    }
+    REQUIRE(git_treebuilder_write(&tree, builder) == 0);
+  }
+  git_treebuilder_free(builder);
+  git_tree* root = nullptr;
+  REQUIRE(git_tree_lookup(&root, repo, &tree) == 0);
+  git_signature* who = nullptr;
+  REQUIRE(git_signature_new(&who, "bomb", "bomb@example.com", 0, 0) == 0);
+  git_oid commit;
+  REQUIRE(git_commit_create(&commit, repo, "refs/heads/main", who, who, nullptr, "bomb", root, 0,
+                            nullptr) == 0);
+  REQUIRE(git_repository_set_head(repo, "refs/heads/main") == 0);
+  git_signature_free(who);
+  git_tree_free(root);
+  git_repository_free(repo);
+}
+
+// Regression: a 220 KB repository whose tree expands to 10^6 files was checked out whole onto
+// the host's disk (+4.7 GB, +1.1 M inodes), ignoring the job's timeout.
+TEST_CASE("A tree bomb is refused before anything is checked out") {
+  TempDir dir;
+  const std::string bomb = dir.path() + "/bomb.git";
+  MakeBomb(bomb, {{"package.json", "{}"}, {"x", "x"}}, 10, 6);  // 2 x 10^6 files
+  const std::string destination = dir.path() + "/clone";
+  CloneOptions options = Options(bomb, destination);
+  const auto start = std::chrono::steady_clock::now();
+  absl::StatusOr<CloneResult> result = Clone(options);
+  INFO(result.status().ToString());
+  CHECK(absl::IsResourceExhausted(result.status()));
+  CHECK_THAT(std::string(result.status().message()),
+             Catch::Contains("more than 100000 files and directories"));
+  CHECK(IsAbsentOrEmpty(destination));
+  CHECK(std::chrono::steady_clock::now() - start < std::chrono::seconds(30));
+}
+
+TEST_CASE("A clone's bytes, one file's size and nesting are bounded") {
+  TempDir dir;
+  const std::string big = dir.path() + "/big.git";
+  MakeBomb(big, {{"blob", std::string(3 << 20, '\0')}}, 2, 2);  // 4 copies of 3 MiB
+  const std::string deep = dir.path() + "/deep.git";
+  MakeBomb(deep, {{"f", "f"}}, 1, 200);
+  struct Case {
+    std::string repo;
+    void (*tighten)(ovvoc::agent::git::CloneLimits&);
+    const char* says;
+  };
+  for (const Case& c : std::vector<Case>{
+           {big, [](auto& l) { l.max_file_bytes = 1 << 20; }, "the limit for one file is 1 MiB"},
+           {big, [](auto& l) { l.max_checkout_bytes = 10 << 20; }, "more than 10 MiB"},
+           {big, [](auto& l) { l.max_fetch_bytes = 1000; }, "the most a clone may fetch"},
+           {deep, [](auto&) {}, "nest deeper than 128"}}) {
+    INFO(c.says);
+    const std::string destination = dir.path() + "/clone";
+    CloneOptions options = Options("file://" + c.repo, destination);
+    c.tighten(options.limits);
+    absl::StatusOr<CloneResult> result = Clone(options);
+    CHECK(absl::IsResourceExhausted(result.status()));
+    CHECK_THAT(std::string(result.status().message()), Catch::Contains(c.says));
+    CHECK(IsAbsentOrEmpty(destination));
+  }
+  // Within its limits the same repository clones.
+  CloneOptions fine = Options(big, dir.path() + "/fine");
+  CHECK(Clone(fine).ok());
+}
+
+TEST_CASE("A clone past the job's deadline is DeadlineExceeded") {
+  Forge forge;
+  const std::string destination = forge.Destination("clone");
+  CloneOptions options = Options(forge.repo, destination);
+  options.deadline = absl::Now() - absl::Seconds(1);
+  CHECK(absl::IsDeadlineExceeded(Clone(options).status()));
+  CHECK(IsAbsentOrEmpty(destination));
 }
 
 TEST_CASE("An empty repository clones with no head commit") {

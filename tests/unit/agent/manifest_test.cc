@@ -27,6 +27,16 @@ TEST_CASE("dependencies of every kind, in file order") {
   CHECK(m->dependencies[4].manifest_path() == "package.json");
 }
 
+TEST_CASE("scripts: string values, as npm reads them") {
+  absl::StatusOr<Manifest> m = ParseManifest(
+      R"({"scripts": {"build": "tsc", "test": "mocha", "odd": 3, "also": null}})", "package.json");
+  REQUIRE(m.ok());
+  CHECK(m->scripts == std::map<std::string, std::string>{{"build", "tsc"}, {"test", "mocha"}});
+  absl::StatusOr<Manifest> no_object = ParseManifest(R"({"scripts": "tsc"})", "package.json");
+  REQUIRE(no_object.ok());
+  CHECK(no_object->scripts.empty());
+}
+
 TEST_CASE("a manifest without dependencies is fine") {
   absl::StatusOr<Manifest> m = ParseManifest(R"({"name": "empty"})", "package.json");
   REQUIRE(m.ok());

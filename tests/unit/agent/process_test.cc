@@ -54,6 +54,29 @@ TEST_CASE("a timeout stops the process and calls on_stop first") {
   CHECK(absl::Now() - start < absl::Seconds(10));  // the 5 s grace, then SIGKILL
 }
 
+// Regression: RunProcess stopped enforcing its timeout and cancel once the child closed its
+// output, and then waited for it forever.
+TEST_CASE("a process that closes its output is still stopped at its timeout and on cancel") {
+  for (const bool use_cancel : {false, true}) {
+    INFO((use_cancel ? "cancel" : "timeout"));
+    RunOptions run;
+    run.argv = {"/bin/sh", "-c", "exec >&- 2>&-; exec sleep 30"};
+    run.env = kEnv;
+    int polls = 0;
+    if (use_cancel) {
+      run.cancelled = [&polls] { return ++polls > 3; };
+    } else {
+      run.timeout = absl::Milliseconds(300);
+    }
+    const absl::Time start = absl::Now();
+    auto r = RunProcess(run);
+    REQUIRE(r.ok());
+    CHECK((use_cancel ? r->cancelled : r->timed_out));
+    CHECK(r->exit_code == 128 + SIGKILL);
+    CHECK(absl::Now() - start < absl::Seconds(20));  // not the 30 s sleep
+  }
+}
+
 TEST_CASE("a daemon holding the output does not keep RunProcess waiting") {
   RunOptions run;
   run.argv = {"/bin/sh", "-c", "sleep 30 & echo started"};
@@ -100,7 +123,7 @@ TEST_CASE("a child process runs on its own until waited for") {
   absl::StatusOr<int> code = child->Wait(absl::Seconds(10));
   REQUIRE(code.ok());
   CHECK(*code == 3);
-  CHECK(*child->Wait(absl::ZeroDuration()) == 3);  // once reaped, the same answer
+  CHECK(*child->Wait(absl::ZeroDuration()) == 3);               // once reaped, the same answer
   CHECK(*files::ReadFile(run.output_file) == "stdin=\nerr\n");  // stdin is /dev/null
 }
 

@@ -18,6 +18,8 @@ SandboxSpec Spec() {
   spec.job_id = "job_x";
   spec.workspace_dir = "/jobs/x/disk/tree";
   spec.home_dir = "/jobs/x/disk/home";
+  spec.control_dir = "/jobs/x/disk/control";
+  spec.uid = 10042;
   spec.env = BaseEnvironment(spec.limits);
   return spec;
 }
@@ -53,10 +55,11 @@ TEST_CASE("the runc bundle asks for every hardening measure") {
   spec.limits.memory_bytes = 256ull << 20;
   spec.limits.pids = 128;
   spec.limits.cpu_millis = 500;
-  nlohmann::json config = RuncConfig(spec, "/images/abc/rootfs", "/jobs/x/run");
+  nlohmann::json config = RuncConfig(spec, "/images/abc/rootfs");
   CHECK(config["root"]["readonly"] == true);
   const nlohmann::json& process = config["process"];
-  CHECK(process["user"]["uid"] == kJobUid);
+  CHECK(process["user"]["uid"] == 10042);
+  CHECK(process["user"]["gid"] == 10042);
   CHECK(process["noNewPrivileges"] == true);
   for (const char* set : {"bounding", "effective", "inheritable", "permitted", "ambient"}) {
     CHECK(process["capabilities"][set].empty());
@@ -89,18 +92,26 @@ TEST_CASE("the runc bundle asks for every hardening measure") {
   for (const auto& m : config["mounts"]) {
     if (m["destination"] != "/run") continue;
     const auto& o = m["options"];
-    control = m["source"] == "/jobs/x/run" && std::find(o.begin(), o.end(), "ro") != o.end();
+    control =
+        m["source"] == "/jobs/x/disk/control" && std::find(o.begin(), o.end(), "ro") != o.end();
   }
   CHECK(control);  // the init's channel: read-only, so no job process can replace the socket
   CHECK(config["annotations"][kJobLabel] == "job_x");
+  CHECK(linux["maskedPaths"] == MaskedPaths());
+  CHECK(linux["readonlyPaths"] == ReadonlyPaths());
 }
 
 TEST_CASE("the docker create request asks for the same") {
   SandboxSpec spec = Spec();
-  nlohmann::json request =
-      DockerCreateRequest(spec, "ovvoc-job:abc", "/run/ovvoc/containers/x", "/var/lib/ovvoc-agent");
+  nlohmann::json request = DockerCreateRequest(spec, "ovvoc-job:abc", "/var/lib/ovvoc-agent");
   const nlohmann::json& host = request["HostConfig"];
-  CHECK(request["User"] == "10001:10001");
+  CHECK(request["User"] == "10042:10042");
+  // Docker's own lists are replaced by ours, the same as the oci backend's.
+  CHECK(host["MaskedPaths"] == MaskedPaths());
+  CHECK(host["ReadonlyPaths"] == ReadonlyPaths());
+  CHECK(host["LogConfig"]["Type"] == "none");  // nothing a job writes reaches dockerd's disk
+  const std::vector<std::string> binds = host["Binds"];
+  CHECK(std::count(binds.begin(), binds.end(), "/jobs/x/disk/control:/run:ro") == 1);
   CHECK(request["Labels"][kJobLabel] == "job_x");
   CHECK(request["Labels"][kOwnerLabel] == "/var/lib/ovvoc-agent");
   CHECK(host["NetworkMode"] == "none");
