@@ -111,6 +111,7 @@ absl::Status SandboxSession::Prepare(JobContext& job) {
   spec.workspace_dir = disk_->tree_dir();
   spec.home_dir = disk_->home_dir();
   spec.control_dir = disk_->control_dir();
+  spec.etc_dir = disk_->etc_dir();
   spec.uid = uid_->uid();
   spec.limits = limits_;
   spec.env = sandbox::BaseEnvironment(limits_);

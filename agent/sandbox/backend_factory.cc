@@ -24,13 +24,12 @@ absl::StatusOr<std::unique_ptr<Backend>> MakeBackend(const BackendConfig& config
     return MakeDockerBackend(std::move(docker));
   }
   if (kind == "oci") {
-    OVVOC_ASSIGN_OR_RETURN(std::string rootfs,
-                           PrepareRootfs(config.image, digest, config.state_dir));
     RuncOptions runc;
+    OVVOC_ASSIGN_OR_RETURN(runc.rootfs_image,
+                           PrepareRootfsImage(config.image, digest, config.state_dir));
     runc.runc = config.runc;
     runc.state_root = config.state_dir + "/runc";
     runc.bundles_dir = config.state_dir + "/bundles";
-    runc.rootfs = rootfs;
     return MakeRuncBackend(std::move(runc));
   }
   return absl::InvalidArgumentError(

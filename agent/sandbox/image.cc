@@ -4,6 +4,9 @@
 #include <openssl/evp.h>
 #include <unistd.h>
 
+#include <cerrno>
+#include <cstring>
+#include <filesystem>
 #include <memory>
 
 #include "absl/strings/ascii.h"
@@ -39,8 +42,8 @@ absl::StatusOr<std::string> ResolveDigest(const ImageConfig& config) {
     absl::StatusOr<std::string> manifest =
         files::ReadFile(config.image_dir + "/current/image.json");
     if (!manifest.ok()) {
-      return absl::FailedPreconditionError(absl::StrCat(
-          "no job image in ", config.image_dir, "; build one with deploy/image/build.sh"));
+      return absl::FailedPreconditionError(absl::StrCat("no job image in ", config.image_dir,
+                                                        "; build one with deploy/image/build.sh"));
     }
     nlohmann::json json = nlohmann::json::parse(*manifest, nullptr, false);
     digest = json.is_object() ? json.value("digest", "") : "";
@@ -73,9 +76,9 @@ absl::StatusOr<std::string> VerifiedImageTar(const ImageConfig& config, absl::st
   const std::string tar = absl::StrCat(config.image_dir, "/", DigestHex(digest), "/rootfs.tar");
   absl::StatusOr<std::string> actual = Sha256OfFile(tar);
   if (absl::IsNotFound(actual.status())) {
-    return absl::FailedPreconditionError(absl::StrCat(
-        "the job image ", digest, " is not in ", config.image_dir,
-        "; build it with deploy/image/build.sh"));
+    return absl::FailedPreconditionError(absl::StrCat("the job image ", digest, " is not in ",
+                                                      config.image_dir,
+                                                      "; build it with deploy/image/build.sh"));
   }
   if (!actual.ok()) return actual.status();
   if (*actual != DigestHex(digest)) {
@@ -106,6 +109,56 @@ absl::StatusOr<std::string> PrepareRootfs(const ImageConfig& config, absl::strin
   }
   OVVOC_RETURN_IF_ERROR(files::WriteFileAtomic(complete, std::string(digest) + "\n", 0600));
   return rootfs;
+}
+
+namespace {
+
+// The bytes of every file under `dir` (not following links).
+uint64_t TreeBytes(const std::string& dir) {
+  uint64_t total = 0;
+  std::error_code ec;
+  for (auto it = std::filesystem::recursive_directory_iterator(dir, ec);
+       !ec && it != std::filesystem::recursive_directory_iterator(); it.increment(ec)) {
+    if (it->is_regular_file(ec) && !it->is_symlink(ec)) total += it->file_size(ec);
+  }
+  return total;
+}
+
+}  // namespace
+
+absl::StatusOr<std::string> PrepareRootfsImage(const ImageConfig& config, absl::string_view digest,
+                                               const std::string& state_dir) {
+  const std::string dir = absl::StrCat(state_dir, "/images/", DigestHex(digest));
+  const std::string image = dir + "/rootfs.ext4";
+  const std::string complete = dir + "/rootfs.ext4.complete";
+  if (files::Exists(complete)) return image;
+  OVVOC_ASSIGN_OR_RETURN(std::string rootfs, PrepareRootfs(config, digest, state_dir));
+  // Room for the files, their metadata and ext4's own, in KiB.
+  const uint64_t kib = (TreeBytes(rootfs) / 4 * 5 + (64ull << 20)) >> 10;
+  RunOptions mkfs;
+  mkfs.argv = {"/sbin/mkfs.ext4",
+               "-q",
+               "-F",
+               "-d",
+               rootfs,
+               "-O",
+               "^has_journal",
+               "-m",
+               "0",
+               "-L",
+               "ovvoc-job",
+               "-E",
+               "root_owner=0:0",
+               image,
+               absl::StrCat(kib, "k")};
+  mkfs.env = {"PATH=/usr/sbin:/usr/bin:/sbin:/bin"};
+  mkfs.timeout = absl::Minutes(5);
+  OVVOC_ASSIGN_OR_RETURN(RunResult ran, RunProcess(mkfs));
+  if (ran.exit_code != 0) {
+    return absl::InternalError(absl::StrCat("cannot make the rootfs image: ", ran.output));
+  }
+  OVVOC_RETURN_IF_ERROR(files::WriteFileAtomic(complete, std::string(digest) + "\n", 0600));
+  return image;
 }
 
 }  // namespace ovvoc::agent::sandbox

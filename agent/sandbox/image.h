@@ -31,6 +31,13 @@ absl::StatusOr<std::string> VerifiedImageTar(const ImageConfig& config, absl::st
 absl::StatusOr<std::string> PrepareRootfs(const ImageConfig& config, absl::string_view digest,
                                           const std::string& state_dir);
 
+// The OCI backend's rootfs: the image's tree (PrepareRootfs) as a read-only ext4 filesystem
+// image of its own, made once into `state_dir`/images/<hex>/rootfs.ext4. Each container mounts
+// it read-only (MountImageReadOnly), so that it sees its root as "/" of a loop device, never as
+// a host path (a bind of a directory shows its host path in mountinfo).
+absl::StatusOr<std::string> PrepareRootfsImage(const ImageConfig& config, absl::string_view digest,
+                                               const std::string& state_dir);
+
 // sha256 of a file's contents, lowercase hex.
 absl::StatusOr<std::string> Sha256OfFile(const std::string& path);
 

@@ -26,6 +26,7 @@ constexpr absl::Duration kDrain = absl::Milliseconds(500);
 constexpr absl::Duration kTick = absl::Milliseconds(100);
 constexpr absl::Duration kGrace = absl::Seconds(5);
 constexpr size_t kMaxRequest = 65536;
+constexpr char kSocketName[] = "ovvoc-init.sock";
 
 absl::Status Errno(absl::string_view what) {
   return absl::InternalError(absl::StrCat(what, ": ", std::strerror(errno)));
@@ -71,7 +72,12 @@ absl::StatusOr<std::unique_ptr<InitChannel>> InitChannel::Listen(const std::stri
   if (absl::Status s = files::EnsureDir(host_dir, 0755); !s.ok()) return s;
   ::chown(host_dir.c_str(), 0, 0);
   auto channel = std::make_unique<InitChannel>();
-  channel->socket_path_ = host_dir + "/ovvoc-init.sock";
+  // Bound through the directory's fd, not its host path: a unix socket's address is the string
+  // given to bind(), and the container sees it in /proc/net/unix (the accepted socket lives in
+  // the connecting init's network namespace, address and all).
+  channel->dir_.reset(::open(host_dir.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));
+  if (!channel->dir_.valid()) return Errno(absl::StrCat("open ", host_dir));
+  channel->socket_path_ = absl::StrCat("/proc/self/fd/", channel->dir_.get(), "/", kSocketName);
   sockaddr_un addr{};
   addr.sun_family = AF_UNIX;
   if (channel->socket_path_.size() >= sizeof addr.sun_path) {
@@ -117,7 +123,8 @@ absl::StatusOr<int> InitChannel::Accept(const std::function<bool(int pid)>& is_i
     // Anyone else is dropped unanswered.
   }
   listener_.reset();
-  ::unlink(socket_path_.c_str());
+  ::unlinkat(dir_.get(), kSocketName, 0);
+  dir_.reset();
   return init_pid;
 }
 

@@ -75,6 +75,7 @@ class InitChannel {
                              const std::function<void()>& stop);
 
  private:
+  UniqueFd dir_;  // the host dir, until the init connected
   std::string socket_path_;
   UniqueFd listener_;
   UniqueFd channel_;

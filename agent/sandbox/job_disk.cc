@@ -1,8 +1,6 @@
 #include "agent/sandbox/job_disk.h"
 
 #include <fcntl.h>
-#include <linux/loop.h>
-#include <sys/ioctl.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
@@ -17,6 +15,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "agent/process/process.h"
+#include "agent/sandbox/loop_device.h"
 #include "agent/sandbox/sandbox.h"
 #include "common/files.h"
 #include "common/status_macros.h"
@@ -50,33 +49,6 @@ absl::Status Format(const std::string& image, uint32_t uid) {
   return absl::OkStatus();
 }
 
-struct Loop {
-  std::string device;
-  UniqueFd fd;  // keep open until mounted: with autoclear, the last close detaches
-};
-
-// Attaches `image` to a free loop device (autoclear: it detaches once unmounted and closed).
-absl::StatusOr<Loop> AttachLoop(const std::string& image) {
-  UniqueFd backing(::open(image.c_str(), O_RDWR | O_CLOEXEC));
-  if (!backing.valid()) return Errno("open job disk image");
-  UniqueFd control(::open("/dev/loop-control", O_RDWR | O_CLOEXEC));
-  if (!control.valid()) return Errno("open /dev/loop-control (is the loop module loaded?)");
-  for (int attempt = 0; attempt < 10; ++attempt) {
-    int number = ::ioctl(control.get(), LOOP_CTL_GET_FREE);
-    if (number < 0) return Errno("LOOP_CTL_GET_FREE");
-    std::string device = absl::StrCat("/dev/loop", number);
-    UniqueFd loop(::open(device.c_str(), O_RDWR | O_CLOEXEC));
-    if (!loop.valid()) return Errno(absl::StrCat("open ", device));
-    loop_config config{};
-    config.fd = static_cast<uint32_t>(backing.get());
-    config.info.lo_flags = LO_FLAGS_AUTOCLEAR;
-    if (::ioctl(loop.get(), LOOP_CONFIGURE, &config) == 0) return Loop{device, std::move(loop)};
-    if (errno != EBUSY) return Errno(absl::StrCat("LOOP_CONFIGURE ", device));
-    // Another process took it between GET_FREE and CONFIGURE: ask again.
-  }
-  return absl::UnavailableError("no free loop device");
-}
-
 uint64_t UsedBlocks(const std::string& dir) {
   struct statvfs st {};
   if (::statvfs(dir.c_str(), &st) != 0) return 0;
@@ -96,7 +68,7 @@ absl::StatusOr<std::unique_ptr<JobDisk>> JobDisk::Create(const std::string& imag
   }
   OVVOC_RETURN_IF_ERROR(Format(image_path, uid));
   OVVOC_RETURN_IF_ERROR(files::EnsureDir(mount_dir, 0755));
-  OVVOC_ASSIGN_OR_RETURN(Loop loop, AttachLoop(image_path));
+  OVVOC_ASSIGN_OR_RETURN(LoopDevice loop, AttachLoop(image_path, /*read_only=*/false));
   if (::mount(loop.device.c_str(), mount_dir.c_str(), "ext4", MS_NOSUID | MS_NODEV | MS_NOATIME,
               "") != 0) {
     return Errno(absl::StrCat("mount ", loop.device, " on ", mount_dir));
@@ -107,8 +79,18 @@ absl::StatusOr<std::unique_ptr<JobDisk>> JobDisk::Create(const std::string& imag
       return Errno(absl::StrCat("prepare ", dir));
     }
   }
-  if (::mkdir(disk->control_dir().c_str(), 0755) != 0) {
+  if (::mkdir(disk->control_dir().c_str(), 0755) != 0 ||
+      ::mkdir(disk->etc_dir().c_str(), 0755) != 0) {
     return Errno(absl::StrCat("prepare ", disk->control_dir()));
+  }
+  // As in the image: no resolver but the default (127.0.0.1), where the egress monitor sees
+  // every query.
+  for (const auto& [file, content] :
+       {std::pair<const char*, const char*>{"hosts", "127.0.0.1 localhost\n::1 localhost\n"},
+        {"hostname", "ovvoc-job\n"},
+        {"resolv.conf", ""}}) {
+    OVVOC_RETURN_IF_ERROR(
+        files::WriteFile(absl::StrCat(disk->etc_dir(), "/", file), content, 0644));
   }
   ::chmod(mount_dir.c_str(), 0755);  // root_owner made it the job's; the root stays ours
   ::chown(mount_dir.c_str(), 0, 0);

@@ -57,6 +57,10 @@ struct SandboxSpec {
   // Host dir mounted read-only at /run, where the init's channel socket is made: root-owned, on
   // the job disk (so that the container's mount table names no host path).
   std::string control_dir;
+  // Host dir holding the container's /etc/hosts, /etc/hostname and /etc/resolv.conf, for a
+  // runtime that would otherwise bind its own (Docker: from a host path it names); on the job
+  // disk. Empty: the image's.
+  std::string etc_dir;
   uint32_t uid = 0;  // and gid: the job's own (JobUid), never 0
   Limits limits;
   std::vector<std::string> env;  // every process's base environment

@@ -112,6 +112,7 @@ std::string BackendUnavailableReason(const std::string& backend) {
 
 std::string FixturesDir() { return OVVOC_ATTACK_FIXTURES_DIR; }
 std::string ProbeBinary() { return OVVOC_ATTACK_PROBE_BIN; }
+std::string ToolBinary() { return OVVOC_ATTACK_TOOL_BIN; }
 
 std::string RandomHex(size_t bytes) {
   std::ifstream random("/dev/urandom", std::ios::binary);

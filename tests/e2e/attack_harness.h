@@ -26,6 +26,7 @@ std::string BackendUnavailableReason(const std::string& backend);
 
 std::string FixturesDir();
 std::string ProbeBinary();
+std::string ToolBinary();  // tests/fixtures/attacks/tool.c
 
 // `bytes` random bytes, hex-encoded.
 std::string RandomHex(size_t bytes);

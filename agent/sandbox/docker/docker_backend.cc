@@ -179,6 +179,13 @@ nlohmann::json DockerCreateRequest(const SandboxSpec& spec, const std::string& i
         {"AutoRemove", false}}},
   };
   if (!limits.cpuset.empty()) request["HostConfig"]["CpusetCpus"] = limits.cpuset;
+  if (!spec.etc_dir.empty()) {
+    // Docker binds its own copies from /var/lib/docker/containers/<id>/ unless given these.
+    for (const char* file : {"hosts", "hostname", "resolv.conf"}) {
+      request["HostConfig"]["Binds"].push_back(
+          absl::StrCat(spec.etc_dir, "/", file, ":/etc/", file, ":ro"));
+    }
+  }
   return request;
 }
 

@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <filesystem>
 #include <optional>
 
 #include "absl/strings/match.h"
@@ -18,6 +19,8 @@
 #include "agent/sandbox/container_exec.h"
 #include "agent/sandbox/hardening.h"
 #include "agent/sandbox/init_channel.h"
+#include "agent/sandbox/job_disk.h"
+#include "agent/sandbox/loop_device.h"
 #include "agent/sandbox/netns.h"
 #include "common/files.h"
 #include "common/logging.h"
@@ -90,10 +93,16 @@ class RuncSandbox final : public ContainerSandbox {
   absl::Status Start() {
     OVVOC_RETURN_IF_ERROR(files::EnsureDir(bundle_, 0700));
     created_ = true;  // from here on, Destroy() has something to remove
+    std::string rootfs = options_.rootfs;
+    if (!options_.rootfs_image.empty()) {
+      rootfs = bundle_ + "/rootfs";
+      OVVOC_RETURN_IF_ERROR(files::EnsureDir(rootfs, 0755));
+      OVVOC_RETURN_IF_ERROR(MountImageReadOnly(options_.rootfs_image, rootfs));
+    }
     OVVOC_RETURN_IF_ERROR(ListenForInit());
     // A scratch file: no fsync (the bundle dir is often on disk, and it costs milliseconds).
-    OVVOC_RETURN_IF_ERROR(files::WriteFile(bundle_ + "/config.json",
-                                           RuncConfig(spec_, options_.rootfs).dump(), 0600));
+    OVVOC_RETURN_IF_ERROR(
+        files::WriteFile(bundle_ + "/config.json", RuncConfig(spec_, rootfs).dump(), 0600));
     // `runc run` in the foreground, for the container's whole life: when the init dies, runc
     // removes the container itself, which saves a second runc process (`runc delete`, ~6 ms)
     // per job. Its output, and the init's, go to a file.
@@ -127,6 +136,7 @@ class RuncSandbox final : public ContainerSandbox {
                                  !files::Exists(options_.state_root + "/" + spec_.name);
     runc_.reset();  // kills it if it is still there
     if (!runc_cleaned_up) removed = Runc({"delete", "--force", spec_.name});
+    JobDisk::UnmountAllUnder(bundle_);  // the rootfs
     (void)files::RemoveTree(bundle_);
     return removed;
   }
@@ -187,15 +197,21 @@ class RuncBackend final : public Backend {
     list.argv = {options_.runc, "--root", options_.state_root, "list", "--quiet"};
     list.env = {"PATH=/usr/sbin:/usr/bin:/sbin:/bin"};
     list.timeout = absl::Seconds(30);
-    if (!files::Exists(options_.state_root)) return absl::OkStatus();
-    OVVOC_ASSIGN_OR_RETURN(RunResult listed, RunProcess(list));
-    for (absl::string_view name : absl::StrSplit(listed.output, '\n', absl::SkipWhitespace())) {
-      log::Info("removing leftover container %s", name);
-      RunOptions remove = list;
-      remove.argv = {options_.runc, "--root",  options_.state_root,
-                     "delete",      "--force", std::string(name)};
-      (void)RunProcess(remove);
-      (void)files::RemoveTree(absl::StrCat(options_.bundles_dir, "/", name));
+    if (files::Exists(options_.state_root)) {
+      OVVOC_ASSIGN_OR_RETURN(RunResult listed, RunProcess(list));
+      for (absl::string_view name : absl::StrSplit(listed.output, '\n', absl::SkipWhitespace())) {
+        log::Info("removing leftover container %s", name);
+        RunOptions remove = list;
+        remove.argv = {options_.runc, "--root",  options_.state_root,
+                       "delete",      "--force", std::string(name)};
+        (void)RunProcess(remove);
+      }
+    }
+    // Every bundle left is a leftover (this agent holds its state dir), with its rootfs mount.
+    JobDisk::UnmountAllUnder(options_.bundles_dir);
+    std::error_code ec;
+    for (const auto& bundle : std::filesystem::directory_iterator(options_.bundles_dir, ec)) {
+      (void)files::RemoveTree(bundle.path().string());
     }
     return absl::OkStatus();
   }

@@ -1,5 +1,5 @@
 // The oci backend: containers run by runc from a bundle the agent writes. The rootfs is the
-// verified job image, shared read-only by every container.
+// verified job image, mounted read-only for every container (image.h, PrepareRootfsImage).
 #ifndef OVVOC_AGENT_SANDBOX_OCI_RUNC_BACKEND_H_
 #define OVVOC_AGENT_SANDBOX_OCI_RUNC_BACKEND_H_
 
@@ -15,7 +15,10 @@ struct RuncOptions {
   std::string runc = "/usr/sbin/runc";
   std::string state_root = "/run/ovvoc/runc";  // runc --root: only our containers live here
   std::string bundles_dir = "/run/ovvoc/bundles";
-  std::string rootfs;  // the verified image's extracted tree
+  // The verified image as an ext4 image (PrepareRootfsImage), which each container mounts
+  // read-only as its root. Empty: `rootfs`, a directory, as it is (tests).
+  std::string rootfs_image;
+  std::string rootfs;
 };
 
 std::unique_ptr<Backend> MakeRuncBackend(RuncOptions options);
