@@ -1,6 +1,7 @@
 #include "common/inert.h"
 
 #include <cstdint>
+#include <utility>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
@@ -39,10 +40,22 @@ uint32_t CodePoint(absl::string_view s, size_t length) {
   return code;
 }
 
-// C1 controls and the characters that reorder or hide text on a terminal.
+// C1 controls, and the characters that reorder, hide or break text on a terminal without
+// showing themselves: bidi controls, zero-width and other format characters (Unicode's Cf),
+// line and paragraph separators, fillers that render as blanks, variation selectors and tags.
 bool IsDangerousCodePoint(uint32_t c) {
-  return (c >= 0x80 && c <= 0x9f) || c == 0x061c || c == 0x200e || c == 0x200f ||
-         (c >= 0x202a && c <= 0x202e) || (c >= 0x2066 && c <= 0x2069);
+  static constexpr std::pair<uint32_t, uint32_t> kRanges[] = {
+      {0x0080, 0x009f},   {0x00ad, 0x00ad},   {0x034f, 0x034f},   {0x0600, 0x0605},
+      {0x061c, 0x061c},   {0x06dd, 0x06dd},   {0x070f, 0x070f},   {0x115f, 0x1160},
+      {0x17b4, 0x17b5},   {0x180b, 0x180f},   {0x200b, 0x200f},   {0x2028, 0x202e},
+      {0x2060, 0x206f},   {0x3164, 0x3164},   {0xfe00, 0xfe0f},   {0xfeff, 0xfeff},
+      {0xffa0, 0xffa0},   {0xfff9, 0xfffb},   {0x110bd, 0x110bd}, {0x1bca0, 0x1bca3},
+      {0x1d173, 0x1d17a}, {0xe0000, 0xe0fff},
+  };
+  for (const auto& [first, last] : kRanges) {
+    if (c >= first && c <= last) return true;
+  }
+  return false;
 }
 
 std::string Escape(absl::string_view text, bool keep_layout) {

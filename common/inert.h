@@ -4,8 +4,10 @@
 // a terminal (escape sequences, a carriage return that erases a line, bidi overrides that
 // reorder it) nor grow without bound.
 //
-// Control characters, DEL, C1 controls, Unicode bidi controls and bytes that are not UTF-8 are
-// written as visible escapes ("\x1b", "\u202e"); everything else stays as it was. Escaping is
+// Control characters, DEL, C1 controls, Unicode characters that act without showing (bidi
+// controls, zero-width and other format characters, line separators, blank fillers, variation
+// selectors, tags) and bytes that are not UTF-8 are written as visible escapes ("\x1b",
+// "\u202e", "\ue0041"); everything else stays as it was. Escaping is
 // idempotent: inert text passes through unchanged. Pure functions; thread-safe.
 #ifndef OVVOC_COMMON_INERT_H_
 #define OVVOC_COMMON_INERT_H_

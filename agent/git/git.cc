@@ -134,6 +134,7 @@ struct CloneState {
   bool credential_type_unsupported = false;
   bool cancelled = false;
   bool timed_out = false;
+  uint64_t refs = 0;
   std::string too_large;  // which limit the repository exceeds
 };
 
@@ -196,6 +197,21 @@ int OnTransferProgress(const git_indexer_progress* stats, void* payload) {
   return PollCancelled(state);
 }
 
+int OnPackProgress(int stage, uint32_t current, uint32_t total, void* payload) {
+  return PollCancelled(*static_cast<CloneState*>(payload));
+}
+
+// Called for each ref the clone writes: a repository with a hundred thousand branches would
+// write as many files.
+int OnUpdateTips(const char* refname, const git_oid* a, const git_oid* b, void* payload) {
+  auto& state = *static_cast<CloneState*>(payload);
+  if (++state.refs > state.options->limits.max_refs) {
+    return TooLarge(state,
+                    absl::StrCat("it has more than ", state.options->limits.max_refs, " branches"));
+  }
+  return PollCancelled(state);
+}
+
 int OnSidebandProgress(const char* text, int length, void* payload) {
   return PollCancelled(*static_cast<CloneState*>(payload));
 }
@@ -205,38 +221,22 @@ int OnCheckoutNotify(git_checkout_notify_t why, const char* path, const git_diff
   return PollCancelled(*static_cast<CloneState*>(payload));
 }
 
-// Creates "origin" as git_clone would, but never rewrites its URL through url.*.insteadOf. Besides
-// keeping the URL we were given, this skips a pcre2 match-data leak of libgit2 1.5's regex
-// matching (two per clone) that the insteadOf lookup triggers.
-int CreateRemote(git_remote** out, git_repository* repo, const char* name, const char* url,
-                 void* payload) {
-  git_remote_create_options options;
-  git_remote_create_options_init(&options, GIT_REMOTE_CREATE_OPTIONS_VERSION);
-  options.repository = repo;
-  options.name = name;
-  options.flags = GIT_REMOTE_CREATE_SKIP_INSTEADOF;
-  return git_remote_create_with_opts(out, url, &options);
-}
-
-git_clone_options MakeCloneOptions(const CloneOptions& options, CloneState& state) {
-  git_clone_options clone_options;
-  git_clone_options_init(&clone_options, GIT_CLONE_OPTIONS_VERSION);
-  if (!options.branch.empty()) clone_options.checkout_branch = options.branch.c_str();
-  clone_options.remote_cb = CreateRemote;
-
-  git_remote_callbacks& callbacks = clone_options.fetch_opts.callbacks;
+git_remote_callbacks MakeCallbacks(CloneState& state) {
+  git_remote_callbacks callbacks;
+  git_remote_init_callbacks(&callbacks, GIT_REMOTE_CALLBACKS_VERSION);
   callbacks.credentials = AcquireCredentials;
   callbacks.transfer_progress = OnTransferProgress;
   callbacks.sideband_progress = OnSidebandProgress;
+  callbacks.pack_progress = OnPackProgress;
+  callbacks.update_tips = OnUpdateTips;
   callbacks.payload = &state;
-  // A redirect to another host would carry our credentials there; same-host redirects and
-  // upgrades to https are still followed.
-  clone_options.fetch_opts.follow_redirects = GIT_REMOTE_REDIRECT_NONE;
-
-  // Nothing is checked out until the tree has been measured (CheckOut).
-  clone_options.checkout_opts.checkout_strategy = GIT_CHECKOUT_NONE;
-  return clone_options;
+  return callbacks;
 }
+
+struct RemoteDeleter {
+  void operator()(git_remote* remote) const { git_remote_free(remote); }
+};
+using RemotePtr = std::unique_ptr<git_remote, RemoteDeleter>;
 
 // ---- Measuring and checking out -------------------------------------------------------------
 
@@ -295,6 +295,48 @@ int MeasureTree(git_repository& repo, git_odb& odb, const git_tree& tree, int de
     }
   }
   return 0;
+}
+
+struct OdbSize {
+  CloneState* state;
+  git_odb* odb;
+  uint64_t objects = 0;
+  uint64_t bytes = 0;
+};
+
+int AddObjectSize(const git_oid* id, void* payload) {
+  auto& size = *static_cast<OdbSize*>(payload);
+  const CloneLimits& limits = size.state->options->limits;
+  size_t length = 0;
+  git_object_t type = GIT_OBJECT_INVALID;
+  if (git_odb_read_header(&length, &type, size.odb, id) != 0) return 0;
+  size.bytes += length;
+  if (++size.objects > limits.max_objects) {
+    return TooLarge(*size.state,
+                    absl::StrCat("it holds more than ", limits.max_objects, " objects"));
+  }
+  if (size.bytes > limits.max_fetch_bytes) {
+    return TooLarge(*size.state,
+                    absl::StrCat("its objects add up to more than ", limits.max_fetch_bytes >> 20,
+                                 " MiB, the most a clone may fetch"));
+  }
+  return (size.objects & 1023) == 0 ? PollCancelled(*size.state) : 0;
+}
+
+// For a clone from a local repository: libgit2 builds the pack in memory, inflating every
+// object it sends, before any callback of ours runs. So everything the source holds is
+// measured first, from object headers.
+int MeasureLocalSource(const std::string& path, CloneState& state) {
+  git_repository* raw = nullptr;
+  if (git_repository_open_ext(&raw, path.c_str(), GIT_REPOSITORY_OPEN_NO_SEARCH, nullptr) != 0) {
+    return 0;  // not a repository: git_clone says so, in its words
+  }
+  RepositoryPtr source(raw);
+  git_odb* raw_odb = nullptr;
+  if (int code = git_repository_odb(&raw_odb, source.get()); code != 0) return code;
+  std::unique_ptr<git_odb, decltype(&git_odb_free)> odb(raw_odb, git_odb_free);
+  OdbSize size{&state, odb.get()};
+  return git_odb_foreach(odb.get(), AddObjectSize, &size);
 }
 
 // Measures HEAD's tree against the limits, then checks it out. 0 or a libgit2 error code.
@@ -398,6 +440,108 @@ absl::StatusOr<CloneResult> DescribeHead(git_repository& repo, const std::string
   return result;
 }
 
+// The branch to fetch: `options.branch`, which the remote must have, or the remote's default.
+// "" for a repository without commits.
+absl::StatusOr<std::string> BranchToFetch(git_remote& remote, const CloneOptions& options) {
+  if (options.branch.empty()) {
+    git_buf name = GIT_BUF_INIT;
+    const int code = git_remote_default_branch(&name, &remote);
+    if (code == GIT_ENOTFOUND) return std::string();  // no branches at all
+    if (code != 0) {
+      return absl::UnavailableError(
+          absl::StrCat("cannot tell the default branch of ", options.url, ": ", LastGitError()));
+    }
+    std::string branch(name.ptr);
+    git_buf_dispose(&name);
+    constexpr absl::string_view kHeads = "refs/heads/";
+    if (!absl::StartsWith(branch, kHeads)) {
+      return absl::NotFoundError(absl::StrCat(options.url, "'s HEAD is not a branch"));
+    }
+    return branch.substr(kHeads.size());
+  }
+  const std::string wanted = "refs/heads/" + options.branch;
+  int valid = 0;
+  if (git_reference_name_is_valid(&valid, wanted.c_str()) != 0 || !valid) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("\"", options.branch, "\" is not a branch name"));
+  }
+  const git_remote_head** heads = nullptr;
+  size_t count = 0;
+  if (git_remote_ls(&heads, &count, &remote) != 0) {
+    return absl::UnavailableError(absl::StrCat("cannot list ", options.url, ": ", LastGitError()));
+  }
+  for (size_t i = 0; i < count; ++i) {
+    if (wanted == heads[i]->name) return options.branch;
+  }
+  return absl::NotFoundError(absl::StrCat("no branch ", options.branch, " at ", options.url));
+}
+
+// Fetches one branch of `options.url` (no tags, no other branches: a repository may carry
+// millions of refs, each a file in the clone) into a new repository at the destination, makes
+// it the local branch and HEAD, and checks it out (CheckOut).
+absl::StatusOr<CloneResult> CloneInto(const CloneOptions& options, CloneState& state) {
+  git_repository_init_options init;
+  git_repository_init_options_init(&init, GIT_REPOSITORY_INIT_OPTIONS_VERSION);
+  init.flags = GIT_REPOSITORY_INIT_MKPATH | GIT_REPOSITORY_INIT_NO_REINIT;
+  git_repository* raw_repo = nullptr;
+  if (int code = git_repository_init_ext(&raw_repo, options.destination.c_str(), &init); code) {
+    return CloneError(code, state, options.url);
+  }
+  RepositoryPtr repo(raw_repo);
+
+  // "origin", as git clone names it, but never rewritten through url.*.insteadOf (and without
+  // libgit2 1.5's pcre2 leak in that lookup) and with no fetchspec but the one branch's.
+  git_remote_create_options create;
+  git_remote_create_options_init(&create, GIT_REMOTE_CREATE_OPTIONS_VERSION);
+  create.repository = repo.get();
+  create.name = "origin";
+  create.flags = GIT_REMOTE_CREATE_SKIP_INSTEADOF | GIT_REMOTE_CREATE_SKIP_DEFAULT_FETCHSPEC;
+  git_remote* raw_remote = nullptr;
+  if (int code = git_remote_create_with_opts(&raw_remote, options.url.c_str(), &create); code) {
+    return CloneError(code, state, options.url);
+  }
+  RemotePtr remote(raw_remote);
+
+  git_remote_connect_options connect;
+  git_remote_connect_options_init(&connect, GIT_REMOTE_CONNECT_OPTIONS_VERSION);
+  connect.callbacks = MakeCallbacks(state);
+  // A redirect to another host would carry our credentials there; same-host redirects and
+  // upgrades to https are still followed.
+  connect.follow_redirects = GIT_REMOTE_REDIRECT_NONE;
+  if (int code = git_remote_connect_ext(remote.get(), GIT_DIRECTION_FETCH, &connect); code) {
+    return CloneError(code, state, options.url);
+  }
+  OVVOC_ASSIGN_OR_RETURN(const std::string branch, BranchToFetch(*remote, options));
+  if (branch.empty()) return CloneResult{};  // an empty repository: nothing to check out
+
+  const std::string tracking = "refs/remotes/origin/" + branch;
+  std::string refspec = absl::StrCat("+refs/heads/", branch, ":", tracking);
+  char* refspecs[] = {refspec.data()};
+  const git_strarray wanted = {refspecs, 1};
+  git_fetch_options fetch;
+  git_fetch_options_init(&fetch, GIT_FETCH_OPTIONS_VERSION);
+  fetch.callbacks = MakeCallbacks(state);
+  fetch.follow_redirects = GIT_REMOTE_REDIRECT_NONE;
+  fetch.download_tags = GIT_REMOTE_DOWNLOAD_TAGS_NONE;
+  fetch.update_fetchhead = 0;
+  if (int code = git_remote_fetch(remote.get(), &wanted, &fetch, nullptr); code) {
+    return CloneError(code, state, options.url);
+  }
+
+  git_oid head;
+  git_commit* commit = nullptr;
+  git_reference* local = nullptr;
+  int code = git_reference_name_to_id(&head, repo.get(), tracking.c_str());
+  if (code == 0) code = git_commit_lookup(&commit, repo.get(), &head);
+  if (code == 0) code = git_branch_create(&local, repo.get(), branch.c_str(), commit, 0);
+  git_commit_free(commit);
+  git_reference_free(local);
+  if (code == 0) code = git_repository_set_head(repo.get(), ("refs/heads/" + branch).c_str());
+  if (code == 0) code = CheckOut(*repo, state);
+  if (code != 0) return CloneError(code, state, options.url);
+  return DescribeHead(*repo, options.url);
+}
+
 }  // namespace
 
 absl::StatusOr<CloneResult> Clone(const CloneOptions& options) {
@@ -406,21 +550,24 @@ absl::StatusOr<CloneResult> Clone(const CloneOptions& options) {
   CloneState state;
   state.options = &options;
   if (PollCancelled(state) != 0) return CloneError(GIT_EUSER, state, options.url);
-
-  git_clone_options clone_options = MakeCloneOptions(options, state);
-  git_repository* raw_repo = nullptr;
-  int code = git_clone(&raw_repo, options.url.c_str(), options.destination.c_str(), &clone_options);
-  RepositoryPtr repo(raw_repo);
-  if (code != 0) return CloneError(code, state, options.url);  // git_clone cleaned up
-  if (code = CheckOut(*repo, state); code != 0) {
-    absl::Status error = CloneError(code, state, options.url);
-    repo.reset();
-    // The destination was empty or absent (git_clone checks): what is there now is ours.
-    std::error_code ignored;
-    std::filesystem::remove_all(options.destination, ignored);
-    return error;
+  std::error_code ec;
+  const bool existed = std::filesystem::exists(options.destination, ec);
+  if (existed && !std::filesystem::is_empty(options.destination, ec)) {
+    return absl::AlreadyExistsError(absl::StrCat("cannot clone ", WithoutUserinfo(options.url),
+                                                 ": ", options.destination,
+                                                 " exists and is not an empty directory"));
   }
-  return DescribeHead(*repo, options.url);
+  if (const std::string scheme = SchemeOf(options.url); scheme.empty() || scheme == "file") {
+    if (int code = MeasureLocalSource(LocalPathOf(options.url, scheme), state); code != 0) {
+      return CloneError(code, state, options.url);
+    }
+  }
+  absl::StatusOr<CloneResult> result = CloneInto(options, state);
+  if (!result.ok()) {
+    // The destination was empty or absent: what is there now is the failed clone's.
+    std::filesystem::remove_all(options.destination, ec);
+  }
+  return result;
 }
 
 }  // namespace ovvoc::agent::git

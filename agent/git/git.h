@@ -24,8 +24,11 @@ namespace ovvoc::agent::git {
 // into millions of files (one tree referenced by many) or gigabytes (a compressible blob), so
 // the tree is measured before anything is checked out, and the transfer is bounded as it runs.
 struct CloneLimits {
-  uint64_t max_fetch_bytes = 2ull << 30;     // the pack as received
+  // The pack as received; from a local repository, everything it holds, inflated (libgit2
+  // builds the pack for a local clone in memory).
+  uint64_t max_fetch_bytes = 2ull << 30;
   uint64_t max_objects = 2'000'000;          // in the pack
+  uint64_t max_refs = 10'000;                // branches written into the clone (tags: none)
   uint64_t max_checkout_bytes = 1ull << 30;  // every file of the checked-out tree
   uint64_t max_checkout_files = 100'000;     // files, links and directories
   uint64_t max_file_bytes = 256ull << 20;    // one file (libgit2 holds a blob in memory)

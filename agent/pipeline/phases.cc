@@ -16,6 +16,7 @@ namespace ovvoc::agent {
 namespace {
 
 constexpr size_t kMaxManifestBytes = 4 << 20;
+constexpr size_t kMaxNpmrcBytes = 64 << 10;
 
 bool IsRemoteUrl(absl::string_view url) {
   return absl::StartsWith(url, "https://") || absl::StartsWith(url, "http://");
@@ -86,6 +87,13 @@ class ManifestPhase final : public Phase {
     }
     ClonedProject& project = job.project();
     project.manifest = *std::move(text);
+    absl::StatusOr<std::string> npmrc = ReadFileBeneath(job.repo_dir(), ".npmrc", kMaxNpmrcBytes);
+    if (npmrc.ok()) {
+      project.npmrc = *std::move(npmrc);
+    } else if (!absl::IsNotFound(npmrc.status())) {
+      return absl::FailedPreconditionError(
+          absl::StrCat("the repository's .npmrc cannot be read: ", npmrc.status().message()));
+    }
     project.build_script = manifest.scripts["build"];
     project.test_script = manifest.scripts["test"];
     for (const char* lockfile : {"package-lock.json", "npm-shrinkwrap.json"}) {

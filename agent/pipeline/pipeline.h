@@ -5,6 +5,7 @@
 #define OVVOC_AGENT_PIPELINE_PIPELINE_H_
 
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -22,7 +23,10 @@ namespace ovvoc::agent {
 // ran. Later phases decide from this (which commands to run, what the manifest must say),
 // never from the work tree after an install script could have rewritten it.
 struct ClonedProject {
-  std::string manifest;       // package.json, byte for byte
+  std::string manifest;  // package.json, byte for byte
+  // The project's .npmrc, if it has one: npm reads how to run scripts from it too
+  // (script-shell, node-options).
+  std::optional<std::string> npmrc;
   std::string build_script;   // scripts.build; "" when there is none
   std::string test_script;    // scripts.test; "" when there is none
   bool has_lockfile = false;  // package-lock.json or npm-shrinkwrap.json, a regular file

@@ -1,6 +1,8 @@
 #include "agent/pipeline/sandbox_phases.h"
 
 #include <algorithm>
+#include <iterator>
+#include <optional>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
@@ -79,10 +81,15 @@ class CommandPhase : public Phase {
       outcome->set_skipped(true);
       return absl::OkStatus();
     }
-    // After the install, dependency code has run and may have rewritten the manifest (npm
-    // reads the scripts it runs from it): put back the one the job read before.
-    if (!network_) OVVOC_RETURN_IF_ERROR(KeepManifest(job));
+    // After the install, dependency code has run and may have rewritten what npm reads to
+    // decide what and how to run (the scripts, the script shell, node's options): put back
+    // what the job read from the clone.
+    if (!network_) {
+      OVVOC_RETURN_IF_ERROR(KeepClonedFile(job, "package.json", job.project().manifest));
+      OVVOC_RETURN_IF_ERROR(KeepClonedFile(job, ".npmrc", job.project().npmrc));
+    }
     OVVOC_ASSIGN_OR_RETURN(sandbox::ExecResult r, session_->Run(job, name_, argv, network_));
+    if (network_) ReportShadowedPrograms(job);
     outcome->set_exit_code(r.exit_code);
     outcome->set_termination(r.termination);
     outcome->set_log_excerpt(Scrub(r.output, job));
@@ -106,7 +113,9 @@ class CommandPhase : public Phase {
   virtual std::vector<std::string> Command(const JobContext& job) = 0;
 
  private:
-  absl::Status KeepManifest(JobContext& job);
+  absl::Status KeepClonedFile(JobContext& job, const char* name,
+                              const std::optional<std::string>& cloned);
+  void ReportShadowedPrograms(JobContext& job);
 
   std::shared_ptr<SandboxSession> session_;
 
@@ -114,28 +123,58 @@ class CommandPhase : public Phase {
   const bool network_;
 };
 
-// The work tree's package.json is the one the job read from the clone, byte for byte: else it
-// is put back, and the change is a finding. An error when it cannot be put back.
-absl::Status CommandPhase::KeepManifest(JobContext& job) {
-  const std::string& cloned = job.project().manifest;
+// The work tree's `name` is what the job read from the clone, byte for byte (absent when
+// `cloned` is): else it is put back, and the change is a finding. An error when it cannot be.
+absl::Status CommandPhase::KeepClonedFile(JobContext& job, const char* name,
+                                          const std::optional<std::string>& cloned) {
+  const std::string& tree = session_->tree_dir();
   absl::StatusOr<std::string> now =
-      ReadFileBeneath(session_->tree_dir(), "package.json", cloned.size());
-  if (now.ok() && *now == cloned) return absl::OkStatus();
+      ReadFileBeneath(tree, name, cloned.has_value() ? cloned->size() : 0);
+  if (cloned.has_value() ? now.ok() && *now == *cloned : absl::IsNotFound(now.status())) {
+    return absl::OkStatus();
+  }
   ovvoc::v1::SecurityFinding* finding = job.result().add_findings();
   finding->set_kind("manifest-tampered");
   finding->set_severity(ovvoc::v1::SEVERITY_HIGH);
-  finding->set_detail(absl::StrCat(
-      "package.json was changed inside the sandbox before ", name_, " (",
-      now.ok() ? "other contents" : now.status().message(),
-      "); the agent put back the copy it read from the repository before any code ran"));
-  absl::Status restored = ReplaceFileBeneath(session_->tree_dir(), "package.json", cloned,
-                                             session_->job_uid(), session_->job_uid(), 0644);
-  if (!restored.ok()) {
-    return absl::FailedPreconditionError(
-        absl::StrCat("package.json was changed inside the sandbox and cannot be put back: ",
-                     restored.message()));
+  finding->set_detail(
+      absl::StrCat(name, " was changed inside the sandbox before ", name_, " (",
+                   now.ok() || absl::IsResourceExhausted(now.status()) ? "other contents"
+                                                                       : now.status().message(),
+                   "); the agent ",
+                   cloned.has_value() ? "put back the copy it read" : "removed it, as it was not",
+                   " in the repository before any code ran"));
+  absl::Status kept =
+      cloned.has_value()
+          ? ReplaceFileBeneath(tree, name, *cloned, session_->job_uid(), session_->job_uid(), 0644)
+          : RemoveFileBeneath(tree, name);
+  if (!kept.ok()) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        name, " was changed inside the sandbox and cannot be put back: ", kept.message()));
   }
   return absl::OkStatus();
+}
+
+// Dependencies' executables that npm puts first on every script's PATH and that take the name
+// of a program of the image (node_modules/.bin/node runs instead of node): a finding each.
+void CommandPhase::ReportShadowedPrograms(JobContext& job) {
+  static constexpr const char* kPrograms[] = {"node", "npm", "npx",    "corepack", "sh",   "bash",
+                                              "env",  "git", "python", "python3",  "make", "cc",
+                                              "gcc",  "g++", "c++",    "ld",       "tar",  "cat",
+                                              "ls",   "cp",  "mv",     "rm",       "chmod"};
+  absl::StatusOr<std::vector<std::string>> names =
+      ListDirBeneath(session_->tree_dir(), "node_modules/.bin", 100'000);
+  if (!names.ok()) return;
+  for (const std::string& name : *names) {
+    if (std::find(std::begin(kPrograms), std::end(kPrograms), name) == std::end(kPrograms)) {
+      continue;
+    }
+    ovvoc::v1::SecurityFinding* finding = job.result().add_findings();
+    finding->set_kind("shadowed-program");
+    finding->set_severity(ovvoc::v1::SEVERITY_HIGH);
+    finding->set_detail(absl::StrCat("node_modules/.bin/", name,
+                                     " (installed by a dependency) runs instead of the image's ",
+                                     name, " in every npm script of build and test"));
+  }
 }
 
 class InstallPhase final : public CommandPhase {

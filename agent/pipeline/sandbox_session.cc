@@ -21,9 +21,6 @@ namespace {
 
 namespace fs = std::filesystem;
 
-// Destinations reported as findings of their own; the rest go into one flood finding.
-constexpr size_t kMaxEgressFindings = 64;
-
 // Copies the clone's work tree (never .git) into the job disk, owned by `uid`.
 // Symlinks are copied as links, never followed.
 absl::Status CopyTree(const std::string& from, const std::string& to, uint32_t uid) {
@@ -209,46 +206,8 @@ void SandboxSession::RecordProxy(JobContext& job, const sandbox::EgressProxy& pr
 
 void SandboxSession::RecordAttempts(JobContext& job, absl::string_view phase) {
   if (!monitor_) return;
-  const sandbox::EgressMonitor::Report report = monitor_->Drain();
-  // During install the code that runs is the dependencies' (install scripts): reaching out
-  // past the registry is the classic supply-chain move. In build and test it is the repo's
-  // own code, and a test that wants the internet is common and mostly harmless.
-  const ovvoc::v1::Severity severity =
-      phase == "install" ? ovvoc::v1::SEVERITY_HIGH : ovvoc::v1::SEVERITY_MEDIUM;
-  auto add = [&](std::string detail) {
-    ovvoc::v1::SecurityFinding* finding = job.result().add_findings();
-    finding->set_kind("blocked-egress");
-    finding->set_severity(severity);
-    finding->set_detail(std::move(detail));
-  };
-  // One finding per destination while they are few; past that, the rest in one finding, each
-  // still named: decoys must not be able to push the real attempt out of sight.
-  const size_t itemised = std::min(report.attempts.size(), kMaxEgressFindings);
-  for (size_t i = 0; i < itemised; ++i) {
-    const sandbox::EgressMonitor::Observed& seen = report.attempts[i];
-    add(absl::StrCat(seen.Describe(), " refused during ", phase,
-                     seen.count > 1 ? absl::StrCat(" (", seen.count, " times)") : "",
-                     ": the sandbox has no network but the egress proxy"));
-  }
-  if (report.attempts.size() > itemised || report.more_destinations > 0 || report.dropped > 0) {
-    std::string rest;
-    for (size_t i = itemised; i < report.attempts.size(); ++i) {
-      absl::StrAppend(&rest, rest.empty() ? "" : ", ", report.attempts[i].attempt.destination());
-    }
-    ovvoc::v1::SecurityFinding* flood = job.result().add_findings();
-    flood->set_kind("egress-flood");
-    flood->set_severity(ovvoc::v1::SEVERITY_HIGH);
-    flood->set_detail(absl::StrCat(
-        "the job tried to reach ", report.attempts.size() + report.more_destinations,
-        " destinations during ", phase,
-        rest.empty() ? "" : absl::StrCat("; besides those above: ", rest),
-        report.more_destinations > 0
-            ? absl::StrCat("; past the first ", report.attempts.size(), ", ",
-                           report.more_destinations, " more were counted but not kept")
-            : "",
-        report.dropped > 0 ? absl::StrCat("; ", report.dropped,
-                                          " packets came faster than the monitor could read them")
-                           : ""));
+  for (ovvoc::v1::SecurityFinding& finding : sandbox::EgressFindings(monitor_->Drain(), phase)) {
+    *job.result().add_findings() = std::move(finding);
   }
 }
 

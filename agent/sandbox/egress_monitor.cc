@@ -27,8 +27,8 @@ namespace ovvoc::agent::sandbox {
 namespace {
 
 constexpr int kDnsPort = 53;
-constexpr size_t kSnapLength = 512;  // IP + TCP/UDP headers and a DNS question
-constexpr int kReceiveBuffer = 4 << 20;
+constexpr size_t kSnapLength = 512;       // IP + TCP/UDP headers and a DNS question
+constexpr int kReceiveBuffer = 32 << 20;  // used only while a flood outruns the reader
 constexpr uint8_t kTcpSyn = 0x02, kTcpAck = 0x10;
 
 uint16_t Be16(absl::Span<const uint8_t> p, size_t at) { return uint16_t(p[at] << 8 | p[at + 1]); }
@@ -423,6 +423,59 @@ void EgressMonitor::Add(EgressAttempt attempt) {
   } else {
     ++seen.more_variants;
   }
+}
+
+std::vector<ovvoc::v1::SecurityFinding> EgressFindings(const EgressMonitor::Report& report,
+                                                       absl::string_view phase) {
+  std::vector<ovvoc::v1::SecurityFinding> findings;
+  const ovvoc::v1::Severity severity =
+      phase == "install" ? ovvoc::v1::SEVERITY_HIGH : ovvoc::v1::SEVERITY_MEDIUM;
+  auto add = [&](const char* kind, ovvoc::v1::Severity level, std::string detail) {
+    ovvoc::v1::SecurityFinding& finding = findings.emplace_back();
+    finding.set_kind(kind);
+    finding.set_severity(level);
+    finding.set_detail(std::move(detail));
+  };
+  const size_t itemised = std::min(report.attempts.size(), kMaxEgressFindings);
+  for (size_t i = 0; i < itemised; ++i) {
+    const EgressMonitor::Observed& seen = report.attempts[i];
+    add("blocked-egress", severity,
+        absl::StrCat(seen.Describe(), " refused during ", phase,
+                     seen.count > 1 ? absl::StrCat(" (", seen.count, " times)") : "",
+                     ": the sandbox has no network but the egress proxy"));
+  }
+  if (report.attempts.size() == itemised && report.more_destinations == 0 && report.dropped == 0) {
+    return findings;
+  }
+  const uint64_t total = report.attempts.size() + report.more_destinations;
+  std::string head = absl::StrCat("the job tried to reach ", total, " destinations during ", phase,
+                                  "; besides the ", itemised, " above, every one is named below");
+  if (report.more_destinations > 0) {
+    absl::StrAppend(&head, " but ", report.more_destinations, " past the first ",
+                    report.attempts.size(), ", which were counted and not kept");
+  }
+  if (report.dropped > 0) {
+    absl::StrAppend(&head, "; ", report.dropped,
+                    " packets came faster than the monitor could read them, so attempts may be "
+                    "missing");
+  }
+  add("egress-flood", ovvoc::v1::SEVERITY_HIGH, head);
+  // The rest, every one named, in findings that each fit a result field.
+  std::string list;
+  auto flush = [&] {
+    if (!list.empty()) {
+      add("egress-flood", ovvoc::v1::SEVERITY_HIGH,
+          absl::StrCat("also tried during ", phase, ": ", list));
+    }
+    list.clear();
+  };
+  for (size_t i = itemised; i < report.attempts.size(); ++i) {
+    const std::string destination = report.attempts[i].attempt.destination();
+    if (list.size() + destination.size() + 2 > kMaxEgressListBytes) flush();
+    absl::StrAppend(&list, list.empty() ? "" : ", ", destination);
+  }
+  flush();
+  return findings;
 }
 
 EgressMonitor::Report EgressMonitor::Drain() {

@@ -39,6 +39,7 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/types/span.h"
 #include "common/unique_fd.h"
+#include "ovvoc/v1/job.pb.h"
 
 namespace ovvoc::agent::sandbox {
 
@@ -108,6 +109,16 @@ class EgressMonitor {
 
   std::thread reader_;
 };
+
+// A phase's report as findings. Each destination is named: the first kMaxEgressFindings as
+// blocked-egress findings of their own (HIGH during install, when the code that runs is the
+// dependencies', MEDIUM in build and test), the rest listed in egress-flood findings that each
+// fit a result field (kMaxEgressListBytes). What the monitor could only count (destinations
+// past its cap, packets the kernel dropped) is said as such: the list may then be incomplete.
+inline constexpr size_t kMaxEgressFindings = 64;
+inline constexpr size_t kMaxEgressListBytes = 3000;
+std::vector<ovvoc::v1::SecurityFinding> EgressFindings(const EgressMonitor::Report& report,
+                                                       absl::string_view phase);
 
 }  // namespace ovvoc::agent::sandbox
 

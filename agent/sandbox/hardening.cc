@@ -25,6 +25,8 @@ const std::vector<std::string>& MaskedPaths() {
       "/proc/swaps", "/proc/locks", "/proc/modules", "/proc/kallsyms", "/proc/softirqs",
       "/proc/vmallocinfo", "/proc/slabinfo", "/proc/pagetypeinfo", "/proc/zoneinfo",
       "/proc/buddyinfo", "/proc/sysrq-trigger",
+      // Filesystem instances: /proc/fs/ext4/loopN lists every job disk and how full it is.
+      "/proc/fs",
       // All of sysfs but the container's own cgroups (/sys/fs/cgroup, where node reads its
       // limits): devices, disks, drivers, the kernel's knobs, other filesystems' instances.
       "/sys/block", "/sys/bus", "/sys/class", "/sys/dev", "/sys/devices", "/sys/hypervisor",
@@ -35,8 +37,7 @@ const std::vector<std::string>& MaskedPaths() {
 }
 
 const std::vector<std::string>& ReadonlyPaths() {
-  static const auto* paths =
-      new std::vector<std::string>{"/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys"};
+  static const auto* paths = new std::vector<std::string>{"/proc/bus", "/proc/irq", "/proc/sys"};
   return *paths;
 }
 
@@ -54,8 +55,11 @@ std::vector<std::string> BaseEnvironment(const Limits& limits) {
           // node bundles its own CA list; the image's system bundle is the one to trust (it
           // also carries any CA an enterprise mirror or proxy uses).
           "NODE_EXTRA_CA_CERTS=/etc/ssl/certs/ca-certificates.crt",
-          // npm: a clean configuration of our own, never the host's.
-          "npm_config_userconfig=/home/ovvoc/.npmrc", "npm_config_globalconfig=/dev/null",
+          // npm: a clean configuration of our own, never the host's, and no user config a
+          // dependency could write to change how later phases run their scripts: the user
+          // config is a file that does not exist in /run, the agent's read-only dir (npm
+          // refuses /dev/null twice).
+          "npm_config_userconfig=/run/npmrc", "npm_config_globalconfig=/dev/null",
           "npm_config_cache=/home/ovvoc/.npm", "npm_config_update_notifier=false",
           "npm_config_fund=false", "npm_config_audit=false", "npm_config_progress=false",
           // A registry that is down should fail the job in seconds, not after npm's default

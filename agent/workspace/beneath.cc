@@ -1,5 +1,6 @@
 #include "agent/workspace/beneath.h"
 
+#include <dirent.h>
 #include <fcntl.h>
 #include <linux/openat2.h>
 #include <sys/stat.h>
@@ -8,9 +9,11 @@
 
 #include <cerrno>
 #include <cstring>
+#include <memory>
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "common/status_macros.h"
 #include "common/unique_fd.h"
 
 namespace ovvoc::agent {
@@ -59,22 +62,56 @@ absl::Status CheckRegularFileBeneath(const std::string& root, absl::string_view 
   return OpenRegularBeneath(root, relative, st).status();
 }
 
-absl::Status ReplaceFileBeneath(const std::string& root, absl::string_view name,
-                                absl::string_view content, uid_t uid, gid_t gid, mode_t mode) {
+absl::Status RemoveFileBeneath(const std::string& root, absl::string_view name) {
   if (name.empty() || name == "." || name == ".." || absl::StrContains(name, '/')) {
     return absl::InvalidArgumentError(absl::StrCat("\"", name, "\" is not a file name"));
   }
   UniqueFd dir(::open(root.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
   if (dir.get() < 0) return OpenError(errno, root);
   const std::string file(name);
-  // Whatever stands there goes: a file, a link, a FIFO; an empty directory too. A directory
-  // with contents is refused.
   if (::unlinkat(dir.get(), file.c_str(), 0) != 0 && errno != ENOENT) {
     if (errno != EISDIR || ::unlinkat(dir.get(), file.c_str(), AT_REMOVEDIR) != 0) {
       return absl::FailedPreconditionError(
           absl::StrCat("cannot remove what stands at ", name, ": ", std::strerror(errno)));
     }
   }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<std::vector<std::string>> ListDirBeneath(const std::string& root,
+                                                        absl::string_view relative,
+                                                        size_t max_entries) {
+  UniqueFd dir(::open(root.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  if (dir.get() < 0) return OpenError(errno, root);
+  open_how how{};
+  how.flags = O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW;
+  how.resolve = RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS | RESOLVE_NO_XDEV;
+  std::string path(relative);
+  const int fd =
+      static_cast<int>(::syscall(SYS_openat2, dir.get(), path.c_str(), &how, sizeof how));
+  if (fd < 0) return OpenError(errno, relative);
+  std::unique_ptr<DIR, decltype(&::closedir)> listing(::fdopendir(fd), ::closedir);
+  if (!listing) {
+    ::close(fd);
+    return OpenError(errno, relative);
+  }
+  std::vector<std::string> names;
+  while (const dirent* entry = ::readdir(listing.get())) {
+    const absl::string_view name = entry->d_name;
+    if (name == "." || name == "..") continue;
+    if (names.size() >= max_entries) break;
+    names.emplace_back(name);
+  }
+  return names;
+}
+
+absl::Status ReplaceFileBeneath(const std::string& root, absl::string_view name,
+                                absl::string_view content, uid_t uid, gid_t gid, mode_t mode) {
+  // Whatever stands there goes first; a directory with contents is refused.
+  OVVOC_RETURN_IF_ERROR(RemoveFileBeneath(root, name));
+  UniqueFd dir(::open(root.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+  if (dir.get() < 0) return OpenError(errno, root);
+  const std::string file(name);
   UniqueFd fd(::openat(dir.get(), file.c_str(),
                        O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, mode));
   if (fd.get() < 0) return OpenError(errno, name);

@@ -8,6 +8,7 @@
 
 #include <cstddef>
 #include <string>
+#include <vector>
 
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
@@ -31,6 +32,16 @@ absl::Status CheckRegularFileBeneath(const std::string& root, absl::string_view 
 // the agent's own copies of files a job must not change (the manifest as cloned).
 absl::Status ReplaceFileBeneath(const std::string& root, absl::string_view name,
                                 absl::string_view content, uid_t uid, gid_t gid, mode_t mode);
+
+// Removes whatever stands at `name` (one path component) directly in `root`: a file, a link, a
+// FIFO, an empty directory. OK when nothing is there. A directory with contents is refused.
+absl::Status RemoveFileBeneath(const std::string& root, absl::string_view name);
+
+// The names in directory `relative` under `root`, reached as ReadFileBeneath would (no symlink,
+// not leaving `root`), at most `max_entries` of them. NotFound when it does not exist.
+absl::StatusOr<std::vector<std::string>> ListDirBeneath(const std::string& root,
+                                                        absl::string_view relative,
+                                                        size_t max_entries);
 
 }  // namespace ovvoc::agent
 

@@ -25,22 +25,23 @@
 //     /proc/1/mem, /proc/1/fd/* or /proc/1/environ, nor ptrace it (seccomp denies that too);
 //   - its stdio is /dev/null from its first instruction: what the runtime gave it (a pipe to
 //     runc's log, dockerd's json log) is closed, so nothing written there lands on the host;
-//   - SIGTERM and SIGINT count only when sent from outside its pid namespace (si_pid 0); the
-//     kernel already drops every other signal a process of the namespace sends to its init.
+//   - SIGTERM and SIGINT count only when sent with kill(2) from outside its pid namespace
+//     (SI_USER, si_pid 0); the kernel already drops every other signal a process of the
+//     namespace sends to its init.
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/filter.h>
+#include <linux/seccomp.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <linux/filter.h>
-#include <linux/seccomp.h>
 #include <sys/prctl.h>
 #include <sys/signalfd.h>
-#include <sys/syscall.h>
 #include <sys/socket.h>
+#include <sys/syscall.h>
 #include <sys/un.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -53,7 +54,7 @@ extern char** environ;
 
 static pid_t running = 0;  // the command in flight, if any
 static int channel = -1;
-static int filtered = 0;   // the agent's seccomp filter is installed: commands may run
+static int filtered = 0;  // the agent's seccomp filter is installed: commands may run
 
 static void Send(const char* text) {
   if (channel >= 0) send(channel, text, strlen(text), MSG_NOSIGNAL);
@@ -122,8 +123,8 @@ static void HandleRequest(const sigset_t* blocked) {
   static char buffer[MAX_MESSAGE + 1] __attribute__((aligned(8)));
   char control[CMSG_SPACE(sizeof(int))];
   struct iovec iov = {.iov_base = buffer, .iov_len = MAX_MESSAGE};
-  struct msghdr msg = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = control,
-                       .msg_controllen = sizeof control};
+  struct msghdr msg = {
+      .msg_iov = &iov, .msg_iovlen = 1, .msg_control = control, .msg_controllen = sizeof control};
   ssize_t n = recvmsg(channel, &msg, MSG_CMSG_CLOEXEC);
   if (n <= 0) exit(0);  // the agent is gone: so is the container
   buffer[n] = '\0';
@@ -197,8 +198,11 @@ int main(int argc, char** argv) {
     if (fds[0].revents & POLLIN) {
       struct signalfd_siginfo info;
       while (read(signals, &info, sizeof info) == sizeof info) {
-        // From outside the namespace the sender's pid reads 0; from a job process, its pid.
-        if ((info.ssi_signo == SIGTERM || info.ssi_signo == SIGINT) && info.ssi_pid == 0) {
+        // Only kill(2) from outside the namespace: there the sender's pid reads 0 (from a job
+        // process, its pid). A signal the kernel raises for a job (F_SETOWN + F_SETSIG on a
+        // pipe, say) also reads pid 0, but its code is not SI_USER.
+        if ((info.ssi_signo == SIGTERM || info.ssi_signo == SIGINT) && info.ssi_pid == 0 &&
+            info.ssi_code == SI_USER) {
           ReapAll();
           return 0;
         }

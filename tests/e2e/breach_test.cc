@@ -46,7 +46,7 @@ TEST_CASE("attack init-hijack: the container's init is out of the job's reach", 
   const std::string backend = GENERATE(as<std::string>{}, "oci", "docker");
   if (!BackendReady(backend)) return;
   Attack attack("init-hijack", backend);
-  const AgentRun run = RunAttack(attack);
+  const AgentRun run = RunAttack(attack, {}, {}, [&] { CopyTool(attack); });
   INFO(run.Describe());
   CHECK(run.Outcome() == "JOB_OUTCOME_SUCCEEDED");
   std::map<std::string, std::string> v = run.Values("test");
@@ -61,6 +61,9 @@ TEST_CASE("attack init-hijack: the container's init is out of the job's reach", 
   CHECK(v["SELF_MEM_OPEN"] == "opened");
   CHECK(v["SELF_FD_LIST"] == "listed");
   CHECK(v["SIGTERM_INIT"] == "sent");
+  // Regression (red team): the kernel's SIGIO-style SIGTERM reads as from outside (pid 0).
+  CHECK(v["SIGIO_SETSIG"] == "sent");
+  CHECK(v["SIGIO_WRITE"] == "sent");
   CHECK(v["INIT_ALIVE"] == "yes");
   // The escape sequences arrive as text, in the result and in what the agent prints.
   CHECK(absl::StrContains(run.Log("test"), "ESCAPE_ATTACK=\\x1b]0;pwned\\x07\\x0d\\x1b[2K"));
@@ -94,6 +97,29 @@ TEST_CASE("attack erase-tests: what build and test run comes from the manifest a
   CheckContained(attack, run, 60);
 }
 
+// Regression (red team): with package.json put back, an install script still turned a failing
+// test into a pass through npm's configuration: a script shell that runs nothing (the project's
+// .npmrc), a hook preloaded through node-options (the user's .npmrc).
+TEST_CASE("attack npm-config-hijack: npm runs the cloned commands the cloned way",
+          "[e2e][attack]") {
+  const std::string backend = GENERATE(as<std::string>{}, "oci", "docker");
+  if (!BackendReady(backend)) return;
+  Attack attack("npm-config-hijack", backend);
+  const AgentRun run = RunAttack(attack);
+  INFO(run.Describe());
+  CHECK(absl::StrContains(run.Log("install"), "NPM_CONFIG_HIJACKED=1"));  // the attack ran
+  CheckStoppedIn(run, "test", "TERMINATION_EXITED");
+  CHECK(PhaseExit(run, "test") == 1);
+  CHECK(absl::StrContains(run.Log("test"), "REAL_TEST_RAN=1"));
+  CHECK_FALSE(absl::StrContains(run.Log("test"), "FAKE_SHELL_RAN"));
+  CHECK_FALSE(absl::StrContains(run.Log("test"), "HOOK_RAN"));
+  const std::vector<std::string> tampered = run.Findings("manifest-tampered");
+  CHECK(Reported(tampered, ".npmrc was changed inside the sandbox before test"));
+  const std::vector<std::string> shadowed = run.Findings("shadowed-program");
+  CHECK(Reported(shadowed, "node_modules/.bin/git"));
+  CheckContained(attack, run, 60);
+}
+
 // Regression: from /proc and /sys a job read the kernel command line, boot_id, the host paths
 // of the state dir and image, and another job's disk and I/O.
 TEST_CASE("attack neighbours: no host path and nothing of other jobs is visible", "[e2e][attack]") {
@@ -119,7 +145,8 @@ TEST_CASE("attack neighbours: no host path and nothing of other jobs is visible"
     INFO(key << "=" << v[key]);
     CHECK(v[key].empty());
   }
-  for (const char* key : {"SYS_BLOCK", "SYS_DEVICES_VIRTUAL_BLOCK", "SYS_FS_EXT4", "SYS_CLASS"}) {
+  for (const char* key :
+       {"SYS_BLOCK", "SYS_DEVICES_VIRTUAL_BLOCK", "SYS_FS_EXT4", "SYS_CLASS", "PROC_FS_EXT4"}) {
     INFO(key << "=" << v[key]);
     CHECK((v[key].empty() || absl::StartsWith(v[key], "error:")));
   }

@@ -193,6 +193,8 @@ TEST_CASE("attack privilege: no root filesystem writes, no setuid, no namespaces
   }
   // The profile answers clone3 with ENOSYS so that glibc falls back to (filtered) clone.
   CHECK(v["SYSCALL_clone3"] == "ENOSYS");
+  // Legacy AIO, whose contexts one job could take from the whole host (red team, issue 7).
+  CHECK(v["SYSCALL_io_setup"] == "ENOSYS");
   CheckContained(attack, run, 60);
 }
 

@@ -43,6 +43,9 @@ DENY = {
     # large kernel attack surface that no npm job needs
     "perf_event_open", "bpf", "userfaultfd", "io_uring_setup", "io_uring_enter",
     "io_uring_register",
+    # legacy AIO: its contexts count against one host-wide limit (fs.aio-max-nr), so one job
+    # holding them all locks every other job and the host out (answered ENOSYS below)
+    "io_setup", "io_submit", "io_getevents", "io_cancel", "io_destroy", "io_pgetevents",
     # mounts and namespaces (the old and the new mount API)
     "mount", "umount", "umount2", "pivot_root", "unshare", "setns", "fsconfig", "fsmount",
     "fsopen", "fspick", "mount_setattr", "move_mount", "open_tree",
@@ -80,6 +83,9 @@ ADDED_RULES = [
     # glibc >= 2.34 tries clone3 first and falls back to clone only on ENOSYS; clone3 passes
     # its flags in memory, where seccomp cannot look, so it is refused outright.
     {"names": ["clone3"], "action": "SCMP_ACT_ERRNO", "errnoRet": ENOSYS},
+    # Legacy AIO as if the kernel had none (CONFIG_AIO=n): libaio's users fall back on ENOSYS.
+    {"names": ["io_setup", "io_submit", "io_getevents", "io_cancel", "io_destroy",
+               "io_pgetevents"], "action": "SCMP_ACT_ERRNO", "errnoRet": ENOSYS},
     {"names": ["clone"], "action": "SCMP_ACT_ALLOW",
      "args": [arg(0, "SCMP_CMP_MASKED_EQ", CLONE_NAMESPACE_FLAGS, 0)]},
     # socket(): the families node and npm use. AF_VSOCK (40) in particular reaches the host

@@ -11,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "common/job_text.h"
 #include "common/unique_fd.h"
 #include "tests/support/fresh_netns.h"
 
@@ -348,6 +349,44 @@ TEST_CASE("past the cap, distinct destinations are counted") {
   EgressMonitor::Report report = monitor.Drain();
   CHECK(report.attempts.size() == EgressMonitor::kMaxDestinations);
   CHECK(report.more_destinations + report.dropped >= 10);
+}
+
+// Regression (red team): the flood finding listed the destinations past the first 64 in one
+// string that the 4 KiB bound of a result field then cut, real one and all.
+TEST_CASE("past the itemised findings, every destination is still named within field bounds") {
+  EgressMonitor::Report report;
+  for (int i = 0; i < 1200; ++i) {
+    EgressAttempt decoy;
+    decoy.protocol = IPPROTO_UDP;
+    decoy.address = "10." + std::to_string(i / 250) + "." + std::to_string(i % 250) + ".1";
+    decoy.port = 9;
+    report.attempts.push_back({decoy, 1, {}, 0});
+  }
+  EgressAttempt real;
+  real.protocol = IPPROTO_TCP;
+  real.address = "203.0.113.77";
+  real.port = 443;
+  report.attempts.push_back({real, 1, {}, 0});
+  std::vector<ovvoc::v1::SecurityFinding> findings = EgressFindings(report, "install");
+  size_t blocked = 0, named_real = 0;
+  for (ovvoc::v1::SecurityFinding& finding : findings) {
+    if (finding.kind() == "blocked-egress") ++blocked;
+    CHECK(finding.detail().size() <= kMaxEgressListBytes + 100);
+    MakeInert(finding);  // what every result goes through
+    if (finding.detail().find("203.0.113.77") != std::string::npos) ++named_real;
+  }
+  CHECK(blocked == kMaxEgressFindings);
+  CHECK(named_real == 1);
+  CHECK(findings[kMaxEgressFindings].kind() == "egress-flood");
+  CHECK(findings[kMaxEgressFindings].detail().find("1201 destinations") != std::string::npos);
+  // Dropped packets are said: the list may be incomplete.
+  report.dropped = 7;
+  findings = EgressFindings(report, "test");
+  CHECK(findings[kMaxEgressFindings].detail().find("7 packets came faster") != std::string::npos);
+  // Few destinations: no flood finding at all.
+  report.attempts.resize(3);
+  report.dropped = 0;
+  CHECK(EgressFindings(report, "test").size() == 3);
 }
 
 TEST_CASE("the monitor refuses a path that is not a network namespace") {

@@ -405,6 +405,55 @@ TEST_CASE("A clone's bytes, one file's size and nesting are bounded") {
   CHECK(Clone(fine).ok());
 }
 
+// Adds `count` branches ("b0"...) or lightweight tags ("t0"...) at HEAD of the bare repo.
+void AddRefs(const std::string& path, const std::string& prefix, int count) {
+  git_repository* repo = nullptr;
+  REQUIRE(git_repository_open(&repo, path.c_str()) == 0);
+  git_object* head = nullptr;
+  REQUIRE(git_revparse_single(&head, repo, "HEAD") == 0);
+  for (int i = 0; i < count; ++i) {
+    const std::string name = prefix + std::to_string(i);
+    git_oid oid;
+    git_reference* ref = nullptr;
+    if (prefix == "t") {
+      REQUIRE(git_tag_create_lightweight(&oid, repo, name.c_str(), head, 0) == 0);
+    } else {
+      REQUIRE(git_reference_create(&ref, repo, ("refs/heads/" + name).c_str(), git_object_id(head),
+                                   0, nullptr) == 0);
+      git_reference_free(ref);
+    }
+  }
+  git_object_free(head);
+  git_repository_free(repo);
+}
+
+// Regression (red team): a repository with 100,000 tags wrote 100,000 ref files (400 MB) into
+// the clone on the host's disk, past the job's timeout.
+TEST_CASE("A clone fetches one branch and no tags, and bounds the refs it writes") {
+  TempDir dir;
+  const std::string repo = dir.path() + "/refs.git";
+  MakeBomb(repo, {{"package.json", "{}"}}, 1, 1);
+  AddRefs(repo, "t", 50);
+  AddRefs(repo, "b", 50);
+  const std::string destination = dir.path() + "/clone";
+  absl::StatusOr<CloneResult> cloned = Clone(Options("file://" + repo, destination));
+  INFO(cloned.status().ToString());
+  REQUIRE(cloned.ok());
+  CHECK(cloned->branch == "main");
+  CHECK(IsAbsentOrEmpty(destination + "/.git/refs/tags"));
+  std::vector<std::string> remote_refs;
+  for (const auto& entry : fs::directory_iterator(destination + "/.git/refs/remotes/origin")) {
+    remote_refs.push_back(entry.path().filename().string());
+  }
+  CHECK(remote_refs == std::vector<std::string>{"main"});
+  CloneOptions none = Options("file://" + repo, dir.path() + "/none");
+  none.limits.max_refs = 0;
+  absl::StatusOr<CloneResult> refused = Clone(none);
+  CHECK(absl::IsResourceExhausted(refused.status()));
+  CHECK_THAT(std::string(refused.status().message()), Catch::Contains("more than 0 branches"));
+  CHECK(IsAbsentOrEmpty(dir.path() + "/none"));
+}
+
 TEST_CASE("A clone past the job's deadline is DeadlineExceeded") {
   Forge forge;
   const std::string destination = forge.Destination("clone");

@@ -33,6 +33,19 @@ TEST_CASE("UTF-8 stays; C1 controls, bidi overrides and broken bytes do not") {
   CHECK(InertLine("\xed\xa0\x80") == "\\xed\\xa0\\x80");  // surrogate
 }
 
+// Regression (red team): a tree entry named "evil<U+2028><U+200B>HIDDEN<tags><U+FEFF>" reached
+// the terminal raw in the clone's failure reason.
+TEST_CASE("characters that act without showing are escaped too") {
+  CHECK(InertLine("evil\xe2\x80\xa8\xe2\x80\x8bHIDDEN\xef\xbb\xbf") ==
+        "evil\\u2028\\u200bHIDDEN\\ufeff");
+  CHECK(InertLine("\xf3\xa0\x81\x94") == "\\ue0054");  // TAG LATIN CAPITAL LETTER T
+  CHECK(InertLine("soft\xc2\xadhyphen") == "soft\\u00adhyphen");
+  CHECK(InertLine("\xe3\x85\xa4") == "\\u3164");  // HANGUL FILLER
+  CHECK(InertLine("\xef\xbf\xb9") == "\\ufff9");  // INTERLINEAR ANNOTATION ANCHOR
+  CHECK(InertLine("\xef\xb8\x8f") == "\\ufe0f");  // VARIATION SELECTOR-16
+  CHECK(InertLine("\xe2\x81\xa0") == "\\u2060");  // WORD JOINER
+}
+
 TEST_CASE("inert text is bounded and escaping is idempotent") {
   const std::string long_line(5000, 'x');
   const std::string line = InertLine(long_line, 100);
