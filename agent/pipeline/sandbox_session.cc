@@ -119,24 +119,30 @@ absl::Status SandboxSession::Prepare(JobContext& job) {
   return absl::OkStatus();
 }
 
-std::vector<std::string> SandboxSession::RegistryEnv(const JobContext& job, int proxy_port) const {
-  std::vector<std::string> env;
-  bool have_default = false;
+std::vector<ovvoc::v1::Registry> SandboxSession::Registries(const JobContext& job) const {
+  std::vector<ovvoc::v1::Registry> registries;
+  std::string default_url;
   for (const ovvoc::v1::Registry& registry : job.spec().registries()) {
-    std::string url = registry.url();
-    if (registry.scope().empty()) {
-      if (have_default) continue;
-      have_default = true;
-      if (!settings_.registry_override.empty()) url = settings_.registry_override;
-      env.push_back("npm_config_registry=" + url);
-    } else {
-      env.push_back(absl::StrCat("npm_config_", registry.scope(), ":registry=", url));
+    if (!registry.scope().empty()) {
+      registries.push_back(registry);
+    } else if (default_url.empty()) {
+      default_url = registry.url();
     }
   }
-  if (!have_default) {
-    env.push_back("npm_config_registry=" + (settings_.registry_override.empty()
-                                                ? std::string("https://registry.npmjs.org/")
-                                                : settings_.registry_override));
+  // The agent's mirror replaces the default registry: the public one is then not reachable.
+  if (!settings_.registry_override.empty()) default_url = settings_.registry_override;
+  if (default_url.empty()) default_url = "https://registry.npmjs.org/";
+  ovvoc::v1::Registry& default_registry = registries.emplace_back();
+  default_registry.set_url(default_url);
+  return registries;
+}
+
+std::vector<std::string> SandboxSession::RegistryEnv(const JobContext& job, int proxy_port) const {
+  std::vector<std::string> env;
+  for (const ovvoc::v1::Registry& registry : Registries(job)) {
+    env.push_back(registry.scope().empty() ? "npm_config_registry=" + registry.url()
+                                           : absl::StrCat("npm_config_", registry.scope(),
+                                                          ":registry=", registry.url()));
   }
   if (proxy_port > 0) {
     const std::string proxy = absl::StrCat("http://127.0.0.1:", proxy_port);
@@ -152,13 +158,8 @@ std::vector<std::string> SandboxSession::RegistryEnv(const JobContext& job, int 
 absl::StatusOr<std::unique_ptr<sandbox::EgressProxy>> SandboxSession::OpenProxy(
     const JobContext& job) {
   sandbox::EgressPolicy policy;
-  std::vector<std::string> urls;
-  for (const ovvoc::v1::Registry& registry : job.spec().registries())
-    urls.push_back(registry.url());
-  if (!settings_.registry_override.empty()) urls.push_back(settings_.registry_override);
-  if (urls.empty()) urls.push_back("https://registry.npmjs.org/");
-  for (const std::string& url : urls) {
-    OVVOC_ASSIGN_OR_RETURN(RegistryUrl parsed, ParseRegistry(url));
+  for (const ovvoc::v1::Registry& registry : Registries(job)) {
+    OVVOC_ASSIGN_OR_RETURN(RegistryUrl parsed, ParseRegistry(registry.url()));
     sandbox::EgressEndpoint endpoint{parsed.host, parsed.port, false};
     // Only the agent's own configuration may open internal addresses, never the job.
     const std::string host_port = absl::StrCat(parsed.host, ":", parsed.port);

@@ -62,6 +62,10 @@ class SandboxSession {
 
  private:
   absl::StatusOr<std::unique_ptr<sandbox::EgressProxy>> OpenProxy(const JobContext& job);
+  // The job's registries, built once for npm's configuration and the proxy alike: its scoped
+  // ones and one default (the agent's --registry when it has one, else the job's, else the
+  // public registry).
+  std::vector<ovvoc::v1::Registry> Registries(const JobContext& job) const;
   std::vector<std::string> RegistryEnv(const JobContext& job, int proxy_port) const;
   // The proxy's refusals become findings; what it let through, the result's egress evidence.
   void RecordProxy(JobContext& job, const sandbox::EgressProxy& proxy);

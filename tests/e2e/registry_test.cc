@@ -126,6 +126,26 @@ TEST_CASE("install fetches packages from the job's registry through the egress p
                Catch::Contains("DEP=fixture-dep-1.0.0"));
   }
 
+  // Regression (issue 7): with --registry, the public registry stayed allowed beside the mirror.
+  SECTION("the agent's mirror replaces the public registry; it does not join it") {
+    fs::copy(Fixture("public-probe"), dir.Sub("probe"), fs::copy_options::recursive);
+    REQUIRE(GitHttpServer::CreateBareRepoFromDir(dir.Sub("probe"), dir.Sub("probe.git")).ok());
+    std::vector<std::string> flags = common;
+    flags.insert(flags.end(), {"--allow-internal", (*registry)->host_port(), "--allow-internal",
+                               "registry.npmjs.org:443"});
+    Job job = Update(dir, dir.Sub("probe.git"), flags);
+    INFO(job.err);
+    CHECK_THAT(job.result["install"].value("log_excerpt", ""),
+               Catch::Contains("PUBLIC_CONNECT=403"));
+    bool refused = false;
+    for (const nlohmann::json& finding : job.result.value("findings", nlohmann::json::array())) {
+      const std::string detail = finding.value("detail", "");
+      refused |= absl::StrContains(detail, "CONNECT registry.npmjs.org:443") &&
+                 absl::StrContains(detail, "host not allowed");
+    }
+    CHECK(refused);
+  }
+
   SECTION("a registry that is down: the install fails promptly and says so") {
     std::vector<std::string> flags = {"--sandbox",        backend,
                                       "--registry",       "http://127.0.0.1:9/",
