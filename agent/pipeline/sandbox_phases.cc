@@ -4,6 +4,7 @@
 #include <iterator>
 #include <optional>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
@@ -87,9 +88,9 @@ class CommandPhase : public Phase {
     if (!network_) {
       OVVOC_RETURN_IF_ERROR(KeepClonedFile(job, "package.json", job.project().manifest));
       OVVOC_RETURN_IF_ERROR(KeepClonedFile(job, ".npmrc", job.project().npmrc));
+      ReportShadowedPrograms(job, absl::StrCat("before ", name_));
     }
     OVVOC_ASSIGN_OR_RETURN(sandbox::ExecResult r, session_->Run(job, name_, argv, network_));
-    if (network_) ReportShadowedPrograms(job);
     outcome->set_exit_code(r.exit_code);
     outcome->set_termination(r.termination);
     outcome->set_log_excerpt(Scrub(r.output, job));
@@ -115,7 +116,8 @@ class CommandPhase : public Phase {
  private:
   absl::Status KeepClonedFile(JobContext& job, const char* name,
                               const std::optional<std::string>& cloned);
-  void ReportShadowedPrograms(JobContext& job);
+  // `when`: "before build", "before test".
+  void ReportShadowedPrograms(JobContext& job, absl::string_view when);
 
   std::shared_ptr<SandboxSession> session_;
 
@@ -155,25 +157,50 @@ absl::Status CommandPhase::KeepClonedFile(JobContext& job, const char* name,
 }
 
 // Dependencies' executables that npm puts first on every script's PATH and that take the name
-// of a program of the image (node_modules/.bin/node runs instead of node): a finding each.
-void CommandPhase::ReportShadowedPrograms(JobContext& job) {
+// of a program of the image (node_modules/.bin/node runs instead of node): a finding each. A
+// node_modules or .bin that cannot be listed as a plain directory (a symlink elsewhere, too
+// many entries) is a finding too: what it holds cannot be vouched for.
+void CommandPhase::ReportShadowedPrograms(JobContext& job, absl::string_view when) {
   static constexpr const char* kPrograms[] = {"node", "npm", "npx",    "corepack", "sh",   "bash",
                                               "env",  "git", "python", "python3",  "make", "cc",
                                               "gcc",  "g++", "c++",    "ld",       "tar",  "cat",
                                               "ls",   "cp",  "mv",     "rm",       "chmod"};
-  absl::StatusOr<std::vector<std::string>> names =
-      ListDirBeneath(session_->tree_dir(), "node_modules/.bin", 100'000);
-  if (!names.ok()) return;
-  for (const std::string& name : *names) {
-    if (std::find(std::begin(kPrograms), std::end(kPrograms), name) == std::end(kPrograms)) {
-      continue;
+  constexpr size_t kMaxBinEntries = 100'000;
+  // `detail` starts with what it is about; said once per job, not before every phase.
+  auto add = [&](std::string detail) {
+    const absl::string_view subject = absl::string_view(detail).substr(0, detail.find(' '));
+    for (const ovvoc::v1::SecurityFinding& seen : job.result().findings()) {
+      if (seen.kind() == "shadowed-program" &&
+          absl::StartsWith(seen.detail(), absl::StrCat(subject, " "))) {
+        return;
+      }
     }
     ovvoc::v1::SecurityFinding* finding = job.result().add_findings();
     finding->set_kind("shadowed-program");
     finding->set_severity(ovvoc::v1::SEVERITY_HIGH);
-    finding->set_detail(absl::StrCat("node_modules/.bin/", name,
-                                     " (installed by a dependency) runs instead of the image's ",
-                                     name, " in every npm script of build and test"));
+    finding->set_detail(std::move(detail));
+  };
+  for (const char* dir : {"node_modules", "node_modules/.bin"}) {
+    absl::Status listable = ListDirBeneath(session_->tree_dir(), dir, 0).status();
+    if (!listable.ok() && !absl::IsNotFound(listable)) {
+      add(absl::StrCat(dir, " is not a plain directory ", when, " (", listable.message(),
+                       "): npm would look there for the programs of every script"));
+      return;
+    }
+  }
+  absl::StatusOr<std::vector<std::string>> names =
+      ListDirBeneath(session_->tree_dir(), "node_modules/.bin", kMaxBinEntries + 1);
+  if (!names.ok()) return;  // no dependency has a program
+  if (names->size() > kMaxBinEntries) {
+    add(absl::StrCat("node_modules/.bin holds more than ", kMaxBinEntries, " entries ", when,
+                     ", too many to check"));
+  }
+  for (const std::string& name : *names) {
+    if (std::find(std::begin(kPrograms), std::end(kPrograms), name) == std::end(kPrograms)) {
+      continue;
+    }
+    add(absl::StrCat("node_modules/.bin/", name, " (", when, ") runs instead of the image's ", name,
+                     " in every npm script"));
   }
 }
 

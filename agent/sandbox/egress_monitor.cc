@@ -30,6 +30,8 @@ constexpr int kDnsPort = 53;
 constexpr size_t kSnapLength = 512;       // IP + TCP/UDP headers and a DNS question
 constexpr int kReceiveBuffer = 32 << 20;  // used only while a flood outruns the reader
 constexpr uint8_t kTcpSyn = 0x02, kTcpAck = 0x10;
+constexpr size_t kReadBatch = 4096;
+constexpr size_t kDrainLimit = 1 << 20;
 
 uint16_t Be16(absl::Span<const uint8_t> p, size_t at) { return uint16_t(p[at] << 8 | p[at + 1]); }
 
@@ -83,6 +85,23 @@ const char* ProtocolName(int protocol) {
       return "gre";
     default:
       return nullptr;
+  }
+}
+
+// Where in `packet` the final destination of the routing header at `at` (`length` bytes)
+// starts: type 0's last address; the first entry of types 2 (mobile IPv6's home address) and 4
+// (segment routing, whose list is in reverse order); nullopt for other types or a header cut
+// short.
+std::optional<size_t> FinalSegment(absl::Span<const uint8_t> packet, size_t at, size_t length) {
+  if (packet.size() < at + length || length < 24) return std::nullopt;
+  switch (packet[at + 2]) {
+    case 0:
+      return at + length - 16;
+    case 2:
+    case 4:
+      return at + 8;
+    default:
+      return std::nullopt;
   }
 }
 
@@ -191,9 +210,17 @@ std::vector<sock_filter> EgressFilter() {
   }
   f.Op(BPF_LD | BPF_W | BPF_ABS, 36);
   f.JumpIfEqual(1, kNext, F::kAccept);
-  f.Op(BPF_LD | BPF_B | BPF_ABS, 6);  // loopback: DNS only
+  // Loopback: DNS only, and anything behind an extension header (a routing header can name
+  // another final destination; the parser follows the headers, the filter cannot).
+  f.Op(BPF_LD | BPF_B | BPF_ABS, 6);
   f.JumpIfEqual(IPPROTO_TCP, F::kPort6, kNext);
-  f.JumpIfEqual(IPPROTO_UDP, F::kPort6, F::kDrop);
+  f.JumpIfEqual(IPPROTO_UDP, F::kPort6, kNext);
+  f.JumpIfEqual(IPPROTO_HOPOPTS, F::kAccept, kNext);
+  f.JumpIfEqual(IPPROTO_ROUTING, F::kAccept, kNext);
+  f.JumpIfEqual(IPPROTO_DSTOPTS, F::kAccept, kNext);
+  f.JumpIfEqual(IPPROTO_FRAGMENT, F::kAccept, kNext);
+  f.JumpIfEqual(IPPROTO_AH, F::kAccept, kNext);
+  f.JumpIfEqual(135 /* mobility */, F::kAccept, F::kDrop);
   f.Bind(F::kPort6);
   f.Op(BPF_LD | BPF_H | BPF_ABS, 40 + 2);
   f.JumpIfEqual(kDnsPort, F::kAccept, F::kDrop);
@@ -285,11 +312,14 @@ std::optional<EgressAttempt> ParseEgressPacket(absl::Span<const uint8_t> packet)
     constexpr size_t kHeader = 40;
     if (packet.size() < kHeader) return std::nullopt;
     static constexpr uint8_t kLoopback[16] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1};
-    const bool loopback = std::memcmp(packet.data() + 24, kLoopback, 16) == 0;
+    bool loopback = std::memcmp(packet.data() + 24, kLoopback, 16) == 0;
     ::inet_ntop(AF_INET6, packet.data() + 24, text, sizeof(text));
-    // Through the extension headers to the transport (RFC 8200 section 4).
+    // Through the extension headers to the transport (RFC 8200 section 4). A routing header
+    // names where the packet is finally going: that is the destination reported, whatever the
+    // header's first hop (the address field) says, loopback included.
     int next = packet[6];
     size_t at = kHeader;
+    bool routed = false;
     for (int hops = 0; hops < 16; ++hops) {
       const bool extension = next == IPPROTO_HOPOPTS || next == IPPROTO_ROUTING ||
                              next == IPPROTO_DSTOPTS || next == IPPROTO_FRAGMENT ||
@@ -308,6 +338,12 @@ std::optional<EgressAttempt> ParseEgressPacket(absl::Span<const uint8_t> packet)
         }
       } else if (next == IPPROTO_AH) {
         length = (size_t(packet[at + 1]) + 2) * 4;
+      } else if (next == IPPROTO_ROUTING && !routed) {
+        routed = true;
+        loopback = false;
+        if (const std::optional<size_t> final = FinalSegment(packet, at, length)) {
+          ::inet_ntop(AF_INET6, packet.data() + *final, text, sizeof(text));
+        }
       }
       next = following;
       at += length;
@@ -377,13 +413,13 @@ void EgressMonitor::ReadLoop() {
     if (p[1].revents != 0) return;
     if (p[0].revents & (POLLERR | POLLNVAL)) return;
     absl::MutexLock lock(&mu_);
-    ReadQueued();
+    ReadQueued(kReadBatch);  // then back to poll(): a flood cannot keep the thread from stopping
   }
 }
 
-void EgressMonitor::ReadQueued() {
+void EgressMonitor::ReadQueued(size_t max_packets) {
   uint8_t buffer[kSnapLength];
-  for (;;) {
+  for (size_t read = 0; read < max_packets; ++read) {
     const ssize_t n = ::recv(socket_.get(), buffer, sizeof(buffer), MSG_DONTWAIT | MSG_TRUNC);
     if (n < 0) {
       if (errno == EINTR) continue;
@@ -480,7 +516,9 @@ std::vector<ovvoc::v1::SecurityFinding> EgressFindings(const EgressMonitor::Repo
 
 EgressMonitor::Report EgressMonitor::Drain() {
   absl::MutexLock lock(&mu_);
-  ReadQueued();  // what the reader has not got to yet
+  // What the reader has not got to yet; a queue that refills as fast as it drains (a job that
+  // is still running) is read for a bounded while, and the rest is the next Drain()'s.
+  ReadQueued(kDrainLimit);
   tpacket_stats stats{};
   socklen_t length = sizeof(stats);
   if (::getsockopt(socket_.get(), SOL_PACKET, PACKET_STATISTICS, &stats, &length) == 0) {

@@ -96,7 +96,8 @@ class EgressMonitor {
  private:
   EgressMonitor(UniqueFd socket, UniqueFd stop);
   void ReadLoop();
-  void ReadQueued() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Reads at most `max_packets` from the socket's queue, fewer when it empties.
+  void ReadQueued(size_t max_packets) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void Add(EgressAttempt attempt) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   // Immutable after construction.

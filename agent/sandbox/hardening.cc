@@ -52,6 +52,10 @@ std::vector<std::string> BaseEnvironment(const Limits& limits) {
   return {"NODE_OPTIONS=" + NodeHeapOptions(limits.memory_bytes),
           "PATH=/usr/local/bin:/usr/bin:/bin", "HOME=/home/ovvoc", "USER=ovvoc", "LANG=C.UTF-8",
           "CI=true",
+          // npm turns on node's compile cache, kept in /tmp for the container's life: a
+          // dependency could plant code there that later phases' npm would run instead of its
+          // own (red team, issue 7).
+          "NODE_DISABLE_COMPILE_CACHE=1",
           // node bundles its own CA list; the image's system bundle is the one to trust (it
           // also carries any CA an enterprise mirror or proxy uses).
           "NODE_EXTRA_CA_CERTS=/etc/ssl/certs/ca-certificates.crt",

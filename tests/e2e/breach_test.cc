@@ -120,6 +120,42 @@ TEST_CASE("attack npm-config-hijack: npm runs the cloned commands the cloned way
   CheckContained(attack, run, 60);
 }
 
+// Regression (red team): npm turns on node's compile cache in /tmp, which lives as long as the
+// container; an install script planted a cache entry that ran instead of npm's own code in the
+// test phase, and `"test": "exit 1"` passed.
+TEST_CASE("attack compile-cache: code planted in node's cache does not run as npm",
+          "[e2e][attack]") {
+  const std::string backend = GENERATE(as<std::string>{}, "oci", "docker");
+  if (!BackendReady(backend)) return;
+  Attack attack("compile-cache", backend);
+  const AgentRun run = RunAttack(attack);
+  INFO(run.Describe());
+  std::map<std::string, std::string> install = run.Values("install");
+  CHECK(install["POISONED"] == "1");
+  CHECK(install["CONTROL_FAKE_RAN"] == "1");  // an npm that used the cache ran the fake
+  CheckStoppedIn(run, "test", "TERMINATION_EXITED");
+  CHECK(PhaseExit(run, "test") == 1);
+  CHECK_FALSE(absl::StrContains(run.Log("test"), "all 42 tests passed"));
+  CheckContained(attack, run, 60);
+}
+
+// Regression (red team): with node_modules/.bin a symlink, the check for shadowed programs
+// listed nothing and a planted `node` ran the test unseen.
+TEST_CASE("attack bin-symlink: a node_modules/.bin that is not a directory is a finding",
+          "[e2e][attack]") {
+  const std::string backend = GENERATE(as<std::string>{}, "oci", "docker");
+  if (!BackendReady(backend)) return;
+  Attack attack("bin-symlink", backend);
+  const AgentRun run = RunAttack(attack);
+  INFO(run.Describe());
+  CHECK(absl::StrContains(run.Log("install"), "PLANTED=1"));
+  // The planted node runs (dependency code runs in test by design): the finding says so.
+  const std::vector<std::string> shadowed = run.Findings("shadowed-program");
+  REQUIRE(shadowed.size() == 1);
+  CHECK(absl::StrContains(shadowed[0], "node_modules/.bin is not a plain directory before test"));
+  CheckContained(attack, run, 60);
+}
+
 // Regression: from /proc and /sys a job read the kernel command line, boot_id, the host paths
 // of the state dir and image, and another job's disk and I/O.
 TEST_CASE("attack neighbours: no host path and nothing of other jobs is visible", "[e2e][attack]") {
@@ -186,6 +222,7 @@ TEST_CASE("attack egress-hidden: decoys and odd protocols hide no attempt", "[e2
   if (v["RTHDR_SENT"] == "sent") {  // Docker's containers have no IPv6
     CHECK(Reported(blocked, "2001:db8::"));
   }
+  if (v["SRV6_SENT"] == "sent") CHECK(Reported(blocked, "udp [2001:db8::dead]:4444"));
   CHECK(run.Findings("egress-flood").empty());
   CheckContained(attack, run, 60);
 }

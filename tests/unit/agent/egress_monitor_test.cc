@@ -57,9 +57,11 @@ Bytes Ipv4(const char* destination, int protocol, int port, uint8_t tcp_flags = 
   return p;
 }
 
-// `extensions`: IPv6 extension headers (protocol numbers) to put before the transport header.
+// `extensions`: IPv6 extension headers (protocol numbers) to put before the transport header; a
+// routing header is a segment routing header whose one segment is `routed_to` (default: the
+// destination).
 Bytes Ipv6(const char* destination, int protocol, int port, uint8_t tcp_flags = 0x02,
-           const std::vector<int>& extensions = {}) {
+           const std::vector<int>& extensions = {}, const char* routed_to = nullptr) {
   Bytes p(40, 0);
   p[0] = 0x60;
   p[6] = uint8_t(extensions.empty() ? protocol : extensions[0]);
@@ -68,8 +70,11 @@ Bytes Ipv6(const char* destination, int protocol, int port, uint8_t tcp_flags = 
   for (size_t i = 0; i < extensions.size(); ++i) {
     const uint8_t next = uint8_t(i + 1 < extensions.size() ? extensions[i + 1] : protocol);
     Bytes header = {next, 0, 0, 0, 0, 0, 0, 0};  // 8 bytes (a fragment header: offset 0)
-    if (extensions[i] == IPPROTO_ROUTING) header = {next, 2, 0, 0, 0, 0, 0, 0};
-    if (extensions[i] == IPPROTO_ROUTING) header.resize(24, 0);  // (2 + 1) * 8 bytes
+    if (extensions[i] == IPPROTO_ROUTING) {
+      header = {next, 2, 4, 0, 0, 0, 0, 0};  // (2 + 1) * 8 bytes, type 4, segments left 0
+      header.resize(24, 0);
+      ::inet_pton(AF_INET6, routed_to ? routed_to : destination, header.data() + 8);
+    }
     p.insert(p.end(), header.begin(), header.end());
   }
   Bytes t = Transport(protocol, port, tcp_flags, {});
@@ -149,6 +154,11 @@ TEST_CASE("every protocol to another address is an attempt, through IPv6 extensi
       ParseEgressPacket(Ipv6("2001:db8::1", IPPROTO_TCP, 443, 0x02, {IPPROTO_ROUTING}));
   REQUIRE(routed_syn);
   CHECK(routed_syn->Describe() == "tcp [2001:db8::1]:443");
+  // Regression (red team): an SRv6 header whose first hop is ::1 hid the real destination.
+  std::optional<EgressAttempt> srv6 =
+      ParseEgressPacket(Ipv6("::1", IPPROTO_UDP, 4444, 0, {IPPROTO_ROUTING}, "2001:db8::dead"));
+  REQUIRE(srv6);
+  CHECK(srv6->Describe() == "udp [2001:db8::dead]:4444");
   // A DNS query to loopback behind an extension header is still DNS.
   std::optional<EgressAttempt> hidden_dns =
       ParseEgressPacket(Ipv6("::1", IPPROTO_UDP, 53, 0, {IPPROTO_DSTOPTS}));
