@@ -21,6 +21,10 @@
 #include "tests/e2e/attack_checks.h"
 #include "tests/e2e/attack_harness.h"
 #include "tests/e2e/backend_ready.h"
+#include "tests/support/cluster.h"
+#include "tests/support/git_bomb.h"
+#include "tests/support/subprocess.h"
+#include "tests/support/temp_dir.h"
 
 namespace ovvoc::testing::e2e {
 namespace {
@@ -224,6 +228,49 @@ TEST_CASE("attack egress-hidden: decoys and odd protocols hide no attempt", "[e2
   }
   if (v["SRV6_SENT"] == "sent") CHECK(Reported(blocked, "udp [2001:db8::dead]:4444"));
   CHECK(run.Findings("egress-flood").empty());
+  CheckContained(attack, run, 60);
+}
+
+// Regression: a 220 KB repository whose tree expands to 10^6 files was checked out onto the
+// host's disk (+4.7 GB, +1.1 M inodes), ignoring --job-timeout 10s; the job took 338 s.
+TEST_CASE("attack git-bomb: a tree bomb is refused before checkout, as a DISK failure",
+          "[e2e][attack]") {
+  const std::string backend = GENERATE(as<std::string>{}, "oci", "docker");
+  if (!BackendReady(backend)) return;
+  TempDir dir;
+  REQUIRE(MakeGitBomb(dir.Sub("bomb.git"), {{"package.json", "{}"}, {"x", "x"}}, 10, 6).ok());
+  ProcessSpec spec;
+  spec.argv = {
+      AgentBinary(), "update",         "--repo", dir.Sub("bomb.git"), "--sandbox",     backend,
+      "--state-dir", dir.Sub("state"), "--json", dir.Sub("out.json"), "--job-timeout", "10s"};
+  spec.env = ChildEnv(dir.path());
+  spec.timeout = std::chrono::milliseconds(60'000);
+  const auto start = std::chrono::steady_clock::now();
+  absl::StatusOr<ProcessResult> ran = RunProcess(spec);
+  REQUIRE(ran.ok());
+  const double seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  INFO(ran->stdout_data << ran->stderr_data);
+  CHECK(ran->exit_code == 1);
+  CHECK(seconds < 15);
+  nlohmann::json result = nlohmann::json::parse(ReadFile(dir.Sub("out.json")), nullptr, false);
+  REQUIRE(result.is_object());
+  CHECK(result["failure"].value("phase", "") == "clone");
+  CHECK(result["failure"].value("termination", "") == "TERMINATION_DISK");
+  CHECK(absl::StrContains(result["failure"].value("reason", ""), "git bomb"));
+  std::error_code ec;
+  CHECK(fs::is_empty(dir.Sub("state/work"), ec));
+}
+
+// Regression: running out of inodes on the job disk was classified EXITED, not DISK.
+TEST_CASE("attack inode-fill: a job disk out of inodes is a DISK failure", "[e2e][attack]") {
+  const std::string backend = GENERATE(as<std::string>{}, "oci", "docker");
+  if (!BackendReady(backend)) return;
+  Attack attack("inode-fill", backend);
+  const AgentRun run = RunAttack(attack, {"--disk-mib", "64"});
+  INFO(run.Describe());
+  CHECK(run.Values("test")["INODE_FILL_STOPPED"] == "ENOSPC");
+  CheckStoppedIn(run, "test", "TERMINATION_DISK");
   CheckContained(attack, run, 60);
 }
 

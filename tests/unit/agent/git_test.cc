@@ -11,6 +11,7 @@
 #include <sstream>
 #include <string>
 
+#include "tests/support/git_bomb.h"
 #include "tests/support/git_cli.h"
 #include "tests/support/git_http_server.h"
 
@@ -315,46 +316,12 @@ TEST_CASE("A destination that is not empty is AlreadyExists") {
   CHECK(ReadFile(destination + "/keep.txt") == "mine\n");
 }
 
-// A bare repository at `path` whose main branch holds `files` (name -> content) at its root,
-// and `fanout`-wide directories nested `depth` deep that all share one subtree ending in those
-// files: fanout^depth copies of them, from a handful of objects. Built with libgit2, as an
-// attacker would build one.
 void MakeBomb(const std::string& path,
               const std::vector<std::pair<std::string, std::string>>& files, int fanout,
               int depth) {
-  git_libgit2_init();
-  git_repository* repo = nullptr;
-  REQUIRE(git_repository_init(&repo, path.c_str(), /*is_bare=*/1) == 0);
-  git_treebuilder* builder = nullptr;
-  REQUIRE(git_treebuilder_new(&builder, repo, nullptr) == 0);
-  for (const auto& [name, content] : files) {
-    git_oid blob;
-    REQUIRE(git_blob_create_from_buffer(&blob, repo, content.data(), content.size()) == 0);
-    REQUIRE(git_treebuilder_insert(nullptr, builder, name.c_str(), &blob, GIT_FILEMODE_BLOB) == 0);
-  }
-  git_oid tree;
-  REQUIRE(git_treebuilder_write(&tree, builder) == 0);
-  for (int level = 0; level < depth; ++level) {
-    git_treebuilder_clear(builder);
-    for (int i = 0; i < fanout; ++i) {
-      const std::string name = "d" + std::to_string(i);
-      REQUIRE(git_treebuilder_insert(nullptr, builder, name.c_str(), &tree, GIT_FILEMODE_TREE) ==
-              0);
-    }
-    REQUIRE(git_treebuilder_write(&tree, builder) == 0);
-  }
-  git_treebuilder_free(builder);
-  git_tree* root = nullptr;
-  REQUIRE(git_tree_lookup(&root, repo, &tree) == 0);
-  git_signature* who = nullptr;
-  REQUIRE(git_signature_new(&who, "bomb", "bomb@example.com", 0, 0) == 0);
-  git_oid commit;
-  REQUIRE(git_commit_create(&commit, repo, "refs/heads/main", who, who, nullptr, "bomb", root, 0,
-                            nullptr) == 0);
-  REQUIRE(git_repository_set_head(repo, "refs/heads/main") == 0);
-  git_signature_free(who);
-  git_tree_free(root);
-  git_repository_free(repo);
+  absl::Status made = ovvoc::testing::MakeGitBomb(path, files, fanout, depth);
+  INFO(made.ToString());
+  REQUIRE(made.ok());
 }
 
 // Regression: a 220 KB repository whose tree expands to 10^6 files was checked out whole onto
