@@ -62,6 +62,13 @@ Json ProcessJson(const std::vector<std::string>& args, const std::vector<std::st
   };
 }
 
+// The read-only paths, and /sys (a tmpfs here, writable until runc has mounted into it).
+Json RuncReadonlyPaths() {
+  Json paths = ReadonlyPaths();
+  paths.push_back("/sys");
+  return paths;
+}
+
 Json CpuResources(const Limits& limits) {
   Json cpu = {{"quota", static_cast<int64_t>(limits.cpu_millis) * 100}, {"period", 100000}};
   if (!limits.cpuset.empty()) cpu["cpus"] = limits.cpuset;
@@ -231,7 +238,10 @@ nlohmann::json RuncConfig(const SandboxSpec& spec, const std::string& rootfs) {
             {"nosuid", "noexec", "newinstance", "ptmxmode=0666", "mode=0620"}),
       Mount("/dev/shm", "tmpfs", "shm", {"nosuid", "noexec", "nodev", "mode=1777", "size=65536k"}),
       Mount("/dev/mqueue", "mqueue", "mqueue", {"nosuid", "noexec", "nodev"}),
-      Mount("/sys", "sysfs", "sysfs", {"nosuid", "noexec", "nodev", "ro"}),
+      // No sysfs at all, only the container's cgroups in it (node reads its limits there): an
+      // empty tmpfs, read-only once runc has made the cgroup mount point. Everything the
+      // masked paths would hide under /sys is then simply absent, at no mount's cost.
+      Mount("/sys", "tmpfs", "tmpfs", {"nosuid", "noexec", "nodev", "size=64k", "mode=755"}),
       // The container's own cgroups, read-only: where node, npm and test runners look for their
       // memory and pids limits (Docker mounts them too).
       Mount("/sys/fs/cgroup", "cgroup", "cgroup", {"nosuid", "noexec", "nodev", "relatime", "ro"}),
@@ -262,7 +272,7 @@ nlohmann::json RuncConfig(const SandboxSpec& spec, const std::string& rootfs) {
           {"pids", {{"limit", limits.pids}}},
           {"devices", Json::array({{{"allow", false}, {"access", "rwm"}}})}}},
         {"maskedPaths", MaskedPaths()},
-        {"readonlyPaths", ReadonlyPaths()}}},
+        {"readonlyPaths", RuncReadonlyPaths()}}},
       // No "seccomp" here: the init installs the same compiled filter on itself before it runs
       // any command (seccomp_filter.h), instead of runc compiling it for every container.
   };

@@ -98,7 +98,15 @@ TEST_CASE("the runc bundle asks for every hardening measure") {
   CHECK(control);  // the init's channel: read-only, so no job process can replace the socket
   CHECK(config["annotations"][kJobLabel] == "job_x");
   CHECK(linux["maskedPaths"] == MaskedPaths());
-  CHECK(linux["readonlyPaths"] == ReadonlyPaths());
+  // No sysfs: a tmpfs with only the cgroups in it, read-only.
+  nlohmann::json readonly = ReadonlyPaths();
+  readonly.push_back("/sys");
+  CHECK(linux["readonlyPaths"] == readonly);
+  bool sys_tmpfs = false;
+  for (const auto& m : config["mounts"]) {
+    if (m["destination"] == "/sys") sys_tmpfs = m["type"] == "tmpfs";
+  }
+  CHECK(sys_tmpfs);
 }
 
 TEST_CASE("the docker create request asks for the same") {
