@@ -27,7 +27,8 @@ namespace ovvoc::agent::sandbox {
 namespace {
 
 constexpr int kDnsPort = 53;
-constexpr size_t kSnapLength = 512;       // IP + TCP/UDP headers and a DNS question
+// IP headers, the longest IPv6 routing header (2 KiB) and a transport header with a DNS question.
+constexpr size_t kSnapLength = 2560;
 constexpr int kReceiveBuffer = 32 << 20;  // used only while a flood outruns the reader
 constexpr uint8_t kTcpSyn = 0x02, kTcpAck = 0x10;
 constexpr size_t kReadBatch = 4096;
@@ -285,9 +286,15 @@ std::string EgressAttempt::Describe() const {
   const std::string target =
       absl::StrCat(name != nullptr ? name : absl::StrCat("ip protocol ", protocol), " ",
                    port > 0 ? absl::StrCat(host, ":", port) : address);
-  if (!dns()) return target;
+  std::string routed;
+  if (route_unread) {
+    routed = " behind a routing header too long to read: its final destination is unknown";
+  } else if (!via.empty()) {
+    routed = absl::StrCat(" routed via ", via);
+  }
+  if (!dns()) return target + routed;
   return absl::StrCat("DNS query", dns_name.empty() ? "" : absl::StrCat(" for ", dns_name), " (",
-                      target, ")");
+                      target, ")", routed);
 }
 
 std::string EgressMonitor::Observed::Describe() const {
@@ -320,6 +327,15 @@ std::optional<EgressAttempt> ParseEgressPacket(absl::Span<const uint8_t> packet)
     int next = packet[6];
     size_t at = kHeader;
     bool routed = false;
+    std::string first_hop = text;
+    bool route_unread = false;
+    auto finish = [&](std::optional<EgressAttempt> attempt) {
+      if (attempt && routed) {
+        attempt->route_unread = route_unread;
+        if (!route_unread && attempt->address != first_hop) attempt->via = first_hop;
+      }
+      return attempt;
+    };
     for (int hops = 0; hops < 16; ++hops) {
       const bool extension = next == IPPROTO_HOPOPTS || next == IPPROTO_ROUTING ||
                              next == IPPROTO_DSTOPTS || next == IPPROTO_FRAGMENT ||
@@ -327,14 +343,14 @@ std::optional<EgressAttempt> ParseEgressPacket(absl::Span<const uint8_t> packet)
       if (!extension) break;
       if (packet.size() < at + 8) {
         // Cut short by the snap length: where it went is known, the rest is not.
-        return ParseTransport(next, {}, text, loopback, /*later_fragment=*/true);
+        return finish(ParseTransport(next, {}, text, loopback, /*later_fragment=*/true));
       }
       const int following = packet[at];
       size_t length = (size_t(packet[at + 1]) + 1) * 8;
       if (next == IPPROTO_FRAGMENT) {
         length = 8;
         if ((Be16(packet, at + 2) & 0xfff8) != 0) {  // a later fragment
-          return ParseTransport(following, {}, text, loopback, /*later_fragment=*/true);
+          return finish(ParseTransport(following, {}, text, loopback, /*later_fragment=*/true));
         }
       } else if (next == IPPROTO_AH) {
         length = (size_t(packet[at + 1]) + 2) * 4;
@@ -343,14 +359,16 @@ std::optional<EgressAttempt> ParseEgressPacket(absl::Span<const uint8_t> packet)
         loopback = false;
         if (const std::optional<size_t> final = FinalSegment(packet, at, length)) {
           ::inet_ntop(AF_INET6, packet.data() + *final, text, sizeof(text));
+        } else {
+          route_unread = true;
         }
       }
       next = following;
       at += length;
     }
     const bool cut = packet.size() < at;
-    return ParseTransport(next, cut ? absl::Span<const uint8_t>() : packet.subspan(at), text,
-                          loopback, /*later_fragment=*/cut);
+    return finish(ParseTransport(next, cut ? absl::Span<const uint8_t>() : packet.subspan(at), text,
+                                 loopback, /*later_fragment=*/cut));
   }
   return std::nullopt;
 }

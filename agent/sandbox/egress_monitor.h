@@ -49,6 +49,11 @@ struct EgressAttempt {
   std::string address;   // "1.1.1.1", "2606:4700::1111"
   int port = 0;          // 0 when the protocol has none, or in a later fragment
   std::string dns_name;  // a DNS query's name (UDP to port 53), "" otherwise
+  // Behind an IPv6 routing header, `address` is the header's final destination and `via` the
+  // first hop the packet was addressed to, when they differ. `route_unread`: the header could
+  // not be read to its end, so `address` is only the first hop.
+  std::string via;
+  bool route_unread = false;
 
   bool dns() const;
   // Where it went: the DNS name when there is one, else the address.

@@ -158,7 +158,20 @@ TEST_CASE("every protocol to another address is an attempt, through IPv6 extensi
   std::optional<EgressAttempt> srv6 =
       ParseEgressPacket(Ipv6("::1", IPPROTO_UDP, 4444, 0, {IPPROTO_ROUTING}, "2001:db8::dead"));
   REQUIRE(srv6);
-  CHECK(srv6->Describe() == "udp [2001:db8::dead]:4444");
+  CHECK(srv6->Describe() == "udp [2001:db8::dead]:4444 routed via ::1");
+  // Regression (red team, round 3): the other way round, the address it was sent to showed
+  // nowhere; and a header longer than the snap length made the monitor report the first hop.
+  std::optional<EgressAttempt> to_self =
+      ParseEgressPacket(Ipv6("2001:db8::cafe", IPPROTO_UDP, 5555, 0, {IPPROTO_ROUTING}, "::1"));
+  REQUIRE(to_self);
+  CHECK(to_self->Describe() == "udp [::1]:5555 routed via 2001:db8::cafe");
+  Bytes long_route = Ipv6("::1", IPPROTO_UDP, 4444, 0, {IPPROTO_ROUTING}, "2001:db8::bad");
+  long_route[41] = 80;  // hdr ext len: a 648-byte header, cut short by the capture
+  std::optional<EgressAttempt> unread = ParseEgressPacket(long_route);
+  REQUIRE(unread);
+  CHECK(unread->route_unread);
+  CHECK(unread->Describe() ==
+        "udp ::1 behind a routing header too long to read: its final destination is unknown");
   // A DNS query to loopback behind an extension header is still DNS.
   std::optional<EgressAttempt> hidden_dns =
       ParseEgressPacket(Ipv6("::1", IPPROTO_UDP, 53, 0, {IPPROTO_DSTOPTS}));
