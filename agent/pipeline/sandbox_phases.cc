@@ -99,7 +99,9 @@ class CommandPhase : public Phase {
     usage->set_peak_memory_bytes(std::max(usage->peak_memory_bytes(), r.peak_memory_bytes));
     *usage->mutable_cpu_time() = ToProto(FromProto(usage->cpu_time()) + r.cpu_time);
     if (r.termination == ovvoc::v1::TERMINATION_EXITED && r.exit_code == 0) {
-      return absl::OkStatus();
+      // The install ran every dependency's scripts, used or not by the project: whatever they
+      // changed of the repository's own files is put back before the project's code runs.
+      return network_ ? RestoreClonedTree(job) : absl::OkStatus();
     }
     ovvoc::v1::FailureReport* failure = job.result().mutable_failure();
     failure->set_termination(r.termination);
@@ -118,6 +120,7 @@ class CommandPhase : public Phase {
                               const std::optional<std::string>& cloned);
   // `when`: "before build", "before test".
   void ReportShadowedPrograms(JobContext& job, absl::string_view when);
+  absl::Status RestoreClonedTree(JobContext& job);
 
   std::shared_ptr<SandboxSession> session_;
 
@@ -202,6 +205,32 @@ void CommandPhase::ReportShadowedPrograms(JobContext& job, absl::string_view whe
     add(absl::StrCat("node_modules/.bin/", name, " (", when, ") runs instead of the image's ", name,
                      " in every npm script"));
   }
+}
+
+// Every file of the clone stands in the work tree as cloned (package.json and .npmrc are
+// KeepClonedFile's; node_modules is npm's); what was changed is put back, and a finding names it.
+absl::Status CommandPhase::RestoreClonedTree(JobContext& job) {
+  absl::StatusOr<std::vector<std::string>> restored =
+      RestoreTreeBeneath(job.repo_dir(), session_->tree_dir(), session_->job_uid(),
+                         session_->job_uid(), {"package.json", ".npmrc"});
+  if (!restored.ok()) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("the repository's files were changed during install and cannot be put back: ",
+                     restored.status().message()));
+  }
+  if (restored->empty()) return absl::OkStatus();
+  constexpr size_t kNamed = 20;
+  std::vector<std::string> named(restored->begin(),
+                                 restored->begin() + std::min(restored->size(), kNamed));
+  ovvoc::v1::SecurityFinding* finding = job.result().add_findings();
+  finding->set_kind("repo-tampered");
+  finding->set_severity(ovvoc::v1::SEVERITY_HIGH);
+  finding->set_detail(absl::StrCat(
+      "the install (dependencies' scripts) changed ", restored->size(),
+      " of the repository's own files: ", absl::StrJoin(named, ", "),
+      restored->size() > kNamed ? absl::StrCat(" and ", restored->size() - kNamed, " more") : "",
+      "; the agent put back what it cloned before build and test"));
+  return absl::OkStatus();
 }
 
 class InstallPhase final : public CommandPhase {

@@ -7,12 +7,15 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
+#include <filesystem>
 #include <memory>
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "common/files.h"
 #include "common/status_macros.h"
 #include "common/unique_fd.h"
 
@@ -62,20 +65,55 @@ absl::Status CheckRegularFileBeneath(const std::string& root, absl::string_view 
   return OpenRegularBeneath(root, relative, st).status();
 }
 
-absl::Status RemoveFileBeneath(const std::string& root, absl::string_view name) {
+namespace {
+
+absl::Status CheckName(absl::string_view name) {
   if (name.empty() || name == "." || name == ".." || absl::StrContains(name, '/')) {
     return absl::InvalidArgumentError(absl::StrCat("\"", name, "\" is not a file name"));
   }
-  UniqueFd dir(::open(root.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
-  if (dir.get() < 0) return OpenError(errno, root);
-  const std::string file(name);
-  if (::unlinkat(dir.get(), file.c_str(), 0) != 0 && errno != ENOENT) {
-    if (errno != EISDIR || ::unlinkat(dir.get(), file.c_str(), AT_REMOVEDIR) != 0) {
+  return absl::OkStatus();
+}
+
+// RemoveFileBeneath and ReplaceFileBeneath, in an open directory.
+absl::Status RemoveFileAt(int dir, const std::string& name) {
+  if (::unlinkat(dir, name.c_str(), 0) != 0 && errno != ENOENT) {
+    if (errno != EISDIR || ::unlinkat(dir, name.c_str(), AT_REMOVEDIR) != 0) {
       return absl::FailedPreconditionError(
           absl::StrCat("cannot remove what stands at ", name, ": ", std::strerror(errno)));
     }
   }
   return absl::OkStatus();
+}
+
+absl::Status ReplaceFileAt(int dir, const std::string& name, absl::string_view content, uid_t uid,
+                           gid_t gid, mode_t mode) {
+  OVVOC_RETURN_IF_ERROR(RemoveFileAt(dir, name));
+  UniqueFd fd(
+      ::openat(dir, name.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, mode));
+  if (fd.get() < 0) return OpenError(errno, name);
+  for (size_t done = 0; done < content.size();) {
+    const ssize_t n = ::write(fd.get(), content.data() + done, content.size() - done);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) {
+      return absl::ResourceExhaustedError(
+          absl::StrCat("cannot write ", name, ": ", std::strerror(errno)));
+    }
+    done += static_cast<size_t>(n);
+  }
+  if (::fchown(fd.get(), uid, gid) != 0 || ::fchmod(fd.get(), mode) != 0) {
+    return absl::InternalError(
+        absl::StrCat("cannot set the owner of ", name, ": ", std::strerror(errno)));
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+absl::Status RemoveFileBeneath(const std::string& root, absl::string_view name) {
+  OVVOC_RETURN_IF_ERROR(CheckName(name));
+  UniqueFd dir(::open(root.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+  if (dir.get() < 0) return OpenError(errno, root);
+  return RemoveFileAt(dir.get(), std::string(name));
 }
 
 absl::StatusOr<std::vector<std::string>> ListDirBeneath(const std::string& root,
@@ -107,27 +145,10 @@ absl::StatusOr<std::vector<std::string>> ListDirBeneath(const std::string& root,
 
 absl::Status ReplaceFileBeneath(const std::string& root, absl::string_view name,
                                 absl::string_view content, uid_t uid, gid_t gid, mode_t mode) {
-  // Whatever stands there goes first; a directory with contents is refused.
-  OVVOC_RETURN_IF_ERROR(RemoveFileBeneath(root, name));
+  OVVOC_RETURN_IF_ERROR(CheckName(name));
   UniqueFd dir(::open(root.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
   if (dir.get() < 0) return OpenError(errno, root);
-  const std::string file(name);
-  UniqueFd fd(::openat(dir.get(), file.c_str(),
-                       O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, mode));
-  if (fd.get() < 0) return OpenError(errno, name);
-  for (size_t done = 0; done < content.size();) {
-    const ssize_t n = ::write(fd.get(), content.data() + done, content.size() - done);
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0)
-      return absl::ResourceExhaustedError(
-          absl::StrCat("cannot write ", name, ": ", std::strerror(errno)));
-    done += static_cast<size_t>(n);
-  }
-  if (::fchown(fd.get(), uid, gid) != 0 || ::fchmod(fd.get(), mode) != 0) {
-    return absl::InternalError(
-        absl::StrCat("cannot set the owner of ", name, ": ", std::strerror(errno)));
-  }
-  return absl::OkStatus();
+  return ReplaceFileAt(dir.get(), std::string(name), content, uid, gid, mode);
 }
 
 absl::StatusOr<std::string> ReadFileBeneath(const std::string& root, absl::string_view relative,
@@ -151,6 +172,100 @@ absl::StatusOr<std::string> ReadFileBeneath(const std::string& root, absl::strin
   }
   out.resize(done);
   return out;
+}
+
+namespace {
+
+// The directory `relative` beneath `root`, made (owned by uid:gid) where it is missing and
+// replacing whatever non-directory stands in its way; never through a symlink.
+absl::StatusOr<UniqueFd> MakeDirBeneath(int root, const std::filesystem::path& relative, uid_t uid,
+                                        gid_t gid) {
+  UniqueFd dir(::fcntl(root, F_DUPFD_CLOEXEC, 0));
+  for (const std::filesystem::path& part : relative) {
+    const std::string name = part.string();
+    if (name.empty() || name == ".") continue;
+    if (name == "..") return absl::InvalidArgumentError("\"..\" in a path");
+    UniqueFd next(
+        ::openat(dir.get(), name.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+    if (!next.valid()) {
+      if (::unlinkat(dir.get(), name.c_str(), 0) != 0 && errno != ENOENT) {
+        return absl::FailedPreconditionError(
+            absl::StrCat("cannot clear ", name, ": ", std::strerror(errno)));
+      }
+      if (::mkdirat(dir.get(), name.c_str(), 0755) != 0 ||
+          ::fchownat(dir.get(), name.c_str(), uid, gid, AT_SYMLINK_NOFOLLOW) != 0) {
+        return absl::InternalError(absl::StrCat("cannot make ", name, ": ", std::strerror(errno)));
+      }
+      next.reset(
+          ::openat(dir.get(), name.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+      if (!next.valid()) return OpenError(errno, name);
+    }
+    dir = std::move(next);
+  }
+  return dir;
+}
+
+bool Skipped(const std::filesystem::path& relative, const std::vector<std::string>& skip) {
+  for (const std::filesystem::path& part : relative) {
+    if (part == "node_modules") return true;
+  }
+  return std::find(skip.begin(), skip.end(), relative.string()) != skip.end();
+}
+
+}  // namespace
+
+absl::StatusOr<std::vector<std::string>> RestoreTreeBeneath(const std::string& clone,
+                                                            const std::string& tree, uid_t uid,
+                                                            gid_t gid,
+                                                            const std::vector<std::string>& skip) {
+  namespace fs = std::filesystem;
+  UniqueFd root(::open(tree.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+  if (!root.valid()) return OpenError(errno, tree);
+  std::vector<std::string> restored;
+  std::error_code ec;
+  for (auto it = fs::recursive_directory_iterator(clone, ec);
+       !ec && it != fs::recursive_directory_iterator(); it.increment(ec)) {
+    const fs::path relative = it->path().lexically_relative(clone);  // never through links
+    if (relative == ".git" || Skipped(relative, skip)) {
+      if (it->is_directory(ec) && !it->is_symlink(ec)) it.disable_recursion_pending();
+      continue;
+    }
+    const fs::file_status status = it->symlink_status(ec);
+    if (fs::is_directory(status)) {
+      OVVOC_RETURN_IF_ERROR(MakeDirBeneath(root.get(), relative, uid, gid).status());
+      continue;
+    }
+    OVVOC_ASSIGN_OR_RETURN(UniqueFd parent,
+                           MakeDirBeneath(root.get(), relative.parent_path(), uid, gid));
+    const std::string name = relative.filename().string();
+    if (fs::is_symlink(status)) {
+      const std::string target = fs::read_symlink(it->path(), ec).string();
+      char now[4096];
+      const ssize_t n = ::readlinkat(parent.get(), name.c_str(), now, sizeof now);
+      if (n >= 0 && std::string(now, static_cast<size_t>(n)) == target) continue;
+      ::unlinkat(parent.get(), name.c_str(), 0);
+      ::unlinkat(parent.get(), name.c_str(), AT_REMOVEDIR);
+      if (::symlinkat(target.c_str(), parent.get(), name.c_str()) != 0 ||
+          ::fchownat(parent.get(), name.c_str(), uid, gid, AT_SYMLINK_NOFOLLOW) != 0) {
+        return absl::InternalError(absl::StrCat("cannot put back ", relative.string()));
+      }
+      restored.push_back(relative.string());
+      continue;
+    }
+    if (!fs::is_regular_file(status)) continue;
+    absl::StatusOr<std::string> original = files::ReadFile(it->path().string());
+    if (!original.ok()) return original.status();
+    absl::StatusOr<std::string> now = ReadFileBeneath(tree, relative.string(), original->size());
+    if (now.ok() && *now == *original) continue;
+    const mode_t mode =
+        (fs::status(it->path(), ec).permissions() & fs::perms::owner_exec) != fs::perms::none
+            ? 0755
+            : 0644;
+    OVVOC_RETURN_IF_ERROR(ReplaceFileAt(parent.get(), name, *original, uid, gid, mode));
+    restored.push_back(relative.string());
+  }
+  if (ec) return absl::InternalError(absl::StrCat("cannot read ", clone, ": ", ec.message()));
+  return restored;
 }
 
 }  // namespace ovvoc::agent

@@ -43,6 +43,17 @@ absl::StatusOr<std::vector<std::string>> ListDirBeneath(const std::string& root,
                                                         absl::string_view relative,
                                                         size_t max_entries);
 
+// Makes every file, symlink and directory of `clone` (a trusted copy: the agent's own checkout,
+// without .git) stand in `tree` (the work tree the job wrote) as it stands in `clone`, owned by
+// uid:gid: changed or removed files are written back, whatever replaced them (a link, a
+// directory) removed first, never followed. Paths with a node_modules component and the names
+// in `skip` (relative paths) are left alone; what is only in `tree` stays. Returns the relative
+// paths it put back.
+absl::StatusOr<std::vector<std::string>> RestoreTreeBeneath(const std::string& clone,
+                                                            const std::string& tree, uid_t uid,
+                                                            gid_t gid,
+                                                            const std::vector<std::string>& skip);
+
 }  // namespace ovvoc::agent
 
 #endif  // OVVOC_AGENT_WORKSPACE_BENEATH_H_

@@ -124,6 +124,29 @@ TEST_CASE("attack npm-config-hijack: npm runs the cloned commands the cloned way
   CheckContained(attack, run, 60);
 }
 
+// Regression (red team, round three): with package.json put back, an install script rewrote the
+// project's own test file, and a failing test passed.
+TEST_CASE("attack rewrite-test: the repository's files are put back after the install",
+          "[e2e][attack]") {
+  const std::string backend = GENERATE(as<std::string>{}, "oci", "docker");
+  if (!BackendReady(backend)) return;
+  Attack attack("rewrite-test", backend);
+  const AgentRun run = RunAttack(attack);
+  INFO(run.Describe());
+  CHECK(absl::StrContains(run.Log("install"), "REWRITTEN=1"));  // the attack ran
+  CheckStoppedIn(run, "test", "TERMINATION_EXITED");
+  CHECK(PhaseExit(run, "test") == 1);
+  CHECK(absl::StrContains(run.Log("test"), "HELPER_LOADED=1"));  // the removed file is back
+  CHECK(absl::StrContains(run.Log("test"), "ORIGINAL_TEST_RAN=1"));
+  CHECK_FALSE(absl::StrContains(run.Log("test"), "FAKE_PASS"));
+  const std::vector<std::string> tampered = run.Findings("repo-tampered");
+  REQUIRE(tampered.size() == 1);
+  CHECK(absl::StrContains(tampered[0], "changed 2 of the repository's own files"));
+  CHECK(absl::StrContains(tampered[0], "test/t.js"));
+  CHECK(absl::StrContains(tampered[0], "lib/helper.js"));
+  CheckContained(attack, run, 60);
+}
+
 // Regression (red team): npm turns on node's compile cache in /tmp, which lives as long as the
 // container; an install script planted a cache entry that ran instead of npm's own code in the
 // test phase, and `"test": "exit 1"` passed.

@@ -3,6 +3,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <catch2/catch.hpp>
 #include <filesystem>
 #include <fstream>
@@ -74,6 +75,52 @@ TEST_CASE("a file put back beneath the root replaces what stands there, never wr
       ReplaceFileBeneath(dir.Sub("repo"), "../escape", "{}", uid, uid, 0644)));
   CHECK(CheckRegularFileBeneath(dir.Sub("repo"), "plain").ok());
   CHECK(!CheckRegularFileBeneath(dir.Sub("repo"), "dir-manifest").ok());
+}
+
+TEST_CASE("a tree is put back as cloned, never through what replaced its files") {
+  testing::TempDir dir;
+  const uid_t uid = ::getuid();
+  auto write = [](const std::string& path, const std::string& text) {
+    std::filesystem::create_directories(std::filesystem::path(path).parent_path());
+    std::ofstream(path) << text;
+  };
+  write(dir.Sub("clone/test/t.js"), "original");
+  write(dir.Sub("clone/lib/a.js"), "a");
+  write(dir.Sub("clone/node_modules/x/index.js"), "committed dependency");
+  write(dir.Sub("clone/package.json"), "{}");
+  std::filesystem::create_directories(dir.Sub("clone/.git"));
+  write(dir.Sub("clone/.git/HEAD"), "ref");
+  std::filesystem::create_symlink("lib/a.js", dir.Sub("clone/link"));
+  write(dir.Sub("host-file"), "host");
+  // The work tree as an install script left it.
+  write(dir.Sub("tree/test/t.js"), "fake pass");                               // rewritten
+  std::filesystem::create_symlink(dir.Sub("host-file"), dir.Sub("tree/lib"));  // dir -> link
+  write(dir.Sub("tree/node_modules/x/index.js"), "installed");                 // npm's: left alone
+  write(dir.Sub("tree/package.json"), "changed");          // skipped: the caller's
+  write(dir.Sub("tree/new-file"), "made by the install");  // not in the clone: stays
+  std::filesystem::create_symlink("/etc", dir.Sub("tree/link"));
+  absl::StatusOr<std::vector<std::string>> restored =
+      RestoreTreeBeneath(dir.Sub("clone"), dir.Sub("tree"), uid, uid, {"package.json"});
+  REQUIRE(restored.ok());
+  std::sort(restored->begin(), restored->end());
+  CHECK(*restored == std::vector<std::string>{"lib/a.js", "link", "test/t.js"});
+  auto read = [](const std::string& path) {
+    std::ifstream in(path);
+    return std::string(std::istreambuf_iterator<char>(in), {});
+  };
+  CHECK(read(dir.Sub("tree/test/t.js")) == "original");
+  CHECK(std::filesystem::is_directory(std::filesystem::symlink_status(dir.Sub("tree/lib"))));
+  CHECK(read(dir.Sub("tree/lib/a.js")) == "a");
+  CHECK(std::filesystem::read_symlink(dir.Sub("tree/link")) == "lib/a.js");
+  CHECK(read(dir.Sub("host-file")) == "host");  // never written through the planted link
+  CHECK(read(dir.Sub("tree/node_modules/x/index.js")) == "installed");
+  CHECK(read(dir.Sub("tree/package.json")) == "changed");
+  CHECK(read(dir.Sub("tree/new-file")) == "made by the install");
+  CHECK(!std::filesystem::exists(dir.Sub("tree/.git")));
+  // Nothing left to put back the second time.
+  restored = RestoreTreeBeneath(dir.Sub("clone"), dir.Sub("tree"), uid, uid, {"package.json"});
+  REQUIRE(restored.ok());
+  CHECK(restored->empty());
 }
 
 }  // namespace
