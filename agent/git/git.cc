@@ -16,15 +16,18 @@
 namespace ovvoc::agent::git {
 namespace {
 
-struct RepositoryDeleter {
-  void operator()(git_repository* repo) const { git_repository_free(repo); }
+// Owns a libgit2 object and frees it with its own free function.
+template <typename T, void (*Free)(T*)>
+struct GitDeleter {
+  void operator()(T* object) const { Free(object); }
 };
-using RepositoryPtr = std::unique_ptr<git_repository, RepositoryDeleter>;
-
-struct ReferenceDeleter {
-  void operator()(git_reference* ref) const { git_reference_free(ref); }
-};
-using ReferencePtr = std::unique_ptr<git_reference, ReferenceDeleter>;
+template <typename T, void (*Free)(T*)>
+using GitPtr = std::unique_ptr<T, GitDeleter<T, Free>>;
+using RepositoryPtr = GitPtr<git_repository, git_repository_free>;
+using ReferencePtr = GitPtr<git_reference, git_reference_free>;
+using RemotePtr = GitPtr<git_remote, git_remote_free>;
+using TreePtr = GitPtr<git_tree, git_tree_free>;
+using OdbPtr = GitPtr<git_odb, git_odb_free>;
 
 // libgit2 is initialised once per process and never shut down: shutting down while another
 // thread still clones would free its global state under it.
@@ -233,17 +236,7 @@ git_remote_callbacks MakeCallbacks(CloneState& state) {
   return callbacks;
 }
 
-struct RemoteDeleter {
-  void operator()(git_remote* remote) const { git_remote_free(remote); }
-};
-using RemotePtr = std::unique_ptr<git_remote, RemoteDeleter>;
-
 // ---- Measuring and checking out -------------------------------------------------------------
-
-struct TreeDeleter {
-  void operator()(git_tree* tree) const { git_tree_free(tree); }
-};
-using TreePtr = std::unique_ptr<git_tree, TreeDeleter>;
 
 struct TreeSize {
   uint64_t files = 0;  // entries a checkout would create: files, links, directories
@@ -334,7 +327,7 @@ int MeasureLocalSource(const std::string& path, CloneState& state) {
   RepositoryPtr source(raw);
   git_odb* raw_odb = nullptr;
   if (int code = git_repository_odb(&raw_odb, source.get()); code != 0) return code;
-  std::unique_ptr<git_odb, decltype(&git_odb_free)> odb(raw_odb, git_odb_free);
+  OdbPtr odb(raw_odb);
   OdbSize size{&state, odb.get()};
   return git_odb_foreach(odb.get(), AddObjectSize, &size);
 }
@@ -348,7 +341,7 @@ int CheckOut(git_repository& repo, CloneState& state) {
   TreePtr head(reinterpret_cast<git_tree*>(raw_head));
   git_odb* raw_odb = nullptr;
   if ((code = git_repository_odb(&raw_odb, &repo)) != 0) return code;
-  std::unique_ptr<git_odb, decltype(&git_odb_free)> odb(raw_odb, git_odb_free);
+  OdbPtr odb(raw_odb);
   TreeSize size;
   if ((code = MeasureTree(repo, *odb, *head, 0, size, state)) != 0) return code;
 
