@@ -100,12 +100,6 @@ absl::StatusOr<std::unique_ptr<JobDisk>> JobDisk::Create(const std::string& imag
 
 JobDisk::~JobDisk() { (void)Release(); }
 
-uint64_t JobDisk::FreeBytes() const {
-  struct statvfs st {};
-  if (::statvfs(mount_dir_.c_str(), &st) != 0) return 0;
-  return static_cast<uint64_t>(st.f_bavail) * st.f_frsize;
-}
-
 bool JobDisk::Full() const {
   struct statvfs st {};
   if (::statvfs(mount_dir_.c_str(), &st) != 0) return false;

@@ -30,9 +30,8 @@ class JobDisk {
   std::string control_dir() const { return mount_dir_ + "/control"; }
   // Root's: the container's hosts, hostname and resolv.conf (SandboxSpec::etc_dir).
   std::string etc_dir() const { return mount_dir_ + "/etc"; }
-  // What the job may still write, and what it has written (beyond what the empty filesystem
-  // takes itself); 0 when the disk cannot be read.
-  uint64_t FreeBytes() const;
+  // What the job has written (beyond what the empty filesystem takes itself); 0 when the disk
+  // cannot be read.
   uint64_t UsedBytes() const;
   // Out of room (or nearly): of bytes, or of inodes.
   bool Full() const;
