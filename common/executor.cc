@@ -2,7 +2,7 @@
 
 namespace ovvoc {
 
-Executor::Executor(int threads) {
+Executor::Executor(int threads, size_t max_queued) : max_queued_(max_queued) {
   threads_.reserve(static_cast<size_t>(threads));
   for (int i = 0; i < threads; ++i) threads_.emplace_back([this] { Loop(); });
 }
@@ -15,10 +15,16 @@ Executor::~Executor() {
   for (std::thread& t : threads_) t.join();
 }
 
-void Executor::Post(std::function<void()> task) {
+bool Executor::Post(std::function<void()> task) {
   absl::MutexLock lock(&mu_);
-  if (stopping_) return;
+  if (stopping_ || tasks_.size() >= max_queued_) return false;
   tasks_.push_back(std::move(task));
+  return true;
+}
+
+size_t Executor::queued() const {
+  absl::MutexLock lock(&mu_);
+  return tasks_.size();
 }
 
 void Executor::Loop() {

@@ -1,5 +1,7 @@
 // Executor: a fixed pool of threads for blocking work (store calls, libgit2, libcurl) that
-// must not run on gRPC's reactor threads. FIFO. Thread-safe.
+// must not run on gRPC's reactor threads. FIFO, with a bounded queue: a caller that would queue
+// past `max_queued` is told so at once, so a flood is refused instead of waited for.
+// Thread-safe.
 #ifndef OVVOC_COMMON_EXECUTOR_H_
 #define OVVOC_COMMON_EXECUTOR_H_
 
@@ -16,19 +18,24 @@ namespace ovvoc {
 
 class Executor {
  public:
-  explicit Executor(int threads);
+  explicit Executor(int threads, size_t max_queued = kUnbounded);
   // Runs every task already posted, then joins the threads.
   ~Executor();
   Executor(const Executor&) = delete;
   Executor& operator=(const Executor&) = delete;
 
-  // Queues `task`. After shutdown began, the task is dropped.
-  void Post(std::function<void()> task);
+  static constexpr size_t kUnbounded = ~size_t{0};
+
+  // Queues `task`. False, and `task` is dropped, when the queue is full or shutdown began.
+  [[nodiscard]] bool Post(std::function<void()> task);
+
+  size_t queued() const;
 
  private:
   void Loop();
 
-  absl::Mutex mu_;
+  const size_t max_queued_;
+  mutable absl::Mutex mu_;
   std::deque<std::function<void()>> tasks_ ABSL_GUARDED_BY(mu_);
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;
   std::vector<std::thread> threads_;

@@ -1,43 +1,200 @@
 #include "common/job_text.h"
 
+#include <algorithm>
+#include <climits>
+#include <cstdint>
+#include <string>
+#include <utility>
+#include <vector>
+
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "absl/strings/str_join.h"
+#include "absl/strings/string_view.h"
 #include "common/inert.h"
 #include "google/protobuf/descriptor.h"
 #include "google/protobuf/reflection.h"
 
 namespace ovvoc {
 
-void MakeInert(google::protobuf::Message& message) {
-  using google::protobuf::FieldDescriptor;
+namespace {
+
+using google::protobuf::FieldDescriptor;
+using google::protobuf::Message;
+using google::protobuf::Reflection;
+
+// How much of one repeated field is kept: its first `count` elements, as long as they add up to
+// at most `bytes` serialised.
+struct RepeatedLimit {
+  int count;
+  size_t bytes;
+};
+
+// What one walk over a message keeps of each field.
+struct Limits {
+  size_t (*string_bytes)(const FieldDescriptor& field);
+  RepeatedLimit (*repeated)(const FieldDescriptor& field);
+};
+
+// A repeated field that lost elements: kept of total, summed over every message it occurs in.
+struct Dropped {
+  std::string field;
+  uint64_t kept = 0;
+  uint64_t total = 0;
+};
+
+constexpr size_t kElementOverhead = 6;  // a tag and a length prefix, as serialised
+constexpr int kMaxFindings = 200;
+
+std::string Inert(const FieldDescriptor& field, const std::string& value, size_t max_bytes) {
+  return field.name() == "log_excerpt" ? InertText(value, max_bytes) : InertLine(value, max_bytes);
+}
+
+void NoteDropped(std::vector<Dropped>* dropped, const Dropped& more) {
+  if (dropped == nullptr || more.kept == more.total) return;
+  auto it = std::find_if(dropped->begin(), dropped->end(),
+                         [&more](const Dropped& d) { return d.field == more.field; });
+  if (it == dropped->end()) it = dropped->insert(dropped->end(), Dropped{more.field});
+  it->kept += more.kept;
+  it->total += more.total;
+}
+
+void Walk(Message& message, const Limits& limits, std::vector<Dropped>* dropped);
+
+// Bounds element `i` of a repeated field in place and returns its serialised size.
+size_t BoundElement(Message& message, const FieldDescriptor& field, int i, const Limits& limits,
+                    std::vector<Dropped>* dropped) {
+  const Reflection* reflection = message.GetReflection();
+  if (field.type() == FieldDescriptor::TYPE_MESSAGE) {
+    Message* element = reflection->MutableRepeatedMessage(&message, &field, i);
+    Walk(*element, limits, dropped);
+    return element->ByteSizeLong();
+  }
+  if (field.type() == FieldDescriptor::TYPE_STRING) {
+    std::string value =
+        Inert(field, reflection->GetRepeatedString(message, &field, i), limits.string_bytes(field));
+    const size_t size = value.size();
+    reflection->SetRepeatedString(&message, &field, i, std::move(value));
+    return size;
+  }
+  return sizeof(uint64_t);  // a scalar, at most a varint's 10 bytes with its tag
+}
+
+void BoundRepeated(Message& message, const FieldDescriptor& field, const Limits& limits,
+                   std::vector<Dropped>* dropped) {
+  const Reflection* reflection = message.GetReflection();
+  const int total = reflection->FieldSize(message, &field);
+  const RepeatedLimit limit = limits.repeated(field);
+  int kept = 0;
+  for (size_t bytes = 0; kept < std::min(total, limit.count); ++kept) {
+    // What an element lost counts only if the element itself is kept.
+    std::vector<Dropped> inside;
+    bytes +=
+        BoundElement(message, field, kept, limits, dropped ? &inside : nullptr) + kElementOverhead;
+    if (bytes > limit.bytes) break;
+    for (const Dropped& d : inside) NoteDropped(dropped, d);
+  }
+  for (int i = kept; i < total; ++i) reflection->RemoveLast(&message, &field);
+  NoteDropped(dropped, {field.name(), static_cast<uint64_t>(kept), static_cast<uint64_t>(total)});
+}
+
+// Every string of `message`, at any depth, made inert within its limit; every repeated field
+// cut to its limit.
+void Walk(Message& message, const Limits& limits, std::vector<Dropped>* dropped) {
   const google::protobuf::Descriptor* descriptor = message.GetDescriptor();
-  const google::protobuf::Reflection* reflection = message.GetReflection();
+  const Reflection* reflection = message.GetReflection();
   for (int i = 0; i < descriptor->field_count(); ++i) {
-    const FieldDescriptor* field = descriptor->field(i);
-    if (field->type() == FieldDescriptor::TYPE_STRING) {
-      auto inert = [field](const std::string& value) {
-        return field->name() == "log_excerpt" ? InertText(value, kMaxLogExcerpt)
-                                              : InertLine(value, kMaxField);
-      };
-      if (field->is_repeated()) {
-        for (int j = 0; j < reflection->FieldSize(message, field); ++j) {
-          reflection->SetRepeatedString(&message, field, j,
-                                        inert(reflection->GetRepeatedString(message, field, j)));
-        }
-      } else if (reflection->HasField(message, field) || !field->has_presence()) {
-        const std::string value = reflection->GetString(message, field);
-        if (!value.empty()) reflection->SetString(&message, field, inert(value));
-      }
-    } else if (field->type() == FieldDescriptor::TYPE_MESSAGE) {
-      if (field->is_repeated()) {
-        for (int j = 0; j < reflection->FieldSize(message, field); ++j) {
-          MakeInert(*reflection->MutableRepeatedMessage(&message, field, j));
-        }
-      } else if (reflection->HasField(message, field)) {
-        MakeInert(*reflection->MutableMessage(&message, field));
+    const FieldDescriptor& field = *descriptor->field(i);
+    if (field.is_repeated()) {
+      BoundRepeated(message, field, limits, dropped);
+    } else if (field.has_presence() && !reflection->HasField(message, &field)) {
+      continue;
+    } else if (field.type() == FieldDescriptor::TYPE_MESSAGE) {
+      Walk(*reflection->MutableMessage(&message, &field), limits, dropped);
+    } else if (field.type() == FieldDescriptor::TYPE_STRING) {
+      const std::string& value = reflection->GetString(message, &field);
+      if (!value.empty()) {
+        reflection->SetString(&message, &field, Inert(field, value, limits.string_bytes(field)));
       }
     }
   }
+}
+
+// MakeInert: every string bounded generously, nothing dropped.
+size_t InertStringBytes(const FieldDescriptor& field) {
+  return field.name() == "log_excerpt" ? kMaxLogExcerpt : kMaxField;
+}
+
+RepeatedLimit Unlimited(const FieldDescriptor&) { return RepeatedLimit{INT_MAX, SIZE_MAX}; }
+
+constexpr Limits kInertLimits = {InertStringBytes, Unlimited};
+
+// BoundForStorage: what job_text.h promises, field by field.
+size_t StoredStringBytes(const FieldDescriptor& field) {
+  const std::string& name = field.name();
+  if (name == "log_excerpt") return 12 * 1024;
+  if (name == "reason") return 4 * 1024;
+  if (name == "detail" || name == "command" || name == "url" || name == "message") return 1024;
+  return 256;
+}
+
+RepeatedLimit StoredRepeated(const FieldDescriptor& field) {
+  static constexpr std::pair<absl::string_view, RepeatedLimit> kLimits[] = {
+      {"ovvoc.v1.JobResult.dependencies", {2000, 48 * 1024}},
+      {"ovvoc.v1.JobResult.updates", {500, 24 * 1024}},
+      {"ovvoc.v1.JobResult.findings", {kMaxFindings, 24 * 1024}},
+      {"ovvoc.v1.JobResult.egress", {200, 8 * 1024}},
+      {"ovvoc.v1.JobResult.timings", {32, 2 * 1024}},
+      {"ovvoc.v1.JobResult.pull_requests", {16, 8 * 1024}},
+  };
+  for (const auto& [name, limit] : kLimits) {
+    if (field.full_name() == name) return limit;
+  }
+  return RepeatedLimit{64, 4 * 1024};
+}
+
+constexpr Limits kStorageLimits = {StoredStringBytes, StoredRepeated};
+
+// The finding that says what BoundForStorage dropped.
+void AddTruncatedFinding(ovvoc::v1::JobResult& result, std::vector<Dropped> dropped) {
+  if (result.findings_size() >= kMaxFindings) {
+    // The last finding kept makes room for this one.
+    result.mutable_findings()->RemoveLast();
+    auto findings = std::find_if(dropped.begin(), dropped.end(),
+                                 [](const Dropped& d) { return d.field == "findings"; });
+    if (findings == dropped.end()) {
+      dropped.push_back({"findings", kMaxFindings, kMaxFindings});
+      findings = dropped.end() - 1;
+    }
+    findings->kept -= 1;
+  }
+  std::vector<std::string> parts;
+  for (const Dropped& d : dropped) {
+    parts.push_back(absl::StrCat(d.kept, " of ", d.total, " ", d.field));
+  }
+  ovvoc::v1::SecurityFinding* finding = result.add_findings();
+  finding->set_kind(kTruncatedFindingKind);
+  finding->set_severity(ovvoc::v1::SEVERITY_MEDIUM);
+  finding->set_detail(
+      InertLine(absl::StrCat("the result was larger than the control plane keeps: it kept ",
+                             absl::StrJoin(parts, ", ")),
+                1024));
+}
+
+}  // namespace
+
+void MakeInert(google::protobuf::Message& message) { Walk(message, kInertLimits, nullptr); }
+
+void BoundForStorage(ovvoc::v1::JobResult& result) {
+  result.DiscardUnknownFields();
+  std::vector<Dropped> dropped;
+  Walk(result, kStorageLimits, &dropped);
+  if (!dropped.empty()) AddTruncatedFinding(result, std::move(dropped));
+}
+
+void BoundForStorage(ovvoc::v1::Progress& progress) {
+  progress.DiscardUnknownFields();
+  Walk(progress, kStorageLimits, nullptr);
 }
 
 std::string HumanBytes(uint64_t bytes) {

@@ -19,6 +19,26 @@ inline constexpr size_t kMaxLogExcerpt = 96 * 1024;
 inline constexpr size_t kMaxField = 4 * 1024;
 void MakeInert(google::protobuf::Message& message);
 
+// What the control plane stores of what an agent reports, and so what every admin answer is
+// built from. An agent may send anything up to the gRPC message limit; the stored result is
+// bounded whatever arrived:
+//   - unknown fields are discarded, at every depth;
+//   - each repeated field keeps its first elements within a count and a byte budget
+//     (dependencies 2,000 / 48 KiB, updates 500 / 24 KiB, findings 200 / 24 KiB, egress
+//     200 / 8 KiB, timings 32 / 2 KiB, pull requests 16 / 8 KiB, any other 64 / 4 KiB);
+//   - each string is made inert (as MakeInert) within a per-field limit: log excerpts 12 KiB
+//     (head and tail), failure reasons 4 KiB, details, commands, URLs and progress messages
+//     1 KiB, everything else (names, specs, paths, phases, versions) 256 bytes.
+// When anything was dropped, the last finding is one of kind "truncated" (severity medium)
+// whose detail says how many of what were kept ("kept 2000 of 120000 dependencies"); it takes
+// the place of the last finding kept when findings were full. A bounded result serialises to
+// at most kMaxStoredResult bytes. Idempotent only when nothing was dropped.
+inline constexpr size_t kMaxStoredResult = 192 * 1024;
+inline constexpr char kTruncatedFindingKind[] = "truncated";
+void BoundForStorage(ovvoc::v1::JobResult& result);
+// A heartbeat's progress: unknown fields discarded, phase 256 bytes, message 1 KiB, inert.
+void BoundForStorage(ovvoc::v1::Progress& progress);
+
 // "2.4 MiB", "812 KiB", "96 B".
 std::string HumanBytes(uint64_t bytes);
 

@@ -55,6 +55,7 @@ using GeneralNamesPtr = std::unique_ptr<GENERAL_NAMES, FreeWith<GENERAL_NAMES_fr
 using X509Ptr = std::unique_ptr<X509, X509Deleter>;
 using X509ReqPtr = std::unique_ptr<X509_REQ, X509ReqDeleter>;
 using EvpPkeyPtr = std::unique_ptr<EVP_PKEY, EvpPkeyDeleter>;
+using X509PubkeyPtr = std::unique_ptr<X509_PUBKEY, FreeWith<X509_PUBKEY_free>>;
 
 // Common Name upper bound from RFC 5280 (ub-common-name).
 constexpr size_t kMaxCommonName = 64;
@@ -102,7 +103,41 @@ std::string BioContents(BIO* bio) {
 // Keys here are never encrypted, so refuse instead.
 int NoPassphrase(char*, int, int, void*) { return -1; }
 
-// Keys are EC P-256 throughout: one algorithm to audit, and what the TLS layer expects.
+// The key's SubjectPublicKeyInfo must name its curve by OID. Explicit parameters equal to
+// P-256's still report the group "prime256v1", yet they would be copied into every certificate
+// issued for the key, for every peer's explicit-parameter parser to read. Read from the DER:
+// keys made with the legacy EC_KEY API do not report OSSL_PKEY_PARAM_EC_ENCODING.
+absl::Status CheckNamedCurveEncoding(const EVP_PKEY* key, absl::string_view what) {
+  unsigned char* der = nullptr;
+  const int len = i2d_PUBKEY(key, &der);
+  if (len <= 0) {
+    return OpenSslError(absl::StatusCode::kInvalidArgument,
+                        absl::StrCat(what, " cannot be encoded"));
+  }
+  const unsigned char* in = der;
+  X509PubkeyPtr spki(d2i_X509_PUBKEY(nullptr, &in, len));
+  OPENSSL_free(der);
+  if (!spki) {
+    return OpenSslError(absl::StatusCode::kInvalidArgument,
+                        absl::StrCat(what, " has an unreadable public key"));
+  }
+  X509_ALGOR* algorithm = nullptr;
+  X509_PUBKEY_get0_param(nullptr, nullptr, nullptr, &algorithm, spki.get());
+  int parameter_type = V_ASN1_UNDEF;
+  const void* parameter = nullptr;
+  if (algorithm != nullptr) X509_ALGOR_get0(nullptr, &parameter_type, &parameter, algorithm);
+  if (parameter_type != V_ASN1_OBJECT ||
+      OBJ_obj2nid(static_cast<const ASN1_OBJECT*>(parameter)) != NID_X9_62_prime256v1) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(what,
+                     " spells out its curve as explicit parameters; only the named curve P-256 "
+                     "(OID prime256v1) is accepted"));
+  }
+  return absl::OkStatus();
+}
+
+// Keys are EC P-256 throughout, with the curve named: one algorithm to audit, and what the TLS
+// layer expects.
 absl::Status CheckP256(const EVP_PKEY* key, absl::string_view what) {
   if (key == nullptr) return absl::InvalidArgumentError(absl::StrCat(what, " has no key"));
   if (EVP_PKEY_is_a(key, "EC") != 1) {
@@ -123,7 +158,7 @@ absl::Status CheckP256(const EVP_PKEY* key, absl::string_view what) {
     return absl::InvalidArgumentError(
         absl::StrCat(what, " is not an EC P-256 key (curve ", group, ")"));
   }
-  return absl::OkStatus();
+  return CheckNamedCurveEncoding(key, what);
 }
 
 // UTF-8 value of the first CN in `name`, or "" when there is none.

@@ -104,7 +104,8 @@ absl::Status Runner::PollOnce(absl::Duration& backoff) {
   }
   request.set_agent_version(OVVOC_VERSION);
   ovvoc::v1::PollJobResponse response;
-  grpc::Status status = connection_->stub()->PollJob(&context, request, &response);
+  const std::shared_ptr<ovvoc::v1::AgentService::Stub> stub = connection_->stub();
+  grpc::Status status = stub->PollJob(&context, request, &response);
   // A job that arrived is started even when stopping: Drain() then finishes or hands it back.
   if (status.ok() && response.has_job()) StartJob(response.job());
   {
@@ -121,6 +122,11 @@ absl::Status Runner::PollOnce(absl::Duration& backoff) {
   }
   if (status.ok()) {
     backoff = kMinBackoff;
+    return absl::OkStatus();
+  }
+  if (status.error_code() == grpc::StatusCode::UNAUTHENTICATED && connection_->stub() != stub) {
+    // The certificate was renewed while this poll waited: the control plane accepts only the
+    // newest one, so poll again with it.
     return absl::OkStatus();
   }
   if (status.error_code() == grpc::StatusCode::UNAUTHENTICATED) {
@@ -191,7 +197,11 @@ void Runner::Report(ActiveJob& job) {
     grpc::ClientContext context;
     SetDeadline(context, kRpcTimeout);
     ovvoc::v1::ReportResultResponse response;
-    grpc::Status status = connection_->stub()->ReportResult(&context, request, &response);
+    const std::shared_ptr<ovvoc::v1::AgentService::Stub> stub = connection_->stub();
+    grpc::Status status = stub->ReportResult(&context, request, &response);
+    if (status.error_code() == grpc::StatusCode::UNAUTHENTICATED && connection_->stub() != stub) {
+      continue;  // sent with a certificate renewed meanwhile: send again with the new one
+    }
     if (status.ok()) {
       log::Info("job %s: reported %s", spec.job_id(),
                 ovvoc::v1::JobOutcome_Name(request.result().outcome()));

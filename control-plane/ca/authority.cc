@@ -92,8 +92,8 @@ absl::StatusOr<pki::Certificate> CertificateAuthority::IssueAgentCertificate(
   return pki::IssueFromCsr(ca_key_, ca_cert_, csr, options);
 }
 
-absl::StatusOr<std::string> CertificateAuthority::VerifyAgentCertificate(absl::string_view pem,
-                                                                         absl::Time now) const {
+absl::StatusOr<AgentCertificate> CertificateAuthority::VerifyAgentCertificate(
+    absl::string_view pem, absl::Time now) const {
   absl::StatusOr<pki::Certificate> cert = pki::Certificate::FromPem(pem);
   if (!cert.ok()) return absl::UnauthenticatedError("unreadable client certificate");
   if (absl::Status s = cert->VerifySignedBy(ca_cert_, now); !s.ok()) {
@@ -102,7 +102,7 @@ absl::StatusOr<std::string> CertificateAuthority::VerifyAgentCertificate(absl::s
   for (const std::string& uri : cert->AltNames().uris) {
     if (absl::StartsWith(uri, kAgentUriPrefix)) {
       std::string id = uri.substr(kAgentUriPrefix.size());
-      if (IsWellFormedId(id, "agt")) return id;
+      if (IsWellFormedId(id, "agt")) return AgentCertificate{id, cert->SerialHex(), cert->NotAfter()};
     }
   }
   return absl::UnauthenticatedError("client certificate names no agent");

@@ -27,6 +27,13 @@ struct CaFiles {
   static CaFiles In(const std::string& data_dir);
 };
 
+// What a client certificate this CA issued says about its holder.
+struct AgentCertificate {
+  std::string agent_id;
+  std::string serial;  // hex, as AgentRecord::certificate_serial holds it
+  absl::Time not_after;
+};
+
 class CertificateAuthority {
  public:
   // Creates the CA (EC P-256, 10 years) and a server certificate (EC P-256, 1 year) for
@@ -46,9 +53,10 @@ class CertificateAuthority {
                                                          absl::string_view agent_id, absl::Time now,
                                                          absl::Duration lifetime) const;
 
-  // The agent id named by a client certificate (PEM) that this CA issued and that is valid at
+  // The agent named by a client certificate (PEM) that this CA issued and that is valid at
   // `now`. Unauthenticated otherwise, with the reason.
-  absl::StatusOr<std::string> VerifyAgentCertificate(absl::string_view pem, absl::Time now) const;
+  absl::StatusOr<AgentCertificate> VerifyAgentCertificate(absl::string_view pem,
+                                                          absl::Time now) const;
 
  private:
   CertificateAuthority(pki::PrivateKey key, pki::Certificate cert)

@@ -5,13 +5,25 @@
 #include "absl/strings/str_cat.h"
 #include "common/files.h"
 #include "common/grpc_status.h"
+#include "control-plane/server/convert.h"
 
 namespace ovvoc::cp {
+namespace {
+
+// The largest answer is `job list` at its longest: kMaxListedJobs summaries of at most
+// kMaxJobSummaryBytes (control-plane/server/convert.h), each with its tag and length. gRPC's
+// default (4 MiB) is below that; it once held fewer than two whole results an agent chose.
+constexpr int kMaxAnswerBytes = 64 << 20;
+static_assert(size_t{kMaxListedJobs} * (kMaxJobSummaryBytes + 8) <= size_t{kMaxAnswerBytes});
+
+}  // namespace
 
 AdminClient::AdminClient(const std::string& data_dir)
     : data_dir_(data_dir), socket_(data_dir + "/admin.sock") {
-  stub_ = ovvoc::v1::AdminService::NewStub(
-      grpc::CreateChannel(absl::StrCat("unix:", socket_), grpc::InsecureChannelCredentials()));
+  grpc::ChannelArguments args;
+  args.SetMaxReceiveMessageSize(kMaxAnswerBytes);
+  stub_ = ovvoc::v1::AdminService::NewStub(grpc::CreateCustomChannel(
+      absl::StrCat("unix:", socket_), grpc::InsecureChannelCredentials(), args));
 }
 
 absl::Status AdminClient::Translate(const grpc::Status& status) const {

@@ -11,6 +11,7 @@
 #include "absl/strings/str_join.h"
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
+#include "common/inert.h"
 #include "common/job_text.h"
 #include "common/time_util.h"
 #include "control-plane/cli/admin_client.h"
@@ -32,7 +33,7 @@ void AddCommon(CLI::App* cmd, Common& common) {
 }
 
 int Fail(const absl::Status& status) {
-  std::fprintf(stderr, "error: %s\n", std::string(status.message()).c_str());
+  std::fprintf(stderr, "error: %s\n", InertLine(status.message(), 4096).c_str());
   return 1;
 }
 
@@ -46,7 +47,10 @@ void PrintJson(const google::protobuf::Message& message) {
   if (out.empty() || out.back() != '\n') std::printf("\n");
 }
 
-// Calls `method` and prints the response: as JSON with --json, else through `human`.
+// Calls `method` and prints the response: as JSON with --json, else through `human`. Agents,
+// repositories and registries wrote much of what answers hold (hostnames, versions, results,
+// progress, reasons): every string is made inert first, whatever the store holds. The JSON
+// printer alone is not enough: it escapes C0 and C1 controls but passes bidi isolates through.
 template <typename Request, typename Response>
 int Run(const Common& common,
         grpc::Status (AdminService::Stub::*method)(grpc::ClientContext*, const Request&, Response*),
@@ -54,6 +58,7 @@ int Run(const Common& common,
   AdminClient client(common.data_dir);
   Response response;
   if (absl::Status s = client.Call(method, request, response); !s.ok()) return Fail(s);
+  MakeInert(response);
   if (common.json) {
     PrintJson(response);
   } else {
@@ -125,8 +130,7 @@ void PrintResult(const ovvoc::v1::JobResult& r) {
   }
 }
 
-void PrintJob(ovvoc::v1::Job job) {
-  MakeInert(job);  // whatever the store holds, nothing in it steers the terminal
+void PrintJob(const ovvoc::v1::Job& job) {
   std::printf("job           %s\n", job.id().c_str());
   std::printf("repo          %s (%s)\n", job.repo_id().c_str(), job.repo_url().c_str());
   std::printf("org/pool      %s/%s\n", job.org().c_str(), job.pool().c_str());

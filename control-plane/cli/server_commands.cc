@@ -10,6 +10,7 @@
 #include "common/logging.h"
 #include "control-plane/cli/commands.h"
 #include "control-plane/server/control_plane.h"
+#include "control-plane/server/listener.h"
 
 namespace ovvoc::cp::cli {
 namespace {
@@ -49,6 +50,8 @@ int Serve(const ServerOptions& options) {
   sigaddset(&signals, SIGTERM);
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
 
+  // Every agent connection is a descriptor: the default soft limit (1,024) is far too low.
+  const long open_files = RaiseOpenFileLimit();
   absl::StatusOr<std::unique_ptr<ControlPlane>> server = ControlPlane::Start(options);
   if (!server.ok()) {
     std::fprintf(stderr, "error: %s\n", std::string(server.status().message()).c_str());
@@ -57,12 +60,22 @@ int Serve(const ServerOptions& options) {
   std::printf("listening on %s\n", BoundAddress(options.listen, (*server)->port()).c_str());
   std::printf("admin socket %s\n", options.data_dir.admin_socket().c_str());
   std::fflush(stdout);
-  log::Info("serving %s", options.data_dir.root);
-  int signal_number = 0;
-  sigwait(&signals, &signal_number);
-  log::Info("received signal %d, shutting down", signal_number);
-  (*server)->Shutdown();
-  return 0;
+  log::Info("serving %s (up to %ld open files)", options.data_dir.root, open_files);
+  for (;;) {
+    const timespec one_second = {1, 0};
+    const int signal_number = sigtimedwait(&signals, nullptr, &one_second);
+    if (signal_number > 0) {
+      log::Info("received signal %d, shutting down", signal_number);
+      (*server)->Shutdown();
+      return 0;
+    }
+    if (absl::Status health = (*server)->Health(); !health.ok()) {
+      std::fprintf(stderr, "error: %s; exiting so that a supervisor restarts the control plane\n",
+                   std::string(health.message()).c_str());
+      (*server)->Shutdown();
+      return 1;
+    }
+  }
 }
 
 }  // namespace
@@ -94,7 +107,9 @@ void AddServerCommands(CLI::App& app, int& exit_code) {
                                 {"", &options->heartbeat_interval, "--heartbeat-interval"},
                                 {"", &options->poll_hold, "--poll-hold"},
                                 {"", &options->certificate_lifetime, "--cert-lifetime"},
-                                {"", &options->reap_interval, "--reap-interval"}});
+                                {"", &options->reap_interval, "--reap-interval"},
+                                {"", &options->handshake_timeout, "--handshake-timeout"},
+                                {"", &options->idle_timeout, "--idle-timeout"}});
   serve->add_option("--data-dir", options->data_dir.root, "Directory made by `init`")->required();
   serve->add_option("--listen", options->listen, "HOST:PORT for agents (port 0 picks one)")
       ->capture_default_str();
@@ -110,9 +125,21 @@ void AddServerCommands(CLI::App& app, int& exit_code) {
                     "How often expired leases are looked for [1s]");
   serve->add_option("--max-attempts", options->max_attempts, "Lost leases before a job fails")
       ->capture_default_str();
+  serve->add_option("--handshake-timeout", (*durations)[5].text,
+                    "Close an agent connection that has not finished TLS in this time [10s]");
+  serve->add_option("--idle-timeout", (*durations)[6].text,
+                    "Close an agent connection with no call for this long [2m]");
+  serve->add_option("--max-connections", options->max_connections,
+                    "Agent connections open at once; also kept 64 below the open-file limit")
+      ->capture_default_str()
+      ->check(CLI::PositiveNumber);
+  serve->add_option("--max-polls-per-agent", options->max_polls_per_agent,
+                    "PollJob calls one agent may have waiting at once")
+      ->capture_default_str()
+      ->check(CLI::PositiveNumber);
   serve->add_option("--git-credentials", options->git_credentials_file,
-                    "File of \"URL-PREFIX TOKEN\" lines: static tokens for plain git remotes "
-                    "(mode 0600)");
+                    "File of \"ORG URL-PREFIX TOKEN\" lines: static tokens for plain git "
+                    "remotes; a repo gets its own org's longest matching prefix (mode 0600)");
   serve->callback([&exit_code, options, durations] {
     // The flags' targets point into *options: parse before anything copies it.
     exit_code = ParseDurations(*durations) ? Serve(*options) : 2;

@@ -95,6 +95,15 @@ absl::Status Complete(JobRecord& job, absl::string_view agent_id, uint32_t attem
       reason = absl::StrCat(result.failure().phase(), ": ", reason);
   }
   job.result = result;
+  if (job.cancel_requested) {
+    // The agent was told to stop; whatever it says it did after that, the job was cancelled.
+    End(job, ovvoc::v1::JOB_STATE_CANCELLED,
+        absl::StrCat("cancelled: the cancel was requested before the result, which reported ",
+                     ovvoc::v1::JobOutcome_Name(result.outcome()),
+                     reason.empty() ? "" : absl::StrCat(" (", reason, ")")),
+        now);
+    return absl::OkStatus();
+  }
   End(job, StateFor(result.outcome()), std::move(reason), now);
   return absl::OkStatus();
 }

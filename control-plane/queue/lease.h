@@ -5,7 +5,8 @@
 //   QUEUED --Lease--> LEASED --Complete--> SUCCEEDED | FAILED | CANCELLED
 //     ^                 |  \--Release (agent stopping; not counted)--> QUEUED
 //     |                 \--Expire (lease lost)--> QUEUED, or FAILED once attempts are spent
-//     \--RequestCancel--> CANCELLED           (LEASED: sets cancel_requested; the agent stops)
+//     \--RequestCancel--> CANCELLED           (LEASED: sets cancel_requested; the agent stops,
+//                                             and whatever it then reports ends it CANCELLED)
 #ifndef OVVOC_CONTROL_PLANE_QUEUE_LEASE_H_
 #define OVVOC_CONTROL_PLANE_QUEUE_LEASE_H_
 
@@ -30,8 +31,10 @@ absl::Status Lease(JobRecord& job, absl::string_view agent_id, absl::Time now, a
 absl::Status Heartbeat(JobRecord& job, absl::string_view agent_id, uint32_t attempt, absl::Time now,
                        absl::Duration ttl);
 
-// Records the agent's result and ends the job in the state its outcome names. Reporting the
-// same attempt again is a no-op (the first report wins); a stale attempt is refused.
+// Records the agent's result and ends the job in the state its outcome names, or CANCELLED
+// whatever the outcome when a cancel was requested before the result (the result is kept as
+// sent, and status_reason says what it reported). Reporting the same attempt again is a no-op
+// (the first report wins); a stale attempt is refused.
 absl::Status Complete(JobRecord& job, absl::string_view agent_id, uint32_t attempt,
                       const ovvoc::v1::JobResult& result, absl::Time now);
 

@@ -7,6 +7,7 @@
 #include "common/enrollment_token.h"
 #include "common/ids.h"
 #include "common/logging.h"
+#include "common/repo_url.h"
 #include "common/status_macros.h"
 #include "common/time_util.h"
 #include "control-plane/queue/lease.h"
@@ -32,26 +33,19 @@ absl::Status CheckName(absl::string_view what, absl::string_view name) {
   return absl::OkStatus();
 }
 
-absl::Status CheckRepoUrl(absl::string_view url) {
-  if (url.size() > 2048) return absl::InvalidArgumentError("repository URL too long");
-  if (absl::StrContains(url, "@") && !absl::StartsWith(url, "file://")) {
-    auto scheme_end = url.find("://");
-    auto at = url.find('@');
-    auto path = url.find('/', scheme_end == absl::string_view::npos ? 0 : scheme_end + 3);
-    if (scheme_end != absl::string_view::npos && at < path) {
-      return absl::InvalidArgumentError(
-          "repository URL must not carry credentials; the control plane supplies tokens");
-    }
+// The URL in its normal form (common/repo_url.h): what is stored, shown and matched against
+// credential prefixes. A repository needs a path.
+absl::StatusOr<RepoUrl> CheckRepoUrl(absl::string_view text) {
+  OVVOC_ASSIGN_OR_RETURN(RepoUrl url, ParseRepoUrl(text));
+  if (url.segments.empty()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("repository URL \"", url.ToString(), "\" names a host but no repository"));
   }
-  for (absl::string_view scheme : {"https://", "http://", "file://"}) {
-    if (absl::StartsWith(url, scheme) && url.size() > scheme.size()) return absl::OkStatus();
-  }
-  return absl::InvalidArgumentError(
-      absl::StrCat("unsupported repository URL \"", url, "\": use https://, http:// or file://"));
+  return url;
 }
 
-std::string ForgeFor(absl::string_view url) {
-  return absl::StartsWith(url, "https://github.com/") ? "github" : "git";
+std::string ForgeFor(const RepoUrl& url) {
+  return url.scheme == "https" && url.host == "github.com" && url.port == 0 ? "github" : "git";
 }
 
 }  // namespace
@@ -169,10 +163,9 @@ absl::Status AdminServiceImpl::DoAddRepo(const ovvoc::v1::AddRepoRequest& reques
                                          ovvoc::v1::Repo& response) {
   const std::string pool = request.pool().empty() ? "default" : request.pool();
   OVVOC_RETURN_IF_ERROR(CheckName("pool", pool));
-  OVVOC_RETURN_IF_ERROR(CheckRepoUrl(request.url()));
+  OVVOC_ASSIGN_OR_RETURN(RepoUrl url, CheckRepoUrl(request.url()));
   OVVOC_ASSIGN_OR_RETURN(OrgRecord org, OrgNamed(request.org()));
-  RepoRecord repo{NewId("repo"),           org.id,          request.url(), pool,
-                  ForgeFor(request.url()), ctx_.clock.Now()};
+  RepoRecord repo{NewId("repo"), org.id, url.ToString(), pool, ForgeFor(url), ctx_.clock.Now()};
   OVVOC_RETURN_IF_ERROR(ctx_.store.CreateRepo(repo));
   ctx_.audit.Record(
       {kActor, "repo.add", repo.id, {{"org", org.name}, {"url", repo.url}, {"pool", pool}}});
@@ -211,9 +204,14 @@ absl::Status AdminServiceImpl::DoListJobs(const ovvoc::v1::ListJobsRequest& requ
     filter.org_id = org.id;
   }
   filter.state = request.state();
-  filter.limit = request.limit() == 0 ? 100 : std::min(request.limit(), 10'000u);
+  filter.limit = request.limit() == 0 ? 100 : std::min(request.limit(), kMaxListedJobs);
   OVVOC_ASSIGN_OR_RETURN(std::vector<JobRecord> jobs, ctx_.store.ListJobs(filter));
-  for (const JobRecord& job : jobs) OVVOC_RETURN_IF_ERROR(FillJob(job, *response.add_jobs()));
+  // Summaries, not whole results: the answer stays bounded whatever agents reported.
+  for (const JobRecord& job : jobs) {
+    OVVOC_ASSIGN_OR_RETURN(RepoRecord repo, ctx_.store.GetRepo(job.repo_id));
+    OVVOC_ASSIGN_OR_RETURN(OrgRecord org, ctx_.store.GetOrg(job.org_id));
+    *response.add_jobs() = ToSummaryProto(job, repo.url, org.name);
+  }
   return absl::OkStatus();
 }
 
@@ -238,8 +236,11 @@ absl::Status AdminServiceImpl::DoRevokeAgent(const ovvoc::v1::RevokeAgentRequest
                            }
                            return absl::OkStatus();
                          }));
-  ctx_.audit.Record({kActor, "agent.revoke", agent.id, {}});
-  log::Info("revoked agent %s", agent.id);
+  // Its next call is refused without the store, and the polls it has parked end now.
+  ctx_.auth.MarkRevoked(agent.id);
+  const size_t ended_polls = ctx_.dispatcher.EvictAgent(agent.id);
+  ctx_.audit.Record({kActor, "agent.revoke", agent.id, {{"ended_polls", ended_polls}}});
+  log::Info("revoked agent %s (%zu waiting polls ended)", agent.id, ended_polls);
   OVVOC_ASSIGN_OR_RETURN(OrgRecord org, ctx_.store.GetOrg(agent.org_id));
   response = ToProto(agent, org.name);
   return absl::OkStatus();

@@ -4,6 +4,7 @@
 #include "absl/strings/string_view.h"
 #include "common/enrollment_token.h"
 #include "common/ids.h"
+#include "common/inert.h"
 #include "common/job_text.h"
 #include "common/logging.h"
 #include "common/pki.h"
@@ -25,15 +26,31 @@ std::string AgentActor(const AgentRecord& agent) { return absl::StrCat("agent:",
 grpc::ServerUnaryReactor* AgentServiceImpl::Enroll(grpc::CallbackServerContext* call,
                                                    const ovvoc::v1::EnrollRequest* request,
                                                    ovvoc::v1::EnrollResponse* response) {
-  return FinishOnExecutor(call, ctx_.executor,
-                          [=, this] { return DoEnroll(*call, *request, *response); });
+  // What can be refused without the store is refused here, on gRPC's thread; the rest queues
+  // on Enroll's own small executor, never in front of enrolled agents' work.
+  absl::StatusOr<EnrollmentToken> token = ParseEnrollmentToken(request->token());
+  absl::Status early = token.status();
+  if (token.ok() && token->ca_pin != ctx_.ca.pin()) {
+    early = absl::PermissionDeniedError(
+        "this enrollment token was issued by a different control plane (CA pin mismatch)");
+  }
+  if (!early.ok()) {
+    grpc::ServerUnaryReactor* reactor = call->DefaultReactor();
+    reactor->Finish(ToGrpcStatus(ctx_.auth.Refuse(*call, "Enroll", "", early,
+                                                  "agent.enroll.refused")));
+    return reactor;
+  }
+  return FinishOnExecutor(call, ctx_.enroll_executor, [=, this, token = *std::move(token)] {
+    return DoEnroll(*call, token, *request, *response);
+  });
 }
 
 grpc::ServerUnaryReactor* AgentServiceImpl::RenewCertificate(
     grpc::CallbackServerContext* call, const ovvoc::v1::RenewCertificateRequest* request,
     ovvoc::v1::RenewCertificateResponse* response) {
-  return FinishOnExecutor(call, ctx_.executor,
-                          [=, this] { return DoRenew(*call, *request, *response); });
+  return FinishAgentCall(call, ctx_, "RenewCertificate", [=, this](const AgentCertificate& cert) {
+    return DoRenew(*call, cert, *request, *response);
+  });
 }
 
 grpc::ServerUnaryReactor* AgentServiceImpl::PollJob(grpc::CallbackServerContext* call,
@@ -45,44 +62,38 @@ grpc::ServerUnaryReactor* AgentServiceImpl::PollJob(grpc::CallbackServerContext*
 grpc::ServerUnaryReactor* AgentServiceImpl::Heartbeat(grpc::CallbackServerContext* call,
                                                       const ovvoc::v1::HeartbeatRequest* request,
                                                       ovvoc::v1::HeartbeatResponse* response) {
-  return FinishOnExecutor(call, ctx_.executor,
-                          [=, this] { return DoHeartbeat(*call, *request, *response); });
+  return FinishAgentCall(call, ctx_, "Heartbeat", [=, this](const AgentCertificate& cert) {
+    return DoHeartbeat(*call, cert, *request, *response);
+  });
 }
 
 grpc::ServerUnaryReactor* AgentServiceImpl::ReportResult(
     grpc::CallbackServerContext* call, const ovvoc::v1::ReportResultRequest* request,
     ovvoc::v1::ReportResultResponse* response) {
-  return FinishOnExecutor(call, ctx_.executor,
-                          [=, this] { return DoReport(*call, *request, *response); });
+  return FinishAgentCall(call, ctx_, "ReportResult", [=, this](const AgentCertificate& cert) {
+    return DoReport(*call, cert, *request, *response);
+  });
 }
 
 grpc::ServerUnaryReactor* AgentServiceImpl::ReleaseJob(grpc::CallbackServerContext* call,
                                                        const ovvoc::v1::ReleaseJobRequest* request,
                                                        ovvoc::v1::ReleaseJobResponse*) {
-  return FinishOnExecutor(call, ctx_.executor, [=, this] { return DoRelease(*call, *request); });
+  return FinishAgentCall(call, ctx_, "ReleaseJob", [=, this](const AgentCertificate& cert) {
+    return DoRelease(*call, cert, *request);
+  });
 }
 
 absl::Status AgentServiceImpl::DoEnroll(const grpc::CallbackServerContext& call,
+                                        const EnrollmentToken& token,
                                         const ovvoc::v1::EnrollRequest& request,
                                         ovvoc::v1::EnrollResponse& response) {
-  const std::string anonymous = absl::StrCat("anonymous@", call.peer());
   auto refuse = [&](absl::string_view token_id, absl::Status why) {
-    ctx_.audit.Record({anonymous, "agent.enroll.refused", std::string(token_id),
-                       nlohmann::json{{"reason", why.message()}}});
     log::Warning("enrollment refused for %s: %s", call.peer(), why.message());
-    return why;
+    return ctx_.auth.Refuse(call, "Enroll", "", why, "agent.enroll.refused", token_id);
   };
-  absl::StatusOr<EnrollmentToken> token = ParseEnrollmentToken(request.token());
-  if (!token.ok()) return refuse("", token.status());
-  if (token->ca_pin != ctx_.ca.pin()) {
-    return refuse(
-        token->token_id,
-        absl::PermissionDeniedError(
-            "this enrollment token was issued by a different control plane (CA pin mismatch)"));
-  }
   absl::StatusOr<pki::CertificateRequest> csr = pki::CertificateRequest::FromPem(request.csr_pem());
   if (!csr.ok()) {
-    return refuse(token->token_id,
+    return refuse(token.token_id,
                   absl::InvalidArgumentError(absl::StrCat("bad CSR: ", csr.status().message())));
   }
 
@@ -93,13 +104,13 @@ absl::Status AgentServiceImpl::DoEnroll(const grpc::CallbackServerContext& call,
       ctx_.ca.IssueAgentCertificate(*csr, agent_id, now, ctx_.options.certificate_lifetime));
   AgentRecord agent;
   absl::Status enrolled = ctx_.store.Enroll(
-      token->token_id, [&](EnrollmentTokenRecord& t) -> absl::StatusOr<AgentRecord> {
-        OVVOC_RETURN_IF_ERROR(SpendEnrollmentToken(t, token->secret, agent_id, now));
+      token.token_id, [&](EnrollmentTokenRecord& t) -> absl::StatusOr<AgentRecord> {
+        OVVOC_RETURN_IF_ERROR(SpendEnrollmentToken(t, token.secret, agent_id, now));
         agent.id = agent_id;
         agent.org_id = t.org_id;
         agent.pool = t.pool;
-        agent.hostname = request.hostname().substr(0, 255);
-        agent.version = request.agent_version().substr(0, 64);
+        agent.hostname = InertLine(request.hostname(), 255);
+        agent.version = InertLine(request.agent_version(), 64);
         agent.enrolled_at = now;
         agent.last_seen_at = now;
         agent.certificate_serial = cert.SerialHex();
@@ -109,7 +120,7 @@ absl::Status AgentServiceImpl::DoEnroll(const grpc::CallbackServerContext& call,
   if (absl::IsNotFound(enrolled)) {
     enrolled = absl::UnauthenticatedError("enrollment token not recognised");
   }
-  if (!enrolled.ok()) return refuse(token->token_id, enrolled);
+  if (!enrolled.ok()) return refuse(token.token_id, enrolled);
 
   OVVOC_ASSIGN_OR_RETURN(OrgRecord org, ctx_.store.GetOrg(agent.org_id));
   OVVOC_ASSIGN_OR_RETURN(std::string cert_pem, cert.ToPem());
@@ -124,7 +135,7 @@ absl::Status AgentServiceImpl::DoEnroll(const grpc::CallbackServerContext& call,
   *settings->mutable_heartbeat_interval() = ToProto(ctx_.options.heartbeat_interval);
   *settings->mutable_lease_ttl() = ToProto(ctx_.options.lease_ttl);
 
-  nlohmann::json details = {{"token", token->token_id},
+  nlohmann::json details = {{"token", token.token_id},
                             {"org", org.name},
                             {"pool", agent.pool},
                             {"hostname", agent.hostname},
@@ -136,9 +147,11 @@ absl::Status AgentServiceImpl::DoEnroll(const grpc::CallbackServerContext& call,
 }
 
 absl::Status AgentServiceImpl::DoRenew(const grpc::CallbackServerContext& call,
+                                       const AgentCertificate& caller,
                                        const ovvoc::v1::RenewCertificateRequest& request,
                                        ovvoc::v1::RenewCertificateResponse& response) {
-  OVVOC_ASSIGN_OR_RETURN(AgentRecord agent, AuthenticateAgent(call, ctx_, "RenewCertificate"));
+  OVVOC_ASSIGN_OR_RETURN(AgentRecord agent,
+                         ctx_.auth.Admit(call, caller, ctx_.store, "RenewCertificate"));
   absl::StatusOr<pki::CertificateRequest> csr = pki::CertificateRequest::FromPem(request.csr_pem());
   if (!csr.ok())
     return absl::InvalidArgumentError(absl::StrCat("bad CSR: ", csr.status().message()));
@@ -149,8 +162,8 @@ absl::Status AgentServiceImpl::DoRenew(const grpc::CallbackServerContext& call,
   OVVOC_RETURN_IF_ERROR(ctx_.store
                             .UpdateAgent(agent.id,
                                          [&](AgentRecord& a) {
-                                           if (a.revoked)
-                                             return absl::UnauthenticatedError("agent was revoked");
+                                           // Revoked, or renewed by another call meanwhile.
+                                           OVVOC_RETURN_IF_ERROR(AdmitAgent(a, caller, now));
                                            a.certificate_serial = cert.SerialHex();
                                            a.certificate_expires_at = cert.NotAfter();
                                            a.last_seen_at = now;
@@ -166,57 +179,86 @@ absl::Status AgentServiceImpl::DoRenew(const grpc::CallbackServerContext& call,
 }
 
 absl::Status AgentServiceImpl::DoHeartbeat(const grpc::CallbackServerContext& call,
+                                           const AgentCertificate& caller,
                                            const ovvoc::v1::HeartbeatRequest& request,
                                            ovvoc::v1::HeartbeatResponse& response) {
-  OVVOC_ASSIGN_OR_RETURN(AgentRecord agent, AuthenticateAgent(call, ctx_, "Heartbeat"));
+  OVVOC_ASSIGN_OR_RETURN(AgentRecord agent, ctx_.auth.Admit(call, caller, ctx_.store, "Heartbeat"));
+  OVVOC_RETURN_IF_ERROR(CheckJobId(call, agent, "Heartbeat", request.job_id()));
   const absl::Time now = ctx_.clock.Now();
-  OVVOC_ASSIGN_OR_RETURN(JobRecord job, ctx_.store.UpdateJob(request.job_id(), [&](JobRecord& j) {
+  ovvoc::v1::Progress progress = request.progress();
+  BoundForStorage(progress);
+  absl::StatusOr<JobRecord> job = ctx_.store.UpdateJob(request.job_id(), [&](JobRecord& j) {
     OVVOC_RETURN_IF_ERROR(
         queue::Heartbeat(j, agent.id, request.attempt(), now, ctx_.options.lease_ttl));
-    j.progress = request.progress();
-    MakeInert(j.progress);
+    j.progress = progress;
     return absl::OkStatus();
-  }));
-  response.set_cancel(job.cancel_requested);
-  *response.mutable_lease_expires_at() = ToProto(job.lease_expires_at);
+  });
+  if (!job.ok()) {
+    return ctx_.auth.Refuse(call, "Heartbeat", agent.id, job.status(), "job.heartbeat.refused",
+                            request.job_id());
+  }
+  response.set_cancel(job->cancel_requested);
+  *response.mutable_lease_expires_at() = ToProto(job->lease_expires_at);
   return absl::OkStatus();
 }
 
 absl::Status AgentServiceImpl::DoReport(const grpc::CallbackServerContext& call,
+                                        const AgentCertificate& caller,
                                         const ovvoc::v1::ReportResultRequest& request,
                                         ovvoc::v1::ReportResultResponse& response) {
-  OVVOC_ASSIGN_OR_RETURN(AgentRecord agent, AuthenticateAgent(call, ctx_, "ReportResult"));
+  OVVOC_ASSIGN_OR_RETURN(AgentRecord agent,
+                         ctx_.auth.Admit(call, caller, ctx_.store, "ReportResult"));
+  OVVOC_RETURN_IF_ERROR(CheckJobId(call, agent, "ReportResult", request.job_id()));
   const absl::Time now = ctx_.clock.Now();
-  // What an agent reports is what a job's repository and container said: inert before stored.
+  // What an agent reports is what a job's repository and container said: bounded and inert
+  // before it is stored.
   ovvoc::v1::JobResult result = request.result();
-  MakeInert(result);
+  BoundForStorage(result);
   absl::StatusOr<JobRecord> job = ctx_.store.UpdateJob(request.job_id(), [&](JobRecord& j) {
     return queue::Complete(j, agent.id, request.attempt(), result, now);
   });
-  nlohmann::json details = {{"attempt", request.attempt()}};
   if (!job.ok()) {
-    details["refused"] = job.status().message();
-    ctx_.audit.Record({AgentActor(agent), "job.result.refused", request.job_id(), details});
-    return job.status();
+    return ctx_.auth.Refuse(call, "ReportResult", agent.id, job.status(), "job.result.refused",
+                            request.job_id());
   }
-  details["state"] = ovvoc::v1::JobState_Name(job->state);
-  ctx_.audit.Record({AgentActor(agent), "job.result", job->id, details});
+  ctx_.audit.Record({AgentActor(agent),
+                     "job.result",
+                     job->id,
+                     {{"attempt", request.attempt()}, {"state", ovvoc::v1::JobState_Name(job->state)}}});
   response.set_state(job->state);
   return absl::OkStatus();
 }
 
 absl::Status AgentServiceImpl::DoRelease(const grpc::CallbackServerContext& call,
+                                         const AgentCertificate& caller,
                                          const ovvoc::v1::ReleaseJobRequest& request) {
-  OVVOC_ASSIGN_OR_RETURN(AgentRecord agent, AuthenticateAgent(call, ctx_, "ReleaseJob"));
-  OVVOC_ASSIGN_OR_RETURN(JobRecord job, ctx_.store.UpdateJob(request.job_id(), [&](JobRecord& j) {
-    return queue::Release(j, agent.id, request.attempt(), request.reason().substr(0, 200),
-                          ctx_.clock.Now());
-  }));
-  ctx_.audit.Record({AgentActor(agent), "job.release", job.id,
-                     nlohmann::json{{"attempt", request.attempt()},
-                                    {"reason", request.reason().substr(0, 200)}}});
-  if (job.state == ovvoc::v1::JOB_STATE_QUEUED) ctx_.dispatcher.Notify(job.org_id, job.pool);
+  OVVOC_ASSIGN_OR_RETURN(AgentRecord agent, ctx_.auth.Admit(call, caller, ctx_.store, "ReleaseJob"));
+  OVVOC_RETURN_IF_ERROR(CheckJobId(call, agent, "ReleaseJob", request.job_id()));
+  const std::string reason = InertLine(request.reason(), 200);
+  absl::StatusOr<JobRecord> job = ctx_.store.UpdateJob(request.job_id(), [&](JobRecord& j) {
+    return queue::Release(j, agent.id, request.attempt(), reason, ctx_.clock.Now());
+  });
+  if (!job.ok()) {
+    return ctx_.auth.Refuse(call, "ReleaseJob", agent.id, job.status(), "job.release.refused",
+                            request.job_id());
+  }
+  ctx_.audit.Record({AgentActor(agent),
+                     "job.release",
+                     job->id,
+                     {{"attempt", request.attempt()}, {"reason", reason}}});
+  if (job->state == ovvoc::v1::JOB_STATE_QUEUED) ctx_.dispatcher.Notify(job->org_id, job->pool);
   return absl::OkStatus();
+}
+
+absl::Status AgentServiceImpl::CheckJobId(const grpc::CallbackServerContext& call,
+                                          const AgentRecord& agent, absl::string_view method,
+                                          absl::string_view job_id) {
+  if (IsWellFormedId(job_id, "job")) return absl::OkStatus();
+  // The id itself is never recorded: it is whatever the caller sent, of any size.
+  return ctx_.auth.Refuse(
+      call, method, agent.id,
+      absl::InvalidArgumentError(absl::StrCat("malformed job id (", job_id.size(), " bytes)")),
+      "job.id.refused", "");
 }
 
 }  // namespace ovvoc::cp

@@ -2,59 +2,113 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/string_view.h"
-#include "common/logging.h"
-#include "nlohmann/json.hpp"
+#include "common/crypto.h"
+#include "common/time_util.h"
 
 namespace ovvoc::cp {
-namespace {
 
-absl::Status Refuse(const grpc::CallbackServerContext& call, const ServiceContext& ctx,
-                    absl::string_view method, absl::string_view agent_id, absl::Status why) {
-  nlohmann::json details = {{"method", method}, {"peer", call.peer()}, {"reason", why.message()}};
-  std::string actor =
-      agent_id.empty() ? absl::StrCat("anonymous@", call.peer()) : absl::StrCat("agent:", agent_id);
-  ctx.audit.Record({actor, "auth.refused", std::string(agent_id), details});
-  log::Warning("refused %s from %s: %s", method, call.peer(), why.message());
+absl::Status AdmitAgent(const AgentRecord& agent, const AgentCertificate& cert, absl::Time now) {
+  if (agent.revoked) {
+    return absl::UnauthenticatedError(
+        absl::StrCat("agent ", agent.id, " was revoked; register again with a new token"));
+  }
+  if (cert.serial != agent.certificate_serial) {
+    return absl::UnauthenticatedError(absl::StrCat(
+        "this certificate of agent ", agent.id,
+        " was replaced by a renewal; use the newest one (or register again with a new token)"));
+  }
+  if (now >= cert.not_after) {
+    return absl::UnauthenticatedError(absl::StrCat("the certificate of agent ", agent.id,
+                                                   " expired at ", Rfc3339(cert.not_after)));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status Authenticator::Refuse(const grpc::CallbackServerContext& call,
+                                   absl::string_view method, absl::string_view agent_id,
+                                   absl::Status why, absl::string_view action,
+                                   absl::string_view subject) {
+  std::string actor = agent_id.empty()
+                          ? absl::StrCat("anonymous@", RefusalLog::PeerHost(call.peer()))
+                          : absl::StrCat("agent:", agent_id);
+  refusals_.Count({std::move(actor), std::string(action), std::string(method),
+                   std::string(why.message()), std::string(subject.empty() ? agent_id : subject)},
+                  clock_.Now());
   return why;
 }
 
-}  // namespace
-
-absl::StatusOr<AgentRecord> AuthenticateAgent(const grpc::CallbackServerContext& call,
-                                              const ServiceContext& ctx, absl::string_view method) {
+absl::StatusOr<AgentCertificate> Authenticator::Identify(const grpc::CallbackServerContext& call,
+                                                         absl::string_view method) {
   std::shared_ptr<const grpc::AuthContext> auth = call.auth_context();
   std::vector<grpc::string_ref> pems =
       auth ? auth->FindPropertyValues("x509_pem_cert") : std::vector<grpc::string_ref>{};
   if (pems.empty()) {
-    return Refuse(call, ctx, method, "",
+    return Refuse(call, method, "",
                   absl::UnauthenticatedError(
                       "a client certificate is required; enroll with `ovvoc-agent register`"));
   }
-  const absl::Time now = ctx.clock.Now();
-  absl::StatusOr<std::string> agent_id =
-      ctx.ca.VerifyAgentCertificate(absl::string_view(pems[0].data(), pems[0].size()), now);
-  if (!agent_id.ok()) return Refuse(call, ctx, method, "", agent_id.status());
+  const absl::string_view pem(pems[0].data(), pems[0].size());
+  const absl::Time now = clock_.Now();
+  const std::string digest = crypto::Sha256(pem);
+  std::optional<AgentCertificate> cert;
+  {
+    absl::MutexLock lock(&mu_);
+    if (auto it = verified_.find(digest); it != verified_.end()) cert = it->second;
+  }
+  if (!cert.has_value()) {
+    absl::StatusOr<AgentCertificate> verified = ca_.VerifyAgentCertificate(pem, now);
+    if (!verified.ok()) return Refuse(call, method, "", verified.status());
+    cert = *std::move(verified);
+    absl::MutexLock lock(&mu_);
+    if (verified_.size() >= kMaxCachedCertificates) verified_.clear();
+    verified_.emplace(digest, *cert);
+  }
+  if (now >= cert->not_after) {
+    return Refuse(call, method, "",
+                  absl::UnauthenticatedError(absl::StrCat(
+                      "client certificate refused: it expired at ", Rfc3339(cert->not_after))));
+  }
+  bool revoked;
+  {
+    absl::MutexLock lock(&mu_);
+    revoked = revoked_.contains(cert->agent_id);
+  }
+  if (revoked) {
+    return Refuse(call, method, cert->agent_id,
+                  absl::UnauthenticatedError(absl::StrCat(
+                      "agent ", cert->agent_id, " was revoked; register again with a new token")));
+  }
+  return *std::move(cert);
+}
 
-  absl::StatusOr<AgentRecord> agent = ctx.store.GetAgent(*agent_id);
+absl::StatusOr<AgentRecord> Authenticator::Admit(const grpc::CallbackServerContext& call,
+                                                 const AgentCertificate& cert, Store& store,
+                                                 absl::string_view method) {
+  absl::StatusOr<AgentRecord> agent = store.GetAgent(cert.agent_id);
   if (absl::IsNotFound(agent.status())) {
-    return Refuse(call, ctx, method, *agent_id,
-                  absl::UnauthenticatedError(absl::StrCat("unknown agent ", *agent_id)));
+    return Refuse(call, method, cert.agent_id,
+                  absl::UnauthenticatedError(absl::StrCat("unknown agent ", cert.agent_id)));
   }
   if (!agent.ok()) return agent.status();
-  if (agent->revoked) {
-    return Refuse(call, ctx, method, *agent_id,
-                  absl::UnauthenticatedError(absl::StrCat(
-                      "agent ", *agent_id, " was revoked; register again with a new token")));
+  const absl::Time now = clock_.Now();
+  if (absl::Status admitted = AdmitAgent(*agent, cert, now); !admitted.ok()) {
+    if (agent->revoked) MarkRevoked(agent->id);
+    return Refuse(call, method, cert.agent_id, admitted);
   }
   // last_seen is for humans: write it at most once a minute per agent.
   if (now - agent->last_seen_at > absl::Minutes(1)) {
-    absl::StatusOr<AgentRecord> touched = ctx.store.UpdateAgent(*agent_id, [&](AgentRecord& a) {
+    absl::StatusOr<AgentRecord> touched = store.UpdateAgent(cert.agent_id, [&](AgentRecord& a) {
       a.last_seen_at = now;
       return absl::OkStatus();
     });
     if (touched.ok()) agent = *std::move(touched);
   }
   return agent;
+}
+
+void Authenticator::MarkRevoked(absl::string_view agent_id) {
+  absl::MutexLock lock(&mu_);
+  revoked_.emplace(agent_id);
 }
 
 }  // namespace ovvoc::cp

@@ -1,22 +1,75 @@
-// Authentication of AgentService calls: the caller's TLS client certificate must be issued by
-// our CA, be within its validity, name an enrolled agent, and that agent must not be revoked.
-// Checked on every call, so a revocation takes effect at the agent's next call. Every refusal
-// is audited. Blocking (store read): call on the executor.
+// Authentication of AgentService calls, in two halves.
+//
+// Identify() runs on gRPC's thread as a call arrives, before any work is queued: the caller's
+// TLS client certificate must be one our CA issued, within its validity, naming an agent that
+// this process has not seen revoked. It reads no store and writes nothing; a refusal is counted
+// in the RefusalLog. So an anonymous flood costs the server a certificate check per call (a
+// cache hit for certificates seen before) and never a queue slot, a store write or an fsync.
+//
+// Admit() is the store half, on the executor: the agent exists, is not revoked, and the
+// certificate is its newest one (a renewed agent's old certificate is refused) and still
+// valid. PollReactor applies it again inside the lease's transaction, so a poll parked before
+// a revocation or an expiry never leases a job after it. Thread-safe.
 #ifndef OVVOC_CONTROL_PLANE_SERVER_AUTH_H_
 #define OVVOC_CONTROL_PLANE_SERVER_AUTH_H_
 
 #include <grpcpp/grpcpp.h>
 
-#include <string_view>
+#include <string>
 
+#include "absl/base/thread_annotations.h"
+#include "absl/container/flat_hash_map.h"
+#include "absl/container/flat_hash_set.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
-#include "control-plane/server/context.h"
+#include "absl/synchronization/mutex.h"
+#include "common/clock.h"
+#include "control-plane/ca/authority.h"
+#include "control-plane/server/refusal_log.h"
+#include "control-plane/store/store.h"
 
 namespace ovvoc::cp {
 
-absl::StatusOr<AgentRecord> AuthenticateAgent(const grpc::CallbackServerContext& call,
-                                              const ServiceContext& ctx, absl::string_view method);
+class Authenticator {
+ public:
+  Authenticator(const CertificateAuthority& ca, RefusalLog& refusals, const Clock& clock)
+      : ca_(ca), refusals_(refusals), clock_(clock) {}
+
+  // The certificate half. Non-blocking: call on gRPC's thread.
+  absl::StatusOr<AgentCertificate> Identify(const grpc::CallbackServerContext& call,
+                                            absl::string_view method);
+
+  // The store half: reads the agent, checks it against `cert` (see AdmitAgent) and refreshes
+  // its last_seen at most once a minute. Blocking: call on the executor.
+  absl::StatusOr<AgentRecord> Admit(const grpc::CallbackServerContext& call,
+                                    const AgentCertificate& cert, Store& store,
+                                    absl::string_view method);
+
+  // The agent is refused by Identify() from now on (the store keeps the revocation for good).
+  void MarkRevoked(absl::string_view agent_id);
+
+  // Counts a refusal of `call` (anonymous unless `agent_id` is set) and returns `why`. The
+  // subject is `subject`, else the agent.
+  absl::Status Refuse(const grpc::CallbackServerContext& call, absl::string_view method,
+                      absl::string_view agent_id, absl::Status why,
+                      absl::string_view action = "auth.refused", absl::string_view subject = {});
+
+ private:
+  static constexpr size_t kMaxCachedCertificates = 4096;
+
+  const CertificateAuthority& ca_;
+  RefusalLog& refusals_;
+  const Clock& clock_;
+
+  absl::Mutex mu_;
+  // SHA-256 of a certificate's PEM -> what it says, for certificates the CA verified.
+  absl::flat_hash_map<std::string, AgentCertificate> verified_ ABSL_GUARDED_BY(mu_);
+  absl::flat_hash_set<std::string> revoked_ ABSL_GUARDED_BY(mu_);
+};
+
+// Whether `agent` may act with `cert` at `now`: Unauthenticated with the reason if it was
+// revoked, the certificate is not its newest one, or the certificate has expired.
+absl::Status AdmitAgent(const AgentRecord& agent, const AgentCertificate& cert, absl::Time now);
 
 }  // namespace ovvoc::cp
 

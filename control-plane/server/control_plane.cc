@@ -1,14 +1,19 @@
 #include "control-plane/server/control_plane.h"
 
 #include <fcntl.h>
+#include <malloc.h>
 #include <grpcpp/grpcpp.h>
+#include <pwd.h>
 #include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <cerrno>
+#include <cstring>
 #include <thread>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
 #include "common/clock.h"
 #include "common/crypto.h"
 #include "common/executor.h"
@@ -22,10 +27,22 @@
 #include "control-plane/server/admin_service.h"
 #include "control-plane/server/agent_service.h"
 #include "control-plane/server/dispatcher.h"
+#include "control-plane/server/listener.h"
 #include "control-plane/store/sqlite/sqlite_store.h"
 
 namespace ovvoc::cp {
 namespace {
+
+// Enrollments waiting for the store: a handful is plenty for real registrations, and a flood of
+// them is refused at once instead of queued.
+constexpr size_t kEnrollQueue = 64;
+// How often refusals counted in memory are written to the audit log.
+constexpr absl::Duration kRefusalFlushInterval = absl::Seconds(2);
+// HTTP/2 streams one agent connection may have open: an agent needs three at most.
+constexpr int kMaxStreamsPerConnection = 64;
+// The largest message an agent may send: a job result with thousands of dependencies and
+// findings fits many times over; whatever arrives is bounded again before it is stored.
+constexpr int kMaxAgentMessage = 2 << 20;
 
 // Held for the life of `serve` so that two servers never share a data dir (and its socket).
 absl::StatusOr<int> LockDataDir(const DataDir& dir) {
@@ -56,11 +73,16 @@ class ControlPlaneImpl final : public ControlPlane {
         ca_(std::move(ca)),
         forge_tokens_(std::move(forge_tokens)),
         audit_(*store_, Clock::Real()),
-        ctx_{options_,    *store_,   *ca_,           audit_,
-             dispatcher_, executor_, *forge_tokens_, Clock::Real()},
+        auth_(*ca_, refusals_, Clock::Real()),
+        agent_calls_(options.max_calls_per_agent),
+        agent_polls_(options.max_polls_per_agent),
+        ctx_{options_,          *store_,        *ca_,          audit_,
+             dispatcher_,       executor_,      enroll_executor_, *forge_tokens_,
+             Clock::Real(),     auth_,          agent_calls_,  agent_polls_},
         agent_service_(ctx_),
         admin_service_(ctx_),
-        executor_(options.executor_threads) {}
+        enroll_executor_(1, kEnrollQueue),
+        executor_(options.executor_threads, options.max_queued_calls) {}
 
   ~ControlPlaneImpl() override {
     Shutdown();
@@ -74,17 +96,33 @@ class ControlPlaneImpl final : public ControlPlane {
     // (server/auth.h), because Enroll must work without a certificate.
     tls.pem_root_certs = ca_->ca_pem();
     tls.pem_key_cert_pairs.push_back({ca_->server_key_pem(), ca_->server_chain_pem()});
+    OVVOC_ASSIGN_OR_RETURN(listener_, AgentListener::Bind(options_.listen));
+    port_ = listener_->port();
     grpc::ServerBuilder agent_builder;
-    agent_builder.AddListeningPort(options_.listen, grpc::SslServerCredentials(tls), &port_);
+    std::unique_ptr<grpc::experimental::ExternalConnectionAcceptor> acceptor =
+        agent_builder.experimental().AddExternalConnectionAcceptor(
+            grpc::ServerBuilder::experimental_type::ExternalConnectionType::FROM_FD,
+            grpc::SslServerCredentials(tls));
     agent_builder.RegisterService(&agent_service_);
+    // A connection that has not finished its TLS handshake in time, or carries no call for a
+    // while, is closed: idle sockets are what an attacker would hold to starve agents. An
+    // agent always has a poll or a heartbeat going, far more often than this.
+    agent_builder.AddChannelArgument(GRPC_ARG_SERVER_HANDSHAKE_TIMEOUT_MS,
+                                     static_cast<int>(absl::ToInt64Milliseconds(
+                                         options_.handshake_timeout)));
+    agent_builder.AddChannelArgument(
+        GRPC_ARG_MAX_CONNECTION_IDLE_MS,
+        static_cast<int>(absl::ToInt64Milliseconds(options_.idle_timeout)));
+    agent_builder.AddChannelArgument(GRPC_ARG_MAX_CONCURRENT_STREAMS, kMaxStreamsPerConnection);
+    agent_builder.SetMaxReceiveMessageSize(kMaxAgentMessage);
     agent_builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_PERMIT_WITHOUT_CALLS, 1);
     agent_builder.AddChannelArgument(GRPC_ARG_HTTP2_MIN_RECV_PING_INTERVAL_WITHOUT_DATA_MS, 10'000);
     // Idle long polls are most of our connections: 4 KiB TLS frames instead of 16 KiB save
     // ~8 KiB of buffer per connection (tests/bench/dispatch_bench), and our messages are small.
     agent_builder.AddChannelArgument(GRPC_ARG_TSI_MAX_FRAME_SIZE, 4096);
     agent_server_ = agent_builder.BuildAndStart();
-    if (agent_server_ == nullptr || port_ == 0) {
-      return absl::UnavailableError(absl::StrCat("cannot listen on ", options_.listen));
+    if (agent_server_ == nullptr) {
+      return absl::UnavailableError(absl::StrCat("cannot serve on ", options_.listen));
     }
 
     const std::string socket = options_.data_dir.admin_socket();
@@ -99,15 +137,17 @@ class ControlPlaneImpl final : public ControlPlane {
     if (::chmod(socket.c_str(), 0600) != 0) {
       return absl::PermissionDeniedError(absl::StrCat("cannot chmod ", socket));
     }
+    listener_->Start(std::move(acceptor), options_.max_connections, socket,
+                     [this](const absl::Status& why) { Fail(why); });
     reaper_ = std::thread([this] { ReapLoop(); });
     return absl::OkStatus();
   }
 
   int port() const override { return port_; }
 
-  void Wait() override {
+  absl::Status Health() override {
     absl::MutexLock lock(&mu_);
-    mu_.Await(absl::Condition(&stopping_));
+    return failure_;
   }
 
   void Shutdown() override {
@@ -118,6 +158,7 @@ class ControlPlaneImpl final : public ControlPlane {
       stopped_ = true;
     }
     if (reaper_.joinable()) reaper_.join();
+    if (listener_) listener_->Stop();
     dispatcher_.Shutdown();  // idle polls answer "no job" at once
     const auto deadline = std::chrono::system_clock::now() + std::chrono::seconds(5);
     if (agent_server_) agent_server_->Shutdown(deadline);
@@ -126,14 +167,33 @@ class ControlPlaneImpl final : public ControlPlane {
   }
 
  private:
-  // Requeues (or fails) jobs whose agent stopped heartbeating.
+  // A listener failed for good: Health() says why, so that `serve` exits non-zero and its
+  // supervisor starts a new process instead of this one running deaf.
+  void Fail(const absl::Status& why) {
+    log::Error("%s; stopping so that a supervisor can restart the control plane", why.message());
+    absl::MutexLock lock(&mu_);
+    if (failure_.ok()) failure_ = why;
+  }
+
+  // Requeues (or fails) jobs whose agent stopped heartbeating, and writes what was refused
+  // since the last flush to the audit log.
   void ReapLoop() {
     absl::MutexLock lock(&mu_);
+    absl::Time next_flush = absl::Now() + kRefusalFlushInterval;
     while (!mu_.AwaitWithTimeout(absl::Condition(&stopping_), options_.reap_interval)) {
       mu_.Unlock();
       ReapExpiredLeases();
+      if (absl::Now() >= next_flush) {
+        refusals_.Flush(audit_);
+        next_flush = absl::Now() + kRefusalFlushInterval;
+        // Hand freed heap back to the system rather than keep a flood's peak.
+        ::malloc_trim(0);
+      }
       mu_.Lock();
     }
+    mu_.Unlock();
+    refusals_.Flush(audit_);
+    mu_.Lock();
   }
 
   void ReapExpiredLeases() {
@@ -165,32 +225,89 @@ class ControlPlaneImpl final : public ControlPlane {
   std::unique_ptr<CertificateAuthority> ca_;
   std::unique_ptr<ForgeTokenSource> forge_tokens_;
   StoreAuditLog audit_;
+  RefusalLog refusals_;
+  Authenticator auth_;
+  CallLimiter agent_calls_;
+  CallLimiter agent_polls_;
   Dispatcher dispatcher_;
   ServiceContext ctx_;
   AgentServiceImpl agent_service_;
   AdminServiceImpl admin_service_;
+  std::unique_ptr<AgentListener> listener_;
   std::unique_ptr<grpc::Server> agent_server_;
   std::unique_ptr<grpc::Server> admin_server_;
   int port_ = 0;
   std::thread reaper_;
-  // Last, so it is destroyed first: it runs what the shutdown queued while everything those
-  // tasks touch is still alive.
+  // Last, so they are destroyed first: they run what the shutdown queued while everything
+  // those tasks touch is still alive.
+  Executor enroll_executor_;
   Executor executor_;
 
   absl::Mutex mu_;
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;
   bool stopped_ ABSL_GUARDED_BY(mu_) = false;
+  absl::Status failure_ ABSL_GUARDED_BY(mu_);
 };
 
 }  // namespace
 
+namespace {
+
+// "nobody (uid 65534)", or "uid 1234" for a uid without a name.
+std::string DescribeUid(uid_t uid) {
+  struct passwd entry {};
+  struct passwd* found = nullptr;
+  char buffer[4096];
+  if (::getpwuid_r(uid, &entry, buffer, sizeof buffer, &found) == 0 && found != nullptr) {
+    return absl::StrCat(found->pw_name, " (uid ", uid, ")");
+  }
+  return absl::StrCat("uid ", uid);
+}
+
+// The data dir will hold the CA key: whoever else owns it, or may write in it, or may repoint
+// it, holds the CA. A missing one is created 0700 by `init`; an existing one must be a real
+// directory of the user running `init` that no one else may write in. Read and search bits for
+// group and other (a `mkdir` under umask 022) are taken away by `init` itself.
+absl::Status CheckDataDirForInit(const std::string& root) {
+  struct stat st {};
+  if (::lstat(root.c_str(), &st) != 0) {
+    if (errno == ENOENT) return absl::OkStatus();
+    return absl::PermissionDeniedError(
+        absl::StrCat("cannot inspect ", root, ": ", std::strerror(errno)));
+  }
+  if (S_ISLNK(st.st_mode)) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        root, " is a symbolic link; give the directory it points to as --data-dir, or a new path: "
+              "the data dir holds the CA key and must not be a link someone could repoint"));
+  }
+  if (!S_ISDIR(st.st_mode)) {
+    return absl::FailedPreconditionError(absl::StrCat(root, " exists and is not a directory"));
+  }
+  if (st.st_uid != ::geteuid()) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        root, " is owned by ", DescribeUid(st.st_uid), ", not by ", DescribeUid(::geteuid()),
+        " who runs init; its owner could read or replace the CA key. Give a new path as "
+        "--data-dir, or have its owner hand it over (chown) first"));
+  }
+  if ((st.st_mode & (S_IWGRP | S_IWOTH)) != 0) {
+    return absl::FailedPreconditionError(absl::StrFormat(
+        "%s is writable by its group or by others (mode %04o): they could have placed files in "
+        "it. Give a new path as --data-dir, or `chmod 700` it and check what it holds first",
+        root, st.st_mode & 07777));
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
 absl::Status InitDataDir(const DataDir& dir, const std::vector<std::string>& extra_names) {
+  OVVOC_RETURN_IF_ERROR(CheckDataDirForInit(dir.root));
   const CaFiles ca_files = CaFiles::In(dir.root);
   if (files::Exists(ca_files.ca_key)) {
     return absl::AlreadyExistsError(
         absl::StrCat(dir.root, " is already initialised (it holds ca.key); refusing to overwrite"));
   }
-  OVVOC_RETURN_IF_ERROR(files::EnsureDir(dir.root, 0700));
+  OVVOC_RETURN_IF_ERROR(files::EnsureDir(dir.root, 0700));  // 0700 also when it existed
   OVVOC_RETURN_IF_ERROR(CertificateAuthority::Create(ca_files, extra_names, absl::Now()));
   OVVOC_RETURN_IF_ERROR(
       files::WriteFileAtomic(dir.master_key(), crypto::HexEncode(crypto::RandomBytes(32)), 0600));

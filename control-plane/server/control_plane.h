@@ -19,8 +19,9 @@ class ControlPlane {
 
   // The TCP port AgentService is bound to (useful with port 0).
   virtual int port() const = 0;
-  // Blocks until Shutdown() is called from another thread.
-  virtual void Wait() = 0;
+  // OK while serving; once a listener failed for good, why (the process should then exit
+  // non-zero so that its supervisor restarts it). Non-blocking.
+  virtual absl::Status Health() = 0;
   // Answers waiting polls, stops both servers (in-flight calls get a few seconds) and the
   // background loop. Idempotent.
   virtual void Shutdown() = 0;

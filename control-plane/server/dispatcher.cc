@@ -19,8 +19,8 @@ uint64_t Dispatcher::Generation(const std::string& org_id, const std::string& po
 }
 
 Dispatcher::WaiterId Dispatcher::Wait(const std::string& org_id, const std::string& pool,
-                                      uint64_t seen_generation, absl::Time deadline,
-                                      Callback callback) {
+                                      const std::string& agent_id, uint64_t seen_generation,
+                                      absl::Time deadline, Callback callback) {
   PoolKey key(org_id, pool);
   WaiterId id;
   std::optional<Wake> fire_now;
@@ -33,8 +33,9 @@ Dispatcher::WaiterId Dispatcher::Wait(const std::string& org_id, const std::stri
     } else if (gen != generations_.end() && gen->second > seen_generation) {
       fire_now = Wake::kWork;
     } else {
-      waiters_.emplace(id, Waiter{key, deadline, std::move(callback)});
+      waiters_.emplace(id, Waiter{key, agent_id, deadline, std::move(callback)});
       by_pool_[key].push_back(id);
+      by_agent_[agent_id].insert(id);
       deadlines_.emplace(deadline, id);
     }
   }
@@ -50,6 +51,9 @@ Dispatcher::Callback Dispatcher::TakeLocked(WaiterId id) {
   auto pool = by_pool_.find(waiter.pool);
   pool->second.remove(id);
   if (pool->second.empty()) by_pool_.erase(pool);
+  auto agent = by_agent_.find(waiter.agent_id);
+  agent->second.erase(id);
+  if (agent->second.empty()) by_agent_.erase(agent);
   return std::move(waiter.callback);
 }
 
@@ -74,6 +78,19 @@ void Dispatcher::Notify(const std::string& org_id, const std::string& pool, int 
     }
   }
   for (Callback& cb : woken) cb(Wake::kWork);
+}
+
+size_t Dispatcher::EvictAgent(const std::string& agent_id) {
+  std::vector<Callback> woken;
+  {
+    absl::MutexLock lock(&mu_);
+    auto it = by_agent_.find(agent_id);
+    if (it == by_agent_.end()) return 0;
+    const std::set<WaiterId> ids = it->second;
+    for (WaiterId id : ids) woken.push_back(TakeLocked(id));
+  }
+  for (Callback& cb : woken) cb(Wake::kRevoked);
+  return woken.size();
 }
 
 void Dispatcher::Shutdown() {

@@ -5,6 +5,9 @@
 // Lost-wakeup rule: a poller reads Generation() before it looks for work and passes it to
 // Wait(). If anything was notified for that pool since, Wait() fires at once.
 //
+// EvictAgent() ends every waiter of one agent (kRevoked): a revoked agent's parked polls end the
+// moment it is revoked, not when their hold runs out.
+//
 // Every waiter is settled exactly once: either its callback runs (once) or Cancel() returns
 // true. Callbacks run on the notifying thread or the timer thread and must not block.
 // Thread-safe.
@@ -30,7 +33,7 @@ namespace ovvoc::cp {
 
 class Dispatcher {
  public:
-  enum class Wake { kWork, kTimeout, kShutdown };
+  enum class Wake { kWork, kTimeout, kShutdown, kRevoked };
   using Callback = std::function<void(Wake)>;
   using WaiterId = uint64_t;
 
@@ -41,14 +44,17 @@ class Dispatcher {
 
   // Registers a waiter. If the pool's generation is past `seen_generation`, or Shutdown() has
   // run, `callback` runs before Wait returns.
-  WaiterId Wait(const std::string& org_id, const std::string& pool, uint64_t seen_generation,
-                absl::Time deadline, Callback callback);
+  WaiterId Wait(const std::string& org_id, const std::string& pool, const std::string& agent_id,
+                uint64_t seen_generation, absl::Time deadline, Callback callback);
 
   // Removes a waiter whose callback has not run. False if it already ran (or is running).
   bool Cancel(WaiterId id);
 
   // Bumps the pool's generation and wakes up to `count` of its waiters, oldest first.
   void Notify(const std::string& org_id, const std::string& pool, int count = 1);
+
+  // Wakes every waiter of `agent_id` with kRevoked; returns how many there were.
+  size_t EvictAgent(const std::string& agent_id);
 
   // Wakes every waiter with kShutdown; later Wait() calls fire kShutdown at once.
   void Shutdown();
@@ -59,6 +65,7 @@ class Dispatcher {
   using PoolKey = std::pair<std::string, std::string>;
   struct Waiter {
     PoolKey pool;
+    std::string agent_id;
     absl::Time deadline;
     Callback callback;
   };
@@ -73,6 +80,7 @@ class Dispatcher {
   absl::flat_hash_map<WaiterId, Waiter> waiters_ ABSL_GUARDED_BY(mu_);
   std::map<PoolKey, std::list<WaiterId>> by_pool_ ABSL_GUARDED_BY(mu_);  // oldest first
   std::map<PoolKey, uint64_t> generations_ ABSL_GUARDED_BY(mu_);
+  absl::flat_hash_map<std::string, std::set<WaiterId>> by_agent_ ABSL_GUARDED_BY(mu_);
   std::set<std::pair<absl::Time, WaiterId>> deadlines_ ABSL_GUARDED_BY(mu_);
   std::thread timer_;
 };

@@ -9,7 +9,7 @@ absl::StatusOr<ovvoc::v1::JobSpec> BuildJobSpec(const ServiceContext& ctx, const
   OVVOC_ASSIGN_OR_RETURN(RepoRecord repo, ctx.store.GetRepo(job.repo_id));
   OVVOC_ASSIGN_OR_RETURN(OrgRecord org, ctx.store.GetOrg(job.org_id));
   OVVOC_ASSIGN_OR_RETURN(std::optional<ovvoc::v1::ForgeToken> token,
-                         ctx.forge_tokens.TokenFor(repo));
+                         ctx.forge_tokens.TokenFor(org, repo));
 
   ovvoc::v1::JobSpec spec;
   spec.set_job_id(job.id);

@@ -2,6 +2,7 @@
 #ifndef OVVOC_CONTROL_PLANE_SERVER_OPTIONS_H_
 #define OVVOC_CONTROL_PLANE_SERVER_OPTIONS_H_
 
+#include <cstddef>
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -20,7 +21,8 @@ struct DataDir {
 };
 
 // `init`: creates DIR with the CA, server certificate, master key and an empty, migrated
-// store. Refuses a directory that already holds a CA.
+// store. Refuses a directory that already holds a CA, a symlink, and an existing directory that
+// another user owns or that its group or others may write in; narrows an existing one to 0700.
 absl::Status InitDataDir(const DataDir& dir, const std::vector<std::string>& extra_names);
 
 struct ServerOptions {
@@ -35,6 +37,12 @@ struct ServerOptions {
   absl::Duration reap_interval = absl::Seconds(1);  // how often expired leases are looked for
   std::string git_credentials_file;                 // static tokens for plain git remotes
   int executor_threads = 4;
+  size_t max_queued_calls = 4096;  // authenticated calls waiting for the executor
+  int max_calls_per_agent = 16;    // one agent's unary calls in progress
+  int max_polls_per_agent = 4;     // one agent's PollJob calls in progress
+  int max_connections = 20'000;    // agent connections open at once (also capped by open files)
+  absl::Duration handshake_timeout = absl::Seconds(10);  // to finish the TLS handshake
+  absl::Duration idle_timeout = absl::Minutes(2);        // a connection with no call is closed
 };
 
 }  // namespace ovvoc::cp

@@ -21,20 +21,44 @@ PollReactor* PollReactor::Start(const ServiceContext& ctx, grpc::CallbackServerC
                                 const ovvoc::v1::PollJobRequest* request,
                                 ovvoc::v1::PollJobResponse* response) {
   auto* reactor = new PollReactor(ctx, call, response);
-  reactor->Post(&PollReactor::Authenticate);
+  reactor->Begin();
   return reactor;
+}
+
+void PollReactor::Begin() {
+  absl::StatusOr<AgentCertificate> cert = ctx_.auth.Identify(*call_, "PollJob");
+  if (!cert.ok()) return Reply(cert.status());
+  cert_ = *std::move(cert);
+  if (!ctx_.agent_polls.TryEnter(cert_.agent_id)) {
+    return Reply(ctx_.auth.Refuse(
+        *call_, "PollJob", cert_.agent_id,
+        absl::ResourceExhaustedError(absl::StrCat("agent ", cert_.agent_id, " has ",
+                                                  ctx_.agent_polls.max_per_agent(),
+                                                  " polls waiting already")),
+        "agent.polls.refused"));
+  }
+  counted_ = true;
+  Post(&PollReactor::Authenticate);
+}
+
+void PollReactor::OnDone() {
+  if (counted_) ctx_.agent_polls.Leave(cert_.agent_id);
+  Unref();
 }
 
 void PollReactor::Post(void (PollReactor::*method)()) {
   Ref();
-  ctx_.executor.Post([this, method] {
-    (this->*method)();
+  if (!ctx_.executor.Post([this, method] {
+        (this->*method)();
+        Unref();
+      })) {
+    Reply(ServerBusy());
     Unref();
-  });
+  }
 }
 
 void PollReactor::Authenticate() {
-  absl::StatusOr<AgentRecord> agent = AuthenticateAgent(*call_, ctx_, "PollJob");
+  absl::StatusOr<AgentRecord> agent = ctx_.auth.Admit(*call_, cert_, ctx_.store, "PollJob");
   if (!agent.ok()) return Reply(agent.status());
   agent_ = *std::move(agent);
 
@@ -55,9 +79,18 @@ void PollReactor::TryLease() {
   if (cancelled()) return Reply(absl::CancelledError("poll cancelled by the client"));
   const uint64_t generation = ctx_.dispatcher.Generation(agent_.org_id, agent_.pool);
   const absl::Time now = ctx_.clock.Now();
+  bool revoked = false;
   absl::StatusOr<std::optional<JobRecord>> leased = ctx_.store.LeaseNextJob(
-      agent_.org_id, agent_.pool,
+      agent_.id,
+      [&](const AgentRecord& agent) {
+        revoked = agent.revoked;
+        return AdmitAgent(agent, cert_, now);
+      },
       [&](JobRecord& job) { return queue::Lease(job, agent_.id, now, ctx_.options.lease_ttl); });
+  if (revoked) ctx_.auth.MarkRevoked(agent_.id);
+  if (absl::IsUnauthenticated(leased.status())) {
+    return Reply(ctx_.auth.Refuse(*call_, "PollJob", agent_.id, leased.status()));
+  }
   if (!leased.ok()) {
     log::Error("cannot lease a job for %s: %s", agent_.id, leased.status().ToString());
     ctx_.dispatcher.Notify(agent_.org_id, agent_.pool);  // let another poller try
@@ -100,12 +133,15 @@ void PollReactor::Park(uint64_t generation) {
     cancelled = cancelled_;
     if (!cancelled) {
       Ref();  // held by the waiter; passed on to the task its wake-up posts
-      waiter_ = ctx_.dispatcher.Wait(agent_.org_id, agent_.pool, generation, hold_until_,
-                                     [this](Dispatcher::Wake wake) {
-                                       ctx_.executor.Post([this, wake] {
-                                         OnWake(wake);
+      waiter_ = ctx_.dispatcher.Wait(agent_.org_id, agent_.pool, agent_.id, generation,
+                                     hold_until_, [this](Dispatcher::Wake wake) {
+                                       if (!ctx_.executor.Post([this, wake] {
+                                             OnWake(wake);
+                                             Unref();
+                                           })) {
+                                         Reply(ServerBusy());
                                          Unref();
-                                       });
+                                       }
                                      });
     }
   }
@@ -118,6 +154,12 @@ void PollReactor::OnWake(Dispatcher::Wake wake) {
     waiter_.reset();
   }
   if (wake == Dispatcher::Wake::kWork) return TryLease();
+  if (wake == Dispatcher::Wake::kRevoked) {
+    return Reply(ctx_.auth.Refuse(
+        *call_, "PollJob", agent_.id,
+        absl::UnauthenticatedError(absl::StrCat("agent ", agent_.id,
+                                                " was revoked; register again with a new token"))));
+  }
   Reply(absl::OkStatus());  // the hold ended, or the server is stopping: no job this time
 }
 

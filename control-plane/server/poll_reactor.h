@@ -1,6 +1,9 @@
-// PollReactor: one PollJob call. Authenticates, tries to lease a job for the agent's org and
-// pool, and if there is none parks in the Dispatcher until work arrives, the hold ends, the
-// client goes away or the server shuts down.
+// PollReactor: one PollJob call. Identifies the caller on gRPC's thread (Authenticator), counts
+// it against the agent's cap of polls, authenticates against the store, tries to lease a job
+// for the agent's org and pool, and if there is none parks in the Dispatcher until work
+// arrives, the hold ends, the agent is revoked, the client goes away or the server shuts down.
+// The lease itself re-admits the agent in the store's transaction (revoked, certificate
+// replaced or expired since the poll arrived: no job).
 //
 // Lifetime: reference-counted. gRPC holds one reference until OnDone(); every queued executor
 // task and every parked Dispatcher waiter holds another. So code running in a task may touch
@@ -28,7 +31,7 @@ class PollReactor final : public grpc::ServerUnaryReactor {
                             ovvoc::v1::PollJobResponse* response);
 
   void OnCancel() override;
-  void OnDone() override { Unref(); }
+  void OnDone() override;
 
  private:
   PollReactor(const ServiceContext& ctx, grpc::CallbackServerContext* call,
@@ -39,8 +42,9 @@ class PollReactor final : public grpc::ServerUnaryReactor {
   void Unref() {
     if (refs_.fetch_sub(1, std::memory_order_acq_rel) == 1) delete this;
   }
-  // Runs `method` on the executor under a reference.
+  // Runs `method` on the executor under a reference; replies "busy" if the queue is full.
   void Post(void (PollReactor::*method)());
+  void Begin();  // on gRPC's thread
 
   // Each of these runs on the executor.
   void Authenticate();
@@ -55,7 +59,9 @@ class PollReactor final : public grpc::ServerUnaryReactor {
   const ServiceContext& ctx_;
   grpc::CallbackServerContext* const call_;
   ovvoc::v1::PollJobResponse* const response_;
-  AgentRecord agent_;  // set by Authenticate(), then read-only
+  AgentCertificate cert_;        // set by Begin(), then read-only
+  bool counted_ = false;         // set by Begin(): the poll holds one of the agent's slots
+  AgentRecord agent_;            // set by Authenticate(), then read-only
   absl::Time hold_until_;
 
   mutable absl::Mutex mu_;

@@ -140,10 +140,14 @@ class Store {
   virtual absl::StatusOr<std::vector<JobRecord>> ListJobs(const JobFilter& filter) = 0;
   virtual absl::StatusOr<JobRecord> UpdateJob(absl::string_view id,
                                               const Mutation<JobRecord>& mutate) = 0;
-  // Applies `mutate` to the oldest queued job of `org_id` and `pool`, if there is one. Two
+  // Leases for `agent_id`, in one transaction: reads the agent (NotFound if there is none),
+  // runs `admit` on it (its error refuses the lease and is returned: revoked, certificate
+  // replaced or expired), then applies `mutate` to the oldest queued job of the agent's org and
+  // pool, if there is one. So no lease is ever made for an agent revoked before it. Two
   // concurrent callers never get the same job.
+  using Admission = std::function<absl::Status(const AgentRecord&)>;
   virtual absl::StatusOr<std::optional<JobRecord>> LeaseNextJob(
-      absl::string_view org_id, absl::string_view pool, const Mutation<JobRecord>& mutate) = 0;
+      absl::string_view agent_id, const Admission& admit, const Mutation<JobRecord>& mutate) = 0;
   // Ids of leased jobs whose lease ended before `now`.
   virtual absl::StatusOr<std::vector<std::string>> ExpiredLeases(absl::Time now) = 0;
   // (org_id, pool) pairs that have queued jobs: what pollers should be woken for at start-up.

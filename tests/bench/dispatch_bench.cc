@@ -126,7 +126,7 @@ absl::Duration Percentile(std::vector<absl::Duration> v, double p) {
 int Run(const Config& config) {
   testing::TempDir dir;
   auto cp =
-      ControlPlaneUnderTest::Start(dir.Sub("cp"), {"--poll-hold", "50s", "--lease-ttl", "600s"});
+      ControlPlaneUnderTest::Start(dir.Sub("cp"), {"--poll-hold", "50s", "--lease-ttl", "600s", "--max-polls-per-agent", "100000"});
   if (!cp.ok()) {
     std::fprintf(stderr, "control plane: %s\n", cp.status().ToString().c_str());
     return 1;

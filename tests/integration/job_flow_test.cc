@@ -108,8 +108,8 @@ TEST_CASE("an http clone through git http-backend uses the control plane's token
   REQUIRE(git.Start().ok());
 
   const std::string credentials = fixtures.Sub("git-credentials");
-  std::ofstream(credentials) << "# static tokens for tests\n"
-                             << git.BaseUrl() << "/acme/ tok-acme-123\n";
+  std::ofstream(credentials) << "# static tokens for tests: ORG URL-PREFIX TOKEN\n"
+                             << "acme " << git.BaseUrl() << "/acme/ tok-acme-123\n";
   ::chmod(credentials.c_str(), 0600);
   Cluster cluster({"--git-credentials", credentials});
 

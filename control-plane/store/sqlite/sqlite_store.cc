@@ -350,11 +350,15 @@ class SqliteStore final : public Store {
   }
 
   absl::StatusOr<std::optional<JobRecord>> LeaseNextJob(
-      absl::string_view org_id, absl::string_view pool,
+      absl::string_view agent_id, const Admission& admit,
       const Mutation<JobRecord>& mutate) override {
     absl::MutexLock lock(&mu_);
     std::optional<JobRecord> leased;
     OVVOC_RETURN_IF_ERROR(db_.Transaction([&]() -> absl::Status {
+      OVVOC_ASSIGN_OR_RETURN(AgentRecord agent, GetAgentLocked(agent_id));
+      OVVOC_RETURN_IF_ERROR(admit(agent));
+      const std::string& org_id = agent.org_id;
+      const std::string& pool = agent.pool;
       OVVOC_ASSIGN_OR_RETURN(
           Statement st,
           db_.Prepare(absl::StrCat("SELECT ", kJobColumns,

@@ -1,9 +1,108 @@
 #include "common/job_text.h"
 
 #include <catch2/catch.hpp>
+#include <functional>
+#include <string>
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "google/protobuf/descriptor.h"
+#include "google/protobuf/unknown_field_set.h"
 
 namespace ovvoc {
 namespace {
+
+using google::protobuf::FieldDescriptor;
+using google::protobuf::Message;
+
+// `length` bytes of what a terminal would obey: OSC 52 clipboard write, C1 CSI, RLO, clear.
+std::string Hostile(size_t length) {
+  const std::string unit =
+      "\x1b]52;c;QUFB\x07\xc2\x9b"
+      "2J\xe2\x80\xae\x1b[2J";
+  std::string out;
+  while (out.size() < length) out += unit;
+  out.resize(length);
+  return out;
+}
+
+google::protobuf::UnknownFieldSet& UnknownOf(Message& message) {
+  return *message.GetReflection()->MutableUnknownFields(&message);
+}
+
+bool HasUnknown(const Message& message) {
+  return !message.GetReflection()->GetUnknownFields(message).empty();
+}
+
+// Sets every string and message field of `message` at every depth: `count` elements in each
+// repeated field at the top, `nested_count` below, strings of `length` hostile bytes.
+void FillEverything(Message& message, int count, int nested_count, size_t length) {
+  const auto* reflection = message.GetReflection();
+  const std::string text = Hostile(length);
+  for (int i = 0; i < message.GetDescriptor()->field_count(); ++i) {
+    const FieldDescriptor* f = message.GetDescriptor()->field(i);
+    const bool repeated = f->is_repeated();
+    for (int j = 0; j < (repeated ? count : 1); ++j) {
+      switch (f->cpp_type()) {
+        case FieldDescriptor::CPPTYPE_MESSAGE:
+          FillEverything(repeated ? *reflection->AddMessage(&message, f)
+                                  : *reflection->MutableMessage(&message, f),
+                         nested_count, nested_count, length);
+          break;
+        case FieldDescriptor::CPPTYPE_STRING:
+          repeated ? reflection->AddString(&message, f, text)
+                   : reflection->SetString(&message, f, text);
+          break;
+        default:
+          break;  // scalars: bounded by their type
+      }
+    }
+  }
+  UnknownOf(message).AddLengthDelimited(4999, std::string(length, 'u'));
+}
+
+// Calls `check` on every string in `message`, at every depth, with its field.
+void ForEachString(const Message& message,
+                   const std::function<void(const FieldDescriptor&, const std::string&)>& check) {
+  const auto* reflection = message.GetReflection();
+  for (int i = 0; i < message.GetDescriptor()->field_count(); ++i) {
+    const FieldDescriptor* f = message.GetDescriptor()->field(i);
+    const int n = f->is_repeated() ? reflection->FieldSize(message, f) : 1;
+    for (int j = 0; j < n; ++j) {
+      if (f->cpp_type() == FieldDescriptor::CPPTYPE_STRING) {
+        check(*f, f->is_repeated() ? reflection->GetRepeatedString(message, f, j)
+                                   : reflection->GetString(message, f));
+      } else if (f->cpp_type() == FieldDescriptor::CPPTYPE_MESSAGE) {
+        ForEachString(f->is_repeated() ? reflection->GetRepeatedMessage(message, f, j)
+                                       : reflection->GetMessage(message, f),
+                      check);
+      }
+    }
+  }
+}
+
+// What every stored result must be, however it arrived.
+void CheckStorable(const ovvoc::v1::JobResult& result) {
+  CHECK(result.ByteSizeLong() <= kMaxStoredResult);
+  CHECK(result.dependencies_size() <= 2000);
+  CHECK(result.updates_size() <= 500);
+  CHECK(result.findings_size() <= 200);
+  CHECK(result.egress_size() <= 200);
+  CHECK(result.timings_size() <= 32);
+  CHECK(result.pull_requests_size() <= 16);
+  ForEachString(result, [](const FieldDescriptor& field, const std::string& value) {
+    INFO(field.full_name());
+    CHECK(value.size() <= (field.name() == "log_excerpt" ? 12u * 1024 : 4u * 1024));
+    CHECK(value.find('\x1b') == std::string::npos);
+    CHECK(value.find("\xc2\x9b") == std::string::npos);
+    CHECK(value.find("\xe2\x80\xae") == std::string::npos);
+  });
+  std::string wire;
+  REQUIRE(result.SerializeToString(&wire));
+  ovvoc::v1::JobResult reparsed;
+  REQUIRE(reparsed.ParseFromString(wire));
+  CHECK_FALSE(HasUnknown(reparsed));
+}
 
 TEST_CASE("byte counts read as a human would write them") {
   CHECK(HumanBytes(0) == "0 B");
@@ -43,6 +142,102 @@ TEST_CASE("a result is made inert everywhere: nested, repeated, log excerpts as 
   ovvoc::v1::JobResult again = result;
   MakeInert(again);
   CHECK(again.SerializeAsString() == result.SerializeAsString());
+}
+
+TEST_CASE("a result of 120,000 findings is stored as 200, the last saying what was dropped") {
+  ovvoc::v1::JobResult result;
+  result.set_outcome(ovvoc::v1::JOB_OUTCOME_SUCCEEDED);
+  for (int i = 0; i < 120'000; ++i) {
+    auto* finding = result.add_findings();
+    finding->set_kind("blocked-egress");
+    finding->set_detail("CONNECT 203.0.113.7:443");
+  }
+  result.add_dependencies()->set_name("left-pad");
+  // Positive control: as sent, this is several MiB, a whole gRPC message's worth.
+  REQUIRE(result.ByteSizeLong() > 3'000'000);
+  BoundForStorage(result);
+  CheckStorable(result);
+  REQUIRE(result.findings_size() == 200);
+  const ovvoc::v1::SecurityFinding& note = result.findings(199);
+  CHECK(note.kind() == kTruncatedFindingKind);
+  CHECK(note.severity() == ovvoc::v1::SEVERITY_MEDIUM);
+  CHECK_THAT(note.detail(), Catch::Contains("199 of 120000 findings"));
+  CHECK(result.findings(198).kind() == "blocked-egress");
+  CHECK(result.dependencies(0).name() == "left-pad");
+}
+
+TEST_CASE("unknown fields are dropped at every depth: 1 MB of opaque bytes is not stored") {
+  ovvoc::v1::JobResult result;
+  const std::string opaque(1 << 20, '\x01');
+  UnknownOf(result).AddLengthDelimited(1000, opaque);
+  UnknownOf(*result.add_dependencies()).AddLengthDelimited(77, opaque);
+  UnknownOf(*result.mutable_install()->mutable_tests()).AddVarint(9, 1);
+  REQUIRE(result.ByteSizeLong() > 2 * opaque.size());
+  BoundForStorage(result);
+  CheckStorable(result);
+  CHECK(result.ByteSizeLong() < 64);
+  CHECK(result.findings_size() == 0);  // nothing of what the schema knows was dropped
+
+  ovvoc::v1::Progress progress;
+  progress.set_phase("install");
+  UnknownOf(progress).AddLengthDelimited(4, opaque);
+  BoundForStorage(progress);
+  CHECK_FALSE(HasUnknown(progress));
+  CHECK(progress.phase() == "install");
+}
+
+TEST_CASE("every field of a hostile result is bounded, however many and however long") {
+  SECTION("many short elements in every repeated field") {
+    ovvoc::v1::JobResult result;
+    FillEverything(result, 10'000, 100, 40);
+    REQUIRE(result.ByteSizeLong() > 4 * 1024 * 1024);
+    BoundForStorage(result);
+    CheckStorable(result);
+    CHECK(result.findings(result.findings_size() - 1).kind() == kTruncatedFindingKind);
+  }
+  SECTION("few elements, every string far past its limit") {
+    ovvoc::v1::JobResult result;
+    FillEverything(result, 30, 30, 20 * 1024);
+    BoundForStorage(result);
+    CheckStorable(result);
+    CHECK(result.failure().reason().size() <= 4 * 1024);
+    CHECK(result.dependencies(0).name().size() <= 256);
+    CHECK_THAT(result.findings(result.findings_size() - 1).detail(),
+               Catch::Contains("of 30 updates"));
+  }
+}
+
+TEST_CASE("a result within the limits is stored as sent, made inert") {
+  ovvoc::v1::JobResult result;
+  result.set_outcome(ovvoc::v1::JOB_OUTCOME_FAILED);
+  result.set_head_commit(std::string(40, 'a'));
+  for (int i = 0; i < 300; ++i) {
+    auto* dependency = result.add_dependencies();
+    dependency->set_name(absl::StrCat("@scope/package-", i));
+    dependency->set_spec("^1.2.3");
+    dependency->set_manifest_path("packages/web/package.json");
+  }
+  result.mutable_failure()->set_reason("2 tests failed \x1b[8m");
+  result.mutable_test()->set_log_excerpt(std::string(10 * 1024, 'x') + "\nnot ok 2\n");
+  ovvoc::v1::JobResult expected = result;
+  MakeInert(expected);
+  BoundForStorage(result);
+  CHECK(result.SerializeAsString() == expected.SerializeAsString());
+  ovvoc::v1::JobResult again = result;
+  BoundForStorage(again);
+  CHECK(again.SerializeAsString() == result.SerializeAsString());
+}
+
+TEST_CASE("heartbeat progress is bounded and inert") {
+  ovvoc::v1::Progress progress;
+  progress.set_phase(std::string(100'000, 'p'));
+  progress.set_message(Hostile(4 * 1024 * 1024));
+  progress.set_percent(40);
+  BoundForStorage(progress);
+  CHECK(progress.phase().size() <= 256);
+  CHECK(progress.message().size() <= 1024);
+  CHECK(progress.message().find('\x1b') == std::string::npos);
+  CHECK(progress.percent() == 40);
 }
 
 }  // namespace

@@ -2,9 +2,12 @@
 
 #include <openssl/bio.h>
 #include <openssl/bn.h>
+#include <openssl/core_names.h>
+#include <openssl/ec.h>
 #include <openssl/err.h>
 #include <openssl/evp.h>
 #include <openssl/objects.h>
+#include <openssl/params.h>
 #include <openssl/pem.h>
 #include <openssl/x509.h>
 #include <openssl/x509_vfy.h>
@@ -285,6 +288,74 @@ TEST_CASE("CSR with a key other than EC P-256 is rejected", "[pki]") {
   // The same path accepts a P-256 CSR made outside this library.
   PkeyPtr p256 = RawKey("P-256");
   CHECK(ValueOf(CertificateRequest::FromPem(RawCsrPem(p256.get(), "p256"))).CommonName() == "p256");
+}
+
+// A P-256 key whose SubjectPublicKeyInfo spells the curve out as explicit parameters (equal to
+// P-256's) instead of naming it. `legacy`: built through EC_GROUP with the
+// OPENSSL_EC_EXPLICIT_CURVE flag, as old code would; else through the EC key generator.
+PkeyPtr ExplicitCurveP256Key(bool legacy) {
+  if (legacy) {
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wdeprecated-declarations"
+    std::unique_ptr<EC_GROUP, FreeWith<EC_GROUP_free>> group(
+        EC_GROUP_new_by_curve_name(NID_X9_62_prime256v1));
+    REQUIRE(group);
+    EC_GROUP_set_asn1_flag(group.get(), OPENSSL_EC_EXPLICIT_CURVE);
+    EC_KEY* ec = EC_KEY_new();
+    REQUIRE(ec != nullptr);
+    REQUIRE(EC_KEY_set_group(ec, group.get()) == 1);
+    REQUIRE(EC_KEY_generate_key(ec) == 1);
+    PkeyPtr key(EVP_PKEY_new());
+    REQUIRE(EVP_PKEY_assign_EC_KEY(key.get(), ec) == 1);
+#pragma GCC diagnostic pop
+    return key;
+  }
+  std::unique_ptr<EVP_PKEY_CTX, FreeWith<EVP_PKEY_CTX_free>> ctx(
+      EVP_PKEY_CTX_new_from_name(nullptr, "EC", nullptr));
+  REQUIRE(ctx);
+  REQUIRE(EVP_PKEY_keygen_init(ctx.get()) == 1);
+  char group[] = "P-256";
+  char encoding[] = OSSL_PKEY_EC_ENCODING_EXPLICIT;
+  const OSSL_PARAM params[] = {
+      OSSL_PARAM_construct_utf8_string(OSSL_PKEY_PARAM_GROUP_NAME, group, 0),
+      OSSL_PARAM_construct_utf8_string(OSSL_PKEY_PARAM_EC_ENCODING, encoding, 0),
+      OSSL_PARAM_construct_end()};
+  REQUIRE(EVP_PKEY_CTX_set_params(ctx.get(), params) == 1);
+  EVP_PKEY* key = nullptr;
+  REQUIRE(EVP_PKEY_generate(ctx.get(), &key) == 1);
+  return PkeyPtr(key);
+}
+
+TEST_CASE("A P-256 key with explicit curve parameters is neither accepted nor certified", "[pki]") {
+  TestCa ca = MakeCa();
+  for (bool legacy : {true, false}) {
+    INFO((legacy ? "EC_GROUP with OPENSSL_EC_EXPLICIT_CURVE" : "keygen with explicit encoding"));
+    PkeyPtr key = ExplicitCurveP256Key(legacy);
+    const std::string csr_pem = RawCsrPem(key.get(), "agt_explicit");
+
+    // Positive control: OpenSSL reads it as a well-signed P-256 CSR, and the curve reports the
+    // name a group-name check looks for. Only the encoding gives it away.
+    BioPtr bio(BIO_new_mem_buf(csr_pem.data(), static_cast<int>(csr_pem.size())));
+    X509ReqPtr parsed(PEM_read_bio_X509_REQ(bio.get(), nullptr, nullptr, nullptr));
+    REQUIRE(parsed);
+    EVP_PKEY* parsed_key = X509_REQ_get0_pubkey(parsed.get());
+    CHECK(X509_REQ_verify(parsed.get(), parsed_key) == 1);
+    char group[64] = {};
+    REQUIRE(EVP_PKEY_get_utf8_string_param(parsed_key, OSSL_PKEY_PARAM_GROUP_NAME, group,
+                                           sizeof group, nullptr) == 1);
+    CHECK(absl::string_view(group) == "prime256v1");
+    CHECK(PubkeyDer(parsed_key).size() > 200);  // a named P-256 SPKI is 91 bytes
+
+    auto from_pem = CertificateRequest::FromPem(csr_pem);
+    CHECK_FALSE(from_pem.ok());
+    CHECK(absl::StrContains(StatusText(from_pem.status()), "explicit parameters"));
+    auto issued =
+        IssueCertificate(ca.key, ca.cert, key.get(), Options("x", CertificateUse::kClient));
+    CHECK_FALSE(issued.ok());
+    CHECK(absl::StrContains(StatusText(issued.status()), "named curve"));
+    CHECK_FALSE(PrivateKey::FromPem(RawPrivateKeyPem(key.get())).ok());
+    CHECK(ERR_peek_error() == 0);
+  }
 }
 
 TEST_CASE("Self-signed CA", "[pki]") {

@@ -41,3 +41,29 @@ TEST_CASE("audit records chain: each hash covers the record and the previous has
 
 }  // namespace
 }  // namespace ovvoc::cp
+
+namespace ovvoc::cp {
+namespace {
+
+TEST_CASE("an audit record stays small whatever a caller sent") {
+  testing::TempDir dir;
+  auto store = OpenSqliteStore(dir.Sub("store.db"));
+  REQUIRE(store.ok());
+  StoreAuditLog audit(**store, Clock::Real());
+  const std::string huge(4 << 20, 'j');
+  nlohmann::json details = {{"id", huge}, {"list", std::vector<std::string>(10'000, huge.substr(0, 1000))}};
+  details["nested"] = {{"a", {{"b", {{"c", {{"d", {{"e", huge}}}}}}}}}};
+  REQUIRE(audit.Append({"agent:" + huge, "job.result.refused", huge, details}).ok());
+  auto records = (*store)->ListAudit(0, 10);
+  REQUIRE(records.ok());
+  REQUIRE(records->size() == 1);
+  const AuditRecord& r = records->front();
+  CHECK(r.actor.size() < 400);
+  CHECK(r.subject.size() < 400);
+  CHECK(r.details.size() < 64 * 1024);
+  CHECK(r.details.find("more bytes") != std::string::npos);
+  CHECK(r.hash == RecordHash(r));
+}
+
+}  // namespace
+}  // namespace ovvoc::cp

@@ -24,10 +24,10 @@ TEST_CASE("notify wakes the oldest waiter of that pool only") {
       woken.push_back(name + (w == Wake::kWork ? ":work" : ":other"));
     };
   };
-  d.Wait("org-a", "default", 0, Later(), record("first"));
-  d.Wait("org-a", "default", 0, Later(), record("second"));
-  d.Wait("org-b", "default", 0, Later(), record("other-org"));
-  d.Wait("org-a", "blue", 0, Later(), record("other-pool"));
+  d.Wait("org-a", "default", "agt", 0, Later(), record("first"));
+  d.Wait("org-a", "default", "agt", 0, Later(), record("second"));
+  d.Wait("org-b", "default", "agt", 0, Later(), record("other-org"));
+  d.Wait("org-a", "blue", "agt", 0, Later(), record("other-pool"));
   d.Notify("org-a", "default");
   {
     absl::MutexLock lock(&mu);
@@ -48,7 +48,7 @@ TEST_CASE("work notified before waiting is not lost") {
   uint64_t seen = d.Generation("org", "pool");
   d.Notify("org", "pool");  // arrives between "look for work" and "wait"
   std::optional<Wake> wake;
-  d.Wait("org", "pool", seen, Later(), [&](Wake w) { wake = w; });
+  d.Wait("org", "pool", "agt", seen, Later(), [&](Wake w) { wake = w; });
   REQUIRE(wake.has_value());  // fired before Wait returned
   CHECK(*wake == Wake::kWork);
   CHECK(d.waiting() == 0);
@@ -59,7 +59,7 @@ TEST_CASE("a waiter times out at its deadline") {
   absl::Notification done;
   std::atomic<int> wake{-1};
   const absl::Time start = absl::Now();
-  d.Wait("org", "pool", 0, Later(absl::Milliseconds(150)), [&](Wake w) {
+  d.Wait("org", "pool", "agt", 0, Later(absl::Milliseconds(150)), [&](Wake w) {
     wake = static_cast<int>(w);
     done.Notify();
   });
@@ -71,14 +71,14 @@ TEST_CASE("a waiter times out at its deadline") {
 TEST_CASE("a cancelled waiter is never called; cancel after firing reports false") {
   Dispatcher d;
   bool called = false;
-  Dispatcher::WaiterId id = d.Wait("org", "pool", 0, Later(), [&](Wake) { called = true; });
+  Dispatcher::WaiterId id = d.Wait("org", "pool", "agt", 0, Later(), [&](Wake) { called = true; });
   CHECK(d.Cancel(id));
   d.Notify("org", "pool");
   CHECK(!called);
   CHECK(!d.Cancel(id));
 
   Dispatcher::WaiterId fired =
-      d.Wait("org", "pool", d.Generation("org", "pool"), Later(), [&](Wake) { called = true; });
+      d.Wait("org", "pool", "agt", d.Generation("org", "pool"), Later(), [&](Wake) { called = true; });
   d.Notify("org", "pool");
   CHECK(called);
   CHECK(!d.Cancel(fired));
@@ -88,16 +88,47 @@ TEST_CASE("shutdown wakes every waiter and answers later waits at once") {
   Dispatcher d;
   std::atomic<int> shutdowns{0};
   for (int i = 0; i < 10; ++i) {
-    d.Wait("org", std::to_string(i), 0, Later(), [&](Wake w) {
+    d.Wait("org", std::to_string(i), "agt", 0, Later(), [&](Wake w) {
       if (w == Wake::kShutdown) ++shutdowns;
     });
   }
   d.Shutdown();
   CHECK(shutdowns == 10);
-  d.Wait("org", "late", 0, Later(), [&](Wake w) {
+  d.Wait("org", "late", "agt", 0, Later(), [&](Wake w) {
     if (w == Wake::kShutdown) ++shutdowns;
   });
   CHECK(shutdowns == 11);
+}
+
+}  // namespace
+}  // namespace ovvoc::cp
+
+namespace ovvoc::cp {
+namespace {
+
+TEST_CASE("evicting an agent ends its waiters at once and no one else's") {
+  std::vector<std::string> woken;
+  absl::Mutex mu;
+  Dispatcher d;
+  auto record = [&](std::string name) {
+    return [&, name](Dispatcher::Wake w) {
+      absl::MutexLock lock(&mu);
+      woken.push_back(name + (w == Dispatcher::Wake::kRevoked ? ":revoked" : ":other"));
+    };
+  };
+  d.Wait("org", "pool", "agt_thief", 0, Later(), record("thief-1"));
+  d.Wait("org", "pool", "agt_honest", 0, Later(), record("honest"));
+  d.Wait("org", "other", "agt_thief", 0, Later(), record("thief-2"));
+  CHECK(d.EvictAgent("agt_thief") == 2);
+  CHECK(d.EvictAgent("agt_thief") == 0);
+  {
+    absl::MutexLock lock(&mu);
+    CHECK(woken == std::vector<std::string>{"thief-1:revoked", "thief-2:revoked"});
+  }
+  CHECK(d.waiting() == 1);
+  d.Notify("org", "pool");  // the job goes to the honest agent, not a revoked waiter
+  absl::MutexLock lock(&mu);
+  CHECK(woken.back() == "honest:other");
 }
 
 }  // namespace

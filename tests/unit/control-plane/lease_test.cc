@@ -119,6 +119,47 @@ TEST_CASE("cancel: queued ends at once, leased waits for the agent") {
   CHECK(leased.state == ovvoc::v1::JOB_STATE_CANCELLED);
 }
 
+TEST_CASE("an agent that ignores a cancel cannot have the job recorded as succeeded") {
+  for (ovvoc::v1::JobOutcome outcome :
+       {ovvoc::v1::JOB_OUTCOME_SUCCEEDED, ovvoc::v1::JOB_OUTCOME_FAILED,
+        ovvoc::v1::JOB_OUTCOME_CANCELLED, ovvoc::v1::JOB_OUTCOME_UNSPECIFIED}) {
+    INFO(ovvoc::v1::JobOutcome_Name(outcome));
+    JobRecord job = QueuedJob();
+    REQUIRE(Lease(job, "agt_a", kStart, kTtl).ok());
+    REQUIRE(RequestCancel(job, kStart).ok());
+    ovvoc::v1::JobResult result = Outcome(outcome);
+    result.set_head_commit("abc123");
+    REQUIRE(Complete(job, "agt_a", 1, result, kStart + absl::Seconds(5)).ok());
+    CHECK(job.state == ovvoc::v1::JOB_STATE_CANCELLED);
+    CHECK_THAT(job.status_reason, Catch::Contains("cancel was requested before the result") &&
+                                      Catch::Contains(ovvoc::v1::JobOutcome_Name(outcome)));
+    // The result is kept as the agent sent it, for the record.
+    REQUIRE(job.result.has_value());
+    CHECK(job.result->outcome() == outcome);
+    CHECK(job.result->head_commit() == "abc123");
+    // A retry of the same report changes nothing.
+    CHECK(Complete(job, "agt_a", 1, Outcome(ovvoc::v1::JOB_OUTCOME_SUCCEEDED), kStart).ok());
+    CHECK(job.state == ovvoc::v1::JOB_STATE_CANCELLED);
+  }
+  // Positive control: without the cancel, the same report ends the job succeeded.
+  JobRecord job = QueuedJob();
+  REQUIRE(Lease(job, "agt_a", kStart, kTtl).ok());
+  REQUIRE(Complete(job, "agt_a", 1, Outcome(ovvoc::v1::JOB_OUTCOME_SUCCEEDED), kStart).ok());
+  CHECK(job.state == ovvoc::v1::JOB_STATE_SUCCEEDED);
+}
+
+TEST_CASE("a failed report after a cancel keeps the agent's reason in the status") {
+  JobRecord job = QueuedJob();
+  REQUIRE(Lease(job, "agt_a", kStart, kTtl).ok());
+  REQUIRE(RequestCancel(job, kStart).ok());
+  ovvoc::v1::JobResult result = Outcome(ovvoc::v1::JOB_OUTCOME_FAILED);
+  result.mutable_failure()->set_phase("test");
+  result.mutable_failure()->set_reason("2 tests failed");
+  REQUIRE(Complete(job, "agt_a", 1, result, kStart).ok());
+  CHECK(job.state == ovvoc::v1::JOB_STATE_CANCELLED);
+  CHECK_THAT(job.status_reason, Catch::Contains("test: 2 tests failed"));
+}
+
 TEST_CASE("abort fails a leased job the control plane could not prepare") {
   JobRecord job = QueuedJob();
   REQUIRE(Lease(job, "agt_a", kStart, kTtl).ok());

@@ -3,6 +3,7 @@
 
 #include <atomic>
 #include <catch2/catch.hpp>
+#include <map>
 #include <filesystem>
 #include <set>
 #include <thread>
@@ -48,6 +49,28 @@ JobRecord MakeJob(Store& store, const RepoRecord& repo, absl::Time created = kNo
   REQUIRE(store.CreateJob(job).ok());
   return job;
 }
+
+// An enrolled agent of (org, pool), straight into the store.
+std::string MakeAgent(Store& store, const OrgRecord& org, const std::string& pool = "default") {
+  EnrollmentTokenRecord token{NewId("tok"), org.id, pool, "hash", kNow, kNow + absl::Minutes(10)};
+  REQUIRE(store.CreateEnrollmentToken(token).ok());
+  const std::string id = NewId("agt");
+  REQUIRE(store
+              .Enroll(token.id,
+                      [&](EnrollmentTokenRecord& t) -> absl::StatusOr<AgentRecord> {
+                        t.used = true;
+                        AgentRecord agent;
+                        agent.id = id;
+                        agent.org_id = t.org_id;
+                        agent.pool = t.pool;
+                        agent.enrolled_at = kNow;
+                        return agent;
+                      })
+              .ok());
+  return id;
+}
+
+absl::Status AdmitAll(const AgentRecord&) { return absl::OkStatus(); }
 
 absl::Status LeaseTo(JobRecord& job, const std::string& agent) {
   job.state = ovvoc::v1::JOB_STATE_LEASED;
@@ -175,8 +198,13 @@ TEST_CASE("leasing takes the oldest queued job of exactly that org and pool") {
   JobRecord older = MakeJob(*store, repo_a, kNow + absl::Seconds(1));
   MakeJob(*store, repo_a_blue);
 
+  const std::map<std::pair<std::string, std::string>, std::string> agents = {
+      {{a.id, "default"}, MakeAgent(*store, a)},
+      {{a.id, "blue"}, MakeAgent(*store, a, "blue")},
+      {{b.id, "default"}, MakeAgent(*store, b)}};
   auto lease = [&](const OrgRecord& org, const std::string& pool) {
-    auto leased = store->LeaseNextJob(org.id, pool, [](JobRecord& j) { return LeaseTo(j, "agt"); });
+    auto leased = store->LeaseNextJob(agents.at({org.id, pool}), AdmitAll,
+                                      [](JobRecord& j) { return LeaseTo(j, "agt"); });
     REQUIRE(leased.ok());
     return *leased;
   };
@@ -194,6 +222,35 @@ TEST_CASE("leasing takes the oldest queued job of exactly that org and pool") {
   CHECK(store->ExpiredLeases(kNow)->empty());
 }
 
+TEST_CASE("a lease is refused, with no job touched, when the agent is not admitted") {
+  TempDir dir;
+  auto store = OpenFresh(dir);
+  OrgRecord org = MakeOrg(*store, "acme");
+  JobRecord job = MakeJob(*store, MakeRepo(*store, org));
+  const std::string agent = MakeAgent(*store, org);
+  REQUIRE(store
+              ->UpdateAgent(agent,
+                            [](AgentRecord& a) {
+                              a.revoked = true;
+                              return absl::OkStatus();
+                            })
+              .ok());
+  auto refuse_revoked = [](const AgentRecord& a) {
+    return a.revoked ? absl::UnauthenticatedError("revoked") : absl::OkStatus();
+  };
+  bool mutated = false;
+  auto leased = store->LeaseNextJob(agent, refuse_revoked, [&](JobRecord& j) {
+    mutated = true;
+    return LeaseTo(j, agent);
+  });
+  CHECK(absl::IsUnauthenticated(leased.status()));
+  CHECK(!mutated);
+  CHECK(store->GetJob(job.id)->state == ovvoc::v1::JOB_STATE_QUEUED);
+  CHECK(absl::IsNotFound(store->LeaseNextJob("agt_nobody", AdmitAll, [](JobRecord&) {
+                                 return absl::OkStatus();
+                               }).status()));
+}
+
 TEST_CASE("concurrent leasing never hands one job out twice") {
   TempDir dir;
   auto store = OpenFresh(dir);
@@ -201,6 +258,7 @@ TEST_CASE("concurrent leasing never hands one job out twice") {
   constexpr int kJobs = 60;
   for (int i = 0; i < kJobs; ++i) MakeJob(*store, repo, kNow + absl::Milliseconds(i));
   CHECK(store->QueuedPools()->size() == 1);
+  const std::string agent = MakeAgent(*store, *store->GetOrg(repo.org_id));
 
   absl::Mutex mu;
   std::multiset<std::string> leased;
@@ -208,7 +266,7 @@ TEST_CASE("concurrent leasing never hands one job out twice") {
   for (int t = 0; t < 6; ++t) {
     threads.emplace_back([&] {
       for (;;) {
-        auto job = store->LeaseNextJob(repo.org_id, "default",
+        auto job = store->LeaseNextJob(agent, AdmitAll,
                                        [](JobRecord& j) { return LeaseTo(j, "agt"); });
         if (!job.ok() || !job->has_value()) return;
         absl::MutexLock lock(&mu);

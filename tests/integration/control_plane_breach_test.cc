@@ -1,0 +1,379 @@
+// The control plane under attack by its own callers: a revoked or renewed agent's old identity,
+// one agent hogging polls, hostile ids and sizes, floods of anonymous calls and of bare
+// connections. Each case was a breach on an earlier main (issue "control plane breaches").
+#include <grpcpp/grpcpp.h>
+#include <netinet/in.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <catch2/catch.hpp>
+#include <vector>
+
+#include "absl/strings/match.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/clock.h"
+#include "common/files.h"
+#include "common/pki.h"
+#include "control-plane/store/sqlite/sqlite_store.h"
+#include "ovvoc/v1/agent.grpc.pb.h"
+#include "tests/support/cluster.h"
+#include "tests/support/raw_agent.h"
+
+namespace ovvoc::testing {
+namespace {
+
+using ovvoc::v1::AgentService;
+
+struct Plane {
+  TempDir dir;
+  std::unique_ptr<ControlPlaneUnderTest> cp;
+  std::string ca_pem;
+  std::string repo;
+
+  explicit Plane(std::vector<std::string> flags = {}) {
+    auto started = ControlPlaneUnderTest::Start(dir.Sub("cp"), std::move(flags));
+    INFO(started.status().ToString());
+    REQUIRE(started.ok());
+    cp = *std::move(started);
+    ca_pem = *files::ReadFile(dir.Sub("cp/ca.pem"));
+    REQUIRE(cp->Cli({"org", "create", "acme"}).exit_code == 0);
+    auto added = cp->Create({"repo", "add", "--org", "acme", "--url", "file:///nowhere.git"});
+    REQUIRE(added.ok());
+    repo = *added;
+  }
+
+  RawAgent Enroll(const std::string& hostname = "raw-agent") {
+    auto token = cp->Create({"enroll-token", "create", "--org", "acme"});
+    REQUIRE(token.ok());
+    auto agent = RawAgent::Enroll(cp->address(), ca_pem, *token, hostname);
+    INFO(agent.status().ToString());
+    REQUIRE(agent.ok());
+    return *std::move(agent);
+  }
+
+  std::string CreateJob() {
+    auto job = cp->Create({"job", "create", "--repo", repo});
+    REQUIRE(job.ok());
+    return *job;
+  }
+
+  std::vector<cp::AuditRecord> Audit() {
+    auto store = cp::OpenSqliteStore(dir.Sub("cp/store.db"));
+    REQUIRE(store.ok());
+    auto records = (*store)->ListAudit(0, 100'000);
+    REQUIRE(records.ok());
+    return *std::move(records);
+  }
+};
+
+// PollJob calls kept outstanding on one connection; each finishes into `statuses`.
+class Polls {
+ public:
+  Polls(const RawAgent& agent, int n, double deadline_seconds) : stub_(agent.NewStub()) {
+    calls_.resize(static_cast<size_t>(n));
+    for (Call& call : calls_) {
+      call.context = ContextWithDeadline(deadline_seconds);
+      stub_->async()->PollJob(call.context.get(), &call.request, &call.response,
+                              [this, &call](grpc::Status status) {
+                                absl::MutexLock lock(&mu_);
+                                call.status = status;
+                                call.done = true;
+                                ++done_;
+                              });
+    }
+  }
+  ~Polls() {
+    for (Call& call : calls_) call.context->TryCancel();
+    WaitAll(absl::Seconds(30));
+  }
+
+  // Waits until every call finished (or `timeout`); returns how many did.
+  int WaitAll(absl::Duration timeout) {
+    absl::MutexLock lock(&mu_);
+    auto all = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+      return done_ == static_cast<int>(calls_.size());
+    };
+    mu_.AwaitWithTimeout(absl::Condition(&all), timeout);
+    return done_;
+  }
+  int WaitFor(int n, absl::Duration timeout) {
+    absl::MutexLock lock(&mu_);
+    auto enough = [this, n]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return done_ >= n; };
+    mu_.AwaitWithTimeout(absl::Condition(&enough), timeout);
+    return done_;
+  }
+  int Count(grpc::StatusCode code) {
+    absl::MutexLock lock(&mu_);
+    int n = 0;
+    for (const Call& call : calls_) n += call.done && call.status.error_code() == code ? 1 : 0;
+    return n;
+  }
+  int Jobs() {
+    absl::MutexLock lock(&mu_);
+    int n = 0;
+    for (const Call& call : calls_) n += call.done && call.response.has_job() ? 1 : 0;
+    return n;
+  }
+
+ private:
+  struct Call {
+    std::unique_ptr<grpc::ClientContext> context;
+    ovvoc::v1::PollJobRequest request;
+    ovvoc::v1::PollJobResponse response;
+    grpc::Status status;
+    bool done = false;
+  };
+  std::unique_ptr<AgentService::Stub> stub_;
+  std::vector<Call> calls_;  // never resized after the calls start
+  absl::Mutex mu_;
+  int done_ ABSL_GUARDED_BY(mu_) = 0;
+};
+
+int ConnectLoopback(int port) {
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_port = htons(static_cast<uint16_t>(port));
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) return -1;
+  if (::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
+    ::close(fd);
+    return -1;
+  }
+  return fd;
+}
+
+int PortOf(const std::string& address) { return std::stoi(address.substr(address.rfind(':') + 1)); }
+
+TEST_CASE("revoking an agent ends its parked polls at once, and it leases nothing after") {
+  Plane plane({"--poll-hold", "30s"});
+  RawAgent thief = plane.Enroll("thief");
+  const absl::Time parked_at = absl::Now();
+  Polls polls(thief, 3, 40);
+  absl::SleepFor(absl::Milliseconds(500));  // let them park (nothing is queued)
+
+  REQUIRE(plane.cp->Cli({"agent", "revoke", thief.id}).exit_code == 0);
+  CHECK(polls.WaitAll(absl::Seconds(10)) == 3);
+  CHECK(absl::Now() - parked_at < absl::Seconds(15));  // long before the 30 s hold
+  CHECK(polls.Count(grpc::StatusCode::UNAUTHENTICATED) == 3);
+
+  // Work queued after the revocation goes to no poll of the thief's.
+  const std::string job = plane.CreateJob();
+  Polls late(thief, 1, 10);
+  CHECK(late.WaitAll(absl::Seconds(15)) == 1);
+  CHECK(late.Jobs() == 0);
+  CHECK(late.Count(grpc::StatusCode::UNAUTHENTICATED) == 1);
+  auto shown = plane.cp->Json({"job", "show", job, "--json"});
+  REQUIRE(shown.ok());
+  CHECK((*shown)["state"] == "JOB_STATE_QUEUED");
+  bool revoked = false;
+  for (const cp::AuditRecord& r : plane.Audit()) {
+    if (r.action == "agent.revoke") revoked = true;
+    if (revoked) CHECK(r.action != "job.lease");
+  }
+  CHECK(revoked);
+}
+
+TEST_CASE("a poll parked before its certificate expired leases nothing after") {
+  Plane plane({"--poll-hold", "30s", "--cert-lifetime", "4s"});
+  RawAgent agent = plane.Enroll();
+  Polls polls(agent, 1, 40);
+  absl::SleepFor(absl::Seconds(5));  // the certificate has expired; the poll is still parked
+  const std::string job = plane.CreateJob();
+  CHECK(polls.WaitAll(absl::Seconds(20)) == 1);
+  CHECK(polls.Jobs() == 0);
+  CHECK(polls.Count(grpc::StatusCode::UNAUTHENTICATED) == 1);
+  CHECK((*plane.cp->Json({"job", "show", job, "--json"}))["state"] == "JOB_STATE_QUEUED");
+}
+
+TEST_CASE("one agent cannot park more polls than its cap") {
+  Plane plane({"--poll-hold", "30s", "--max-polls-per-agent", "4"});
+  RawAgent greedy = plane.Enroll("greedy");
+  Polls polls(greedy, 50, 40);
+  // Every poll past the cap is refused at once; the four kept wait for work.
+  CHECK(polls.WaitFor(46, absl::Seconds(20)) == 46);
+  CHECK(polls.Count(grpc::StatusCode::RESOURCE_EXHAUSTED) == 46);
+  for (int i = 0; i < 10; ++i) plane.CreateJob();
+  CHECK(polls.WaitAll(absl::Seconds(20)) == 50);
+  CHECK(polls.Jobs() == 4);  // four of ten jobs: the rest stay for other agents
+}
+
+TEST_CASE("a renewed agent's old certificate is refused") {
+  Plane plane;
+  RawAgent agent = plane.Enroll();
+  auto key = pki::PrivateKey::GenerateP256();
+  auto csr = pki::CertificateRequest::Create(*key, agent.id);
+  ovvoc::v1::RenewCertificateRequest request;
+  request.set_csr_pem(*csr->ToPem());
+  ovvoc::v1::RenewCertificateResponse response;
+  auto context = ContextWithDeadline(10);
+  REQUIRE(agent.NewStub()->RenewCertificate(context.get(), request, &response).ok());
+
+  RawAgent renewed = agent;
+  renewed.key_pem = *key->ToPem();
+  renewed.certificate_pem = response.certificate_pem();
+  ovvoc::v1::HeartbeatRequest heartbeat;
+  heartbeat.set_job_id("job_aaaaaaaaaaaaaaaa");
+  ovvoc::v1::HeartbeatResponse ignored;
+  auto old_call = ContextWithDeadline(10);
+  grpc::Status old_status = agent.NewStub()->Heartbeat(old_call.get(), heartbeat, &ignored);
+  CHECK(old_status.error_code() == grpc::StatusCode::UNAUTHENTICATED);
+  CHECK(absl::StrContains(old_status.error_message(), "replaced by a renewal"));
+  // The new certificate is accepted (the job does not exist, which is the next thing said).
+  auto new_call = ContextWithDeadline(10);
+  grpc::Status new_status = renewed.NewStub()->Heartbeat(new_call.get(), heartbeat, &ignored);
+  CHECK(new_status.error_code() != grpc::StatusCode::UNAUTHENTICATED);
+}
+
+TEST_CASE("a huge job id is refused before the store, and the audit log stays small") {
+  Plane plane;
+  RawAgent agent = plane.Enroll();
+  struct stat before {};
+  REQUIRE(::stat(plane.dir.Sub("cp/store.db").c_str(), &before) == 0);
+  const std::string huge(1 << 20, 'j');
+  auto stub = agent.NewStub();
+  for (int i = 0; i < 20; ++i) {
+    ovvoc::v1::ReportResultRequest report;
+    report.set_job_id(huge);
+    report.set_attempt(1);
+    ovvoc::v1::ReportResultResponse response;
+    auto context = ContextWithDeadline(10);
+    CHECK(stub->ReportResult(context.get(), report, &response).error_code() ==
+          grpc::StatusCode::INVALID_ARGUMENT);
+    ovvoc::v1::HeartbeatRequest heartbeat;
+    heartbeat.set_job_id(huge);
+    ovvoc::v1::HeartbeatResponse ignored;
+    auto hb_context = ContextWithDeadline(10);
+    CHECK(stub->Heartbeat(hb_context.get(), heartbeat, &ignored).error_code() ==
+          grpc::StatusCode::INVALID_ARGUMENT);
+  }
+  // The refusals are on record (counted, with the id's size, never the id).
+  REQUIRE(plane.cp->daemon().WaitForLog("malformed job id", std::chrono::milliseconds(10'000)));
+  REQUIRE(plane.cp->Stop().ok());  // flushes what was counted; checkpoints the WAL
+  size_t refusals = 0;
+  for (const cp::AuditRecord& r : plane.Audit()) {
+    CHECK(r.subject.size() < 400);
+    CHECK(r.details.size() < 4096);
+    if (r.action == "job.id.refused") refusals += 1;
+  }
+  CHECK(refusals >= 1);
+  CHECK(refusals <= 4);  // aggregated, not one row per call
+  struct stat after {};
+  REQUIRE(::stat(plane.dir.Sub("cp/store.db").c_str(), &after) == 0);
+  CHECK(after.st_size - before.st_size < 1 << 20);  // 40 MiB of ids sent
+}
+
+TEST_CASE("anonymous calls are refused without queueing behind or in front of agents") {
+  Plane plane({"--poll-hold", "2s"});
+  RawAgent agent = plane.Enroll();
+  const std::string job = plane.CreateJob();
+  auto stub = agent.NewStub();
+  ovvoc::v1::PollJobResponse leased;
+  {
+    auto context = ContextWithDeadline(10);
+    REQUIRE(stub->PollJob(context.get(), {}, &leased).ok());
+    REQUIRE(leased.has_job());
+  }
+
+  // 2,000 anonymous calls in flight at a time, on 40 connections, for about three seconds.
+  std::atomic<bool> flooding{true};
+  std::atomic<int> in_flight{0};
+  std::atomic<int> refused{0};
+  std::vector<std::unique_ptr<AgentService::Stub>> anonymous;
+  for (int i = 0; i < 40; ++i) anonymous.push_back(AnonymousStub(plane.cp->address(), plane.ca_pem));
+  struct Call {
+    grpc::ClientContext context;
+    ovvoc::v1::HeartbeatRequest request;
+    ovvoc::v1::HeartbeatResponse response;
+  };
+  std::function<void(int)> fire = [&](int connection) {
+    auto* call = new Call;
+    call->context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(20));
+    call->request.set_job_id(leased.job().job_id());
+    ++in_flight;
+    anonymous[static_cast<size_t>(connection)]->async()->Heartbeat(
+        &call->context, &call->request, &call->response, [&, call, connection](grpc::Status s) {
+          if (s.error_code() == grpc::StatusCode::UNAUTHENTICATED) ++refused;
+          delete call;
+          if (flooding.load()) fire(connection);
+          --in_flight;
+        });
+  };
+  for (int i = 0; i < 2000; ++i) fire(i % 40);
+
+  int heartbeats_ok = 0;
+  absl::Duration slowest;
+  for (int i = 0; i < 10; ++i) {
+    ovvoc::v1::HeartbeatRequest request;
+    request.set_job_id(leased.job().job_id());
+    request.set_attempt(leased.job().lease().attempt());
+    ovvoc::v1::HeartbeatResponse response;
+    auto context = ContextWithDeadline(10);
+    const absl::Time start = absl::Now();
+    if (stub->Heartbeat(context.get(), request, &response).ok()) ++heartbeats_ok;
+    slowest = std::max(slowest, absl::Now() - start);
+    absl::SleepFor(absl::Milliseconds(300));
+  }
+  flooding = false;
+  for (int i = 0; i < 3000 && in_flight.load() > 0; ++i) absl::SleepFor(absl::Milliseconds(10));
+  REQUIRE(in_flight.load() == 0);
+  INFO("slowest heartbeat " << absl::FormatDuration(slowest) << ", anonymous refused "
+                            << refused.load());
+  CHECK(heartbeats_ok == 10);
+  CHECK(refused.load() > 2000);
+
+  REQUIRE(plane.cp->Stop().ok());
+  uint64_t counted = 0;
+  size_t rows = 0;
+  for (const cp::AuditRecord& r : plane.Audit()) {
+    if (r.action != "auth.refused" || !absl::StartsWith(r.actor, "anonymous@")) continue;
+    ++rows;
+    counted += nlohmann::json::parse(r.details)["count"].get<uint64_t>();
+  }
+  CHECK(counted == static_cast<uint64_t>(refused.load()));  // every refusal counted...
+  CHECK(rows < 20);                                          // ...in a few rows
+}
+
+TEST_CASE("running out of file descriptors never takes the listener down") {
+  Plane plane({"--handshake-timeout", "2s"});
+  // The server at a small open-file limit, as under a default `ulimit -n`.
+  const pid_t pid = plane.cp->daemon().pid();
+  rlimit small{300, 300};
+  REQUIRE(::prlimit(pid, RLIMIT_NOFILE, &small, nullptr) == 0);
+  rlimit ours{};
+  ::getrlimit(RLIMIT_NOFILE, &ours);
+  ours.rlim_cur = ours.rlim_max;
+  ::setrlimit(RLIMIT_NOFILE, &ours);
+
+  std::vector<int> connections;
+  for (int i = 0; i < 1100; ++i) {
+    int fd = ConnectLoopback(PortOf(plane.cp->address()));
+    if (fd >= 0) connections.push_back(fd);
+  }
+  absl::SleepFor(absl::Milliseconds(500));
+  // While they are held: the admin socket answers.
+  CHECK(plane.cp->Cli({"org", "list"}).exit_code == 0);
+  // Bare connections that never handshake are closed by the server.
+  absl::SleepFor(absl::Seconds(4));
+  int closed_by_server = 0;
+  for (int fd : connections) {
+    char byte;
+    if (::recv(fd, &byte, 1, MSG_DONTWAIT) == 0) ++closed_by_server;
+  }
+  CHECK(closed_by_server > 100);
+  for (int fd : connections) ::close(fd);
+
+  // Afterwards: agents enroll and poll, admins are served, the process never exited.
+  RawAgent agent = plane.Enroll();
+  auto context = ContextWithDeadline(10);
+  ovvoc::v1::PollJobResponse response;
+  CHECK(agent.NewStub()->PollJob(context.get(), {}, &response).ok());
+  CHECK(plane.cp->Cli({"org", "list"}).exit_code == 0);
+  CHECK(plane.cp->daemon().running());
+}
+
+}  // namespace
+}  // namespace ovvoc::testing
