@@ -109,7 +109,8 @@ void AddServerCommands(CLI::App& app, int& exit_code) {
                                 {"", &options->certificate_lifetime, "--cert-lifetime"},
                                 {"", &options->reap_interval, "--reap-interval"},
                                 {"", &options->handshake_timeout, "--handshake-timeout"},
-                                {"", &options->idle_timeout, "--idle-timeout"}});
+                                {"", &options->idle_timeout, "--idle-timeout"},
+                                {"", &options->connection_max_age, "--connection-max-age"}});
   serve->add_option("--data-dir", options->data_dir.root, "Directory made by `init`")->required();
   serve->add_option("--listen", options->listen, "HOST:PORT for agents (port 0 picks one)")
       ->capture_default_str();
@@ -129,8 +130,18 @@ void AddServerCommands(CLI::App& app, int& exit_code) {
                     "Close an agent connection that has not finished TLS in this time [10s]");
   serve->add_option("--idle-timeout", (*durations)[6].text,
                     "Close an agent connection with no call for this long [2m]");
+  serve->add_option("--connection-max-age", (*durations)[7].text,
+                    "Replace every agent connection after this long (agents reconnect) [10m]");
+  serve->add_option("--connection-memory-mib", options->connection_memory_mib,
+                    "Memory all agent connections may buffer; past it connections are shed")
+      ->capture_default_str()
+      ->check(CLI::PositiveNumber);
   serve->add_option("--max-connections", options->max_connections,
                     "Agent connections open at once; also kept 64 below the open-file limit")
+      ->capture_default_str()
+      ->check(CLI::PositiveNumber);
+  serve->add_option("--max-connections-per-host", options->max_connections_per_host,
+                    "Agent connections one address may have open (agents behind one NAT share it)")
       ->capture_default_str()
       ->check(CLI::PositiveNumber);
   serve->add_option("--max-polls-per-agent", options->max_polls_per_agent,

@@ -40,9 +40,25 @@ grpc::ServerUnaryReactor* AgentServiceImpl::Enroll(grpc::CallbackServerContext* 
                                                   "agent.enroll.refused")));
     return reactor;
   }
-  return FinishOnExecutor(call, ctx_.enroll_executor, [=, this, token = *std::move(token)] {
-    return DoEnroll(*call, token, *request, *response);
-  });
+  // One host may not take Enroll's whole queue: real registrations from elsewhere get through.
+  const std::string host = RefusalLog::PeerHost(call->peer());
+  grpc::ServerUnaryReactor* reactor = call->DefaultReactor();
+  if (!ctx_.enroll_hosts.TryEnter(host)) {
+    reactor->Finish(ToGrpcStatus(ctx_.auth.Refuse(
+        *call, "Enroll", "",
+        absl::ResourceExhaustedError("too many enrollments from this host at once; retry"),
+        "agent.enroll.refused")));
+    return reactor;
+  }
+  if (!ctx_.enroll_executor.Post([=, this, token = *std::move(token)] {
+        absl::Status status = DoEnroll(*call, token, *request, *response);
+        ctx_.enroll_hosts.Leave(host);
+        reactor->Finish(ToGrpcStatus(status));
+      })) {
+    ctx_.enroll_hosts.Leave(host);
+    reactor->Finish(ToGrpcStatus(ServerBusy()));
+  }
+  return reactor;
 }
 
 grpc::ServerUnaryReactor* AgentServiceImpl::RenewCertificate(
@@ -87,25 +103,25 @@ absl::Status AgentServiceImpl::DoEnroll(const grpc::CallbackServerContext& call,
                                         const EnrollmentToken& token,
                                         const ovvoc::v1::EnrollRequest& request,
                                         ovvoc::v1::EnrollResponse& response) {
-  auto refuse = [&](absl::string_view token_id, absl::Status why) {
-    log::Warning("enrollment refused for %s: %s", call.peer(), why.message());
-    return ctx_.auth.Refuse(call, "Enroll", "", why, "agent.enroll.refused", token_id);
+  auto refuse = [&](absl::Status why) {
+    return ctx_.auth.Refuse(call, "Enroll", "", why, "agent.enroll.refused");
   };
   absl::StatusOr<pki::CertificateRequest> csr = pki::CertificateRequest::FromPem(request.csr_pem());
   if (!csr.ok()) {
-    return refuse(token.token_id,
-                  absl::InvalidArgumentError(absl::StrCat("bad CSR: ", csr.status().message())));
+    return refuse(absl::InvalidArgumentError(absl::StrCat("bad CSR: ", csr.status().message())));
   }
 
   const absl::Time now = ctx_.clock.Now();
   const std::string agent_id = NewId("agt");
-  OVVOC_ASSIGN_OR_RETURN(
-      pki::Certificate cert,
-      ctx_.ca.IssueAgentCertificate(*csr, agent_id, now, ctx_.options.certificate_lifetime));
+  std::optional<pki::Certificate> issued;
   AgentRecord agent;
   absl::Status enrolled = ctx_.store.Enroll(
       token.token_id, [&](EnrollmentTokenRecord& t) -> absl::StatusOr<AgentRecord> {
         OVVOC_RETURN_IF_ERROR(SpendEnrollmentToken(t, token.secret, agent_id, now));
+        // Signed only for a real, unspent token: the CA pin is public (the server presents the
+        // CA), so a guessed token must cost a store lookup, never a signature.
+        OVVOC_ASSIGN_OR_RETURN(issued, ctx_.ca.IssueAgentCertificate(
+                                           *csr, agent_id, now, ctx_.options.certificate_lifetime));
         agent.id = agent_id;
         agent.org_id = t.org_id;
         agent.pool = t.pool;
@@ -113,14 +129,15 @@ absl::Status AgentServiceImpl::DoEnroll(const grpc::CallbackServerContext& call,
         agent.version = InertLine(request.agent_version(), 64);
         agent.enrolled_at = now;
         agent.last_seen_at = now;
-        agent.certificate_serial = cert.SerialHex();
-        agent.certificate_expires_at = cert.NotAfter();
+        agent.certificate_serial = issued->SerialHex();
+        agent.certificate_expires_at = issued->NotAfter();
         return agent;
       });
   if (absl::IsNotFound(enrolled)) {
     enrolled = absl::UnauthenticatedError("enrollment token not recognised");
   }
-  if (!enrolled.ok()) return refuse(token.token_id, enrolled);
+  if (!enrolled.ok()) return refuse(enrolled);
+  const pki::Certificate& cert = *issued;
 
   OVVOC_ASSIGN_OR_RETURN(OrgRecord org, ctx_.store.GetOrg(agent.org_id));
   OVVOC_ASSIGN_OR_RETURN(std::string cert_pem, cert.ToPem());

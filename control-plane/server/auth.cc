@@ -32,7 +32,9 @@ absl::Status Authenticator::Refuse(const grpc::CallbackServerContext& call,
                           ? absl::StrCat("anonymous@", RefusalLog::PeerHost(call.peer()))
                           : absl::StrCat("agent:", agent_id);
   refusals_.Count({std::move(actor), std::string(action), std::string(method),
-                   std::string(why.message()), std::string(subject.empty() ? agent_id : subject)},
+                   std::string(why.message()),
+                   // An anonymous caller's subject would be whatever it chose to send.
+                   std::string(agent_id.empty() ? "" : subject.empty() ? agent_id : subject)},
                   clock_.Now());
   return why;
 }
@@ -104,6 +106,11 @@ absl::StatusOr<AgentRecord> Authenticator::Admit(const grpc::CallbackServerConte
     if (touched.ok()) agent = *std::move(touched);
   }
   return agent;
+}
+
+bool Authenticator::IsRevoked(absl::string_view agent_id) {
+  absl::MutexLock lock(&mu_);
+  return revoked_.contains(agent_id);
 }
 
 void Authenticator::MarkRevoked(absl::string_view agent_id) {

@@ -47,6 +47,7 @@ class Authenticator {
 
   // The agent is refused by Identify() from now on (the store keeps the revocation for good).
   void MarkRevoked(absl::string_view agent_id);
+  bool IsRevoked(absl::string_view agent_id);
 
   // Counts a refusal of `call` (anonymous unless `agent_id` is set) and returns `why`. The
   // subject is `subject`, else the agent.

@@ -36,6 +36,7 @@ struct ServiceContext {
   Authenticator& auth;
   CallLimiter& agent_calls;  // an agent's unary calls queued or running
   CallLimiter& agent_polls;  // an agent's PollJob calls, parked or not
+  CallLimiter& enroll_hosts; // Enroll calls queued or running, per caller host
 };
 
 inline absl::Status ServerBusy() {

@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <malloc.h>
 #include <grpcpp/grpcpp.h>
+#include <grpcpp/resource_quota.h>
 #include <pwd.h>
 #include <sys/file.h>
 #include <sys/stat.h>
@@ -36,10 +37,13 @@ namespace {
 // Enrollments waiting for the store: a handful is plenty for real registrations, and a flood of
 // them is refused at once instead of queued.
 constexpr size_t kEnrollQueue = 64;
+constexpr int kEnrollsPerHost = 4;
 // How often refusals counted in memory are written to the audit log.
 constexpr absl::Duration kRefusalFlushInterval = absl::Seconds(2);
-// HTTP/2 streams one agent connection may have open: an agent needs three at most.
-constexpr int kMaxStreamsPerConnection = 64;
+// HTTP/2 streams one agent connection may have open: an agent needs three at most (a poll, a
+// heartbeat, a result). Each may be buffering a message of up to kMaxAgentMessage before any
+// handler (or authentication) sees it, so this times that is what one connection can pin.
+constexpr int kMaxStreamsPerConnection = 8;
 // The largest message an agent may send: a job result with thousands of dependencies and
 // findings fits many times over; whatever arrives is bounded again before it is stored.
 constexpr int kMaxAgentMessage = 2 << 20;
@@ -76,9 +80,11 @@ class ControlPlaneImpl final : public ControlPlane {
         auth_(*ca_, refusals_, Clock::Real()),
         agent_calls_(options.max_calls_per_agent),
         agent_polls_(options.max_polls_per_agent),
+        enroll_hosts_(kEnrollsPerHost),
         ctx_{options_,          *store_,        *ca_,          audit_,
              dispatcher_,       executor_,      enroll_executor_, *forge_tokens_,
-             Clock::Real(),     auth_,          agent_calls_,  agent_polls_},
+             Clock::Real(),     auth_,          agent_calls_,  agent_polls_,
+             enroll_hosts_},
         agent_service_(ctx_),
         admin_service_(ctx_),
         enroll_executor_(1, kEnrollQueue),
@@ -115,6 +121,20 @@ class ControlPlaneImpl final : public ControlPlane {
         static_cast<int>(absl::ToInt64Milliseconds(options_.idle_timeout)));
     agent_builder.AddChannelArgument(GRPC_ARG_MAX_CONCURRENT_STREAMS, kMaxStreamsPerConnection);
     agent_builder.SetMaxReceiveMessageSize(kMaxAgentMessage);
+    // Every connection is replaced now and then (agents reconnect on their own; a call in
+    // progress gets the grace to finish), so nothing an anonymous caller opens lives forever,
+    // not even a call it never finishes sending.
+    agent_builder.AddChannelArgument(
+        GRPC_ARG_MAX_CONNECTION_AGE_MS,
+        static_cast<int>(absl::ToInt64Milliseconds(options_.connection_max_age)));
+    agent_builder.AddChannelArgument(
+        GRPC_ARG_MAX_CONNECTION_AGE_GRACE_MS,
+        static_cast<int>(absl::ToInt64Milliseconds(options_.poll_hold + absl::Seconds(30))));
+    // What all agent connections together may buffer: past it gRPC sheds connections rather
+    // than let partly sent messages take the machine's memory.
+    grpc::ResourceQuota quota("agent-connections");
+    quota.Resize(options_.connection_memory_mib << 20);
+    agent_builder.SetResourceQuota(quota);
     agent_builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_PERMIT_WITHOUT_CALLS, 1);
     agent_builder.AddChannelArgument(GRPC_ARG_HTTP2_MIN_RECV_PING_INTERVAL_WITHOUT_DATA_MS, 10'000);
     // Idle long polls are most of our connections: 4 KiB TLS frames instead of 16 KiB save
@@ -137,7 +157,8 @@ class ControlPlaneImpl final : public ControlPlane {
     if (::chmod(socket.c_str(), 0600) != 0) {
       return absl::PermissionDeniedError(absl::StrCat("cannot chmod ", socket));
     }
-    listener_->Start(std::move(acceptor), options_.max_connections, socket,
+    listener_->Start(std::move(acceptor),
+                     {options_.max_connections, options_.max_connections_per_host}, socket,
                      [this](const absl::Status& why) { Fail(why); });
     reaper_ = std::thread([this] { ReapLoop(); });
     return absl::OkStatus();
@@ -184,7 +205,7 @@ class ControlPlaneImpl final : public ControlPlane {
       mu_.Unlock();
       ReapExpiredLeases();
       if (absl::Now() >= next_flush) {
-        refusals_.Flush(audit_);
+        refusals_.Flush(audit_, absl::Now());
         next_flush = absl::Now() + kRefusalFlushInterval;
         // Hand freed heap back to the system rather than keep a flood's peak.
         ::malloc_trim(0);
@@ -192,7 +213,7 @@ class ControlPlaneImpl final : public ControlPlane {
       mu_.Lock();
     }
     mu_.Unlock();
-    refusals_.Flush(audit_);
+    refusals_.Flush(audit_, absl::Now(), /*final=*/true);
     mu_.Lock();
   }
 
@@ -229,6 +250,7 @@ class ControlPlaneImpl final : public ControlPlane {
   Authenticator auth_;
   CallLimiter agent_calls_;
   CallLimiter agent_polls_;
+  CallLimiter enroll_hosts_;
   Dispatcher dispatcher_;
   ServiceContext ctx_;
   AgentServiceImpl agent_service_;

@@ -6,6 +6,7 @@
 #include <sys/eventfd.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -106,10 +107,10 @@ absl::StatusOr<std::unique_ptr<AgentListener>> AgentListener::Bind(const std::st
 AgentListener::~AgentListener() { Stop(); }
 
 void AgentListener::Start(std::unique_ptr<grpc::experimental::ExternalConnectionAcceptor> acceptor,
-                          int max_connections, std::string admin_socket,
+                          Limits limits, std::string admin_socket,
                           std::function<void(const absl::Status&)> on_fatal) {
   acceptor_ = std::move(acceptor);
-  max_connections_ = max_connections;
+  limits_ = limits;
   admin_socket_ = std::move(admin_socket);
   on_fatal_ = std::move(on_fatal);
   thread_ = std::thread([this] { Loop(); });
@@ -140,6 +141,7 @@ void AgentListener::Loop() {
     if ((fds[0].revents & POLLIN) != 0 && !AcceptAll()) return;
     if (absl::Now() >= next_check) {
       next_check = absl::Now() + absl::Seconds(1);
+      SweepHosts();
       if (!admin_socket_.empty() && !AdminSocketListening()) {
         on_fatal_(absl::UnavailableError(
             absl::StrCat("the admin socket ", admin_socket_, " no longer listens")));
@@ -151,7 +153,10 @@ void AgentListener::Loop() {
 
 bool AgentListener::AcceptAll() {
   for (;;) {
-    const int fd = ::accept4(fd_.get(), nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
+    sockaddr_storage peer{};
+    socklen_t peer_length = sizeof peer;
+    const int fd = ::accept4(fd_.get(), reinterpret_cast<sockaddr*>(&peer), &peer_length,
+                             SOCK_NONBLOCK | SOCK_CLOEXEC);
     if (fd < 0) {
       switch (errno) {
         case EAGAIN:
@@ -174,7 +179,7 @@ bool AgentListener::AcceptAll() {
           return false;
       }
     }
-    if (AtLimit(fd, max_connections_)) {
+    if (AtLimit(fd, limits_.max_connections) || !AdmitHost(fd, peer)) {
       ::close(fd);
       if (refused_.fetch_add(1) % 1000 == 0) {
         log::Warning("at the connection limit: closing new connections (%llu so far)",
@@ -186,6 +191,41 @@ bool AgentListener::AcceptAll() {
     connection.listener_fd = fd_.get();
     connection.fd = fd;
     acceptor_->HandleNewConnection(&connection);
+  }
+}
+
+bool AgentListener::AdmitHost(int fd, const sockaddr_storage& peer) {
+  std::string host;
+  if (peer.ss_family == AF_INET) {
+    const auto& in = reinterpret_cast<const sockaddr_in&>(peer);
+    host.assign(reinterpret_cast<const char*>(&in.sin_addr), sizeof in.sin_addr);
+  } else if (peer.ss_family == AF_INET6) {
+    const auto& in6 = reinterpret_cast<const sockaddr_in6&>(peer);
+    host.assign(reinterpret_cast<const char*>(&in6.sin6_addr), sizeof in6.sin6_addr);
+  }
+  struct stat st {};
+  if (::fstat(fd, &st) != 0) return false;
+  std::vector<std::pair<int, ino_t>>& open = by_host_[host];
+  std::erase_if(open, [](const std::pair<int, ino_t>& c) {
+    struct stat now {};
+    return ::fstat(c.first, &now) != 0 || now.st_ino != c.second;
+  });
+  if (static_cast<int>(open.size()) >= limits_.max_per_host) return false;
+  open.emplace_back(fd, st.st_ino);
+  return true;
+}
+
+void AgentListener::SweepHosts() {
+  for (auto it = by_host_.begin(); it != by_host_.end();) {
+    std::erase_if(it->second, [](const std::pair<int, ino_t>& c) {
+      struct stat now {};
+      return ::fstat(c.first, &now) != 0 || now.st_ino != c.second;
+    });
+    if (it->second.empty()) {
+      by_host_.erase(it++);
+    } else {
+      ++it;
+    }
   }
 }
 

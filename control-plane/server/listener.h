@@ -5,9 +5,12 @@
 //
 // Here a full file table never closes the listener: a connection is taken only while the
 // process has kReservedFds descriptors to spare below its limit (the store, the admin socket
-// and gRPC's own need them) and fewer than `max_connections` are open; past that it is closed
-// at once, and EMFILE is waited out. gRPC bounds the rest: the TLS handshake's time and idle
-// connections (ControlPlane's channel arguments).
+// and gRPC's own need them), fewer than `max_connections` are open, and its host has fewer than
+// `max_per_host` open (so one host cannot take every slot from the agents); past that it is
+// closed at once, and EMFILE is waited out. A host's connections are counted by descriptor and
+// socket inode, since gRPC closes them without telling us: a descriptor whose inode changed was
+// closed (and reused). gRPC bounds the rest: the TLS handshake's time, idle connections,
+// connection age and buffered memory (ControlPlane's channel arguments).
 //
 // Also watches the admin socket (served by gRPC's own listener): if the kernel no longer lists
 // it as listening, or the accept loop fails for good, `on_fatal` runs once, so that the
@@ -17,12 +20,16 @@
 
 #include <grpcpp/server_builder.h>
 
+#include <sys/socket.h>
+#include <sys/types.h>
+
 #include <atomic>
 #include <functional>
 #include <memory>
 #include <string>
 #include <thread>
 
+#include "absl/container/flat_hash_map.h"
 #include "absl/status/statusor.h"
 #include "common/unique_fd.h"
 
@@ -40,8 +47,12 @@ class AgentListener {
 
   // Accepts into `acceptor` on a thread of its own until Stop(). `admin_socket`, if not empty,
   // is checked once a second.
+  struct Limits {
+    int max_connections = 20'000;
+    int max_per_host = 256;
+  };
   void Start(std::unique_ptr<grpc::experimental::ExternalConnectionAcceptor> acceptor,
-             int max_connections, std::string admin_socket,
+             Limits limits, std::string admin_socket,
              std::function<void(const absl::Status&)> on_fatal);
   void Stop();
 
@@ -55,12 +66,18 @@ class AgentListener {
   // Takes every connection waiting; false if accepting failed for good.
   bool AcceptAll();
   bool AdminSocketListening() const;
+  // Counts `fd` for its host; false (and nothing counted) if the host is at its limit.
+  bool AdmitHost(int fd, const sockaddr_storage& peer);
+  // Forgets connections that were closed, and hosts with none left.
+  void SweepHosts();
 
   UniqueFd fd_;
   const int port_;
   UniqueFd wake_;  // eventfd: Stop() wakes the loop
   std::unique_ptr<grpc::experimental::ExternalConnectionAcceptor> acceptor_;
-  int max_connections_ = 0;
+  Limits limits_;
+  // Host address bytes -> its open connections (descriptor, socket inode). Listener thread only.
+  absl::flat_hash_map<std::string, std::vector<std::pair<int, ino_t>>> by_host_;
   std::string admin_socket_;
   std::function<void(const absl::Status&)> on_fatal_;
   std::atomic<uint64_t> refused_{0};

@@ -145,7 +145,20 @@ void PollReactor::Park(uint64_t generation) {
                                      });
     }
   }
-  if (cancelled) Reply(absl::CancelledError("poll cancelled by the client"));
+  if (cancelled) return Reply(absl::CancelledError("poll cancelled by the client"));
+  // A revocation between the lease attempt and Wait() evicted nothing of ours: look again.
+  if (ctx_.auth.IsRevoked(agent_.id)) {
+    std::optional<Dispatcher::WaiterId> waiter;
+    {
+      absl::MutexLock lock(&mu_);
+      waiter.swap(waiter_);
+    }
+    if (waiter.has_value() && ctx_.dispatcher.Cancel(*waiter)) {
+      Reply(absl::UnauthenticatedError(
+          absl::StrCat("agent ", agent_.id, " was revoked; register again with a new token")));
+      Unref();  // the cancelled waiter's reference
+    }
+  }
 }
 
 void PollReactor::OnWake(Dispatcher::Wake wake) {

@@ -1,5 +1,6 @@
 #include "control-plane/server/refusal_log.h"
 
+#include <algorithm>
 #include <utility>
 #include <vector>
 
@@ -7,6 +8,19 @@
 #include "common/time_util.h"
 
 namespace ovvoc::cp {
+namespace {
+
+RefusalLog::Tally Merge(const RefusalLog::Tally& a, const RefusalLog::Tally& b) {
+  return {a.count + b.count, std::min(a.first, b.first), std::max(a.last, b.last)};
+}
+
+}  // namespace
+
+const RefusalLog::Key& RefusalLog::OverflowKey() {
+  static const Key* key = new Key("various", "auth.refused", "various",
+                                  "more distinct refusals than are recorded apart", "");
+  return *key;
+}
 
 void RefusalLog::Count(Refusal refusal, absl::Time now) {
   Key key(std::move(refusal.actor), std::move(refusal.action), std::move(refusal.method),
@@ -14,20 +28,41 @@ void RefusalLog::Count(Refusal refusal, absl::Time now) {
   absl::MutexLock lock(&mu_);
   auto it = tallies_.find(key);
   if (it == tallies_.end()) {
-    if (tallies_.size() >= kMaxKeys) {
-      key = Key("various", "auth.refused", "various", "more distinct refusals than kept apart", "");
-    }
+    if (tallies_.size() >= kMaxKeys) key = OverflowKey();
     it = tallies_.try_emplace(std::move(key), Tally{0, now, now}).first;
   }
   ++it->second.count;
   it->second.last = now;
 }
 
-void RefusalLog::Flush(AuditLog& audit) {
+void RefusalLog::Flush(AuditLog& audit, absl::Time now, bool final) {
   std::map<Key, Tally> tallies;
   {
     absl::MutexLock lock(&mu_);
+    budget_ = std::min(kMaxBurst, budget_ + kRowsPerMinute * absl::ToDoubleMinutes(now - refilled_));
+    refilled_ = now;
+    if (final) budget_ = std::max(budget_, 1.0);
+    if (tallies_.empty() || budget_ < 1) return;  // counted on; written when the budget allows
     tallies.swap(tallies_);
+    // The most frequent refusals get rows of their own; what the budget cannot hold is
+    // written as one row that says how many distinct refusals it merges.
+    const size_t rows = static_cast<size_t>(budget_);
+    if (tallies.size() > rows) {
+      std::vector<std::pair<Key, Tally>> ranked(tallies.begin(), tallies.end());
+      std::sort(ranked.begin(), ranked.end(),
+                [](const auto& a, const auto& b) { return a.second.count > b.second.count; });
+      tallies.clear();
+      Tally merged{0, now, absl::InfinitePast()};
+      for (size_t i = 0; i < ranked.size(); ++i) {
+        if (i + 1 < rows && ranked[i].first != OverflowKey()) {
+          tallies.insert(std::move(ranked[i]));
+        } else {
+          merged = Merge(merged, ranked[i].second);
+        }
+      }
+      tallies[OverflowKey()] = merged;
+    }
+    budget_ -= static_cast<double>(tallies.size());
   }
   for (const auto& [key, tally] : tallies) {
     const auto& [actor, action, method, reason, subject] = key;

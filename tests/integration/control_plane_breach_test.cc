@@ -2,6 +2,7 @@
 // one agent hogging polls, hostile ids and sizes, floods of anonymous calls and of bare
 // connections. Each case was a breach on an earlier main (issue "control plane breaches").
 #include <grpcpp/grpcpp.h>
+#include <arpa/inet.h>
 #include <netinet/in.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
@@ -15,6 +16,7 @@
 #include "absl/strings/match.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
+#include "common/enrollment_token.h"
 #include "common/files.h"
 #include "common/pki.h"
 #include "control-plane/store/sqlite/sqlite_store.h"
@@ -144,6 +146,34 @@ int ConnectLoopback(int port) {
     return -1;
   }
   return fd;
+}
+
+// A TCP connection to 127.0.0.1:`port` from `source` (another loopback address: another host).
+int ConnectFrom(const char* source, int port) {
+  int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  sockaddr_in from{};
+  from.sin_family = AF_INET;
+  inet_pton(AF_INET, source, &from.sin_addr);
+  sockaddr_in to{};
+  to.sin_family = AF_INET;
+  to.sin_port = htons(static_cast<uint16_t>(port));
+  to.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  if (fd < 0 || ::bind(fd, reinterpret_cast<sockaddr*>(&from), sizeof from) != 0 ||
+      ::connect(fd, reinterpret_cast<sockaddr*>(&to), sizeof to) != 0) {
+    if (fd >= 0) ::close(fd);
+    return -1;
+  }
+  return fd;
+}
+
+// How many of `fds` the server has closed (a read says end of stream).
+int ClosedByServer(const std::vector<int>& fds) {
+  int closed = 0;
+  for (int fd : fds) {
+    char byte;
+    if (::recv(fd, &byte, 1, MSG_DONTWAIT) == 0) ++closed;
+  }
+  return closed;
 }
 
 int PortOf(const std::string& address) { return std::stoi(address.substr(address.rfind(':') + 1)); }
@@ -373,6 +403,92 @@ TEST_CASE("running out of file descriptors never takes the listener down") {
   CHECK(agent.NewStub()->PollJob(context.get(), {}, &response).ok());
   CHECK(plane.cp->Cli({"org", "list"}).exit_code == 0);
   CHECK(plane.cp->daemon().running());
+}
+
+TEST_CASE("one host holding connections cannot lock the agents out") {
+  Plane plane({"--max-connections-per-host", "20"});
+  RawAgent agent = plane.Enroll();
+  // A server with few descriptors to spare: without a per-host cap, the holder takes them all.
+  rlimit small{150, 150};
+  REQUIRE(::prlimit(plane.cp->daemon().pid(), RLIMIT_NOFILE, &small, nullptr) == 0);
+  std::vector<int> held;
+  for (int i = 0; i < 200; ++i) {
+    int fd = ConnectFrom("127.0.0.2", PortOf(plane.cp->address()));
+    if (fd >= 0) held.push_back(fd);
+  }
+  REQUIRE(held.size() > 150);
+  // The holder keeps 20; everything past that is closed at once.
+  int closed = 0;
+  for (int i = 0; i < 50 && closed < static_cast<int>(held.size()) - 20; ++i) {
+    absl::SleepFor(absl::Milliseconds(100));
+    closed = ClosedByServer(held);
+  }
+  CHECK(closed == static_cast<int>(held.size()) - 20);
+  // An agent on another host connects, and is answered, while the holder holds.
+  ovvoc::v1::HeartbeatRequest heartbeat;
+  heartbeat.set_job_id("job_aaaaaaaaaaaaaaaa");
+  ovvoc::v1::HeartbeatResponse ignored;
+  auto context = ContextWithDeadline(10);
+  grpc::Status answered = agent.NewStub()->Heartbeat(context.get(), heartbeat, &ignored);
+  CHECK(answered.error_code() == grpc::StatusCode::NOT_FOUND);
+  for (int fd : held) ::close(fd);
+}
+
+TEST_CASE("a flood of guessed enrollment tokens is refused cheaply and leaves a few audit rows") {
+  Plane plane;
+  const std::string real_token = *plane.cp->Create({"enroll-token", "create", "--org", "acme"});
+  // Guessed tokens of the right shape and the right (public) CA pin, each with a new token id.
+  const std::string pin = ParseEnrollmentToken(real_token)->ca_pin;
+  std::vector<std::string> guesses;
+  for (int i = 0; i < 400; ++i) guesses.push_back(FormatEnrollmentToken(NewEnrollmentToken(pin)));
+  auto stub = AnonymousStub(plane.cp->address(), plane.ca_pem);
+  auto csr_key = pki::PrivateKey::GenerateP256();
+  const std::string csr = *pki::CertificateRequest::Create(*csr_key, "guess")->ToPem();
+  struct Call {
+    std::unique_ptr<grpc::ClientContext> context = ContextWithDeadline(20);
+    ovvoc::v1::EnrollRequest request;
+    ovvoc::v1::EnrollResponse response;
+    grpc::Status status;
+  };
+  std::vector<Call> calls(guesses.size());
+  absl::Mutex mu;
+  size_t done = 0;
+  for (size_t i = 0; i < calls.size(); ++i) {
+    calls[i].request.set_token(guesses[i]);
+    calls[i].request.set_csr_pem(csr);
+    stub->async()->Enroll(calls[i].context.get(), &calls[i].request, &calls[i].response,
+                          [&, i](grpc::Status s) {
+                            absl::MutexLock lock(&mu);
+                            calls[i].status = s;
+                            ++done;
+                          });
+  }
+  {
+    absl::MutexLock lock(&mu);
+    auto all = [&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu) { return done == calls.size(); };
+    REQUIRE(mu.AwaitWithTimeout(absl::Condition(&all), absl::Seconds(30)));
+  }
+  int per_host = 0;
+  int unknown = 0;
+  for (const Call& call : calls) {
+    if (absl::StrContains(call.status.error_message(), "from this host")) ++per_host;
+    if (call.status.error_code() == grpc::StatusCode::UNAUTHENTICATED) ++unknown;
+    CHECK(!call.status.ok());
+  }
+  CHECK(per_host > 0);  // one host never holds more than a few places in Enroll's queue
+  CHECK(per_host + unknown == static_cast<int>(calls.size()));
+  // The real token still works afterwards.
+  CHECK(RawAgent::Enroll(plane.cp->address(), plane.ca_pem, real_token).ok());
+
+  REQUIRE(plane.cp->Stop().ok());
+  size_t rows = 0;
+  for (const cp::AuditRecord& r : plane.Audit()) {
+    if (r.action != "agent.enroll.refused") continue;
+    ++rows;
+    CHECK(r.subject.empty());  // never an id the caller chose
+  }
+  CHECK(rows >= 1);
+  CHECK(rows <= 4);
 }
 
 }  // namespace

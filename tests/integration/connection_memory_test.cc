@@ -1,0 +1,143 @@
+// What agent connections may make the control plane buffer is bounded by
+// --connection-memory-mib: anonymous callers that send all of a message but its last byte on
+// many streams (tests/support/h2_hoarder.h) get their streams or connections shed, not the
+// machine's memory, and enrolled agents keep being answered meanwhile.
+//
+// Positive control (run by hand, not a test: it takes the memory): with the quota at 4096 MiB
+// the same attack is accepted in full (244 MiB) and the RSS rises ~270 MiB over its baseline,
+// far past the bound checked here; at 64 MiB it rose 75-105 MiB. Hence 32 connections rather
+// than 16: at 128 MB offered the two cases were only ~40 MiB apart.
+#include <sys/types.h>
+
+#include <atomic>
+#include <catch2/catch.hpp>
+#include <fstream>
+#include <memory>
+#include <string>
+#include <thread>
+
+#include "absl/time/clock.h"
+#include "common/files.h"
+#include "tests/support/cluster.h"
+#include "tests/support/h2_hoarder.h"
+#include "tests/support/raw_agent.h"
+
+namespace ovvoc::testing {
+namespace {
+
+constexpr int64_t kMiB = 1 << 20;
+
+// The resident set of process `pid` in bytes, or -1 when it cannot be read.
+int64_t VmRss(pid_t pid) {
+  std::ifstream status("/proc/" + std::to_string(pid) + "/status");
+  std::string key;
+  while (status >> key) {
+    int64_t kib = 0;
+    if (key == "VmRSS:" && status >> kib) return kib * 1024;
+    status.ignore(1 << 12, '\n');
+  }
+  return -1;
+}
+
+// The highest VmRSS of `pid` seen every 200 ms while this lives.
+class PeakRss {
+ public:
+  explicit PeakRss(pid_t pid)
+      : peak_(VmRss(pid)), thread_([this, pid] {
+          while (!stop_.load()) {
+            const int64_t now = VmRss(pid);
+            if (now > peak_.load()) peak_ = now;
+            absl::SleepFor(absl::Milliseconds(200));
+          }
+        }) {}
+  ~PeakRss() {
+    stop_ = true;
+    thread_.join();
+  }
+  int64_t peak() const { return peak_.load(); }
+
+ private:
+  std::atomic<bool> stop_{false};
+  std::atomic<int64_t> peak_;
+  std::thread thread_;
+};
+
+// A Heartbeat for a job that does not exist: an answer (NOT_FOUND or the like) shows the agent
+// is served; UNAVAILABLE or DEADLINE_EXCEEDED that it is not. One retry on a new connection,
+// since a shed connection may have been the agent's.
+bool HeartbeatAnswered(const RawAgent& agent,
+                       std::unique_ptr<ovvoc::v1::AgentService::Stub>& stub) {
+  for (int attempt = 0; attempt < 2; ++attempt) {
+    ovvoc::v1::HeartbeatRequest request;
+    request.set_job_id("job_aaaaaaaaaaaaaaaa");
+    ovvoc::v1::HeartbeatResponse response;
+    auto context = ContextWithDeadline(5);
+    const grpc::StatusCode code = stub->Heartbeat(context.get(), request, &response).error_code();
+    if (code != grpc::StatusCode::UNAVAILABLE && code != grpc::StatusCode::DEADLINE_EXCEEDED) {
+      return true;
+    }
+    stub = agent.NewStub();
+  }
+  return false;
+}
+
+TEST_CASE("partly sent messages are shed at the connection memory quota while agents are served") {
+  TempDir dir;
+  auto started = ControlPlaneUnderTest::Start(
+      dir.Sub("cp"), {"--connection-memory-mib", "64", "--poll-hold", "1s"});
+  INFO(started.status().ToString());
+  REQUIRE(started.ok());
+  std::unique_ptr<ControlPlaneUnderTest> cp = *std::move(started);
+  const std::string ca_pem = *files::ReadFile(dir.Sub("cp/ca.pem"));
+  auto token = cp->Token("acme");
+  REQUIRE(token.ok());
+  auto enrolled = RawAgent::Enroll(cp->address(), ca_pem, *token);
+  INFO(enrolled.status().ToString());
+  REQUIRE(enrolled.ok());
+  const RawAgent& agent = *enrolled;
+  auto stub = agent.NewStub();
+  REQUIRE(HeartbeatAnswered(agent, stub));
+
+  const pid_t pid = cp->daemon().pid();
+  const int64_t baseline = VmRss(pid);
+  REQUIRE(baseline > 0);
+  int64_t peak = 0;
+  int probes = 0;
+  int answered = 0;
+  PartialMessages attack({.address = cp->address(),
+                          .path = "/ovvoc.v1.AgentService/Enroll",
+                          .connections = 32,
+                          .streams = 8,
+                          .message_bytes = 1'000'000});  // 32 x 8 x 1 MB = 256 MB offered
+  {
+    PeakRss rss(pid);
+    attack.Start();
+    const absl::Time end = absl::Now() + absl::Seconds(15);
+    while (absl::Now() < end) {
+      ++probes;
+      if (HeartbeatAnswered(agent, stub)) ++answered;
+      absl::SleepFor(absl::Milliseconds(500));
+    }
+    attack.Stop();
+    peak = rss.peak();
+  }
+  INFO("VmRSS baseline " << baseline / kMiB << " MiB, peak " << peak / kMiB << " MiB; sent "
+                         << attack.bytes_sent() / kMiB << " MiB, " << attack.resets()
+                         << " streams reset, " << attack.connections_lost() << " connections lost; "
+                         << answered << "/" << probes << " heartbeats answered");
+  CHECK(peak < baseline + (64 + 96) * kMiB);  // the quota plus slack for what it does not count
+  // The server did read, well past its quota, and shed what it read.
+  CHECK(attack.bytes_sent() > 100'000'000);
+  CHECK(answered == probes);
+
+  // Afterwards: the admin socket and the agent are served.
+  CHECK(cp->Cli({"org", "list"}).exit_code == 0);
+  CHECK(HeartbeatAnswered(agent, stub));
+  ovvoc::v1::PollJobResponse polled;
+  auto context = ContextWithDeadline(10);
+  CHECK(agent.NewStub()->PollJob(context.get(), {}, &polled).ok());
+  CHECK(cp->daemon().running());
+}
+
+}  // namespace
+}  // namespace ovvoc::testing

@@ -1,0 +1,61 @@
+// PartialMessages: a hostile HTTP/2 client that makes a gRPC server buffer partly sent messages
+// before any handler or authentication runs. It opens TLS connections (ALPN "h2", no
+// certificate either way) and on each opens streams that declare an L-byte gRPC message and
+// send all of it but the last byte, as fast as HTTP/2 flow control allows, and never end the
+// stream. What the server does not shed it must hold. Test support only.
+//
+// Thread safety: Start() and Stop() from one thread; the accessors from any thread.
+#ifndef OVVOC_TESTS_SUPPORT_H2_HOARDER_H_
+#define OVVOC_TESTS_SUPPORT_H2_HOARDER_H_
+
+#include <atomic>
+#include <cstdint>
+#include <string>
+#include <thread>
+#include <utility>
+
+namespace ovvoc::testing {
+
+class PartialMessages {
+ public:
+  struct Options {
+    std::string address;  // HOST:PORT
+    std::string path;     // e.g. "/ovvoc.v1.AgentService/Enroll"; under 127 bytes
+    int connections = 1;
+    int streams = 1;                     // per connection
+    uint32_t message_bytes = 1'000'000;  // the L declared in each gRPC length prefix
+  };
+
+  explicit PartialMessages(Options options) : options_(std::move(options)) {}
+  ~PartialMessages() { Stop(); }
+  PartialMessages(const PartialMessages&) = delete;
+  PartialMessages& operator=(const PartialMessages&) = delete;
+
+  // Connects and sends on a thread of its own until Stop(). Connections that fail, are reset
+  // or are sent a GOAWAY are counted in connections_lost() and not reopened.
+  void Start();
+  // Closes every connection and joins the thread. Idempotent.
+  void Stop();
+
+  // Message bytes framed across all streams (length prefixes and framing excluded); each
+  // connection runs at most 64 KiB ahead of what TLS has taken.
+  uint64_t bytes_sent() const { return bytes_sent_.load(); }
+  int resets() const { return resets_.load(); }          // RST_STREAM frames received
+  int connections_open() const { return open_.load(); }  // handshaken and not yet lost
+  int connections_lost() const { return lost_.load(); }
+
+ private:
+  void Run();
+
+  const Options options_;
+  std::thread thread_;
+  std::atomic<bool> stopping_{false};
+  std::atomic<uint64_t> bytes_sent_{0};
+  std::atomic<int> resets_{0};
+  std::atomic<int> open_{0};
+  std::atomic<int> lost_{0};
+};
+
+}  // namespace ovvoc::testing
+
+#endif  // OVVOC_TESTS_SUPPORT_H2_HOARDER_H_

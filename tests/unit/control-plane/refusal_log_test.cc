@@ -1,0 +1,74 @@
+// RefusalLog: refusals counted in memory, written as few rows, never faster than the budget.
+#include "control-plane/server/refusal_log.h"
+
+#include <catch2/catch.hpp>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "nlohmann/json.hpp"
+
+namespace ovvoc::cp {
+namespace {
+
+class RecordingAudit final : public AuditLog {
+ public:
+  absl::Status Append(const AuditEvent& event) override {
+    events.push_back(event);
+    return absl::OkStatus();
+  }
+  uint64_t Counted() const {
+    uint64_t n = 0;
+    for (const AuditEvent& e : events) n += e.details["count"].get<uint64_t>();
+    return n;
+  }
+  std::vector<AuditEvent> events;
+};
+
+const absl::Time kStart = absl::FromUnixSeconds(1'800'000'000);
+
+TEST_CASE("a flood from one host is one row with its count") {
+  RefusalLog log;
+  for (int i = 0; i < 10'000; ++i) {
+    log.Count({"anonymous@ipv4:10.0.0.7", "auth.refused", "PollJob", "no certificate", ""},
+              kStart + absl::Milliseconds(i));
+  }
+  RecordingAudit audit;
+  log.Flush(audit, kStart + absl::Seconds(20));
+  REQUIRE(audit.events.size() == 1);
+  CHECK(audit.events[0].actor == "anonymous@ipv4:10.0.0.7");
+  CHECK(audit.Counted() == 10'000);
+  log.Flush(audit, kStart + absl::Seconds(22));
+  CHECK(audit.events.size() == 1);  // nothing new, nothing written
+}
+
+TEST_CASE("however many hosts and reasons, rows never outrun the budget, and nothing is lost") {
+  RefusalLog log;
+  RecordingAudit audit;
+  uint64_t sent = 0;
+  absl::Time now = kStart;
+  for (int minute = 0; minute < 10; ++minute) {
+    for (int flush = 0; flush < 30; ++flush) {
+      for (int host = 0; host < 500; ++host) {
+        log.Count({absl::StrCat("anonymous@ipv6:[2001:db8::", host, "]"), "auth.refused",
+                   "Heartbeat", "no certificate", ""},
+                  now);
+        ++sent;
+      }
+      now += absl::Seconds(2);
+      log.Flush(audit, now);
+    }
+  }
+  log.Flush(audit, now, /*final=*/true);
+  // 10 minutes at 30 rows a minute, plus the first burst and the final row.
+  CHECK(audit.events.size() <= 10 * RefusalLog::kRowsPerMinute + RefusalLog::kMaxBurst + 1);
+  CHECK(audit.Counted() == sent);
+}
+
+TEST_CASE("the host of a gRPC peer drops the port") {
+  CHECK(RefusalLog::PeerHost("ipv4:127.0.0.1:5000") == "ipv4:127.0.0.1");
+  CHECK(RefusalLog::PeerHost("ipv6:[::1]:5000") == "ipv6:[::1]");
+  CHECK(RefusalLog::PeerHost("unix:/run/x.sock") == "unix:/run/x.sock");
+}
+
+}  // namespace
+}  // namespace ovvoc::cp
