@@ -2,7 +2,12 @@
 
 #include <unistd.h>
 
+#include <algorithm>
+#include <cstdio>
+
 #include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "absl/time/time.h"
 #include "agent/client/channel.h"
 #include "common/enrollment_token.h"
 #include "common/grpc_status.h"
@@ -53,10 +58,21 @@ absl::StatusOr<AgentIdentity> Register(const RegisterOptions& options) {
   request.set_hostname(hostname);
   request.set_agent_version(OVVOC_VERSION);
   ovvoc::v1::EnrollResponse response;
-  grpc::ClientContext context;
-  context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(30));
-  if (grpc::Status s = stub->Enroll(&context, request, &response); !s.ok()) {
-    return EnrollError(s, options.server);
+  // A busy control plane (its enrollment queue full, as under a flood of guessed tokens) has
+  // not looked at the token yet: ask again for a minute before giving up.
+  const absl::Time give_up = absl::Now() + absl::Minutes(1);
+  for (absl::Duration backoff = absl::Milliseconds(500);;
+       backoff = std::min(backoff * 2, absl::Seconds(8))) {
+    grpc::ClientContext context;
+    context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(30));
+    grpc::Status s = stub->Enroll(&context, request, &response);
+    if (s.ok()) break;
+    if (s.error_code() != grpc::StatusCode::RESOURCE_EXHAUSTED || absl::Now() + backoff > give_up) {
+      return EnrollError(s, options.server);
+    }
+    std::fprintf(stderr, "the control plane is busy (%s); asking again in %s\n",
+                 s.error_message().c_str(), absl::FormatDuration(backoff).c_str());
+    absl::SleepFor(backoff);
   }
 
   // Trust nothing the server sent without checking it fits what we asked for.

@@ -41,16 +41,23 @@ void RefusalLog::Flush(AuditLog& audit, absl::Time now, bool final) {
     absl::MutexLock lock(&mu_);
     budget_ = std::min(kMaxBurst, budget_ + kRowsPerMinute * absl::ToDoubleMinutes(now - refilled_));
     refilled_ = now;
-    if (final) budget_ = std::max(budget_, 1.0);
-    if (tallies_.empty() || budget_ < 1) return;  // counted on; written when the budget allows
+    if (final) budget_ = std::max(budget_, 2.0);
+    // Counted on, and written when the budget allows: two rows at least when there are two
+    // keys, so that the merged row never swallows the refusal ranked first.
+    if (tallies_.empty() || budget_ < (tallies_.size() > 1 ? 2 : 1)) return;
     tallies.swap(tallies_);
-    // The most frequent refusals get rows of their own; what the budget cannot hold is
-    // written as one row that says how many distinct refusals it merges.
+    // Refusals of enrolled agents (a revoked or stolen identity at work) get rows of their own
+    // first, then the most frequent anonymous ones; what the budget cannot hold is written as
+    // one row that says how many refusals it merges. An anonymous flood therefore cannot hide
+    // an agent's refusal in that row while the budget allows two rows.
     const size_t rows = static_cast<size_t>(budget_);
     if (tallies.size() > rows) {
       std::vector<std::pair<Key, Tally>> ranked(tallies.begin(), tallies.end());
-      std::sort(ranked.begin(), ranked.end(),
-                [](const auto& a, const auto& b) { return a.second.count > b.second.count; });
+      auto by_agent = [](const Key& key) { return std::get<0>(key).rfind("agent:", 0) == 0; };
+      std::sort(ranked.begin(), ranked.end(), [&](const auto& a, const auto& b) {
+        if (by_agent(a.first) != by_agent(b.first)) return by_agent(a.first);
+        return a.second.count > b.second.count;
+      });
       tallies.clear();
       Tally merged{0, now, absl::InfinitePast()};
       for (size_t i = 0; i < ranked.size(); ++i) {

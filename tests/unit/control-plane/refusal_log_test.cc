@@ -72,3 +72,48 @@ TEST_CASE("the host of a gRPC peer drops the port") {
 
 }  // namespace
 }  // namespace ovvoc::cp
+
+namespace ovvoc::cp {
+namespace {
+
+TEST_CASE("an agent's refusal keeps a row of its own under an anonymous flood") {
+  RefusalLog log;
+  RecordingAudit audit;
+  absl::Time now = kStart;
+  // Spend the burst on a flood from many hosts.
+  for (int flush = 0; flush < 40; ++flush) {
+    for (int host = 0; host < 300; ++host) {
+      log.Count({absl::StrCat("anonymous@ipv4:10.0.", host / 250, ".", host % 250), "auth.refused",
+                 "Heartbeat", "no certificate", ""},
+                now);
+    }
+    now += absl::Seconds(2);
+    log.Flush(audit, now);
+  }
+  audit.events.clear();
+  // Now a revoked agent tries, among thousands of anonymous refusals.
+  for (int i = 0; i < 5; ++i) {
+    log.Count({"agent:agt_stolen", "auth.refused", "PollJob", "agent was revoked", "agt_stolen"},
+              now);
+  }
+  for (int host = 0; host < 300; ++host) {
+    log.Count({absl::StrCat("anonymous@ipv4:10.1.0.", host % 250), "auth.refused", "Heartbeat",
+               "no certificate", ""},
+              now);
+  }
+  for (int flush = 0; flush < 3; ++flush) {
+    now += absl::Seconds(2);
+    log.Flush(audit, now);
+  }
+  bool agent_row = false;
+  for (const AuditEvent& e : audit.events) {
+    if (e.actor == "agent:agt_stolen") {
+      agent_row = true;
+      CHECK(e.details["count"] == 5);
+    }
+  }
+  CHECK(agent_row);
+}
+
+}  // namespace
+}  // namespace ovvoc::cp
