@@ -51,6 +51,14 @@ bool AtLimit(int fd, int max_connections) {
   return fd >= ceiling || fd >= max_connections + AgentListener::kReservedFds;
 }
 
+// A connection we counted was closed by gRPC: its descriptor is gone, or now names another
+// socket (sockets all live on one sockfs device, so the inode alone tells them apart).
+bool Closed(const std::pair<int, ino_t>& connection) {
+  struct stat now {};
+  return ::fstat(connection.first, &now) != 0 || !S_ISSOCK(now.st_mode) ||
+         now.st_ino != connection.second;
+}
+
 }  // namespace
 
 long RaiseOpenFileLimit() {
@@ -200,16 +208,17 @@ bool AgentListener::AdmitHost(int fd, const sockaddr_storage& peer) {
     const auto& in = reinterpret_cast<const sockaddr_in&>(peer);
     host.assign(reinterpret_cast<const char*>(&in.sin_addr), sizeof in.sin_addr);
   } else if (peer.ss_family == AF_INET6) {
+    // One IPv6 host owns a whole /64 (SLAAC, privacy addresses): count the prefix, or a single
+    // machine could bring 2^64 addresses. An IPv4 address mapped into IPv6 counts as itself.
     const auto& in6 = reinterpret_cast<const sockaddr_in6&>(peer);
-    host.assign(reinterpret_cast<const char*>(&in6.sin6_addr), sizeof in6.sin6_addr);
+    const bool mapped = IN6_IS_ADDR_V4MAPPED(&in6.sin6_addr);
+    const char* bytes = reinterpret_cast<const char*>(&in6.sin6_addr);
+    host = mapped ? std::string(bytes + 12, 4) : std::string(bytes, 8);
   }
   struct stat st {};
   if (::fstat(fd, &st) != 0) return false;
   std::vector<std::pair<int, ino_t>>& open = by_host_[host];
-  std::erase_if(open, [](const std::pair<int, ino_t>& c) {
-    struct stat now {};
-    return ::fstat(c.first, &now) != 0 || now.st_ino != c.second;
-  });
+  std::erase_if(open, [](const std::pair<int, ino_t>& c) { return Closed(c); });
   if (static_cast<int>(open.size()) >= limits_.max_per_host) return false;
   open.emplace_back(fd, st.st_ino);
   return true;
@@ -217,10 +226,7 @@ bool AgentListener::AdmitHost(int fd, const sockaddr_storage& peer) {
 
 void AgentListener::SweepHosts() {
   for (auto it = by_host_.begin(); it != by_host_.end();) {
-    std::erase_if(it->second, [](const std::pair<int, ino_t>& c) {
-      struct stat now {};
-      return ::fstat(c.first, &now) != 0 || now.st_ino != c.second;
-    });
+    std::erase_if(it->second, [](const std::pair<int, ino_t>& c) { return Closed(c); });
     if (it->second.empty()) {
       by_host_.erase(it++);
     } else {

@@ -6,7 +6,8 @@
 // Here a full file table never closes the listener: a connection is taken only while the
 // process has kReservedFds descriptors to spare below its limit (the store, the admin socket
 // and gRPC's own need them), fewer than `max_connections` are open, and its host has fewer than
-// `max_per_host` open (so one host cannot take every slot from the agents); past that it is
+// `max_per_host` open (one IPv4 address, one IPv6 /64: one host cannot take every slot from
+// the agents); past that it is
 // closed at once, and EMFILE is waited out. A host's connections are counted by descriptor and
 // socket inode, since gRPC closes them without telling us: a descriptor whose inode changed was
 // closed (and reused). gRPC bounds the rest: the TLS handshake's time, idle connections,
