@@ -181,6 +181,12 @@ absl::Status AgentServiceImpl::DoRenew(const grpc::CallbackServerContext& call,
                                          [&](AgentRecord& a) {
                                            // Revoked, or renewed by another call meanwhile.
                                            OVVOC_RETURN_IF_ERROR(AdmitAgent(a, caller, now));
+                                           // Asked with the replaced certificate (the answer to
+                                           // the last renewal was lost): that one stays the
+                                           // previous; the unused newest is dropped.
+                                           if (caller.serial == a.certificate_serial) {
+                                             a.previous_certificate_serial = a.certificate_serial;
+                                           }
                                            a.certificate_serial = cert.SerialHex();
                                            a.certificate_expires_at = cert.NotAfter();
                                            a.last_seen_at = now;

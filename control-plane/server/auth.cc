@@ -12,7 +12,10 @@ absl::Status AdmitAgent(const AgentRecord& agent, const AgentCertificate& cert, 
     return absl::UnauthenticatedError(
         absl::StrCat("agent ", agent.id, " was revoked; register again with a new token"));
   }
-  if (cert.serial != agent.certificate_serial) {
+  const bool newest = cert.serial == agent.certificate_serial;
+  const bool replaced_unused =
+      !agent.previous_certificate_serial.empty() && cert.serial == agent.previous_certificate_serial;
+  if (!newest && !replaced_unused) {
     return absl::UnauthenticatedError(absl::StrCat(
         "this certificate of agent ", agent.id,
         " was replaced by a renewal; use the newest one (or register again with a new token)"));
@@ -97,9 +100,13 @@ absl::StatusOr<AgentRecord> Authenticator::Admit(const grpc::CallbackServerConte
     if (agent->revoked) MarkRevoked(agent->id);
     return Refuse(call, method, cert.agent_id, admitted);
   }
-  // last_seen is for humans: write it at most once a minute per agent.
-  if (now - agent->last_seen_at > absl::Minutes(1)) {
+  // The agent uses its newest certificate: the one it replaced is retired for good. last_seen
+  // is for humans: write it at most once a minute per agent.
+  const bool retire = cert.serial == agent->certificate_serial &&
+                      !agent->previous_certificate_serial.empty();
+  if (retire || now - agent->last_seen_at > absl::Minutes(1)) {
     absl::StatusOr<AgentRecord> touched = store.UpdateAgent(cert.agent_id, [&](AgentRecord& a) {
+      if (cert.serial == a.certificate_serial) a.previous_certificate_serial.clear();
       a.last_seen_at = now;
       return absl::OkStatus();
     });

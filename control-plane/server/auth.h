@@ -7,8 +7,9 @@
 // cache hit for certificates seen before) and never a queue slot, a store write or an fsync.
 //
 // Admit() is the store half, on the executor: the agent exists, is not revoked, and the
-// certificate is its newest one (a renewed agent's old certificate is refused) and still
-// valid. PollReactor applies it again inside the lease's transaction, so a poll parked before
+// certificate is its newest one and still valid. The certificate a renewal replaced is accepted
+// only until the agent first uses the new one (then it is retired for good), so that a renewal
+// whose answer was lost does not lock the agent out. PollReactor applies it again inside the lease's transaction, so a poll parked before
 // a revocation or an expiry never leases a job after it. Thread-safe.
 #ifndef OVVOC_CONTROL_PLANE_SERVER_AUTH_H_
 #define OVVOC_CONTROL_PLANE_SERVER_AUTH_H_
@@ -69,7 +70,8 @@ class Authenticator {
 };
 
 // Whether `agent` may act with `cert` at `now`: Unauthenticated with the reason if it was
-// revoked, the certificate is not its newest one, or the certificate has expired.
+// revoked, the certificate is neither its newest one nor the one that replaced while unused,
+// or the certificate has expired.
 absl::Status AdmitAgent(const AgentRecord& agent, const AgentCertificate& cert, absl::Time now);
 
 }  // namespace ovvoc::cp

@@ -49,6 +49,9 @@ struct AgentRecord {
   absl::Time enrolled_at;
   absl::Time last_seen_at;
   std::string certificate_serial;  // of the newest certificate issued
+  // Of the certificate the newest one replaced, while the agent has not used the newest yet
+  // (a renewal whose answer was lost must not lock the agent out); empty once it has.
+  std::string previous_certificate_serial;
   absl::Time certificate_expires_at;
   bool revoked = false;
   absl::Time revoked_at = absl::UnixEpoch();

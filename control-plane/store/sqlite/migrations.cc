@@ -74,6 +74,10 @@ const std::vector<absl::string_view>& SqliteMigrations() {
           prev_hash BLOB NOT NULL,
           hash BLOB NOT NULL);
       )sql",
+      // 3: the certificate a renewal replaced, accepted until the new one is first used.
+      R"sql(
+        ALTER TABLE agents ADD COLUMN previous_certificate_serial TEXT NOT NULL DEFAULT '';
+      )sql",
   };
   return *migrations;
 }

@@ -27,10 +27,10 @@ constexpr absl::string_view kUpdateJob =
 constexpr absl::string_view kUpdateAgent =
     "UPDATE agents SET org_id = ?2, pool = ?3, hostname = ?4, version = ?5, enrolled_at = ?6, "
     "last_seen_at = ?7, certificate_serial = ?8, certificate_expires_at = ?9, revoked = ?10, "
-    "revoked_at = ?11 WHERE id = ?1";
+    "revoked_at = ?11, previous_certificate_serial = ?12 WHERE id = ?1";
 constexpr absl::string_view kAgentColumns =
     "id, org_id, pool, hostname, version, enrolled_at, last_seen_at, certificate_serial, "
-    "certificate_expires_at, revoked, revoked_at";
+    "certificate_expires_at, revoked, revoked_at, previous_certificate_serial";
 constexpr absl::string_view kAuditColumns =
     "seq, time, actor, action, subject, details, prev_hash, hash";
 
@@ -90,6 +90,7 @@ AgentRecord ReadAgent(const Statement& st) {
   a.certificate_expires_at = st.Time(8);
   a.revoked = st.Int(9) != 0;
   a.revoked_at = st.Time(10);
+  a.previous_certificate_serial = st.Text(11);
   return a;
 }
 
@@ -104,7 +105,8 @@ void BindAgent(Statement& st, const AgentRecord& a) {
       .Bind(8, a.certificate_serial)
       .Bind(9, a.certificate_expires_at)
       .Bind(10, static_cast<int64_t>(a.revoked))
-      .Bind(11, a.revoked_at);
+      .Bind(11, a.revoked_at)
+      .Bind(12, a.previous_certificate_serial);
 }
 
 EnrollmentTokenRecord ReadToken(const Statement& st) {
@@ -275,7 +277,7 @@ class SqliteStore final : public Store {
                                 .Run());
       OVVOC_ASSIGN_OR_RETURN(
           Statement ins, db_.Prepare(absl::StrCat("INSERT INTO agents (", kAgentColumns,
-                                                  ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")));
+                                                  ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")));
       BindAgent(ins, agent);
       return ins.Run();
     });

@@ -251,6 +251,30 @@ TEST_CASE("a lease is refused, with no job touched, when the agent is not admitt
                                }).status()));
 }
 
+TEST_CASE("an agent keeps the serial of the certificate its renewal replaced") {
+  TempDir dir;
+  auto store = OpenFresh(dir);
+  const std::string id = MakeAgent(*store, MakeOrg(*store, "acme"));
+  REQUIRE(store
+              ->UpdateAgent(id,
+                            [](AgentRecord& a) {
+                              a.previous_certificate_serial = a.certificate_serial;
+                              a.certificate_serial = "0a0b";
+                              return absl::OkStatus();
+                            })
+              .ok());
+  CHECK(store->GetAgent(id)->certificate_serial == "0a0b");
+  REQUIRE(store
+              ->UpdateAgent(id,
+                            [](AgentRecord& a) {
+                              a.previous_certificate_serial = "0102";
+                              return absl::OkStatus();
+                            })
+              .ok());
+  CHECK(store->GetAgent(id)->previous_certificate_serial == "0102");
+  CHECK(store->ListAgents("")->front().previous_certificate_serial == "0102");
+}
+
 TEST_CASE("concurrent leasing never hands one job out twice") {
   TempDir dir;
   auto store = OpenFresh(dir);
