@@ -7,11 +7,13 @@
 
 namespace ovvoc::cp {
 
+absl::Status RevokedError(absl::string_view agent_id) {
+  return absl::UnauthenticatedError(
+      absl::StrCat("agent ", agent_id, " was revoked; register again with a new token"));
+}
+
 absl::Status AdmitAgent(const AgentRecord& agent, const AgentCertificate& cert, absl::Time now) {
-  if (agent.revoked) {
-    return absl::UnauthenticatedError(
-        absl::StrCat("agent ", agent.id, " was revoked; register again with a new token"));
-  }
+  if (agent.revoked) return RevokedError(agent.id);
   const bool newest = cert.serial == agent.certificate_serial;
   const bool replaced_unused =
       !agent.previous_certificate_serial.empty() && cert.serial == agent.previous_certificate_serial;
@@ -79,9 +81,7 @@ absl::StatusOr<AgentCertificate> Authenticator::Identify(const grpc::CallbackSer
     revoked = revoked_.contains(cert->agent_id);
   }
   if (revoked) {
-    return Refuse(call, method, cert->agent_id,
-                  absl::UnauthenticatedError(absl::StrCat(
-                      "agent ", cert->agent_id, " was revoked; register again with a new token")));
+    return Refuse(call, method, cert->agent_id, RevokedError(cert->agent_id));
   }
   return *std::move(cert);
 }
@@ -113,11 +113,6 @@ absl::StatusOr<AgentRecord> Authenticator::Admit(const grpc::CallbackServerConte
     if (touched.ok()) agent = *std::move(touched);
   }
   return agent;
-}
-
-bool Authenticator::IsRevoked(absl::string_view agent_id) {
-  absl::MutexLock lock(&mu_);
-  return revoked_.contains(agent_id);
 }
 
 void Authenticator::MarkRevoked(absl::string_view agent_id) {

@@ -48,7 +48,6 @@ class Authenticator {
 
   // The agent is refused by Identify() from now on (the store keeps the revocation for good).
   void MarkRevoked(absl::string_view agent_id);
-  bool IsRevoked(absl::string_view agent_id);
 
   // Counts a refusal of `call` (anonymous unless `agent_id` is set) and returns `why`. The
   // subject is `subject`, else the agent.
@@ -68,6 +67,9 @@ class Authenticator {
   absl::flat_hash_map<std::string, AgentCertificate> verified_ ABSL_GUARDED_BY(mu_);
   absl::flat_hash_set<std::string> revoked_ ABSL_GUARDED_BY(mu_);
 };
+
+// What a revoked agent is told, whichever check found it.
+absl::Status RevokedError(absl::string_view agent_id);
 
 // Whether `agent` may act with `cert` at `now`: Unauthenticated with the reason if it was
 // revoked, the certificate is neither its newest one nor the one that replaced while unused,

@@ -30,6 +30,8 @@ Dispatcher::WaiterId Dispatcher::Wait(const std::string& org_id, const std::stri
     auto gen = generations_.find(key);
     if (shutdown_) {
       fire_now = Wake::kShutdown;
+    } else if (evicted_.contains(agent_id)) {
+      fire_now = Wake::kRevoked;
     } else if (gen != generations_.end() && gen->second > seen_generation) {
       fire_now = Wake::kWork;
     } else {
@@ -84,6 +86,7 @@ size_t Dispatcher::EvictAgent(const std::string& agent_id) {
   std::vector<Callback> woken;
   {
     absl::MutexLock lock(&mu_);
+    evicted_.insert(agent_id);
     auto it = by_agent_.find(agent_id);
     if (it == by_agent_.end()) return 0;
     const std::set<WaiterId> ids = it->second;

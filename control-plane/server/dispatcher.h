@@ -5,8 +5,9 @@
 // Lost-wakeup rule: a poller reads Generation() before it looks for work and passes it to
 // Wait(). If anything was notified for that pool since, Wait() fires at once.
 //
-// EvictAgent() ends every waiter of one agent (kRevoked): a revoked agent's parked polls end the
-// moment it is revoked, not when their hold runs out.
+// EvictAgent() ends every waiter of one agent (kRevoked) and answers its later waits the same
+// way at once: a revoked agent's polls end the moment it is revoked, not when their hold runs
+// out, including one that was on its way to Wait() when the revocation came.
 //
 // Every waiter is settled exactly once: either its callback runs (once) or Cancel() returns
 // true. Callbacks run on the notifying thread or the timer thread and must not block.
@@ -26,6 +27,7 @@
 
 #include "absl/base/thread_annotations.h"
 #include "absl/container/flat_hash_map.h"
+#include "absl/container/flat_hash_set.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 
@@ -42,8 +44,8 @@ class Dispatcher {
 
   uint64_t Generation(const std::string& org_id, const std::string& pool);
 
-  // Registers a waiter. If the pool's generation is past `seen_generation`, or Shutdown() has
-  // run, `callback` runs before Wait returns.
+  // Registers a waiter. If the pool's generation is past `seen_generation`, the agent was
+  // evicted, or Shutdown() has run, `callback` runs before Wait returns.
   WaiterId Wait(const std::string& org_id, const std::string& pool, const std::string& agent_id,
                 uint64_t seen_generation, absl::Time deadline, Callback callback);
 
@@ -53,7 +55,8 @@ class Dispatcher {
   // Bumps the pool's generation and wakes up to `count` of its waiters, oldest first.
   void Notify(const std::string& org_id, const std::string& pool, int count = 1);
 
-  // Wakes every waiter of `agent_id` with kRevoked; returns how many there were.
+  // Wakes every waiter of `agent_id` with kRevoked, and every later Wait() of it; returns how
+  // many were waiting.
   size_t EvictAgent(const std::string& agent_id);
 
   // Wakes every waiter with kShutdown; later Wait() calls fire kShutdown at once.
@@ -81,6 +84,7 @@ class Dispatcher {
   std::map<PoolKey, std::list<WaiterId>> by_pool_ ABSL_GUARDED_BY(mu_);  // oldest first
   std::map<PoolKey, uint64_t> generations_ ABSL_GUARDED_BY(mu_);
   absl::flat_hash_map<std::string, std::set<WaiterId>> by_agent_ ABSL_GUARDED_BY(mu_);
+  absl::flat_hash_set<std::string> evicted_ ABSL_GUARDED_BY(mu_);
   std::set<std::pair<absl::Time, WaiterId>> deadlines_ ABSL_GUARDED_BY(mu_);
   std::thread timer_;
 };

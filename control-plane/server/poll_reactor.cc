@@ -145,20 +145,7 @@ void PollReactor::Park(uint64_t generation) {
                                      });
     }
   }
-  if (cancelled) return Reply(absl::CancelledError("poll cancelled by the client"));
-  // A revocation between the lease attempt and Wait() evicted nothing of ours: look again.
-  if (ctx_.auth.IsRevoked(agent_.id)) {
-    std::optional<Dispatcher::WaiterId> waiter;
-    {
-      absl::MutexLock lock(&mu_);
-      waiter.swap(waiter_);
-    }
-    if (waiter.has_value() && ctx_.dispatcher.Cancel(*waiter)) {
-      Reply(absl::UnauthenticatedError(
-          absl::StrCat("agent ", agent_.id, " was revoked; register again with a new token")));
-      Unref();  // the cancelled waiter's reference
-    }
-  }
+  if (cancelled) Reply(absl::CancelledError("poll cancelled by the client"));
 }
 
 void PollReactor::OnWake(Dispatcher::Wake wake) {
@@ -168,10 +155,7 @@ void PollReactor::OnWake(Dispatcher::Wake wake) {
   }
   if (wake == Dispatcher::Wake::kWork) return TryLease();
   if (wake == Dispatcher::Wake::kRevoked) {
-    return Reply(ctx_.auth.Refuse(
-        *call_, "PollJob", agent_.id,
-        absl::UnauthenticatedError(absl::StrCat("agent ", agent_.id,
-                                                " was revoked; register again with a new token"))));
+    return Reply(ctx_.auth.Refuse(*call_, "PollJob", agent_.id, RevokedError(agent_.id)));
   }
   Reply(absl::OkStatus());  // the hold ended, or the server is stopping: no job this time
 }

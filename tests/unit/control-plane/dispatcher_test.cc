@@ -133,3 +133,23 @@ TEST_CASE("evicting an agent ends its waiters at once and no one else's") {
 
 }  // namespace
 }  // namespace ovvoc::cp
+
+namespace ovvoc::cp {
+namespace {
+
+TEST_CASE("an evicted agent's later waits end at once") {
+  Dispatcher d;
+  CHECK(d.EvictAgent("agt_thief") == 0);  // nothing waiting: a poll still on its way
+  Dispatcher::Wake wake = Dispatcher::Wake::kWork;
+  bool called = false;
+  d.Wait("org", "pool", "agt_thief", 0, Later(), [&](Dispatcher::Wake w) {
+    called = true;
+    wake = w;
+  });
+  CHECK(called);
+  CHECK(wake == Dispatcher::Wake::kRevoked);
+  CHECK(d.waiting() == 0);
+}
+
+}  // namespace
+}  // namespace ovvoc::cp
