@@ -29,6 +29,7 @@
 #include "control-plane/cli/admin_client.h"
 #include "ovvoc/v1/admin.grpc.pb.h"
 #include "ovvoc/v1/agent.grpc.pb.h"
+#include "tests/bench/arrivals.h"
 #include "tests/support/cluster.h"
 
 namespace ovvoc::bench {
@@ -57,26 +58,6 @@ void RaiseFdLimit() {
   limit.rlim_cur = limit.rlim_max;
   setrlimit(RLIMIT_NOFILE, &limit);
 }
-
-// Every poller's job arrivals, keyed by job id.
-class Arrivals {
- public:
-  void Record(const std::string& job_id) {
-    absl::MutexLock lock(&mu_);
-    arrived_[job_id] = absl::Now();
-  }
-  bool WaitFor(const std::string& job_id, absl::Duration timeout, absl::Time& at) {
-    absl::MutexLock lock(&mu_);
-    auto has = [&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return arrived_.count(job_id) > 0; };
-    if (!mu_.AwaitWithTimeout(absl::Condition(&has), timeout)) return false;
-    at = arrived_[job_id];
-    return true;
-  }
-
- private:
-  absl::Mutex mu_;
-  std::map<std::string, absl::Time> arrived_ ABSL_GUARDED_BY(mu_);
-};
 
 // One idle agent slot: keeps a PollJob outstanding until it receives a job.
 class Poller {

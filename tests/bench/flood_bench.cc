@@ -44,6 +44,7 @@
 #include "control-plane/cli/admin_client.h"
 #include "ovvoc/v1/admin.grpc.pb.h"
 #include "ovvoc/v1/agent.grpc.pb.h"
+#include "tests/bench/arrivals.h"
 #include "tests/bench/flood_attackers.h"
 #include "tests/support/cluster.h"
 #include "tests/support/raw_agent.h"
@@ -226,11 +227,7 @@ class IdleAgent {
     if (thread_.joinable()) thread_.join();
   }
   bool WaitFor(const std::string& job_id, absl::Duration timeout, absl::Time& at) {
-    absl::MutexLock lock(&mu_);
-    auto has = [&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return arrived_.count(job_id) > 0; };
-    if (!mu_.AwaitWithTimeout(absl::Condition(&has), timeout)) return false;
-    at = arrived_[job_id];
-    return true;
+    return arrivals_.WaitFor(job_id, timeout, at);
   }
   std::map<int, long> TakeErrors() {
     absl::MutexLock lock(&mu_);
@@ -254,7 +251,7 @@ class IdleAgent {
       const absl::Time at = absl::Now();
       absl::MutexLock lock(&mu_);
       current_ = nullptr;
-      if (status.ok() && response.has_job()) arrived_[response.job().job_id()] = at;
+      if (status.ok() && response.has_job()) arrivals_.Record(response.job().job_id(), at);
       if (stopping_) return;
       if (!status.ok()) {
         ++errors_[status.error_code()];
@@ -265,11 +262,11 @@ class IdleAgent {
 
   const std::unique_ptr<AgentService::Stub> stub_;
   std::thread thread_;
+  Arrivals arrivals_;
 
   absl::Mutex mu_;
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;
   grpc::ClientContext* current_ ABSL_GUARDED_BY(mu_) = nullptr;
-  std::map<std::string, absl::Time> arrived_ ABSL_GUARDED_BY(mu_);
   std::map<int, long> errors_ ABSL_GUARDED_BY(mu_);
 };
 
