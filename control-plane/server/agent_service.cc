@@ -41,7 +41,7 @@ grpc::ServerUnaryReactor* AgentServiceImpl::Enroll(grpc::CallbackServerContext* 
     return reactor;
   }
   // One host may not take Enroll's whole queue: real registrations from elsewhere get through.
-  const std::string host = RefusalLog::PeerHost(call->peer());
+  const std::string host = ctx_.auth.Host(*call);
   grpc::ServerUnaryReactor* reactor = call->DefaultReactor();
   if (!ctx_.enroll_hosts.TryEnter(host)) {
     reactor->Finish(ToGrpcStatus(ctx_.auth.Refuse(

@@ -34,7 +34,7 @@ absl::Status Authenticator::Refuse(const grpc::CallbackServerContext& call,
                                    absl::Status why, absl::string_view action,
                                    absl::string_view subject) {
   std::string actor = agent_id.empty()
-                          ? absl::StrCat("anonymous@", RefusalLog::PeerHost(call.peer()))
+                          ? absl::StrCat("anonymous@", Host(call))
                           : absl::StrCat("agent:", agent_id);
   refusals_.Count({std::move(actor), std::string(action), std::string(method),
                    std::string(why.message()),
@@ -44,17 +44,20 @@ absl::Status Authenticator::Refuse(const grpc::CallbackServerContext& call,
   return why;
 }
 
+std::string Authenticator::Host(const grpc::CallbackServerContext& call) const {
+  const std::shared_ptr<const Peer> peer = peers_.Find(call.peer());
+  return peer == nullptr ? "unknown" : peer->host;
+}
+
 absl::StatusOr<AgentCertificate> Authenticator::Identify(const grpc::CallbackServerContext& call,
                                                          absl::string_view method) {
-  std::shared_ptr<const grpc::AuthContext> auth = call.auth_context();
-  std::vector<grpc::string_ref> pems =
-      auth ? auth->FindPropertyValues("x509_pem_cert") : std::vector<grpc::string_ref>{};
-  if (pems.empty()) {
+  const std::shared_ptr<const Peer> peer = peers_.Find(call.peer());
+  if (peer == nullptr || peer->cert_pem.empty()) {
     return Refuse(call, method, "",
                   absl::UnauthenticatedError(
                       "a client certificate is required; enroll with `ovvoc-agent register`"));
   }
-  const absl::string_view pem(pems[0].data(), pems[0].size());
+  const absl::string_view pem = peer->cert_pem;
   const absl::Time now = clock_.Now();
   const std::string digest = crypto::Sha256(pem);
   std::optional<AgentCertificate> cert;

@@ -1,7 +1,8 @@
 // Authentication of AgentService calls, in two halves.
 //
-// Identify() runs on gRPC's thread as a call arrives, before any work is queued: the caller's
-// TLS client certificate must be one our CA issued, within its validity, naming an agent that
+// Identify() runs on gRPC's thread as a call arrives, before any work is queued: the client
+// certificate the caller presented to the TLS front (server/listener.h, which lists it in the
+// PeerDirectory) must be one our CA issued, within its validity, naming an agent that
 // this process has not seen revoked. It reads no store and writes nothing; a refusal is counted
 // in the RefusalLog. So an anonymous flood costs the server a certificate check per call (a
 // cache hit for certificates seen before) and never a queue slot, a store write or an fsync.
@@ -26,6 +27,7 @@
 #include "absl/synchronization/mutex.h"
 #include "common/clock.h"
 #include "control-plane/ca/authority.h"
+#include "control-plane/server/peers.h"
 #include "control-plane/server/refusal_log.h"
 #include "control-plane/store/store.h"
 
@@ -33,8 +35,9 @@ namespace ovvoc::cp {
 
 class Authenticator {
  public:
-  Authenticator(const CertificateAuthority& ca, RefusalLog& refusals, const Clock& clock)
-      : ca_(ca), refusals_(refusals), clock_(clock) {}
+  Authenticator(const CertificateAuthority& ca, const PeerDirectory& peers, RefusalLog& refusals,
+                const Clock& clock)
+      : ca_(ca), peers_(peers), refusals_(refusals), clock_(clock) {}
 
   // The certificate half. Non-blocking: call on gRPC's thread.
   absl::StatusOr<AgentCertificate> Identify(const grpc::CallbackServerContext& call,
@@ -45,6 +48,9 @@ class Authenticator {
   absl::StatusOr<AgentRecord> Admit(const grpc::CallbackServerContext& call,
                                     const AgentCertificate& cert, Store& store,
                                     absl::string_view method);
+
+  // The caller's host ("ipv4:10.0.0.7"), or "unknown" once its connection is gone.
+  std::string Host(const grpc::CallbackServerContext& call) const;
 
   // The agent is refused by Identify() from now on (the store keeps the revocation for good).
   void MarkRevoked(absl::string_view agent_id);
@@ -59,6 +65,7 @@ class Authenticator {
   static constexpr size_t kMaxCachedCertificates = 4096;
 
   const CertificateAuthority& ca_;
+  const PeerDirectory& peers_;
   RefusalLog& refusals_;
   const Clock& clock_;
 

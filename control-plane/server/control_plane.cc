@@ -77,7 +77,7 @@ class ControlPlaneImpl final : public ControlPlane {
         ca_(std::move(ca)),
         forge_tokens_(std::move(forge_tokens)),
         audit_(*store_, Clock::Real()),
-        auth_(*ca_, refusals_, Clock::Real()),
+        auth_(*ca_, peers_, refusals_, Clock::Real()),
         agent_calls_(options.max_calls_per_agent),
         agent_polls_(options.max_polls_per_agent),
         enroll_hosts_(kEnrollsPerHost),
@@ -96,26 +96,19 @@ class ControlPlaneImpl final : public ControlPlane {
   }
 
   absl::Status StartServers() {
-    grpc::SslServerCredentialsOptions tls(GRPC_SSL_REQUEST_CLIENT_CERTIFICATE_BUT_DONT_VERIFY);
-    // The handshake only proves the client holds the key of the certificate it shows; whether
-    // our CA issued it, and whether its agent is still enrolled, is checked on every call
-    // (server/auth.h), because Enroll must work without a certificate.
-    tls.pem_root_certs = ca_->ca_pem();
-    tls.pem_key_cert_pairs.push_back({ca_->server_key_pem(), ca_->server_chain_pem()});
     OVVOC_ASSIGN_OR_RETURN(listener_, AgentListener::Bind(options_.listen));
     port_ = listener_->port();
     grpc::ServerBuilder agent_builder;
+    // Plaintext: only the TLS front (server/listener.h) can reach this server, over socket
+    // pairs it makes, and it tells Authenticator who is behind each.
     std::unique_ptr<grpc::experimental::ExternalConnectionAcceptor> acceptor =
         agent_builder.experimental().AddExternalConnectionAcceptor(
             grpc::ServerBuilder::experimental_type::ExternalConnectionType::FROM_FD,
-            grpc::SslServerCredentials(tls));
+            grpc::InsecureServerCredentials());
     agent_builder.RegisterService(&agent_service_);
-    // A connection that has not finished its TLS handshake in time, or carries no call for a
-    // while, is closed: idle sockets are what an attacker would hold to starve agents. An
-    // agent always has a poll or a heartbeat going, far more often than this.
-    agent_builder.AddChannelArgument(GRPC_ARG_SERVER_HANDSHAKE_TIMEOUT_MS,
-                                     static_cast<int>(absl::ToInt64Milliseconds(
-                                         options_.handshake_timeout)));
+    // A connection that carries no call for a while is closed: idle sockets are what an
+    // attacker would hold to starve agents. An agent always has a poll or a heartbeat going,
+    // far more often than this. (The front bounds the TLS handshake.)
     agent_builder.AddChannelArgument(
         GRPC_ARG_MAX_CONNECTION_IDLE_MS,
         static_cast<int>(absl::ToInt64Milliseconds(options_.idle_timeout)));
@@ -137,9 +130,6 @@ class ControlPlaneImpl final : public ControlPlane {
     agent_builder.SetResourceQuota(quota);
     agent_builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_PERMIT_WITHOUT_CALLS, 1);
     agent_builder.AddChannelArgument(GRPC_ARG_HTTP2_MIN_RECV_PING_INTERVAL_WITHOUT_DATA_MS, 10'000);
-    // Idle long polls are most of our connections: 4 KiB TLS frames instead of 16 KiB save
-    // ~8 KiB of buffer per connection (tests/bench/dispatch_bench), and our messages are small.
-    agent_builder.AddChannelArgument(GRPC_ARG_TSI_MAX_FRAME_SIZE, 4096);
     agent_server_ = agent_builder.BuildAndStart();
     if (agent_server_ == nullptr) {
       return absl::UnavailableError(absl::StrCat("cannot serve on ", options_.listen));
@@ -157,9 +147,21 @@ class ControlPlaneImpl final : public ControlPlane {
     if (::chmod(socket.c_str(), 0600) != 0) {
       return absl::PermissionDeniedError(absl::StrCat("cannot chmod ", socket));
     }
-    listener_->Start(std::move(acceptor),
-                     {options_.max_connections, options_.max_connections_per_host}, socket,
-                     [this](const absl::Status& why) { Fail(why); });
+    AgentListener::Limits limits;
+    limits.max_connections = options_.max_connections;
+    limits.max_per_host = options_.max_connections_per_host;
+    limits.handshake_timeout = options_.handshake_timeout;
+    AgentListener::Callbacks callbacks;
+    callbacks.on_fatal = [this](const absl::Status& why) { Fail(why); };
+    callbacks.on_refused = [this](const std::string& host, const absl::Status& why) {
+      refusals_.Count({absl::StrCat("anonymous@", host), "connection.refused", "HTTP/2",
+                       std::string(why.message()), ""},
+                      absl::Now());
+    };
+    OVVOC_RETURN_IF_ERROR(listener_->Start(
+        std::move(acceptor),
+        {ca_->server_key_pem(), ca_->server_chain_pem(), ca_->ca_pem()}, limits, peers_,
+        socket, std::move(callbacks)));
     reaper_ = std::thread([this] { ReapLoop(); });
     return absl::OkStatus();
   }
@@ -247,6 +249,7 @@ class ControlPlaneImpl final : public ControlPlane {
   std::unique_ptr<ForgeTokenSource> forge_tokens_;
   StoreAuditLog audit_;
   RefusalLog refusals_;
+  PeerDirectory peers_;
   Authenticator auth_;
   CallLimiter agent_calls_;
   CallLimiter agent_polls_;

@@ -1,31 +1,52 @@
 #include "control-plane/server/listener.h"
 
-#include <dirent.h>
+#include <arpa/inet.h>
 #include <netdb.h>
-#include <poll.h>
+#include <openssl/err.h>
+#include <openssl/pem.h>
+#include <openssl/x509.h>
+#include <pthread.h>
+#include <signal.h>
+#include <sys/epoll.h>
 #include <sys/eventfd.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
-#include <sys/stat.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 #include <cerrno>
 #include <cstring>
 #include <fstream>
+#include <optional>
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "absl/time/clock.h"
+#include "common/crypto.h"
 #include "common/logging.h"
 
 namespace ovvoc::cp {
 namespace {
 
 constexpr int kBacklog = 1024;
+constexpr int kFdsPerConnection = 3;  // the client's, ours of the pair, gRPC's of the pair
+constexpr size_t kChunk = 16 << 10;   // one TLS record's plaintext
+constexpr size_t kMaxToInner = 64 << 10;  // read from the client, not yet taken by gRPC
+// epoll tags: a connection's id << 1 | side; these two are no connection's.
+constexpr uint64_t kListenerTag = ~uint64_t{0};
+constexpr uint64_t kWakeTag = ~uint64_t{0} - 1;
 
 absl::Status Errno(absl::string_view what) {
   return absl::UnavailableError(absl::StrCat(what, ": ", std::strerror(errno)));
+}
+
+// The newest OpenSSL error, for a log line.
+std::string TlsError() {
+  char text[256] = "unknown error";
+  if (const unsigned long e = ERR_get_error(); e != 0) ERR_error_string_n(e, text, sizeof text);
+  ERR_clear_error();
+  return text;
 }
 
 // "HOST:PORT", "[V6]:PORT" -> (host, port).
@@ -42,24 +63,127 @@ absl::StatusOr<std::pair<std::string, std::string>> SplitHostPort(const std::str
   return std::make_pair(host, address.substr(colon + 1));
 }
 
-// One more descriptor would leave fewer than kReservedFds below the soft limit? accept4()
-// returns the lowest free number, so the number it returned says how full the table is.
-bool AtLimit(int fd, int max_connections) {
-  rlimit limit{};
-  ::getrlimit(RLIMIT_NOFILE, &limit);
-  const long ceiling = static_cast<long>(limit.rlim_cur) - AgentListener::kReservedFds;
-  return fd >= ceiling || fd >= max_connections + AgentListener::kReservedFds;
+// A client's host: the key its connections are counted under (its address bytes; one IPv6
+// host owns a whole /64, with SLAAC and privacy addresses, or one machine could bring 2^64
+// addresses; an IPv4 address mapped into IPv6 counts as itself) and its name for logs.
+std::pair<std::string, std::string> HostOf(const sockaddr_storage& peer) {
+  char text[INET6_ADDRSTRLEN] = "";
+  if (peer.ss_family == AF_INET) {
+    const auto& in = reinterpret_cast<const sockaddr_in&>(peer);
+    ::inet_ntop(AF_INET, &in.sin_addr, text, sizeof text);
+    return {std::string(reinterpret_cast<const char*>(&in.sin_addr), sizeof in.sin_addr),
+            absl::StrCat("ipv4:", text)};
+  }
+  if (peer.ss_family == AF_INET6) {
+    const auto& in6 = reinterpret_cast<const sockaddr_in6&>(peer);
+    const char* bytes = reinterpret_cast<const char*>(&in6.sin6_addr);
+    if (IN6_IS_ADDR_V4MAPPED(&in6.sin6_addr)) {
+      ::inet_ntop(AF_INET, bytes + 12, text, sizeof text);
+      return {std::string(bytes + 12, 4), absl::StrCat("ipv4:", text)};
+    }
+    ::inet_ntop(AF_INET6, &in6.sin6_addr, text, sizeof text);
+    return {std::string(bytes, 8), absl::StrCat("ipv6:[", text, "]")};
+  }
+  return {"", "unknown"};
 }
 
-// A connection we counted was closed by gRPC: its descriptor is gone, or now names another
-// socket (sockets all live on one sockfs device, so the inode alone tells them apart).
-bool Closed(const std::pair<int, ino_t>& connection) {
-  struct stat now {};
-  return ::fstat(connection.first, &now) != 0 || !S_ISSOCK(now.st_mode) ||
-         now.st_ino != connection.second;
+// The server's TLS context: TLS 1.3 only, ALPN "h2", no session resumption (agents keep their
+// connections), and a client certificate requested but never a reason to fail the handshake:
+// its verification only chooses the guard's budgets.
+absl::StatusOr<SSL_CTX*> NewServerContext(const AgentListener::Tls& tls) {
+  std::unique_ptr<SSL_CTX, decltype(&SSL_CTX_free)> ctx(SSL_CTX_new(TLS_server_method()),
+                                                        &SSL_CTX_free);
+  if (ctx == nullptr) return absl::InternalError("SSL_CTX_new failed");
+  SSL_CTX_set_min_proto_version(ctx.get(), TLS1_3_VERSION);
+  SSL_CTX_set_options(ctx.get(), SSL_OP_NO_TICKET);
+  SSL_CTX_set_num_tickets(ctx.get(), 0);
+  SSL_CTX_set_session_cache_mode(ctx.get(), SSL_SESS_CACHE_OFF);
+  SSL_CTX_set_mode(ctx.get(), SSL_MODE_RELEASE_BUFFERS | SSL_MODE_ENABLE_PARTIAL_WRITE |
+                                  SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
+
+  std::unique_ptr<BIO, decltype(&BIO_free)> key_bio(
+      BIO_new_mem_buf(tls.key_pem.data(), static_cast<int>(tls.key_pem.size())), &BIO_free);
+  std::unique_ptr<EVP_PKEY, decltype(&EVP_PKEY_free)> key(
+      PEM_read_bio_PrivateKey(key_bio.get(), nullptr, nullptr, nullptr), &EVP_PKEY_free);
+  if (key == nullptr || SSL_CTX_use_PrivateKey(ctx.get(), key.get()) != 1) {
+    return absl::InvalidArgumentError(absl::StrCat("the server key is unusable: ", TlsError()));
+  }
+  std::unique_ptr<BIO, decltype(&BIO_free)> chain_bio(
+      BIO_new_mem_buf(tls.chain_pem.data(), static_cast<int>(tls.chain_pem.size())), &BIO_free);
+  bool leaf = true;
+  while (X509* cert = PEM_read_bio_X509(chain_bio.get(), nullptr, nullptr, nullptr)) {
+    const int ok = leaf ? SSL_CTX_use_certificate(ctx.get(), cert)
+                        : SSL_CTX_add1_chain_cert(ctx.get(), cert);
+    X509_free(cert);
+    if (ok != 1) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("the server certificate chain is unusable: ", TlsError()));
+    }
+    leaf = false;
+  }
+  ERR_clear_error();  // the end of the PEM
+  if (leaf || SSL_CTX_check_private_key(ctx.get()) != 1) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("the server certificate does not match its key: ", TlsError()));
+  }
+
+  std::unique_ptr<BIO, decltype(&BIO_free)> ca_bio(
+      BIO_new_mem_buf(tls.ca_pem.data(), static_cast<int>(tls.ca_pem.size())), &BIO_free);
+  std::unique_ptr<X509, decltype(&X509_free)> ca(
+      PEM_read_bio_X509(ca_bio.get(), nullptr, nullptr, nullptr), &X509_free);
+  if (ca == nullptr || X509_STORE_add_cert(SSL_CTX_get_cert_store(ctx.get()), ca.get()) != 1 ||
+      SSL_CTX_add_client_CA(ctx.get(), ca.get()) != 1) {
+    return absl::InvalidArgumentError(absl::StrCat("the CA certificate is unusable: ", TlsError()));
+  }
+  SSL_CTX_set_verify(ctx.get(), SSL_VERIFY_PEER, [](int, X509_STORE_CTX*) { return 1; });
+  SSL_CTX_set_alpn_select_cb(
+      ctx.get(),
+      [](SSL*, const unsigned char** out, unsigned char* out_length, const unsigned char* in,
+         unsigned int in_length, void*) {
+        static const unsigned char kH2[] = {2, 'h', '2'};
+        unsigned char* selected = nullptr;
+        if (SSL_select_next_proto(&selected, out_length, kH2, sizeof kH2, in, in_length) !=
+            OPENSSL_NPN_NEGOTIATED) {
+          return SSL_TLSEXT_ERR_ALERT_FATAL;  // gRPC speaks HTTP/2 only
+        }
+        *out = selected;
+        return SSL_TLSEXT_ERR_OK;
+      },
+      nullptr);
+  return ctx.release();
+}
+
+std::string CertificatePem(X509* cert) {
+  std::unique_ptr<BIO, decltype(&BIO_free)> bio(BIO_new(BIO_s_mem()), &BIO_free);
+  if (cert == nullptr || PEM_write_bio_X509(bio.get(), cert) != 1) return "";
+  char* data = nullptr;
+  const long size = BIO_get_mem_data(bio.get(), &data);
+  return std::string(data, static_cast<size_t>(size));
 }
 
 }  // namespace
+
+// One client connection: its TLS session, the guard over what it sends, and (once it sent
+// HTTP/2's preface) our end of the socket pair gRPC serves.
+struct AgentListener::Connection {
+  enum class State { kHandshake, kPreface, kOpen };
+
+  uint64_t id;
+  std::string host_key;
+  std::shared_ptr<Peer> peer;
+  UniqueFd client;
+  UniqueFd inner;
+  std::string inner_name;  // its abstract name, under which peers_ lists it
+  std::unique_ptr<SSL, decltype(&SSL_free)> ssl{nullptr, &SSL_free};
+  State state = State::kHandshake;
+  std::optional<H2Guard> guard;
+  std::string to_inner;      // from the client, not yet taken by gRPC
+  std::string to_client;     // from gRPC, not yet taken by TLS (retried as is)
+  bool inner_eof = false;    // gRPC closed its end: deliver to_client, then close
+  bool tls_wants_write = false;  // the last TLS call waits for the socket to take bytes
+  uint32_t client_events = 0;
+  uint32_t inner_events = 0;
+};
 
 long RaiseOpenFileLimit() {
   rlimit limit{};
@@ -107,21 +231,42 @@ absl::StatusOr<std::unique_ptr<AgentListener>> AgentListener::Bind(const std::st
                                : reinterpret_cast<sockaddr_in*>(&bound)->sin_port);
     UniqueFd wake(::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC));
     if (!wake.valid()) return Errno("eventfd");
-    return std::unique_ptr<AgentListener>(new AgentListener(std::move(fd), port, std::move(wake)));
+    UniqueFd epoll(::epoll_create1(EPOLL_CLOEXEC));
+    if (!epoll.valid()) return Errno("epoll_create1");
+    return std::unique_ptr<AgentListener>(
+        new AgentListener(std::move(fd), port, std::move(wake), std::move(epoll)));
   }
   return last;
 }
 
+AgentListener::AgentListener(UniqueFd fd, int port, UniqueFd wake, UniqueFd epoll)
+    : fd_(std::move(fd)), port_(port), wake_(std::move(wake)), epoll_(std::move(epoll)) {}
+
 AgentListener::~AgentListener() { Stop(); }
 
-void AgentListener::Start(std::unique_ptr<grpc::experimental::ExternalConnectionAcceptor> acceptor,
-                          Limits limits, std::string admin_socket,
-                          std::function<void(const absl::Status&)> on_fatal) {
+absl::Status AgentListener::Start(
+    std::unique_ptr<grpc::experimental::ExternalConnectionAcceptor> acceptor, const Tls& tls,
+    Limits limits, PeerDirectory& peers, std::string admin_socket, Callbacks callbacks) {
+  absl::StatusOr<SSL_CTX*> ctx = NewServerContext(tls);
+  if (!ctx.ok()) return ctx.status();
+  tls_.reset(*ctx);
   acceptor_ = std::move(acceptor);
   limits_ = limits;
+  peers_ = &peers;
   admin_socket_ = std::move(admin_socket);
-  on_fatal_ = std::move(on_fatal);
+  callbacks_ = std::move(callbacks);
+  // Unique for the process's life (a name is never reused, so a call gRPC still reads from a
+  // closed connection can never be taken for a later one's), and not guessable by a local
+  // process that would squat on it.
+  name_prefix_ = absl::StrCat("ovvoc-cp.", ::getpid(), ".", crypto::HexEncode(crypto::RandomBytes(8)), ".");
+  epoll_event listener{EPOLLIN, {.u64 = kListenerTag}};
+  epoll_event wake{EPOLLIN, {.u64 = kWakeTag}};
+  if (::epoll_ctl(epoll_.get(), EPOLL_CTL_ADD, fd_.get(), &listener) != 0 ||
+      ::epoll_ctl(epoll_.get(), EPOLL_CTL_ADD, wake_.get(), &wake) != 0) {
+    return Errno("epoll_ctl");
+  }
   thread_ = std::thread([this] { Loop(); });
+  return absl::OkStatus();
 }
 
 void AgentListener::Stop() {
@@ -129,29 +274,45 @@ void AgentListener::Stop() {
   const uint64_t one = 1;
   (void)!::write(wake_.get(), &one, sizeof one);
   thread_.join();
+  while (!connections_.empty()) Close(*connections_.begin()->second);
   fd_.reset();
 }
 
 void AgentListener::Loop() {
+  // OpenSSL writes to clients with write(): one that has gone must give EPIPE, not kill the
+  // process. (SIGPIPE is sent to the writing thread; blocked here, it stays pending, harmless.)
+  sigset_t pipe;
+  sigemptyset(&pipe);
+  sigaddset(&pipe, SIGPIPE);
+  pthread_sigmask(SIG_BLOCK, &pipe, nullptr);
   absl::Time next_check = absl::Now() + absl::Seconds(1);
+  epoll_event events[256];
   for (;;) {
-    pollfd fds[2] = {{fd_.get(), POLLIN, 0}, {wake_.get(), POLLIN, 0}};
-    const int ready = ::poll(fds, 2, 1000);
+    const int ready = ::epoll_wait(epoll_.get(), events, 256, 250);
     if (ready < 0 && errno != EINTR) {
-      on_fatal_(Errno("poll on the agent listener"));
+      callbacks_.on_fatal(Errno("epoll_wait on the agent listener"));
       return;
     }
-    if (fds[1].revents != 0) return;  // Stop()
-    if ((fds[0].revents & (POLLERR | POLLNVAL)) != 0) {
-      on_fatal_(absl::UnavailableError("the agent listener failed"));
-      return;
+    for (int i = 0; i < ready; ++i) {
+      const uint64_t tag = events[i].data.u64;
+      if (tag == kWakeTag) return;  // Stop()
+      if (tag == kListenerTag) {
+        if ((events[i].events & EPOLLERR) != 0) {
+          callbacks_.on_fatal(absl::UnavailableError("the agent listener failed"));
+          return;
+        }
+        if (!AcceptAll()) return;
+        continue;
+      }
+      // A connection closed earlier in this batch is gone; ids are never reused.
+      if (auto it = connections_.find(tag >> 1); it != connections_.end()) Drive(*it->second);
     }
-    if ((fds[0].revents & POLLIN) != 0 && !AcceptAll()) return;
-    if (absl::Now() >= next_check) {
-      next_check = absl::Now() + absl::Seconds(1);
-      SweepHosts();
+    const absl::Time now = absl::Now();
+    CloseExpired(now);
+    if (now >= next_check) {
+      next_check = now + absl::Seconds(1);
       if (!admin_socket_.empty() && !AdminSocketListening()) {
-        on_fatal_(absl::UnavailableError(
+        callbacks_.on_fatal(absl::UnavailableError(
             absl::StrCat("the admin socket ", admin_socket_, " no longer listens")));
         return;
       }
@@ -159,11 +320,21 @@ void AgentListener::Loop() {
   }
 }
 
+bool AgentListener::AtLimit(int fd) const {
+  rlimit limit{};
+  ::getrlimit(RLIMIT_NOFILE, &limit);
+  const long spare = static_cast<long>(limit.rlim_cur) - kReservedFds;
+  const long needed = (static_cast<long>(connections_.size()) + 1) * kFdsPerConnection;
+  // accept4() returns the lowest free number, so `fd` also says how full the table is.
+  return static_cast<int>(connections_.size()) >= limits_.max_connections || needed > spare ||
+         fd + kFdsPerConnection > spare;
+}
+
 bool AgentListener::AcceptAll() {
   for (;;) {
-    sockaddr_storage peer{};
-    socklen_t peer_length = sizeof peer;
-    const int fd = ::accept4(fd_.get(), reinterpret_cast<sockaddr*>(&peer), &peer_length,
+    sockaddr_storage address{};
+    socklen_t address_length = sizeof address;
+    const int fd = ::accept4(fd_.get(), reinterpret_cast<sockaddr*>(&address), &address_length,
                              SOCK_NONBLOCK | SOCK_CLOEXEC);
     if (fd < 0) {
       switch (errno) {
@@ -183,54 +354,236 @@ bool AgentListener::AcceptAll() {
           absl::SleepFor(absl::Milliseconds(50));
           return true;
         default:
-          on_fatal_(Errno("accept on the agent listener"));
+          callbacks_.on_fatal(Errno("accept on the agent listener"));
           return false;
       }
     }
-    if (AtLimit(fd, limits_.max_connections) || !AdmitHost(fd, peer)) {
-      ::close(fd);
+    UniqueFd client(fd);
+    auto [host_key, host_name] = HostOf(address);
+    Host& host = hosts_[host_key];
+    if (AtLimit(fd) || host.open >= limits_.max_per_host) {
+      if (host.open == 0) hosts_.erase(host_key);
       if (refused_.fetch_add(1) % 1000 == 0) {
         log::Warning("at the connection limit: closing new connections (%llu so far)",
                      static_cast<unsigned long long>(refused_.load()));
       }
       continue;
     }
-    grpc::experimental::ExternalConnectionAcceptor::NewConnectionParameters connection;
-    connection.listener_fd = fd_.get();
-    connection.fd = fd;
-    acceptor_->HandleNewConnection(&connection);
+    host.name = host_name;
+    ++host.open;
+    auto c = std::make_unique<Connection>();
+    c->id = next_id_++;
+    c->host_key = std::move(host_key);
+    c->peer = std::make_shared<Peer>();
+    c->peer->host = std::move(host_name);
+    c->ssl.reset(SSL_new(tls_.get()));
+    if (c->ssl == nullptr || SSL_set_fd(c->ssl.get(), fd) != 1) {
+      log::Error("cannot start TLS on a connection: %s", TlsError());
+      --host.open;
+      continue;
+    }
+    SSL_set_accept_state(c->ssl.get());
+    c->client = std::move(client);
+    Connection& added = *c;
+    connections_.emplace(added.id, std::move(c));
+    epoll_event event{EPOLLIN, {.u64 = added.id << 1}};
+    added.client_events = EPOLLIN;
+    if (::epoll_ctl(epoll_.get(), EPOLL_CTL_ADD, added.client.get(), &event) != 0) {
+      Close(added);
+      continue;
+    }
+    deadlines_.emplace_back(absl::Now() + limits_.handshake_timeout, added.id);
   }
 }
 
-bool AgentListener::AdmitHost(int fd, const sockaddr_storage& peer) {
-  std::string host;
-  if (peer.ss_family == AF_INET) {
-    const auto& in = reinterpret_cast<const sockaddr_in&>(peer);
-    host.assign(reinterpret_cast<const char*>(&in.sin_addr), sizeof in.sin_addr);
-  } else if (peer.ss_family == AF_INET6) {
-    // One IPv6 host owns a whole /64 (SLAAC, privacy addresses): count the prefix, or a single
-    // machine could bring 2^64 addresses. An IPv4 address mapped into IPv6 counts as itself.
-    const auto& in6 = reinterpret_cast<const sockaddr_in6&>(peer);
-    const bool mapped = IN6_IS_ADDR_V4MAPPED(&in6.sin6_addr);
-    const char* bytes = reinterpret_cast<const char*>(&in6.sin6_addr);
-    host = mapped ? std::string(bytes + 12, 4) : std::string(bytes, 8);
+bool AgentListener::Drive(Connection& c) {
+  if (c.state == Connection::State::kHandshake) {
+    if (!Handshake(c)) return false;
+    if (c.state == Connection::State::kHandshake) {
+      Watch(c);
+      return true;
+    }
   }
-  struct stat st {};
-  if (::fstat(fd, &st) != 0) return false;
-  std::vector<std::pair<int, ino_t>>& open = by_host_[host];
-  std::erase_if(open, [](const std::pair<int, ino_t>& c) { return Closed(c); });
-  if (static_cast<int>(open.size()) >= limits_.max_per_host) return false;
-  open.emplace_back(fd, st.st_ino);
+  // Both directions, each as far as the other side takes: what TLS already decrypted is read
+  // here too, since epoll cannot see it.
+  if (!ToInner(c) || !FromClient(c) || !ToInner(c) || !ToClient(c) || !FromInner(c)) {
+    return false;
+  }
+  if (c.inner_eof && c.to_client.empty()) {  // gRPC is done with it, and its last words sent
+    SSL_shutdown(c.ssl.get());
+    Close(c);
+    return false;
+  }
+  Watch(c);
   return true;
 }
 
-void AgentListener::SweepHosts() {
-  for (auto it = by_host_.begin(); it != by_host_.end();) {
-    std::erase_if(it->second, [](const std::pair<int, ino_t>& c) { return Closed(c); });
-    if (it->second.empty()) {
-      by_host_.erase(it++);
+bool AgentListener::TlsWaits(Connection& c, int result) {
+  const int error = SSL_get_error(c.ssl.get(), result);
+  if (error == SSL_ERROR_WANT_READ || error == SSL_ERROR_WANT_WRITE) {
+    c.tls_wants_write = error == SSL_ERROR_WANT_WRITE;
+    return true;
+  }
+  // The client left, broke TLS, or never spoke it (an old version, not ours): nothing to log.
+  // gRPC's end closes with ours, ending the connection's calls.
+  ERR_clear_error();
+  Close(c);
+  return false;
+}
+
+bool AgentListener::Handshake(Connection& c) {
+  const int done = SSL_do_handshake(c.ssl.get());
+  if (done != 1) return TlsWaits(c, done);
+  c.tls_wants_write = false;
+  X509* cert = SSL_get0_peer_certificate(c.ssl.get());
+  const bool agent = cert != nullptr && SSL_get_verify_result(c.ssl.get()) == X509_V_OK;
+  c.peer->cert_pem = CertificatePem(cert);
+  c.guard.emplace(agent ? limits_.agent : limits_.anonymous, absl::Now());
+  c.state = Connection::State::kPreface;
+  return true;
+}
+
+bool AgentListener::FromClient(Connection& c) {
+  char buffer[kChunk];
+  while (c.to_inner.size() < kMaxToInner && !c.inner_eof) {
+    const int n = SSL_read(c.ssl.get(), buffer, sizeof buffer);
+    if (n <= 0) return TlsWaits(c, n);
+    c.tls_wants_write = false;
+    const absl::string_view bytes(buffer, static_cast<size_t>(n));
+    if (absl::Status ok = c.guard->Consume(bytes, absl::Now()); !ok.ok()) {
+      if (callbacks_.on_refused) callbacks_.on_refused(c.peer->host, ok);
+      Close(c);
+      return false;
+    }
+    c.to_inner.append(buffer, static_cast<size_t>(n));
+    if (c.state == Connection::State::kPreface && c.guard->preface_done() && !OpenInner(c)) {
+      return false;
+    }
+  }
+  return true;
+}
+
+bool AgentListener::ToInner(Connection& c) {
+  if (!c.inner.valid()) return true;
+  size_t sent = 0;
+  while (sent < c.to_inner.size()) {
+    const ssize_t n = ::send(c.inner.get(), c.to_inner.data() + sent, c.to_inner.size() - sent,
+                             MSG_NOSIGNAL);
+    if (n > 0) {
+      sent += static_cast<size_t>(n);
+    } else if (n < 0 && (errno == EAGAIN || errno == EINTR)) {
+      break;
     } else {
-      ++it;
+      c.inner_eof = true;  // gRPC closed its end
+      break;
+    }
+  }
+  c.to_inner.erase(0, sent);
+  if (c.to_inner.empty() && c.to_inner.capacity() > kChunk) std::string().swap(c.to_inner);
+  if (c.inner_eof) c.to_inner.clear();
+  return true;
+}
+
+bool AgentListener::FromInner(Connection& c) {
+  char buffer[kChunk];
+  while (c.inner.valid() && !c.inner_eof && c.to_client.empty()) {
+    const ssize_t n = ::recv(c.inner.get(), buffer, sizeof buffer, 0);
+    if (n > 0) {
+      c.to_client.assign(buffer, static_cast<size_t>(n));
+      if (!ToClient(c)) return false;
+    } else if (n < 0 && (errno == EAGAIN || errno == EINTR)) {
+      break;
+    } else {
+      c.inner_eof = true;
+    }
+  }
+  return true;
+}
+
+bool AgentListener::ToClient(Connection& c) {
+  while (!c.to_client.empty()) {
+    const int n = SSL_write(c.ssl.get(), c.to_client.data(), static_cast<int>(c.to_client.size()));
+    if (n <= 0) return TlsWaits(c, n);
+    c.tls_wants_write = false;
+    c.to_client.erase(0, static_cast<size_t>(n));
+  }
+  if (c.to_client.capacity() > kChunk) std::string().swap(c.to_client);
+  return true;
+}
+
+bool AgentListener::OpenInner(Connection& c) {
+  int pair[2];
+  if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, pair) != 0) {
+    log::Warning("cannot open a connection to gRPC: %s", std::strerror(errno));
+    Close(c);
+    return false;
+  }
+  c.inner.reset(pair[0]);
+  UniqueFd grpc_end(pair[1]);
+  // gRPC's peer string for its end names ours: bind ours to a name of our own.
+  const std::string name = absl::StrCat(name_prefix_, c.id);
+  sockaddr_un address{};
+  address.sun_family = AF_UNIX;
+  std::memcpy(address.sun_path + 1, name.data(), name.size());  // abstract: sun_path[0] == 0
+  const auto length = static_cast<socklen_t>(offsetof(sockaddr_un, sun_path) + 1 + name.size());
+  if (::bind(c.inner.get(), reinterpret_cast<sockaddr*>(&address), length) != 0) {
+    log::Warning("cannot name a connection to gRPC: %s", std::strerror(errno));
+    Close(c);
+    return false;
+  }
+  c.inner_name = name;
+  peers_->Add(name, c.peer);
+  epoll_event event{0, {.u64 = c.id << 1 | 1}};
+  if (::epoll_ctl(epoll_.get(), EPOLL_CTL_ADD, c.inner.get(), &event) != 0) {
+    Close(c);
+    return false;
+  }
+  c.state = Connection::State::kOpen;
+  grpc::experimental::ExternalConnectionAcceptor::NewConnectionParameters connection;
+  connection.listener_fd = fd_.get();
+  connection.fd = grpc_end.release();  // gRPC's now
+  acceptor_->HandleNewConnection(&connection);
+  return true;
+}
+
+void AgentListener::Watch(Connection& c) {
+  uint32_t client = 0;
+  if (c.state == Connection::State::kHandshake || (c.to_inner.size() < kMaxToInner && !c.inner_eof)) {
+    client |= EPOLLIN;
+  }
+  if (c.tls_wants_write) client |= EPOLLOUT;
+  if (client != c.client_events) {
+    epoll_event event{client, {.u64 = c.id << 1}};
+    ::epoll_ctl(epoll_.get(), EPOLL_CTL_MOD, c.client.get(), &event);
+    c.client_events = client;
+  }
+  if (!c.inner.valid()) return;
+  uint32_t inner = 0;
+  if (!c.inner_eof && c.to_client.empty()) inner |= EPOLLIN;
+  if (!c.inner_eof && !c.to_inner.empty()) inner |= EPOLLOUT;
+  if (inner != c.inner_events) {
+    epoll_event event{inner, {.u64 = c.id << 1 | 1}};
+    ::epoll_ctl(epoll_.get(), EPOLL_CTL_MOD, c.inner.get(), &event);
+    c.inner_events = inner;
+  }
+}
+
+void AgentListener::Close(Connection& c) {
+  if (!c.inner_name.empty()) peers_->Remove(c.inner_name);
+  if (auto host = hosts_.find(c.host_key); host != hosts_.end() && --host->second.open <= 0) {
+    hosts_.erase(host);
+  }
+  // Closing a descriptor takes it out of the epoll set.
+  connections_.erase(c.id);  // destroys `c`
+}
+
+void AgentListener::CloseExpired(absl::Time now) {
+  while (!deadlines_.empty() && deadlines_.front().first <= now) {
+    const uint64_t id = deadlines_.front().second;
+    deadlines_.pop_front();
+    auto it = connections_.find(id);
+    if (it != connections_.end() && it->second->state != Connection::State::kOpen) {
+      Close(*it->second);
     }
   }
 }

@@ -1,30 +1,40 @@
-// AgentListener: the TCP socket agents connect to. We accept its connections ourselves and hand
-// them to gRPC (an ExternalConnectionAcceptor), because gRPC 1.51 closes its listener for good
-// on the first accept4() that fails with EMFILE: 1,100 idle connections against the default
-// 1,024 open files took the control plane off the network while the process kept running.
+// AgentListener: the TCP port agents connect to, and the TLS front in front of gRPC.
 //
-// Here a full file table never closes the listener: a connection is taken only while the
-// process has kReservedFds descriptors to spare below its limit (the store, the admin socket
-// and gRPC's own need them), fewer than `max_connections` are open, and its host has fewer than
-// `max_per_host` open (one IPv4 address, one IPv6 /64: one host cannot take every slot from
-// the agents); past that it is
-// closed at once, and EMFILE is waited out. A host's connections are counted by descriptor and
-// socket inode, since gRPC closes them without telling us: a descriptor whose inode changed was
-// closed (and reused). gRPC bounds the rest: the TLS handshake's time, idle connections,
-// connection age and buffered memory (ControlPlane's channel arguments).
+// We accept agents' connections and terminate their TLS ourselves (OpenSSL, TLS 1.3 only),
+// then hand gRPC the plaintext HTTP/2 over a Unix socket pair (an ExternalConnectionAcceptor
+// with insecure credentials: nothing but this front can reach it). Two faults of gRPC 1.51
+// (Debian 12) make this necessary:
+//   - it closes its listener for good on the first accept4() that fails with EMFILE (1,100 idle
+//     connections against 1,024 open files took the control plane off the network);
+//   - it predates the fix for HTTP/2 rapid reset (CVE-2023-44487): a client that opens and
+//     resets streams in a loop grows its memory without bound.
+// So every byte a client sends passes an H2Guard (server/h2_guard.h) on the way in, and a
+// connection that spends its budgets is closed. A connection reaches gRPC only once its client
+// has finished the handshake and sent HTTP/2's preface; until then it costs a TLS session and
+// is closed after `handshake_timeout`. The client certificate is requested but not verified
+// here beyond choosing the guard's budgets (CA-issued: an agent's; else anonymous, which can
+// only enroll): whether it names an enrolled agent is checked on every call (server/auth.h),
+// which finds it, and the client's address, in `peers` by gRPC's peer string.
+//
+// A full file table never closes the listener: a connection is taken only while the process has
+// kReservedFds descriptors to spare below its limit (each connection holds three), fewer than
+// `max_connections` are open, and its host has fewer than `max_per_host` (one IPv4 address,
+// one IPv6 /64: one host cannot take every slot from the agents); past that it is closed at
+// once, and EMFILE is waited out. gRPC bounds the rest: idle connections, connection age and
+// buffered memory (ControlPlane's channel arguments).
 //
 // Also watches the admin socket (served by gRPC's own listener): if the kernel no longer lists
-// it as listening, or the accept loop fails for good, `on_fatal` runs once, so that the
-// process can exit non-zero and its supervisor restart it. Start() once; Stop() joins.
+// it as listening, or the front fails for good, `on_fatal` runs once, so that the process can
+// exit non-zero and its supervisor restart it. One thread; Start() once; Stop() joins.
 #ifndef OVVOC_CONTROL_PLANE_SERVER_LISTENER_H_
 #define OVVOC_CONTROL_PLANE_SERVER_LISTENER_H_
 
 #include <grpcpp/server_builder.h>
-
-#include <sys/socket.h>
-#include <sys/types.h>
+#include <openssl/ssl.h>
 
 #include <atomic>
+#include <cstdint>
+#include <deque>
 #include <functional>
 #include <memory>
 #include <string>
@@ -32,7 +42,10 @@
 
 #include "absl/container/flat_hash_map.h"
 #include "absl/status/statusor.h"
+#include "absl/time/time.h"
 #include "common/unique_fd.h"
+#include "control-plane/server/h2_guard.h"
+#include "control-plane/server/peers.h"
 
 namespace ovvoc::cp {
 
@@ -46,41 +59,82 @@ class AgentListener {
 
   int port() const { return port_; }
 
-  // Accepts into `acceptor` on a thread of its own until Stop(). `admin_socket`, if not empty,
-  // is checked once a second.
+  struct Tls {
+    std::string key_pem;    // the server's key
+    std::string chain_pem;  // its certificate, then the CA's
+    std::string ca_pem;     // the CA that issues agents' certificates
+  };
   struct Limits {
     int max_connections = 20'000;
     int max_per_host = 256;
+    absl::Duration handshake_timeout = absl::Seconds(10);  // TLS handshake and HTTP/2 preface
+    H2Limits agent = H2Limits::Agent();
+    H2Limits anonymous = H2Limits::Anonymous();
   };
-  void Start(std::unique_ptr<grpc::experimental::ExternalConnectionAcceptor> acceptor,
-             Limits limits, std::string admin_socket,
-             std::function<void(const absl::Status&)> on_fatal);
+  struct Callbacks {
+    // The listener or the admin socket failed for good. Called once, on the front's thread.
+    std::function<void(const absl::Status&)> on_fatal;
+    // A connection from `host` ("ipv4:10.0.0.7") was closed for what it sent.
+    std::function<void(const std::string& host, const absl::Status& why)> on_refused;
+  };
+
+  // Serves connections into `acceptor` on a thread of its own until Stop(). `admin_socket`, if
+  // not empty, is checked once a second. Fails if the TLS identity is unusable.
+  // Each connection gRPC serves is listed in `peers`, which must outlive the listener.
+  absl::Status Start(std::unique_ptr<grpc::experimental::ExternalConnectionAcceptor> acceptor,
+                     const Tls& tls, Limits limits, PeerDirectory& peers,
+                     std::string admin_socket, Callbacks callbacks);
   void Stop();
 
-  // Connections closed at once because the process was at its limit (for logs and tests).
+  // Connections closed at once because the process was at a limit (for logs and tests).
   uint64_t refused() const { return refused_.load(); }
 
  private:
-  AgentListener(UniqueFd fd, int port, UniqueFd wake)
-      : fd_(std::move(fd)), port_(port), wake_(std::move(wake)) {}
+  struct Connection;
+  struct Host {
+    std::string name;  // "ipv4:10.0.0.7"
+    int open = 0;
+  };
+
+  AgentListener(UniqueFd fd, int port, UniqueFd wake, UniqueFd epoll);
   void Loop();
   // Takes every connection waiting; false if accepting failed for good.
   bool AcceptAll();
+  bool AtLimit(int fd) const;
+  // Makes progress on `c` in every direction it can; false once it was closed.
+  bool Drive(Connection& c);
+  // A TLS call on `c` returned `result` <= 0: true if it waits for the socket, else `c` is
+  // closed.
+  bool TlsWaits(Connection& c, int result);
+  bool Handshake(Connection& c);
+  bool FromClient(Connection& c);
+  bool ToInner(Connection& c);
+  bool FromInner(Connection& c);
+  bool ToClient(Connection& c);
+  bool OpenInner(Connection& c);
+  void Watch(Connection& c);
+  void Close(Connection& c);
+  void CloseExpired(absl::Time now);
   bool AdminSocketListening() const;
-  // Counts `fd` for its host; false (and nothing counted) if the host is at its limit.
-  bool AdmitHost(int fd, const sockaddr_storage& peer);
-  // Forgets connections that were closed, and hosts with none left.
-  void SweepHosts();
 
   UniqueFd fd_;
   const int port_;
-  UniqueFd wake_;  // eventfd: Stop() wakes the loop
+  UniqueFd wake_;   // eventfd: Stop() wakes the loop
+  UniqueFd epoll_;  // the listener, the wake fd and both ends of every connection
   std::unique_ptr<grpc::experimental::ExternalConnectionAcceptor> acceptor_;
+  std::unique_ptr<SSL_CTX, decltype(&SSL_CTX_free)> tls_{nullptr, &SSL_CTX_free};
   Limits limits_;
-  // Host address bytes -> its open connections (descriptor, socket inode). Listener thread only.
-  absl::flat_hash_map<std::string, std::vector<std::pair<int, ino_t>>> by_host_;
   std::string admin_socket_;
-  std::function<void(const absl::Status&)> on_fatal_;
+  Callbacks callbacks_;
+  PeerDirectory* peers_ = nullptr;
+  std::string name_prefix_;  // of inner sockets' abstract names: "ovvoc-cp.<pid>.<random>."
+
+  // The front's thread only.
+  uint64_t next_id_ = 1;
+  absl::flat_hash_map<uint64_t, std::unique_ptr<Connection>> connections_;
+  absl::flat_hash_map<std::string, Host> hosts_;  // by address bytes (IPv6: the /64)
+  std::deque<std::pair<absl::Time, uint64_t>> deadlines_;  // handshakes, in order
+
   std::atomic<uint64_t> refused_{0};
   std::thread thread_;
 };

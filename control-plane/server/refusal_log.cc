@@ -86,13 +86,4 @@ void RefusalLog::Flush(AuditLog& audit, absl::Time now, bool final) {
   }
 }
 
-std::string RefusalLog::PeerHost(absl::string_view peer) {
-  // "ipv4:1.2.3.4:5", "ipv6:[::1]:5", "unix:/path"
-  if (peer.rfind("unix:", 0) == 0) return std::string(peer);
-  const size_t colon = peer.rfind(':');
-  const size_t scheme = peer.find(':');
-  if (colon == absl::string_view::npos || colon == scheme) return std::string(peer);
-  return std::string(peer.substr(0, colon));
-}
-
 }  // namespace ovvoc::cp

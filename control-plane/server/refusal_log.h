@@ -46,9 +46,6 @@ class RefusalLog {
   // `final` (at shutdown): whatever is left is written, merged into one row if need be.
   void Flush(AuditLog& audit, absl::Time now, bool final = false);
 
-  // The caller's host from a gRPC peer ("ipv4:127.0.0.1:5000" -> "ipv4:127.0.0.1").
-  static std::string PeerHost(absl::string_view peer);
-
   using Key = std::tuple<std::string, std::string, std::string, std::string, std::string>;
   struct Tally {
     uint64_t count = 0;

@@ -325,6 +325,7 @@ TEST_CASE("anonymous calls are refused without queueing behind or in front of ag
   std::atomic<bool> flooding{true};
   std::atomic<int> in_flight{0};
   std::atomic<int> refused{0};
+  std::atomic<int> cut{0};  // calls on connections the front closed for opening too many
   std::vector<std::unique_ptr<AgentService::Stub>> anonymous;
   for (int i = 0; i < 40; ++i) anonymous.push_back(AnonymousStub(plane.cp->address(), plane.ca_pem));
   struct Call {
@@ -340,6 +341,7 @@ TEST_CASE("anonymous calls are refused without queueing behind or in front of ag
     anonymous[static_cast<size_t>(connection)]->async()->Heartbeat(
         &call->context, &call->request, &call->response, [&, call, connection](grpc::Status s) {
           if (s.error_code() == grpc::StatusCode::UNAUTHENTICATED) ++refused;
+          if (s.error_code() == grpc::StatusCode::UNAVAILABLE) ++cut;
           delete call;
           if (flooding.load()) fire(connection);
           --in_flight;
@@ -376,8 +378,11 @@ TEST_CASE("anonymous calls are refused without queueing behind or in front of ag
     ++rows;
     counted += nlohmann::json::parse(r.details)["count"].get<uint64_t>();
   }
-  CHECK(counted == static_cast<uint64_t>(refused.load()));  // every refusal counted...
-  CHECK(rows < 20);                                          // ...in a few rows
+  // Every refusal counted (a refusal whose connection was closed before its answer arrived
+  // is counted too)...
+  CHECK(counted >= static_cast<uint64_t>(refused.load()));
+  CHECK(counted <= static_cast<uint64_t>(refused.load() + cut.load()));
+  CHECK(rows < 20);  // ...in a few rows
 }
 
 TEST_CASE("running out of file descriptors never takes the listener down") {
@@ -483,13 +488,15 @@ TEST_CASE("a flood of guessed enrollment tokens is refused cheaply and leaves a 
   }
   int per_host = 0;
   int unknown = 0;
+  int cut = 0;  // on a connection the front closed: one connection may not open 400 streams
   for (const Call& call : calls) {
     if (absl::StrContains(call.status.error_message(), "from this host")) ++per_host;
     if (call.status.error_code() == grpc::StatusCode::UNAUTHENTICATED) ++unknown;
+    if (call.status.error_code() == grpc::StatusCode::UNAVAILABLE) ++cut;
     CHECK(!call.status.ok());
   }
   CHECK(per_host > 0);  // one host never holds more than a few places in Enroll's queue
-  CHECK(per_host + unknown == static_cast<int>(calls.size()));
+  CHECK(per_host + unknown + cut == static_cast<int>(calls.size()));
   // The real token still works afterwards.
   CHECK(RawAgent::Enroll(plane.cp->address(), plane.ca_pem, real_token).ok());
 

@@ -235,11 +235,12 @@ TEST_CASE("an agent renews its certificate at half-life and keeps working") {
   auto url = MakeSampleRepo(dir.path());
   REQUIRE(url.ok());
   auto repo = cp->Create({"repo", "add", "--org", "acme", "--url", *url});
+  INFO(repo.status().ToString() << cp->daemon().Log());
   REQUIRE(repo.ok());
   auto job = cp->Create({"job", "create", "--repo", *repo});
   REQUIRE(job.ok());
   auto done = cp->WaitForJob(*job, {"JOB_STATE_SUCCEEDED"}, std::chrono::milliseconds(20'000));
-  INFO(done.status().ToString() << (*agent)->daemon().Log());
+  INFO(done.status().ToString() << (*agent)->daemon().Log() << cp->daemon().Log());
   CHECK(done.ok());
 }
 

@@ -1,11 +1,14 @@
 #include "tests/support/h2_hoarder.h"
 
 #include <netdb.h>
+#include <openssl/pem.h>
 #include <openssl/ssl.h>
+#include <fcntl.h>
 #include <poll.h>
 #include <pthread.h>
 #include <signal.h>
 #include <sys/socket.h>
+#include <sys/time.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -23,6 +26,7 @@ constexpr size_t kMaxQueued = 64 << 10;  // framed bytes kept ahead of what TLS 
 constexpr uint8_t kData = 0, kHeaders = 1, kRstStream = 3, kSettings = 4, kPing = 6, kGoAway = 7,
                   kWindowUpdate = 8;
 constexpr uint8_t kAck = 1, kEndHeaders = 4;
+constexpr uint32_t kCancel = 8;  // RST_STREAM error code
 constexpr uint16_t kSettingsInitialWindowSize = 4;
 
 uint32_t BigEndian(std::string_view bytes) {
@@ -82,6 +86,38 @@ int ConnectNonBlocking(const std::string& address) {
   }
   ::freeaddrinfo(found);
   return fd;
+}
+
+// A TLS 1.3 client context offering "h2" and verifying nothing, with a client identity if given.
+std::unique_ptr<SSL_CTX, decltype(&SSL_CTX_free)> ClientContext(const std::string& key_pem = "",
+                                                                const std::string& cert_pem = "") {
+  std::unique_ptr<SSL_CTX, decltype(&SSL_CTX_free)> ctx(SSL_CTX_new(TLS_client_method()),
+                                                        &SSL_CTX_free);
+  SSL_CTX_set_min_proto_version(ctx.get(), TLS1_3_VERSION);
+  SSL_CTX_set_verify(ctx.get(), SSL_VERIFY_NONE, nullptr);
+  static const unsigned char kAlpn[] = {2, 'h', '2'};
+  SSL_CTX_set_alpn_protos(ctx.get(), kAlpn, sizeof kAlpn);
+  if (!key_pem.empty()) {
+    BIO* key = BIO_new_mem_buf(key_pem.data(), static_cast<int>(key_pem.size()));
+    BIO* cert = BIO_new_mem_buf(cert_pem.data(), static_cast<int>(cert_pem.size()));
+    EVP_PKEY* pkey = PEM_read_bio_PrivateKey(key, nullptr, nullptr, nullptr);
+    X509* x509 = PEM_read_bio_X509(cert, nullptr, nullptr, nullptr);
+    SSL_CTX_use_certificate(ctx.get(), x509);
+    SSL_CTX_use_PrivateKey(ctx.get(), pkey);
+    X509_free(x509);
+    EVP_PKEY_free(pkey);
+    BIO_free(cert);
+    BIO_free(key);
+  }
+  return ctx;
+}
+
+// A write to a connection the server closed must fail with EPIPE, not kill the test.
+void BlockSigpipe() {
+  sigset_t pipe;
+  sigemptyset(&pipe);
+  sigaddset(&pipe, SIGPIPE);
+  pthread_sigmask(SIG_BLOCK, &pipe, nullptr);
 }
 
 // What all the connections of one PartialMessages share.
@@ -249,17 +285,8 @@ void PartialMessages::Stop() {
 }
 
 void PartialMessages::Run() {
-  // A write to a connection the server closed must fail with EPIPE, not kill the test.
-  sigset_t pipe;
-  sigemptyset(&pipe);
-  sigaddset(&pipe, SIGPIPE);
-  pthread_sigmask(SIG_BLOCK, &pipe, nullptr);
-  std::unique_ptr<SSL_CTX, decltype(&SSL_CTX_free)> ctx(SSL_CTX_new(TLS_client_method()),
-                                                        &SSL_CTX_free);
-  SSL_CTX_set_min_proto_version(ctx.get(), TLS1_3_VERSION);
-  SSL_CTX_set_verify(ctx.get(), SSL_VERIFY_NONE, nullptr);
-  static const unsigned char kAlpn[] = {2, 'h', '2'};
-  SSL_CTX_set_alpn_protos(ctx.get(), kAlpn, sizeof kAlpn);
+  BlockSigpipe();
+  auto ctx = ClientContext();
   Shared shared{options_, ctx.get(), RequestHeaders(options_.path), bytes_sent_, resets_};
 
   std::vector<std::unique_ptr<Connection>> connections;
@@ -287,6 +314,72 @@ void PartialMessages::Run() {
     });
   }
   open_ = 0;
+}
+
+ResetOutcome ResetStreams(const std::string& address, const std::string& path, int streams,
+                          const std::string& key_pem, const std::string& cert_pem) {
+  BlockSigpipe();
+  ResetOutcome outcome;
+  const int fd = ConnectNonBlocking(address);
+  if (fd < 0) return outcome;
+  pollfd connecting{fd, POLLOUT, 0};
+  ::poll(&connecting, 1, 10'000);
+  const int flags = 0;
+  ::fcntl(fd, F_SETFL, flags);  // blocking from here, every wait bounded:
+  timeval bound{10, 0};
+  ::setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &bound, sizeof bound);
+  ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &bound, sizeof bound);
+  auto ctx = ClientContext(key_pem, cert_pem);
+  std::unique_ptr<SSL, decltype(&SSL_free)> ssl(SSL_new(ctx.get()), &SSL_free);
+  SSL_set_fd(ssl.get(), fd);
+  if (SSL_connect(ssl.get()) != 1) {
+    ::close(fd);
+    return outcome;
+  }
+  outcome.connected = true;
+  std::string out = "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
+  AppendFrame(out, kSettings, 0, 0, "");
+  const std::string headers = RequestHeaders(path);
+  std::string cancel;
+  AppendBigEndian(cancel, kCancel, 4);
+  // A TLS call failed: a socket wait that timed out is a server that stopped reading or
+  // talking, not one that closed.
+  auto ended = [&](int result) {
+    const int error = SSL_get_error(ssl.get(), result);
+    (error == SSL_ERROR_WANT_READ || error == SSL_ERROR_WANT_WRITE ? outcome.stalled
+                                                                   : outcome.closed) = true;
+  };
+  uint32_t id = 1;
+  while (!outcome.closed && !outcome.stalled && outcome.streams_sent < streams) {
+    const int batch = std::min(100, streams - outcome.streams_sent);
+    for (int i = 0; i < batch; ++i, id += 2) {
+      AppendFrame(out, kHeaders, kEndHeaders, id, headers);
+      AppendFrame(out, kRstStream, 0, id, cancel);
+    }
+    if (const int n = SSL_write(ssl.get(), out.data(), static_cast<int>(out.size())); n <= 0) {
+      ended(n);
+      break;
+    }
+    out.clear();
+    outcome.streams_sent += batch;
+    // Whatever the server said so far (its SETTINGS, ...): an end of stream means it closed.
+    pollfd readable{fd, POLLIN, 0};
+    while (::poll(&readable, 1, 0) > 0) {
+      char buffer[16 << 10];
+      if (const int n = SSL_read(ssl.get(), buffer, sizeof buffer); n <= 0) {
+        ended(n);
+        break;
+      }
+    }
+  }
+  // All went out (the kernel may hold megabytes the server has not read yet): wait for the
+  // server to close, or to fall silent for 10 s.
+  char buffer[16 << 10];
+  while (!outcome.closed && !outcome.stalled) {
+    if (const int n = SSL_read(ssl.get(), buffer, sizeof buffer); n <= 0) ended(n);
+  }
+  ::close(fd);
+  return outcome;
 }
 
 }  // namespace ovvoc::testing

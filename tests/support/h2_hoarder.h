@@ -1,3 +1,5 @@
+// Hostile HTTP/2 clients below gRPC. Test support only.
+//
 // PartialMessages: a hostile HTTP/2 client that makes a gRPC server buffer partly sent messages
 // before any handler or authentication runs. It opens TLS connections (ALPN "h2", no
 // certificate either way) and on each opens streams that declare an L-byte gRPC message and
@@ -55,6 +57,19 @@ class PartialMessages {
   std::atomic<int> open_{0};
   std::atomic<int> lost_{0};
 };
+
+// ResetStreams: HTTP/2 "rapid reset" (CVE-2023-44487) on one TLS connection: HEADERS for a
+// new stream on `path`, RST_STREAM(CANCEL) right after, in batches of 100, until `streams`
+// went out or the server closed the connection. Presents a client certificate if `key_pem`
+// is set. Blocking; every socket wait is bounded (10 s).
+struct ResetOutcome {
+  bool connected = false;  // the TLS handshake succeeded
+  int streams_sent = 0;    // handed to TLS before the server closed the connection
+  bool closed = false;     // the server closed the connection
+  bool stalled = false;    // the server stopped reading, or fell silent, for 10 s
+};
+ResetOutcome ResetStreams(const std::string& address, const std::string& path, int streams,
+                          const std::string& key_pem = "", const std::string& cert_pem = "");
 
 }  // namespace ovvoc::testing
 

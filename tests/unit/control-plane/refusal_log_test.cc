@@ -64,12 +64,6 @@ TEST_CASE("however many hosts and reasons, rows never outrun the budget, and not
   CHECK(audit.Counted() == sent);
 }
 
-TEST_CASE("the host of a gRPC peer drops the port") {
-  CHECK(RefusalLog::PeerHost("ipv4:127.0.0.1:5000") == "ipv4:127.0.0.1");
-  CHECK(RefusalLog::PeerHost("ipv6:[::1]:5000") == "ipv6:[::1]");
-  CHECK(RefusalLog::PeerHost("unix:/run/x.sock") == "unix:/run/x.sock");
-}
-
 }  // namespace
 }  // namespace ovvoc::cp
 

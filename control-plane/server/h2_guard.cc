@@ -1,0 +1,141 @@
+#include "control-plane/server/h2_guard.h"
+
+#include <algorithm>
+#include <cstring>
+
+#include "absl/strings/str_cat.h"
+
+namespace ovvoc::cp {
+namespace {
+
+constexpr absl::string_view kPreface = "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
+
+// RFC 9113 section 6.
+enum FrameType : uint8_t {
+  kData = 0,
+  kHeaders = 1,
+  kPriority = 2,
+  kRstStream = 3,
+  kSettings = 4,
+  kPushPromise = 5,
+  kPing = 6,
+  kGoAway = 7,
+  kWindowUpdate = 8,
+  kContinuation = 9,
+};
+constexpr uint8_t kEndStream = 0x1;
+constexpr uint8_t kAck = 0x1;
+constexpr uint8_t kEndHeaders = 0x4;
+
+}  // namespace
+
+bool H2Guard::Bucket::Take(absl::Time now) {
+  if (now > at_) {
+    tokens_ = std::min(budget_.burst,
+                       tokens_ + budget_.per_second * absl::ToDoubleSeconds(now - at_));
+    at_ = now;
+  }
+  if (tokens_ < 1) return false;
+  tokens_ -= 1;
+  return true;
+}
+
+H2Guard::H2Guard(const H2Limits& limits, absl::Time now)
+    : max_header_block_(limits.max_header_block),
+      streams_(limits.streams, now),
+      resets_(limits.resets, now),
+      control_(limits.control, now),
+      preface_left_(kPreface.size()) {}
+
+absl::Status H2Guard::Consume(absl::string_view bytes, absl::Time now) {
+  while (!bytes.empty()) {
+    if (preface_left_ > 0) {
+      const size_t n = std::min(preface_left_, bytes.size());
+      if (bytes.substr(0, n) != kPreface.substr(kPreface.size() - preface_left_, n)) {
+        return absl::InvalidArgumentError("not an HTTP/2 client (wrong connection preface)");
+      }
+      preface_left_ -= n;
+      bytes.remove_prefix(n);
+    } else if (payload_left_ > 0) {
+      const size_t n = static_cast<size_t>(std::min<uint64_t>(payload_left_, bytes.size()));
+      payload_left_ -= n;
+      bytes.remove_prefix(n);
+    } else {
+      const size_t n = std::min(sizeof header_ - header_have_, bytes.size());
+      std::memcpy(header_ + header_have_, bytes.data(), n);
+      header_have_ += n;
+      bytes.remove_prefix(n);
+      if (header_have_ == sizeof header_) {
+        header_have_ = 0;
+        if (absl::Status frame = OnFrameHeader(now); !frame.ok()) return frame;
+      }
+    }
+  }
+  return absl::OkStatus();
+}
+
+absl::Status H2Guard::OnFrameHeader(absl::Time now) {
+  const uint32_t length = uint32_t{header_[0]} << 16 | uint32_t{header_[1]} << 8 | header_[2];
+  const uint8_t type = header_[3];
+  const uint8_t flags = header_[4];
+  const uint32_t stream = (uint32_t{header_[5]} << 24 | uint32_t{header_[6]} << 16 |
+                           uint32_t{header_[7]} << 8 | header_[8]) &
+                          0x7fffffff;
+  payload_left_ = length;
+
+  // A header block is HEADERS, then CONTINUATIONs up to END_HEADERS, nothing in between.
+  if (in_header_block_ != (type == kContinuation)) {
+    return absl::InvalidArgumentError(in_header_block_
+                                          ? "a header block was interrupted"
+                                          : "CONTINUATION outside a header block");
+  }
+  if (type == kHeaders || type == kContinuation) {
+    header_block_ = (type == kHeaders ? 0 : header_block_) + length;
+    in_header_block_ = (flags & kEndHeaders) == 0;
+    if (header_block_ > max_header_block_) {
+      return absl::ResourceExhaustedError(
+          absl::StrCat("a header block passed ", max_header_block_, " bytes"));
+    }
+  }
+  switch (type) {
+    case kHeaders:
+      if (stream > last_stream_) {  // a new stream (else trailers, or gRPC's protocol error)
+        last_stream_ = stream;
+        if (!streams_.Take(now)) {
+          return absl::ResourceExhaustedError("streams opened faster than this client may");
+        }
+      }
+      break;
+    case kRstStream:
+      if (!resets_.Take(now)) {
+        return absl::ResourceExhaustedError(
+            "streams reset faster than this client may (HTTP/2 rapid reset)");
+      }
+      break;
+    case kData:
+      if (length == 0 && (flags & kEndStream) == 0 && !control_.Take(now)) {
+        return absl::ResourceExhaustedError("empty DATA frames faster than this client may");
+      }
+      break;
+    case kPing:
+    case kSettings:
+      if ((flags & kAck) == 0 && !control_.Take(now)) {
+        return absl::ResourceExhaustedError("control frames faster than this client may");
+      }
+      break;
+    case kContinuation:
+    case kWindowUpdate:
+    case kGoAway:
+      break;
+    case kPriority:
+    case kPushPromise:  // a client never sends one; gRPC refuses it
+    default:            // extension frames, which gRPC ignores
+      if (!control_.Take(now)) {
+        return absl::ResourceExhaustedError("control frames faster than this client may");
+      }
+      break;
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace ovvoc::cp

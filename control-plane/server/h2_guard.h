@@ -1,0 +1,92 @@
+// H2Guard: reads what an agent connection's client sends, as HTTP/2 frames, and says when the
+// connection must be closed. It never changes a byte; the TLS front (server/listener.h) passes
+// the bytes on to gRPC unchanged and closes the connection the moment Consume() refuses.
+//
+// Why: gRPC 1.51 (Debian 12) predates the fix for HTTP/2 "rapid reset" (CVE-2023-44487). A
+// client that opens streams and resets them at once is never held back by the 8-stream limit,
+// since each reset frees its slot, and the server's memory for calls it has not yet matched
+// grows without bound: 4 anonymous connections took a control plane from 0.5 to 8.4 GB in 20 s.
+// Here each connection has budgets (token buckets: a burst, then a rate) for what a real agent
+// does rarely, and spends one per frame:
+//   - streams opened (HEADERS on a new stream id),
+//   - streams reset by the client (RST_STREAM; an agent resets only a call it gives up on),
+//   - control frames (PING, SETTINGS, PRIORITY, frame types gRPC ignores, empty DATA frames
+//     that do not end their stream),
+// and a header block (HEADERS and its CONTINUATIONs) may not pass max_header_block bytes
+// (the CONTINUATION flood). A client that is not a verified agent gets far smaller budgets: it
+// can only enroll. The first bytes must be HTTP/2's client preface.
+//
+// Not thread-safe: one per connection, on the front's thread.
+#ifndef OVVOC_CONTROL_PLANE_SERVER_H2_GUARD_H_
+#define OVVOC_CONTROL_PLANE_SERVER_H2_GUARD_H_
+
+#include <cstddef>
+#include <cstdint>
+
+#include "absl/status/status.h"
+#include "absl/strings/string_view.h"
+#include "absl/time/time.h"
+
+namespace ovvoc::cp {
+
+// A token bucket: `burst` at first, refilled at `per_second`.
+struct Budget {
+  double burst = 0;
+  double per_second = 0;
+};
+
+struct H2Limits {
+  Budget streams;
+  Budget resets;
+  Budget control;
+  uint32_t max_header_block = 64 << 10;
+
+  // A client whose certificate our CA issued: an agent polls, heartbeats and reports; its
+  // resets are calls it gave up on (a deadline, a shutdown).
+  static H2Limits Agent() { return {{64, 16}, {32, 2}, {64, 8}}; }
+  // Anyone else can only enroll (`register` asks again while the server is busy).
+  static H2Limits Anonymous() { return {{16, 1}, {4, 0.5}, {16, 2}}; }
+};
+
+class H2Guard {
+ public:
+  H2Guard(const H2Limits& limits, absl::Time now);
+
+  // The next bytes the client sent, in order. OK, or why the connection must close (our words,
+  // never the client's bytes).
+  absl::Status Consume(absl::string_view bytes, absl::Time now);
+
+  // The whole client preface has arrived (and was right).
+  bool preface_done() const { return preface_left_ == 0; }
+
+ private:
+  class Bucket {
+   public:
+    Bucket(Budget budget, absl::Time now) : budget_(budget), tokens_(budget.burst), at_(now) {}
+    // Takes one token; false if none is left.
+    bool Take(absl::Time now);
+
+   private:
+    Budget budget_;
+    double tokens_;
+    absl::Time at_;
+  };
+
+  absl::Status OnFrameHeader(absl::Time now);
+
+  const uint32_t max_header_block_;
+  Bucket streams_;
+  Bucket resets_;
+  Bucket control_;
+  size_t preface_left_;
+  unsigned char header_[9];
+  size_t header_have_ = 0;
+  uint64_t payload_left_ = 0;  // of the current frame, still to come
+  uint32_t last_stream_ = 0;   // highest stream id the client opened
+  bool in_header_block_ = false;  // HEADERS seen, END_HEADERS not yet
+  uint64_t header_block_ = 0;     // its bytes so far
+};
+
+}  // namespace ovvoc::cp
+
+#endif  // OVVOC_CONTROL_PLANE_SERVER_H2_GUARD_H_
