@@ -127,7 +127,7 @@ void AddServerCommands(CLI::App& app, int& exit_code) {
   serve->add_option("--max-attempts", options->max_attempts, "Lost leases before a job fails")
       ->capture_default_str();
   serve->add_option("--handshake-timeout", (*durations)[5].text,
-                    "Close an agent connection that has not finished TLS in this time [10s]");
+                    "Close an agent connection that has not finished TLS and begun HTTP/2 in this time [10s]");
   serve->add_option("--idle-timeout", (*durations)[6].text,
                     "Close an agent connection with no call for this long [2m]");
   serve->add_option("--connection-max-age", (*durations)[7].text,
@@ -137,7 +137,7 @@ void AddServerCommands(CLI::App& app, int& exit_code) {
       ->capture_default_str()
       ->check(CLI::PositiveNumber);
   serve->add_option("--max-connections", options->max_connections,
-                    "Agent connections open at once; also kept 64 below the open-file limit")
+                    "Agent connections open at once; each holds 3 descriptors, and 64 are kept spare")
       ->capture_default_str()
       ->check(CLI::PositiveNumber);
   serve->add_option("--max-connections-per-host", options->max_connections_per_host,

@@ -1,6 +1,7 @@
 #include "control-plane/server/h2_guard.h"
 
 #include <catch2/catch.hpp>
+#include <random>
 #include <string>
 
 namespace ovvoc::cp {
@@ -135,6 +136,34 @@ TEST_CASE("the presets: an agent may do far more than an anonymous client") {
   for (uint32_t id = 1; id <= 7; id += 2) bytes += OpenAndReset(id);
   REQUIRE(guard.Consume(bytes, kStart).ok());
   CHECK(!guard.Consume(OpenAndReset(9), kStart).ok());
+}
+
+// What a client sends is cut into TLS records wherever it likes: the verdict, and the byte at
+// which it falls, must not depend on where. 2,000 random frame sequences (every type, odd
+// flags and lengths, some garbage), each consumed whole and in random pieces.
+TEST_CASE("the guard's verdict does not depend on how the bytes are split") {
+  std::mt19937 random(20261202);
+  auto pick = [&](uint32_t n) { return static_cast<uint32_t>(random() % n); };
+  for (int round = 0; round < 2000; ++round) {
+    std::string bytes = pick(50) == 0 ? std::string("PRI * HTTP/1.1") : kPreface;
+    const uint32_t frames = 1 + pick(60);
+    for (uint32_t i = 0; i < frames; ++i) {
+      const uint8_t type = static_cast<uint8_t>(pick(12));
+      bytes += Frame(type, static_cast<uint8_t>(pick(256)), pick(40), pick(600));
+    }
+    H2Guard whole(Small(), kStart);
+    const absl::Status verdict = whole.Consume(bytes, kStart);
+
+    H2Guard pieces(Small(), kStart);
+    absl::Status split_verdict;
+    for (size_t at = 0; at < bytes.size() && split_verdict.ok();) {
+      const size_t n = std::min<size_t>(1 + pick(64), bytes.size() - at);
+      split_verdict = pieces.Consume(absl::string_view(bytes).substr(at, n), kStart);
+      at += n;
+    }
+    INFO("round " << round);
+    REQUIRE(verdict == split_verdict);
+  }
 }
 
 }  // namespace
