@@ -110,7 +110,8 @@ void AddServerCommands(CLI::App& app, int& exit_code) {
                                 {"", &options->reap_interval, "--reap-interval"},
                                 {"", &options->handshake_timeout, "--handshake-timeout"},
                                 {"", &options->idle_timeout, "--idle-timeout"},
-                                {"", &options->connection_max_age, "--connection-max-age"}});
+                                {"", &options->connection_max_age, "--connection-max-age"},
+                                {"", &options->write_stall_timeout, "--write-stall-timeout"}});
   serve->add_option("--data-dir", options->data_dir.root, "Directory made by `init`")->required();
   serve->add_option("--listen", options->listen, "HOST:PORT for agents (port 0 picks one)")
       ->capture_default_str();
@@ -132,6 +133,8 @@ void AddServerCommands(CLI::App& app, int& exit_code) {
                     "Close an agent connection with no call for this long [2m]");
   serve->add_option("--connection-max-age", (*durations)[7].text,
                     "Replace every agent connection after this long (agents reconnect) [10m]");
+  serve->add_option("--write-stall-timeout", (*durations)[8].text,
+                    "Close an agent connection whose client reads none of our bytes this long [30s]");
   serve->add_option("--connection-memory-mib", options->connection_memory_mib,
                     "Memory all agent connections may buffer; past it connections are shed")
       ->capture_default_str()

@@ -151,6 +151,7 @@ class ControlPlaneImpl final : public ControlPlane {
     limits.max_connections = options_.max_connections;
     limits.max_per_host = options_.max_connections_per_host;
     limits.handshake_timeout = options_.handshake_timeout;
+    limits.write_stall_timeout = options_.write_stall_timeout;
     AgentListener::Callbacks callbacks;
     callbacks.on_fatal = [this](const absl::Status& why) { Fail(why); };
     callbacks.on_refused = [this](const std::string& host, const absl::Status& why) {

@@ -45,6 +45,7 @@ H2Guard::H2Guard(const H2Limits& limits, absl::Time now)
       streams_(limits.streams, now),
       resets_(limits.resets, now),
       control_(limits.control, now),
+      frames_(limits.frames, now),
       preface_left_(kPreface.size()) {}
 
 absl::Status H2Guard::Consume(absl::string_view bytes, absl::Time now) {
@@ -91,11 +92,16 @@ absl::Status H2Guard::OnFrameHeader(absl::Time now) {
   }
   if (type == kHeaders || type == kContinuation) {
     header_block_ = (type == kHeaders ? 0 : header_block_) + length;
+    header_block_frames_ = (type == kHeaders ? 0 : header_block_frames_) + 1;
     in_header_block_ = (flags & kEndHeaders) == 0;
-    if (header_block_ > max_header_block_) {
-      return absl::ResourceExhaustedError(
-          absl::StrCat("a header block passed ", max_header_block_, " bytes"));
+    if (header_block_ > max_header_block_ || header_block_frames_ > kMaxHeaderBlockFrames) {
+      return absl::ResourceExhaustedError(absl::StrCat("a header block passed ", max_header_block_,
+                                                       " bytes or ", kMaxHeaderBlockFrames,
+                                                       " frames"));
     }
+  }
+  if ((type != kData || length == 0) && !frames_.Take(now)) {
+    return absl::ResourceExhaustedError("frames sent faster than this client may");
   }
   switch (type) {
     case kHeaders:

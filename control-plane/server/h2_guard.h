@@ -12,8 +12,10 @@
 //   - streams reset by the client (RST_STREAM; an agent resets only a call it gives up on),
 //   - control frames (PING, SETTINGS, PRIORITY, frame types gRPC ignores, empty DATA frames
 //     that do not end their stream),
-// and a header block (HEADERS and its CONTINUATIONs) may not pass max_header_block bytes
-// (the CONTINUATION flood). A client that is not a verified agent gets far smaller budgets: it
+//   - frames of any kind but DATA that carries bytes (acknowledgements, WINDOW_UPDATE,
+//     GOAWAY, empty CONTINUATIONs: each costs the server work and the client nothing),
+// and a header block (HEADERS and its CONTINUATIONs) may not pass max_header_block bytes or
+// kMaxHeaderBlockFrames frames (the CONTINUATION flood). A client that is not a verified agent gets far smaller budgets: it
 // can only enroll. The first bytes must be HTTP/2's client preface.
 //
 // Not thread-safe: one per connection, on the front's thread.
@@ -39,17 +41,20 @@ struct H2Limits {
   Budget streams;
   Budget resets;
   Budget control;
+  Budget frames;
   uint32_t max_header_block = 64 << 10;
 
   // A client whose certificate our CA issued: an agent polls, heartbeats and reports; its
   // resets are calls it gave up on (a deadline, a shutdown).
-  static H2Limits Agent() { return {{64, 16}, {32, 2}, {64, 8}}; }
+  static H2Limits Agent() { return {{64, 16}, {32, 2}, {64, 8}, {1024, 256}}; }
   // Anyone else can only enroll (`register` asks again while the server is busy).
-  static H2Limits Anonymous() { return {{16, 1}, {4, 0.5}, {16, 2}}; }
+  static H2Limits Anonymous() { return {{16, 1}, {4, 0.5}, {16, 2}, {256, 32}}; }
 };
 
 class H2Guard {
  public:
+  static constexpr int kMaxHeaderBlockFrames = 32;
+
   H2Guard(const H2Limits& limits, absl::Time now);
 
   // The next bytes the client sent, in order. OK, or why the connection must close (our words,
@@ -78,6 +83,7 @@ class H2Guard {
   Bucket streams_;
   Bucket resets_;
   Bucket control_;
+  Bucket frames_;
   size_t preface_left_;
   unsigned char header_[9];
   size_t header_have_ = 0;
@@ -85,6 +91,7 @@ class H2Guard {
   uint32_t last_stream_ = 0;   // highest stream id the client opened
   bool in_header_block_ = false;  // HEADERS seen, END_HEADERS not yet
   uint64_t header_block_ = 0;     // its bytes so far
+  int header_block_frames_ = 0;   // and frames
 };
 
 }  // namespace ovvoc::cp

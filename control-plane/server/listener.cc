@@ -11,6 +11,8 @@
 #include <sys/eventfd.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <sys/un.h>
 #include <unistd.h>
 
@@ -180,7 +182,10 @@ struct AgentListener::Connection {
   std::string to_inner;      // from the client, not yet taken by gRPC
   std::string to_client;     // from gRPC, not yet taken by TLS (retried as is)
   bool inner_eof = false;    // gRPC closed its end: deliver to_client, then close
+  bool inner_hup = false;    // the kernel said so: inner is out of the epoll set
   bool tls_wants_write = false;  // the last TLS call waits for the socket to take bytes
+  absl::Time stalled_since = absl::InfiniteFuture();  // tls_wants_write since
+  int key_updates = 0;       // TLS 1.3 KeyUpdates the client sent
   uint32_t client_events = 0;
   uint32_t inner_events = 0;
 };
@@ -305,7 +310,9 @@ void AgentListener::Loop() {
         continue;
       }
       // A connection closed earlier in this batch is gone; ids are never reused.
-      if (auto it = connections_.find(tag >> 1); it != connections_.end()) Drive(*it->second);
+      if (auto it = connections_.find(tag >> 1); it != connections_.end()) {
+        OnEvents(*it->second, (tag & 1) != 0, events[i].events);
+      }
     }
     const absl::Time now = absl::Now();
     CloseExpired(now);
@@ -383,17 +390,46 @@ bool AgentListener::AcceptAll() {
       continue;
     }
     SSL_set_accept_state(c->ssl.get());
+    // Counts the client's KeyUpdates (handshake messages a TLS 1.3 client may send once the
+    // handshake is done, and only then).
+    SSL_set_msg_callback(c->ssl.get(), [](int write, int, int type, const void* message,
+                                          size_t length, SSL*, void* arg) {
+      if (write == 0 && type == SSL3_RT_HANDSHAKE && length > 0 &&
+          static_cast<const unsigned char*>(message)[0] == SSL3_MT_KEY_UPDATE) {
+        ++static_cast<Connection*>(arg)->key_updates;
+      }
+    });
+    SSL_set_msg_callback_arg(c->ssl.get(), c.get());
+    // The kernel gives up on a peer that acknowledges nothing we sent for a minute (a zero
+    // window included).
+    const unsigned int user_timeout_ms = 60'000;
+    ::setsockopt(fd, IPPROTO_TCP, TCP_USER_TIMEOUT, &user_timeout_ms, sizeof user_timeout_ms);
     c->client = std::move(client);
     Connection& added = *c;
     connections_.emplace(added.id, std::move(c));
+    ++open_;
     epoll_event event{EPOLLIN, {.u64 = added.id << 1}};
     added.client_events = EPOLLIN;
     if (::epoll_ctl(epoll_.get(), EPOLL_CTL_ADD, added.client.get(), &event) != 0) {
       Close(added);
       continue;
     }
-    deadlines_.emplace_back(absl::Now() + limits_.handshake_timeout, added.id);
+    handshakes_.emplace_back(absl::Now() + limits_.handshake_timeout, added.id);
   }
+}
+
+void AgentListener::OnEvents(Connection& c, bool inner, uint32_t events) {
+  if ((events & (EPOLLHUP | EPOLLERR)) != 0) {
+    if (!inner) {  // the client is gone: nothing more to deliver either way
+      Close(c);
+      return;
+    }
+    // gRPC closed its end. The kernel reports that until the socket is closed, whatever it was
+    // asked to watch: stop watching, and read what gRPC left whenever the client makes room.
+    if (!c.inner_hup) ::epoll_ctl(epoll_.get(), EPOLL_CTL_DEL, c.inner.get(), nullptr);
+    c.inner_hup = true;
+  }
+  Drive(c);
 }
 
 bool AgentListener::Drive(Connection& c) {
@@ -435,6 +471,13 @@ bool AgentListener::Handshake(Connection& c) {
   const int done = SSL_do_handshake(c.ssl.get());
   if (done != 1) return TlsWaits(c, done);
   c.tls_wants_write = false;
+  const unsigned char* protocol = nullptr;
+  unsigned int protocol_length = 0;
+  SSL_get0_alpn_selected(c.ssl.get(), &protocol, &protocol_length);
+  if (absl::string_view(reinterpret_cast<const char*>(protocol), protocol_length) != "h2") {
+    Close(c);  // gRPC speaks HTTP/2 only, and says so
+    return false;
+  }
   X509* cert = SSL_get0_peer_certificate(c.ssl.get());
   const bool agent = cert != nullptr && SSL_get_verify_result(c.ssl.get()) == X509_V_OK;
   c.peer->cert_pem = CertificatePem(cert);
@@ -447,6 +490,14 @@ bool AgentListener::FromClient(Connection& c) {
   char buffer[kChunk];
   while (c.to_inner.size() < kMaxToInner && !c.inner_eof) {
     const int n = SSL_read(c.ssl.get(), buffer, sizeof buffer);
+    if (c.key_updates > kMaxKeyUpdates) {
+      if (callbacks_.on_refused) {
+        callbacks_.on_refused(c.peer->host,
+                              absl::ResourceExhaustedError("more TLS key updates than a client may ask for"));
+      }
+      Close(c);
+      return false;
+    }
     if (n <= 0) return TlsWaits(c, n);
     c.tls_wants_write = false;
     const absl::string_view bytes(buffer, static_cast<size_t>(n));
@@ -547,17 +598,26 @@ bool AgentListener::OpenInner(Connection& c) {
 }
 
 void AgentListener::Watch(Connection& c) {
-  uint32_t client = 0;
-  if (c.state == Connection::State::kHandshake || (c.to_inner.size() < kMaxToInner && !c.inner_eof)) {
-    client |= EPOLLIN;
+  // While TLS waits to write, it waits for nothing else: reading on would only find the same
+  // records waiting (a client that asks for KeyUpdates and never reads would spin us).
+  uint32_t client = EPOLLOUT;
+  if (!c.tls_wants_write) {
+    const bool room = c.to_inner.size() < kMaxToInner && !c.inner_eof;
+    client = c.state == Connection::State::kHandshake || room ? uint32_t{EPOLLIN} : 0;
   }
-  if (c.tls_wants_write) client |= EPOLLOUT;
   if (client != c.client_events) {
     epoll_event event{client, {.u64 = c.id << 1}};
     ::epoll_ctl(epoll_.get(), EPOLL_CTL_MOD, c.client.get(), &event);
     c.client_events = client;
   }
-  if (!c.inner.valid()) return;
+  // A client that takes none of our bytes is closed after write_stall_timeout.
+  if (!c.tls_wants_write) {
+    c.stalled_since = absl::InfiniteFuture();
+  } else if (c.stalled_since == absl::InfiniteFuture()) {
+    c.stalled_since = absl::Now();
+    stalls_.emplace_back(c.stalled_since + limits_.write_stall_timeout, c.id);
+  }
+  if (!c.inner.valid() || c.inner_hup) return;
   uint32_t inner = 0;
   if (!c.inner_eof && c.to_client.empty()) inner |= EPOLLIN;
   if (!c.inner_eof && !c.to_inner.empty()) inner |= EPOLLOUT;
@@ -575,16 +635,23 @@ void AgentListener::Close(Connection& c) {
   }
   // Closing a descriptor takes it out of the epoll set.
   connections_.erase(c.id);  // destroys `c`
+  --open_;
 }
 
 void AgentListener::CloseExpired(absl::Time now) {
-  while (!deadlines_.empty() && deadlines_.front().first <= now) {
-    const uint64_t id = deadlines_.front().second;
-    deadlines_.pop_front();
-    auto it = connections_.find(id);
+  while (!handshakes_.empty() && handshakes_.front().first <= now) {
+    auto it = connections_.find(handshakes_.front().second);
+    handshakes_.pop_front();
     if (it != connections_.end() && it->second->state != Connection::State::kOpen) {
       Close(*it->second);
     }
+  }
+  while (!stalls_.empty() && stalls_.front().first <= now) {
+    const absl::Time since = stalls_.front().first - limits_.write_stall_timeout;
+    auto it = connections_.find(stalls_.front().second);
+    stalls_.pop_front();
+    // Still stalled since then (a stall that ended and began again has its own entry).
+    if (it != connections_.end() && it->second->stalled_since <= since) Close(*it->second);
   }
 }
 

@@ -11,7 +11,8 @@
 // So every byte a client sends passes an H2Guard (server/h2_guard.h) on the way in, and a
 // connection that spends its budgets is closed. A connection reaches gRPC only once its client
 // has finished the handshake and sent HTTP/2's preface; until then it costs a TLS session and
-// is closed after `handshake_timeout`. The client certificate is requested but not verified
+// is closed after `handshake_timeout`. A client that stops reading is closed after
+// `write_stall_timeout`, and one that asks for more than kMaxKeyUpdates TLS key updates at once. The client certificate is requested but not verified
 // here beyond choosing the guard's budgets (CA-issued: an agent's; else anonymous, which can
 // only enroll): whether it names an enrolled agent is checked on every call (server/auth.h),
 // which finds it, and the client's address, in `peers` by gRPC's peer string.
@@ -52,6 +53,9 @@ namespace ovvoc::cp {
 class AgentListener {
  public:
   static constexpr int kReservedFds = 64;
+  // TLS 1.3 KeyUpdates a client may ask for in a connection's life: each makes us send one, and
+  // a real client asks only after exabytes.
+  static constexpr int kMaxKeyUpdates = 16;
 
   // Binds and listens on "HOST:PORT" ("[::1]:0", "0.0.0.0:7443"; port 0 picks one).
   static absl::StatusOr<std::unique_ptr<AgentListener>> Bind(const std::string& address);
@@ -68,6 +72,9 @@ class AgentListener {
     int max_connections = 20'000;
     int max_per_host = 256;
     absl::Duration handshake_timeout = absl::Seconds(10);  // TLS handshake and HTTP/2 preface
+    // A client that takes none of our bytes for this long is closed (gRPC would keep a
+    // connection with an unsent answer forever, idle and age limits notwithstanding).
+    absl::Duration write_stall_timeout = absl::Seconds(30);
     H2Limits agent = H2Limits::Agent();
     H2Limits anonymous = H2Limits::Anonymous();
   };
@@ -88,6 +95,8 @@ class AgentListener {
 
   // Connections closed at once because the process was at a limit (for logs and tests).
   uint64_t refused() const { return refused_.load(); }
+  // Client connections open now.
+  int connections() const { return open_.load(); }
 
  private:
   struct Connection;
@@ -103,6 +112,8 @@ class AgentListener {
   bool AtLimit(int fd) const;
   // Makes progress on `c` in every direction it can; false once it was closed.
   bool Drive(Connection& c);
+  // `events` arrived on one side of `c`.
+  void OnEvents(Connection& c, bool inner, uint32_t events);
   // A TLS call on `c` returned `result` <= 0: true if it waits for the socket, else `c` is
   // closed.
   bool TlsWaits(Connection& c, int result);
@@ -133,9 +144,12 @@ class AgentListener {
   uint64_t next_id_ = 1;
   absl::flat_hash_map<uint64_t, std::unique_ptr<Connection>> connections_;
   absl::flat_hash_map<std::string, Host> hosts_;  // by address bytes (IPv6: the /64)
-  std::deque<std::pair<absl::Time, uint64_t>> deadlines_;  // handshakes, in order
+  // (deadline, connection), in order: handshakes, and clients that stopped taking our bytes.
+  std::deque<std::pair<absl::Time, uint64_t>> handshakes_;
+  std::deque<std::pair<absl::Time, uint64_t>> stalls_;
 
   std::atomic<uint64_t> refused_{0};
+  std::atomic<int> open_{0};
   std::thread thread_;
 };
 

@@ -43,6 +43,7 @@ struct ServerOptions {
   int max_connections = 20'000;    // agent connections open at once (also capped by open files)
   int max_connections_per_host = 256;  // from one address (agents behind one NAT share one)
   absl::Duration handshake_timeout = absl::Seconds(10);  // to finish TLS and begin HTTP/2
+  absl::Duration write_stall_timeout = absl::Seconds(30);  // a client that reads nothing
   absl::Duration idle_timeout = absl::Minutes(2);        // a connection with no call is closed
   absl::Duration connection_max_age = absl::Minutes(10); // then the agent reconnects
   size_t connection_memory_mib = 512;                    // all agent connections' buffers

@@ -169,12 +169,12 @@ TEST_CASE("HTTP/2 rapid reset gets its connection closed, anonymous or enrolled,
   const ResetOutcome anonymous = ResetStreams(cp->address(), path, kOffered);
   const ResetOutcome as_agent =
       ResetStreams(cp->address(), path, kOffered, agent.key_pem, agent.certificate_pem);
-  INFO("anonymous: " << anonymous.streams_sent << " streams sent, closed " << anonymous.closed
-                     << "; with the agent's certificate: " << as_agent.streams_sent
+  INFO("anonymous: " << anonymous.sent << " streams sent, closed " << anonymous.closed
+                     << "; with the agent's certificate: " << as_agent.sent
                      << " sent, closed " << as_agent.closed);
   REQUIRE(anonymous.connected);
   REQUIRE(as_agent.connected);
-  // (streams_sent says little: the kernel takes megabytes the server never reads.)
+  // (sent says little: the kernel takes megabytes the server never reads.)
   CHECK(anonymous.closed);
   CHECK(as_agent.closed);
 
@@ -196,7 +196,7 @@ TEST_CASE("HTTP/2 rapid reset gets its connection closed, anonymous or enrolled,
         while (attacking.load()) {
           const ResetOutcome outcome = ResetStreams(cp->address(), path, kOffered);
           connections += outcome.connected ? 1 : 0;
-          streams += outcome.streams_sent;
+          streams += outcome.sent;
         }
       });
     }

@@ -69,7 +69,7 @@ std::string RequestHeaders(std::string_view path) {
 }
 
 // A non-blocking TCP connection to HOST:PORT, still connecting; -1 if it cannot even start.
-int ConnectNonBlocking(const std::string& address) {
+int ConnectNonBlocking(const std::string& address, int receive_buffer = 0) {
   const size_t colon = address.rfind(':');
   if (colon == std::string::npos) return -1;
   addrinfo hints{};
@@ -80,6 +80,9 @@ int ConnectNonBlocking(const std::string& address) {
     return -1;
   }
   int fd = ::socket(found->ai_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  if (fd >= 0 && receive_buffer > 0) {  // before connect(), so that the window is small too
+    ::setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &receive_buffer, sizeof receive_buffer);
+  }
   if (fd >= 0 && ::connect(fd, found->ai_addr, found->ai_addrlen) != 0 && errno != EINPROGRESS) {
     ::close(fd);
     fd = -1;
@@ -118,6 +121,34 @@ void BlockSigpipe() {
   sigemptyset(&pipe);
   sigaddset(&pipe, SIGPIPE);
   pthread_sigmask(SIG_BLOCK, &pipe, nullptr);
+}
+
+// A blocking TCP + TLS connection to `address` whose every wait is bounded (10 s), with
+// `receive_buffer` bytes of socket receive buffer if set; -1 if it cannot be made.
+int ConnectBlocking(const std::string& address, SSL_CTX* ctx,
+                    std::unique_ptr<SSL, decltype(&SSL_free)>& ssl, int receive_buffer = 0) {
+  const int fd = ConnectNonBlocking(address, receive_buffer);
+  if (fd < 0) return -1;
+  pollfd connecting{fd, POLLOUT, 0};
+  ::poll(&connecting, 1, 10'000);
+  ::fcntl(fd, F_SETFL, 0);  // blocking from here
+  timeval bound{10, 0};
+  ::setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &bound, sizeof bound);
+  ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &bound, sizeof bound);
+  ssl.reset(SSL_new(ctx));
+  SSL_set_fd(ssl.get(), fd);
+  if (SSL_connect(ssl.get()) != 1) {
+    ::close(fd);
+    return -1;
+  }
+  return fd;
+}
+
+// HTTP/2's client preface and an empty SETTINGS frame.
+std::string Preface() {
+  std::string out = "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
+  AppendFrame(out, kSettings, 0, 0, "");
+  return out;
 }
 
 // What all the connections of one PartialMessages share.
@@ -320,25 +351,12 @@ ResetOutcome ResetStreams(const std::string& address, const std::string& path, i
                           const std::string& key_pem, const std::string& cert_pem) {
   BlockSigpipe();
   ResetOutcome outcome;
-  const int fd = ConnectNonBlocking(address);
-  if (fd < 0) return outcome;
-  pollfd connecting{fd, POLLOUT, 0};
-  ::poll(&connecting, 1, 10'000);
-  const int flags = 0;
-  ::fcntl(fd, F_SETFL, flags);  // blocking from here, every wait bounded:
-  timeval bound{10, 0};
-  ::setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &bound, sizeof bound);
-  ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &bound, sizeof bound);
   auto ctx = ClientContext(key_pem, cert_pem);
-  std::unique_ptr<SSL, decltype(&SSL_free)> ssl(SSL_new(ctx.get()), &SSL_free);
-  SSL_set_fd(ssl.get(), fd);
-  if (SSL_connect(ssl.get()) != 1) {
-    ::close(fd);
-    return outcome;
-  }
+  std::unique_ptr<SSL, decltype(&SSL_free)> ssl(nullptr, &SSL_free);
+  const int fd = ConnectBlocking(address, ctx.get(), ssl);
+  if (fd < 0) return outcome;
   outcome.connected = true;
-  std::string out = "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
-  AppendFrame(out, kSettings, 0, 0, "");
+  std::string out = Preface();
   const std::string headers = RequestHeaders(path);
   std::string cancel;
   AppendBigEndian(cancel, kCancel, 4);
@@ -350,8 +368,8 @@ ResetOutcome ResetStreams(const std::string& address, const std::string& path, i
                                                                    : outcome.closed) = true;
   };
   uint32_t id = 1;
-  while (!outcome.closed && !outcome.stalled && outcome.streams_sent < streams) {
-    const int batch = std::min(100, streams - outcome.streams_sent);
+  while (!outcome.closed && !outcome.stalled && outcome.sent < streams) {
+    const int batch = std::min(100, streams - outcome.sent);
     for (int i = 0; i < batch; ++i, id += 2) {
       AppendFrame(out, kHeaders, kEndHeaders, id, headers);
       AppendFrame(out, kRstStream, 0, id, cancel);
@@ -361,7 +379,7 @@ ResetOutcome ResetStreams(const std::string& address, const std::string& path, i
       break;
     }
     out.clear();
-    outcome.streams_sent += batch;
+    outcome.sent += batch;
     // Whatever the server said so far (its SETTINGS, ...): an end of stream means it closed.
     pollfd readable{fd, POLLIN, 0};
     while (::poll(&readable, 1, 0) > 0) {
@@ -375,6 +393,75 @@ ResetOutcome ResetStreams(const std::string& address, const std::string& path, i
   // All went out (the kernel may hold megabytes the server has not read yet): wait for the
   // server to close, or to fall silent for 10 s.
   char buffer[16 << 10];
+  while (!outcome.closed && !outcome.stalled) {
+    if (const int n = SSL_read(ssl.get(), buffer, sizeof buffer); n <= 0) ended(n);
+  }
+  ::close(fd);
+  return outcome;
+}
+
+std::unique_ptr<StalledReader> StalledReader::Open(const std::string& address,
+                                                   const std::string& path) {
+  BlockSigpipe();
+  auto ctx = ClientContext();
+  std::unique_ptr<SSL, decltype(&SSL_free)> ssl(nullptr, &SSL_free);
+  const int fd = ConnectBlocking(address, ctx.get(), ssl, /*receive_buffer=*/1024);
+  if (fd < 0) return nullptr;
+  // Windows as large as HTTP/2 allows: the server may send everything it has at once.
+  std::string out = "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
+  std::string settings;
+  AppendBigEndian(settings, kSettingsInitialWindowSize, 2);
+  AppendBigEndian(settings, 0x7fffffff, 4);
+  AppendFrame(out, kSettings, 0, 0, settings);
+  std::string increment;
+  AppendBigEndian(increment, 0x7fffffff - kInitialWindow, 4);
+  AppendFrame(out, kWindowUpdate, 0, 0, increment);
+  AppendFrame(out, kHeaders, kEndHeaders, 1, RequestHeaders(path));
+  AppendFrame(out, kData, /*END_STREAM*/ 1, 1, std::string(5, '\0'));  // an empty message
+  if (SSL_write(ssl.get(), out.data(), static_cast<int>(out.size())) <= 0) {
+    ::close(fd);
+    return nullptr;
+  }
+  return std::unique_ptr<StalledReader>(new StalledReader(fd, ssl.release(), ctx.release()));
+}
+
+StalledReader::~StalledReader() {
+  SSL_free(static_cast<SSL*>(ssl_));
+  SSL_CTX_free(static_cast<SSL_CTX*>(ctx_));
+  ::close(fd_);
+}
+
+ResetOutcome RequestKeyUpdates(const std::string& address, int count) {
+  BlockSigpipe();
+  ResetOutcome outcome;
+  auto ctx = ClientContext();
+  std::unique_ptr<SSL, decltype(&SSL_free)> ssl(nullptr, &SSL_free);
+  const int fd = ConnectBlocking(address, ctx.get(), ssl);
+  if (fd < 0) return outcome;
+  outcome.connected = true;
+  const std::string preface = Preface();
+  auto ended = [&](int result) {
+    const int error = SSL_get_error(ssl.get(), result);
+    (error == SSL_ERROR_WANT_READ || error == SSL_ERROR_WANT_WRITE ? outcome.stalled
+                                                                   : outcome.closed) = true;
+  };
+  if (const int n = SSL_write(ssl.get(), preface.data(), static_cast<int>(preface.size())); n <= 0) {
+    ended(n);
+  }
+  char buffer[16 << 10];
+  for (int i = 0; i < count && !outcome.closed && !outcome.stalled; ++i) {
+    // Sent with the next handshake call; the server must answer each with one of its own.
+    if (SSL_key_update(ssl.get(), SSL_KEY_UPDATE_REQUESTED) != 1) break;
+    if (const int n = SSL_do_handshake(ssl.get()); n <= 0) {
+      ended(n);
+      break;
+    }
+    ++outcome.sent;
+    pollfd readable{fd, POLLIN, 0};
+    while (!outcome.closed && ::poll(&readable, 1, 0) > 0) {
+      if (const int n = SSL_read(ssl.get(), buffer, sizeof buffer); n <= 0) ended(n);
+    }
+  }
   while (!outcome.closed && !outcome.stalled) {
     if (const int n = SSL_read(ssl.get(), buffer, sizeof buffer); n <= 0) ended(n);
   }

@@ -11,6 +11,7 @@
 #define OVVOC_TESTS_SUPPORT_H2_HOARDER_H_
 
 #include <atomic>
+#include <memory>
 #include <cstdint>
 #include <string>
 #include <thread>
@@ -64,12 +65,35 @@ class PartialMessages {
 // is set. Blocking; every socket wait is bounded (10 s).
 struct ResetOutcome {
   bool connected = false;  // the TLS handshake succeeded
-  int streams_sent = 0;    // handed to TLS before the server closed the connection
+  int sent = 0;            // streams (key updates) handed to TLS before the server closed
   bool closed = false;     // the server closed the connection
   bool stalled = false;    // the server stopped reading, or fell silent, for 10 s
 };
 ResetOutcome ResetStreams(const std::string& address, const std::string& path, int streams,
                           const std::string& key_pem = "", const std::string& cert_pem = "");
+
+// StalledReader: one TLS connection (no certificate, a small receive buffer) that makes one
+// call on `path` and then never reads a byte: whatever the server answers piles up in its
+// send buffers. Holds the connection until destroyed.
+class StalledReader {
+ public:
+  // Null if it could not connect or finish TLS within 10 s.
+  static std::unique_ptr<StalledReader> Open(const std::string& address, const std::string& path);
+  ~StalledReader();
+  StalledReader(const StalledReader&) = delete;
+  StalledReader& operator=(const StalledReader&) = delete;
+
+ private:
+  StalledReader(int fd, void* ssl, void* ctx) : fd_(fd), ssl_(ssl), ctx_(ctx) {}
+  int fd_;
+  void* ssl_;  // SSL*
+  void* ctx_;  // SSL_CTX*
+};
+
+// RequestKeyUpdates: one TLS connection (no certificate) that sends HTTP/2's preface, then
+// asks for `count` TLS 1.3 key updates, reading all the while; `closed` if the server closed
+// the connection (else it answered them all and fell silent for 10 s).
+ResetOutcome RequestKeyUpdates(const std::string& address, int count);
 
 }  // namespace ovvoc::testing
 

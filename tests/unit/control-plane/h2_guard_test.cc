@@ -35,6 +35,7 @@ H2Limits Small() {
   limits.streams = {10, 1};
   limits.resets = {3, 1};
   limits.control = {4, 1};
+  limits.frames = {300, 1};
   limits.max_header_block = 1000;
   return limits;
 }
@@ -111,18 +112,35 @@ TEST_CASE("a header block may not grow past its bound or be interrupted") {
             .ok());
 }
 
-TEST_CASE("control frames spend their budget; acknowledgements and flow control do not") {
+TEST_CASE("control frames spend their budget; acknowledgements and flow control spend only the frame budget") {
   H2Guard guard(Small(), kStart);
   std::string bytes = kPreface;
   for (int i = 0; i < 50; ++i) {
     bytes += Frame(kSettings, kAck, 0, 0) + Frame(kPing, kAck, 0, 8) +
              Frame(kWindowUpdate, 0, 0, 4) + Frame(kData, kEndStream, 1, 0) +
-             Frame(kData, 0, 1, 100);
+             Frame(kData, 0, 1, 100);  // DATA with bytes costs nothing
   }
   bytes += Frame(kSettings, 0, 0, 6) + Frame(kPing, 0, 0, 8) + Frame(kPriority, 0, 1, 5) +
            Frame(0x42, 0, 0, 3);  // an extension frame
   REQUIRE(guard.Consume(bytes, kStart).ok());
   CHECK(absl::IsResourceExhausted(guard.Consume(Frame(kData, 0, 1, 0), kStart)));  // empty DATA
+
+  // 200 of the 300 frames are spent: acknowledgements alone run out too.
+  H2Guard acks(Small(), kStart);
+  std::string flood = kPreface;
+  for (int i = 0; i < 300; ++i) flood += Frame(kWindowUpdate, 0, 0, 4);
+  REQUIRE(acks.Consume(flood, kStart).ok());
+  absl::Status next = acks.Consume(Frame(kPing, kAck, 0, 8), kStart);
+  CHECK(absl::IsResourceExhausted(next));
+  CHECK_THAT(std::string(next.message()), Catch::Contains("frames"));
+}
+
+TEST_CASE("a header block of many empty CONTINUATIONs is cut") {
+  H2Guard guard(Small(), kStart);
+  std::string bytes = kPreface + Frame(kHeaders, 0, 1, 10);
+  for (int i = 1; i < H2Guard::kMaxHeaderBlockFrames; ++i) bytes += Frame(kContinuation, 0, 1, 0);
+  REQUIRE(guard.Consume(bytes, kStart).ok());
+  CHECK(absl::IsResourceExhausted(guard.Consume(Frame(kContinuation, 0, 1, 0), kStart)));
 }
 
 TEST_CASE("the presets: an agent may do far more than an anonymous client") {
