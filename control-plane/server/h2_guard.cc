@@ -29,15 +29,32 @@ constexpr uint8_t kEndHeaders = 0x4;
 
 }  // namespace
 
+void H2Guard::Bucket::Refill(absl::Time now) {
+  if (now <= at_) return;
+  tokens_ = std::min(budget_.burst, tokens_ + budget_.per_second * absl::ToDoubleSeconds(now - at_));
+  at_ = now;
+}
+
 bool H2Guard::Bucket::Take(absl::Time now) {
-  if (now > at_) {
-    tokens_ = std::min(budget_.burst,
-                       tokens_ + budget_.per_second * absl::ToDoubleSeconds(now - at_));
-    at_ = now;
-  }
+  Refill(now);
   if (tokens_ < 1) return false;
   tokens_ -= 1;
   return true;
+}
+
+void H2Guard::Bucket::Spend(absl::Time now) {
+  Refill(now);
+  tokens_ -= 1;
+}
+
+absl::Time H2Guard::Bucket::ReadyAt() const {
+  if (tokens_ >= 0) return at_;
+  if (budget_.per_second <= 0) return absl::InfiniteFuture();
+  return at_ + absl::Seconds(-tokens_ / budget_.per_second);
+}
+
+absl::Time H2Guard::ready_at() const {
+  return std::max({streams_.ReadyAt(), control_.ReadyAt(), frames_.ReadyAt()});
 }
 
 H2Guard::H2Guard(const H2Limits& limits, absl::Time now)
@@ -100,16 +117,12 @@ absl::Status H2Guard::OnFrameHeader(absl::Time now) {
                                                        " frames"));
     }
   }
-  if ((type != kData || length == 0) && !frames_.Take(now)) {
-    return absl::ResourceExhaustedError("frames sent faster than this client may");
-  }
+  if (type != kData || length == 0) frames_.Spend(now);
   switch (type) {
     case kHeaders:
       if (stream > last_stream_) {  // a new stream (else trailers, or gRPC's protocol error)
         last_stream_ = stream;
-        if (!streams_.Take(now)) {
-          return absl::ResourceExhaustedError("streams opened faster than this client may");
-        }
+        streams_.Spend(now);
       }
       break;
     case kRstStream:
@@ -119,15 +132,11 @@ absl::Status H2Guard::OnFrameHeader(absl::Time now) {
       }
       break;
     case kData:
-      if (length == 0 && (flags & kEndStream) == 0 && !control_.Take(now)) {
-        return absl::ResourceExhaustedError("empty DATA frames faster than this client may");
-      }
+      if (length == 0 && (flags & kEndStream) == 0) control_.Spend(now);
       break;
     case kPing:
     case kSettings:
-      if ((flags & kAck) == 0 && !control_.Take(now)) {
-        return absl::ResourceExhaustedError("control frames faster than this client may");
-      }
+      if ((flags & kAck) == 0) control_.Spend(now);
       break;
     case kContinuation:
     case kWindowUpdate:
@@ -136,9 +145,7 @@ absl::Status H2Guard::OnFrameHeader(absl::Time now) {
     case kPriority:
     case kPushPromise:  // a client never sends one; gRPC refuses it
     default:            // extension frames, which gRPC ignores
-      if (!control_.Take(now)) {
-        return absl::ResourceExhaustedError("control frames faster than this client may");
-      }
+      control_.Spend(now);
       break;
   }
   return absl::OkStatus();

@@ -1,22 +1,27 @@
 // H2Guard: reads what an agent connection's client sends, as HTTP/2 frames, and says when the
-// connection must be closed. It never changes a byte; the TLS front (server/listener.h) passes
-// the bytes on to gRPC unchanged and closes the connection the moment Consume() refuses.
+// connection must wait or be closed. It never changes a byte: the TLS front
+// (server/listener.h) passes the bytes on to gRPC unchanged, stops reading the client until
+// ready_at(), and closes the connection the moment Consume() refuses.
 //
 // Why: gRPC 1.51 (Debian 12) predates the fix for HTTP/2 "rapid reset" (CVE-2023-44487). A
 // client that opens streams and resets them at once is never held back by the 8-stream limit,
 // since each reset frees its slot, and the server's memory for calls it has not yet matched
 // grows without bound: 4 anonymous connections took a control plane from 0.5 to 8.4 GB in 20 s.
-// Here each connection has budgets (token buckets: a burst, then a rate) for what a real agent
-// does rarely, and spends one per frame:
-//   - streams opened (HEADERS on a new stream id),
+//
+// Each connection has budgets (token buckets: a burst, then a rate), one token per frame.
+// Overspending these closes the connection:
 //   - streams reset by the client (RST_STREAM; an agent resets only a call it gives up on),
+//   - a header block (HEADERS and its CONTINUATIONs) past max_header_block bytes or
+//     kMaxHeaderBlockFrames frames (the CONTINUATION flood),
+// and overspending these only paces the client (it is not read until the debt is repaid, so a
+// busy agent is slowed, never cut off, and a flood costs no TLS handshakes to reconnect):
+//   - streams opened (HEADERS on a new stream id),
 //   - control frames (PING, SETTINGS, PRIORITY, frame types gRPC ignores, empty DATA frames
 //     that do not end their stream),
 //   - frames of any kind but DATA that carries bytes (acknowledgements, WINDOW_UPDATE,
-//     GOAWAY, empty CONTINUATIONs: each costs the server work and the client nothing),
-// and a header block (HEADERS and its CONTINUATIONs) may not pass max_header_block bytes or
-// kMaxHeaderBlockFrames frames (the CONTINUATION flood). A client that is not a verified agent gets far smaller budgets: it
-// can only enroll. The first bytes must be HTTP/2's client preface.
+//     GOAWAY, empty CONTINUATIONs: each costs the server work and the client nothing).
+// A client that is not a verified agent gets far smaller budgets: it can only enroll. The
+// first bytes must be HTTP/2's client preface.
 //
 // Not thread-safe: one per connection, on the front's thread.
 #ifndef OVVOC_CONTROL_PLANE_SERVER_H2_GUARD_H_
@@ -38,17 +43,18 @@ struct Budget {
 };
 
 struct H2Limits {
-  Budget streams;
-  Budget resets;
-  Budget control;
-  Budget frames;
+  Budget streams;  // paces
+  Budget resets;   // closes
+  Budget control;  // paces
+  Budget frames;   // paces
   uint32_t max_header_block = 64 << 10;
 
   // A client whose certificate our CA issued: an agent polls, heartbeats and reports; its
   // resets are calls it gave up on (a deadline, a shutdown).
-  static H2Limits Agent() { return {{64, 16}, {32, 2}, {64, 8}, {1024, 256}}; }
-  // Anyone else can only enroll (`register` asks again while the server is busy).
-  static H2Limits Anonymous() { return {{16, 1}, {4, 0.5}, {16, 2}, {256, 32}}; }
+  static H2Limits Agent() { return {{256, 64}, {32, 2}, {64, 8}, {4096, 1024}}; }
+  // Anyone else can only enroll (`register` asks again while the server is busy), and resets
+  // almost nothing.
+  static H2Limits Anonymous() { return {{16, 4}, {4, 0.5}, {16, 2}, {256, 64}}; }
 };
 
 class H2Guard {
@@ -61,6 +67,10 @@ class H2Guard {
   // never the client's bytes).
   absl::Status Consume(absl::string_view bytes, absl::Time now);
 
+  // When the client may be read again: by then the pacing budgets it overspent are repaid.
+  // In the past if it may be read now.
+  absl::Time ready_at() const;
+
   // The whole client preface has arrived (and was right).
   bool preface_done() const { return preface_left_ == 0; }
 
@@ -68,10 +78,16 @@ class H2Guard {
   class Bucket {
    public:
     Bucket(Budget budget, absl::Time now) : budget_(budget), tokens_(budget.burst), at_(now) {}
-    // Takes one token; false if none is left.
+    // Takes one token; false (and none taken) if none is left.
     bool Take(absl::Time now);
+    // Takes one token, into debt if need be.
+    void Spend(absl::Time now);
+    // When the tokens are no longer in debt.
+    absl::Time ReadyAt() const;
 
    private:
+    void Refill(absl::Time now);
+
     Budget budget_;
     double tokens_;
     absl::Time at_;

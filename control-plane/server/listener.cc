@@ -16,6 +16,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <fstream>
@@ -185,6 +186,7 @@ struct AgentListener::Connection {
   bool inner_hup = false;    // the kernel said so: inner is out of the epoll set
   bool tls_wants_write = false;  // the last TLS call waits for the socket to take bytes
   absl::Time stalled_since = absl::InfiniteFuture();  // tls_wants_write since
+  bool paused = false;       // not read until the guard is ready (a pacing budget overspent)
   int key_updates = 0;       // TLS 1.3 KeyUpdates the client sent
   uint32_t client_events = 0;
   uint32_t inner_events = 0;
@@ -293,7 +295,13 @@ void AgentListener::Loop() {
   absl::Time next_check = absl::Now() + absl::Seconds(1);
   epoll_event events[256];
   for (;;) {
-    const int ready = ::epoll_wait(epoll_.get(), events, 256, 250);
+    // Wake for the next paced client too (other deadlines are seconds long: 250 ms will do).
+    int wait_ms = 250;
+    if (!pauses_.empty()) {
+      const absl::Duration until = pauses_.top().first - absl::Now();
+      wait_ms = static_cast<int>(std::clamp<int64_t>(absl::ToInt64Milliseconds(until) + 1, 0, 250));
+    }
+    const int ready = ::epoll_wait(epoll_.get(), events, 256, wait_ms);
     if (ready < 0 && errno != EINTR) {
       callbacks_.on_fatal(Errno("epoll_wait on the agent listener"));
       return;
@@ -316,6 +324,7 @@ void AgentListener::Loop() {
     }
     const absl::Time now = absl::Now();
     CloseExpired(now);
+    Resume(now);
     if (now >= next_check) {
       next_check = now + absl::Seconds(1);
       if (!admin_socket_.empty() && !AdminSocketListening()) {
@@ -404,6 +413,9 @@ bool AgentListener::AcceptAll() {
     // window included).
     const unsigned int user_timeout_ms = 60'000;
     ::setsockopt(fd, IPPROTO_TCP, TCP_USER_TIMEOUT, &user_timeout_ms, sizeof user_timeout_ms);
+    // Answers are small and go out whole: Nagle would hold one back for the last one's ACK.
+    const int one = 1;
+    ::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
     c->client = std::move(client);
     Connection& added = *c;
     connections_.emplace(added.id, std::move(c));
@@ -488,7 +500,7 @@ bool AgentListener::Handshake(Connection& c) {
 
 bool AgentListener::FromClient(Connection& c) {
   char buffer[kChunk];
-  while (c.to_inner.size() < kMaxToInner && !c.inner_eof) {
+  while (!c.paused && c.to_inner.size() < kMaxToInner && !c.inner_eof) {
     const int n = SSL_read(c.ssl.get(), buffer, sizeof buffer);
     if (c.key_updates > kMaxKeyUpdates) {
       if (callbacks_.on_refused) {
@@ -507,6 +519,10 @@ bool AgentListener::FromClient(Connection& c) {
       return false;
     }
     c.to_inner.append(buffer, static_cast<size_t>(n));
+    if (const absl::Time ready = c.guard->ready_at(); ready > absl::Now()) {
+      c.paused = true;  // until its debt is repaid: paced, not cut off
+      pauses_.emplace(ready, c.id);
+    }
     if (c.state == Connection::State::kPreface && c.guard->preface_done() && !OpenInner(c)) {
       return false;
     }
@@ -602,7 +618,7 @@ void AgentListener::Watch(Connection& c) {
   // records waiting (a client that asks for KeyUpdates and never reads would spin us).
   uint32_t client = EPOLLOUT;
   if (!c.tls_wants_write) {
-    const bool room = c.to_inner.size() < kMaxToInner && !c.inner_eof;
+    const bool room = c.to_inner.size() < kMaxToInner && !c.inner_eof && !c.paused;
     client = c.state == Connection::State::kHandshake || room ? uint32_t{EPOLLIN} : 0;
   }
   if (client != c.client_events) {
@@ -636,6 +652,21 @@ void AgentListener::Close(Connection& c) {
   // Closing a descriptor takes it out of the epoll set.
   connections_.erase(c.id);  // destroys `c`
   --open_;
+}
+
+void AgentListener::Resume(absl::Time now) {
+  while (!pauses_.empty() && pauses_.top().first <= now) {
+    auto it = connections_.find(pauses_.top().second);
+    pauses_.pop();
+    if (it == connections_.end() || !it->second->paused) continue;
+    Connection& c = *it->second;
+    if (const absl::Time ready = c.guard->ready_at(); ready > now) {
+      pauses_.emplace(ready, c.id);
+      continue;
+    }
+    c.paused = false;
+    Drive(c);
+  }
 }
 
 void AgentListener::CloseExpired(absl::Time now) {

@@ -8,8 +8,9 @@
 //     connections against 1,024 open files took the control plane off the network);
 //   - it predates the fix for HTTP/2 rapid reset (CVE-2023-44487): a client that opens and
 //     resets streams in a loop grows its memory without bound.
-// So every byte a client sends passes an H2Guard (server/h2_guard.h) on the way in, and a
-// connection that spends its budgets is closed. A connection reaches gRPC only once its client
+// So every byte a client sends passes an H2Guard (server/h2_guard.h) on the way in: a client
+// that overspends a pacing budget is not read until it is repaid, and one that resets streams
+// in a loop or floods header blocks is closed. A connection reaches gRPC only once its client
 // has finished the handshake and sent HTTP/2's preface; until then it costs a TLS session and
 // is closed after `handshake_timeout`. A client that stops reading is closed after
 // `write_stall_timeout`, and one that asks for more than kMaxKeyUpdates TLS key updates at once. The client certificate is requested but not verified
@@ -38,6 +39,8 @@
 #include <deque>
 #include <functional>
 #include <memory>
+#include <queue>
+#include <vector>
 #include <string>
 #include <thread>
 
@@ -126,6 +129,8 @@ class AgentListener {
   void Watch(Connection& c);
   void Close(Connection& c);
   void CloseExpired(absl::Time now);
+  // Reads again the paced clients whose time has come.
+  void Resume(absl::Time now);
   bool AdminSocketListening() const;
 
   UniqueFd fd_;
@@ -147,6 +152,10 @@ class AgentListener {
   // (deadline, connection), in order: handshakes, and clients that stopped taking our bytes.
   std::deque<std::pair<absl::Time, uint64_t>> handshakes_;
   std::deque<std::pair<absl::Time, uint64_t>> stalls_;
+  // (ready, connection) for paced clients, soonest first.
+  std::priority_queue<std::pair<absl::Time, uint64_t>, std::vector<std::pair<absl::Time, uint64_t>>,
+                      std::greater<>>
+      pauses_;
 
   std::atomic<uint64_t> refused_{0};
   std::atomic<int> open_{0};

@@ -25,6 +25,7 @@
 #include <algorithm>
 #include <atomic>
 #include <cstdio>
+#include <cstdlib>
 #include <fstream>
 #include <map>
 #include <string>
@@ -596,6 +597,7 @@ int Run(const Config& config) {
   const std::string log = (*cp)->daemon().Log();
   std::printf("control plane log: %zu bytes, %d lines with \"Too many open files\"\n", log.size(),
               CountLines(log, "Too many open files"));
+  if (std::getenv("FLOOD_BENCH_LOG") != nullptr) std::fputs(log.c_str(), stderr);
   (void)(*cp)->Stop();
   std::printf("%s\n", verdict.all_met() ? "all targets met" : "some targets MISSED");
   return alive && verdict.all_met() ? 0 : 1;

@@ -68,11 +68,11 @@ class PeakRss {
 };
 
 // A Heartbeat for a job that does not exist: an answer (NOT_FOUND or the like) shows the agent
-// is served; UNAVAILABLE or DEADLINE_EXCEEDED that it is not. One retry on a new connection,
-// since a shed connection may have been the agent's.
+// is served; UNAVAILABLE or DEADLINE_EXCEEDED that it is not. Two retries on a new connection,
+// since a shed connection may have been the agent's (gRPC sheds whose it likes at the quota).
 bool HeartbeatAnswered(const RawAgent& agent,
                        std::unique_ptr<ovvoc::v1::AgentService::Stub>& stub) {
-  for (int attempt = 0; attempt < 2; ++attempt) {
+  for (int attempt = 0; attempt < 3; ++attempt) {
     ovvoc::v1::HeartbeatRequest request;
     request.set_job_id("job_aaaaaaaaaaaaaaaa");
     ovvoc::v1::HeartbeatResponse response;

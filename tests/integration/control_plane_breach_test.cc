@@ -341,7 +341,11 @@ TEST_CASE("anonymous calls are refused without queueing behind or in front of ag
     anonymous[static_cast<size_t>(connection)]->async()->Heartbeat(
         &call->context, &call->request, &call->response, [&, call, connection](grpc::Status s) {
           if (s.error_code() == grpc::StatusCode::UNAUTHENTICATED) ++refused;
-          if (s.error_code() == grpc::StatusCode::UNAVAILABLE) ++cut;
+          // (a connection closed, or a call paced past its deadline by the front)
+          if (s.error_code() == grpc::StatusCode::UNAVAILABLE ||
+              s.error_code() == grpc::StatusCode::DEADLINE_EXCEEDED) {
+            ++cut;
+          }
           delete call;
           if (flooding.load()) fire(connection);
           --in_flight;
@@ -368,7 +372,7 @@ TEST_CASE("anonymous calls are refused without queueing behind or in front of ag
   INFO("slowest heartbeat " << absl::FormatDuration(slowest) << ", anonymous refused "
                             << refused.load());
   CHECK(heartbeats_ok == 10);
-  CHECK(refused.load() > 2000);
+  CHECK(refused.load() > 400);  // (the front paces each connection to a few calls a second)
 
   REQUIRE(plane.cp->Stop().ok());
   uint64_t counted = 0;
@@ -459,7 +463,9 @@ TEST_CASE("a flood of guessed enrollment tokens is refused cheaply and leaves a 
   const std::string pin = ParseEnrollmentToken(real_token)->ca_pin;
   std::vector<std::string> guesses;
   for (int i = 0; i < 400; ++i) guesses.push_back(FormatEnrollmentToken(NewEnrollmentToken(pin)));
-  auto stub = AnonymousStub(plane.cp->address(), plane.ca_pem);
+  // On 25 connections: the front paces one connection to a few calls a second.
+  std::vector<std::unique_ptr<AgentService::Stub>> stubs;
+  for (int i = 0; i < 25; ++i) stubs.push_back(AnonymousStub(plane.cp->address(), plane.ca_pem));
   auto csr_key = pki::PrivateKey::GenerateP256();
   const std::string csr = *pki::CertificateRequest::Create(*csr_key, "guess")->ToPem();
   struct Call {
@@ -474,7 +480,8 @@ TEST_CASE("a flood of guessed enrollment tokens is refused cheaply and leaves a 
   for (size_t i = 0; i < calls.size(); ++i) {
     calls[i].request.set_token(guesses[i]);
     calls[i].request.set_csr_pem(csr);
-    stub->async()->Enroll(calls[i].context.get(), &calls[i].request, &calls[i].response,
+    stubs[i % stubs.size()]->async()->Enroll(calls[i].context.get(), &calls[i].request,
+                                             &calls[i].response,
                           [&, i](grpc::Status s) {
                             absl::MutexLock lock(&mu);
                             calls[i].status = s;
@@ -488,7 +495,7 @@ TEST_CASE("a flood of guessed enrollment tokens is refused cheaply and leaves a 
   }
   int per_host = 0;
   int unknown = 0;
-  int cut = 0;  // on a connection the front closed: one connection may not open 400 streams
+  int cut = 0;  // on a connection the front closed
   for (const Call& call : calls) {
     if (absl::StrContains(call.status.error_message(), "from this host")) ++per_host;
     if (call.status.error_code() == grpc::StatusCode::UNAUTHENTICATED) ++unknown;

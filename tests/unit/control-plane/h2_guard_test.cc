@@ -31,7 +31,7 @@ std::string OpenAndReset(uint32_t stream) {
 const absl::Time kStart = absl::FromUnixSeconds(1'800'000'000);
 
 H2Limits Small() {
-  H2Limits limits;
+  H2Limits limits;  // (Budget: burst, then per second)
   limits.streams = {10, 1};
   limits.resets = {3, 1};
   limits.control = {4, 1};
@@ -82,13 +82,20 @@ TEST_CASE("the guard reads frames split anywhere, byte by byte included") {
   CHECK(refused_at == bytes.size() - 9 - 4 + 8);  // the last RST_STREAM's header's last byte
 }
 
-TEST_CASE("only new streams spend the stream budget") {
+TEST_CASE("streams opened past the budget pace the client; only new streams count") {
   H2Guard guard(Small(), kStart);
   std::string bytes = kPreface;
   for (uint32_t id = 1; id <= 19; id += 2) bytes += Frame(kHeaders, kEndHeaders | kEndStream, id);
   REQUIRE(guard.Consume(bytes, kStart).ok());  // 10 streams: the burst
-  CHECK(guard.Consume(Frame(kHeaders, kEndHeaders, 19), kStart).ok());  // not a new stream
-  CHECK(absl::IsResourceExhausted(guard.Consume(Frame(kHeaders, kEndHeaders, 21), kStart)));
+  CHECK(guard.ready_at() <= kStart);
+  REQUIRE(guard.Consume(Frame(kHeaders, kEndHeaders, 19), kStart).ok());  // not a new stream
+  CHECK(guard.ready_at() <= kStart);
+  // Three more at once: 3 in debt at one a second. Paced, never refused.
+  for (uint32_t id = 21; id <= 25; id += 2) {
+    REQUIRE(guard.Consume(Frame(kHeaders, kEndHeaders, id), kStart).ok());
+  }
+  CHECK(guard.ready_at() == kStart + absl::Seconds(3));
+  CHECK(guard.ready_at() > kStart + absl::Seconds(2));
 }
 
 TEST_CASE("a header block may not grow past its bound or be interrupted") {
@@ -112,7 +119,7 @@ TEST_CASE("a header block may not grow past its bound or be interrupted") {
             .ok());
 }
 
-TEST_CASE("control frames spend their budget; acknowledgements and flow control spend only the frame budget") {
+TEST_CASE("control frames, acknowledgements and flow control pace the client past their budgets") {
   H2Guard guard(Small(), kStart);
   std::string bytes = kPreface;
   for (int i = 0; i < 50; ++i) {
@@ -123,16 +130,23 @@ TEST_CASE("control frames spend their budget; acknowledgements and flow control 
   bytes += Frame(kSettings, 0, 0, 6) + Frame(kPing, 0, 0, 8) + Frame(kPriority, 0, 1, 5) +
            Frame(0x42, 0, 0, 3);  // an extension frame
   REQUIRE(guard.Consume(bytes, kStart).ok());
-  CHECK(absl::IsResourceExhausted(guard.Consume(Frame(kData, 0, 1, 0), kStart)));  // empty DATA
+  CHECK(guard.ready_at() <= kStart);  // 4 control frames, 204 frames: within both budgets
+  REQUIRE(guard.Consume(Frame(kData, 0, 1, 0), kStart).ok());  // an empty DATA: control
+  CHECK(guard.ready_at() == kStart + absl::Seconds(1));
 
-  // 200 of the 300 frames are spent: acknowledgements alone run out too.
+  // Acknowledgements alone run out too: 300 frames, then 10 more.
   H2Guard acks(Small(), kStart);
   std::string flood = kPreface;
   for (int i = 0; i < 300; ++i) flood += Frame(kWindowUpdate, 0, 0, 4);
   REQUIRE(acks.Consume(flood, kStart).ok());
-  absl::Status next = acks.Consume(Frame(kPing, kAck, 0, 8), kStart);
-  CHECK(absl::IsResourceExhausted(next));
-  CHECK_THAT(std::string(next.message()), Catch::Contains("frames"));
+  CHECK(acks.ready_at() <= kStart);
+  std::string more;
+  for (int i = 0; i < 10; ++i) more += Frame(kPing, kAck, 0, 8);
+  REQUIRE(acks.Consume(more, kStart).ok());
+  CHECK(acks.ready_at() == kStart + absl::Seconds(10));
+  // Time repays the debt.
+  CHECK(acks.Consume(Frame(kPing, kAck, 0, 8), kStart + absl::Seconds(20)).ok());
+  CHECK(acks.ready_at() <= kStart + absl::Seconds(20));
 }
 
 TEST_CASE("a header block of many empty CONTINUATIONs is cut") {
@@ -148,6 +162,7 @@ TEST_CASE("the presets: an agent may do far more than an anonymous client") {
   const H2Limits anonymous = H2Limits::Anonymous();
   CHECK(agent.streams.burst > anonymous.streams.burst);
   CHECK(agent.resets.burst > anonymous.resets.burst);
+  CHECK(agent.frames.per_second > anonymous.frames.per_second);
   // One guard per preset: an anonymous client is cut at its 5th reset.
   H2Guard guard(anonymous, kStart);
   std::string bytes = kPreface;
@@ -181,6 +196,7 @@ TEST_CASE("the guard's verdict does not depend on how the bytes are split") {
     }
     INFO("round " << round);
     REQUIRE(verdict == split_verdict);
+    if (verdict.ok()) REQUIRE(whole.ready_at() == pieces.ready_at());
   }
 }
 
