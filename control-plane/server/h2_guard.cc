@@ -65,7 +65,8 @@ H2Guard::H2Guard(const H2Limits& limits, absl::Time now)
       frames_(limits.frames, now),
       preface_left_(kPreface.size()) {}
 
-absl::Status H2Guard::Consume(absl::string_view bytes, absl::Time now) {
+absl::StatusOr<size_t> H2Guard::Consume(absl::string_view bytes, absl::Time now) {
+  const size_t offered = bytes.size();
   while (!bytes.empty()) {
     if (preface_left_ > 0) {
       const size_t n = std::min(preface_left_, bytes.size());
@@ -79,6 +80,8 @@ absl::Status H2Guard::Consume(absl::string_view bytes, absl::Time now) {
       payload_left_ -= n;
       bytes.remove_prefix(n);
     } else {
+      // Between frames: a client in debt waits here, before its next frame.
+      if (header_have_ == 0 && ready_at() > now) break;
       const size_t n = std::min(sizeof header_ - header_have_, bytes.size());
       std::memcpy(header_ + header_have_, bytes.data(), n);
       header_have_ += n;
@@ -89,7 +92,7 @@ absl::Status H2Guard::Consume(absl::string_view bytes, absl::Time now) {
       }
     }
   }
-  return absl::OkStatus();
+  return offered - bytes.size();
 }
 
 absl::Status H2Guard::OnFrameHeader(absl::Time now) {
@@ -117,21 +120,32 @@ absl::Status H2Guard::OnFrameHeader(absl::Time now) {
                                                        " frames"));
     }
   }
-  if (type != kData || length == 0) frames_.Spend(now);
+  // Frames that cost the server work and the client next to nothing: all but DATA that
+  // carries a message's worth of bytes, or ends its stream.
+  if (type != kData || (length < kSmallData && (flags & kEndStream) == 0)) frames_.Spend(now);
   switch (type) {
     case kHeaders:
       if (stream > last_stream_) {  // a new stream (else trailers, or gRPC's protocol error)
         last_stream_ = stream;
         streams_.Spend(now);
+        if ((flags & kEndStream) == 0) unfinished_.insert(stream);
+      } else if ((flags & kEndStream) != 0) {
+        unfinished_.erase(stream);
+      }
+      if (unfinished_.size() > kMaxUnfinishedStreams) {
+        return absl::ResourceExhaustedError(absl::StrCat(
+            "more than ", kMaxUnfinishedStreams, " streams opened and left unfinished"));
       }
       break;
     case kRstStream:
+      unfinished_.erase(stream);
       if (!resets_.Take(now)) {
         return absl::ResourceExhaustedError(
             "streams reset faster than this client may (HTTP/2 rapid reset)");
       }
       break;
     case kData:
+      if ((flags & kEndStream) != 0) unfinished_.erase(stream);
       if (length == 0 && (flags & kEndStream) == 0) control_.Spend(now);
       break;
     case kPing:
@@ -147,6 +161,9 @@ absl::Status H2Guard::OnFrameHeader(absl::Time now) {
     default:            // extension frames, which gRPC ignores
       control_.Spend(now);
       break;
+  }
+  if (ready_at() == absl::InfiniteFuture()) {  // a budget with no rate: spent for good
+    return absl::ResourceExhaustedError("a budget with no refill was spent");
   }
   return absl::OkStatus();
 }

@@ -11,15 +11,20 @@
 // Each connection has budgets (token buckets: a burst, then a rate), one token per frame.
 // Overspending these closes the connection:
 //   - streams reset by the client (RST_STREAM; an agent resets only a call it gives up on),
+//   - streams the client opened and left unfinished (no END_STREAM, no reset), more than
+//     kMaxUnfinishedStreams at once: gRPC holds each such call, and before the client
+//     acknowledges its SETTINGS it enforces no stream limit at all (~12 KB a call),
 //   - a header block (HEADERS and its CONTINUATIONs) past max_header_block bytes or
 //     kMaxHeaderBlockFrames frames (the CONTINUATION flood),
-// and overspending these only paces the client (it is not read until the debt is repaid, so a
-// busy agent is slowed, never cut off, and a flood costs no TLS handshakes to reconnect):
+// and overspending these only paces the client: Consume() takes no frame past the one that
+// went into debt, and the client is not read until the debt is repaid (so a busy agent is
+// slowed, never cut off, and a flood costs no TLS handshakes to reconnect):
 //   - streams opened (HEADERS on a new stream id),
 //   - control frames (PING, SETTINGS, PRIORITY, frame types gRPC ignores, empty DATA frames
 //     that do not end their stream),
-//   - frames of any kind but DATA that carries bytes (acknowledgements, WINDOW_UPDATE,
-//     GOAWAY, empty CONTINUATIONs: each costs the server work and the client nothing).
+//   - frames of any kind but DATA that carries kSmallData bytes or ends its stream
+//     (acknowledgements, WINDOW_UPDATE, GOAWAY, empty CONTINUATIONs, a byte of DATA: each
+//     costs the server work and the client next to nothing).
 // A client that is not a verified agent gets far smaller budgets: it can only enroll. The
 // first bytes must be HTTP/2's client preface.
 //
@@ -30,7 +35,9 @@
 #include <cstddef>
 #include <cstdint>
 
+#include "absl/container/flat_hash_set.h"
 #include "absl/status/status.h"
+#include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
 
@@ -60,12 +67,15 @@ struct H2Limits {
 class H2Guard {
  public:
   static constexpr int kMaxHeaderBlockFrames = 32;
+  static constexpr size_t kMaxUnfinishedStreams = 16;
+  static constexpr uint32_t kSmallData = 1024;
 
   H2Guard(const H2Limits& limits, absl::Time now);
 
-  // The next bytes the client sent, in order. OK, or why the connection must close (our words,
-  // never the client's bytes).
-  absl::Status Consume(absl::string_view bytes, absl::Time now);
+  // The next bytes the client sent, in order: how many of them may go on now (all, unless the
+  // client must wait until ready_at(): then up to a frame boundary, and the rest is offered
+  // again later), or why the connection must close (our words, never the client's bytes).
+  absl::StatusOr<size_t> Consume(absl::string_view bytes, absl::Time now);
 
   // When the client may be read again: by then the pacing budgets it overspent are repaid.
   // In the past if it may be read now.
@@ -108,6 +118,7 @@ class H2Guard {
   bool in_header_block_ = false;  // HEADERS seen, END_HEADERS not yet
   uint64_t header_block_ = 0;     // its bytes so far
   int header_block_frames_ = 0;   // and frames
+  absl::flat_hash_set<uint32_t> unfinished_;  // streams opened, not ended or reset
 };
 
 }  // namespace ovvoc::cp

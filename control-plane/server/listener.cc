@@ -180,6 +180,7 @@ struct AgentListener::Connection {
   std::unique_ptr<SSL, decltype(&SSL_free)> ssl{nullptr, &SSL_free};
   State state = State::kHandshake;
   std::optional<H2Guard> guard;
+  std::string held;          // from the client, not yet let through by the guard (<= kChunk)
   std::string to_inner;      // from the client, not yet taken by gRPC
   std::string to_client;     // from gRPC, not yet taken by TLS (retried as is)
   bool inner_eof = false;    // gRPC closed its end: deliver to_client, then close
@@ -299,7 +300,9 @@ void AgentListener::Loop() {
     int wait_ms = 250;
     if (!pauses_.empty()) {
       const absl::Duration until = pauses_.top().first - absl::Now();
-      wait_ms = static_cast<int>(std::clamp<int64_t>(absl::ToInt64Milliseconds(until) + 1, 0, 250));
+      if (until < absl::Milliseconds(250)) {
+        wait_ms = static_cast<int>(std::max<int64_t>(0, absl::ToInt64Milliseconds(until) + 1));
+      }
     }
     const int ready = ::epoll_wait(epoll_.get(), events, 256, wait_ms);
     if (ready < 0 && errno != EINTR) {
@@ -420,8 +423,8 @@ bool AgentListener::AcceptAll() {
     Connection& added = *c;
     connections_.emplace(added.id, std::move(c));
     ++open_;
-    epoll_event event{EPOLLIN, {.u64 = added.id << 1}};
-    added.client_events = EPOLLIN;
+    epoll_event event{EPOLLIN | EPOLLRDHUP, {.u64 = added.id << 1}};
+    added.client_events = EPOLLIN | EPOLLRDHUP;
     if (::epoll_ctl(epoll_.get(), EPOLL_CTL_ADD, added.client.get(), &event) != 0) {
       Close(added);
       continue;
@@ -431,6 +434,12 @@ bool AgentListener::AcceptAll() {
 }
 
 void AgentListener::OnEvents(Connection& c, bool inner, uint32_t events) {
+  // A client that sent its FIN is leaving (gRPC clients never half-close): close it now, even
+  // while it is paced and not being read.
+  if (!inner && (events & EPOLLRDHUP) != 0) {
+    Close(c);
+    return;
+  }
   if ((events & (EPOLLHUP | EPOLLERR)) != 0) {
     if (!inner) {  // the client is gone: nothing more to deliver either way
       Close(c);
@@ -501,25 +510,27 @@ bool AgentListener::Handshake(Connection& c) {
 bool AgentListener::FromClient(Connection& c) {
   char buffer[kChunk];
   while (!c.paused && c.to_inner.size() < kMaxToInner && !c.inner_eof) {
-    const int n = SSL_read(c.ssl.get(), buffer, sizeof buffer);
-    if (c.key_updates > kMaxKeyUpdates) {
-      if (callbacks_.on_refused) {
-        callbacks_.on_refused(c.peer->host,
-                              absl::ResourceExhaustedError("more TLS key updates than a client may ask for"));
+    // What the guard held back last time goes first; then the next TLS record.
+    if (c.held.empty()) {
+      const int n = SSL_read(c.ssl.get(), buffer, sizeof buffer);
+      if (c.key_updates > kMaxKeyUpdates) {
+        Refuse(c, absl::ResourceExhaustedError("more TLS key updates than a client may ask for"));
+        return false;
       }
-      Close(c);
+      if (n <= 0) return TlsWaits(c, n);
+      c.tls_wants_write = false;
+      c.held.assign(buffer, static_cast<size_t>(n));
+    }
+    const absl::Time now = absl::Now();
+    absl::StatusOr<size_t> taken = c.guard->Consume(c.held, now);
+    if (!taken.ok()) {
+      Refuse(c, taken.status());
       return false;
     }
-    if (n <= 0) return TlsWaits(c, n);
-    c.tls_wants_write = false;
-    const absl::string_view bytes(buffer, static_cast<size_t>(n));
-    if (absl::Status ok = c.guard->Consume(bytes, absl::Now()); !ok.ok()) {
-      if (callbacks_.on_refused) callbacks_.on_refused(c.peer->host, ok);
-      Close(c);
-      return false;
-    }
-    c.to_inner.append(buffer, static_cast<size_t>(n));
-    if (const absl::Time ready = c.guard->ready_at(); ready > absl::Now()) {
+    c.to_inner.append(c.held, 0, *taken);
+    c.held.erase(0, *taken);
+    if (c.held.capacity() > kChunk) std::string().swap(c.held);
+    if (const absl::Time ready = c.guard->ready_at(); ready > now) {
       c.paused = true;  // until its debt is repaid: paced, not cut off
       pauses_.emplace(ready, c.id);
     }
@@ -528,6 +539,11 @@ bool AgentListener::FromClient(Connection& c) {
     }
   }
   return true;
+}
+
+void AgentListener::Refuse(Connection& c, const absl::Status& why) {
+  if (callbacks_.on_refused) callbacks_.on_refused(c.peer->host, why);
+  Close(c);
 }
 
 bool AgentListener::ToInner(Connection& c) {
@@ -588,7 +604,10 @@ bool AgentListener::OpenInner(Connection& c) {
   c.inner.reset(pair[0]);
   UniqueFd grpc_end(pair[1]);
   // gRPC's peer string for its end names ours: bind ours to a name of our own.
-  const std::string name = absl::StrCat(name_prefix_, c.id);
+  // Unguessable as well as unique: a local process that reads /proc/net/unix must not be able
+  // to take the next name first and so refuse every new connection.
+  const std::string name =
+      absl::StrCat(name_prefix_, c.id, ".", crypto::HexEncode(crypto::RandomBytes(8)));
   sockaddr_un address{};
   address.sun_family = AF_UNIX;
   std::memcpy(address.sun_path + 1, name.data(), name.size());  // abstract: sun_path[0] == 0
@@ -616,10 +635,10 @@ bool AgentListener::OpenInner(Connection& c) {
 void AgentListener::Watch(Connection& c) {
   // While TLS waits to write, it waits for nothing else: reading on would only find the same
   // records waiting (a client that asks for KeyUpdates and never reads would spin us).
-  uint32_t client = EPOLLOUT;
+  uint32_t client = EPOLLRDHUP | EPOLLOUT;
   if (!c.tls_wants_write) {
     const bool room = c.to_inner.size() < kMaxToInner && !c.inner_eof && !c.paused;
-    client = c.state == Connection::State::kHandshake || room ? uint32_t{EPOLLIN} : 0;
+    client = EPOLLRDHUP | (c.state == Connection::State::kHandshake || room ? uint32_t{EPOLLIN} : 0);
   }
   if (client != c.client_events) {
     epoll_event event{client, {.u64 = c.id << 1}};

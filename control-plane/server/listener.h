@@ -126,6 +126,8 @@ class AgentListener {
   bool FromInner(Connection& c);
   bool ToClient(Connection& c);
   bool OpenInner(Connection& c);
+  // Closes `c` for what its client sent, and says so.
+  void Refuse(Connection& c, const absl::Status& why);
   void Watch(Connection& c);
   void Close(Connection& c);
   void CloseExpired(absl::Time now);

@@ -49,7 +49,7 @@ TEST_CASE("the guard wants HTTP/2's preface first, in any number of pieces") {
   CHECK(split.preface_done());
 
   H2Guard wrong(Small(), kStart);
-  CHECK(absl::IsInvalidArgument(wrong.Consume("GET / HTTP/1.1\r\n", kStart)));
+  CHECK(absl::IsInvalidArgument(wrong.Consume("GET / HTTP/1.1\r\n", kStart).status()));
 }
 
 TEST_CASE("streams reset past the budget close the connection; time refills it") {
@@ -57,7 +57,7 @@ TEST_CASE("streams reset past the budget close the connection; time refills it")
   std::string bytes = kPreface;
   for (uint32_t id = 1; id <= 5; id += 2) bytes += OpenAndReset(id);  // 3 resets: the burst
   REQUIRE(guard.Consume(bytes, kStart).ok());
-  absl::Status fourth = guard.Consume(OpenAndReset(7), kStart);
+  absl::Status fourth = guard.Consume(OpenAndReset(7), kStart).status();
   CHECK(absl::IsResourceExhausted(fourth));
   CHECK_THAT(std::string(fourth.message()), Catch::Contains("rapid reset"));
 
@@ -86,23 +86,57 @@ TEST_CASE("streams opened past the budget pace the client; only new streams coun
   H2Guard guard(Small(), kStart);
   std::string bytes = kPreface;
   for (uint32_t id = 1; id <= 19; id += 2) bytes += Frame(kHeaders, kEndHeaders | kEndStream, id);
-  REQUIRE(guard.Consume(bytes, kStart).ok());  // 10 streams: the burst
+  REQUIRE(*guard.Consume(bytes, kStart) == bytes.size());  // 10 streams: the burst
   CHECK(guard.ready_at() <= kStart);
-  REQUIRE(guard.Consume(Frame(kHeaders, kEndHeaders, 19), kStart).ok());  // not a new stream
+  const std::string trailers = Frame(kHeaders, kEndHeaders | kEndStream, 19);  // not a new stream
+  REQUIRE(*guard.Consume(trailers, kStart) == trailers.size());
   CHECK(guard.ready_at() <= kStart);
-  // Three more at once: 3 in debt at one a second. Paced, never refused.
-  for (uint32_t id = 21; id <= 25; id += 2) {
-    REQUIRE(guard.Consume(Frame(kHeaders, kEndHeaders, id), kStart).ok());
+  // Three more at once: the first goes into debt and through; the rest wait, never refused.
+  std::string three;
+  for (uint32_t id = 21; id <= 25; id += 2) three += Frame(kHeaders, kEndHeaders | kEndStream, id);
+  const size_t frame = three.size() / 3;
+  CHECK(*guard.Consume(three, kStart) == frame);
+  CHECK(guard.ready_at() == kStart + absl::Seconds(1));
+  CHECK(*guard.Consume(absl::string_view(three).substr(frame), kStart) == 0);
+  CHECK(*guard.Consume(absl::string_view(three).substr(frame), kStart + absl::Seconds(1)) == frame);
+  CHECK(*guard.Consume(absl::string_view(three).substr(2 * frame), kStart + absl::Seconds(2)) ==
+        frame);
+}
+
+TEST_CASE("more than 16 streams left unfinished close the connection") {
+  H2Guard open(H2Limits::Agent(), kStart);
+  std::string bytes = kPreface;
+  for (uint32_t id = 1; id <= 31; id += 2) bytes += Frame(kHeaders, kEndHeaders, id);  // 16
+  REQUIRE(open.Consume(bytes, kStart).ok());
+  absl::Status seventeenth = open.Consume(Frame(kHeaders, kEndHeaders, 33), kStart).status();
+  CHECK(absl::IsResourceExhausted(seventeenth));
+  CHECK_THAT(std::string(seventeenth.message()), Catch::Contains("unfinished"));
+
+  // Streams the client ends (END_STREAM on HEADERS or DATA) or resets do not count.
+  H2Guard finished(H2Limits::Agent(), kStart);
+  std::string calls = kPreface;
+  for (uint32_t id = 1; id <= 199; id += 2) {
+    calls += Frame(kHeaders, kEndHeaders, id);
+    calls += id % 3 == 0 ? Frame(kData, kEndStream, id, 20) : Frame(kHeaders, kEndHeaders | kEndStream, id);
   }
-  CHECK(guard.ready_at() == kStart + absl::Seconds(3));
-  CHECK(guard.ready_at() > kStart + absl::Seconds(2));
+  calls += Frame(kHeaders, kEndHeaders, 201) + Frame(kRstStream, 0, 201);
+  CHECK(finished.Consume(calls, kStart).ok());
+}
+
+TEST_CASE("a budget with no refill closes the connection once spent") {
+  H2Limits limits = Small();
+  limits.control = {2, 0};
+  H2Guard guard(limits, kStart);
+  std::string bytes = kPreface + Frame(kPing, 0, 0, 8) + Frame(kPing, 0, 0, 8);
+  REQUIRE(guard.Consume(bytes, kStart).ok());
+  CHECK(absl::IsResourceExhausted(guard.Consume(Frame(kPing, 0, 0, 8), kStart).status()));
 }
 
 TEST_CASE("a header block may not grow past its bound or be interrupted") {
   H2Guard flood(Small(), kStart);
   REQUIRE(flood.Consume(kPreface + Frame(kHeaders, 0, 1, 400), kStart).ok());
   REQUIRE(flood.Consume(Frame(kContinuation, 0, 1, 400), kStart).ok());
-  CHECK(absl::IsResourceExhausted(flood.Consume(Frame(kContinuation, 0, 1, 400), kStart)));
+  CHECK(absl::IsResourceExhausted(flood.Consume(Frame(kContinuation, 0, 1, 400), kStart).status()));
 
   H2Guard interrupted(Small(), kStart);
   REQUIRE(interrupted.Consume(kPreface + Frame(kHeaders, 0, 1, 10), kStart).ok());
@@ -125,28 +159,35 @@ TEST_CASE("control frames, acknowledgements and flow control pace the client pas
   for (int i = 0; i < 50; ++i) {
     bytes += Frame(kSettings, kAck, 0, 0) + Frame(kPing, kAck, 0, 8) +
              Frame(kWindowUpdate, 0, 0, 4) + Frame(kData, kEndStream, 1, 0) +
-             Frame(kData, 0, 1, 100);  // DATA with bytes costs nothing
+             Frame(kData, 0, 1, 2000);  // a message's worth of DATA costs nothing
   }
   bytes += Frame(kSettings, 0, 0, 6) + Frame(kPing, 0, 0, 8) + Frame(kPriority, 0, 1, 5) +
            Frame(0x42, 0, 0, 3);  // an extension frame
-  REQUIRE(guard.Consume(bytes, kStart).ok());
+  REQUIRE(*guard.Consume(bytes, kStart) == bytes.size());
   CHECK(guard.ready_at() <= kStart);  // 4 control frames, 204 frames: within both budgets
   REQUIRE(guard.Consume(Frame(kData, 0, 1, 0), kStart).ok());  // an empty DATA: control
   CHECK(guard.ready_at() == kStart + absl::Seconds(1));
 
-  // Acknowledgements alone run out too: 300 frames, then 10 more.
+  // Acknowledgements alone run out too: 300 frames, then the next waits.
   H2Guard acks(Small(), kStart);
   std::string flood = kPreface;
   for (int i = 0; i < 300; ++i) flood += Frame(kWindowUpdate, 0, 0, 4);
-  REQUIRE(acks.Consume(flood, kStart).ok());
+  REQUIRE(*acks.Consume(flood, kStart) == flood.size());
   CHECK(acks.ready_at() <= kStart);
-  std::string more;
-  for (int i = 0; i < 10; ++i) more += Frame(kPing, kAck, 0, 8);
-  REQUIRE(acks.Consume(more, kStart).ok());
-  CHECK(acks.ready_at() == kStart + absl::Seconds(10));
+  const std::string pings = Frame(kPing, kAck, 0, 8) + Frame(kPing, kAck, 0, 8);
+  CHECK(*acks.Consume(pings, kStart) == pings.size() / 2);
+  CHECK(acks.ready_at() == kStart + absl::Seconds(1));
   // Time repays the debt.
-  CHECK(acks.Consume(Frame(kPing, kAck, 0, 8), kStart + absl::Seconds(20)).ok());
-  CHECK(acks.ready_at() <= kStart + absl::Seconds(20));
+  CHECK(*acks.Consume(absl::string_view(pings).substr(pings.size() / 2), kStart + absl::Seconds(20)) ==
+        pings.size() / 2);
+
+  // So do small DATA frames that do not end their stream.
+  H2Guard bytes_flood(Small(), kStart);
+  std::string small = kPreface;
+  for (int i = 0; i < 300; ++i) small += Frame(kData, 0, 1, 1);
+  REQUIRE(*bytes_flood.Consume(small, kStart) == small.size());
+  CHECK(*bytes_flood.Consume(Frame(kData, 0, 1, 1), kStart) > 0);
+  CHECK(bytes_flood.ready_at() > kStart);
 }
 
 TEST_CASE("a header block of many empty CONTINUATIONs is cut") {
@@ -154,7 +195,7 @@ TEST_CASE("a header block of many empty CONTINUATIONs is cut") {
   std::string bytes = kPreface + Frame(kHeaders, 0, 1, 10);
   for (int i = 1; i < H2Guard::kMaxHeaderBlockFrames; ++i) bytes += Frame(kContinuation, 0, 1, 0);
   REQUIRE(guard.Consume(bytes, kStart).ok());
-  CHECK(absl::IsResourceExhausted(guard.Consume(Frame(kContinuation, 0, 1, 0), kStart)));
+  CHECK(absl::IsResourceExhausted(guard.Consume(Frame(kContinuation, 0, 1, 0), kStart).status()));
 }
 
 TEST_CASE("the presets: an agent may do far more than an anonymous client") {
@@ -174,6 +215,21 @@ TEST_CASE("the presets: an agent may do far more than an anonymous client") {
 // What a client sends is cut into TLS records wherever it likes: the verdict, and the byte at
 // which it falls, must not depend on where. 2,000 random frame sequences (every type, odd
 // flags and lengths, some garbage), each consumed whole and in random pieces.
+// Feeds `bytes` to `guard` as the front does: what it holds back is offered again once it is
+// ready. The verdict; `now` ends when the last byte was taken.
+absl::Status FeedAll(H2Guard& guard, absl::string_view bytes, absl::Time& now) {
+  while (!bytes.empty()) {
+    absl::StatusOr<size_t> taken = guard.Consume(bytes, now);
+    if (!taken.ok()) return taken.status();
+    bytes.remove_prefix(*taken);
+    if (!bytes.empty()) now = std::max(now, guard.ready_at());
+  }
+  return absl::OkStatus();
+}
+
+// What a client sends is cut into TLS records wherever it likes: the verdict, and when the
+// last byte may pass, must not depend on where. 2,000 random frame sequences (every type, odd
+// flags and lengths, some garbage), each consumed whole and in random pieces.
 TEST_CASE("the guard's verdict does not depend on how the bytes are split") {
   std::mt19937 random(20261202);
   auto pick = [&](uint32_t n) { return static_cast<uint32_t>(random() % n); };
@@ -185,18 +241,23 @@ TEST_CASE("the guard's verdict does not depend on how the bytes are split") {
       bytes += Frame(type, static_cast<uint8_t>(pick(256)), pick(40), pick(600));
     }
     H2Guard whole(Small(), kStart);
-    const absl::Status verdict = whole.Consume(bytes, kStart);
+    absl::Time whole_now = kStart;
+    const absl::Status verdict = FeedAll(whole, bytes, whole_now);
 
     H2Guard pieces(Small(), kStart);
+    absl::Time pieces_now = kStart;
     absl::Status split_verdict;
     for (size_t at = 0; at < bytes.size() && split_verdict.ok();) {
       const size_t n = std::min<size_t>(1 + pick(64), bytes.size() - at);
-      split_verdict = pieces.Consume(absl::string_view(bytes).substr(at, n), kStart);
+      split_verdict = FeedAll(pieces, absl::string_view(bytes).substr(at, n), pieces_now);
       at += n;
     }
     INFO("round " << round);
     REQUIRE(verdict == split_verdict);
-    if (verdict.ok()) REQUIRE(whole.ready_at() == pieces.ready_at());
+    if (verdict.ok()) {
+      REQUIRE(whole_now == pieces_now);
+      REQUIRE(whole.ready_at() == pieces.ready_at());
+    }
   }
 }
 
