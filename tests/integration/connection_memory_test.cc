@@ -232,5 +232,29 @@ TEST_CASE("HTTP/2 rapid reset gets its connection closed, anonymous or enrolled,
   CHECK(recorded);
 }
 
+// Found by red team round 4: gRPC 1.51 holds every stream a client opens before it has
+// acknowledged the server's SETTINGS (about 12 KB each), so 100 anonymous connections of 1,066
+// unfinished streams each took a control plane to 1.35 GB in 12 s.
+TEST_CASE("a client that leaves streams unfinished is closed before gRPC holds many") {
+  ServedAgent served({"--poll-hold", "1s"});
+  auto stub = served.agent.NewStub();
+  const pid_t pid = served.cp->daemon().pid();
+  const int64_t baseline = VmRss(pid);
+  REQUIRE(baseline > 0);
+  int closed = 0;
+  for (int i = 0; i < 20; ++i) {
+    const ResetOutcome outcome =
+        LeaveStreamsOpen(served.cp->address(), "/ovvoc.v1.AgentService/Enroll", 1000);
+    REQUIRE(outcome.connected);
+    closed += outcome.closed ? 1 : 0;
+  }
+  const int64_t after = VmRss(pid);
+  INFO("VmRSS " << baseline / kMiB << " -> " << after / kMiB << " MiB; " << closed
+                << "/20 connections closed by the server");
+  CHECK(closed == 20);
+  CHECK(after < baseline + 50 * kMiB);  // 20 x 1,000 streams held would be ~240 MB
+  CHECK(HeartbeatAnswered(served.agent, stub));
+}
+
 }  // namespace
 }  // namespace ovvoc::testing

@@ -347,59 +347,94 @@ void PartialMessages::Run() {
   open_ = 0;
 }
 
+namespace {
+
+// One blocking attacker connection (TLS done, every wait bounded) and how it ended.
+class Attacker {
+ public:
+  Attacker(const std::string& address, const std::string& key_pem = "",
+           const std::string& cert_pem = "")
+      : ctx_(ClientContext(key_pem, cert_pem)), ssl_(nullptr, &SSL_free) {
+    BlockSigpipe();
+    fd_ = ConnectBlocking(address, ctx_.get(), ssl_);
+    outcome.connected = fd_ >= 0;
+  }
+  ~Attacker() {
+    if (fd_ >= 0) ::close(fd_);
+  }
+
+  bool over() const { return outcome.closed || outcome.stalled; }
+
+  // False (and the outcome says why) if the server did not take `bytes`.
+  bool Write(const std::string& bytes) {
+    const int n = SSL_write(ssl_.get(), bytes.data(), static_cast<int>(bytes.size()));
+    if (n <= 0) Ended(n);
+    return n > 0;
+  }
+  // Asks for a TLS 1.3 key update, sent at once.
+  bool KeyUpdate() {
+    if (SSL_key_update(ssl_.get(), SSL_KEY_UPDATE_REQUESTED) != 1) return false;
+    const int n = SSL_do_handshake(ssl_.get());
+    if (n <= 0) Ended(n);
+    return n > 0;
+  }
+  // Reads whatever the server has said so far (its SETTINGS, answers, ...).
+  void Drain() {
+    pollfd readable{fd_, POLLIN, 0};
+    while (!over() && ::poll(&readable, 1, 0) > 0) Read();
+  }
+  // Reads until the server closes the connection or falls silent for 10 s.
+  void WaitForEnd() {
+    while (!over()) Read();
+  }
+
+  ResetOutcome outcome;
+
+ private:
+  void Read() {
+    char buffer[16 << 10];
+    if (const int n = SSL_read(ssl_.get(), buffer, sizeof buffer); n <= 0) Ended(n);
+  }
+  // A TLS call failed: a socket wait that timed out is a server that stopped reading or
+  // talking, not one that closed.
+  void Ended(int result) {
+    const int error = SSL_get_error(ssl_.get(), result);
+    (error == SSL_ERROR_WANT_READ || error == SSL_ERROR_WANT_WRITE ? outcome.stalled
+                                                                   : outcome.closed) = true;
+  }
+
+  std::unique_ptr<SSL_CTX, decltype(&SSL_CTX_free)> ctx_;
+  std::unique_ptr<SSL, decltype(&SSL_free)> ssl_;
+  int fd_ = -1;
+};
+
+}  // namespace
+
 ResetOutcome ResetStreams(const std::string& address, const std::string& path, int streams,
                           const std::string& key_pem, const std::string& cert_pem) {
-  BlockSigpipe();
-  ResetOutcome outcome;
-  auto ctx = ClientContext(key_pem, cert_pem);
-  std::unique_ptr<SSL, decltype(&SSL_free)> ssl(nullptr, &SSL_free);
-  const int fd = ConnectBlocking(address, ctx.get(), ssl);
-  if (fd < 0) return outcome;
-  outcome.connected = true;
+  Attacker attacker(address, key_pem, cert_pem);
+  ResetOutcome& outcome = attacker.outcome;
+  if (!outcome.connected) return outcome;
   std::string out = Preface();
   const std::string headers = RequestHeaders(path);
   std::string cancel;
   AppendBigEndian(cancel, kCancel, 4);
-  // A TLS call failed: a socket wait that timed out is a server that stopped reading or
-  // talking, not one that closed.
-  auto ended = [&](int result) {
-    const int error = SSL_get_error(ssl.get(), result);
-    (error == SSL_ERROR_WANT_READ || error == SSL_ERROR_WANT_WRITE ? outcome.stalled
-                                                                   : outcome.closed) = true;
-  };
   uint32_t id = 1;
-  while (!outcome.closed && !outcome.stalled && outcome.sent < streams) {
+  while (!attacker.over() && outcome.sent < streams) {
     const int batch = std::min(100, streams - outcome.sent);
     for (int i = 0; i < batch; ++i, id += 2) {
       AppendFrame(out, kHeaders, kEndHeaders, id, headers);
       AppendFrame(out, kRstStream, 0, id, cancel);
     }
-    if (const int n = SSL_write(ssl.get(), out.data(), static_cast<int>(out.size())); n <= 0) {
-      ended(n);
-      break;
-    }
+    if (!attacker.Write(out)) break;
     out.clear();
     outcome.sent += batch;
-    // Whatever the server said so far (its SETTINGS, ...): an end of stream means it closed.
-    pollfd readable{fd, POLLIN, 0};
-    while (::poll(&readable, 1, 0) > 0) {
-      char buffer[16 << 10];
-      if (const int n = SSL_read(ssl.get(), buffer, sizeof buffer); n <= 0) {
-        ended(n);
-        break;
-      }
-    }
+    attacker.Drain();
   }
-  // All went out (the kernel may hold megabytes the server has not read yet): wait for the
-  // server to close, or to fall silent for 10 s.
-  char buffer[16 << 10];
-  while (!outcome.closed && !outcome.stalled) {
-    if (const int n = SSL_read(ssl.get(), buffer, sizeof buffer); n <= 0) ended(n);
-  }
-  ::close(fd);
+  // All went out (the kernel may hold megabytes the server has not read yet).
+  attacker.WaitForEnd();
   return outcome;
 }
-
 std::unique_ptr<StalledReader> StalledReader::Open(const std::string& address,
                                                    const std::string& path) {
   BlockSigpipe();
@@ -432,41 +467,29 @@ StalledReader::~StalledReader() {
 }
 
 ResetOutcome RequestKeyUpdates(const std::string& address, int count) {
-  BlockSigpipe();
-  ResetOutcome outcome;
-  auto ctx = ClientContext();
-  std::unique_ptr<SSL, decltype(&SSL_free)> ssl(nullptr, &SSL_free);
-  const int fd = ConnectBlocking(address, ctx.get(), ssl);
-  if (fd < 0) return outcome;
-  outcome.connected = true;
-  const std::string preface = Preface();
-  auto ended = [&](int result) {
-    const int error = SSL_get_error(ssl.get(), result);
-    (error == SSL_ERROR_WANT_READ || error == SSL_ERROR_WANT_WRITE ? outcome.stalled
-                                                                   : outcome.closed) = true;
-  };
-  if (const int n = SSL_write(ssl.get(), preface.data(), static_cast<int>(preface.size())); n <= 0) {
-    ended(n);
-  }
-  char buffer[16 << 10];
-  for (int i = 0; i < count && !outcome.closed && !outcome.stalled; ++i) {
+  Attacker attacker(address);
+  ResetOutcome& outcome = attacker.outcome;
+  if (!outcome.connected || !attacker.Write(Preface())) return outcome;
+  for (int i = 0; i < count && !attacker.over(); ++i) {
     // Sent with the next handshake call; the server must answer each with one of its own.
-    if (SSL_key_update(ssl.get(), SSL_KEY_UPDATE_REQUESTED) != 1) break;
-    if (const int n = SSL_do_handshake(ssl.get()); n <= 0) {
-      ended(n);
-      break;
-    }
+    if (!attacker.KeyUpdate()) break;
     ++outcome.sent;
-    pollfd readable{fd, POLLIN, 0};
-    while (!outcome.closed && ::poll(&readable, 1, 0) > 0) {
-      if (const int n = SSL_read(ssl.get(), buffer, sizeof buffer); n <= 0) ended(n);
-    }
+    attacker.Drain();
   }
-  while (!outcome.closed && !outcome.stalled) {
-    if (const int n = SSL_read(ssl.get(), buffer, sizeof buffer); n <= 0) ended(n);
-  }
-  ::close(fd);
+  attacker.WaitForEnd();
   return outcome;
 }
-
+ResetOutcome LeaveStreamsOpen(const std::string& address, const std::string& path, int streams) {
+  Attacker attacker(address);
+  ResetOutcome& outcome = attacker.outcome;
+  if (!outcome.connected) return outcome;
+  std::string out = Preface();
+  const std::string headers = RequestHeaders(path);
+  for (int i = 0; i < streams; ++i) {
+    AppendFrame(out, kHeaders, kEndHeaders, static_cast<uint32_t>(1 + 2 * i), headers);
+  }
+  if (attacker.Write(out)) outcome.sent = streams;
+  attacker.WaitForEnd();
+  return outcome;
+}
 }  // namespace ovvoc::testing

@@ -72,6 +72,12 @@ struct ResetOutcome {
 ResetOutcome ResetStreams(const std::string& address, const std::string& path, int streams,
                           const std::string& key_pem = "", const std::string& cert_pem = "");
 
+// LeaveStreamsOpen: one TLS connection (no certificate) that never acknowledges the server's
+// SETTINGS (gRPC 1.51 enforces no stream limit until it does) and opens `streams` streams on
+// `path` in one go, ending none of them; then waits, reading, for the server to close the
+// connection or fall silent for 10 s.
+ResetOutcome LeaveStreamsOpen(const std::string& address, const std::string& path, int streams);
+
 // StalledReader: one TLS connection (no certificate, a small receive buffer) that makes one
 // call on `path` and then never reads a byte: whatever the server answers piles up in its
 // send buffers. Holds the connection until destroyed.
