@@ -379,17 +379,16 @@ bool AgentListener::AcceptAll() {
     }
     UniqueFd client(fd);
     auto [host_key, host_name] = HostOf(address);
-    Host& host = hosts_[host_key];
-    if (AtLimit(fd) || host.open >= limits_.max_per_host) {
-      if (host.open == 0) hosts_.erase(host_key);
+    int& host_open = hosts_[host_key];
+    if (AtLimit(fd) || host_open >= limits_.max_per_host) {
+      if (host_open == 0) hosts_.erase(host_key);
       if (refused_.fetch_add(1) % 1000 == 0) {
         log::Warning("at the connection limit: closing new connections (%llu so far)",
                      static_cast<unsigned long long>(refused_.load()));
       }
       continue;
     }
-    host.name = host_name;
-    ++host.open;
+    ++host_open;
     auto c = std::make_unique<Connection>();
     c->id = next_id_++;
     c->host_key = std::move(host_key);
@@ -398,7 +397,7 @@ bool AgentListener::AcceptAll() {
     c->ssl.reset(SSL_new(tls_.get()));
     if (c->ssl == nullptr || SSL_set_fd(c->ssl.get(), fd) != 1) {
       log::Error("cannot start TLS on a connection: %s", TlsError());
-      --host.open;
+      if (--host_open == 0) hosts_.erase(c->host_key);
       continue;
     }
     SSL_set_accept_state(c->ssl.get());
@@ -529,7 +528,7 @@ bool AgentListener::FromClient(Connection& c) {
     }
     c.to_inner.append(c.held, 0, *taken);
     c.held.erase(0, *taken);
-    if (c.held.capacity() > kChunk) std::string().swap(c.held);
+    if (c.held.empty() && c.held.capacity() > kChunk) std::string().swap(c.held);
     if (const absl::Time ready = c.guard->ready_at(); ready > now) {
       c.paused = true;  // until its debt is repaid: paced, not cut off
       pauses_.emplace(ready, c.id);
@@ -665,7 +664,7 @@ void AgentListener::Watch(Connection& c) {
 
 void AgentListener::Close(Connection& c) {
   if (!c.inner_name.empty()) peers_->Remove(c.inner_name);
-  if (auto host = hosts_.find(c.host_key); host != hosts_.end() && --host->second.open <= 0) {
+  if (auto host = hosts_.find(c.host_key); host != hosts_.end() && --host->second <= 0) {
     hosts_.erase(host);
   }
   // Closing a descriptor takes it out of the epoll set.

@@ -103,10 +103,6 @@ class AgentListener {
 
  private:
   struct Connection;
-  struct Host {
-    std::string name;  // "ipv4:10.0.0.7"
-    int open = 0;
-  };
 
   AgentListener(UniqueFd fd, int port, UniqueFd wake, UniqueFd epoll);
   void Loop();
@@ -150,7 +146,8 @@ class AgentListener {
   // The front's thread only.
   uint64_t next_id_ = 1;
   absl::flat_hash_map<uint64_t, std::unique_ptr<Connection>> connections_;
-  absl::flat_hash_map<std::string, Host> hosts_;  // by address bytes (IPv6: the /64)
+  // Connections open per host, by address bytes (IPv6: the /64).
+  absl::flat_hash_map<std::string, int> hosts_;
   // (deadline, connection), in order: handshakes, and clients that stopped taking our bytes.
   std::deque<std::pair<absl::Time, uint64_t>> handshakes_;
   std::deque<std::pair<absl::Time, uint64_t>> stalls_;

@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <map>
 #include <catch2/catch.hpp>
 #include <vector>
 
@@ -307,6 +308,44 @@ TEST_CASE("a huge job id is refused before the store, and the audit log stays sm
   struct stat after {};
   REQUIRE(::stat(plane.dir.Sub("cp/store.db").c_str(), &after) == 0);
   CHECK(after.st_size - before.st_size < 1 << 20);  // 40 MiB of ids sent
+}
+
+// The front paces a client past its stream budget (it holds back the rest of a TLS record
+// and reads it later), so an agent that bursts is slowed, never cut off or garbled.
+TEST_CASE("an agent that opens streams past its budget is paced, not cut off") {
+  Plane plane;
+  RawAgent agent = plane.Enroll();
+  auto stub = agent.NewStub();
+  struct Call {
+    std::unique_ptr<grpc::ClientContext> context = ContextWithDeadline(60);
+    ovvoc::v1::HeartbeatRequest request;
+    ovvoc::v1::HeartbeatResponse response;
+  };
+  constexpr int kCalls = 600;  // the agent budget is 256 at once, then 64 a second
+  std::vector<Call> calls(kCalls);
+  absl::Mutex mu;
+  int done = 0;
+  std::map<grpc::StatusCode, int> codes;
+  for (Call& call : calls) {
+    call.request.set_job_id("job_aaaaaaaaaaaaaaaa");
+    stub->async()->Heartbeat(call.context.get(), &call.request, &call.response,
+                             [&](grpc::Status s) {
+                               absl::MutexLock lock(&mu);
+                               ++codes[s.error_code()];
+                               ++done;
+                             });
+  }
+  absl::MutexLock lock(&mu);
+  auto all = [&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu) { return done == kCalls; };
+  REQUIRE(mu.AwaitWithTimeout(absl::Condition(&all), absl::Seconds(90)));
+  std::string seen;
+  for (const auto& [code, n] : codes) seen += std::to_string(code) + ":" + std::to_string(n) + " ";
+  INFO("status codes: " << seen);
+  // Answered, every one: no job of that id, or too many calls at once; never a lost connection.
+  CHECK(codes[grpc::StatusCode::UNAVAILABLE] == 0);
+  CHECK(codes[grpc::StatusCode::INTERNAL] == 0);
+  CHECK(codes[grpc::StatusCode::DEADLINE_EXCEEDED] == 0);
+  CHECK(codes[grpc::StatusCode::NOT_FOUND] > 0);
 }
 
 TEST_CASE("anonymous calls are refused without queueing behind or in front of agents") {
