@@ -1,4 +1,6 @@
-// TLS policy shared by both binaries: TLS 1.3 only.
+// TLS 1.3 only, for gRPC's TLS clients: the agent, and tests and benchmarks that act as one.
+// (The control plane does not use gRPC's TLS: its agent port is its own OpenSSL front,
+// control-plane/server/listener.h, held to TLS 1.3 there.)
 //
 // gRPC 1.51 has no public API for a minimum TLS version. It does read the TLS 1.2 cipher list
 // from GRPC_SSL_CIPHER_SUITES when it first initialises. Our keys are EC P-256, so restricting

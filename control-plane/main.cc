@@ -1,11 +1,9 @@
 // ovvoc-control-plane: schedules dependency-update jobs and stores their metadata.
 #include <CLI/CLI.hpp>
 
-#include "common/tls.h"
 #include "control-plane/cli/commands.h"
 
 int main(int argc, char** argv) {
-  ovvoc::tls::RestrictGrpcToTls13();
   CLI::App app{
       "ovvoc-control-plane: schedules npm dependency-update jobs for agents and keeps their "
       "metadata (never code)."};

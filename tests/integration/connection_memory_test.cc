@@ -166,8 +166,8 @@ TEST_CASE("HTTP/2 rapid reset gets its connection closed, anonymous or enrolled,
   // One connection each, as many streams as the attacker likes: the server closes it first.
   constexpr int kOffered = 20'000;
   const std::string path = "/ovvoc.v1.AgentService/Heartbeat";
-  const ResetOutcome anonymous = ResetStreams(cp->address(), path, kOffered);
-  const ResetOutcome as_agent =
+  const AttackOutcome anonymous = ResetStreams(cp->address(), path, kOffered);
+  const AttackOutcome as_agent =
       ResetStreams(cp->address(), path, kOffered, agent.key_pem, agent.certificate_pem);
   INFO("anonymous: " << anonymous.sent << " streams sent, closed " << anonymous.closed
                      << "; with the agent's certificate: " << as_agent.sent
@@ -194,7 +194,7 @@ TEST_CASE("HTTP/2 rapid reset gets its connection closed, anonymous or enrolled,
     for (int i = 0; i < 4; ++i) {
       attackers.emplace_back([&] {
         while (attacking.load()) {
-          const ResetOutcome outcome = ResetStreams(cp->address(), path, kOffered);
+          const AttackOutcome outcome = ResetStreams(cp->address(), path, kOffered);
           connections += outcome.connected ? 1 : 0;
           streams += outcome.sent;
         }
@@ -243,7 +243,7 @@ TEST_CASE("a client that leaves streams unfinished is closed before gRPC holds m
   REQUIRE(baseline > 0);
   int closed = 0;
   for (int i = 0; i < 20; ++i) {
-    const ResetOutcome outcome =
+    const AttackOutcome outcome =
         LeaveStreamsOpen(served.cp->address(), "/ovvoc.v1.AgentService/Enroll", 1000);
     REQUIRE(outcome.connected);
     closed += outcome.closed ? 1 : 0;

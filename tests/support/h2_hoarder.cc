@@ -388,7 +388,7 @@ class Attacker {
     while (!over()) Read();
   }
 
-  ResetOutcome outcome;
+  AttackOutcome outcome;
 
  private:
   void Read() {
@@ -410,10 +410,10 @@ class Attacker {
 
 }  // namespace
 
-ResetOutcome ResetStreams(const std::string& address, const std::string& path, int streams,
-                          const std::string& key_pem, const std::string& cert_pem) {
+AttackOutcome ResetStreams(const std::string& address, const std::string& path, int streams,
+                           const std::string& key_pem, const std::string& cert_pem) {
   Attacker attacker(address, key_pem, cert_pem);
-  ResetOutcome& outcome = attacker.outcome;
+  AttackOutcome& outcome = attacker.outcome;
   if (!outcome.connected) return outcome;
   std::string out = Preface();
   const std::string headers = RequestHeaders(path);
@@ -466,9 +466,9 @@ StalledReader::~StalledReader() {
   ::close(fd_);
 }
 
-ResetOutcome RequestKeyUpdates(const std::string& address, int count) {
+AttackOutcome RequestKeyUpdates(const std::string& address, int count) {
   Attacker attacker(address);
-  ResetOutcome& outcome = attacker.outcome;
+  AttackOutcome& outcome = attacker.outcome;
   if (!outcome.connected || !attacker.Write(Preface())) return outcome;
   for (int i = 0; i < count && !attacker.over(); ++i) {
     // Sent with the next handshake call; the server must answer each with one of its own.
@@ -479,9 +479,9 @@ ResetOutcome RequestKeyUpdates(const std::string& address, int count) {
   attacker.WaitForEnd();
   return outcome;
 }
-ResetOutcome LeaveStreamsOpen(const std::string& address, const std::string& path, int streams) {
+AttackOutcome LeaveStreamsOpen(const std::string& address, const std::string& path, int streams) {
   Attacker attacker(address);
-  ResetOutcome& outcome = attacker.outcome;
+  AttackOutcome& outcome = attacker.outcome;
   if (!outcome.connected) return outcome;
   std::string out = Preface();
   const std::string headers = RequestHeaders(path);

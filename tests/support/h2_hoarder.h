@@ -59,24 +59,26 @@ class PartialMessages {
   std::atomic<int> lost_{0};
 };
 
-// ResetStreams: HTTP/2 "rapid reset" (CVE-2023-44487) on one TLS connection: HEADERS for a
-// new stream on `path`, RST_STREAM(CANCEL) right after, in batches of 100, until `streams`
-// went out or the server closed the connection. Presents a client certificate if `key_pem`
-// is set. Blocking; every socket wait is bounded (10 s).
-struct ResetOutcome {
+// How one attacking connection (below) ended.
+struct AttackOutcome {
   bool connected = false;  // the TLS handshake succeeded
   int sent = 0;            // streams (key updates) handed to TLS before the server closed
   bool closed = false;     // the server closed the connection
   bool stalled = false;    // the server stopped reading, or fell silent, for 10 s
 };
-ResetOutcome ResetStreams(const std::string& address, const std::string& path, int streams,
-                          const std::string& key_pem = "", const std::string& cert_pem = "");
+
+// ResetStreams: HTTP/2 "rapid reset" (CVE-2023-44487) on one TLS connection: HEADERS for a
+// new stream on `path`, RST_STREAM(CANCEL) right after, in batches of 100, until `streams`
+// went out or the server closed the connection. Presents a client certificate if `key_pem`
+// is set. Blocking; every socket wait is bounded (10 s).
+AttackOutcome ResetStreams(const std::string& address, const std::string& path, int streams,
+                           const std::string& key_pem = "", const std::string& cert_pem = "");
 
 // LeaveStreamsOpen: one TLS connection (no certificate) that never acknowledges the server's
 // SETTINGS (gRPC 1.51 enforces no stream limit until it does) and opens `streams` streams on
 // `path` in one go, ending none of them; then waits, reading, for the server to close the
 // connection or fall silent for 10 s.
-ResetOutcome LeaveStreamsOpen(const std::string& address, const std::string& path, int streams);
+AttackOutcome LeaveStreamsOpen(const std::string& address, const std::string& path, int streams);
 
 // StalledReader: one TLS connection (no certificate, a small receive buffer) that makes one
 // call on `path` and then never reads a byte: whatever the server answers piles up in its
@@ -99,7 +101,7 @@ class StalledReader {
 // RequestKeyUpdates: one TLS connection (no certificate) that sends HTTP/2's preface, then
 // asks for `count` TLS 1.3 key updates, reading all the while; `closed` if the server closed
 // the connection (else it answered them all and fell silent for 10 s).
-ResetOutcome RequestKeyUpdates(const std::string& address, int count);
+AttackOutcome RequestKeyUpdates(const std::string& address, int count);
 
 }  // namespace ovvoc::testing
 
