@@ -1,10 +1,14 @@
 // ovvoc-agent: runs dependency-update jobs for a control plane, each in a fresh sandbox.
 #include <CLI/CLI.hpp>
 
+#include "absl/synchronization/mutex.h"
 #include "agent/cli/commands.h"
 #include "common/tls.h"
 
 int main(int argc, char** argv) {
+  // Debian builds Abseil without NDEBUG, which leaves Mutex deadlock detection on (a global lock
+  // and graph on every nested lock of gRPC's); the control plane's main says more.
+  absl::SetMutexDeadlockDetectionMode(absl::OnDeadlockCycle::kIgnore);
   ovvoc::tls::RestrictGrpcToTls13();
   CLI::App app{
       "ovvoc-agent: registers with an Ovvoc control plane and runs its npm dependency-update "

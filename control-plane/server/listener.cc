@@ -37,6 +37,11 @@ constexpr int kFdsPerConnection = 3;  // the client's, ours of the pair, gRPC's 
 constexpr size_t kChunk = 16 << 10;   // one TLS record's plaintext
 constexpr size_t kMaxToInner = 64 << 10;  // read from the client, not yet taken by gRPC
 // epoll tags: a connection's id << 1 | side; these two are no connection's.
+// Sweeping gRPC's reclaimer queues (see SweepReclaimers): after this many connections gRPC
+// served have closed, once none has closed for kSweepQuiet, this many sweeps at a time.
+constexpr uint64_t kSweepAfterCloses = 128;
+constexpr absl::Duration kSweepQuiet = absl::Seconds(1);
+constexpr int kSweepsPerPass = 32;
 constexpr uint64_t kListenerTag = ~uint64_t{0};
 constexpr uint64_t kWakeTag = ~uint64_t{0} - 1;
 
@@ -328,6 +333,7 @@ void AgentListener::Loop() {
     const absl::Time now = absl::Now();
     CloseExpired(now);
     Resume(now);
+    SweepReclaimers(now);
     if (now >= next_check) {
       next_check = now + absl::Seconds(1);
       if (!admin_socket_.empty() && !AdminSocketListening()) {
@@ -663,13 +669,47 @@ void AgentListener::Watch(Connection& c) {
 }
 
 void AgentListener::Close(Connection& c) {
-  if (!c.inner_name.empty()) peers_->Remove(c.inner_name);
+  if (!c.inner_name.empty()) {
+    peers_->Remove(c.inner_name);
+    ++closed_since_sweep_;
+    last_close_ = absl::Now();
+  }
   if (auto host = hosts_.find(c.host_key); host != hosts_.end() && --host->second <= 0) {
     hosts_.erase(host);
   }
   // Closing a descriptor takes it out of the epoll set.
   connections_.erase(c.id);  // destroys `c`
   --open_;
+}
+
+void AgentListener::SweepReclaimers(absl::Time now) {
+  if (sweeps_left_ == 0) {
+    if (closed_since_sweep_ < kSweepAfterCloses || now - last_close_ < kSweepQuiet) return;
+    // One sweep moves each queue past one live connection's record: enough for every
+    // connection open, and a few more; never more than closed (each cost its client a TLS
+    // handshake, far more than a sweep costs us), so that closing connections cannot make us
+    // work for many that stay open.
+    sweeps_left_ = static_cast<int>(
+        std::min<uint64_t>(connections_.size() + 16, closed_since_sweep_));
+    closed_since_sweep_ = 0;
+  }
+  // HTTP/2's client preface and an empty SETTINGS frame: gRPC builds a whole transport for
+  // it, then finds the connection closed and drops it, sweeping as it goes.
+  static constexpr char kPreface[] = "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n\0\0\0\4\0\0\0\0\0";
+  for (int i = 0; i < kSweepsPerPass && sweeps_left_ > 0; ++i, --sweeps_left_) {
+    int pair[2];
+    if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, pair) != 0) {
+      sweeps_left_ = 0;  // out of descriptors: not worth a connection; the next flood will tell
+      return;
+    }
+    UniqueFd ours(pair[0]);
+    (void)!::write(ours.get(), kPreface, sizeof kPreface - 1);
+    ours.reset();
+    grpc::experimental::ExternalConnectionAcceptor::NewConnectionParameters connection;
+    connection.listener_fd = fd_.get();
+    connection.fd = pair[1];  // gRPC's now
+    acceptor_->HandleNewConnection(&connection);
+  }
 }
 
 void AgentListener::Resume(absl::Time now) {

@@ -106,8 +106,11 @@ absl::Duration Percentile(std::vector<absl::Duration> v, double p) {
 
 int Run(const Config& config) {
   testing::TempDir dir;
-  auto cp =
-      ControlPlaneUnderTest::Start(dir.Sub("cp"), {"--poll-hold", "50s", "--lease-ttl", "600s", "--max-polls-per-agent", "100000"});
+  // Every poller connects from 127.0.0.1, where real ones would come from their own machines:
+  // the per-host connection cap is lifted, as it is for one agent's many polls.
+  auto cp = ControlPlaneUnderTest::Start(
+      dir.Sub("cp"), {"--poll-hold", "50s", "--lease-ttl", "600s", "--max-polls-per-agent",
+                      "100000", "--max-connections-per-host", "100000"});
   if (!cp.ok()) {
     std::fprintf(stderr, "control plane: %s\n", cp.status().ToString().c_str());
     return 1;

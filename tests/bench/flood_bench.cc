@@ -88,6 +88,15 @@ long ProcStatusKib(pid_t pid, const std::string& field) {
 
 long RssKib(pid_t pid) { return ProcStatusKib(pid, "VmRSS:"); }
 
+// With FLOOD_BENCH_SMAPS=DIR set, keeps the control plane's memory map as DIR/NAME.smaps, to
+// see which mappings a flood left behind.
+void KeepSmaps(pid_t pid, const std::string& name) {
+  const char* dir = std::getenv("FLOOD_BENCH_SMAPS");
+  if (dir == nullptr) return;
+  absl::StatusOr<std::string> smaps = files::ReadFile(absl::StrCat("/proc/", pid, "/smaps"));
+  if (smaps.ok()) (void)files::WriteFile(absl::StrCat(dir, "/", name, ".smaps"), *smaps);
+}
+
 int OpenFds(pid_t pid) {
   DIR* dir = ::opendir(absl::StrCat("/proc/", pid, "/fd").c_str());
   if (dir == nullptr) return -1;
@@ -552,6 +561,7 @@ int Run(const Config& config) {
   std::printf("  heartbeats: %s\n", Describe(stats.Take()).c_str());
   std::printf("  idle agent poll errors: %s\n", DescribeCodes(fleet->idle->TakeErrors()).c_str());
   const long rss_before = RssKib(pid);
+  KeepSmaps(pid, "before");
   std::printf("  control plane RSS %.1f MiB\n", Mib(rss_before));
   std::fflush(stdout);
 
@@ -573,6 +583,7 @@ int Run(const Config& config) {
                    alive ? "running" : absl::StrCat("it died: exit code ", *exit_code));
     if (!alive) break;
     const long rss_after = RssKib(pid);
+    KeepSmaps(pid, absl::StrCat("settled-", round));
     settled.push_back(rss_after);
     const double ratio = static_cast<double>(rss_after) / static_cast<double>(rss_before);
     verdict.Target("RSS back within 10% of before the flood", ratio <= 1.0 + kMaxRssGrowth,

@@ -6,6 +6,7 @@
 #include <grpcpp/server_builder.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
+#include <sys/un.h>
 
 #include <catch2/catch.hpp>
 #include <atomic>
@@ -73,6 +74,74 @@ class Backend final : public grpc::experimental::ExternalConnectionAcceptor {
   std::atomic<bool> full_{false};
 };
 
+// Stands in for gRPC behind the front and records what each connection carried until its other
+// end closed, and whether that end had a name (the front names those it serves clients on).
+class Recorder final : public grpc::experimental::ExternalConnectionAcceptor {
+ public:
+  struct Seen {
+    bool named;
+    std::string bytes;
+  };
+
+  ~Recorder() override {
+    for (std::thread& t : threads_) t.join();
+  }
+
+  void HandleNewConnection(NewConnectionParameters* p) override {
+    sockaddr_un peer{};
+    socklen_t length = sizeof peer;
+    ::getpeername(p->fd, reinterpret_cast<sockaddr*>(&peer), &length);
+    const bool named = length > offsetof(sockaddr_un, sun_path);
+    handed_.fetch_add(1);
+    threads_.emplace_back([this, fd = p->fd, named] {
+      std::string bytes;
+      char buffer[4096];
+      const absl::Time end = absl::Now() + absl::Seconds(20);
+      while (absl::Now() < end) {
+        const ssize_t n = ::recv(fd, buffer, sizeof buffer, MSG_DONTWAIT);
+        if (n == 0) break;
+        if (n > 0) {
+          bytes.append(buffer, static_cast<size_t>(n));
+        } else {
+          absl::SleepFor(absl::Milliseconds(5));
+        }
+      }
+      ::close(fd);
+      absl::MutexLock lock(&mu_);
+      seen_.push_back({named, std::move(bytes)});
+    });
+  }
+
+  // Waits (up to 20 s) until `n` connections were handed over in all.
+  bool WaitForHanded(int n) const {
+    const absl::Time end = absl::Now() + absl::Seconds(20);
+    while (handed_.load() < n && absl::Now() < end) absl::SleepFor(absl::Milliseconds(1));
+    return handed_.load() >= n;
+  }
+
+  // Connections closed so far from unnamed ends (after waiting up to `wait` for `n` of them).
+  std::vector<std::string> Unnamed(size_t n, absl::Duration wait) {
+    const absl::Time end = absl::Now() + wait;
+    for (;;) {
+      std::vector<std::string> unnamed;
+      {
+        absl::MutexLock lock(&mu_);
+        for (const Seen& seen : seen_) {
+          if (!seen.named) unnamed.push_back(seen.bytes);
+        }
+      }
+      if (unnamed.size() >= n || absl::Now() >= end) return unnamed;
+      absl::SleepFor(absl::Milliseconds(20));
+    }
+  }
+
+ private:
+  std::vector<std::thread> threads_;  // the front's thread only, then the destructor
+  std::atomic<int> handed_{0};
+  absl::Mutex mu_;
+  std::vector<Seen> seen_ ABSL_GUARDED_BY(mu_);
+};
+
 // An AgentListener on 127.0.0.1 in front of `backend`.
 struct Front {
   TempDir dir;
@@ -80,7 +149,8 @@ struct Front {
   PeerDirectory peers;
   std::unique_ptr<AgentListener> listener;
 
-  Front(AgentListener::Limits limits, std::unique_ptr<Backend> backend) {
+  Front(AgentListener::Limits limits,
+        std::unique_ptr<grpc::experimental::ExternalConnectionAcceptor> backend) {
     const CaFiles files = CaFiles::In(dir.path());
     REQUIRE(CertificateAuthority::Create(files, {}, absl::Now()).ok());
     ca = *CertificateAuthority::Load(files);
@@ -158,6 +228,35 @@ TEST_CASE("a client that asks for TLS key updates in a loop is closed") {
   REQUIRE(outcome.connected);
   CHECK(outcome.closed);  // (`sent` says little: the kernel takes what the server never reads)
   CHECK(front.WaitForConnections(0));
+}
+
+TEST_CASE("once many connections have closed and then none for a second, gRPC's queues are swept") {
+  // gRPC 1.51 drops the records of closed connections only as later connections close (see
+  // AgentListener::SweepReclaimers): the front then hands it one closed connection per open
+  // connection and 16 more, each with HTTP/2's preface.
+  auto recorder = std::make_unique<Recorder>();
+  Recorder& behind = *recorder;
+  Front front({}, std::move(recorder));
+  auto stays = testing::StalledReader::Open(front.address(), "/any.Service/Call");
+  REQUIRE(stays != nullptr);
+  REQUIRE(behind.WaitForHanded(1));
+  // Clients that reach gRPC, then leave.
+  auto come_and_go = [&](int first) {
+    auto client = testing::StalledReader::Open(front.address(), "/any.Service/Call");
+    REQUIRE(client != nullptr);
+    REQUIRE(behind.WaitForHanded(first + 1));
+  };
+  for (int i = 1; i <= 127; ++i) come_and_go(i);
+  REQUIRE(front.WaitForConnections(1));
+  CHECK(behind.Unnamed(1, absl::Milliseconds(1500)).empty());  // 127 closes: too few to sweep
+
+  come_and_go(128);
+  const std::vector<std::string> sweeps = behind.Unnamed(17, absl::Seconds(20));
+  CHECK(sweeps.size() == 17);  // the reader's connection, and 16
+  for (const std::string& bytes : sweeps) {
+    CHECK(bytes == std::string("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n\0\0\0\4\0\0\0\0\0", 33));
+  }
+  CHECK(behind.Unnamed(18, absl::Milliseconds(1500)).size() == 17);  // once
 }
 
 }  // namespace
