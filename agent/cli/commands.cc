@@ -40,13 +40,9 @@ int Register(const std::string& config_dir, const RegisterOptions& options) {
   return 0;
 }
 
-int Run(const std::string& config_dir, RunnerOptions options, const std::string& delay,
-        const SandboxFlags& sandbox_flags) {
+int Run(const std::string& config_dir, RunnerOptions options, const SandboxFlags& sandbox_flags) {
   if (options.slots < 1 || options.slots > 64) {
     return Fail(absl::InvalidArgumentError("--slots must be between 1 and 64"));
-  }
-  if (!delay.empty() && !absl::ParseDuration(delay, &options.pipeline.test_delay)) {
-    return Fail(absl::InvalidArgumentError("--test-job-delay takes a duration like 30s"));
   }
   ShutdownSignals signals;  // before any thread exists
 
@@ -60,7 +56,7 @@ int Run(const std::string& config_dir, RunnerOptions options, const std::string&
   if (!connection.ok()) return Fail(connection.status());
   absl::StatusOr<std::unique_ptr<SandboxSetup>> sandbox = MakeSandbox(sandbox_flags, config_dir);
   if (!sandbox.ok()) return Fail(sandbox.status());
-  if ((*sandbox)->backend != nullptr) options.pipeline.sandbox = &(*sandbox)->settings;
+  options.pipeline.sandbox = &(*sandbox)->settings;
 
   Runner runner(config, *std::move(connection), options);
   signals.Watch(
@@ -80,7 +76,7 @@ int Run(const std::string& config_dir, RunnerOptions options, const std::string&
 
 }  // namespace
 
-void AddCommands(CLI::App& app, int& exit_code) {
+void AddCommands(CLI::App& app, int& exit_code, const SandboxExtensions* extensions) {
   auto* reg = app.add_subcommand("register", "Enroll this machine with a control plane");
   auto reg_dir = std::make_shared<std::string>(DefaultConfigDir());
   auto reg_options = std::make_shared<RegisterOptions>();
@@ -98,7 +94,6 @@ void AddCommands(CLI::App& app, int& exit_code) {
   auto run_dir = std::make_shared<std::string>(DefaultConfigDir());
   auto run_options = std::make_shared<RunnerOptions>();
   auto drain = std::make_shared<std::string>("30s");
-  auto delay = std::make_shared<std::string>();
   auto run_sandbox = std::make_shared<SandboxFlags>();
   run->add_option("--config-dir", *run_dir, "Directory written by `register`")
       ->capture_default_str();
@@ -108,18 +103,16 @@ void AddCommands(CLI::App& app, int& exit_code) {
       ->capture_default_str();
   run->add_flag("--allow-file-remotes", run_options->pipeline.allow_file_remotes,
                 "Let jobs clone file:// and local-path remotes (single-machine setups, tests)");
-  run->add_option("--test-job-delay", *delay, "Testing only: pause each job after cloning")
-      ->group("");  // hidden
-  AddSandboxFlags(run, *run_sandbox);
-  run->callback([&exit_code, run_dir, run_options, drain, delay, run_sandbox] {
+  AddSandboxFlags(run, *run_sandbox, extensions);
+  run->callback([&exit_code, run_dir, run_options, drain, run_sandbox] {
     if (!absl::ParseDuration(*drain, &run_options->drain_timeout)) {
       exit_code = Fail(absl::InvalidArgumentError("--drain-timeout takes a duration like 30s"));
       return;
     }
-    exit_code = Run(*run_dir, *run_options, *delay, *run_sandbox);
+    exit_code = Run(*run_dir, *run_options, *run_sandbox);
   });
 
-  AddUpdateCommand(app, exit_code);
+  AddUpdateCommand(app, exit_code, extensions);
   AddDoctorCommand(app, exit_code);
 }
 

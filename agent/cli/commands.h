@@ -4,10 +4,14 @@
 
 #include <CLI/CLI.hpp>
 
+#include "agent/cli/sandbox_flags.h"
+
 namespace ovvoc::agent::cli {
 
-// `register` and `run`. Callbacks store their process exit code in `exit_code`.
-void AddCommands(CLI::App& app, int& exit_code);
+// `register`, `run`, `update` and `doctor`. Callbacks store their process exit code in
+// `exit_code`. `extensions` (not owned; must outlive the parse) add to the sandbox flags of
+// `run` and `update`: only tests' agent under test passes any.
+void AddCommands(CLI::App& app, int& exit_code, const SandboxExtensions* extensions = nullptr);
 
 }  // namespace ovvoc::agent::cli
 

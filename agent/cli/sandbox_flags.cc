@@ -19,14 +19,21 @@ absl::StatusOr<absl::Duration> ParsePositive(const char* flag, const std::string
 
 }  // namespace
 
-void AddSandboxFlags(CLI::App* command, SandboxFlags& flags) {
+void AddSandboxFlags(CLI::App* command, SandboxFlags& flags,
+                     const SandboxExtensions* extensions) {
   const char* group = "Sandbox";
+  flags.extensions = extensions;
+  std::vector<std::string> backends = {"auto", "docker", "oci"};
+  if (extensions != nullptr) {
+    for (const auto& [name, factory] : extensions->backends) backends.push_back(name);
+  }
   command->add_option("--sandbox", flags.backend,
                       "Container backend: auto (docker when its socket answers, else oci), "
-                      "docker, oci, or none (testing only: no install, build or test)")
-      ->check(CLI::IsMember({"auto", "docker", "oci", "none"}))
+                      "docker or oci")
+      ->check(CLI::IsMember(backends))
       ->capture_default_str()
       ->group(group);
+  if (extensions != nullptr && extensions->add_flags) extensions->add_flags(command);
   command->add_option("--image-dir", flags.image_dir, "Where deploy/image/build.sh put images")
       ->capture_default_str()
       ->group(group);
@@ -86,15 +93,26 @@ absl::StatusOr<std::unique_ptr<SandboxSetup>> MakeSandbox(const SandboxFlags& fl
   OVVOC_ASSIGN_OR_RETURN(limits.job_timeout, ParsePositive("--job-timeout", flags.job_timeout));
   setup->settings.registry_override = flags.registry;
   setup->settings.allow_internal = flags.allow_internal;
-  if (flags.backend == "none") return setup;
-
-  sandbox::BackendConfig config;
-  config.kind = flags.backend;
-  config.image.image_dir = flags.image_dir;
-  config.image.digest = flags.image;
-  config.docker_socket = flags.docker_socket;
-  config.state_dir = state_dir;
-  OVVOC_ASSIGN_OR_RETURN(setup->backend, sandbox::MakeBackend(config));
+  const SandboxExtensions* extensions = flags.extensions;
+  const SandboxExtensions::Factory* extra = nullptr;
+  if (extensions != nullptr) {
+    auto it = extensions->backends.find(flags.backend);
+    if (it != extensions->backends.end()) extra = &it->second;
+  }
+  if (extra != nullptr) {
+    OVVOC_ASSIGN_OR_RETURN(setup->backend, (*extra)());
+  } else {
+    sandbox::BackendConfig config;
+    config.kind = flags.backend;
+    config.image.image_dir = flags.image_dir;
+    config.image.digest = flags.image;
+    config.docker_socket = flags.docker_socket;
+    config.state_dir = state_dir;
+    OVVOC_ASSIGN_OR_RETURN(setup->backend, sandbox::MakeBackend(config));
+  }
+  if (extensions != nullptr && extensions->wrap) {
+    setup->backend = extensions->wrap(std::move(setup->backend));
+  }
   setup->settings.backend = setup->backend.get();
   return setup;
 }

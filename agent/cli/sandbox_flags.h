@@ -5,6 +5,8 @@
 
 #include <CLI/CLI.hpp>
 
+#include <functional>
+#include <map>
 #include <memory>
 #include <string>
 #include <vector>
@@ -15,7 +17,19 @@
 
 namespace ovvoc::agent::cli {
 
+// What a build of the agent may add to its sandbox flags. The shipped binary adds nothing;
+// tests/support's agent under test adds a fake backend and a hold before each command.
+struct SandboxExtensions {
+  using Factory = std::function<absl::StatusOr<std::unique_ptr<sandbox::Backend>>()>;
+  std::map<std::string, Factory> backends;  // more --sandbox choices
+  // Wraps whichever backend was made; null: none.
+  std::function<std::unique_ptr<sandbox::Backend>(std::unique_ptr<sandbox::Backend>)> wrap;
+  // Adds the extension's own flags to a command that takes the sandbox flags.
+  std::function<void(CLI::App*)> add_flags;
+};
+
 struct SandboxFlags {
+  const SandboxExtensions* extensions = nullptr;  // not owned
   std::string backend = "auto";
   std::string image_dir = "/var/lib/ovvoc/images";
   std::string image;
@@ -32,11 +46,12 @@ struct SandboxFlags {
   std::string job_timeout = "30m";
 };
 
-void AddSandboxFlags(CLI::App* command, SandboxFlags& flags);
+void AddSandboxFlags(CLI::App* command, SandboxFlags& flags,
+                     const SandboxExtensions* extensions = nullptr);
 
 struct SandboxSetup {
-  std::unique_ptr<sandbox::Backend> backend;  // null for --sandbox none
-  SandboxSettings settings;                   // settings.backend points at `backend`
+  std::unique_ptr<sandbox::Backend> backend;
+  SandboxSettings settings;  // settings.backend points at `backend`
 };
 
 // Validates the flags, verifies the image and builds the backend. `state_dir` is agent-owned

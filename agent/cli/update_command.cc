@@ -140,7 +140,7 @@ int Update(const UpdateFlags& flags) {
 
 }  // namespace
 
-void AddUpdateCommand(CLI::App& app, int& exit_code) {
+void AddUpdateCommand(CLI::App& app, int& exit_code, const SandboxExtensions* extensions) {
   auto* update = app.add_subcommand(
       "update", "Run one job on this machine, without a control plane, and print its result");
   auto flags = std::make_shared<UpdateFlags>();
@@ -151,7 +151,7 @@ void AddUpdateCommand(CLI::App& app, int& exit_code) {
       ->add_option("--state-dir", flags->state_dir,
                    "Agent-owned directory for work dirs and the verified image")
       ->capture_default_str();
-  AddSandboxFlags(update, flags->sandbox);
+  AddSandboxFlags(update, flags->sandbox, extensions);
   update->footer(
       "Exit status: 0 when the job succeeded, 1 when it failed (see the summary), 2 when it "
       "could not run.");

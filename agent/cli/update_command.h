@@ -4,9 +4,12 @@
 
 #include <CLI/CLI.hpp>
 
+#include "agent/cli/sandbox_flags.h"
+
 namespace ovvoc::agent::cli {
 
-void AddUpdateCommand(CLI::App& app, int& exit_code);
+void AddUpdateCommand(CLI::App& app, int& exit_code,
+                      const SandboxExtensions* extensions = nullptr);
 
 }  // namespace ovvoc::agent::cli
 

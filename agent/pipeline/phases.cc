@@ -105,18 +105,15 @@ class ManifestPhase final : public Phase {
   }
 };
 
-// Test-only: holds the job so that tests can cancel it, or kill its agent, mid-flight.
-class DelayPhase final : public Phase {
+// Stands where the sandbox phases would: without a sandbox nothing can be installed, built or
+// tested, so the job cannot succeed.
+class NoSandboxPhase final : public Phase {
  public:
-  explicit DelayPhase(absl::Duration delay) : delay_(delay) {}
-  absl::string_view name() const override { return "test-delay"; }
+  absl::string_view name() const override { return "sandbox"; }
   absl::Status Run(JobContext& job) override {
-    job.SleepFor(delay_);
-    return absl::OkStatus();
+    return absl::FailedPreconditionError(
+        "this agent has no sandbox backend: nothing was installed, built or tested");
   }
-
- private:
-  const absl::Duration delay_;
 };
 
 }  // namespace
@@ -132,15 +129,10 @@ std::vector<std::unique_ptr<Phase>> UpdatePhases(const PipelineOptions& options,
   phases.push_back(std::make_unique<ClonePhase>(options.allow_file_remotes,
                                                 JobLimits(options, spec).disk_bytes));
   phases.push_back(std::make_unique<ManifestPhase>());
-  const bool sandboxed = options.sandbox != nullptr && options.sandbox->backend != nullptr;
-  // The test delay sits where a job holds the most: after its container exists, if it has one.
-  auto delay = options.test_delay > absl::ZeroDuration()
-                   ? std::make_unique<DelayPhase>(options.test_delay)
-                   : nullptr;
-  if (sandboxed) {
-    AddSandboxPhases(*options.sandbox, phases, std::move(delay));
-  } else if (delay) {
-    phases.push_back(std::move(delay));
+  if (options.sandbox != nullptr && options.sandbox->backend != nullptr) {
+    AddSandboxPhases(*options.sandbox, phases);
+  } else {
+    phases.push_back(std::make_unique<NoSandboxPhase>());
   }
   return phases;
 }

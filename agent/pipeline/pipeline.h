@@ -87,13 +87,12 @@ class Phase {
 struct SandboxSettings;  // sandbox_session.h
 
 struct PipelineOptions {
-  // Null: only the clone and manifest phases run (no sandbox configured).
+  // How jobs run their code. Null or without a backend: a job fails after reading the
+  // manifest, since nothing can be proven without a sandbox.
   const SandboxSettings* sandbox = nullptr;
   // Clone file:// and plain-path remotes. Off by default: a job must not be able to make the
   // agent read repositories that merely sit on its own disk.
   bool allow_file_remotes = false;
-  // Test-only: a pause after cloning, so tests can kill or cancel a job mid-flight.
-  absl::Duration test_delay = absl::ZeroDuration();
 };
 
 // The limits `spec`'s job runs under: the agent's, tightened by the job's own.

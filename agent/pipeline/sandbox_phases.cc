@@ -275,11 +275,9 @@ class TestPhase final : public CommandPhase {
 
 }  // namespace
 
-void AddSandboxPhases(const SandboxSettings& settings, std::vector<std::unique_ptr<Phase>>& phases,
-                      std::unique_ptr<Phase> after_sandbox) {
+void AddSandboxPhases(const SandboxSettings& settings, std::vector<std::unique_ptr<Phase>>& phases) {
   auto session = std::make_shared<SandboxSession>(settings);
   phases.push_back(std::make_unique<SandboxPhase>(session));
-  if (after_sandbox) phases.push_back(std::move(after_sandbox));
   phases.push_back(std::make_unique<InstallPhase>(session));
   phases.push_back(std::make_unique<BuildPhase>(session));
   phases.push_back(std::make_unique<TestPhase>(session));

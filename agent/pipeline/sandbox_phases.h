@@ -11,10 +11,8 @@
 
 namespace ovvoc::agent {
 
-// Appends the sandbox, install, build and test phases, sharing one session; `after_sandbox`
-// (if any) goes right after the container is made.
-void AddSandboxPhases(const SandboxSettings& settings, std::vector<std::unique_ptr<Phase>>& phases,
-                      std::unique_ptr<Phase> after_sandbox = nullptr);
+// Appends the sandbox, install, build and test phases, sharing one session.
+void AddSandboxPhases(const SandboxSettings& settings, std::vector<std::unique_ptr<Phase>>& phases);
 
 }  // namespace ovvoc::agent
 

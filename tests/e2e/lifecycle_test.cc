@@ -119,12 +119,12 @@ TEST_CASE("an agent that died mid-job leaves nothing behind once it starts again
   auto job = (*cp)->Create({"job", "create", "--repo", *repo});
   REQUIRE(job.ok());
 
-  const std::vector<std::string> flags = {"--sandbox", backend, "--test-job-delay", "120s"};
+  const std::vector<std::string> flags = {"--sandbox", backend, "--hold-commands", "120s"};
   {
     auto agent = AgentUnderTest::Run(dir.Sub("agent"), flags);
     REQUIRE(agent.ok());
-    // The delay sits after the sandbox phase: the container and the job disk exist now.
-    REQUIRE((*agent)->daemon().WaitForLog(": test-delay", std::chrono::milliseconds(60'000)));
+    // The install command holds: the container and the job disk exist now.
+    REQUIRE((*agent)->daemon().WaitForLog("holding ", std::chrono::milliseconds(60'000)));
     const std::vector<pid_t> children = ChildrenOf((*agent)->daemon().pid());
     (*agent)->daemon().Signal(SIGKILL);
     if (with_children) {

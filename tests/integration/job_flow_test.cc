@@ -6,6 +6,7 @@
 #include <filesystem>
 #include <fstream>
 
+#include "absl/strings/str_join.h"
 #include "control-plane/store/sqlite/sqlite_store.h"
 #include "tests/support/cluster.h"
 #include "tests/support/git_http_server.h"
@@ -149,6 +150,24 @@ TEST_CASE("by default an agent refuses to clone a path on its own disk") {
   CHECK(job["state"] == "JOB_STATE_FAILED");
   CHECK_THAT(job.value("status_reason", ""),
              Catch::StartsWith("clone: ") && Catch::Contains("--allow-file-remotes"));
+}
+
+TEST_CASE("the shipped agent has no test-only switches: no sandbox-less jobs, no holds") {
+  TempDir dir;
+  const std::vector<std::vector<std::string>> refused = {
+      {"run", "--sandbox", "none"},           {"run", "--sandbox", "fake"},
+      {"run", "--test-job-delay", "60s"},     {"run", "--hold-commands", "60s"},
+      {"update", "--repo", ".", "--sandbox", "none"}};
+  for (const std::vector<std::string>& args : refused) {
+    INFO(absl::StrJoin(args, " "));
+    CliResult r = RunCli(AgentBinary(), args, dir.path());
+    CHECK(r.exit_code != 0);
+    CHECK_THAT(r.err, Catch::Contains(args[args.size() - 2]) || Catch::Contains(args.back()));
+  }
+  // The agent under test has them (and this is what the other tests run).
+  CliResult help = RunCli(AgentUnderTestBinary(), {"run", "--help"}, dir.path());
+  CHECK(help.exit_code == 0);
+  CHECK_THAT(help.out, Catch::Contains("--hold-commands") && Catch::Contains("fake"));
 }
 
 }  // namespace

@@ -52,38 +52,39 @@ struct Setup {
     return *done;
   }
 
-  // Waits until the job is leased and its agent reports being in the test-delay phase.
-  void WaitInDelay(const std::string& job) {
+  // Waits until the job is leased and its agent reports being in the install phase (held there
+  // by --hold-commands).
+  void WaitInInstall(const std::string& job) {
     for (int i = 0; i < 300; ++i) {
       auto shown = cp->Json({"job", "show", job});
       REQUIRE(shown.ok());
-      if ((*shown)["progress"].value("phase", "") == "test-delay") return;
+      if ((*shown)["progress"].value("phase", "") == "install") return;
       absl::SleepFor(absl::Milliseconds(100));
     }
-    FAIL("job never reached the test-delay phase");
+    FAIL("job never reached the install phase");
   }
 };
 
 TEST_CASE("job cancel stops a running job") {
   Setup s;
-  auto agent = s.Agent("agent", "acme", {"--test-job-delay", "60s"});
+  auto agent = s.Agent("agent", "acme", {"--hold-commands", "60s"});
   std::string job = s.Job("acme");
-  s.WaitInDelay(job);
+  s.WaitInInstall(job);
   CliResult cancel = s.cp->Cli({"job", "cancel", job});
   CHECK(cancel.exit_code == 0);
   CHECK_THAT(cancel.out, Catch::Contains("cancel requested"));
   const absl::Time start = absl::Now();
   nlohmann::json cancelled = s.Wait(job, "JOB_STATE_CANCELLED");
-  CHECK(absl::Now() - start < absl::Seconds(10));  // not the 60 s delay
+  CHECK(absl::Now() - start < absl::Seconds(10));  // not the 60 s hold
   CHECK(cancelled["result"]["outcome"] == "JOB_OUTCOME_CANCELLED");
   CHECK(agent->daemon().running());
 }
 
 TEST_CASE("an agent killed mid-job: the lease expires and another agent completes it") {
   Setup s;
-  auto doomed = s.Agent("doomed", "acme", {"--test-job-delay", "60s"});
+  auto doomed = s.Agent("doomed", "acme", {"--hold-commands", "60s"});
   std::string job = s.Job("acme");
-  s.WaitInDelay(job);
+  s.WaitInInstall(job);
   doomed->daemon().Signal(SIGKILL);
   REQUIRE(doomed->daemon().Wait(std::chrono::milliseconds(5000)).ok());
 
@@ -97,9 +98,9 @@ TEST_CASE("an agent killed mid-job: the lease expires and another agent complete
 
 TEST_CASE("SIGTERM hands a running job back and the next agent finishes it") {
   Setup s;
-  auto leaving = s.Agent("leaving", "acme", {"--test-job-delay", "60s", "--drain-timeout", "1s"});
+  auto leaving = s.Agent("leaving", "acme", {"--hold-commands", "60s", "--drain-timeout", "1s"});
   std::string job = s.Job("acme");
-  s.WaitInDelay(job);
+  s.WaitInInstall(job);
   leaving->daemon().Signal(SIGTERM);
   auto code = leaving->daemon().Wait(std::chrono::milliseconds(10'000));
   REQUIRE(code.ok());

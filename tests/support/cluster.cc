@@ -68,6 +68,7 @@ CliResult RunCli(const std::string& binary, const std::vector<std::string>& args
 
 std::string ControlPlaneBinary() { return OVVOC_CONTROL_PLANE_BIN; }
 std::string AgentBinary() { return OVVOC_AGENT_BIN; }
+std::string AgentUnderTestBinary() { return OVVOC_AGENT_UNDER_TEST_BIN; }
 
 absl::StatusOr<std::unique_ptr<ControlPlaneUnderTest>> ControlPlaneUnderTest::Start(
     const std::string& data_dir, std::vector<std::string> flags) {
@@ -171,12 +172,11 @@ absl::StatusOr<std::string> AgentUnderTest::Register(const std::string& config_d
 absl::StatusOr<std::unique_ptr<AgentUnderTest>> AgentUnderTest::Run(const std::string& config_dir,
                                                                     std::vector<std::string> flags,
                                                                     bool allow_file_remotes) {
-  std::vector<std::string> argv = {AgentBinary(), "run", "--config-dir", config_dir};
+  std::vector<std::string> argv = {AgentUnderTestBinary(), "run", "--config-dir", config_dir};
   if (allow_file_remotes) argv.push_back("--allow-file-remotes");
-  // Without a sandbox flag, jobs stop after reading the manifest: no registry needed.
   if (std::find(flags.begin(), flags.end(), "--sandbox") == flags.end()) {
     argv.push_back("--sandbox");
-    argv.push_back("none");
+    argv.push_back("fake");
   }
   argv.insert(argv.end(), flags.begin(), flags.end());
   auto agent = std::unique_ptr<AgentUnderTest>(new AgentUnderTest());

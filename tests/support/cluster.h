@@ -37,6 +37,8 @@ CliResult RunCli(const std::string& binary, const std::vector<std::string>& args
 
 std::string ControlPlaneBinary();
 std::string AgentBinary();
+// ovvoc-agent with test-only sandbox choices (agent_under_test_main.cc).
+std::string AgentUnderTestBinary();
 
 class ControlPlaneUnderTest {
  public:
@@ -82,7 +84,9 @@ class AgentUnderTest {
   // `ovvoc-agent register`; returns the agent id.
   static absl::StatusOr<std::string> Register(const std::string& config_dir,
                                               const std::string& server, const std::string& token);
-  // `ovvoc-agent run --config-dir D [--allow-file-remotes] FLAGS`: test repos are local.
+  // `ovvoc-agent-under-test run --config-dir D [--allow-file-remotes] FLAGS`: test repos are
+  // local. Without --sandbox in FLAGS, jobs run in the fake sandbox (tests/support/
+  // fake_sandbox.h): the whole pipeline, no container, every command succeeds.
   static absl::StatusOr<std::unique_ptr<AgentUnderTest>> Run(const std::string& config_dir,
                                                              std::vector<std::string> flags = {},
                                                              bool allow_file_remotes = true);

@@ -36,7 +36,8 @@ absl::Status FreshNetns::Enter() {
   if (::ioctl(s.get(), SIOCGIFFLAGS, &ifr) != 0) return absl::ErrnoToStatus(errno, "SIOCGIFFLAGS");
   ifr.ifr_flags |= IFF_UP;
   if (::ioctl(s.get(), SIOCSIFFLAGS, &ifr) != 0) return absl::ErrnoToStatus(errno, "SIOCSIFFLAGS");
-  path_ = absl::StrCat("/proc/self/task/", ::gettid(), "/ns/net");
+  tid_ = ::gettid();
+  path_ = absl::StrCat("/proc/self/task/", tid_, "/ns/net");
   return absl::OkStatus();
 }
 

@@ -22,6 +22,7 @@ class FreshNetns {
 
   const absl::Status& status() const { return status_; }
   const std::string& path() const { return path_; }  // "/proc/self/task/TID/ns/net"
+  int tid() const { return tid_; }  // the thread holding it: "/proc/TID/ns/net" names it too
 
  private:
   void Hold();
@@ -31,6 +32,7 @@ class FreshNetns {
   absl::Notification release_;
   absl::Status status_;
   std::string path_;
+  int tid_ = 0;
   std::thread thread_;  // last: starts once the members above exist
 };
 
