@@ -56,7 +56,7 @@ int Run(const std::string& config_dir, RunnerOptions options, const SandboxFlags
   if (!connection.ok()) return Fail(connection.status());
   absl::StatusOr<std::unique_ptr<SandboxSetup>> sandbox = MakeSandbox(sandbox_flags, config_dir);
   if (!sandbox.ok()) return Fail(sandbox.status());
-  options.pipeline.sandbox = &(*sandbox)->settings;
+  options.env.sandbox = &(*sandbox)->settings;
 
   Runner runner(config, *std::move(connection), options);
   signals.Watch(
@@ -101,7 +101,7 @@ void AddCommands(CLI::App& app, int& exit_code, const SandboxExtensions* extensi
   run->add_option("--drain-timeout", *drain,
                   "On SIGTERM, how long running jobs may finish before they are handed back")
       ->capture_default_str();
-  run->add_flag("--allow-file-remotes", run_options->pipeline.allow_file_remotes,
+  run->add_flag("--allow-file-remotes", run_options->env.allow_file_remotes,
                 "Let jobs clone file:// and local-path remotes (single-machine setups, tests)");
   AddSandboxFlags(run, *run_sandbox, extensions);
   run->callback([&exit_code, run_dir, run_options, drain, run_sandbox] {

@@ -114,7 +114,10 @@ int Update(const UpdateFlags& flags) {
   spec.mutable_repo()->set_url(RepoUrl(flags.repo));
   spec.mutable_lease()->set_attempt(1);
   spec.add_registries()->set_url("https://registry.npmjs.org/");
-  JobContext job(spec, *work_dir);
+  JobEnv env;
+  env.allow_file_remotes = true;  // the user named this repository themselves
+  env.sandbox = &(*sandbox)->settings;
+  JobContext job(spec, *work_dir, env);
 
   signals.Watch(
       [&job](int signal_number, int) {
@@ -123,10 +126,7 @@ int Update(const UpdateFlags& flags) {
       },
       /*max=*/1);
 
-  PipelineOptions options;
-  options.allow_file_remotes = true;  // the user named this repository themselves
-  options.sandbox = &(*sandbox)->settings;
-  RunUpdateJob(job, options);
+  RunUpdateJob(job);
   signals.Stop();  // before `job`, which it may cancel, goes away
   sandbox::JobDisk::UnmountAllUnder(*work_dir);
   (void)files::RemoveTree(*work_dir);

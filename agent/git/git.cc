@@ -563,4 +563,15 @@ absl::StatusOr<CloneResult> Clone(const CloneOptions& options) {
   return result;
 }
 
+Cloner& Libgit2() {
+  class Libgit2Cloner final : public Cloner {
+   public:
+    absl::StatusOr<CloneResult> Clone(const CloneOptions& options) override {
+      return git::Clone(options);
+    }
+  };
+  static Libgit2Cloner* const cloner = new Libgit2Cloner();
+  return *cloner;
+}
+
 }  // namespace ovvoc::agent::git

@@ -77,6 +77,16 @@ struct CloneResult {
 // On failure libgit2 removes what it wrote under destination.
 absl::StatusOr<CloneResult> Clone(const CloneOptions& options);
 
+// What a job clones with: Libgit2() is Clone() above; tests hand in their own.
+class Cloner {
+ public:
+  virtual ~Cloner() = default;
+  virtual absl::StatusOr<CloneResult> Clone(const CloneOptions& options) = 0;
+};
+
+// Clone() as a Cloner: stateless, shared by every job.
+Cloner& Libgit2();
+
 }  // namespace ovvoc::agent::git
 
 #endif  // OVVOC_AGENT_GIT_GIT_H_

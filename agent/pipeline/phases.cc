@@ -34,11 +34,10 @@ git::CloneLimits CloneLimitsFor(uint64_t disk_bytes) {
 
 class ClonePhase final : public Phase {
  public:
-  ClonePhase(bool allow_file_remotes, uint64_t disk_bytes)
-      : allow_file_remotes_(allow_file_remotes), disk_bytes_(disk_bytes) {}
+  explicit ClonePhase(uint64_t disk_bytes) : disk_bytes_(disk_bytes) {}
   absl::string_view name() const override { return "clone"; }
   absl::Status Run(JobContext& job) override {
-    if (!allow_file_remotes_ && !IsRemoteUrl(job.spec().repo().url())) {
+    if (!job.env().allow_file_remotes && !IsRemoteUrl(job.spec().repo().url())) {
       return absl::PermissionDeniedError(
           "this agent clones only http(s) remotes; start it with --allow-file-remotes to let "
           "jobs clone local paths (single-machine setups and tests)");
@@ -54,7 +53,7 @@ class ClonePhase final : public Phase {
     options.cancelled = [&job] { return job.cancelled(); };
     options.deadline = job.deadline();
     options.limits = CloneLimitsFor(disk_bytes_);
-    absl::StatusOr<git::CloneResult> clone = git::Clone(options);
+    absl::StatusOr<git::CloneResult> clone = job.env().git->Clone(options);
     if (absl::IsResourceExhausted(clone.status())) {
       job.result().mutable_failure()->set_termination(ovvoc::v1::TERMINATION_DISK);
     } else if (absl::IsDeadlineExceeded(clone.status())) {
@@ -66,7 +65,6 @@ class ClonePhase final : public Phase {
   }
 
  private:
-  const bool allow_file_remotes_;
   const uint64_t disk_bytes_;
 };
 
@@ -118,28 +116,26 @@ class NoSandboxPhase final : public Phase {
 
 }  // namespace
 
-sandbox::Limits JobLimits(const PipelineOptions& options, const ovvoc::v1::JobSpec& spec) {
-  return sandbox::Tighten(options.sandbox ? options.sandbox->limits : sandbox::Limits(),
-                          spec.limits());
+sandbox::Limits JobLimits(const JobEnv& env, const ovvoc::v1::JobSpec& spec) {
+  return sandbox::Tighten(env.sandbox ? env.sandbox->limits : sandbox::Limits(), spec.limits());
 }
 
-std::vector<std::unique_ptr<Phase>> UpdatePhases(const PipelineOptions& options,
+std::vector<std::unique_ptr<Phase>> UpdatePhases(const JobEnv& env,
                                                  const ovvoc::v1::JobSpec& spec) {
   std::vector<std::unique_ptr<Phase>> phases;
-  phases.push_back(std::make_unique<ClonePhase>(options.allow_file_remotes,
-                                                JobLimits(options, spec).disk_bytes));
+  phases.push_back(std::make_unique<ClonePhase>(JobLimits(env, spec).disk_bytes));
   phases.push_back(std::make_unique<ManifestPhase>());
-  if (options.sandbox != nullptr && options.sandbox->backend != nullptr) {
-    AddSandboxPhases(*options.sandbox, phases);
+  if (env.sandbox != nullptr && env.sandbox->backend != nullptr) {
+    AddSandboxPhases(*env.sandbox, phases);
   } else {
     phases.push_back(std::make_unique<NoSandboxPhase>());
   }
   return phases;
 }
 
-void RunUpdateJob(JobContext& job, const PipelineOptions& options) {
-  job.set_deadline(absl::Now() + JobLimits(options, job.spec()).job_timeout);
-  RunPipeline(job, UpdatePhases(options, job.spec()));
+void RunUpdateJob(JobContext& job) {
+  job.set_deadline(job.Now() + JobLimits(job.env(), job.spec()).job_timeout);
+  RunPipeline(job, UpdatePhases(job.env(), job.spec()));
 }
 
 }  // namespace ovvoc::agent

@@ -47,7 +47,7 @@ void RunPhases(JobContext& job, const std::vector<std::unique_ptr<Phase>>& phase
   for (const std::unique_ptr<Phase>& phase : phases) {
     if (job.cancelled()) break;
     const std::string name(phase->name());
-    if (absl::Now() >= job.deadline()) {
+    if (job.Now() >= job.deadline()) {
       result.set_outcome(ovvoc::v1::JOB_OUTCOME_FAILED);
       result.mutable_failure()->set_phase(name);
       result.mutable_failure()->set_reason("the job ran out of time before this phase");
@@ -56,12 +56,12 @@ void RunPhases(JobContext& job, const std::vector<std::unique_ptr<Phase>>& phase
     }
     job.SetProgress(name, "");
     log::Info("job %s: %s", job.spec().job_id(), name);
-    const absl::Time start = absl::Now();
+    const absl::Time start = job.Now();
     ++started;
     absl::Status status = phase->Run(job);
     ovvoc::v1::PhaseTiming* timing = result.add_timings();
     timing->set_phase(name);
-    *timing->mutable_duration() = ToProto(absl::Now() - start);
+    *timing->mutable_duration() = ToProto(job.Now() - start);
     timing->set_ok(status.ok());
     if (job.cancelled()) break;
     if (!status.ok()) {

@@ -14,10 +14,27 @@
 #include "absl/strings/string_view.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
+#include "agent/git/git.h"
 #include "agent/sandbox/sandbox.h"
+#include "common/clock.h"
 #include "ovvoc/v1/job.pb.h"
 
 namespace ovvoc::agent {
+
+struct SandboxSettings;  // sandbox_session.h
+
+// What jobs run with, all of it the agent's and none of it the job's: how they tell time, clone,
+// and run code. One per agent, shared by its jobs; tests build their own.
+struct JobEnv {
+  const Clock* clock = &Clock::Real();
+  git::Cloner* git = &git::Libgit2();
+  // How jobs run their code. Null or without a backend: a job fails after reading the
+  // manifest, since nothing can be proven without a sandbox.
+  const SandboxSettings* sandbox = nullptr;
+  // Clone file:// and plain-path remotes. Off by default: a job must not be able to make the
+  // agent read repositories that merely sit on its own disk.
+  bool allow_file_remotes = false;
+};
 
 // What the job read from the repository as cloned, before any code of it or of its dependencies
 // ran. Later phases decide from this (which commands to run, what the manifest must say),
@@ -36,10 +53,13 @@ struct ClonedProject {
 // its progress. `result` and `project` belong to the job's thread.
 class JobContext {
  public:
-  JobContext(ovvoc::v1::JobSpec spec, std::string work_dir)
-      : spec_(std::move(spec)), work_dir_(std::move(work_dir)) {}
+  // `env` must outlive the job.
+  JobContext(ovvoc::v1::JobSpec spec, std::string work_dir, const JobEnv& env)
+      : spec_(std::move(spec)), work_dir_(std::move(work_dir)), env_(env) {}
 
   const ovvoc::v1::JobSpec& spec() const { return spec_; }
+  const JobEnv& env() const { return env_; }
+  absl::Time Now() const { return env_.clock->Now(); }
   // The job's private directory; the repository is cloned into repo_dir().
   const std::string& work_dir() const { return work_dir_; }
   std::string repo_dir() const { return work_dir_ + "/repo"; }
@@ -63,6 +83,7 @@ class JobContext {
  private:
   const ovvoc::v1::JobSpec spec_;
   const std::string work_dir_;
+  const JobEnv& env_;
   ovvoc::v1::JobResult result_;
   ClonedProject project_;
   absl::Time deadline_ = absl::InfiniteFuture();
@@ -84,22 +105,11 @@ class Phase {
   virtual void Finish(JobContext& job) {}
 };
 
-struct SandboxSettings;  // sandbox_session.h
-
-struct PipelineOptions {
-  // How jobs run their code. Null or without a backend: a job fails after reading the
-  // manifest, since nothing can be proven without a sandbox.
-  const SandboxSettings* sandbox = nullptr;
-  // Clone file:// and plain-path remotes. Off by default: a job must not be able to make the
-  // agent read repositories that merely sit on its own disk.
-  bool allow_file_remotes = false;
-};
-
 // The limits `spec`'s job runs under: the agent's, tightened by the job's own.
-sandbox::Limits JobLimits(const PipelineOptions& options, const ovvoc::v1::JobSpec& spec);
+sandbox::Limits JobLimits(const JobEnv& env, const ovvoc::v1::JobSpec& spec);
 
 // The phases of `spec`'s update job, in order.
-std::vector<std::unique_ptr<Phase>> UpdatePhases(const PipelineOptions& options,
+std::vector<std::unique_ptr<Phase>> UpdatePhases(const JobEnv& env,
                                                  const ovvoc::v1::JobSpec& spec);
 
 // Runs `phases` in order and completes job.result(): outcome, failure, per-phase timings. A
@@ -107,8 +117,8 @@ std::vector<std::unique_ptr<Phase>> UpdatePhases(const PipelineOptions& options,
 void RunPipeline(JobContext& job, const std::vector<std::unique_ptr<Phase>>& phases);
 
 // The one way both `run` and `update` run a job: sets its deadline (the job timeout counts
-// from here, the clone included) and runs UpdatePhases().
-void RunUpdateJob(JobContext& job, const PipelineOptions& options);
+// from here, the clone included) and runs UpdatePhases() of the job's env.
+void RunUpdateJob(JobContext& job);
 
 }  // namespace ovvoc::agent
 

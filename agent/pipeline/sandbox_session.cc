@@ -216,7 +216,7 @@ absl::StatusOr<sandbox::ExecResult> SandboxSession::Run(JobContext& job, absl::s
                                                         std::vector<std::string> argv,
                                                         bool network) {
   if (!sandbox_) return absl::FailedPreconditionError("the sandbox was not prepared");
-  const absl::Duration left = job.deadline() - absl::Now();
+  const absl::Duration left = job.deadline() - job.Now();
   if (left <= absl::ZeroDuration()) {
     return absl::DeadlineExceededError("the job ran out of time before this phase");
   }

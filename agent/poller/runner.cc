@@ -40,8 +40,8 @@ bool LeaseLost(grpc::StatusCode code) {
 }  // namespace
 
 struct Runner::ActiveJob {
-  ActiveJob(ovvoc::v1::JobSpec spec, std::string work_dir)
-      : context(std::move(spec), std::move(work_dir)) {}
+  ActiveJob(ovvoc::v1::JobSpec spec, std::string work_dir, const JobEnv& env)
+      : context(std::move(spec), std::move(work_dir), env) {}
   JobContext context;
   std::thread thread;
   absl::Time last_heartbeat = absl::Now();
@@ -65,7 +65,7 @@ int Runner::free_slots() const {
 }
 
 absl::Status Runner::Run() {
-  agent::ReapLeftovers(options_.pipeline.sandbox, config_.work_dir());
+  agent::ReapLeftovers(options_.env.sandbox, config_.work_dir());
   // Said only once leftovers are gone: tests (and operators) take it as "ready".
   log::Info("agent %s polling %s with %d slot(s)", connection_->identity().agent_id,
             connection_->identity().server, options_.slots);
@@ -151,7 +151,7 @@ void Runner::StartJob(ovvoc::v1::JobSpec spec) {
       files::EnsureDir(config_.work_dir(), 0700).ok()
           ? files::MakeTempDir(config_.work_dir(), absl::StrCat(kJobDirPrefix, spec.job_id(), "-"))
           : absl::InternalError("cannot create the work dir");
-  auto job = std::make_shared<ActiveJob>(spec, dir.ok() ? *dir : std::string());
+  auto job = std::make_shared<ActiveJob>(spec, dir.ok() ? *dir : std::string(), options_.env);
   if (!dir.ok()) {
     // Reported as the job's failure rather than silently dropped.
     job->context.result().set_outcome(ovvoc::v1::JOB_OUTCOME_FAILED);
@@ -167,7 +167,7 @@ void Runner::StartJob(ovvoc::v1::JobSpec spec) {
 void Runner::RunJob(std::shared_ptr<ActiveJob> job) {
   JobContext& context = job->context;
   if (!context.work_dir().empty()) {
-    RunUpdateJob(context, options_.pipeline);
+    RunUpdateJob(context);
     sandbox::JobDisk::UnmountAllUnder(context.work_dir());  // normally already done
     if (absl::Status s = files::RemoveTree(context.work_dir()); !s.ok()) {
       log::Error("job %s: %s", context.spec().job_id(), s.ToString());

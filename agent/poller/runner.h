@@ -25,7 +25,7 @@ namespace ovvoc::agent {
 struct RunnerOptions {
   int slots = 1;
   absl::Duration drain_timeout = absl::Seconds(30);
-  PipelineOptions pipeline;
+  JobEnv env;  // what every job runs with
 };
 
 class Runner {

@@ -243,12 +243,12 @@ std::optional<JobTimes> SandboxJob(agent::SandboxSettings& settings, const std::
   spec.mutable_lease()->set_attempt(1);
   spec.add_registries()->set_url(registry);
   std::filesystem::create_directories(work);
-  agent::JobContext job(spec, work);
-  agent::PipelineOptions options;
-  options.allow_file_remotes = true;
-  options.sandbox = &settings;
+  agent::JobEnv env;
+  env.allow_file_remotes = true;
+  env.sandbox = &settings;
+  agent::JobContext job(spec, work, env);
   const absl::Time start = absl::Now();
-  agent::RunUpdateJob(job, options);
+  agent::RunUpdateJob(job);
   const absl::Duration wall = absl::Now() - start;
   if (job.result().outcome() != ovvoc::v1::JOB_OUTCOME_SUCCEEDED) {
     std::fprintf(stderr, "  sandboxed job failed: %s\n", job.result().failure().reason().c_str());

@@ -1,0 +1,117 @@
+// The pipeline with its env in the test's hands: a manual clock and a stand-in for git.
+#include "agent/pipeline/pipeline.h"
+
+#include <catch2/catch.hpp>
+#include <string>
+
+#include "common/files.h"
+#include "tests/support/temp_dir.h"
+
+namespace ovvoc::agent {
+namespace {
+
+// Writes a package.json where the clone would go, and takes `takes` of the manual clock.
+class FakeGit final : public git::Cloner {
+ public:
+  FakeGit(ManualClock& clock, absl::Duration takes) : clock_(clock), takes_(takes) {}
+
+  absl::StatusOr<git::CloneResult> Clone(const git::CloneOptions& options) override {
+    ++clones;
+    deadline = options.deadline;
+    if (!files::EnsureDir(options.destination, 0700).ok() ||
+        !files::WriteFile(options.destination + "/package.json",
+                          R"({"name": "app", "version": "1.0.0", "dependencies": {"a": "^1.0.0"}})")
+             .ok()) {
+      return absl::InternalError("cannot write the fake clone");
+    }
+    clock_.Advance(takes_);
+    return git::CloneResult{"0123456789abcdef0123456789abcdef01234567", "main"};
+  }
+
+  int clones = 0;
+  absl::Time deadline;
+
+ private:
+  ManualClock& clock_;
+  const absl::Duration takes_;
+};
+
+ovvoc::v1::JobSpec Spec(const std::string& url) {
+  ovvoc::v1::JobSpec spec;
+  spec.set_job_id("job_test");
+  spec.mutable_repo()->set_url(url);
+  return spec;
+}
+
+absl::Duration TimingOf(const ovvoc::v1::JobResult& result, const std::string& phase) {
+  for (const auto& timing : result.timings()) {
+    if (timing.phase() == phase) {
+      return absl::Seconds(timing.duration().seconds()) +
+             absl::Nanoseconds(timing.duration().nanos());
+    }
+  }
+  return absl::InfiniteDuration();
+}
+
+TEST_CASE("a job tells time by its env's clock and clones with its env's git") {
+  testing::TempDir dir;
+  ManualClock clock;
+  const absl::Time start = clock.Now();
+  FakeGit git(clock, absl::Minutes(5));
+  JobEnv env;
+  env.clock = &clock;
+  env.git = &git;
+  JobContext job(Spec("https://git.example/app.git"), dir.path(), env);
+  RunUpdateJob(job);
+
+  const ovvoc::v1::JobResult& result = job.result();
+  CHECK(git.clones == 1);
+  CHECK(git.deadline == start + absl::Minutes(30));  // the default job timeout, on that clock
+  CHECK(TimingOf(result, "clone") == absl::Minutes(5));
+  CHECK(TimingOf(result, "manifest") == absl::ZeroDuration());
+  CHECK(result.head_commit() == "0123456789abcdef0123456789abcdef01234567");
+  REQUIRE(result.dependencies_size() == 1);
+  // No sandbox in this env: the job reads the manifest and then fails, never succeeds.
+  CHECK(result.outcome() == ovvoc::v1::JOB_OUTCOME_FAILED);
+  CHECK(result.failure().phase() == "sandbox");
+  CHECK_THAT(result.failure().reason(), Catch::Contains("no sandbox backend"));
+}
+
+TEST_CASE("a clone that outlasts the job's time stops the job before its next phase") {
+  testing::TempDir dir;
+  ManualClock clock;
+  FakeGit git(clock, absl::Minutes(31));
+  JobEnv env;
+  env.clock = &clock;
+  env.git = &git;
+  JobContext job(Spec("https://git.example/app.git"), dir.path(), env);
+  RunUpdateJob(job);
+  CHECK(job.result().outcome() == ovvoc::v1::JOB_OUTCOME_FAILED);
+  CHECK(job.result().failure().phase() == "manifest");
+  CHECK(job.result().failure().termination() == ovvoc::v1::TERMINATION_TIMEOUT);
+  CHECK_THAT(job.result().failure().reason(), Catch::Contains("ran out of time"));
+}
+
+TEST_CASE("a job may clone a path on the agent's disk only when its env allows it") {
+  testing::TempDir dir;
+  ManualClock clock;
+  FakeGit git(clock, absl::Seconds(1));
+  JobEnv env;
+  env.clock = &clock;
+  env.git = &git;
+  JobContext refused(Spec("file:///etc"), dir.path(), env);
+  RunUpdateJob(refused);
+  CHECK(git.clones == 0);
+  CHECK(refused.result().failure().phase() == "clone");
+  CHECK_THAT(refused.result().failure().reason(), Catch::Contains("--allow-file-remotes"));
+
+  env.allow_file_remotes = true;
+  REQUIRE(files::EnsureDir(dir.Sub("allowed"), 0700).ok());
+  JobContext allowed(Spec("file:///srv/app"), dir.Sub("allowed"), env);
+  RunUpdateJob(allowed);
+  CHECK(git.clones == 1);
+  CHECK(allowed.result().failure().phase() == "sandbox");
+}
+
+}  // namespace
+}  // namespace ovvoc::agent
