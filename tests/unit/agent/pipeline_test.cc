@@ -43,6 +43,18 @@ ovvoc::v1::JobSpec Spec(const std::string& url) {
   return spec;
 }
 
+// A job env of a manual clock and a fake git whose clone takes `clone_takes`.
+struct FakeEnv {
+  testing::TempDir dir;
+  ManualClock clock;
+  FakeGit git;
+  JobEnv env;
+  explicit FakeEnv(absl::Duration clone_takes) : git(clock, clone_takes) {
+    env.clock = &clock;
+    env.git = &git;
+  }
+};
+
 absl::Duration TimingOf(const ovvoc::v1::JobResult& result, const std::string& phase) {
   for (const auto& timing : result.timings()) {
     if (timing.phase() == phase) {
@@ -54,19 +66,14 @@ absl::Duration TimingOf(const ovvoc::v1::JobResult& result, const std::string& p
 }
 
 TEST_CASE("a job tells time by its env's clock and clones with its env's git") {
-  testing::TempDir dir;
-  ManualClock clock;
-  const absl::Time start = clock.Now();
-  FakeGit git(clock, absl::Minutes(5));
-  JobEnv env;
-  env.clock = &clock;
-  env.git = &git;
-  JobContext job(Spec("https://git.example/app.git"), dir.path(), env);
+  FakeEnv f(absl::Minutes(5));
+  const absl::Time start = f.clock.Now();
+  JobContext job(Spec("https://git.example/app.git"), f.dir.path(), f.env);
   RunUpdateJob(job);
 
   const ovvoc::v1::JobResult& result = job.result();
-  CHECK(git.clones == 1);
-  CHECK(git.deadline == start + absl::Minutes(30));  // the default job timeout, on that clock
+  CHECK(f.git.clones == 1);
+  CHECK(f.git.deadline == start + absl::Minutes(30));  // the default job timeout, on that clock
   CHECK(TimingOf(result, "clone") == absl::Minutes(5));
   CHECK(TimingOf(result, "manifest") == absl::ZeroDuration());
   CHECK(result.head_commit() == "0123456789abcdef0123456789abcdef01234567");
@@ -78,13 +85,8 @@ TEST_CASE("a job tells time by its env's clock and clones with its env's git") {
 }
 
 TEST_CASE("a clone that outlasts the job's time stops the job before its next phase") {
-  testing::TempDir dir;
-  ManualClock clock;
-  FakeGit git(clock, absl::Minutes(31));
-  JobEnv env;
-  env.clock = &clock;
-  env.git = &git;
-  JobContext job(Spec("https://git.example/app.git"), dir.path(), env);
+  FakeEnv f(absl::Minutes(31));
+  JobContext job(Spec("https://git.example/app.git"), f.dir.path(), f.env);
   RunUpdateJob(job);
   CHECK(job.result().outcome() == ovvoc::v1::JOB_OUTCOME_FAILED);
   CHECK(job.result().failure().phase() == "manifest");
@@ -93,23 +95,18 @@ TEST_CASE("a clone that outlasts the job's time stops the job before its next ph
 }
 
 TEST_CASE("a job may clone a path on the agent's disk only when its env allows it") {
-  testing::TempDir dir;
-  ManualClock clock;
-  FakeGit git(clock, absl::Seconds(1));
-  JobEnv env;
-  env.clock = &clock;
-  env.git = &git;
-  JobContext refused(Spec("file:///etc"), dir.path(), env);
+  FakeEnv f(absl::Seconds(1));
+  JobContext refused(Spec("file:///etc"), f.dir.path(), f.env);
   RunUpdateJob(refused);
-  CHECK(git.clones == 0);
+  CHECK(f.git.clones == 0);
   CHECK(refused.result().failure().phase() == "clone");
   CHECK_THAT(refused.result().failure().reason(), Catch::Contains("--allow-file-remotes"));
 
-  env.allow_file_remotes = true;
-  REQUIRE(files::EnsureDir(dir.Sub("allowed"), 0700).ok());
-  JobContext allowed(Spec("file:///srv/app"), dir.Sub("allowed"), env);
+  f.env.allow_file_remotes = true;
+  REQUIRE(files::EnsureDir(f.dir.Sub("allowed"), 0700).ok());
+  JobContext allowed(Spec("file:///srv/app"), f.dir.Sub("allowed"), f.env);
   RunUpdateJob(allowed);
-  CHECK(git.clones == 1);
+  CHECK(f.git.clones == 1);
   CHECK(allowed.result().failure().phase() == "sandbox");
 }
 
