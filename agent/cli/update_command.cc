@@ -14,7 +14,6 @@
 #include "agent/cli/shutdown_signals.h"
 #include "agent/config/config.h"
 #include "agent/pipeline/pipeline.h"
-#include "agent/sandbox/job_disk.h"
 #include "common/files.h"
 #include "common/ids.h"
 #include "common/job_text.h"
@@ -103,12 +102,6 @@ int Update(const UpdateFlags& flags) {
       MakeSandbox(flags.sandbox, flags.state_dir);
   if (!sandbox.ok()) return Fail(sandbox.status());
 
-  const std::string work_root = flags.state_dir + "/work";
-  ReapLeftovers(&(*sandbox)->settings, work_root);
-  if (absl::Status s = files::EnsureDir(work_root, 0700); !s.ok()) return Fail(s);
-  absl::StatusOr<std::string> work_dir = files::MakeTempDir(work_root, "job-update-");
-  if (!work_dir.ok()) return Fail(work_dir.status());
-
   ovvoc::v1::JobSpec spec;
   spec.set_job_id(NewId("job"));
   spec.mutable_repo()->set_url(RepoUrl(flags.repo));
@@ -117,7 +110,8 @@ int Update(const UpdateFlags& flags) {
   JobEnv env;
   env.allow_file_remotes = true;  // the user named this repository themselves
   env.sandbox = &(*sandbox)->settings;
-  JobContext job(spec, *work_dir, env);
+  const JobHost host(env, flags.state_dir + "/work");
+  JobContext job(spec, env);
 
   signals.Watch(
       [&job](int signal_number, int) {
@@ -126,10 +120,8 @@ int Update(const UpdateFlags& flags) {
       },
       /*max=*/1);
 
-  RunUpdateJob(job);
+  host.Run(job);
   signals.Stop();  // before `job`, which it may cancel, goes away
-  sandbox::JobDisk::UnmountAllUnder(*work_dir);
-  (void)files::RemoveTree(*work_dir);
 
   PrintSummary(job.result());
   if (!flags.json_out.empty()) {

@@ -9,7 +9,10 @@
 #include "agent/pipeline/pipeline.h"
 #include "agent/pipeline/sandbox_phases.h"
 #include "agent/pipeline/sandbox_session.h"
+#include "agent/sandbox/job_disk.h"
 #include "agent/workspace/beneath.h"
+#include "common/files.h"
+#include "common/logging.h"
 #include "common/status_macros.h"
 
 namespace ovvoc::agent {
@@ -136,6 +139,32 @@ std::vector<std::unique_ptr<Phase>> UpdatePhases(const JobEnv& env,
 void RunUpdateJob(JobContext& job) {
   job.set_deadline(job.Now() + JobLimits(job.env(), job.spec()).job_timeout);
   RunPipeline(job, UpdatePhases(job.env(), job.spec()));
+}
+
+JobHost::JobHost(const JobEnv& env, std::string work_root)
+    : env_(env), work_root_(std::move(work_root)) {
+  ReapLeftovers(env_.sandbox, work_root_);
+}
+
+void JobHost::Run(JobContext& job) const {
+  absl::StatusOr<std::string> dir = files::EnsureDir(work_root_, 0700).ok()
+                                        ? files::MakeTempDir(work_root_, absl::StrCat(
+                                                                             "job-", job.spec().job_id(), "-"))
+                                        : absl::InternalError("cannot create the agent's work dir");
+  if (!dir.ok()) {
+    job.result().set_outcome(ovvoc::v1::JOB_OUTCOME_FAILED);
+    job.result().mutable_failure()->set_phase("prepare");
+    job.result().mutable_failure()->set_reason(
+        absl::StrCat("cannot create a job directory under ", work_root_, ": ",
+                     dir.status().message()));
+    return;
+  }
+  job.work_dir_ = *dir;
+  RunUpdateJob(job);
+  sandbox::JobDisk::UnmountAllUnder(*dir);  // normally already done
+  if (absl::Status s = files::RemoveTree(*dir); !s.ok()) {
+    log::Error("job %s: %s", job.spec().job_id(), s.ToString());
+  }
 }
 
 }  // namespace ovvoc::agent

@@ -53,14 +53,14 @@ struct ClonedProject {
 // its progress. `result` and `project` belong to the job's thread.
 class JobContext {
  public:
-  // `env` must outlive the job.
-  JobContext(ovvoc::v1::JobSpec spec, std::string work_dir, const JobEnv& env)
-      : spec_(std::move(spec)), work_dir_(std::move(work_dir)), env_(env) {}
+  // `env` must outlive the job. JobHost::Run gives it its work dir.
+  JobContext(ovvoc::v1::JobSpec spec, const JobEnv& env) : spec_(std::move(spec)), env_(env) {}
 
   const ovvoc::v1::JobSpec& spec() const { return spec_; }
   const JobEnv& env() const { return env_; }
   absl::Time Now() const { return env_.clock->Now(); }
-  // The job's private directory; the repository is cloned into repo_dir().
+  // The job's private directory (empty until JobHost::Run made it); the repository is cloned
+  // into repo_dir().
   const std::string& work_dir() const { return work_dir_; }
   std::string repo_dir() const { return work_dir_ + "/repo"; }
 
@@ -81,8 +81,10 @@ class JobContext {
   ovvoc::v1::Progress progress() const ABSL_LOCKS_EXCLUDED(mu_);
 
  private:
+  friend class JobHost;
+
   const ovvoc::v1::JobSpec spec_;
-  const std::string work_dir_;
+  std::string work_dir_;  // set once, by JobHost::Run, before any phase
   const JobEnv& env_;
   ovvoc::v1::JobResult result_;
   ClonedProject project_;
@@ -116,9 +118,29 @@ std::vector<std::unique_ptr<Phase>> UpdatePhases(const JobEnv& env,
 // phase is not started once the job's deadline has passed.
 void RunPipeline(JobContext& job, const std::vector<std::unique_ptr<Phase>>& phases);
 
-// The one way both `run` and `update` run a job: sets its deadline (the job timeout counts
-// from here, the clone included) and runs UpdatePhases() of the job's env.
+// Sets the job's deadline (the job timeout counts from here, the clone included) and runs
+// UpdatePhases() of the job's env in its work dir.
 void RunUpdateJob(JobContext& job);
+
+// Where an agent process runs its jobs: `env`, and `work_root`, the agent's own directory for
+// jobs' work dirs. `run` and `update` both run every job through one. Make it once per process,
+// holding the state dir's lock (LockStateDir): it first removes what a crashed earlier process
+// with this state dir left behind (containers, job disks, job dirs). `env` must outlive it.
+class JobHost {
+ public:
+  JobHost(const JobEnv& env, std::string work_root);
+
+  const JobEnv& env() const { return env_; }
+
+  // The whole of one job (made with env()): a private 0700 dir under the work root, the phases
+  // in it, and the dir removed afterwards (its job disks unmounted first) whatever happened. A
+  // dir that cannot be made fails the job in "prepare".
+  void Run(JobContext& job) const;
+
+ private:
+  const JobEnv& env_;
+  const std::string work_root_;
+};
 
 }  // namespace ovvoc::agent
 

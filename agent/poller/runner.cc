@@ -5,9 +5,6 @@
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
-#include "agent/pipeline/sandbox_session.h"
-#include "agent/sandbox/job_disk.h"
-#include "common/files.h"
 #include "common/grpc_status.h"
 #include "common/logging.h"
 #include "common/time_util.h"
@@ -18,7 +15,6 @@ namespace {
 constexpr absl::Duration kMinBackoff = absl::Seconds(1);
 constexpr absl::Duration kMaxBackoff = absl::Seconds(30);
 constexpr absl::Duration kRpcTimeout = absl::Seconds(20);
-constexpr char kJobDirPrefix[] = "job-";
 
 // Full jitter: uniformly in [d/2, d], so a fleet restarted together does not retry together.
 absl::Duration Jittered(absl::Duration d) {
@@ -40,8 +36,7 @@ bool LeaseLost(grpc::StatusCode code) {
 }  // namespace
 
 struct Runner::ActiveJob {
-  ActiveJob(ovvoc::v1::JobSpec spec, std::string work_dir, const JobEnv& env)
-      : context(std::move(spec), std::move(work_dir), env) {}
+  ActiveJob(ovvoc::v1::JobSpec spec, const JobEnv& env) : context(std::move(spec), env) {}
   JobContext context;
   std::thread thread;
   absl::Time last_heartbeat = absl::Now();
@@ -65,7 +60,7 @@ int Runner::free_slots() const {
 }
 
 absl::Status Runner::Run() {
-  agent::ReapLeftovers(options_.env.sandbox, config_.work_dir());
+  host_.emplace(options_.env, config_.work_dir());  // removes what a crashed run left
   // Said only once leftovers are gone: tests (and operators) take it as "ready".
   log::Info("agent %s polling %s with %d slot(s)", connection_->identity().agent_id,
             connection_->identity().server, options_.slots);
@@ -147,18 +142,7 @@ absl::Status Runner::PollOnce(absl::Duration& backoff) {
 void Runner::StartJob(ovvoc::v1::JobSpec spec) {
   log::Info("job %s: leased (attempt %u) for %s", spec.job_id(), spec.lease().attempt(),
             spec.repo().url());
-  absl::StatusOr<std::string> dir =
-      files::EnsureDir(config_.work_dir(), 0700).ok()
-          ? files::MakeTempDir(config_.work_dir(), absl::StrCat(kJobDirPrefix, spec.job_id(), "-"))
-          : absl::InternalError("cannot create the work dir");
-  auto job = std::make_shared<ActiveJob>(spec, dir.ok() ? *dir : std::string(), options_.env);
-  if (!dir.ok()) {
-    // Reported as the job's failure rather than silently dropped.
-    job->context.result().set_outcome(ovvoc::v1::JOB_OUTCOME_FAILED);
-    job->context.result().mutable_failure()->set_phase("prepare");
-    job->context.result().mutable_failure()->set_reason(
-        absl::StrCat("cannot create a job directory: ", dir.status().message()));
-  }
+  auto job = std::make_shared<ActiveJob>(spec, options_.env);
   absl::MutexLock lock(&mu_);
   jobs_[spec.job_id()] = job;
   job->thread = std::thread([this, job] { RunJob(job); });
@@ -166,13 +150,7 @@ void Runner::StartJob(ovvoc::v1::JobSpec spec) {
 
 void Runner::RunJob(std::shared_ptr<ActiveJob> job) {
   JobContext& context = job->context;
-  if (!context.work_dir().empty()) {
-    RunUpdateJob(context);
-    sandbox::JobDisk::UnmountAllUnder(context.work_dir());  // normally already done
-    if (absl::Status s = files::RemoveTree(context.work_dir()); !s.ok()) {
-      log::Error("job %s: %s", context.spec().job_id(), s.ToString());
-    }
-  }
+  host_->Run(context);
   if (job->lease_lost) {
     log::Warning("job %s: lease lost; result not reported", context.spec().job_id());
   } else if (job->hand_back) {

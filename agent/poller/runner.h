@@ -9,6 +9,7 @@
 
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <thread>
 
@@ -55,6 +56,7 @@ class Runner {
   const ConfigDir config_;
   const std::unique_ptr<Connection> connection_;
   const RunnerOptions options_;
+  std::optional<JobHost> host_;  // made by Run(); its env is options_.env
 
   mutable absl::Mutex mu_;
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;

@@ -246,9 +246,10 @@ std::optional<JobTimes> SandboxJob(agent::SandboxSettings& settings, const std::
   agent::JobEnv env;
   env.allow_file_remotes = true;
   env.sandbox = &settings;
-  agent::JobContext job(spec, work, env);
+  const agent::JobHost host(env, work);
+  agent::JobContext job(spec, env);
   const absl::Time start = absl::Now();
-  agent::RunUpdateJob(job);
+  host.Run(job);
   const absl::Duration wall = absl::Now() - start;
   if (job.result().outcome() != ovvoc::v1::JOB_OUTCOME_SUCCEEDED) {
     std::fprintf(stderr, "  sandboxed job failed: %s\n", job.result().failure().reason().c_str());

@@ -2,6 +2,7 @@
 #include "agent/pipeline/pipeline.h"
 
 #include <catch2/catch.hpp>
+#include <filesystem>
 #include <string>
 
 #include "common/files.h"
@@ -49,9 +50,15 @@ struct FakeEnv {
   ManualClock clock;
   FakeGit git;
   JobEnv env;
-  explicit FakeEnv(absl::Duration clone_takes) : git(clock, clone_takes) {
+  JobHost host;
+  explicit FakeEnv(absl::Duration clone_takes)
+      : git(clock, clone_takes), env(Env(clock, git)), host(env, dir.Sub("work")) {}
+
+  static JobEnv Env(ManualClock& clock, FakeGit& git) {
+    JobEnv env;
     env.clock = &clock;
     env.git = &git;
+    return env;
   }
 };
 
@@ -68,8 +75,8 @@ absl::Duration TimingOf(const ovvoc::v1::JobResult& result, const std::string& p
 TEST_CASE("a job tells time by its env's clock and clones with its env's git") {
   FakeEnv f(absl::Minutes(5));
   const absl::Time start = f.clock.Now();
-  JobContext job(Spec("https://git.example/app.git"), f.dir.path(), f.env);
-  RunUpdateJob(job);
+  JobContext job(Spec("https://git.example/app.git"), f.env);
+  f.host.Run(job);
 
   const ovvoc::v1::JobResult& result = job.result();
   CHECK(f.git.clones == 1);
@@ -86,8 +93,8 @@ TEST_CASE("a job tells time by its env's clock and clones with its env's git") {
 
 TEST_CASE("a clone that outlasts the job's time stops the job before its next phase") {
   FakeEnv f(absl::Minutes(31));
-  JobContext job(Spec("https://git.example/app.git"), f.dir.path(), f.env);
-  RunUpdateJob(job);
+  JobContext job(Spec("https://git.example/app.git"), f.env);
+  f.host.Run(job);
   CHECK(job.result().outcome() == ovvoc::v1::JOB_OUTCOME_FAILED);
   CHECK(job.result().failure().phase() == "manifest");
   CHECK(job.result().failure().termination() == ovvoc::v1::TERMINATION_TIMEOUT);
@@ -96,18 +103,39 @@ TEST_CASE("a clone that outlasts the job's time stops the job before its next ph
 
 TEST_CASE("a job may clone a path on the agent's disk only when its env allows it") {
   FakeEnv f(absl::Seconds(1));
-  JobContext refused(Spec("file:///etc"), f.dir.path(), f.env);
-  RunUpdateJob(refused);
+  JobContext refused(Spec("file:///etc"), f.env);
+  f.host.Run(refused);
   CHECK(f.git.clones == 0);
   CHECK(refused.result().failure().phase() == "clone");
   CHECK_THAT(refused.result().failure().reason(), Catch::Contains("--allow-file-remotes"));
 
   f.env.allow_file_remotes = true;
-  REQUIRE(files::EnsureDir(f.dir.Sub("allowed"), 0700).ok());
-  JobContext allowed(Spec("file:///srv/app"), f.dir.Sub("allowed"), f.env);
-  RunUpdateJob(allowed);
+  JobContext allowed(Spec("file:///srv/app"), f.env);
+  f.host.Run(allowed);
   CHECK(f.git.clones == 1);
   CHECK(allowed.result().failure().phase() == "sandbox");
+}
+
+TEST_CASE("a job's work dir is made under the host's root, and is gone once the job ends") {
+  FakeEnv f(absl::Seconds(1));
+  JobContext job(Spec("https://git.example/app.git"), f.env);
+  f.host.Run(job);
+  CHECK(f.git.clones == 1);
+  CHECK(job.work_dir().rfind(f.dir.Sub("work/job-job_test-"), 0) == 0);
+  CHECK_FALSE(std::filesystem::exists(job.work_dir()));
+  CHECK(std::filesystem::is_empty(f.dir.Sub("work")));
+}
+
+TEST_CASE("a work root that cannot be made fails the job before it clones") {
+  FakeEnv f(absl::Seconds(1));
+  REQUIRE(files::WriteFile(f.dir.Sub("file"), "not a directory").ok());
+  const JobHost host(f.env, f.dir.Sub("file/work"));
+  JobContext job(Spec("https://git.example/app.git"), f.env);
+  host.Run(job);
+  CHECK(f.git.clones == 0);
+  CHECK(job.result().outcome() == ovvoc::v1::JOB_OUTCOME_FAILED);
+  CHECK(job.result().failure().phase() == "prepare");
+  CHECK_THAT(job.result().failure().reason(), Catch::Contains("cannot create a job directory"));
 }
 
 }  // namespace
