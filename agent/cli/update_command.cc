@@ -106,7 +106,6 @@ int Update(const UpdateFlags& flags) {
   spec.set_job_id(NewId("job"));
   spec.mutable_repo()->set_url(RepoUrl(flags.repo));
   spec.mutable_lease()->set_attempt(1);
-  spec.add_registries()->set_url("https://registry.npmjs.org/");
   JobEnv env;
   env.allow_file_remotes = true;  // the user named this repository themselves
   env.sandbox = &(*sandbox)->settings;

@@ -78,6 +78,23 @@ absl::StatusOr<RegistryUrl> ParseRegistry(absl::string_view url) {
 
 }  // namespace
 
+std::vector<ovvoc::v1::Registry> JobRegistries(const ovvoc::v1::JobSpec& spec,
+                                               const std::string& agent_registry) {
+  std::vector<ovvoc::v1::Registry> registries;
+  std::string default_url;
+  for (const ovvoc::v1::Registry& registry : spec.registries()) {
+    if (!registry.scope().empty()) {
+      registries.push_back(registry);
+    } else if (default_url.empty()) {
+      default_url = registry.url();
+    }
+  }
+  if (!agent_registry.empty()) default_url = agent_registry;
+  if (default_url.empty()) default_url = kPublicRegistry;
+  registries.emplace_back().set_url(default_url);
+  return registries;
+}
+
 void ReapLeftovers(const SandboxSettings* settings, const std::string& work_dir) {
   if (settings != nullptr && settings->backend != nullptr) {
     if (absl::Status s = settings->backend->ReapLeftovers(); !s.ok()) {
@@ -96,6 +113,7 @@ void ReapLeftovers(const SandboxSettings* settings, const std::string& work_dir)
 absl::Status SandboxSession::Prepare(JobContext& job) {
   if (settings_.backend == nullptr) return absl::FailedPreconditionError("no sandbox backend");
   limits_ = sandbox::Tighten(settings_.limits, job.spec().limits());
+  registries_ = JobRegistries(job.spec(), settings_.registry_override);
   OVVOC_ASSIGN_OR_RETURN(uid_, sandbox::JobUid::Acquire(settings_.uid_lock_dir));
   OVVOC_ASSIGN_OR_RETURN(
       disk_, sandbox::JobDisk::Create(job.work_dir() + "/disk.img", job.work_dir() + "/disk",
@@ -119,27 +137,9 @@ absl::Status SandboxSession::Prepare(JobContext& job) {
   return absl::OkStatus();
 }
 
-std::vector<ovvoc::v1::Registry> SandboxSession::Registries(const JobContext& job) const {
-  std::vector<ovvoc::v1::Registry> registries;
-  std::string default_url;
-  for (const ovvoc::v1::Registry& registry : job.spec().registries()) {
-    if (!registry.scope().empty()) {
-      registries.push_back(registry);
-    } else if (default_url.empty()) {
-      default_url = registry.url();
-    }
-  }
-  // The agent's mirror replaces the default registry: the public one is then not reachable.
-  if (!settings_.registry_override.empty()) default_url = settings_.registry_override;
-  if (default_url.empty()) default_url = "https://registry.npmjs.org/";
-  ovvoc::v1::Registry& default_registry = registries.emplace_back();
-  default_registry.set_url(default_url);
-  return registries;
-}
-
-std::vector<std::string> SandboxSession::RegistryEnv(const JobContext& job, int proxy_port) const {
+std::vector<std::string> SandboxSession::RegistryEnv(int proxy_port) const {
   std::vector<std::string> env;
-  for (const ovvoc::v1::Registry& registry : Registries(job)) {
+  for (const ovvoc::v1::Registry& registry : registries_) {
     env.push_back(registry.scope().empty() ? "npm_config_registry=" + registry.url()
                                            : absl::StrCat("npm_config_", registry.scope(),
                                                           ":registry=", registry.url()));
@@ -155,10 +155,9 @@ std::vector<std::string> SandboxSession::RegistryEnv(const JobContext& job, int 
   return env;
 }
 
-absl::StatusOr<std::unique_ptr<sandbox::EgressProxy>> SandboxSession::OpenProxy(
-    const JobContext& job) {
+absl::StatusOr<std::unique_ptr<sandbox::EgressProxy>> SandboxSession::OpenProxy() {
   sandbox::EgressPolicy policy;
-  for (const ovvoc::v1::Registry& registry : Registries(job)) {
+  for (const ovvoc::v1::Registry& registry : registries_) {
     OVVOC_ASSIGN_OR_RETURN(RegistryUrl parsed, ParseRegistry(registry.url()));
     sandbox::EgressEndpoint endpoint{parsed.host, parsed.port, false};
     // Only the agent's own configuration may open internal addresses, never the job.
@@ -222,11 +221,11 @@ absl::StatusOr<sandbox::ExecResult> SandboxSession::Run(JobContext& job, absl::s
   }
   std::unique_ptr<sandbox::EgressProxy> proxy;
   if (network) {
-    OVVOC_ASSIGN_OR_RETURN(proxy, OpenProxy(job));
+    OVVOC_ASSIGN_OR_RETURN(proxy, OpenProxy());
   }
   sandbox::ExecSpec exec;
   exec.argv = std::move(argv);
-  exec.env = RegistryEnv(job, proxy ? proxy->port() : 0);
+  exec.env = RegistryEnv(proxy ? proxy->port() : 0);
   exec.timeout = std::min(limits_.phase_timeout, left);
   absl::StatusOr<sandbox::ExecResult> result =
       sandbox_->Exec(exec, [&job] { return job.cancelled(); });

@@ -32,6 +32,17 @@ struct SandboxSettings {
   std::string uid_lock_dir = sandbox::kJobUidLockDir;
 };
 
+// The public npm registry: a job's default registry when neither the agent (--registry) nor the
+// job names one.
+inline constexpr char kPublicRegistry[] = "https://registry.npmjs.org/";
+
+// A job's registries, the one set that npm's configuration and the egress proxy both use: the
+// job's scoped ones, then exactly one default: `agent_registry` when the agent has one (its
+// mirror replaces the job's default, it does not join it), else the job's, else
+// kPublicRegistry.
+std::vector<ovvoc::v1::Registry> JobRegistries(const ovvoc::v1::JobSpec& spec,
+                                               const std::string& agent_registry);
+
 // What an earlier, crashed agent process with this state dir left behind: its containers (when
 // a backend is configured), its mounted job disks and every job dir under `work_dir`. Call at
 // start, holding the state dir's lock (LockStateDir), before any job runs.
@@ -61,12 +72,8 @@ class SandboxSession {
   void Teardown();
 
  private:
-  absl::StatusOr<std::unique_ptr<sandbox::EgressProxy>> OpenProxy(const JobContext& job);
-  // The job's registries, built once for npm's configuration and the proxy alike: its scoped
-  // ones and one default (the agent's --registry when it has one, else the job's, else the
-  // public registry).
-  std::vector<ovvoc::v1::Registry> Registries(const JobContext& job) const;
-  std::vector<std::string> RegistryEnv(const JobContext& job, int proxy_port) const;
+  absl::StatusOr<std::unique_ptr<sandbox::EgressProxy>> OpenProxy();
+  std::vector<std::string> RegistryEnv(int proxy_port) const;
   // The proxy's refusals become findings; what it let through, the result's egress evidence.
   void RecordProxy(JobContext& job, const sandbox::EgressProxy& proxy);
   void RecordAttempts(JobContext& job, absl::string_view phase);
@@ -77,6 +84,7 @@ class SandboxSession {
   std::unique_ptr<sandbox::JobDisk> disk_;
   std::unique_ptr<sandbox::Sandbox> sandbox_;
   std::unique_ptr<sandbox::EgressMonitor> monitor_;
+  std::vector<ovvoc::v1::Registry> registries_;  // JobRegistries(), made by Prepare()
 };
 
 }  // namespace ovvoc::agent

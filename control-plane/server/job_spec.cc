@@ -20,8 +20,8 @@ absl::StatusOr<ovvoc::v1::JobSpec> BuildJobSpec(const ServiceContext& ctx, const
   r->set_url(repo.url);
   r->set_forge(repo.forge);
   if (token.has_value()) *spec.mutable_forge_token() = *std::move(token);
-  ovvoc::v1::Registry* registry = spec.add_registries();
-  registry->set_url("https://registry.npmjs.org/");
+  // No registries until repos or orgs configure some: the agent's default (its mirror, else
+  // the public registry) applies.
   ovvoc::v1::Lease* lease = spec.mutable_lease();
   lease->set_attempt(job.attempt);
   *lease->mutable_expires_at() = ToProto(job.lease_expires_at);

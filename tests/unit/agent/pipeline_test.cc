@@ -1,5 +1,6 @@
 // The pipeline with its env in the test's hands: a manual clock and a stand-in for git.
 #include "agent/pipeline/pipeline.h"
+#include "agent/pipeline/sandbox_session.h"
 
 #include <catch2/catch.hpp>
 #include <filesystem>
@@ -136,6 +137,36 @@ TEST_CASE("a work root that cannot be made fails the job before it clones") {
   CHECK(job.result().outcome() == ovvoc::v1::JOB_OUTCOME_FAILED);
   CHECK(job.result().failure().phase() == "prepare");
   CHECK_THAT(job.result().failure().reason(), Catch::Contains("cannot create a job directory"));
+}
+
+std::vector<std::string> Described(const std::vector<ovvoc::v1::Registry>& registries) {
+  std::vector<std::string> out;
+  for (const auto& r : registries) out.push_back(r.scope().empty() ? r.url() : r.scope() + " " + r.url());
+  return out;
+}
+
+ovvoc::v1::JobSpec WithRegistries(const std::vector<std::pair<std::string, std::string>>& list) {
+  ovvoc::v1::JobSpec spec;
+  for (const auto& [scope, url] : list) {
+    ovvoc::v1::Registry* registry = spec.add_registries();
+    registry->set_scope(scope);
+    registry->set_url(url);
+  }
+  return spec;
+}
+
+TEST_CASE("a job has exactly one default registry: the agent's mirror, else the job's, else npm's") {
+  using V = std::vector<std::string>;
+  CHECK(Described(JobRegistries({}, "")) == V{"https://registry.npmjs.org/"});
+  const ovvoc::v1::JobSpec spec = WithRegistries({{"@acme", "https://npm.acme.example/"},
+                                                  {"", "https://job.example/npm/"},
+                                                  {"", "https://second.example/"}});
+  CHECK(Described(JobRegistries(spec, "")) ==
+        V{"@acme https://npm.acme.example/", "https://job.example/npm/"});
+  // The agent's mirror replaces the default; the public registry does not come back beside it.
+  CHECK(Described(JobRegistries(spec, "https://mirror.internal/")) ==
+        V{"@acme https://npm.acme.example/", "https://mirror.internal/"});
+  CHECK(Described(JobRegistries({}, "https://mirror.internal/")) == V{"https://mirror.internal/"});
 }
 
 }  // namespace
