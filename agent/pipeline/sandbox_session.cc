@@ -133,7 +133,7 @@ absl::Status SandboxSession::Prepare(JobContext& job) {
   sandbox::JobDisk* disk = disk_.get();
   spec.disk_full = [disk] { return disk->Full(); };
   OVVOC_ASSIGN_OR_RETURN(sandbox_, settings_.backend->Create(spec));
-  OVVOC_ASSIGN_OR_RETURN(monitor_, sandbox::EgressMonitor::Start(sandbox_->netns_path()));
+  OVVOC_ASSIGN_OR_RETURN(monitor_, registry::EgressMonitor::Start(sandbox_->netns_path()));
   return absl::OkStatus();
 }
 
@@ -155,11 +155,11 @@ std::vector<std::string> SandboxSession::RegistryEnv(int proxy_port) const {
   return env;
 }
 
-absl::StatusOr<std::unique_ptr<sandbox::EgressProxy>> SandboxSession::OpenProxy() {
-  sandbox::EgressPolicy policy;
+absl::StatusOr<std::unique_ptr<registry::EgressProxy>> SandboxSession::OpenProxy() {
+  registry::EgressPolicy policy;
   for (const ovvoc::v1::Registry& registry : registries_) {
     OVVOC_ASSIGN_OR_RETURN(RegistryUrl parsed, ParseRegistry(registry.url()));
-    sandbox::EgressEndpoint endpoint{parsed.host, parsed.port, false};
+    registry::EgressEndpoint endpoint{parsed.host, parsed.port, false};
     // Only the agent's own configuration may open internal addresses, never the job.
     const std::string host_port = absl::StrCat(parsed.host, ":", parsed.port);
     endpoint.allow_internal =
@@ -167,12 +167,12 @@ absl::StatusOr<std::unique_ptr<sandbox::EgressProxy>> SandboxSession::OpenProxy(
         settings_.allow_internal.end();
     policy.allowed.push_back(endpoint);
   }
-  return sandbox::EgressProxy::Start(std::move(policy), sandbox_->netns_path());
+  return registry::EgressProxy::Start(std::move(policy), sandbox_->netns_path());
 }
 
-void SandboxSession::RecordProxy(JobContext& job, const sandbox::EgressProxy& proxy) {
+void SandboxSession::RecordProxy(JobContext& job, const registry::EgressProxy& proxy) {
   std::map<std::pair<std::string, int>, ovvoc::v1::EgressUsage*> usage;
-  for (const sandbox::EgressEvent& event : proxy.Events()) {
+  for (const registry::EgressEvent& event : proxy.Events()) {
     if (event.allowed) {
       ovvoc::v1::EgressUsage*& u = usage[{event.host, event.port}];
       if (u == nullptr) {
@@ -206,7 +206,7 @@ void SandboxSession::RecordProxy(JobContext& job, const sandbox::EgressProxy& pr
 
 void SandboxSession::RecordAttempts(JobContext& job, absl::string_view phase) {
   if (!monitor_) return;
-  for (ovvoc::v1::SecurityFinding& finding : sandbox::EgressFindings(monitor_->Drain(), phase)) {
+  for (ovvoc::v1::SecurityFinding& finding : registry::EgressFindings(monitor_->Drain(), phase)) {
     *job.result().add_findings() = std::move(finding);
   }
 }
@@ -219,7 +219,7 @@ absl::StatusOr<sandbox::ExecResult> SandboxSession::Run(JobContext& job, absl::s
   if (left <= absl::ZeroDuration()) {
     return absl::DeadlineExceededError("the job ran out of time before this phase");
   }
-  std::unique_ptr<sandbox::EgressProxy> proxy;
+  std::unique_ptr<registry::EgressProxy> proxy;
   if (network) {
     OVVOC_ASSIGN_OR_RETURN(proxy, OpenProxy());
   }

@@ -12,8 +12,8 @@
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "agent/pipeline/pipeline.h"
-#include "agent/sandbox/egress_monitor.h"
-#include "agent/sandbox/egress_proxy.h"
+#include "agent/registry/egress_monitor.h"
+#include "agent/registry/egress_proxy.h"
 #include "agent/sandbox/job_disk.h"
 #include "agent/sandbox/job_uid.h"
 #include "agent/sandbox/sandbox.h"
@@ -72,10 +72,10 @@ class SandboxSession {
   void Teardown();
 
  private:
-  absl::StatusOr<std::unique_ptr<sandbox::EgressProxy>> OpenProxy();
+  absl::StatusOr<std::unique_ptr<registry::EgressProxy>> OpenProxy();
   std::vector<std::string> RegistryEnv(int proxy_port) const;
   // The proxy's refusals become findings; what it let through, the result's egress evidence.
-  void RecordProxy(JobContext& job, const sandbox::EgressProxy& proxy);
+  void RecordProxy(JobContext& job, const registry::EgressProxy& proxy);
   void RecordAttempts(JobContext& job, absl::string_view phase);
 
   const SandboxSettings& settings_;
@@ -83,7 +83,7 @@ class SandboxSession {
   std::optional<sandbox::JobUid> uid_;
   std::unique_ptr<sandbox::JobDisk> disk_;
   std::unique_ptr<sandbox::Sandbox> sandbox_;
-  std::unique_ptr<sandbox::EgressMonitor> monitor_;
+  std::unique_ptr<registry::EgressMonitor> monitor_;
   std::vector<ovvoc::v1::Registry> registries_;  // JobRegistries(), made by Prepare()
 };
 

@@ -21,7 +21,7 @@
 #include "agent/sandbox/init_channel.h"
 #include "agent/sandbox/job_disk.h"
 #include "agent/sandbox/loop_device.h"
-#include "agent/sandbox/netns.h"
+#include "agent/process/netns.h"
 #include "common/files.h"
 #include "common/logging.h"
 #include "common/status_macros.h"

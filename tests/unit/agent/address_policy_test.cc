@@ -1,4 +1,4 @@
-#include "agent/sandbox/address_policy.h"
+#include "agent/registry/address_policy.h"
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -6,7 +6,7 @@
 #include <catch2/catch.hpp>
 #include <string>
 
-namespace ovvoc::agent::sandbox {
+namespace ovvoc::agent::registry {
 namespace {
 
 struct Case {
@@ -215,4 +215,4 @@ TEST_CASE("metadata hostnames are recognised in any case") {
 }
 
 }  // namespace
-}  // namespace ovvoc::agent::sandbox
+}  // namespace ovvoc::agent::registry

@@ -1,4 +1,4 @@
-#include "agent/sandbox/egress_monitor.h"
+#include "agent/registry/egress_monitor.h"
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -15,7 +15,7 @@
 #include "common/unique_fd.h"
 #include "tests/support/fresh_netns.h"
 
-namespace ovvoc::agent::sandbox {
+namespace ovvoc::agent::registry {
 namespace {
 
 using Bytes = std::vector<uint8_t>;
@@ -418,4 +418,4 @@ TEST_CASE("the monitor refuses a path that is not a network namespace") {
 }
 
 }  // namespace
-}  // namespace ovvoc::agent::sandbox
+}  // namespace ovvoc::agent::registry

@@ -1,4 +1,4 @@
-#include "agent/sandbox/egress_proxy.h"
+#include "agent/registry/egress_proxy.h"
 
 #include <arpa/inet.h>
 #include <fcntl.h>
@@ -29,7 +29,7 @@
 #include "common/unique_fd.h"
 #include "tests/support/fresh_netns.h"
 
-namespace ovvoc::agent::sandbox {
+namespace ovvoc::agent::registry {
 namespace {
 
 // Every blocking read in these tests gives up after this; "promptly" means well within it.
@@ -597,4 +597,4 @@ TEST_CASE("the proxy listens inside another network namespace and dials from our
 }
 
 }  // namespace
-}  // namespace ovvoc::agent::sandbox
+}  // namespace ovvoc::agent::registry

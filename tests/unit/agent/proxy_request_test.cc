@@ -1,11 +1,11 @@
-#include "agent/sandbox/proxy_request.h"
+#include "agent/registry/proxy_request.h"
 
 #include <catch2/catch.hpp>
 #include <string>
 
 #include "absl/strings/match.h"
 
-namespace ovvoc::agent::sandbox {
+namespace ovvoc::agent::registry {
 namespace {
 
 TEST_CASE("the head ends at the first blank line, CRLF or bare LF") {
@@ -121,4 +121,4 @@ TEST_CASE("hosts normalize to one comparable form") {
 }
 
 }  // namespace
-}  // namespace ovvoc::agent::sandbox
+}  // namespace ovvoc::agent::registry

@@ -17,8 +17,8 @@
 // Threads: one accept thread, one per client connection, and for Start() into another
 // namespace a short-lived thread that enters it to create the listening socket. No other
 // thread's namespace is ever changed. All public methods are thread-safe.
-#ifndef OVVOC_AGENT_SANDBOX_EGRESS_PROXY_H_
-#define OVVOC_AGENT_SANDBOX_EGRESS_PROXY_H_
+#ifndef OVVOC_AGENT_REGISTRY_EGRESS_PROXY_H_
+#define OVVOC_AGENT_REGISTRY_EGRESS_PROXY_H_
 
 #include <atomic>
 #include <cstdint>
@@ -34,7 +34,7 @@
 #include "absl/time/time.h"
 #include "common/unique_fd.h"
 
-namespace ovvoc::agent::sandbox {
+namespace ovvoc::agent::registry {
 
 // One allowed destination.
 struct EgressEndpoint {
@@ -135,6 +135,6 @@ class EgressProxy {
   uint64_t dropped_events_ ABSL_GUARDED_BY(mu_) = 0;
 };
 
-}  // namespace ovvoc::agent::sandbox
+}  // namespace ovvoc::agent::registry
 
-#endif  // OVVOC_AGENT_SANDBOX_EGRESS_PROXY_H_
+#endif  // OVVOC_AGENT_REGISTRY_EGRESS_PROXY_H_

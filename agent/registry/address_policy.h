@@ -2,8 +2,8 @@
 // agent, outside the container; if the answer points at the agent's own network (loopback,
 // private ranges, link-local and the cloud metadata service, documentation or reserved space),
 // the container could reach what the agent reaches. Everything here is pure and thread-safe.
-#ifndef OVVOC_AGENT_SANDBOX_ADDRESS_POLICY_H_
-#define OVVOC_AGENT_SANDBOX_ADDRESS_POLICY_H_
+#ifndef OVVOC_AGENT_REGISTRY_ADDRESS_POLICY_H_
+#define OVVOC_AGENT_REGISTRY_ADDRESS_POLICY_H_
 
 #include <sys/socket.h>
 
@@ -14,7 +14,7 @@
 
 #include "absl/strings/string_view.h"
 
-namespace ovvoc::agent::sandbox {
+namespace ovvoc::agent::registry {
 
 // An IPv4 or IPv6 address. `bytes` is in network order; IPv4 uses the first 4.
 struct IpAddress {
@@ -53,6 +53,6 @@ std::optional<BlockedRange> FindBlockedRange(const IpAddress& address);
 // before resolving. Case-insensitive; a trailing dot is ignored.
 bool IsMetadataHostname(absl::string_view host);
 
-}  // namespace ovvoc::agent::sandbox
+}  // namespace ovvoc::agent::registry
 
-#endif  // OVVOC_AGENT_SANDBOX_ADDRESS_POLICY_H_
+#endif  // OVVOC_AGENT_REGISTRY_ADDRESS_POLICY_H_

@@ -1,4 +1,4 @@
-#include "agent/sandbox/netns.h"
+#include "agent/process/netns.h"
 
 #include <fcntl.h>
 #include <net/if.h>
@@ -14,7 +14,7 @@
 #include "absl/strings/str_cat.h"
 #include "common/unique_fd.h"
 
-namespace ovvoc::agent::sandbox {
+namespace ovvoc::agent {
 
 absl::Status RunInNetns(const std::string& netns_path, const std::function<absl::Status()>& work) {
   absl::Status result;
@@ -47,4 +47,4 @@ absl::Status BringLoopbackUp(const std::string& netns_path) {
   });
 }
 
-}  // namespace ovvoc::agent::sandbox
+}  // namespace ovvoc::agent

@@ -1,5 +1,5 @@
-#include "agent/sandbox/egress_proxy.h"
-#include "agent/sandbox/netns.h"
+#include "agent/registry/egress_proxy.h"
+#include "agent/process/netns.h"
 
 #include <fcntl.h>
 #include <netdb.h>
@@ -21,13 +21,13 @@
 #include "absl/memory/memory.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
-#include "agent/sandbox/address_policy.h"
-#include "agent/sandbox/proxy_request.h"
+#include "agent/registry/address_policy.h"
+#include "agent/registry/proxy_request.h"
 #include "common/clock.h"
 #include "common/logging.h"
 #include "common/status_macros.h"
 
-namespace ovvoc::agent::sandbox {
+namespace ovvoc::agent::registry {
 namespace {
 
 constexpr size_t kRelayChunk = 64 * 1024;
@@ -665,4 +665,4 @@ void EgressProxy::AcceptLoop() {
   }
 }
 
-}  // namespace ovvoc::agent::sandbox
+}  // namespace ovvoc::agent::registry

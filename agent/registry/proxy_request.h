@@ -3,8 +3,8 @@
 //   CONNECT host:port HTTP/1.1              (authority-form; the port is required)
 //   GET http://host[:port]/path HTTP/1.1    (absolute-form, plain HTTP; any method)
 // Pure functions, thread-safe.
-#ifndef OVVOC_AGENT_SANDBOX_PROXY_REQUEST_H_
-#define OVVOC_AGENT_SANDBOX_PROXY_REQUEST_H_
+#ifndef OVVOC_AGENT_REGISTRY_PROXY_REQUEST_H_
+#define OVVOC_AGENT_REGISTRY_PROXY_REQUEST_H_
 
 #include <cstddef>
 #include <optional>
@@ -13,7 +13,7 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 
-namespace ovvoc::agent::sandbox {
+namespace ovvoc::agent::registry {
 
 // Longest request head the proxy reads; a longer one is refused.
 inline constexpr size_t kMaxRequestHeadBytes = 16 * 1024;
@@ -44,6 +44,6 @@ absl::StatusOr<std::string> NormalizeHost(absl::string_view host);
 // The request's method if it is a plausible token, for logging a refusal; else "".
 std::string MethodForLog(absl::string_view head);
 
-}  // namespace ovvoc::agent::sandbox
+}  // namespace ovvoc::agent::registry
 
-#endif  // OVVOC_AGENT_SANDBOX_PROXY_REQUEST_H_
+#endif  // OVVOC_AGENT_REGISTRY_PROXY_REQUEST_H_

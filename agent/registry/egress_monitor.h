@@ -23,8 +23,8 @@
 // destination, on any port or protocol, are counted, so decoys at many ports cost an attacker
 // nothing but hide nothing. Up to kMaxDestinations destinations are kept per Drain(); past that
 // the rest are counted, and that many destinations is itself the finding.
-#ifndef OVVOC_AGENT_SANDBOX_EGRESS_MONITOR_H_
-#define OVVOC_AGENT_SANDBOX_EGRESS_MONITOR_H_
+#ifndef OVVOC_AGENT_REGISTRY_EGRESS_MONITOR_H_
+#define OVVOC_AGENT_REGISTRY_EGRESS_MONITOR_H_
 
 #include <cstdint>
 #include <memory>
@@ -41,7 +41,7 @@
 #include "common/unique_fd.h"
 #include "ovvoc/v1/job.pb.h"
 
-namespace ovvoc::agent::sandbox {
+namespace ovvoc::agent::registry {
 
 // One attempt to reach an address that is not the container's own loopback.
 struct EgressAttempt {
@@ -126,6 +126,6 @@ inline constexpr size_t kMaxEgressListBytes = 3000;
 std::vector<ovvoc::v1::SecurityFinding> EgressFindings(const EgressMonitor::Report& report,
                                                        absl::string_view phase);
 
-}  // namespace ovvoc::agent::sandbox
+}  // namespace ovvoc::agent::registry
 
-#endif  // OVVOC_AGENT_SANDBOX_EGRESS_MONITOR_H_
+#endif  // OVVOC_AGENT_REGISTRY_EGRESS_MONITOR_H_

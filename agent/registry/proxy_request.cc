@@ -1,4 +1,4 @@
-#include "agent/sandbox/proxy_request.h"
+#include "agent/registry/proxy_request.h"
 
 #include <set>
 #include <utility>
@@ -11,10 +11,10 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
-#include "agent/sandbox/address_policy.h"
+#include "agent/registry/address_policy.h"
 #include "common/status_macros.h"
 
-namespace ovvoc::agent::sandbox {
+namespace ovvoc::agent::registry {
 namespace {
 
 constexpr size_t kMaxMethodLength = 32;
@@ -238,4 +238,4 @@ std::string MethodForLog(absl::string_view head) {
   return std::string(method);
 }
 
-}  // namespace ovvoc::agent::sandbox
+}  // namespace ovvoc::agent::registry

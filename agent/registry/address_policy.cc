@@ -1,4 +1,4 @@
-#include "agent/sandbox/address_policy.h"
+#include "agent/registry/address_policy.h"
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -11,7 +11,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/strip.h"
 
-namespace ovvoc::agent::sandbox {
+namespace ovvoc::agent::registry {
 namespace {
 
 struct V4Range {
@@ -169,4 +169,4 @@ bool IsMetadataHostname(absl::string_view host) {
   return false;
 }
 
-}  // namespace ovvoc::agent::sandbox
+}  // namespace ovvoc::agent::registry

@@ -1,4 +1,4 @@
-#include "agent/sandbox/egress_monitor.h"
+#include "agent/registry/egress_monitor.h"
 
 #include <arpa/inet.h>
 #include <linux/filter.h>
@@ -20,10 +20,10 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
-#include "agent/sandbox/netns.h"
+#include "agent/process/netns.h"
 #include "common/logging.h"
 
-namespace ovvoc::agent::sandbox {
+namespace ovvoc::agent::registry {
 namespace {
 
 constexpr int kDnsPort = 53;
@@ -548,4 +548,4 @@ EgressMonitor::Report EgressMonitor::Drain() {
   return report;
 }
 
-}  // namespace ovvoc::agent::sandbox
+}  // namespace ovvoc::agent::registry
