@@ -147,10 +147,12 @@ JobHost::JobHost(const JobEnv& env, std::string work_root)
 }
 
 void JobHost::Run(JobContext& job) const {
-  absl::StatusOr<std::string> dir = files::EnsureDir(work_root_, 0700).ok()
-                                        ? files::MakeTempDir(work_root_, absl::StrCat(
-                                                                             "job-", job.spec().job_id(), "-"))
-                                        : absl::InternalError("cannot create the agent's work dir");
+  absl::StatusOr<std::string> dir;
+  if (absl::Status root = files::EnsureDir(work_root_, 0700); root.ok()) {
+    dir = files::MakeTempDir(work_root_, absl::StrCat("job-", job.spec().job_id(), "-"));
+  } else {
+    dir = root;
+  }
   if (!dir.ok()) {
     job.result().set_outcome(ovvoc::v1::JOB_OUTCOME_FAILED);
     job.result().mutable_failure()->set_phase("prepare");

@@ -23,11 +23,6 @@ std::string JobContext::cancel_reason() const {
   return cancel_reason_;
 }
 
-bool JobContext::SleepFor(absl::Duration d) const {
-  absl::MutexLock lock(&mu_);
-  return !mu_.AwaitWithTimeout(absl::Condition(&cancelled_), d);
-}
-
 void JobContext::SetProgress(absl::string_view phase, absl::string_view message) {
   absl::MutexLock lock(&mu_);
   progress_.set_phase(std::string(phase));

@@ -74,8 +74,6 @@ class JobContext {
   void Cancel(absl::string_view reason) ABSL_LOCKS_EXCLUDED(mu_);
   bool cancelled() const ABSL_LOCKS_EXCLUDED(mu_);
   std::string cancel_reason() const ABSL_LOCKS_EXCLUDED(mu_);
-  // Sleeps up to `d`; false (early) if the job is cancelled meanwhile.
-  bool SleepFor(absl::Duration d) const ABSL_LOCKS_EXCLUDED(mu_);
 
   void SetProgress(absl::string_view phase, absl::string_view message) ABSL_LOCKS_EXCLUDED(mu_);
   ovvoc::v1::Progress progress() const ABSL_LOCKS_EXCLUDED(mu_);

@@ -8,7 +8,6 @@
 namespace ovvoc::cp {
 namespace {
 
-constexpr absl::string_view kPreface = "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
 
 // RFC 9113 section 6.
 enum FrameType : uint8_t {
@@ -63,14 +62,14 @@ H2Guard::H2Guard(const H2Limits& limits, absl::Time now)
       resets_(limits.resets, now),
       control_(limits.control, now),
       frames_(limits.frames, now),
-      preface_left_(kPreface.size()) {}
+      preface_left_(kHttp2Preface.size()) {}
 
 absl::StatusOr<size_t> H2Guard::Consume(absl::string_view bytes, absl::Time now) {
   const size_t offered = bytes.size();
   while (!bytes.empty()) {
     if (preface_left_ > 0) {
       const size_t n = std::min(preface_left_, bytes.size());
-      if (bytes.substr(0, n) != kPreface.substr(kPreface.size() - preface_left_, n)) {
+      if (bytes.substr(0, n) != kHttp2Preface.substr(kHttp2Preface.size() - preface_left_, n)) {
         return absl::InvalidArgumentError("not an HTTP/2 client (wrong connection preface)");
       }
       preface_left_ -= n;

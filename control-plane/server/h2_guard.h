@@ -43,6 +43,9 @@
 
 namespace ovvoc::cp {
 
+// What every HTTP/2 client sends first (RFC 9113 section 3.4), before its SETTINGS.
+inline constexpr absl::string_view kHttp2Preface = "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
+
 // A token bucket: `burst` at first, refilled at `per_second`.
 struct Budget {
   double burst = 0;

@@ -36,12 +36,12 @@ constexpr int kBacklog = 1024;
 constexpr int kFdsPerConnection = 3;  // the client's, ours of the pair, gRPC's of the pair
 constexpr size_t kChunk = 16 << 10;   // one TLS record's plaintext
 constexpr size_t kMaxToInner = 64 << 10;  // read from the client, not yet taken by gRPC
-// epoll tags: a connection's id << 1 | side; these two are no connection's.
 // Sweeping gRPC's reclaimer queues (see SweepReclaimers): after this many connections gRPC
 // served have closed, once none has closed for kSweepQuiet, this many sweeps at a time.
 constexpr uint64_t kSweepAfterCloses = 128;
 constexpr absl::Duration kSweepQuiet = absl::Seconds(1);
 constexpr int kSweepsPerPass = 32;
+// epoll tags: a connection's id << 1 | side; these two are no connection's.
 constexpr uint64_t kListenerTag = ~uint64_t{0};
 constexpr uint64_t kWakeTag = ~uint64_t{0} - 1;
 
@@ -695,7 +695,8 @@ void AgentListener::SweepReclaimers(absl::Time now) {
   }
   // HTTP/2's client preface and an empty SETTINGS frame: gRPC builds a whole transport for
   // it, then finds the connection closed and drops it, sweeping as it goes.
-  static constexpr char kPreface[] = "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n\0\0\0\4\0\0\0\0\0";
+  static const std::string kHello =
+      absl::StrCat(kHttp2Preface, absl::string_view("\0\0\0\4\0\0\0\0\0", 9));
   for (int i = 0; i < kSweepsPerPass && sweeps_left_ > 0; ++i, --sweeps_left_) {
     int pair[2];
     if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, pair) != 0) {
@@ -703,7 +704,7 @@ void AgentListener::SweepReclaimers(absl::Time now) {
       return;
     }
     UniqueFd ours(pair[0]);
-    (void)!::write(ours.get(), kPreface, sizeof kPreface - 1);
+    (void)!::write(ours.get(), kHello.data(), kHello.size());
     ours.reset();
     grpc::experimental::ExternalConnectionAcceptor::NewConnectionParameters connection;
     connection.listener_fd = fd_.get();
