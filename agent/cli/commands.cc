@@ -52,7 +52,7 @@ int Run(const std::string& config_dir, RunnerOptions options, const SandboxFlags
   absl::StatusOr<UniqueFd> lock = LockStateDir(config_dir);
   if (!lock.ok()) return Fail(lock.status());
   absl::StatusOr<std::unique_ptr<Connection>> connection =
-      Connection::Open(config, *identity, absl::Now());
+      Connection::Open(config, *identity, *options.env.clock);
   if (!connection.ok()) return Fail(connection.status());
   absl::StatusOr<std::unique_ptr<SandboxSetup>> sandbox = MakeSandbox(sandbox_flags, config_dir);
   if (!sandbox.ok()) return Fail(sandbox.status());

@@ -12,10 +12,10 @@ namespace ovvoc::agent {
 
 absl::StatusOr<std::unique_ptr<Connection>> Connection::Open(ConfigDir config,
                                                              AgentIdentity identity,
-                                                             absl::Time now) {
+                                                             const Clock& clock) {
   OVVOC_ASSIGN_OR_RETURN(pki::Certificate cert,
                          pki::Certificate::FromPem(identity.certificate_pem));
-  if (cert.NotAfter() <= now) {
+  if (cert.NotAfter() <= clock.Now()) {
     return absl::FailedPreconditionError(absl::StrCat(
         "this agent's certificate expired at ", Rfc3339(cert.NotAfter()),
         " while it was not running, so the control plane will not accept it. Register it "
@@ -24,7 +24,7 @@ absl::StatusOr<std::unique_ptr<Connection>> Connection::Open(ConfigDir config,
         identity.server, " --token TOKEN --config-dir ", config.root(), "` after removing ",
         config.root()));
   }
-  auto connection = std::unique_ptr<Connection>(new Connection(config, identity));
+  auto connection = std::unique_ptr<Connection>(new Connection(config, identity, clock));
   absl::MutexLock lock(&connection->mu_);
   OVVOC_RETURN_IF_ERROR(connection->Adopt(identity.key_pem, identity.certificate_pem));
   return connection;
@@ -35,7 +35,7 @@ absl::Status Connection::Adopt(const std::string& key_pem, const std::string& ce
   ChannelIdentity channel_identity{key_pem, cert_pem};
   stub_ = ovvoc::v1::AgentService::NewStub(
       MakeControlPlaneChannel(identity_.server, identity_.ca_pem, &channel_identity));
-  adopted_at_ = absl::Now();
+  adopted_at_ = clock_.Now();
   not_after_ = cert.NotAfter();
   return absl::OkStatus();
 }
@@ -72,7 +72,7 @@ absl::Status Connection::Renew() {
   if (!pki::KeyMatchesCertificate(key, cert)) {
     return absl::InternalError("renewal returned a certificate for another key");
   }
-  OVVOC_RETURN_IF_ERROR(cert.VerifySignedBy(ca, absl::Now()));
+  OVVOC_RETURN_IF_ERROR(cert.VerifySignedBy(ca, clock_.Now()));
   OVVOC_ASSIGN_OR_RETURN(std::string key_pem, key.ToPem());
   OVVOC_RETURN_IF_ERROR(config_.SaveCertificate(key_pem, response.certificate_pem()));
   absl::MutexLock lock(&mu_);

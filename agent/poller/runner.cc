@@ -23,6 +23,7 @@ absl::Duration Jittered(absl::Duration d) {
   return d * dist(rng);
 }
 
+// gRPC keeps call deadlines on real time, whatever clock the runner goes by.
 void SetDeadline(grpc::ClientContext& context, absl::Duration timeout) {
   context.set_deadline(absl::ToChronoTime(absl::Now() + timeout));
 }
@@ -36,17 +37,21 @@ bool LeaseLost(grpc::StatusCode code) {
 }  // namespace
 
 struct Runner::ActiveJob {
-  ActiveJob(ovvoc::v1::JobSpec spec, const JobEnv& env) : context(std::move(spec), env) {}
+  ActiveJob(ovvoc::v1::JobSpec spec, const JobEnv& env)
+      : context(std::move(spec), env), last_heartbeat(env.clock->Now()) {}
   JobContext context;
   std::thread thread;
-  absl::Time last_heartbeat = absl::Now();
+  absl::Time last_heartbeat;  // on the runner's clock
   std::atomic<bool> lease_lost{false};
   std::atomic<bool> hand_back{false};
   std::atomic<bool> done{false};
 };
 
 Runner::Runner(ConfigDir config, std::unique_ptr<Connection> connection, RunnerOptions options)
-    : config_(std::move(config)), connection_(std::move(connection)), options_(options) {}
+    : config_(std::move(config)),
+      connection_(std::move(connection)),
+      options_(options),
+      clock_(*options_.env.clock) {}
 
 Runner::~Runner() {
   Stop();
@@ -135,7 +140,7 @@ absl::Status Runner::PollOnce(absl::Duration& backoff) {
                absl::FormatDuration(absl::Trunc(wait, absl::Milliseconds(100))));
   backoff = std::min(backoff * 2, kMaxBackoff);
   absl::MutexLock lock(&mu_);
-  mu_.AwaitWithTimeout(absl::Condition(&stopping_), wait);
+  clock_.AwaitWithDeadline(mu_, absl::Condition(&stopping_), clock_.Now() + wait);
   return absl::OkStatus();
 }
 
@@ -170,7 +175,7 @@ void Runner::Report(ActiveJob& job) {
   *request.mutable_result() = job.context.result();
   absl::Duration backoff = kMinBackoff;
   // Retry for about a lease's worth of time: after that the control plane has requeued it.
-  const absl::Time give_up = absl::Now() + FromProto(spec.lease().ttl()) + absl::Seconds(5);
+  const absl::Time give_up = clock_.Now() + FromProto(spec.lease().ttl()) + absl::Seconds(5);
   for (;;) {
     grpc::ClientContext context;
     SetDeadline(context, kRpcTimeout);
@@ -187,12 +192,12 @@ void Runner::Report(ActiveJob& job) {
     }
     if (LeaseLost(status.error_code()) ||
         status.error_code() == grpc::StatusCode::UNAUTHENTICATED ||
-        absl::Now() + backoff > give_up) {
+        clock_.Now() + backoff > give_up) {
       log::Error("job %s: result refused or undeliverable: %s", spec.job_id(),
                  status.error_message());
       return;
     }
-    absl::SleepFor(Jittered(backoff));
+    clock_.SleepFor(Jittered(backoff));
     backoff = std::min(backoff * 2, kMaxBackoff);
   }
 }
@@ -237,9 +242,12 @@ void Runner::MaintenanceLoop() {
       // Runs until Run() has drained every job, so heartbeats continue during the drain.
       auto finished = [this]()
                           ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return stopping_ && jobs_.empty(); };
-      if (mu_.AwaitWithTimeout(absl::Condition(&finished), absl::Seconds(1))) return;
+      if (clock_.AwaitWithDeadline(mu_, absl::Condition(&finished),
+                                   clock_.Now() + absl::Seconds(1))) {
+        return;
+      }
     }
-    const absl::Time now = absl::Now();
+    const absl::Time now = clock_.Now();
     HeartbeatDue(now);
     if (now >= connection_->RenewalDue()) {
       if (absl::Status s = connection_->Renew(); !s.ok()) {
@@ -295,12 +303,11 @@ void Runner::Drain() {
     log::Info("waiting up to %s for running jobs to finish",
               absl::FormatDuration(options_.drain_timeout));
   }
-  const absl::Time deadline = std::min(absl::Now() + options_.drain_timeout, drain_deadline_);
-  // A second Stop() moves drain_deadline_ to now, ending the wait.
-  auto done_or_hurried = [this, &idle]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
-    return idle() || drain_deadline_ <= absl::Now();
-  };
-  mu_.AwaitWithDeadline(absl::Condition(&done_or_hurried), deadline);
+  // A second Stop() ends the wait.
+  auto done_or_hurried = [this, &idle]()
+                             ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return idle() || hurry_; };
+  clock_.AwaitWithDeadline(mu_, absl::Condition(&done_or_hurried),
+                           clock_.Now() + options_.drain_timeout);
   for (auto& [id, job] : jobs_) {
     if (job->done) continue;
     job->hand_back = true;
@@ -316,7 +323,7 @@ void Runner::Drain() {
 void Runner::Stop() {
   absl::MutexLock lock(&mu_);
   if (stopping_) {
-    drain_deadline_ = absl::Now();  // asked twice: hand running jobs back now
+    hurry_ = true;  // asked twice: hand running jobs back now
     return;
   }
   stopping_ = true;

@@ -4,6 +4,9 @@
 //
 // Stop(): polling stops at once; running jobs get `drain_timeout` to finish and report, then
 // are cancelled and handed back to the control plane. A second Stop() hands back at once.
+//
+// Heartbeats, renewal, backoff and the drain go by `options.env.clock`, the clock the jobs read;
+// open the Connection with the same one. RPC deadlines are gRPC's, on real time.
 #ifndef OVVOC_AGENT_POLLER_RUNNER_H_
 #define OVVOC_AGENT_POLLER_RUNNER_H_
 
@@ -26,7 +29,7 @@ namespace ovvoc::agent {
 struct RunnerOptions {
   int slots = 1;
   absl::Duration drain_timeout = absl::Seconds(30);
-  JobEnv env;  // what every job runs with
+  JobEnv env;  // what every job runs with; its clock also times the runner
 };
 
 class Runner {
@@ -56,11 +59,12 @@ class Runner {
   const ConfigDir config_;
   const std::unique_ptr<Connection> connection_;
   const RunnerOptions options_;
+  const Clock& clock_;           // *options_.env.clock
   std::optional<JobHost> host_;  // made by Run(); its env is options_.env
 
   mutable absl::Mutex mu_;
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;
-  absl::Time drain_deadline_ ABSL_GUARDED_BY(mu_) = absl::InfiniteFuture();
+  bool hurry_ ABSL_GUARDED_BY(mu_) = false;  // Stop() came twice: hand running jobs back now
   grpc::ClientContext* current_poll_ ABSL_GUARDED_BY(mu_) = nullptr;
   std::map<std::string, std::shared_ptr<ActiveJob>> jobs_ ABSL_GUARDED_BY(mu_);
   absl::Duration heartbeat_interval_ ABSL_GUARDED_BY(mu_) = absl::Seconds(15);

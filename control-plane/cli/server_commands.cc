@@ -7,6 +7,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/time.h"
+#include "common/clock.h"
 #include "common/logging.h"
 #include "control-plane/cli/commands.h"
 #include "control-plane/server/control_plane.h"
@@ -52,7 +53,8 @@ int Serve(const ServerOptions& options) {
 
   // Every agent connection is a descriptor: the default soft limit (1,024) is far too low.
   const long open_files = RaiseOpenFileLimit();
-  absl::StatusOr<std::unique_ptr<ControlPlane>> server = ControlPlane::Start(options);
+  absl::StatusOr<std::unique_ptr<ControlPlane>> server =
+      ControlPlane::Start(options, Clock::Real());
   if (!server.ok()) {
     std::fprintf(stderr, "error: %s\n", std::string(server.status().message()).c_str());
     return 1;

@@ -68,22 +68,24 @@ absl::StatusOr<std::unique_ptr<Store>> OpenConfiguredStore(const ServerOptions& 
 
 class ControlPlaneImpl final : public ControlPlane {
  public:
-  ControlPlaneImpl(const ServerOptions& options, int lock_fd, std::unique_ptr<Store> store,
-                   std::unique_ptr<CertificateAuthority> ca,
+  ControlPlaneImpl(const ServerOptions& options, const Clock& clock, int lock_fd,
+                   std::unique_ptr<Store> store, std::unique_ptr<CertificateAuthority> ca,
                    std::unique_ptr<ForgeTokenSource> forge_tokens)
       : options_(options),
+        clock_(clock),
         lock_fd_(lock_fd),
         store_(std::move(store)),
         ca_(std::move(ca)),
         forge_tokens_(std::move(forge_tokens)),
-        audit_(*store_, Clock::Real()),
-        auth_(*ca_, peers_, refusals_, Clock::Real()),
+        audit_(*store_, clock_),
+        auth_(*ca_, peers_, refusals_, clock_),
         agent_calls_(options.max_calls_per_agent),
         agent_polls_(options.max_polls_per_agent),
         enroll_hosts_(kEnrollsPerHost),
+        dispatcher_(clock_),
         ctx_{options_,          *store_,        *ca_,          audit_,
              dispatcher_,       executor_,      enroll_executor_, *forge_tokens_,
-             Clock::Real(),     auth_,          agent_calls_,  agent_polls_,
+             clock_,            auth_,          agent_calls_,  agent_polls_,
              enroll_hosts_},
         agent_service_(ctx_),
         admin_service_(ctx_),
@@ -157,7 +159,7 @@ class ControlPlaneImpl final : public ControlPlane {
     callbacks.on_refused = [this](const std::string& host, const absl::Status& why) {
       refusals_.Count({absl::StrCat("anonymous@", host), "connection.refused", "HTTP/2",
                        std::string(why.message()), ""},
-                      absl::Now());
+                      clock_.Now());
     };
     OVVOC_RETURN_IF_ERROR(listener_->Start(
         std::move(acceptor),
@@ -203,25 +205,26 @@ class ControlPlaneImpl final : public ControlPlane {
   // since the last flush to the audit log.
   void ReapLoop() {
     absl::MutexLock lock(&mu_);
-    absl::Time next_flush = absl::Now() + kRefusalFlushInterval;
-    while (!mu_.AwaitWithTimeout(absl::Condition(&stopping_), options_.reap_interval)) {
+    absl::Time next_flush = clock_.Now() + kRefusalFlushInterval;
+    while (!clock_.AwaitWithDeadline(mu_, absl::Condition(&stopping_),
+                                     clock_.Now() + options_.reap_interval)) {
       mu_.Unlock();
       ReapExpiredLeases();
-      if (absl::Now() >= next_flush) {
-        refusals_.Flush(audit_, absl::Now());
-        next_flush = absl::Now() + kRefusalFlushInterval;
+      if (const absl::Time now = clock_.Now(); now >= next_flush) {
+        refusals_.Flush(audit_, now);
+        next_flush = now + kRefusalFlushInterval;
         // Hand freed heap back to the system rather than keep a flood's peak.
         ::malloc_trim(0);
       }
       mu_.Lock();
     }
     mu_.Unlock();
-    refusals_.Flush(audit_, absl::Now(), /*final=*/true);
+    refusals_.Flush(audit_, clock_.Now(), /*final=*/true);
     mu_.Lock();
   }
 
   void ReapExpiredLeases() {
-    const absl::Time now = Clock::Real().Now();
+    const absl::Time now = clock_.Now();
     absl::StatusOr<std::vector<std::string>> expired = store_->ExpiredLeases(now);
     if (!expired.ok()) {
       log::Error("cannot look for expired leases: %s", expired.status().ToString());
@@ -244,6 +247,7 @@ class ControlPlaneImpl final : public ControlPlane {
   }
 
   const ServerOptions options_;
+  const Clock& clock_;
   const int lock_fd_;
   std::unique_ptr<Store> store_;
   std::unique_ptr<CertificateAuthority> ca_;
@@ -346,7 +350,8 @@ absl::Status InitDataDir(const DataDir& dir, const std::vector<std::string>& ext
   return absl::OkStatus();
 }
 
-absl::StatusOr<std::unique_ptr<ControlPlane>> ControlPlane::Start(const ServerOptions& options) {
+absl::StatusOr<std::unique_ptr<ControlPlane>> ControlPlane::Start(const ServerOptions& options,
+                                                                  const Clock& clock) {
   if (!files::Exists(CaFiles::In(options.data_dir.root).ca_key)) {
     return absl::FailedPreconditionError(absl::StrCat(
         options.data_dir.root, " is not initialised; run `ovvoc-control-plane init --data-dir ",
@@ -368,7 +373,7 @@ absl::StatusOr<std::unique_ptr<ControlPlane>> ControlPlane::Start(const ServerOp
                                            : StaticForgeTokens(options.git_credentials_file);
   if (!tokens.ok()) return fail(tokens.status());
 
-  auto server = std::make_unique<ControlPlaneImpl>(options, lock_fd, *std::move(store),
+  auto server = std::make_unique<ControlPlaneImpl>(options, clock, lock_fd, *std::move(store),
                                                    *std::move(ca), *std::move(tokens));
   OVVOC_RETURN_IF_ERROR(server->StartServers());
   return server;

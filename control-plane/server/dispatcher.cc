@@ -5,7 +5,7 @@
 
 namespace ovvoc::cp {
 
-Dispatcher::Dispatcher() : timer_([this] { TimerLoop(); }) {}
+Dispatcher::Dispatcher(const Clock& clock) : clock_(clock), timer_([this] { TimerLoop(); }) {}
 
 Dispatcher::~Dispatcher() {
   Shutdown();
@@ -114,16 +114,15 @@ size_t Dispatcher::waiting() const {
 void Dispatcher::TimerLoop() {
   absl::MutexLock lock(&mu_);
   while (!shutdown_) {
-    const absl::Time next =
-        deadlines_.empty() ? absl::Now() + absl::Seconds(1) : deadlines_.begin()->first;
+    const absl::Time next = deadlines_.empty() ? absl::InfiniteFuture() : deadlines_.begin()->first;
     // Wakes early when shutting down or when an earlier deadline is registered.
     auto ready = [this, next]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
       return shutdown_ || (!deadlines_.empty() && deadlines_.begin()->first < next);
     };
-    mu_.AwaitWithDeadline(absl::Condition(&ready), next);
+    clock_.AwaitWithDeadline(mu_, absl::Condition(&ready), next);
     if (shutdown_) break;
     std::vector<Callback> expired;
-    const absl::Time now = absl::Now();
+    const absl::Time now = clock_.Now();
     while (!deadlines_.empty() && deadlines_.begin()->first <= now) {
       expired.push_back(TakeLocked(deadlines_.begin()->second));
     }

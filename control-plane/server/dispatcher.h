@@ -1,6 +1,7 @@
 // Dispatcher: where idle long polls wait. A poll registers a waiter for its agent's (org, pool)
 // with a deadline; Notify() wakes waiters of that pool when work is queued, and a timer thread
-// wakes the ones whose hold ran out. Waiters cost a map entry, not a thread.
+// wakes the ones whose hold ran out, by the clock it was given. Waiters cost a map entry, not a
+// thread.
 //
 // Lost-wakeup rule: a poller reads Generation() before it looks for work and passes it to
 // Wait(). If anything was notified for that pool since, Wait() fires at once.
@@ -30,6 +31,7 @@
 #include "absl/container/flat_hash_set.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
+#include "common/clock.h"
 
 namespace ovvoc::cp {
 
@@ -39,7 +41,8 @@ class Dispatcher {
   using Callback = std::function<void(Wake)>;
   using WaiterId = uint64_t;
 
-  Dispatcher();
+  // Deadlines passed to Wait() are on `clock`, which must outlive the dispatcher.
+  explicit Dispatcher(const Clock& clock);
   ~Dispatcher();  // Shutdown(), then joins the timer thread.
 
   uint64_t Generation(const std::string& org_id, const std::string& pool);
@@ -76,6 +79,8 @@ class Dispatcher {
   void TimerLoop();
   // Unlinks `id` and returns its callback. Requires the waiter to exist.
   Callback TakeLocked(WaiterId id) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+
+  const Clock& clock_;
 
   mutable absl::Mutex mu_;
   WaiterId next_id_ ABSL_GUARDED_BY(mu_) = 1;

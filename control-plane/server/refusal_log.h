@@ -59,7 +59,8 @@ class RefusalLog {
   absl::Mutex mu_;
   std::map<Key, Tally> tallies_ ABSL_GUARDED_BY(mu_);
   double budget_ ABSL_GUARDED_BY(mu_) = kMaxBurst;  // rows that may be written now
-  absl::Time refilled_ ABSL_GUARDED_BY(mu_) = absl::Now();
+  // When budget_ was last topped up, on the caller's clock; the first Flush() finds it full.
+  absl::Time refilled_ ABSL_GUARDED_BY(mu_) = absl::InfinitePast();
 };
 
 }  // namespace ovvoc::cp

@@ -1,4 +1,5 @@
-// Dispatcher: wake-ups by pool, deadlines, cancellation and the lost-wakeup rule.
+// Dispatcher: wake-ups by pool, deadlines, cancellation and the lost-wakeup rule. Time is a
+// ManualClock: deadlines come when a test moves it, never on their own.
 #include "control-plane/server/dispatcher.h"
 
 #include <atomic>
@@ -6,18 +7,25 @@
 #include <vector>
 
 #include "absl/synchronization/notification.h"
+#include "common/clock.h"
 
 namespace ovvoc::cp {
 namespace {
 
 using Wake = Dispatcher::Wake;
 
-absl::Time Later(absl::Duration d = absl::Seconds(30)) { return absl::Now() + d; }
+// A clock no test moves: deadlines on it never come.
+const ManualClock& StillClock() {
+  static const ManualClock* clock = new ManualClock();
+  return *clock;
+}
+
+absl::Time Later(absl::Duration d = absl::Seconds(30)) { return StillClock().Now() + d; }
 
 TEST_CASE("notify wakes the oldest waiter of that pool only") {
   std::vector<std::string> woken;  // declared first: outlives the dispatcher's final wake-ups
   absl::Mutex mu;
-  Dispatcher d;
+  Dispatcher d(StillClock());
   auto record = [&](std::string name) {
     return [&, name](Wake w) {
       absl::MutexLock lock(&mu);
@@ -44,7 +52,7 @@ TEST_CASE("notify wakes the oldest waiter of that pool only") {
 }
 
 TEST_CASE("work notified before waiting is not lost") {
-  Dispatcher d;
+  Dispatcher d(StillClock());
   uint64_t seen = d.Generation("org", "pool");
   d.Notify("org", "pool");  // arrives between "look for work" and "wait"
   std::optional<Wake> wake;
@@ -54,22 +62,64 @@ TEST_CASE("work notified before waiting is not lost") {
   CHECK(d.waiting() == 0);
 }
 
-TEST_CASE("a waiter times out at its deadline") {
-  Dispatcher d;
+TEST_CASE("a waiter times out when the clock reaches its deadline, not before") {
+  ManualClock clock;
+  absl::Notification first_done;
+  absl::Notification second_done;
+  std::atomic<int> first{-1};
+  std::atomic<int> second{-1};
+  Dispatcher d(clock);
+  d.Wait("org", "pool", "agt", 0, clock.Now() + absl::Seconds(10), [&](Wake w) {
+    first = static_cast<int>(w);
+    first_done.Notify();
+  });
+  d.Wait("org", "pool", "agt", 0, clock.Now() + absl::Seconds(30), [&](Wake w) {
+    second = static_cast<int>(w);
+    second_done.Notify();
+  });
+  REQUIRE(clock.AwaitWaiters(1));  // the timer thread is parked on the clock
+  clock.Advance(absl::Seconds(9));
+  REQUIRE(clock.AwaitWaiters(1));  // ...and still is: nothing came due
+  CHECK(first == -1);
+  CHECK(d.waiting() == 2);
+
+  clock.Advance(absl::Seconds(1));
+  // Bounds a hang only; the callback runs as soon as the timer thread is scheduled.
+  REQUIRE(first_done.WaitForNotificationWithTimeout(absl::Seconds(60)));
+  CHECK(first == static_cast<int>(Wake::kTimeout));
+  // Parked again, now until the second deadline: the first one's firing took nothing else.
+  REQUIRE(clock.AwaitWaiters(1));
+  CHECK(second == -1);
+  CHECK(d.waiting() == 1);
+
+  clock.Advance(absl::Seconds(20));
+  REQUIRE(second_done.WaitForNotificationWithTimeout(absl::Seconds(60)));
+  CHECK(second == static_cast<int>(Wake::kTimeout));
+  CHECK(d.waiting() == 0);
+}
+
+TEST_CASE("an earlier deadline registered while the timer waits for a later one fires first") {
+  ManualClock clock;
   absl::Notification done;
-  std::atomic<int> wake{-1};
-  const absl::Time start = absl::Now();
-  d.Wait("org", "pool", "agt", 0, Later(absl::Milliseconds(150)), [&](Wake w) {
-    wake = static_cast<int>(w);
+  std::atomic<int> early{-1};
+  std::atomic<int> late{-1};
+  Dispatcher d(clock);
+  d.Wait("org", "pool", "agt", 0, clock.Now() + absl::Minutes(10),
+         [&](Wake w) { late = static_cast<int>(w); });
+  REQUIRE(clock.AwaitWaiters(1));  // parked until the late deadline
+  d.Wait("org", "pool", "agt", 0, clock.Now() + absl::Seconds(5), [&](Wake w) {
+    early = static_cast<int>(w);
     done.Notify();
   });
-  REQUIRE(done.WaitForNotificationWithTimeout(absl::Seconds(5)));
-  CHECK(wake == static_cast<int>(Wake::kTimeout));
-  CHECK(absl::Now() - start >= absl::Milliseconds(140));
+  clock.Advance(absl::Seconds(5));
+  REQUIRE(done.WaitForNotificationWithTimeout(absl::Seconds(60)));
+  CHECK(early == static_cast<int>(Wake::kTimeout));
+  CHECK(late == -1);
+  CHECK(d.waiting() == 1);
 }
 
 TEST_CASE("a cancelled waiter is never called; cancel after firing reports false") {
-  Dispatcher d;
+  Dispatcher d(StillClock());
   bool called = false;
   Dispatcher::WaiterId id = d.Wait("org", "pool", "agt", 0, Later(), [&](Wake) { called = true; });
   CHECK(d.Cancel(id));
@@ -77,15 +127,15 @@ TEST_CASE("a cancelled waiter is never called; cancel after firing reports false
   CHECK(!called);
   CHECK(!d.Cancel(id));
 
-  Dispatcher::WaiterId fired =
-      d.Wait("org", "pool", "agt", d.Generation("org", "pool"), Later(), [&](Wake) { called = true; });
+  Dispatcher::WaiterId fired = d.Wait("org", "pool", "agt", d.Generation("org", "pool"), Later(),
+                                      [&](Wake) { called = true; });
   d.Notify("org", "pool");
   CHECK(called);
   CHECK(!d.Cancel(fired));
 }
 
 TEST_CASE("shutdown wakes every waiter and answers later waits at once") {
-  Dispatcher d;
+  Dispatcher d(StillClock());
   std::atomic<int> shutdowns{0};
   for (int i = 0; i < 10; ++i) {
     d.Wait("org", std::to_string(i), "agt", 0, Later(), [&](Wake w) {
@@ -109,7 +159,7 @@ namespace {
 TEST_CASE("evicting an agent ends its waiters at once and no one else's") {
   std::vector<std::string> woken;
   absl::Mutex mu;
-  Dispatcher d;
+  Dispatcher d(StillClock());
   auto record = [&](std::string name) {
     return [&, name](Dispatcher::Wake w) {
       absl::MutexLock lock(&mu);
@@ -138,7 +188,7 @@ namespace ovvoc::cp {
 namespace {
 
 TEST_CASE("an evicted agent's later waits end at once") {
-  Dispatcher d;
+  Dispatcher d(StillClock());
   CHECK(d.EvictAgent("agt_thief") == 0);  // nothing waiting: a poll still on its way
   Dispatcher::Wake wake = Dispatcher::Wake::kWork;
   bool called = false;
