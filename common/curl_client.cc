@@ -1,7 +1,10 @@
 // http::Client over libcurl: a pool of easy handles, each keeping its connections alive.
 #include <curl/curl.h>
 
+#include <sys/socket.h>
+
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -22,10 +25,28 @@ using HeaderList = std::unique_ptr<curl_slist, decltype(&curl_slist_free_all)>;
 
 // What one exchange collects, and why it stopped early.
 struct Exchange {
+  const Request* request = nullptr;
   Response response;
   size_t max_body = 0;
   bool over_cap = false;
+  std::optional<absl::Status> refused;  // check_address said no
 };
+
+int OnProgress(void* user, curl_off_t, curl_off_t, curl_off_t, curl_off_t) {
+  return static_cast<Exchange*>(user)->request->cancelled() ? 1 : 0;
+}
+
+curl_socket_t OnOpenSocket(void* user, curlsocktype purpose, curl_sockaddr* address) {
+  auto* exchange = static_cast<Exchange*>(user);
+  if (purpose == CURLSOCKTYPE_IPCXN && exchange->request->check_address) {
+    absl::Status allowed = exchange->request->check_address(&address->addr, address->addrlen);
+    if (!allowed.ok()) {
+      exchange->refused = std::move(allowed);
+      return CURL_SOCKET_BAD;
+    }
+  }
+  return ::socket(address->family, address->socktype | SOCK_CLOEXEC, address->protocol);
+}
 
 size_t OnBody(char* data, size_t size, size_t count, void* user) {
   auto* exchange = static_cast<Exchange*>(user);
@@ -66,6 +87,8 @@ absl::Status TransportError(CURLcode code, const Request& request, const char* d
       return absl::InvalidArgumentError(what);
     case CURLE_FILESIZE_EXCEEDED:
       return absl::ResourceExhaustedError(what);
+    case CURLE_ABORTED_BY_CALLBACK:
+      return absl::CancelledError(what);
     default:
       return absl::UnavailableError(what);
   }
@@ -89,6 +112,7 @@ class CurlClient final : public Client {
   absl::StatusOr<Response> Perform(CURL* curl, const Request& request) {
     curl_easy_reset(curl);  // keeps the handle's live connections
     Exchange exchange;
+    exchange.request = &request;
     exchange.max_body = request.max_body_bytes;
     char error[CURL_ERROR_SIZE] = {0};
     curl_easy_setopt(curl, CURLOPT_ERRORBUFFER, error);
@@ -110,6 +134,13 @@ class CurlClient final : public Client {
     curl_easy_setopt(curl, CURLOPT_WRITEDATA, &exchange);
     curl_easy_setopt(curl, CURLOPT_HEADERFUNCTION, OnHeader);
     curl_easy_setopt(curl, CURLOPT_HEADERDATA, &exchange);
+    curl_easy_setopt(curl, CURLOPT_OPENSOCKETFUNCTION, OnOpenSocket);
+    curl_easy_setopt(curl, CURLOPT_OPENSOCKETDATA, &exchange);
+    if (request.cancelled) {
+      curl_easy_setopt(curl, CURLOPT_NOPROGRESS, 0L);
+      curl_easy_setopt(curl, CURLOPT_XFERINFOFUNCTION, OnProgress);
+      curl_easy_setopt(curl, CURLOPT_XFERINFODATA, &exchange);
+    }
 
     HeaderList headers(nullptr, &curl_slist_free_all);
     for (const auto& [name, value] : request.headers) {
@@ -135,6 +166,10 @@ class CurlClient final : public Client {
       return absl::ResourceExhaustedError(
           absl::StrCat(request.method, " ", request.url, ": the answer is larger than ",
                        request.max_body_bytes, " bytes"));
+    }
+    if (exchange.refused) {
+      return absl::PermissionDeniedError(
+          absl::StrCat(request.method, " ", request.url, ": ", exchange.refused->message()));
     }
     if (code != CURLE_OK) return TransportError(code, request, error);
     long status = 0;

@@ -49,10 +49,12 @@ std::optional<absl::Duration> ParseRetryAfter(absl::string_view value, absl::Tim
 namespace {
 
 // Worth another attempt: the network or the server may do better next time. A body over its
-// cap or a URL we refuse will not.
+// cap, a URL we refuse or an address we will not dial will not.
 bool RetryableError(const absl::Status& status) {
   return status.code() != absl::StatusCode::kResourceExhausted &&
-         status.code() != absl::StatusCode::kInvalidArgument;
+         status.code() != absl::StatusCode::kInvalidArgument &&
+         status.code() != absl::StatusCode::kPermissionDenied &&
+         status.code() != absl::StatusCode::kCancelled;
 }
 
 }  // namespace
@@ -64,6 +66,9 @@ absl::StatusOr<Response> SendWithRetries(Client& client, const Request& request,
     absl::StatusOr<Response> response = client.Send(request);
     const bool again = response.ok() ? Retryable(response->status) : RetryableError(response.status());
     if (!again || attempt >= policy.attempts) return response;
+    if (request.cancelled && request.cancelled()) {
+      return absl::CancelledError(absl::StrCat(request.method, " ", request.url, ": cancelled"));
+    }
     absl::Duration wait = std::min(backoff, policy.max_backoff);
     if (response.ok()) {
       if (std::optional<std::string> retry_after = response->Header("retry-after")) {
@@ -75,7 +80,11 @@ absl::StatusOr<Response> SendWithRetries(Client& client, const Request& request,
     if (policy.sleep) {
       policy.sleep(wait);
     } else {
-      absl::SleepFor(wait);
+      // In slices, so that a cancel does not wait out a long Retry-After.
+      const absl::Time until = absl::Now() + wait;
+      while (absl::Now() < until && !(request.cancelled && request.cancelled())) {
+        absl::SleepFor(std::min(until - absl::Now(), absl::Milliseconds(100)));
+      }
     }
     backoff *= 2;
   }

@@ -22,6 +22,8 @@
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
 
+struct sockaddr;  // <sys/socket.h>
+
 namespace ovvoc::http {
 
 using Headers = std::vector<std::pair<std::string, std::string>>;
@@ -36,6 +38,13 @@ struct Request {
   // An answer whose body would exceed this fails with RESOURCE_EXHAUSTED, before or while it
   // arrives: a lying registry cannot fill the agent's memory.
   size_t max_body_bytes = 64 << 20;
+  // Asked before every connection the request opens, with the address about to be dialled
+  // (after name resolution, so a name cannot be re-pointed between a check and the connect).
+  // An error refuses the connection: Send() fails PERMISSION_DENIED with its message.
+  std::function<absl::Status(const ::sockaddr* address, size_t length)> check_address;
+  // Polled while the exchange runs (and between SendWithRetries' attempts): true abandons it
+  // with CANCELLED.
+  std::function<bool()> cancelled;
 };
 
 struct Response {
@@ -51,7 +60,8 @@ class Client {
  public:
   virtual ~Client() = default;
   // Errors: UNAVAILABLE (could not connect, connection lost), DEADLINE_EXCEEDED (a timeout),
-  // RESOURCE_EXHAUSTED (the body cap), INVALID_ARGUMENT (a URL it will not fetch), each with a
+  // RESOURCE_EXHAUSTED (the body cap), INVALID_ARGUMENT (a URL it will not fetch),
+  // PERMISSION_DENIED (check_address refused), CANCELLED (request.cancelled), each with a
   // message naming the URL.
   virtual absl::StatusOr<Response> Send(const Request& request) = 0;
 };
@@ -83,7 +93,8 @@ bool Retryable(int status);
 // nullopt when it says nothing usable.
 std::optional<absl::Duration> ParseRetryAfter(absl::string_view value, absl::Time now);
 
-// Sends `request`, retrying transport failures other than the body cap and INVALID_ARGUMENT,
+// Sends `request`, retrying transport failures other than the body cap, INVALID_ARGUMENT,
+// PERMISSION_DENIED and CANCELLED,
 // and retryable statuses, up to `policy.attempts` in all. Waits first_backoff, then twice as
 // long each time (at most max_backoff), or what the server's Retry-After asks when it asks for
 // longer. Returns the last response or error.

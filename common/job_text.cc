@@ -205,6 +205,12 @@ std::string HumanBytes(uint64_t bytes) {
 }
 
 std::string DescribeEgress(const ovvoc::v1::EgressUsage& usage) {
+  if (usage.requests() > 0) {
+    return absl::StrCat(usage.host(), ":", usage.port(), ": ", usage.requests(),
+                        usage.requests() == 1 ? " read, " : " reads, ",
+                        HumanBytes(usage.bytes_down()), " served through the registry gateway",
+                        usage.failed() > 0 ? absl::StrCat(", ", usage.failed(), " failed") : "");
+  }
   return absl::StrCat(usage.host(), ":", usage.port(), ": ", usage.connections(),
                       usage.connections() == 1 ? " connection, " : " connections, ",
                       HumanBytes(usage.bytes_down()), " down, ", HumanBytes(usage.bytes_up()),

@@ -50,6 +50,16 @@ void AddSandboxFlags(CLI::App* command, SandboxFlags& flags,
                       "HOST:PORT of a registry that may resolve to a private or loopback "
                       "address (repeatable)")
       ->group(group);
+  command->add_option("--registry-ca", flags.registry_ca,
+                      "PEM bundle of the CAs to trust for registries instead of the system's "
+                      "(an internal mirror's)")
+      ->check(CLI::ExistingFile)
+      ->group(group);
+  command->add_option("--registry-cache-mib", flags.registry_cache_mib,
+                      "Size of the agent's package cache (STATE_DIR/registry-cache), shared by "
+                      "its jobs; least recently used packages go first")
+      ->capture_default_str()
+      ->group(group);
   command->add_option("--memory-mib", flags.memory_mib, "Memory per job, no swap")
       ->capture_default_str()
       ->group(group);
@@ -114,6 +124,17 @@ absl::StatusOr<std::unique_ptr<SandboxSetup>> MakeSandbox(const SandboxFlags& fl
     setup->backend = extensions->wrap(std::move(setup->backend));
   }
   setup->settings.backend = setup->backend.get();
+
+  http::CurlOptions http_options;
+  http_options.ca_file = flags.registry_ca;
+  http_options.max_parallel = 16;
+  setup->http = http::NewCurlClient(http_options);
+  OVVOC_ASSIGN_OR_RETURN(setup->registry_cache,
+                         registry::RegistryCache::Open(state_dir + "/registry-cache",
+                                                       flags.registry_cache_mib << 20));
+  setup->registry = std::make_unique<registry::RegistryClient>(
+      *setup->http, *setup->registry_cache, Clock::Real());
+  setup->settings.registry = setup->registry.get();
   return setup;
 }
 

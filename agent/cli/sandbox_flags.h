@@ -13,7 +13,10 @@
 
 #include "absl/status/statusor.h"
 #include "agent/pipeline/sandbox_session.h"
+#include "agent/registry/cache.h"
+#include "agent/registry/client.h"
 #include "agent/sandbox/sandbox.h"
+#include "common/http.h"
 
 namespace ovvoc::agent::cli {
 
@@ -36,6 +39,8 @@ struct SandboxFlags {
   std::string docker_socket = "/var/run/docker.sock";
   std::string registry;
   std::vector<std::string> allow_internal;
+  std::string registry_ca;  // PEM bundle trusted for registries instead of the system's
+  uint64_t registry_cache_mib = 2048;
   uint64_t memory_mib = 512;
   double cpus = 1.0;
   std::string cpuset;
@@ -51,11 +56,17 @@ void AddSandboxFlags(CLI::App* command, SandboxFlags& flags,
 
 struct SandboxSetup {
   std::unique_ptr<sandbox::Backend> backend;
-  SandboxSettings settings;  // settings.backend points at `backend`
+  // The agent's registry reads: its HTTP client, its cache (STATE_DIR/registry-cache) and the
+  // client over both.
+  std::unique_ptr<http::Client> http;
+  std::unique_ptr<registry::RegistryCache> registry_cache;
+  std::unique_ptr<registry::RegistryClient> registry;
+  SandboxSettings settings;  // settings.backend and settings.registry point at the above
 };
 
-// Validates the flags, verifies the image and builds the backend. `state_dir` is agent-owned
-// (the oci backend keeps its verified rootfs there).
+// Validates the flags, verifies the image and builds the backend and the registry client.
+// `state_dir` is agent-owned (the oci backend keeps its verified rootfs there, the registry
+// client its cache).
 absl::StatusOr<std::unique_ptr<SandboxSetup>> MakeSandbox(const SandboxFlags& flags,
                                                           const std::string& state_dir);
 

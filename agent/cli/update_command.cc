@@ -61,6 +61,7 @@ void PrintSummary(const ovvoc::v1::JobResult& r) {
   std::printf("%s\n", Lower(ovvoc::v1::JobOutcome_Name(r.outcome()), "JOB_OUTCOME_").c_str());
   if (!r.head_commit().empty()) std::printf("  commit   %s\n", r.head_commit().c_str());
   std::printf("  deps     %d declared\n", r.dependencies_size());
+  if (r.has_lockfile()) PrintCommand("lockfile", r.lockfile());
   PrintCommand("install", r.install());
   PrintCommand("build", r.build());
   PrintCommand("test", r.test());

@@ -49,10 +49,17 @@ std::string Reason(const std::string& command, const sandbox::ExecResult& r,
   }
 }
 
-// Anything secret that could have reached a log: the forge token, mainly.
+// Anything secret that could have reached a log: the forge token, and registry credentials
+// (which never enter the container, but a registry may echo them in an error).
 std::string Scrub(std::string text, const JobContext& job) {
-  const std::string& token = job.spec().forge_token().token();
-  if (!token.empty()) absl::StrReplaceAll({{token, "[redacted]"}}, &text);
+  auto redact = [&text](const std::string& secret) {
+    if (secret.size() >= 4) absl::StrReplaceAll({{secret, "[redacted]"}}, &text);
+  };
+  redact(job.spec().forge_token().token());
+  for (const ovvoc::v1::Registry& registry : job.spec().registries()) {
+    redact(registry.credential().token());
+    redact(registry.credential().password());
+  }
   return text;
 }
 
@@ -67,10 +74,12 @@ class SandboxPhase final : public Phase {
   std::shared_ptr<SandboxSession> session_;
 };
 
-// install, build and test: one command each.
+using Network = SandboxSession::Network;
+
+// lockfile, install, build and test: one command each.
 class CommandPhase : public Phase {
  public:
-  CommandPhase(std::shared_ptr<SandboxSession> session, const char* name, bool network)
+  CommandPhase(std::shared_ptr<SandboxSession> session, const char* name, Network network)
       : session_(std::move(session)), name_(name), network_(network) {}
   absl::string_view name() const override { return name_; }
 
@@ -82,10 +91,11 @@ class CommandPhase : public Phase {
       outcome->set_skipped(true);
       return absl::OkStatus();
     }
+    OVVOC_RETURN_IF_ERROR(BeforeRun(job));
     // After the install, dependency code has run and may have rewritten what npm reads to
     // decide what and how to run (the scripts, the script shell, node's options): put back
     // what the job read from the clone.
-    if (!network_) {
+    if (network_ == Network::kNone) {
       OVVOC_RETURN_IF_ERROR(KeepClonedFile(job, "package.json", job.project().manifest));
       OVVOC_RETURN_IF_ERROR(KeepClonedFile(job, ".npmrc", job.project().npmrc));
       ReportShadowedPrograms(job, absl::StrCat("before ", name_));
@@ -101,15 +111,27 @@ class CommandPhase : public Phase {
     if (r.termination == ovvoc::v1::TERMINATION_EXITED && r.exit_code == 0) {
       // The install ran every dependency's scripts, used or not by the project: whatever they
       // changed of the repository's own files is put back before the project's code runs.
-      return network_ ? RestoreClonedTree(job) : absl::OkStatus();
+      return network_ != Network::kNone ? RestoreClonedTree(job) : absl::OkStatus();
     }
     ovvoc::v1::FailureReport* failure = job.result().mutable_failure();
     failure->set_termination(r.termination);
     failure->set_log_excerpt(Scrub(r.output, job));
-    return absl::AbortedError(Reason(outcome->command(), r, session_->limits()));
+    std::string reason = Reason(outcome->command(), r, session_->limits());
+    if (const std::vector<std::string>& problems = session_->gateway_problems(); !problems.empty()) {
+      constexpr size_t kShown = 3;
+      absl::StrAppend(&reason, "; the registry gateway could not serve ", problems.size(),
+                      " read(s): ",
+                      absl::StrJoin(problems.begin(),
+                                    problems.begin() + std::min(problems.size(), kShown), "; "));
+    }
+    return absl::AbortedError(Scrub(std::move(reason), job));
   }
 
  protected:
+  // Runs before the command (after the skip check); an error fails the phase with it.
+  virtual absl::Status BeforeRun(JobContext& job) { return absl::OkStatus(); }
+  SandboxSession& session() { return *session_; }
+
   virtual ovvoc::v1::CommandOutcome* Outcome(ovvoc::v1::JobResult& result) = 0;
   // Empty: nothing to run, the phase is skipped. Decided from job.project(), the repository as
   // cloned, never from the work tree.
@@ -125,7 +147,7 @@ class CommandPhase : public Phase {
   std::shared_ptr<SandboxSession> session_;
 
   const char* name_;
-  const bool network_;
+  const Network network_;
 };
 
 // The work tree's `name` is what the job read from the clone, byte for byte (absent when
@@ -233,24 +255,48 @@ absl::Status CommandPhase::RestoreClonedTree(JobContext& job) {
   return absl::OkStatus();
 }
 
+// A repository without a lockfile gets one first, resolved through the gateway with no
+// dependency code running (--ignore-scripts), so that the install is always `npm ci` of a
+// lockfile the agent has read.
+class LockfilePhase final : public CommandPhase {
+ public:
+  explicit LockfilePhase(std::shared_ptr<SandboxSession> s)
+      : CommandPhase(s, "lockfile", Network::kResolve) {}
+
+  absl::Status Run(JobContext& job) override {
+    if (job.project().has_lockfile) return absl::OkStatus();  // nothing to say: not a skip
+    return CommandPhase::Run(job);
+  }
+
+ protected:
+  ovvoc::v1::CommandOutcome* Outcome(ovvoc::v1::JobResult& r) override {
+    return r.mutable_lockfile();
+  }
+  std::vector<std::string> Command(const JobContext& job) override {
+    if (job.project().has_lockfile) return {};
+    return {"npm", "install", "--package-lock-only", "--ignore-scripts", "--no-audit", "--no-fund"};
+  }
+};
+
+// `npm ci` with scripts: dependency code runs, so the gateway serves only what the agent fetched
+// and checked beforehand, and nothing goes upstream.
 class InstallPhase final : public CommandPhase {
  public:
-  explicit InstallPhase(std::shared_ptr<SandboxSession> s) : CommandPhase(s, "install", true) {}
+  explicit InstallPhase(std::shared_ptr<SandboxSession> s)
+      : CommandPhase(s, "install", Network::kScript) {}
 
  protected:
   ovvoc::v1::CommandOutcome* Outcome(ovvoc::v1::JobResult& r) override {
     return r.mutable_install();
   }
-  std::vector<std::string> Command(const JobContext& job) override {
-    // With a lockfile, exactly what it pins; without one, npm resolves and writes one.
-    if (job.project().has_lockfile) return {"npm", "ci"};
-    return {"npm", "install"};
-  }
+  std::vector<std::string> Command(const JobContext& job) override { return {"npm", "ci"}; }
+  absl::Status BeforeRun(JobContext& job) override { return session().PrefetchLockfile(job); }
 };
 
 class BuildPhase final : public CommandPhase {
  public:
-  explicit BuildPhase(std::shared_ptr<SandboxSession> s) : CommandPhase(s, "build", false) {}
+  explicit BuildPhase(std::shared_ptr<SandboxSession> s)
+      : CommandPhase(s, "build", Network::kNone) {}
 
  protected:
   ovvoc::v1::CommandOutcome* Outcome(ovvoc::v1::JobResult& r) override { return r.mutable_build(); }
@@ -262,7 +308,8 @@ class BuildPhase final : public CommandPhase {
 
 class TestPhase final : public CommandPhase {
  public:
-  explicit TestPhase(std::shared_ptr<SandboxSession> s) : CommandPhase(s, "test", false) {}
+  explicit TestPhase(std::shared_ptr<SandboxSession> s)
+      : CommandPhase(s, "test", Network::kNone) {}
 
  protected:
   ovvoc::v1::CommandOutcome* Outcome(ovvoc::v1::JobResult& r) override { return r.mutable_test(); }
@@ -278,6 +325,7 @@ class TestPhase final : public CommandPhase {
 void AddSandboxPhases(const SandboxSettings& settings, std::vector<std::unique_ptr<Phase>>& phases) {
   auto session = std::make_shared<SandboxSession>(settings);
   phases.push_back(std::make_unique<SandboxPhase>(session));
+  phases.push_back(std::make_unique<LockfilePhase>(session));
   phases.push_back(std::make_unique<InstallPhase>(session));
   phases.push_back(std::make_unique<BuildPhase>(session));
   phases.push_back(std::make_unique<TestPhase>(session));

@@ -11,7 +11,10 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
+#include "absl/strings/str_join.h"
 #include "agent/sandbox/hardening.h"
+#include "agent/registry/request_head.h"
+#include "agent/workspace/beneath.h"
 #include "common/files.h"
 #include "common/logging.h"
 #include "common/status_macros.h"
@@ -41,40 +44,12 @@ absl::Status CopyTree(const std::string& from, const std::string& to, uint32_t u
   return absl::OkStatus();
 }
 
-struct RegistryUrl {
-  std::string url;
-  std::string host;
-  int port = 443;
-};
-
-absl::StatusOr<RegistryUrl> ParseRegistry(absl::string_view url) {
-  RegistryUrl out;
-  out.url = std::string(url);
-  absl::string_view rest;
-  if (absl::StartsWith(url, "https://")) {
-    rest = url.substr(8);
-    out.port = 443;
-  } else if (absl::StartsWith(url, "http://")) {
-    rest = url.substr(7);
-    out.port = 80;
-  } else {
-    return absl::InvalidArgumentError(absl::StrCat("registry URL \"", url, "\" is not http(s)"));
-  }
-  absl::string_view authority = rest.substr(0, rest.find('/'));
-  if (authority.empty() || absl::StrContains(authority, "@")) {
-    return absl::InvalidArgumentError(absl::StrCat("registry URL \"", url, "\" has no plain host"));
-  }
-  const size_t colon = authority.rfind(':');
-  if (colon != absl::string_view::npos && authority.find(']') == absl::string_view::npos) {
-    if (!absl::SimpleAtoi(authority.substr(colon + 1), &out.port)) {
-      return absl::InvalidArgumentError(absl::StrCat("registry URL \"", url, "\" has a bad port"));
-    }
-    authority = authority.substr(0, colon);
-  }
-  out.host = std::string(authority);
-  if (!absl::EndsWith(out.url, "/")) out.url += "/";
-  return out;
-}
+// Where the gateway's CA goes in the job's control dir, and where the container sees it.
+constexpr char kCaFile[] = "registry-ca.pem";
+constexpr char kCaInContainer[] = "/run/registry-ca.pem";
+constexpr size_t kMaxLockfileBytes = 64 << 20;
+constexpr int kPrefetchParallel = 8;
+constexpr size_t kProblemsShown = 5;
 
 }  // namespace
 
@@ -113,7 +88,18 @@ void ReapLeftovers(const SandboxSettings* settings, const std::string& work_dir)
 absl::Status SandboxSession::Prepare(JobContext& job) {
   if (settings_.backend == nullptr) return absl::FailedPreconditionError("no sandbox backend");
   limits_ = sandbox::Tighten(settings_.limits, job.spec().limits());
+  if (settings_.registry == nullptr) return absl::FailedPreconditionError("no registry client");
   registries_ = JobRegistries(job.spec(), settings_.registry_override);
+  for (const ovvoc::v1::Registry& registry : registries_) {
+    // Only the agent's own configuration may open internal addresses, never the job.
+    OVVOC_ASSIGN_OR_RETURN(registry::RegistryEndpoint endpoint,
+                           registry::RegistryEndpoint::FromProto(registry, false));
+    const std::string host_port = absl::StrCat(endpoint.host, ":", endpoint.port);
+    endpoint.allow_internal =
+        std::find(settings_.allow_internal.begin(), settings_.allow_internal.end(), host_port) !=
+        settings_.allow_internal.end();
+    endpoints_.push_back(std::move(endpoint));
+  }
   OVVOC_ASSIGN_OR_RETURN(uid_, sandbox::JobUid::Acquire(settings_.uid_lock_dir));
   OVVOC_ASSIGN_OR_RETURN(
       disk_, sandbox::JobDisk::Create(job.work_dir() + "/disk.img", job.work_dir() + "/disk",
@@ -137,71 +123,135 @@ absl::Status SandboxSession::Prepare(JobContext& job) {
   return absl::OkStatus();
 }
 
-std::vector<std::string> SandboxSession::RegistryEnv(int proxy_port) const {
-  std::vector<std::string> env;
+std::vector<std::string> SandboxSession::RegistryEnv(const registry::Gateway* gateway) const {
+  // npm asks nothing of the network beyond packages: no audit, funding or update check (each
+  // would be a refused request, and a finding, in every job).
+  std::vector<std::string> env = {"npm_config_audit=false", "npm_config_fund=false",
+                                  "npm_config_update_notifier=false"};
   for (const ovvoc::v1::Registry& registry : registries_) {
     env.push_back(registry.scope().empty() ? "npm_config_registry=" + registry.url()
                                            : absl::StrCat("npm_config_", registry.scope(),
                                                           ":registry=", registry.url()));
   }
-  if (proxy_port > 0) {
-    const std::string proxy = absl::StrCat("http://127.0.0.1:", proxy_port);
+  if (gateway != nullptr) {
+    const std::string proxy = absl::StrCat("http://127.0.0.1:", gateway->port());
     env.push_back("npm_config_proxy=" + proxy);
     env.push_back("npm_config_https_proxy=" + proxy);
     env.push_back("npm_config_noproxy=");
     env.push_back("HTTP_PROXY=" + proxy);
     env.push_back("HTTPS_PROXY=" + proxy);
+    env.push_back(absl::StrCat("npm_config_cafile=", kCaInContainer));
+    env.push_back(absl::StrCat("NODE_EXTRA_CA_CERTS=", kCaInContainer));
   }
   return env;
 }
 
-absl::StatusOr<std::unique_ptr<registry::EgressProxy>> SandboxSession::OpenProxy() {
-  registry::EgressPolicy policy;
-  for (const ovvoc::v1::Registry& registry : registries_) {
-    OVVOC_ASSIGN_OR_RETURN(RegistryUrl parsed, ParseRegistry(registry.url()));
-    registry::EgressEndpoint endpoint{parsed.host, parsed.port, false};
-    // Only the agent's own configuration may open internal addresses, never the job.
-    const std::string host_port = absl::StrCat(parsed.host, ":", parsed.port);
-    endpoint.allow_internal =
-        std::find(settings_.allow_internal.begin(), settings_.allow_internal.end(), host_port) !=
-        settings_.allow_internal.end();
-    policy.allowed.push_back(endpoint);
+absl::StatusOr<std::unique_ptr<registry::Gateway>> SandboxSession::OpenGateway(
+    const JobContext& job, Network network) {
+  registry::GatewayOptions options;
+  options.registries = endpoints_;
+  options.mode = network == Network::kScript ? registry::GatewayMode::kScript
+                                             : registry::GatewayMode::kResolve;
+  if (network == Network::kScript) {
+    if (!prefetched_) return absl::FailedPreconditionError("script mode before the prefetch");
+    options.tarballs = prefetched_->tarballs;
+    options.packages = prefetched_->packages;
   }
-  return registry::EgressProxy::Start(std::move(policy), sandbox_->netns_path());
+  OVVOC_ASSIGN_OR_RETURN(std::unique_ptr<registry::Gateway> gateway,
+                         registry::Gateway::Start(std::move(options), *settings_.registry,
+                                                  *job.env().clock, sandbox_->netns_path()));
+  // Root's, in the read-only /run: a fresh CA per gateway, trusted by this container only.
+  OVVOC_RETURN_IF_ERROR(files::WriteFileAtomic(
+      absl::StrCat(disk_->control_dir(), "/", kCaFile), gateway->ca_pem(), 0644));
+  return gateway;
 }
 
-void SandboxSession::RecordProxy(JobContext& job, const registry::EgressProxy& proxy) {
+void SandboxSession::RecordGateway(JobContext& job, absl::string_view phase,
+                                   const registry::Gateway& gateway) {
   std::map<std::pair<std::string, int>, ovvoc::v1::EgressUsage*> usage;
-  for (const registry::EgressEvent& event : proxy.Events()) {
-    if (event.allowed) {
-      ovvoc::v1::EgressUsage*& u = usage[{event.host, event.port}];
-      if (u == nullptr) {
-        u = job.result().add_egress();
-        u->set_host(event.host);
-        u->set_port(static_cast<uint32_t>(event.port));
-      }
-      u->set_connections(u->connections() + 1);
-      if (!event.connected) u->set_failed(u->failed() + 1);
-      u->set_bytes_up(u->bytes_up() + event.bytes_up);
-      u->set_bytes_down(u->bytes_down() + event.bytes_down);
+  for (const registry::GatewayEvent& event : gateway.Events()) {
+    if (event.refused) {
+      ovvoc::v1::SecurityFinding* finding = job.result().add_findings();
+      finding->set_kind("blocked-egress");
+      finding->set_severity(ovvoc::v1::SEVERITY_HIGH);
+      finding->set_detail(absl::StrCat(
+          event.method.empty() ? "request" : event.method, " ",
+          event.host.empty() ? "" : registry::HostPort(event.host, event.port), event.path,
+          " refused by the registry gateway during ", phase, ": ", event.reason));
       continue;
     }
-    ovvoc::v1::SecurityFinding* finding = job.result().add_findings();
-    finding->set_kind("blocked-egress");
-    finding->set_severity(ovvoc::v1::SEVERITY_HIGH);
-    finding->set_detail(
-        absl::StrCat(event.method.empty() ? "request" : event.method, " ", event.host,
-                     event.port ? absl::StrCat(":", event.port) : "",
-                     " refused by the egress proxy during install: ", event.reason));
+    if (event.failed) {
+      gateway_problems_.push_back(
+          absl::StrCat(event.method, " ", event.path, ": ", event.reason));
+    }
+    if (event.host.empty()) continue;
+    ovvoc::v1::EgressUsage*& u = usage[{event.host, event.port}];
+    if (u == nullptr) {
+      for (ovvoc::v1::EgressUsage& seen : *job.result().mutable_egress()) {
+        if (seen.host() == event.host && seen.port() == static_cast<uint32_t>(event.port)) u = &seen;
+      }
+    }
+    if (u == nullptr) {
+      u = job.result().add_egress();
+      u->set_host(event.host);
+      u->set_port(static_cast<uint32_t>(event.port));
+    }
+    u->set_requests(u->requests() + 1);
+    if (event.failed) u->set_failed(u->failed() + 1);
+    u->set_bytes_down(u->bytes_down() + event.bytes);
   }
-  if (const uint64_t dropped = proxy.DroppedEvents(); dropped > 0) {
+  if (const uint64_t dropped = gateway.DroppedEvents(); dropped > 0) {
     ovvoc::v1::SecurityFinding* finding = job.result().add_findings();
     finding->set_kind("egress-flood");
     finding->set_severity(ovvoc::v1::SEVERITY_MEDIUM);
-    finding->set_detail(absl::StrCat(dropped,
-                                     " more attempts through the egress proxy during "
-                                     "install, counted but not itemised"));
+    finding->set_detail(absl::StrCat(dropped, " more requests to the registry gateway during ",
+                                     phase, ", counted but not itemised"));
   }
+}
+
+absl::Status SandboxSession::PrefetchLockfile(JobContext& job) {
+  if (!disk_) return absl::FailedPreconditionError("the sandbox was not prepared");
+  const std::string tree = disk_->tree_dir();
+  // npm prefers the shrinkwrap when both are there.
+  absl::StatusOr<std::string> lockfile =
+      ReadFileBeneath(tree, "npm-shrinkwrap.json", kMaxLockfileBytes);
+  if (absl::IsNotFound(lockfile.status())) {
+    lockfile = ReadFileBeneath(tree, "package-lock.json", kMaxLockfileBytes);
+  }
+  if (!lockfile.ok()) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("cannot read the lockfile: ", lockfile.status().message()));
+  }
+  OVVOC_ASSIGN_OR_RETURN(registry::LockfilePackages locked,
+                         registry::ReadLockfile(*lockfile, endpoints_));
+  if (!locked.unsupported.empty()) {
+    std::vector<std::string> shown(
+        locked.unsupported.begin(),
+        locked.unsupported.begin() + std::min(locked.unsupported.size(), kProblemsShown));
+    return absl::FailedPreconditionError(absl::StrCat(
+        "the lockfile names ", locked.unsupported.size(),
+        " package(s) Ovvoc cannot install without network while dependency code runs: ",
+        absl::StrJoin(shown, "; ")));
+  }
+  job.SetProgress("install", absl::StrCat("fetching ", locked.packages.size(), " packages"));
+  const absl::Time start = job.Now();
+  absl::StatusOr<registry::Prefetched> prefetched =
+      registry::Prefetch(*settings_.registry, endpoints_, locked.packages, kPrefetchParallel,
+                         [&job] { return job.cancelled(); });
+  if (!prefetched.ok()) {
+    if (absl::IsDataLoss(prefetched.status())) {
+      return absl::DataLossError(absl::StrCat("a registry served a tarball that does not match "
+                                              "the lockfile, so nothing was installed: ",
+                                              prefetched.status().message()));
+    }
+    return absl::UnavailableError(absl::StrCat("cannot fetch the lockfile's packages: ",
+                                               prefetched.status().message()));
+  }
+  log::Info("job %s: %d packages ready (%d fetched, the rest cached) in %s", job.spec().job_id(),
+            locked.packages.size(), prefetched->fetched,
+            absl::FormatDuration(job.Now() - start));
+  prefetched_ = *std::move(prefetched);
+  return absl::OkStatus();
 }
 
 void SandboxSession::RecordAttempts(JobContext& job, absl::string_view phase) {
@@ -213,25 +263,26 @@ void SandboxSession::RecordAttempts(JobContext& job, absl::string_view phase) {
 
 absl::StatusOr<sandbox::ExecResult> SandboxSession::Run(JobContext& job, absl::string_view phase,
                                                         std::vector<std::string> argv,
-                                                        bool network) {
+                                                        Network network) {
   if (!sandbox_) return absl::FailedPreconditionError("the sandbox was not prepared");
   const absl::Duration left = job.deadline() - job.Now();
   if (left <= absl::ZeroDuration()) {
     return absl::DeadlineExceededError("the job ran out of time before this phase");
   }
-  std::unique_ptr<registry::EgressProxy> proxy;
-  if (network) {
-    OVVOC_ASSIGN_OR_RETURN(proxy, OpenProxy());
+  gateway_problems_.clear();
+  std::unique_ptr<registry::Gateway> gateway;
+  if (network != Network::kNone) {
+    OVVOC_ASSIGN_OR_RETURN(gateway, OpenGateway(job, network));
   }
   sandbox::ExecSpec exec;
   exec.argv = std::move(argv);
-  exec.env = RegistryEnv(proxy ? proxy->port() : 0);
+  exec.env = RegistryEnv(gateway.get());
   exec.timeout = std::min(limits_.phase_timeout, left);
   absl::StatusOr<sandbox::ExecResult> result =
       sandbox_->Exec(exec, [&job] { return job.cancelled(); });
-  if (proxy) {
-    proxy->Close();  // every tunnel is torn down: from here on, no network at all
-    RecordProxy(job, *proxy);
+  if (gateway) {
+    gateway->Close();  // every connection is cut: from here on, no network at all
+    RecordGateway(job, phase, *gateway);
   }
   if (absl::Status s = sandbox_->KillStrays(); !s.ok()) {
     log::Warning("job %s: %s", job.spec().job_id(), s.ToString());

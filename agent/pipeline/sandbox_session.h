@@ -1,6 +1,6 @@
-// SandboxSession: one job's container, job disk, egress monitor and (during install) egress
-// proxy, shared by the sandbox phases of the pipeline. Made by the "sandbox" phase, torn down by
-// its Finish().
+// SandboxSession: one job's container, job disk, egress monitor and (while npm installs) registry
+// gateway, shared by the sandbox phases of the pipeline. Made by the "sandbox" phase, torn down
+// by its Finish().
 #ifndef OVVOC_AGENT_PIPELINE_SANDBOX_SESSION_H_
 #define OVVOC_AGENT_PIPELINE_SANDBOX_SESSION_H_
 
@@ -12,8 +12,11 @@
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "agent/pipeline/pipeline.h"
+#include "agent/registry/client.h"
 #include "agent/registry/egress_monitor.h"
-#include "agent/registry/egress_proxy.h"
+#include "agent/registry/endpoint.h"
+#include "agent/registry/gateway.h"
+#include "agent/registry/prefetch.h"
 #include "agent/sandbox/job_disk.h"
 #include "agent/sandbox/job_uid.h"
 #include "agent/sandbox/sandbox.h"
@@ -23,6 +26,8 @@ namespace ovvoc::agent {
 // How the agent runs sandboxes; from its own configuration, never from the job.
 struct SandboxSettings {
   sandbox::Backend* backend = nullptr;  // not owned; null: jobs run no sandbox phases
+  // How the agent reads registries (its cache included); not owned. Required with a backend.
+  registry::RegistryClient* registry = nullptr;
   sandbox::Limits limits;               // the agent's; a job may only tighten them
   // Replaces the job's default registry (an enterprise agent's internal mirror).
   std::string registry_override;
@@ -36,7 +41,7 @@ struct SandboxSettings {
 // job names one.
 inline constexpr char kPublicRegistry[] = "https://registry.npmjs.org/";
 
-// A job's registries, the one set that npm's configuration and the egress proxy both use: the
+// A job's registries, the one set that npm's configuration and the gateway both use: the
 // job's scoped ones, then exactly one default: `agent_registry` when the agent has one (its
 // mirror replaces the job's default, it does not join it), else the job's, else
 // kPublicRegistry.
@@ -56,12 +61,25 @@ class SandboxSession {
   // Job disk, a copy of the work tree without .git, and a started container.
   absl::Status Prepare(JobContext& job);
 
-  // Runs phase `phase`'s command in the container. `network`: the egress proxy is open for its
-  // duration (install only). Processes it leaves behind are killed afterwards. Every attempt
-  // to reach past the container, refused by the proxy or seen by the monitor, becomes a
+  // How a command reaches the registries: not at all, or through the gateway in one of its
+  // modes (registry/gateway.h). kScript needs PrefetchLockfile() first.
+  enum class Network { kNone, kResolve, kScript };
+
+  // Runs phase `phase`'s command in the container, with the gateway open for its duration
+  // unless `network` is kNone. Processes it leaves behind are killed afterwards. Every attempt
+  // to reach past the container, refused by the gateway or seen by the monitor, becomes a
   // finding.
   absl::StatusOr<sandbox::ExecResult> Run(JobContext& job, absl::string_view phase,
-                                          std::vector<std::string> argv, bool network);
+                                          std::vector<std::string> argv, Network network);
+
+  // Reads the work tree's lockfile and fetches every tarball it names into the agent's cache
+  // (registry/prefetch.h), so that script mode can serve them. A failure says which package
+  // and why (a registry whose bytes do not match the lockfile: DataLoss).
+  absl::Status PrefetchLockfile(JobContext& job);
+
+  // What the gateway could not serve during the last Run() (the registry failed or lied), one
+  // line each, for a failed install's reason; empty when everything was served.
+  const std::vector<std::string>& gateway_problems() const { return gateway_problems_; }
 
   // The work tree as the container left it (read with ReadFileBeneath).
   std::string tree_dir() const { return disk_ ? disk_->tree_dir() : std::string(); }
@@ -72,10 +90,11 @@ class SandboxSession {
   void Teardown();
 
  private:
-  absl::StatusOr<std::unique_ptr<registry::EgressProxy>> OpenProxy();
-  std::vector<std::string> RegistryEnv(int proxy_port) const;
-  // The proxy's refusals become findings; what it let through, the result's egress evidence.
-  void RecordProxy(JobContext& job, const registry::EgressProxy& proxy);
+  absl::StatusOr<std::unique_ptr<registry::Gateway>> OpenGateway(const JobContext& job,
+                                                                 Network network);
+  std::vector<std::string> RegistryEnv(const registry::Gateway* gateway) const;
+  // The gateway's refusals become findings; what it served, the result's egress evidence.
+  void RecordGateway(JobContext& job, absl::string_view phase, const registry::Gateway& gateway);
   void RecordAttempts(JobContext& job, absl::string_view phase);
 
   const SandboxSettings& settings_;
@@ -85,6 +104,9 @@ class SandboxSession {
   std::unique_ptr<sandbox::Sandbox> sandbox_;
   std::unique_ptr<registry::EgressMonitor> monitor_;
   std::vector<ovvoc::v1::Registry> registries_;  // JobRegistries(), made by Prepare()
+  std::vector<registry::RegistryEndpoint> endpoints_;  // the same, parsed, made by Prepare()
+  std::optional<registry::Prefetched> prefetched_;     // by PrefetchLockfile()
+  std::vector<std::string> gateway_problems_;          // of the last Run()
 };
 
 }  // namespace ovvoc::agent

@@ -13,7 +13,7 @@ namespace ovvoc::agent {
 // ("/proc/PID/ns/net"); the thread ends with it, so no other thread ever changes namespace.
 absl::Status RunInNetns(const std::string& netns_path, const std::function<absl::Status()>& work);
 
-// Sets `lo` up in that namespace: test suites listen on localhost, and the egress proxy
+// Sets `lo` up in that namespace: test suites listen on localhost, and the registry gateway
 // listens there.
 absl::Status BringLoopbackUp(const std::string& netns_path);
 

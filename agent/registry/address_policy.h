@@ -1,4 +1,4 @@
-// Which IP addresses the egress proxy may dial. A job's registry hostname is resolved by the
+// Which IP addresses the registry client may dial. A job's registry hostname is resolved by the
 // agent, outside the container; if the answer points at the agent's own network (loopback,
 // private ranges, link-local and the cloud metadata service, documentation or reserved space),
 // the container could reach what the agent reaches. Everything here is pure and thread-safe.

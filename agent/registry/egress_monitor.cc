@@ -496,7 +496,7 @@ std::vector<ovvoc::v1::SecurityFinding> EgressFindings(const EgressMonitor::Repo
     add("blocked-egress", severity,
         absl::StrCat(seen.Describe(), " refused during ", phase,
                      seen.count > 1 ? absl::StrCat(" (", seen.count, " times)") : "",
-                     ": the sandbox has no network but the egress proxy"));
+                     ": the sandbox has no network but the registry gateway"));
   }
   if (report.attempts.size() == itemised && report.more_destinations == 0 && report.dropped == 0) {
     return findings;

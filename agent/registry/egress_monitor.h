@@ -1,5 +1,5 @@
 // EgressMonitor: sees, and reports, every attempt the container makes to reach past its own
-// loopback, in every phase. The egress proxy only hears what is sent to it; a direct
+// loopback, in every phase. The registry gateway only hears what is sent to it; a direct
 // connection (`net.connect("1.1.1.1", 443)`) or a DNS query never reaches it.
 //
 // How: the container's network namespace has nothing but `lo`. Without a route, a connection

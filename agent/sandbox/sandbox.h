@@ -8,7 +8,7 @@
 // no-new-privileges; the seccomp allowlist in seccomp/profile.json; a uid of its own (job_uid.h);
 // memory without
 // swap, CPU and pids limits; new pid, net, ipc, uts and mount namespaces; a network namespace
-// with only `lo` (the egress proxy listens inside it during the install phase only).
+// with only `lo` (the registry gateway listens inside it while npm installs only).
 //
 // Thread-safety: a Sandbox is used by its job's thread; KillStrays() and Destroy() may also be
 // called from another thread to stop the job.

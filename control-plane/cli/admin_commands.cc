@@ -89,7 +89,8 @@ void PrintResult(const ovvoc::v1::JobResult& r) {
         absl::AsciiStrToLower(kind.substr(absl::string_view("DEPENDENCY_KIND_").size())).c_str());
   }
   for (const auto& [name, c] :
-       {std::pair<const char*, const ovvoc::v1::CommandOutcome*>{"install", &r.install()},
+       {std::pair<const char*, const ovvoc::v1::CommandOutcome*>{"lockfile", &r.lockfile()},
+        {"install", &r.install()},
         {"build", &r.build()},
         {"test", &r.test()}}) {
     if (c->skipped()) {

@@ -38,7 +38,9 @@
 #include "agent/sandbox/docker/docker_client.h"
 #include "agent/sandbox/job_disk.h"
 #include "agent/sandbox/job_uid.h"
+#include "common/clock.h"
 #include "common/files.h"
+#include "common/http.h"
 #include "common/tls.h"
 #include "tests/support/git_http_server.h"
 #include "tests/support/temp_dir.h"
@@ -243,6 +245,16 @@ std::optional<JobTimes> SandboxJob(agent::SandboxSettings& settings, const std::
   spec.mutable_lease()->set_attempt(1);
   spec.add_registries()->set_url(registry);
   std::filesystem::create_directories(work);
+  // A cold agent cache per run, as the npm cache of the bare run is cold.
+  static const std::unique_ptr<http::Client> http = http::NewCurlClient();
+  absl::StatusOr<std::unique_ptr<agent::registry::RegistryCache>> cache =
+      agent::registry::RegistryCache::Open(work + "-registry-cache", 1ull << 30);
+  if (!cache.ok()) {
+    std::fprintf(stderr, "  %s\n", cache.status().ToString().c_str());
+    return std::nullopt;
+  }
+  agent::registry::RegistryClient client(*http, **cache, Clock::Real());
+  settings.registry = &client;
   agent::JobEnv env;
   env.allow_file_remotes = true;
   env.sandbox = &settings;

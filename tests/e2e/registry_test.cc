@@ -1,9 +1,11 @@
-// The allowed path: during install, the job's packages come from its registry through the
-// egress proxy; the same registry is refused when the agent has not allowed its (loopback)
-// address. Runs against a real npm registry (Verdaccio) on 127.0.0.1.
+// The registry gateway against a real npm registry (Verdaccio on 127.0.0.1): the job's packages
+// come from its registry through the gateway, the registry is refused when the agent has not
+// allowed its (loopback) address, and an install script that behaves like the npm worms sends
+// nothing out: every write and every other destination is refused and reported.
 #include <catch2/catch.hpp>
 #include <filesystem>
 #include <fstream>
+#include <set>
 
 #include "absl/strings/match.h"
 #include "absl/time/clock.h"
@@ -64,24 +66,62 @@ std::string Fixture(const char* name) {
   return std::string(OVVOC_REGISTRY_FIXTURES_DIR) + "/" + name;
 }
 
-TEST_CASE("install fetches packages from the job's registry through the egress proxy") {
+// Names under Verdaccio's storage: the packages it holds.
+std::set<std::string> Stored(const std::string& storage) {
+  std::set<std::string> names;
+  for (const auto& entry : fs::recursive_directory_iterator(storage)) {
+    names.insert(fs::relative(entry.path(), storage).string());
+  }
+  return names;
+}
+
+// A Verdaccio in dir/verdaccio serving the `packages` fixtures, and the `app` fixture copied to
+// dir/app and made a repository at dir/app.git.
+std::unique_ptr<Verdaccio> ServeFixtures(const TempDir& dir, std::vector<const char*> packages,
+                                         const char* app) {
+  auto registry = Verdaccio::Start(dir.Sub("verdaccio"));
+  REQUIRE(registry.ok());
+  for (const char* package : packages) REQUIRE((*registry)->Publish(Fixture(package)).ok());
+  fs::copy(Fixture(app), dir.Sub("app"), fs::copy_options::recursive);
+  REQUIRE(GitHttpServer::CreateBareRepoFromDir(dir.Sub("app"), dir.Sub("app.git")).ok());
+  return *std::move(registry);
+}
+
+// Writes dir/app/package-lock.json as npm does against `registry` directly (its port is in the
+// resolved URLs).
+void LockDirectly(const Verdaccio& registry, const TempDir& dir) {
+  ProcessSpec lock;
+  lock.argv = {
+      "/var/lib/ovvoc/images/current/rootfs/usr/local/bin/node",
+      "/var/lib/ovvoc/images/current/rootfs/usr/local/lib/node_modules/npm/bin/npm-cli.js",
+      "install",
+      "--package-lock-only",
+      "--userconfig=/dev/null",
+      "--registry=" + registry.url()};
+  lock.env = {"PATH=/usr/bin:/bin", "HOME=" + dir.Sub("lock-home")};
+  lock.cwd = dir.Sub("app");
+  auto locked = RunProcess(lock);
+  REQUIRE(locked.ok());
+  REQUIRE(locked->exit_code == 0);
+}
+
+TEST_CASE("install fetches packages from the job's registry through the registry gateway") {
   const std::string backend = GENERATE("oci", "docker");
   if (!BackendReady(backend) || !VerdaccioReady()) return;
   TempDir dir;
-  auto registry = Verdaccio::Start(dir.Sub("verdaccio"));
-  REQUIRE(registry.ok());
-  REQUIRE((*registry)->Publish(Fixture("dep")).ok());
-  fs::copy(Fixture("app"), dir.Sub("app"), fs::copy_options::recursive);
-  REQUIRE(GitHttpServer::CreateBareRepoFromDir(dir.Sub("app"), dir.Sub("app.git")).ok());
-  const std::vector<std::string> common = {"--sandbox", backend, "--registry", (*registry)->url()};
+  std::unique_ptr<Verdaccio> registry = ServeFixtures(dir, {"dep"}, "app");
+  const std::vector<std::string> common = {"--sandbox", backend, "--registry", registry->url()};
 
-  SECTION("allowed: npm install gets the package and the tests use it") {
+  SECTION("allowed: the lockfile is resolved, npm ci gets the package and the tests use it") {
     std::vector<std::string> flags = common;
-    flags.insert(flags.end(), {"--allow-internal", (*registry)->host_port()});
+    flags.insert(flags.end(), {"--allow-internal", registry->host_port()});
     Job job = Update(dir, dir.Sub("app.git"), flags);
     INFO(job.err);
     REQUIRE(job.exit_code == 0);
-    CHECK(job.result["install"]["command"] == "npm install");
+    CHECK(job.result["lockfile"]["command"] ==
+          "npm install --package-lock-only --ignore-scripts --no-audit --no-fund");
+    CHECK(job.result["lockfile"]["termination"] == "TERMINATION_EXITED");
+    CHECK(job.result["install"]["command"] == "npm ci");
     CHECK(job.result["install"]["termination"] == "TERMINATION_EXITED");
     CHECK(job.result["build"]["termination"] == "TERMINATION_EXITED");
     CHECK_THAT(job.result["test"].value("log_excerpt", ""),
@@ -92,32 +132,20 @@ TEST_CASE("install fetches packages from the job's registry through the egress p
     REQUIRE(job.result["egress"].size() == 1);
     const nlohmann::json& egress = job.result["egress"][0];
     CHECK(absl::StrCat(egress.value("host", ""), ":", egress.value("port", 0)) ==
-          (*registry)->host_port());
-    CHECK(egress.value("connections", 0) > 0);
+          registry->host_port());
+    CHECK(egress.value("requests", 0) >= 2);  // the packument, then the tarball
     CHECK(std::stoull(egress.value("bytes_down", std::string("0"))) > 0);
     CHECK_FALSE(egress.contains("failed"));
     CHECK(std::stoull(job.result["resources"].value("disk_bytes", std::string("0"))) > 0);
-    CHECK_THAT(job.out, Catch::Contains("network  " + (*registry)->host_port() + ": "));
+    CHECK_THAT(job.out, Catch::Contains("network  " + registry->host_port() + ": "));
+    CHECK_THAT(job.out, Catch::Contains("served through the registry gateway"));
   }
 
   SECTION("allowed, with a lockfile: npm ci installs exactly what it pins") {
-    // The lockfile is made against this registry (its port is in the resolved URLs).
-    ProcessSpec lock;
-    lock.argv = {
-        "/var/lib/ovvoc/images/current/rootfs/usr/local/bin/node",
-        "/var/lib/ovvoc/images/current/rootfs/usr/local/lib/node_modules/npm/bin/npm-cli.js",
-        "install",
-        "--package-lock-only",
-        "--userconfig=/dev/null",
-        "--registry=" + (*registry)->url()};
-    lock.env = {"PATH=/usr/bin:/bin", "HOME=" + dir.Sub("lock-home")};
-    lock.cwd = dir.Sub("app");
-    auto locked = RunProcess(lock);
-    REQUIRE(locked.ok());
-    REQUIRE(locked->exit_code == 0);
+    LockDirectly(*registry, dir);
     REQUIRE(GitHttpServer::CreateBareRepoFromDir(dir.Sub("app"), dir.Sub("app-locked.git")).ok());
     std::vector<std::string> flags = common;
-    flags.insert(flags.end(), {"--allow-internal", (*registry)->host_port()});
+    flags.insert(flags.end(), {"--allow-internal", registry->host_port()});
     Job job = Update(dir, dir.Sub("app-locked.git"), flags);
     INFO(job.err);
     REQUIRE(job.exit_code == 0);
@@ -131,7 +159,7 @@ TEST_CASE("install fetches packages from the job's registry through the egress p
     fs::copy(Fixture("public-probe"), dir.Sub("probe"), fs::copy_options::recursive);
     REQUIRE(GitHttpServer::CreateBareRepoFromDir(dir.Sub("probe"), dir.Sub("probe.git")).ok());
     std::vector<std::string> flags = common;
-    flags.insert(flags.end(), {"--allow-internal", (*registry)->host_port(), "--allow-internal",
+    flags.insert(flags.end(), {"--allow-internal", registry->host_port(), "--allow-internal",
                                "registry.npmjs.org:443"});
     Job job = Update(dir, dir.Sub("probe.git"), flags);
     INFO(job.err);
@@ -141,36 +169,93 @@ TEST_CASE("install fetches packages from the job's registry through the egress p
     for (const nlohmann::json& finding : job.result.value("findings", nlohmann::json::array())) {
       const std::string detail = finding.value("detail", "");
       refused |= absl::StrContains(detail, "CONNECT registry.npmjs.org:443") &&
-                 absl::StrContains(detail, "host not allowed");
+                 absl::StrContains(detail, "not one of the job's registries");
     }
     CHECK(refused);
   }
 
-  SECTION("a registry that is down: the install fails promptly and says so") {
+}
+
+TEST_CASE("a registry that is down, not allowed or lying fails the job and says why") {
+  const std::string backend = GENERATE("oci", "docker");
+  if (!BackendReady(backend) || !VerdaccioReady()) return;
+  TempDir dir;
+  std::unique_ptr<Verdaccio> registry = ServeFixtures(dir, {"dep"}, "app");
+  const std::vector<std::string> common = {"--sandbox", backend, "--registry", registry->url()};
+
+  SECTION("a registry that is down: resolving fails promptly and says so") {
     std::vector<std::string> flags = {"--sandbox",        backend,
                                       "--registry",       "http://127.0.0.1:9/",
                                       "--allow-internal", "127.0.0.1:9"};
     const absl::Time start = absl::Now();
     Job job = Update(dir, dir.Sub("app.git"), flags);
     CHECK(job.exit_code == 1);
-    CHECK(job.result["failure"]["phase"] == "install");
-    CHECK(job.result["install"]["termination"] == "TERMINATION_EXITED");
-    CHECK_THAT(job.result["failure"].value("log_excerpt", ""),
-               Catch::Contains("ovvoc-fixture-dep"));
-    CHECK(absl::Now() - start < absl::Seconds(60));  // npm's retries, not the phase timeout
+    CHECK(job.result["failure"]["phase"] == "lockfile");
+    CHECK(job.result["lockfile"]["termination"] == "TERMINATION_EXITED");
+    CHECK_THAT(job.result["failure"].value("reason", ""),
+               Catch::Contains("the registry gateway could not serve") &&
+                   Catch::Contains("/ovvoc-fixture-dep"));
+    CHECK(absl::Now() - start < absl::Seconds(60));  // retries, not the phase timeout
   }
 
-  SECTION("not allowed: the registry's loopback address is refused and reported") {
+  SECTION("not allowed: the registry's loopback address is not dialled, and the job says why") {
     Job job = Update(dir, dir.Sub("app.git"), common);
     CHECK(job.exit_code == 1);
-    CHECK(job.result["failure"]["phase"] == "install");
-    bool reported = false;
-    for (const auto& f : job.result["findings"]) {
-      reported |= f["kind"] == "blocked-egress" &&
-                  absl::StrContains(f["detail"].get<std::string>(), "127.0.0.1");
-    }
-    CHECK(reported);
+    CHECK(job.result["failure"]["phase"] == "lockfile");
+    CHECK_THAT(job.result["failure"].value("reason", ""),
+               Catch::Contains("resolves to a non-public address 127.0.0.1"));
   }
+
+  SECTION("a tarball that does not match the lockfile fails the install before any code runs") {
+    // A lockfile made against this registry, then one integrity changed: to the agent, exactly a
+    // registry serving other bytes than the lockfile pinned.
+    LockDirectly(*registry, dir);
+    nlohmann::json lockfile = nlohmann::json::parse(std::ifstream(dir.Sub("app/package-lock.json")));
+    lockfile["packages"]["node_modules/ovvoc-fixture-dep"]["integrity"] =
+        "sha512-" + std::string(86, 'A') + "==";
+    std::ofstream(dir.Sub("app/package-lock.json")) << lockfile.dump(2);
+    REQUIRE(GitHttpServer::CreateBareRepoFromDir(dir.Sub("app"), dir.Sub("tampered.git")).ok());
+    std::vector<std::string> flags = common;
+    flags.insert(flags.end(), {"--allow-internal", registry->host_port()});
+    Job job = Update(dir, dir.Sub("tampered.git"), flags);
+    CHECK(job.exit_code == 1);
+    CHECK(job.result["failure"]["phase"] == "install");
+    CHECK_THAT(job.result["failure"].value("reason", ""),
+               Catch::Contains("does not match the lockfile") &&
+                   Catch::Contains("ovvoc-fixture-dep@1.0.0"));
+    CHECK(!job.result["install"].contains("exit_code"));  // npm never ran
+  }
+}
+
+TEST_CASE("a worm in an install script sends nothing out through the registry gateway") {
+  const std::string backend = GENERATE("oci", "docker");
+  if (!BackendReady(backend) || !VerdaccioReady()) return;
+  TempDir dir;
+  std::unique_ptr<Verdaccio> registry = ServeFixtures(dir, {"dep", "worm"}, "worm-app");
+  const std::set<std::string> before = Stored(dir.Sub("verdaccio/storage"));
+
+  Job job = Update(dir, dir.Sub("app.git"),
+                   {"--sandbox", backend, "--registry", registry->url(), "--allow-internal",
+                    registry->host_port()});
+  INFO(job.err);
+  INFO(job.result.dump(2));
+  // The worm ran (npm ci with scripts; npm keeps a dependency's script output to itself) and
+  // every attempt was refused and reported.
+  CHECK(job.result["install"]["termination"] == "TERMINATION_EXITED");
+  for (const char* attempt :
+       {"PUT 127.0.0.1", "/-/user/org.couchdb.user:worm", "/ovvoc-stolen-source",
+        "/-/v1/search (with a query of", "/-/package/ovvoc-fixture-dep/dist-tags/latest",
+        "POST 127.0.0.1", "/-/npm/v1/tokens", "exfil.example:80/", "CONNECT exfil.example:443"}) {
+    bool found = false;
+    for (const nlohmann::json& f : job.result.value("findings", nlohmann::json::array())) {
+      found |= f["kind"] == "blocked-egress" && f["severity"] == "SEVERITY_HIGH" &&
+               absl::StrContains(f.value("detail", ""), attempt);
+    }
+    INFO(attempt);
+    CHECK(found);
+  }
+  // The registry holds nothing new.
+  CHECK(Stored(dir.Sub("verdaccio/storage")) == before);
 }
 
 }  // namespace

@@ -287,7 +287,7 @@ TEST_CASE("attack no-network: build and test have no network at all", "[e2e][att
   for (const char* phase : {"build", "test"}) {
     CHECK(std::count(blocked.begin(), blocked.end(),
                      absl::StrCat("tcp 1.1.1.1:443 refused during ", phase,
-                                  ": the sandbox has no network but the egress proxy")) == 1);
+                                  ": the sandbox has no network but the registry gateway")) == 1);
   }
   CheckContained(attack, run, 60);
 }
@@ -368,14 +368,14 @@ TEST_CASE(
   });
   INFO(run.Describe());
   REQUIRE(run.result.is_object());
-  // The agent saw no lockfile (a link is not one) and chose `npm install`. Inside the container
-  // the link dangles, and npm gives up on it (ENOENT, exit 254): a failed job, classified as an
-  // ordinary exit.
-  CHECK(run.result.value("install", nlohmann::json::object()).value("command", "") ==
-        "npm install");
-  CHECK(run.Termination("install") == "TERMINATION_EXITED");
+  // The agent saw no lockfile (a link is not one) and had npm resolve one first. Inside the
+  // container the link dangles, and npm gives up on it (ENOENT, exit 254): a failed job,
+  // classified as an ordinary exit.
+  CHECK(run.result.value("lockfile", nlohmann::json::object()).value("command", "") ==
+        "npm install --package-lock-only --ignore-scripts --no-audit --no-fund");
+  CHECK(run.Termination("lockfile") == "TERMINATION_EXITED");
   if (run.Outcome() == "JOB_OUTCOME_FAILED") {
-    CHECK(FailedPhase(run) == "install");
+    CHECK(FailedPhase(run) == "lockfile");
     CHECK_FALSE(absl::StrContains(
         run.result.value("failure", nlohmann::json::object()).value("reason", ""), "signal"));
   } else {

@@ -52,16 +52,17 @@ struct Setup {
     return *done;
   }
 
-  // Waits until the job is leased and its agent reports being in the install phase (held there
-  // by --hold-commands).
-  void WaitInInstall(const std::string& job) {
+  // Waits until the job is leased and its agent reports being in its first command (the
+  // lockfile, for the fixture has none; held there by --hold-commands).
+  void WaitInCommand(const std::string& job) {
     for (int i = 0; i < 300; ++i) {
       auto shown = cp->Json({"job", "show", job});
       REQUIRE(shown.ok());
-      if ((*shown)["progress"].value("phase", "") == "install") return;
+      const std::string phase = (*shown)["progress"].value("phase", "");
+      if (phase == "lockfile" || phase == "install") return;
       absl::SleepFor(absl::Milliseconds(100));
     }
-    FAIL("job never reached the install phase");
+    FAIL("job never reached its first command");
   }
 };
 
@@ -69,7 +70,7 @@ TEST_CASE("job cancel stops a running job") {
   Setup s;
   auto agent = s.Agent("agent", "acme", {"--hold-commands", "60s"});
   std::string job = s.Job("acme");
-  s.WaitInInstall(job);
+  s.WaitInCommand(job);
   CliResult cancel = s.cp->Cli({"job", "cancel", job});
   CHECK(cancel.exit_code == 0);
   CHECK_THAT(cancel.out, Catch::Contains("cancel requested"));
@@ -84,7 +85,7 @@ TEST_CASE("an agent killed mid-job: the lease expires and another agent complete
   Setup s;
   auto doomed = s.Agent("doomed", "acme", {"--hold-commands", "60s"});
   std::string job = s.Job("acme");
-  s.WaitInInstall(job);
+  s.WaitInCommand(job);
   doomed->daemon().Signal(SIGKILL);
   REQUIRE(doomed->daemon().Wait(std::chrono::milliseconds(5000)).ok());
 
@@ -100,7 +101,7 @@ TEST_CASE("SIGTERM hands a running job back and the next agent finishes it") {
   Setup s;
   auto leaving = s.Agent("leaving", "acme", {"--hold-commands", "60s", "--drain-timeout", "1s"});
   std::string job = s.Job("acme");
-  s.WaitInInstall(job);
+  s.WaitInCommand(job);
   leaving->daemon().Signal(SIGTERM);
   auto code = leaving->daemon().Wait(std::chrono::milliseconds(10'000));
   REQUIRE(code.ok());

@@ -1,5 +1,7 @@
 #include "tests/support/fake_sandbox.h"
 
+#include <unistd.h>
+
 #include <string>
 #include <utility>
 
@@ -7,6 +9,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/time/clock.h"
+#include "common/files.h"
 #include "common/logging.h"
 #include "tests/support/fresh_netns.h"
 
@@ -17,7 +20,8 @@ namespace sandbox = agent::sandbox;
 
 class FakeSandbox final : public sandbox::Sandbox {
  public:
-  explicit FakeSandbox(std::unique_ptr<FreshNetns> netns) : netns_(std::move(netns)) {}
+  FakeSandbox(std::unique_ptr<FreshNetns> netns, std::string workspace, uint32_t uid)
+      : netns_(std::move(netns)), workspace_(std::move(workspace)), uid_(uid) {}
 
   int init_pid() const override { return netns_->tid(); }
 
@@ -27,6 +31,16 @@ class FakeSandbox final : public sandbox::Sandbox {
     if (cancelled && cancelled()) {
       result.termination = ovvoc::v1::TERMINATION_CANCELLED;
       return result;
+    }
+    // What npm leaves that the agent reads back: the lockfile it resolves (one of a project
+    // without dependencies, which is what tests running the fake use).
+    if (spec.argv.size() >= 3 && spec.argv[0] == "npm" && spec.argv[1] == "install" &&
+        spec.argv[2] == "--package-lock-only") {
+      const std::string lockfile = workspace_ + "/package-lock.json";
+      absl::Status written = files::WriteFile(
+          lockfile, R"({"lockfileVersion": 3, "requires": true, "packages": {"": {}}})" "\n", 0644);
+      if (!written.ok()) return written;
+      if (::chown(lockfile.c_str(), uid_, uid_) != 0) return absl::InternalError("chown");
     }
     result.exit_code = 0;
     result.termination = ovvoc::v1::TERMINATION_EXITED;
@@ -39,15 +53,18 @@ class FakeSandbox final : public sandbox::Sandbox {
 
  private:
   std::unique_ptr<FreshNetns> netns_;
+  const std::string workspace_;
+  const uint32_t uid_;
 };
 
 class FakeBackend final : public sandbox::Backend {
  public:
   absl::string_view name() const override { return "fake"; }
-  absl::StatusOr<std::unique_ptr<sandbox::Sandbox>> Create(const sandbox::SandboxSpec&) override {
+  absl::StatusOr<std::unique_ptr<sandbox::Sandbox>> Create(
+      const sandbox::SandboxSpec& spec) override {
     auto netns = std::make_unique<FreshNetns>();
     if (!netns->status().ok()) return netns->status();
-    return std::make_unique<FakeSandbox>(std::move(netns));
+    return std::make_unique<FakeSandbox>(std::move(netns), spec.workspace_dir, spec.uid);
   }
   absl::Status ReapLeftovers() override { return absl::OkStatus(); }
 };

@@ -1,7 +1,7 @@
 // Sandbox backends for tests, used through the agent under test (agent_under_test_main.cc).
 //
 // FakeBackend stands in for containers where tests need jobs to run the whole pipeline without
-// Docker or runc: each "container" is a fresh network namespace (so that the job's egress proxy
+// Docker or runc: each "container" is a fresh network namespace (so that the job's registry gateway
 // and monitor have one to work in), and each command "succeeds" (exit 0) without running.
 //
 // HoldingBackend wraps any backend, fake or real, so that each command first holds for a while

@@ -1,6 +1,5 @@
-#include "agent/registry/proxy_request.h"
+#include "agent/registry/request_head.h"
 
-#include <set>
 #include <utility>
 #include <vector>
 
@@ -43,22 +42,6 @@ bool HasControl(absl::string_view s, bool allow_tab) {
   return false;
 }
 
-// Fields a proxy must not forward (RFC 9110 7.6.1), plus Host, which is rebuilt from the URL.
-bool IsDroppedField(absl::string_view lower_name) {
-  for (absl::string_view name :
-       {"connection", "keep-alive", "proxy-connection", "proxy-authorization", "proxy-authenticate",
-        "te", "upgrade", "host"}) {
-    if (lower_name == name) return true;
-  }
-  return false;
-}
-
-// Framing fields: the body is relayed byte for byte, so these must reach the origin intact
-// even when the client lists them in Connection.
-bool IsFramingField(absl::string_view lower_name) {
-  return lower_name == "content-length" || lower_name == "transfer-encoding";
-}
-
 struct Field {
   absl::string_view name;
   absl::string_view value;
@@ -83,9 +66,9 @@ absl::StatusOr<int> ParsePort(absl::string_view text) {
   return port;
 }
 
-// "host:port", "[v6]:port", or (when default_port > 0) without ":port".
-absl::Status ParseAuthority(absl::string_view authority, int default_port, std::string* host,
-                            int* port) {
+}  // namespace
+
+absl::StatusOr<Authority> ParseAuthority(absl::string_view authority, int default_port) {
   if (absl::StrContains(authority, '@')) return Invalid("userinfo in authority");
   absl::string_view host_part = authority;
   absl::string_view port_part;
@@ -106,49 +89,19 @@ absl::Status ParseAuthority(absl::string_view authority, int default_port, std::
     has_port = true;
     if (absl::StrContains(host_part, ':')) return Invalid("bad host: IPv6 needs brackets");
   }
+  Authority out;
   if (has_port) {
-    OVVOC_ASSIGN_OR_RETURN(*port, ParsePort(port_part));
+    OVVOC_ASSIGN_OR_RETURN(out.port, ParsePort(port_part));
   } else if (default_port > 0) {
-    *port = default_port;
+    out.port = default_port;
   } else {
     return Invalid("missing port");
   }
-  OVVOC_ASSIGN_OR_RETURN(*host, NormalizeHost(host_part));
-  return absl::OkStatus();
+  OVVOC_ASSIGN_OR_RETURN(out.host, NormalizeHost(host_part));
+  return out;
 }
 
-std::string AuthorityForHostField(const std::string& host, int port) {
-  std::string text = absl::StrContains(host, ':') ? absl::StrCat("[", host, "]") : host;
-  if (port != 80) absl::StrAppend(&text, ":", port);
-  return text;
-}
-
-// The origin-form head for a plain-HTTP request.
-std::string BuildUpstreamHead(absl::string_view method, absl::string_view path,
-                              absl::string_view version, const ProxyRequest& request,
-                              const std::vector<Field>& fields) {
-  std::set<std::string> dropped;
-  for (const Field& field : fields) {
-    if (!absl::EqualsIgnoreCase(field.name, "connection")) continue;
-    for (absl::string_view token : absl::StrSplit(field.value, ',', absl::SkipWhitespace())) {
-      std::string lower = absl::AsciiStrToLower(absl::StripAsciiWhitespace(token));
-      if (!IsFramingField(lower)) dropped.insert(std::move(lower));
-    }
-  }
-  std::string head =
-      absl::StrCat(method, " ", path, " ", version, "\r\n",
-                   "Host: ", AuthorityForHostField(request.host, request.port), "\r\n");
-  for (const Field& field : fields) {
-    std::string lower = absl::AsciiStrToLower(field.name);
-    if (IsDroppedField(lower) || dropped.count(lower) > 0) continue;
-    absl::StrAppend(&head, field.name, ": ", field.value, "\r\n");
-  }
-  absl::StrAppend(&head, "Connection: close\r\n\r\n");
-  return head;
-}
-
-// Splits "http://authority/path?query#fragment" into request.host/port and the origin-form path.
-absl::StatusOr<std::string> ParseAbsoluteTarget(absl::string_view target, ProxyRequest& request) {
+absl::StatusOr<std::pair<Authority, std::string>> ParseHttpUrl(absl::string_view target) {
   if (absl::StartsWith(target, "/")) return Invalid("origin-form request sent to a proxy");
   if (absl::StartsWithIgnoreCase(target, "https://")) {
     return Invalid("https:// URLs must use CONNECT");
@@ -161,13 +114,31 @@ absl::StatusOr<std::string> ParseAbsoluteTarget(absl::string_view target, ProxyR
   absl::string_view authority = target.substr(0, end);
   absl::string_view rest = end == absl::string_view::npos ? "" : target.substr(end);
   if (absl::StrContains(authority, '@')) return Invalid("userinfo in URL");
-  OVVOC_RETURN_IF_ERROR(ParseAuthority(authority, 80, &request.host, &request.port));
+  OVVOC_ASSIGN_OR_RETURN(Authority parsed, ParseAuthority(authority, 80));
   rest = rest.substr(0, rest.find('#'));
-  if (absl::StartsWith(rest, "/")) return std::string(rest);
-  return absl::StrCat("/", rest);
+  return std::make_pair(std::move(parsed),
+                        absl::StartsWith(rest, "/") ? std::string(rest) : absl::StrCat("/", rest));
 }
 
-}  // namespace
+std::vector<std::string> RequestHead::Values(absl::string_view lower_name) const {
+  std::vector<std::string> values;
+  for (const auto& [name, value] : fields) {
+    if (name == lower_name) values.push_back(value);
+  }
+  return values;
+}
+
+bool RequestHead::KeepAlive() const {
+  bool keep = version == "HTTP/1.1";
+  for (const std::string& value : Values("connection")) {
+    for (absl::string_view token : absl::StrSplit(value, ',', absl::SkipWhitespace())) {
+      token = absl::StripAsciiWhitespace(token);
+      if (absl::EqualsIgnoreCase(token, "close")) return false;
+      if (absl::EqualsIgnoreCase(token, "keep-alive")) keep = true;
+    }
+  }
+  return keep;
+}
 
 std::optional<size_t> FindHeadEnd(absl::string_view buffer) {
   size_t crlf = buffer.find("\n\r\n");
@@ -179,9 +150,9 @@ std::optional<size_t> FindHeadEnd(absl::string_view buffer) {
   return lf + 2;
 }
 
-absl::StatusOr<ProxyRequest> ParseProxyRequest(absl::string_view head) {
+absl::StatusOr<RequestHead> ParseRequestHead(absl::string_view head) {
   std::vector<absl::string_view> lines = absl::StrSplit(head, '\n');
-  std::vector<Field> fields;
+  RequestHead request;
   absl::string_view request_line;
   for (size_t i = 0; i < lines.size(); ++i) {
     absl::string_view line = lines[i];
@@ -191,23 +162,16 @@ absl::StatusOr<ProxyRequest> ParseProxyRequest(absl::string_view head) {
       request_line = line;
     } else if (!line.empty()) {
       OVVOC_ASSIGN_OR_RETURN(Field field, ParseField(line));
-      fields.push_back(field);
+      request.fields.emplace_back(absl::AsciiStrToLower(field.name), std::string(field.value));
     }
   }
   std::vector<absl::string_view> parts = absl::StrSplit(request_line, ' ');
   if (parts.size() != 3 || parts[1].empty()) return Invalid("malformed request line");
   if (!IsToken(parts[0]) || parts[0].size() > kMaxMethodLength) return Invalid("bad method");
   if (parts[2] != "HTTP/1.1" && parts[2] != "HTTP/1.0") return Invalid("unsupported HTTP version");
-
-  ProxyRequest request;
   request.method = std::string(parts[0]);
-  if (request.method == "CONNECT") {
-    request.is_connect = true;
-    OVVOC_RETURN_IF_ERROR(ParseAuthority(parts[1], 0, &request.host, &request.port));
-    return request;
-  }
-  OVVOC_ASSIGN_OR_RETURN(std::string path, ParseAbsoluteTarget(parts[1], request));
-  request.upstream_head = BuildUpstreamHead(parts[0], path, parts[2], request, fields);
+  request.target = std::string(parts[1]);
+  request.version = std::string(parts[2]);
   return request;
 }
 
@@ -230,6 +194,11 @@ absl::StatusOr<std::string> NormalizeHost(absl::string_view host) {
     }
   }
   return absl::AsciiStrToLower(host);
+}
+
+std::string HostPort(absl::string_view host, int port) {
+  if (host.find(':') != absl::string_view::npos) return absl::StrCat("[", host, "]:", port);
+  return absl::StrCat(host, ":", port);
 }
 
 std::string MethodForLog(absl::string_view head) {

@@ -1,0 +1,232 @@
+#include "agent/registry/cache.h"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <filesystem>
+#include <utility>
+#include <vector>
+
+#include "absl/memory/memory.h"
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "common/crypto.h"
+#include "common/files.h"
+#include "common/logging.h"
+#include "common/status_macros.h"
+#include "nlohmann/json.hpp"
+
+namespace ovvoc::agent::registry {
+namespace {
+
+namespace fs = std::filesystem;
+
+constexpr char kTarballs[] = "tarballs";
+constexpr char kPackuments[] = "packuments";
+
+std::string TarballName(const Integrity& integrity) {
+  return absl::StrCat(kTarballs, "/", integrity.Key(), ".tgz");
+}
+
+std::string PackumentName(absl::string_view key) {
+  return absl::StrCat(kPackuments, "/", crypto::HexEncode(crypto::Sha256(key)), ".json");
+}
+
+// A packument file: one line of JSON with what came with the body, then the body.
+std::string EncodePackument(const CachedPackument& p) {
+  nlohmann::json meta = {{"content_type", p.content_type},
+                         {"etag", p.etag},
+                         {"last_modified", p.last_modified},
+                         {"fetched", absl::ToUnixMillis(p.fetched)}};
+  return absl::StrCat(meta.dump(), "\n", p.body);
+}
+
+std::optional<CachedPackument> DecodePackument(std::string file) {
+  const size_t newline = file.find('\n');
+  if (newline == std::string::npos) return std::nullopt;
+  nlohmann::json meta = nlohmann::json::parse(file.substr(0, newline), nullptr, false);
+  if (!meta.is_object()) return std::nullopt;
+  CachedPackument p;
+  p.content_type = meta.value("content_type", "");
+  p.etag = meta.value("etag", "");
+  p.last_modified = meta.value("last_modified", "");
+  p.fetched = absl::FromUnixMillis(meta.value("fetched", int64_t{0}));
+  file.erase(0, newline + 1);
+  p.body = std::move(file);
+  return p;
+}
+
+// Whether the file at `fd` hashes to `integrity`; leaves the offset at the start.
+bool Matches(int fd, const Integrity& integrity) {
+  IntegrityHasher hasher(integrity);
+  char buffer[64 * 1024];
+  while (true) {
+    ssize_t n = ::read(fd, buffer, sizeof(buffer));
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) return false;
+    if (n == 0) break;
+    hasher.Update(absl::string_view(buffer, static_cast<size_t>(n)));
+  }
+  return hasher.Verify().ok() && ::lseek(fd, 0, SEEK_SET) == 0;
+}
+
+// Writes under a fresh temporary name, then renames. No fsync: the cache is not a record, and
+// what a crash leaves short fails the check on reading (tarballs) or parsing (packuments).
+absl::Status WriteEntry(const std::string& path, absl::string_view content) {
+  std::string tmp = absl::StrCat(path, ".tmp.XXXXXX");
+  UniqueFd fd(::mkostemp(tmp.data(), O_CLOEXEC));
+  if (!fd.valid()) return absl::ErrnoToStatus(errno, absl::StrCat("cannot create ", tmp));
+  size_t done = 0;
+  while (done < content.size()) {
+    ssize_t n = ::write(fd.get(), content.data() + done, content.size() - done);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) {
+      const int err = errno;
+      ::unlink(tmp.c_str());
+      return absl::ErrnoToStatus(err, absl::StrCat("cannot write ", tmp));
+    }
+    done += static_cast<size_t>(n);
+  }
+  if (::rename(tmp.c_str(), path.c_str()) != 0) {
+    const int err = errno;
+    ::unlink(tmp.c_str());
+    return absl::ErrnoToStatus(err, absl::StrCat("cannot rename ", tmp));
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<RegistryCache>> RegistryCache::Open(const std::string& dir,
+                                                                   uint64_t max_bytes) {
+  for (const std::string& sub : {dir, dir + "/" + kTarballs, dir + "/" + kPackuments}) {
+    OVVOC_RETURN_IF_ERROR(files::EnsureDir(sub, 0700));
+  }
+  auto cache = absl::WrapUnique(new RegistryCache(dir, max_bytes));
+  OVVOC_RETURN_IF_ERROR(cache->Scan());
+  return cache;
+}
+
+absl::Status RegistryCache::Scan() {
+  struct Found {
+    std::string name;
+    uint64_t size;
+    fs::file_time_type used;
+  };
+  std::vector<Found> found;
+  for (const char* sub : {kTarballs, kPackuments}) {
+    std::error_code ec;
+    for (const fs::directory_entry& entry : fs::directory_iterator(dir_ + "/" + sub, ec)) {
+      const std::string file = entry.path().filename().string();
+      if (!entry.is_regular_file(ec) || absl::StrContains(file, ".tmp")) {
+        fs::remove_all(entry.path(), ec);  // a crash's half-written file, or not ours
+        continue;
+      }
+      found.push_back({absl::StrCat(sub, "/", file), entry.file_size(ec),
+                       entry.last_write_time(ec)});
+    }
+    if (ec) return absl::InternalError(absl::StrCat("cannot read the cache ", dir_, ": ", ec.message()));
+  }
+  std::sort(found.begin(), found.end(),
+            [](const Found& a, const Found& b) { return a.used < b.used; });
+  absl::MutexLock lock(&mu_);
+  for (const Found& f : found) Add(f.name, f.size);  // oldest first: the newest end up in front
+  EvictLocked();
+  return absl::OkStatus();
+}
+
+absl::StatusOr<UniqueFd> RegistryCache::OpenTarball(const Integrity& integrity) {
+  const std::string name = TarballName(integrity);
+  {
+    absl::MutexLock lock(&mu_);
+    if (entries_.count(name) == 0) return absl::NotFoundError(integrity.ToString());
+    Touch(name);
+  }
+  // Checked again on every read: entries are written without fsync, so a crash can leave one
+  // short, and hashing what sits in the page cache costs little beside serving it.
+  UniqueFd fd(::open((dir_ + "/" + name).c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW));
+  if (fd.valid() && Matches(fd.get(), integrity)) return fd;
+  log::Warning("registry cache: %s is missing or damaged; dropping it", name);
+  absl::MutexLock lock(&mu_);
+  Forget(name);
+  ::unlink((dir_ + "/" + name).c_str());
+  return absl::NotFoundError(integrity.ToString());
+}
+
+bool RegistryCache::HasTarball(const Integrity& integrity) {
+  absl::MutexLock lock(&mu_);
+  return entries_.count(TarballName(integrity)) > 0;
+}
+
+absl::Status RegistryCache::PutTarball(const Integrity& integrity, absl::string_view bytes) {
+  OVVOC_RETURN_IF_ERROR(VerifyIntegrity(integrity, bytes));
+  return Store(TarballName(integrity), bytes);
+}
+
+std::optional<CachedPackument> RegistryCache::GetPackument(absl::string_view key) {
+  const std::string name = PackumentName(key);
+  {
+    absl::MutexLock lock(&mu_);
+    if (entries_.count(name) == 0) return std::nullopt;
+    Touch(name);
+  }
+  absl::StatusOr<std::string> file = files::ReadFile(dir_ + "/" + name);
+  if (!file.ok()) return std::nullopt;
+  return DecodePackument(*std::move(file));
+}
+
+absl::Status RegistryCache::PutPackument(absl::string_view key, const CachedPackument& packument) {
+  return Store(PackumentName(key), EncodePackument(packument));
+}
+
+uint64_t RegistryCache::bytes() const {
+  absl::MutexLock lock(&mu_);
+  return bytes_;
+}
+
+absl::Status RegistryCache::Store(const std::string& name, absl::string_view content) {
+  OVVOC_RETURN_IF_ERROR(WriteEntry(dir_ + "/" + name, content));
+  absl::MutexLock lock(&mu_);
+  Forget(name);
+  Add(name, content.size());
+  EvictLocked();
+  return absl::OkStatus();
+}
+
+void RegistryCache::Touch(const std::string& name) {
+  auto it = entries_.find(name);
+  if (it == entries_.end()) return;
+  lru_.splice(lru_.begin(), lru_, it->second.lru);
+  // The order survives a restart: Scan() sorts by modification time.
+  const timespec now[2] = {{0, UTIME_NOW}, {0, UTIME_NOW}};
+  ::utimensat(AT_FDCWD, (dir_ + "/" + name).c_str(), now, AT_SYMLINK_NOFOLLOW);
+}
+
+void RegistryCache::Add(const std::string& name, uint64_t size) {
+  lru_.push_front(name);
+  entries_[name] = Entry{size, lru_.begin()};
+  bytes_ += size;
+}
+
+void RegistryCache::Forget(const std::string& name) {
+  auto it = entries_.find(name);
+  if (it == entries_.end()) return;
+  bytes_ -= it->second.size;
+  lru_.erase(it->second.lru);
+  entries_.erase(it);
+}
+
+void RegistryCache::EvictLocked() {
+  // The newest entry stays even when it alone is over the cap: it is in use.
+  while (bytes_ > max_bytes_ && lru_.size() > 1) {
+    const std::string name = lru_.back();
+    Forget(name);
+    if (::unlink((dir_ + "/" + name).c_str()) != 0 && errno != ENOENT) {
+      log::Warning("registry cache: cannot remove %s/%s", dir_, name);
+    }
+  }
+}
+
+}  // namespace ovvoc::agent::registry

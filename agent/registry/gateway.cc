@@ -1,0 +1,591 @@
+#include "agent/registry/gateway.h"
+
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+#include <poll.h>
+#include <sys/eventfd.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <optional>
+#include <utility>
+
+#include "absl/memory/memory.h"
+#include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "agent/process/netns.h"
+#include "agent/registry/address_policy.h"
+#include "agent/registry/request_head.h"
+#include "common/logging.h"
+#include "common/status_macros.h"
+
+namespace ovvoc::agent::registry {
+namespace {
+
+constexpr size_t kChunk = 64 * 1024;
+
+absl::Status ErrnoStatus(absl::string_view what, int err = errno) {
+  return absl::ErrnoToStatus(err, what);
+}
+
+absl::StatusOr<UniqueFd> ListenOnLoopback() {
+  UniqueFd fd(::socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
+  if (!fd.valid()) return ErrnoStatus("socket");
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  if (::bind(fd.get(), reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0) {
+    return ErrnoStatus("bind 127.0.0.1");
+  }
+  if (::listen(fd.get(), 128) != 0) return ErrnoStatus("listen");
+  return fd;
+}
+
+// The socket is made on a thread that joins the namespace and then ends (RunInNetns), so no
+// other thread's namespace ever changes; a socket stays in the namespace it was made in.
+absl::StatusOr<UniqueFd> Listen(const std::string& netns_path) {
+  if (netns_path.empty()) return ListenOnLoopback();
+  absl::StatusOr<UniqueFd> listener = absl::InternalError("namespace thread did not run");
+  OVVOC_RETURN_IF_ERROR(RunInNetns(netns_path, [&] {
+    listener = ListenOnLoopback();
+    return absl::OkStatus();
+  }));
+  return listener;
+}
+
+absl::StatusOr<int> BoundPort(int fd) {
+  sockaddr_in addr{};
+  socklen_t len = sizeof(addr);
+  if (::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) != 0) {
+    return ErrnoStatus("getsockname");
+  }
+  return ntohs(addr.sin_port);
+}
+
+// Half-closes, then reads and drops what the client still sends for a moment (the body of a
+// refused PUT, say), so that closing does not become a reset that destroys the answer before
+// the client has read it.
+void LingeringClose(int fd, int stop_fd) {
+  ::shutdown(fd, SHUT_WR);
+  constexpr size_t kLingerBytes = 64 * 1024;
+  const absl::Time deadline = absl::Now() + absl::Seconds(1);
+  size_t dropped = 0;
+  char sink[4096];
+  while (dropped < kLingerBytes) {
+    const int left = static_cast<int>(absl::ToInt64Milliseconds(deadline - absl::Now()));
+    if (left <= 0) return;
+    pollfd fds[2] = {{fd, POLLIN, 0}, {stop_fd, POLLIN, 0}};
+    if (::poll(fds, 2, left) <= 0 || fds[1].revents != 0) return;
+    ssize_t n = ::recv(fd, sink, sizeof(sink), MSG_DONTWAIT);
+    if (n <= 0) return;
+    dropped += static_cast<size_t>(n);
+  }
+}
+
+absl::string_view StatusText(int code) {
+  switch (code) {
+    case 200: return "OK";
+    case 400: return "Bad Request";
+    case 403: return "Forbidden";
+    case 404: return "Not Found";
+    case 405: return "Method Not Allowed";
+    case 421: return "Misdirected Request";
+    case 502: return "Bad Gateway";
+    case 503: return "Service Unavailable";
+    default: return "Error";
+  }
+}
+
+// A byte stream to the client: the plain socket, or TLS over it. Blocking, with the socket's
+// own send and receive timeouts bounding every call.
+class Stream {
+ public:
+  virtual ~Stream() = default;
+  // >0 bytes read, 0 at the end, <0 on an error or timeout.
+  virtual ssize_t Read(char* buffer, size_t size) = 0;
+  virtual bool WriteAll(absl::string_view data) = 0;
+};
+
+class PlainStream final : public Stream {
+ public:
+  explicit PlainStream(int fd) : fd_(fd) {}
+  ssize_t Read(char* buffer, size_t size) override {
+    while (true) {
+      ssize_t n = ::recv(fd_, buffer, size, 0);
+      if (n < 0 && errno == EINTR) continue;
+      return n;
+    }
+  }
+  bool WriteAll(absl::string_view data) override {
+    while (!data.empty()) {
+      ssize_t n = ::send(fd_, data.data(), data.size(), MSG_NOSIGNAL);
+      if (n < 0 && errno == EINTR) continue;
+      if (n <= 0) return false;
+      data.remove_prefix(static_cast<size_t>(n));
+    }
+    return true;
+  }
+
+ private:
+  const int fd_;
+};
+
+class TlsStream final : public Stream {
+ public:
+  explicit TlsStream(SSL* ssl) : ssl_(ssl) {}
+  ~TlsStream() override { SSL_free(ssl_); }
+  ssize_t Read(char* buffer, size_t size) override {
+    int n = SSL_read(ssl_, buffer, static_cast<int>(std::min<size_t>(size, INT32_MAX)));
+    if (n > 0) return n;
+    return SSL_get_error(ssl_, n) == SSL_ERROR_ZERO_RETURN ? 0 : -1;
+  }
+  bool WriteAll(absl::string_view data) override {
+    while (!data.empty()) {
+      int n = SSL_write(ssl_, data.data(), static_cast<int>(std::min<size_t>(data.size(), kChunk)));
+      if (n <= 0) return false;
+      data.remove_prefix(static_cast<size_t>(n));
+    }
+    return true;
+  }
+
+ private:
+  SSL* const ssl_;
+};
+
+// What a request is about, for its event.
+struct Target {
+  const RegistryEndpoint* endpoint = nullptr;
+  std::string path;  // origin-form
+};
+
+}  // namespace
+
+struct Gateway::Worker {
+  std::thread thread;
+  std::atomic<bool> done{false};
+};
+
+// One client connection: its requests in turn, until it closes, idles out, asks for something
+// that is not a read, or the gateway closes.
+class Gateway::Connection {
+ public:
+  Connection(Gateway& gateway, int fd)
+      : gateway_(gateway),
+        options_(gateway.options_),
+        fd_(fd),
+        cancelled_([&gateway] { return gateway.stopping(); }) {}
+
+  void Run() {
+    PlainStream plain(fd_);
+    while (!gateway_.stopping()) {
+      std::optional<RequestHead> head = ReadRequest(plain, /*first=*/served_ == 0);
+      if (!head) return;
+      if (head->method == "CONNECT") return Tunnel(*head);
+      absl::StatusOr<std::pair<Authority, std::string>> url = ParseHttpUrl(head->target);
+      if (!url.ok()) return Refuse(plain, 400, *head, {}, url.status().message());
+      const RegistryEndpoint* endpoint = Find(/*https=*/false, url->first);
+      if (endpoint == nullptr) {
+        return Refuse(plain, 403, *head, url->first, "not one of the job's registries",
+                      url->second);
+      }
+      if (!Serve(plain, *head, Target{endpoint, url->second})) return;
+    }
+  }
+
+ private:
+  // The next request head, or nullopt (answered, or the client went away).
+  std::optional<RequestHead> ReadRequest(Stream& stream, bool first) {
+    while (true) {
+      if (std::optional<size_t> end = FindHeadEnd(buffer_); end && *end <= kMaxRequestHeadBytes) {
+        absl::StatusOr<RequestHead> head = ParseRequestHead(absl::string_view(buffer_).substr(0, *end));
+        const std::string method = MethodForLog(buffer_);
+        buffer_.erase(0, *end);
+        if (head.ok()) return *std::move(head);
+        Refuse(stream, 400, RequestHead{.method = method}, {}, head.status().message());
+        return std::nullopt;
+      }
+      if (buffer_.size() > kMaxRequestHeadBytes) {
+        Refuse(stream, 400, RequestHead{.method = MethodForLog(buffer_)}, {},
+               "request head longer than 16 KiB");
+        return std::nullopt;
+      }
+      char chunk[4096];
+      ssize_t n = stream.Read(chunk, sizeof(chunk));
+      if (n <= 0) return std::nullopt;  // closed, timed out, or cut by Close()
+      buffer_.append(chunk, static_cast<size_t>(n));
+    }
+  }
+
+  const RegistryEndpoint* Find(bool https, const Authority& authority) const {
+    for (const RegistryEndpoint& endpoint : options_.registries) {
+      if (endpoint.SameOrigin(https, authority.host, authority.port)) return &endpoint;
+    }
+    return nullptr;
+  }
+
+  // CONNECT to an https registry: TLS as that registry, then its requests.
+  void Tunnel(const RequestHead& head) {
+    PlainStream plain(fd_);
+    absl::StatusOr<Authority> authority = ParseAuthority(head.target, 0);
+    if (!authority.ok()) return Refuse(plain, 400, head, {}, authority.status().message());
+    const RegistryEndpoint* endpoint = Find(/*https=*/true, *authority);
+    if (endpoint == nullptr) {
+      return Refuse(plain, 403, head, *authority, "not one of the job's registries");
+    }
+    if (!buffer_.empty()) return Refuse(plain, 400, head, *authority, "data sent before the tunnel");
+    if (!plain.WriteAll("HTTP/1.1 200 Connection established\r\n\r\n")) return;
+    SSL* ssl = SSL_new(gateway_.tls_->ContextFor(endpoint->host));
+    if (ssl == nullptr) return;
+    TlsStream tls(ssl);
+    SSL_set_fd(ssl, fd_);
+    if (SSL_accept(ssl) != 1) {
+      ERR_clear_error();
+      return Fail(head, *endpoint, "", "the TLS handshake with the gateway failed");
+    }
+    // No fronting: the name inside TLS is the registry's. IP literals carry no SNI.
+    const char* sni = SSL_get_servername(ssl, TLSEXT_NAMETYPE_host_name);
+    absl::StatusOr<std::string> sni_host =
+        sni != nullptr ? NormalizeHost(sni) : absl::StatusOr<std::string>(std::string());
+    if (!sni_host.ok() || (sni != nullptr ? *sni_host != endpoint->host
+                                          : !IpAddress::Parse(endpoint->host).has_value())) {
+      return Refuse(tls, 421, head, *authority, "the TLS server name is not the registry's");
+    }
+    while (!gateway_.stopping()) {
+      std::optional<RequestHead> inner = ReadRequest(tls, false);
+      if (!inner) return;
+      if (!absl::StartsWith(inner->target, "/")) {
+        return Refuse(tls, 400, *inner, *authority, "not an origin-form request inside TLS");
+      }
+      if (!Serve(tls, *inner, Target{endpoint, inner->target})) return;
+    }
+  }
+
+  // Answers one request; whether the connection may carry another.
+  bool Serve(Stream& stream, const RequestHead& head, const Target& target) {
+    const RegistryEndpoint& endpoint = *target.endpoint;
+    const Authority authority{endpoint.host, endpoint.port};
+    // The Host header must name the registry too: one, and the same origin.
+    std::vector<std::string> hosts = head.Values("host");
+    absl::StatusOr<Authority> host =
+        hosts.size() == 1 ? ParseAuthority(hosts[0], endpoint.https ? 443 : 80)
+                          : absl::StatusOr<Authority>(absl::InvalidArgumentError(""));
+    if (!host.ok() || host->host != endpoint.host || host->port != endpoint.port) {
+      Refuse(stream, 421, head, authority, "the Host header is not the registry's", target.path);
+      return false;
+    }
+    absl::StatusOr<RegistryRead> read = ClassifyRead(endpoint, head.method, target.path);
+    if (!read.ok()) {
+      Refuse(stream, head.method == "GET" || head.method == "HEAD" ? 403 : 405, head, authority,
+             read.status().message(), target.path);
+      return false;
+    }
+    if (!head.Values("transfer-encoding").empty() || HasBody(head)) {
+      Refuse(stream, 400, head, authority, "a read with a body", target.path);
+      return false;
+    }
+    const bool keep = head.KeepAlive();
+    GatewayEvent event = Event(head, authority, target.path);
+    bool wrote = read->kind == ReadKind::kPackument ? ServePackument(stream, head, *read, endpoint, event, keep)
+                                                     : ServeTarball(stream, head, *read, endpoint, event, keep);
+    gateway_.AddEvent(std::move(event));
+    ++served_;
+    return wrote && keep;
+  }
+
+  static bool HasBody(const RequestHead& head) {
+    for (const std::string& value : head.Values("content-length")) {
+      if (value != "0") return true;
+    }
+    return false;
+  }
+
+  bool ServePackument(Stream& stream, const RequestHead& head, const RegistryRead& read,
+                      const RegistryEndpoint& endpoint, GatewayEvent& event, bool keep) {
+    std::vector<std::string> accept = head.Values("accept");
+    const std::string wanted = accept.empty() ? "" : accept[0];
+    absl::StatusOr<CachedPackument> packument;
+    if (options_.mode == GatewayMode::kScript) {
+      if (options_.packages.count(read.package) == 0) {
+        return RefuseRead(stream, event, "not a package of the lockfile (nothing goes upstream "
+                                         "while dependency code runs)");
+      }
+      packument = gateway_.client_.CachedOnly(endpoint, read.path, wanted);
+    } else {
+      packument = gateway_.client_.Packument(endpoint, read.path, wanted, cancelled_);
+    }
+    if (!packument.ok()) return Unavailable(stream, event, packument.status(), keep);
+    event.bytes = packument->body.size();
+    return Respond(stream, 200, packument->content_type, packument->body, head.method == "HEAD",
+                   keep);
+  }
+
+  bool ServeTarball(Stream& stream, const RequestHead& head, const RegistryRead& read,
+                    const RegistryEndpoint& endpoint, GatewayEvent& event, bool keep) {
+    auto known = options_.tarballs.find(absl::StrCat(endpoint.origin(), read.path));
+    if (known == options_.tarballs.end()) {
+      if (options_.mode == GatewayMode::kScript) {
+        return RefuseRead(stream, event, "not a tarball of the lockfile (nothing goes upstream "
+                                         "while dependency code runs)");
+      }
+      absl::StatusOr<http::Response> response = gateway_.client_.Uncached(endpoint, read.path, cancelled_);
+      if (!response.ok()) return Unavailable(stream, event, response.status(), keep);
+      if (response->status != 200) {
+        return Unavailable(stream, event,
+                           absl::UnavailableError(absl::StrCat("the registry answered ",
+                                                               response->status)),
+                           keep);
+      }
+      event.bytes = response->body.size();
+      return Respond(stream, 200, "application/octet-stream", response->body,
+                     head.method == "HEAD", keep);
+    }
+    absl::StatusOr<UniqueFd> file = options_.mode == GatewayMode::kScript
+                                        ? gateway_.client_.cache().OpenTarball(known->second)
+                                        : gateway_.client_.Tarball(endpoint, read.path, known->second, cancelled_);
+    if (!file.ok()) return Unavailable(stream, event, file.status(), keep);
+    return SendFile(stream, file->get(), head.method == "HEAD", keep, event);
+  }
+
+  bool SendFile(Stream& stream, int fd, bool head_only, bool keep, GatewayEvent& event) {
+    const off_t size = ::lseek(fd, 0, SEEK_END);
+    if (size < 0 || ::lseek(fd, 0, SEEK_SET) != 0) return false;
+    if (!stream.WriteAll(Head(200, "application/octet-stream", static_cast<uint64_t>(size), keep))) {
+      return false;
+    }
+    if (head_only) return true;
+    std::string chunk(kChunk, '\0');
+    uint64_t sent = 0;
+    while (sent < static_cast<uint64_t>(size)) {
+      ssize_t n = ::read(fd, chunk.data(), chunk.size());
+      if (n < 0 && errno == EINTR) continue;
+      if (n <= 0) return false;
+      if (!stream.WriteAll(absl::string_view(chunk.data(), static_cast<size_t>(n)))) return false;
+      sent += static_cast<uint64_t>(n);
+    }
+    event.bytes = sent;
+    return true;
+  }
+
+  static std::string Head(int code, absl::string_view content_type, uint64_t length, bool keep) {
+    return absl::StrCat("HTTP/1.1 ", code, " ", StatusText(code), "\r\nContent-Type: ",
+                        content_type, "\r\nContent-Length: ", length, "\r\nConnection: ",
+                        keep ? "keep-alive" : "close", "\r\n\r\n");
+  }
+
+  bool Respond(Stream& stream, int code, absl::string_view content_type, absl::string_view body,
+               bool head_only, bool keep) {
+    return stream.WriteAll(Head(code, content_type, body.size(), keep)) &&
+           (head_only || stream.WriteAll(body));
+  }
+
+  // The registry could not give what was asked: 404 when it has no such package, else 502;
+  // the event says why (the job names it when the install fails).
+  bool Unavailable(Stream& stream, GatewayEvent& event, const absl::Status& status, bool keep) {
+    const bool missing = absl::IsNotFound(status);
+    event.failed = !missing || options_.mode == GatewayMode::kScript;
+    event.reason = std::string(status.message());
+    if (event.failed) log::Warning("registry gateway: %s %s: %s", event.method, event.path, event.reason);
+    const std::string body = absl::StrCat("ovvoc registry gateway: ", status.message(), "\n");
+    return Respond(stream, missing ? 404 : 502, "text/plain", body, event.method == "HEAD", keep);
+  }
+
+  // A read that script mode does not serve: refused like a write, the connection closed.
+  bool RefuseRead(Stream& stream, GatewayEvent& event, absl::string_view reason) {
+    event.refused = true;
+    event.reason = std::string(reason);
+    log::Warning("registry gateway: refused %s %s: %s", event.method, event.path, reason);
+    const std::string body = absl::StrCat("ovvoc registry gateway: ", reason, "\n");
+    Respond(stream, 403, "text/plain", body, false, false);
+    return false;
+  }
+
+  GatewayEvent Event(const RequestHead& head, const Authority& authority,
+                     absl::string_view target) const {
+    GatewayEvent event;
+    event.method = head.method;
+    event.host = authority.host;
+    event.port = authority.port;
+    event.path = PathForReport(target);
+    return event;
+  }
+
+  void Refuse(Stream& stream, int code, const RequestHead& head, const Authority& authority,
+              absl::string_view reason, absl::string_view target = "") {
+    GatewayEvent event = Event(head, authority, target);
+    if (event.path.empty() && absl::StartsWith(head.target, "/")) {
+      event.path = PathForReport(head.target);
+    }
+    event.refused = true;
+    event.reason = std::string(reason);
+    log::Warning("registry gateway: refused %s %s%s: %s", event.method.empty() ? "-" : event.method,
+                 event.host.empty() ? "" : HostPort(event.host, event.port), event.path, reason);
+    gateway_.AddEvent(std::move(event));
+    const std::string body = absl::StrCat("ovvoc registry gateway: ", reason, "\n");
+    Respond(stream, code, "text/plain", body, false, false);
+  }
+
+  void Fail(const RequestHead& head, const RegistryEndpoint& endpoint, absl::string_view target,
+            absl::string_view reason) {
+    GatewayEvent event = Event(head, Authority{endpoint.host, endpoint.port}, target);
+    event.failed = true;
+    event.reason = std::string(reason);
+    gateway_.AddEvent(std::move(event));
+  }
+
+  Gateway& gateway_;
+  const GatewayOptions& options_;
+  const int fd_;
+  const RegistryClient::Cancelled cancelled_;  // upstream reads end when the gateway closes
+  std::string buffer_;  // read but not yet parsed
+  int served_ = 0;
+};
+
+absl::StatusOr<std::unique_ptr<Gateway>> Gateway::Start(GatewayOptions options,
+                                                        RegistryClient& client, const Clock& clock,
+                                                        const std::string& netns_path) {
+  if (options.max_connections < 1) return absl::InvalidArgumentError("max_connections < 1");
+  std::vector<std::string> https_hosts;
+  for (const RegistryEndpoint& endpoint : options.registries) {
+    if (endpoint.https) https_hosts.push_back(endpoint.host);
+  }
+  // The container checks the certificates against the kernel's clock, whatever `clock` says.
+  OVVOC_ASSIGN_OR_RETURN(std::unique_ptr<GatewayTls> tls,
+                         GatewayTls::Create(https_hosts, Clock::Real().Now()));
+  OVVOC_ASSIGN_OR_RETURN(UniqueFd listener, Listen(netns_path));
+  OVVOC_ASSIGN_OR_RETURN(int port, BoundPort(listener.get()));
+  UniqueFd stop(::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC));
+  if (!stop.valid()) return ErrnoStatus("eventfd");
+  auto gateway = absl::WrapUnique(new Gateway(std::move(options), client, clock, std::move(tls),
+                                              std::move(listener), std::move(stop), port));
+  gateway->accept_thread_ = std::thread([g = gateway.get()] { g->AcceptLoop(); });
+  log::Info("registry gateway (%s mode) listening on 127.0.0.1:%d in %s",
+            gateway->options_.mode == GatewayMode::kScript ? "script" : "resolve", port,
+            netns_path.empty() ? "the agent's network namespace" : netns_path);
+  return gateway;
+}
+
+Gateway::Gateway(GatewayOptions options, RegistryClient& client, const Clock& clock,
+                 std::unique_ptr<GatewayTls> tls, UniqueFd listener, UniqueFd stop, int port)
+    : options_(std::move(options)),
+      client_(client),
+      clock_(clock),
+      tls_(std::move(tls)),
+      port_(port),
+      stop_fd_(std::move(stop)),
+      listener_(std::move(listener)) {}
+
+Gateway::~Gateway() { Close(); }
+
+void Gateway::Close() {
+  absl::MutexLock close_lock(&close_mu_);
+  if (closed_) return;
+  closed_ = true;
+  stopping_.store(true);
+  uint64_t one = 1;
+  (void)!::write(stop_fd_.get(), &one, sizeof(one));
+  if (accept_thread_.joinable()) accept_thread_.join();
+  listener_.reset();
+  {
+    absl::MutexLock lock(&mu_);
+    for (int fd : client_fds_) ::shutdown(fd, SHUT_RDWR);  // wakes every blocked read and write
+  }
+  ReapWorkers(/*all=*/true);
+  log::Info("registry gateway on port %d closed", port_);
+}
+
+std::vector<GatewayEvent> Gateway::Events() const {
+  absl::MutexLock lock(&mu_);
+  return events_;
+}
+
+uint64_t Gateway::DroppedEvents() const {
+  absl::MutexLock lock(&mu_);
+  return dropped_events_;
+}
+
+void Gateway::AddEvent(GatewayEvent event) {
+  absl::MutexLock lock(&mu_);
+  if (events_.size() >= options_.max_events) {
+    if (dropped_events_++ == 0) {
+      log::Warning("registry gateway: %d requests recorded; only counting the rest", events_.size());
+    }
+    return;
+  }
+  event.time = clock_.Now();
+  events_.push_back(std::move(event));
+}
+
+void Gateway::ReapWorkers(bool all) {
+  for (auto it = workers_.begin(); it != workers_.end();) {
+    if (all || (*it)->done.load()) {
+      (*it)->thread.join();
+      it = workers_.erase(it);
+    } else {
+      ++it;
+    }
+  }
+}
+
+void Gateway::AcceptLoop() {
+  while (true) {
+    pollfd fds[2] = {{listener_.get(), POLLIN, 0}, {stop_fd_.get(), POLLIN, 0}};
+    if (::poll(fds, 2, -1) < 0) {
+      if (errno == EINTR) continue;
+      log::Error("registry gateway: poll: %s", std::strerror(errno));
+      return;
+    }
+    if (fds[1].revents != 0) return;
+    // Blocking: each connection's thread reads and writes under the socket's own timeouts.
+    UniqueFd client(::accept4(listener_.get(), nullptr, nullptr, SOCK_CLOEXEC));
+    if (!client.valid()) {
+      if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM) {
+        log::Warning("registry gateway: accept: %s", std::strerror(errno));
+        pollfd stop = {stop_fd_.get(), POLLIN, 0};
+        ::poll(&stop, 1, 100);
+      }
+      continue;
+    }
+    ReapWorkers(/*all=*/false);
+    if (active_connections_.load() >= options_.max_connections) {
+      const std::string busy = absl::StrCat(
+          "HTTP/1.1 503 Service Unavailable\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
+      ::send(client.get(), busy.data(), busy.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
+      AddEvent(GatewayEvent{.failed = true,
+                            .reason = absl::StrCat("too many connections (limit ",
+                                                   options_.max_connections, ")")});
+      continue;
+    }
+    const timeval idle = absl::ToTimeval(options_.idle_timeout);
+    ::setsockopt(client.get(), SOL_SOCKET, SO_RCVTIMEO, &idle, sizeof(idle));
+    ::setsockopt(client.get(), SOL_SOCKET, SO_SNDTIMEO, &idle, sizeof(idle));
+    int one = 1;
+    ::setsockopt(client.get(), IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+    {
+      absl::MutexLock lock(&mu_);
+      client_fds_.insert(client.get());
+    }
+    ++active_connections_;
+    auto worker = std::make_unique<Worker>();
+    Worker* w = worker.get();
+    w->thread = std::thread([this, w, c = std::move(client)]() mutable {
+      Connection(*this, c.get()).Run();
+      LingeringClose(c.get(), stop_fd_.get());
+      {
+        absl::MutexLock lock(&mu_);
+        client_fds_.erase(c.get());
+      }
+      c.reset();
+      --active_connections_;
+      w->done.store(true);
+    });
+    workers_.push_back(std::move(worker));
+  }
+}
+
+}  // namespace ovvoc::agent::registry

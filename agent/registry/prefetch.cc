@@ -1,0 +1,231 @@
+#include "agent/registry/prefetch.h"
+
+#include <atomic>
+#include <optional>
+#include <utility>
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_replace.h"
+#include "absl/synchronization/mutex.h"
+#include "common/executor.h"
+#include "common/status_macros.h"
+#include "nlohmann/json.hpp"
+
+namespace ovvoc::agent::registry {
+namespace {
+
+using nlohmann::json;
+
+constexpr absl::string_view kPublicTarballs = "https://registry.npmjs.org/";
+
+absl::Status Invalid(absl::string_view reason) {
+  return absl::InvalidArgumentError(absl::StrCat("the lockfile ", reason));
+}
+
+std::string StringOr(const json& object, const char* key) {
+  auto it = object.find(key);
+  return it != object.end() && it->is_string() ? it->get<std::string>() : std::string();
+}
+
+// The registry whose URL `url` is under, or null.
+const RegistryEndpoint* RegistryServing(const std::vector<RegistryEndpoint>& registries,
+                                        absl::string_view url) {
+  for (const RegistryEndpoint& endpoint : registries) {
+    if (absl::StartsWith(url, endpoint.url)) return &endpoint;
+  }
+  return nullptr;
+}
+
+class Reader {
+ public:
+  explicit Reader(const std::vector<RegistryEndpoint>& registries) : registries_(registries) {}
+
+  // One locked package: kept, or said to be unsupported.
+  void Add(std::string name, std::string version, const std::string& resolved,
+           const std::string& integrity_text) {
+    const std::string what = absl::StrCat(name, "@", version);
+    if (!resolved.empty() && !absl::StartsWith(resolved, "https://") &&
+        !absl::StartsWith(resolved, "http://")) {
+      const std::string scheme = resolved.substr(0, std::min(resolved.find(':'), size_t{16}));
+      out_.unsupported.push_back(absl::StrCat(what, " comes from ", scheme, ":, not a registry"));
+      return;
+    }
+    absl::StatusOr<Integrity> integrity = ParseIntegrity(integrity_text);
+    if (!integrity.ok()) {
+      out_.unsupported.push_back(absl::StrCat(what, " has no usable integrity in the lockfile"));
+      return;
+    }
+    std::string url = resolved;
+    const RegistryEndpoint* home = RegistryFor(registries_, name);
+    // npm's replace-registry-host=npmjs: the public registry's URLs go to the configured one.
+    if (home != nullptr && absl::StartsWith(url, kPublicTarballs) && home->url != kPublicTarballs) {
+      url = absl::StrCat(home->url, url.substr(kPublicTarballs.size()));
+    }
+    if (!url.empty() && RegistryServing(registries_, url) == nullptr) {
+      out_.unsupported.push_back(
+          absl::StrCat(what, " is fetched from a URL outside the job's registries"));
+      return;
+    }
+    out_.packages.push_back(
+        LockedPackage{std::move(name), std::move(version), std::move(url), *std::move(integrity)});
+  }
+
+  // lockfileVersion 2 and 3: "packages", keyed by install path.
+  absl::Status ReadPackages(const json& packages) {
+    for (const auto& [path, entry] : packages.items()) {
+      if (path.empty()) continue;  // the project itself
+      if (!entry.is_object()) return Invalid("has a package entry that is not an object");
+      if (entry.value("link", false) || entry.value("inBundle", false)) continue;
+      std::string name = StringOr(entry, "name");
+      if (name.empty()) {
+        const size_t at = path.rfind("node_modules/");
+        name = at == std::string::npos ? path : path.substr(at + 13);
+      }
+      const std::string version = StringOr(entry, "version");
+      if (version.empty()) return Invalid(absl::StrCat("entry ", path, " has no version"));
+      Add(std::move(name), version, StringOr(entry, "resolved"), StringOr(entry, "integrity"));
+    }
+    return absl::OkStatus();
+  }
+
+  // lockfileVersion 1: nested "dependencies".
+  absl::Status ReadDependencies(const json& dependencies, int depth) {
+    if (depth > 256) return Invalid("nests dependencies too deeply");
+    for (const auto& [key, entry] : dependencies.items()) {
+      if (!entry.is_object()) return Invalid("has a dependency that is not an object");
+      if (!entry.value("bundled", false)) {
+        std::string name = key;
+        std::string version = StringOr(entry, "version");
+        // An alias: "npm:real-name@1.2.3".
+        if (absl::StartsWith(version, "npm:")) {
+          const size_t at = version.rfind('@');
+          if (at == std::string::npos || at <= 4) return Invalid("has a malformed alias");
+          name = version.substr(4, at - 4);
+          version = version.substr(at + 1);
+        }
+        if (version.empty()) return Invalid(absl::StrCat("entry ", key, " has no version"));
+        Add(std::move(name), version, StringOr(entry, "resolved"), StringOr(entry, "integrity"));
+      }
+      if (auto nested = entry.find("dependencies"); nested != entry.end()) {
+        if (!nested->is_object()) return Invalid("has dependencies that are not an object");
+        OVVOC_RETURN_IF_ERROR(ReadDependencies(*nested, depth + 1));
+      }
+    }
+    return absl::OkStatus();
+  }
+
+  LockfilePackages Take() { return std::move(out_); }
+
+ private:
+  const std::vector<RegistryEndpoint>& registries_;
+  LockfilePackages out_;
+};
+
+// The tarball URL a packument gives for `version` (npm's choice when the lockfile has none).
+absl::StatusOr<std::string> TarballFromPackument(const std::string& body,
+                                                 const std::string& version) {
+  json doc = json::parse(body, nullptr, false);
+  const json* url = nullptr;
+  if (doc.is_object() && doc["versions"].is_object() && doc["versions"][version].is_object() &&
+      doc["versions"][version]["dist"].is_object()) {
+    url = &doc["versions"][version]["dist"]["tarball"];
+  }
+  if (url == nullptr || !url->is_string()) {
+    return absl::NotFoundError(absl::StrCat("the registry lists no tarball for version ", version));
+  }
+  return url->get<std::string>();
+}
+
+}  // namespace
+
+const RegistryEndpoint* RegistryFor(const std::vector<RegistryEndpoint>& registries,
+                                    absl::string_view package) {
+  const RegistryEndpoint* fallback = nullptr;
+  for (const RegistryEndpoint& endpoint : registries) {
+    if (endpoint.scope.empty()) {
+      fallback = &endpoint;
+    } else if (absl::StartsWith(package, absl::StrCat(endpoint.scope, "/"))) {
+      return &endpoint;
+    }
+  }
+  return fallback;
+}
+
+absl::StatusOr<LockfilePackages> ReadLockfile(absl::string_view lockfile,
+                                              const std::vector<RegistryEndpoint>& registries) {
+  json doc = json::parse(lockfile.begin(), lockfile.end(), nullptr, false);
+  if (!doc.is_object()) return Invalid("is not a JSON object");
+  const json& version = doc["lockfileVersion"];
+  if (!version.is_number_integer() || version.get<int>() < 1 || version.get<int>() > 3) {
+    return Invalid("has no lockfileVersion 1, 2 or 3");
+  }
+  Reader reader(registries);
+  if (auto packages = doc.find("packages"); packages != doc.end() && version.get<int>() >= 2) {
+    if (!packages->is_object()) return Invalid("has \"packages\" that is not an object");
+    OVVOC_RETURN_IF_ERROR(reader.ReadPackages(*packages));
+  } else if (auto dependencies = doc.find("dependencies"); dependencies != doc.end()) {
+    if (!dependencies->is_object()) return Invalid("has \"dependencies\" that is not an object");
+    OVVOC_RETURN_IF_ERROR(reader.ReadDependencies(*dependencies, 0));
+  }
+  return reader.Take();
+}
+
+absl::StatusOr<Prefetched> Prefetch(RegistryClient& client,
+                                    const std::vector<RegistryEndpoint>& registries,
+                                    const std::vector<LockedPackage>& packages, int parallel,
+                                    const RegistryClient::Cancelled& cancelled) {
+  absl::Mutex mu;
+  Prefetched out;
+  absl::Status first_error;
+  std::atomic<bool> failed{false};
+  auto stop = [&] { return failed.load() || (cancelled && cancelled()); };
+  auto fetch_one = [&](const LockedPackage& package) -> absl::Status {
+    const std::string what = absl::StrCat(package.name, "@", package.version);
+    std::string url = package.url;
+    if (url.empty()) {
+      const RegistryEndpoint* home = RegistryFor(registries, package.name);
+      if (home == nullptr) return absl::FailedPreconditionError(absl::StrCat(what, ": no registry"));
+      const std::string path =
+          absl::StrCat(home->path, absl::StrReplaceAll(package.name, {{"/", "%2f"}}));
+      OVVOC_ASSIGN_OR_RETURN(CachedPackument packument,
+                             client.Packument(*home, path, kAcceptCorgi, stop));
+      OVVOC_ASSIGN_OR_RETURN(url, TarballFromPackument(packument.body, package.version));
+      absl::MutexLock lock(&mu);
+      out.packages.insert(package.name);
+    }
+    const RegistryEndpoint* endpoint = RegistryServing(registries, url);
+    if (endpoint == nullptr) {
+      return absl::FailedPreconditionError(
+          absl::StrCat(what, ": its tarball is outside the job's registries"));
+    }
+    const bool cached = client.cache().HasTarball(package.integrity);
+    absl::StatusOr<UniqueFd> file =
+        client.Tarball(*endpoint, url.substr(endpoint->origin().size()), package.integrity, stop);
+    if (!file.ok()) {
+      return absl::Status(file.status().code(), absl::StrCat(what, ": ", file.status().message()));
+    }
+    absl::MutexLock lock(&mu);
+    out.tarballs.emplace(url, package.integrity);
+    if (!cached) ++out.fetched;
+    return absl::OkStatus();
+  };
+  {
+    Executor pool(std::max(1, parallel));
+    for (const LockedPackage& package : packages) {
+      (void)pool.Post([&, package] {
+        if (stop()) return;
+        absl::Status s = fetch_one(package);
+        if (s.ok()) return;
+        absl::MutexLock lock(&mu);
+        if (first_error.ok()) first_error = s;
+        failed.store(true);
+      });
+    }
+  }  // joins: every task has run
+  if (!first_error.ok()) return first_error;
+  if (cancelled && cancelled()) return absl::CancelledError("the job was cancelled");
+  return out;
+}
+
+}  // namespace ovvoc::agent::registry

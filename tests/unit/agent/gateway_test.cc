@@ -1,0 +1,354 @@
+// The registry gateway from the container's side: a client on 127.0.0.1 speaking HTTP, CONNECT
+// and TLS to it, as npm (or an install script) would, with the registry behind it faked.
+#include "agent/registry/gateway.h"
+
+#include <arpa/inet.h>
+#include <catch2/catch.hpp>
+#include <netinet/in.h>
+#include <openssl/err.h>
+#include <openssl/pem.h>
+#include <openssl/sha.h>
+#include <openssl/ssl.h>
+#include <openssl/x509v3.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <memory>
+#include <string>
+
+#include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "common/unique_fd.h"
+#include "tests/support/fake_http.h"
+#include "tests/support/temp_dir.h"
+
+namespace ovvoc::agent::registry {
+namespace {
+
+using testing::FakeHttpClient;
+using testing::TempDir;
+
+Integrity Sha512Of(absl::string_view data) {
+  unsigned char digest[64];
+  SHA512(reinterpret_cast<const unsigned char*>(data.data()), data.size(), digest);
+  return Integrity{"sha512", std::string(reinterpret_cast<char*>(digest), sizeof(digest))};
+}
+
+RegistryEndpoint Endpoint(const std::string& url) {
+  ovvoc::v1::Registry registry;
+  registry.set_url(url);
+  return *RegistryEndpoint::FromProto(registry, false);
+}
+
+struct Answer {
+  int status = 0;
+  std::string body;
+  bool closed = false;  // the gateway closed the connection after it
+};
+
+// One connection to the gateway, plain or (after CONNECT) TLS.
+class Client {
+ public:
+  explicit Client(int port) {
+    fd_ = UniqueFd(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_port = htons(static_cast<uint16_t>(port));
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    REQUIRE(::connect(fd_.get(), reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) == 0);
+    timeval timeout{10, 0};
+    ::setsockopt(fd_.get(), SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof(timeout));
+  }
+  ~Client() {
+    if (ssl_ != nullptr) SSL_free(ssl_);
+    if (ctx_ != nullptr) SSL_CTX_free(ctx_);
+  }
+
+  // CONNECT, then TLS with `sni` (none when empty), trusting `ca_pem` and checking `host`.
+  // The CONNECT's answer; TLS only after a 200.
+  Answer Connect(const std::string& authority, const std::string& ca_pem, const std::string& sni,
+                 bool* handshake_ok = nullptr) {
+    Write(absl::StrCat("CONNECT ", authority, " HTTP/1.1\r\nHost: ", authority, "\r\n\r\n"));
+    Answer connected = ReadAnswer(/*head_only=*/true);
+    if (connected.status != 200) return connected;
+    ctx_ = SSL_CTX_new(TLS_client_method());
+    BIO* bio = BIO_new_mem_buf(ca_pem.data(), static_cast<int>(ca_pem.size()));
+    X509* ca = PEM_read_bio_X509(bio, nullptr, nullptr, nullptr);
+    BIO_free(bio);
+    REQUIRE(ca != nullptr);
+    X509_STORE_add_cert(SSL_CTX_get_cert_store(ctx_), ca);
+    X509_free(ca);
+    SSL_CTX_set_verify(ctx_, SSL_VERIFY_PEER, nullptr);
+    ssl_ = SSL_new(ctx_);
+    SSL_set_fd(ssl_, fd_.get());
+    if (!sni.empty()) {
+      SSL_set_tlsext_host_name(ssl_, sni.c_str());
+      SSL_set1_host(ssl_, sni.c_str());
+    }
+    const bool ok = SSL_connect(ssl_) == 1;
+    if (!ok) {
+      char text[256] = {0};
+      ERR_error_string_n(ERR_peek_last_error(), text, sizeof(text));
+      std::fprintf(stderr, "TLS handshake: %s; verify: %ld\n", text, SSL_get_verify_result(ssl_));
+    }
+    ERR_clear_error();
+    if (handshake_ok != nullptr) *handshake_ok = ok;
+    return connected;
+  }
+
+  Answer Request(const std::string& method, const std::string& target, const std::string& host,
+                 const std::string& extra = "") {
+    Write(absl::StrCat(method, " ", target, " HTTP/1.1\r\nHost: ", host, "\r\n", extra, "\r\n"));
+    return ReadAnswer(method == "HEAD");
+  }
+
+  void Write(absl::string_view data) {
+    if (ssl_ != nullptr) {
+      REQUIRE(SSL_write(ssl_, data.data(), static_cast<int>(data.size())) > 0);
+    } else {
+      REQUIRE(::send(fd_.get(), data.data(), data.size(), MSG_NOSIGNAL) ==
+              static_cast<ssize_t>(data.size()));
+    }
+  }
+
+ private:
+  ssize_t Read(char* buffer, size_t size) {
+    if (ssl_ != nullptr) {
+      int n = SSL_read(ssl_, buffer, static_cast<int>(size));
+      return n > 0 ? n : 0;
+    }
+    ssize_t n = ::recv(fd_.get(), buffer, size, 0);
+    return n > 0 ? n : 0;
+  }
+
+  Answer ReadAnswer(bool head_only) {
+    Answer answer;
+    size_t head_end;
+    while ((head_end = buffer_.find("\r\n\r\n")) == std::string::npos) {
+      char chunk[4096];
+      ssize_t n = Read(chunk, sizeof(chunk));
+      if (n == 0) {
+        answer.closed = true;
+        return answer;
+      }
+      buffer_.append(chunk, static_cast<size_t>(n));
+    }
+    const std::string head = buffer_.substr(0, head_end);
+    buffer_.erase(0, head_end + 4);
+    REQUIRE(absl::SimpleAtoi(head.substr(9, 3), &answer.status));
+    size_t length = 0;
+    if (size_t at = head.find("Content-Length: "); at != std::string::npos) {
+      REQUIRE(absl::SimpleAtoi(head.substr(at + 16, head.find("\r\n", at) - at - 16), &length));
+    }
+    answer.closed = absl::StrContains(head, "Connection: close");
+    if (head_only) return answer;
+    while (buffer_.size() < length) {
+      char chunk[65536];
+      ssize_t n = Read(chunk, sizeof(chunk));
+      if (n == 0) break;
+      buffer_.append(chunk, static_cast<size_t>(n));
+    }
+    answer.body = buffer_.substr(0, length);
+    buffer_.erase(0, length);
+    return answer;
+  }
+
+  UniqueFd fd_;
+  SSL_CTX* ctx_ = nullptr;
+  SSL* ssl_ = nullptr;
+  std::string buffer_;
+};
+
+struct GatewayFixture {
+  TempDir dir;
+  FakeHttpClient http;
+  ManualClock clock;
+  std::unique_ptr<RegistryCache> cache = *RegistryCache::Open(dir.Sub("cache"), 64 << 20);
+  RegistryClient client{http, *cache, clock,
+                        RegistryClientOptions{.retry = {.attempts = 1}}};
+  RegistryEndpoint https = Endpoint("https://registry.example/");
+  RegistryEndpoint plain = Endpoint("http://127.0.0.1:4873/");
+
+  std::unique_ptr<Gateway> Start(GatewayOptions options) {
+    if (options.registries.empty()) options.registries = {https, plain};
+    absl::StatusOr<std::unique_ptr<Gateway>> gateway =
+        Gateway::Start(std::move(options), client, clock, "");
+    REQUIRE(gateway.ok());
+    return *std::move(gateway);
+  }
+
+  static bool Refused(const Gateway& gateway, absl::string_view method, absl::string_view path) {
+    for (const GatewayEvent& e : gateway.Events()) {
+      if (e.refused && e.method == method && absl::StartsWith(e.path, path)) return true;
+    }
+    return false;
+  }
+};
+
+TEST_CASE_METHOD(GatewayFixture, "resolve mode: packuments over TLS with the gateway's own CA") {
+  https.credential.set_token("upstream-only");
+  std::unique_ptr<Gateway> gateway = Start({.registries = {https, plain}});
+  http.Answer("GET", "https://registry.example/left-pad", 200, R"({"name":"left-pad"})");
+  Client c(gateway->port());
+  bool handshake = false;
+  REQUIRE(c.Connect("registry.example:443", gateway->ca_pem(), "registry.example", &handshake)
+              .status == 200);
+  REQUIRE(handshake);
+  Answer a = c.Request("GET", "/left-pad", "registry.example",
+                       "Accept: application/vnd.npm.install-v1+json\r\n");
+  CHECK(a.status == 200);
+  CHECK(a.body == R"({"name":"left-pad"})");
+  CHECK_FALSE(a.closed);
+  // Keep-alive: a second request on the same connection, from the cache this time.
+  CHECK(c.Request("HEAD", "/left-pad", "registry.example",
+                  "Accept: application/vnd.npm.install-v1+json\r\n").status == 200);
+  const std::vector<http::Request> sent = http.requests();
+  REQUIRE(sent.size() == 1);
+  bool authorized = false;
+  for (const auto& [name, value] : sent[0].headers) {
+    authorized |= name == "Authorization" && value == "Bearer upstream-only";
+  }
+  CHECK(authorized);  // the credential goes upstream, added by the agent
+  gateway->Close();
+  const std::vector<GatewayEvent> events = gateway->Events();
+  REQUIRE(events.size() == 2);
+  CHECK(events[0].bytes == a.body.size());
+  CHECK_FALSE(events[0].refused);
+}
+
+TEST_CASE_METHOD(GatewayFixture, "writes and the registry's API are refused and recorded") {
+  std::unique_ptr<Gateway> gateway = Start({});
+  struct Attempt {
+    const char* method;
+    const char* target;
+    const char* extra;
+    int status;
+  };
+  const Attempt attempts[] = {
+      {"PUT", "/stolen-source", "Content-Length: 5\r\n", 405},  // publish
+      {"PUT", "/-/user/org.couchdb.user:mallory", "", 405},    // adduser
+      {"GET", "/-/v1/search?text=c2VjcmV0cw", "", 403},          // search carrying data
+      {"PUT", "/-/package/left-pad/dist-tags/latest", "", 405},
+      {"POST", "/-/npm/v1/security/advisories/bulk", "", 405},
+      {"GET", "/left-pad", "Content-Length: 10\r\n", 400},       // a read with a body
+  };
+  for (const Attempt& attempt : attempts) {
+    INFO(attempt.method << " " << attempt.target);
+    Client c(gateway->port());
+    REQUIRE(c.Connect("registry.example:443", gateway->ca_pem(), "registry.example").status == 200);
+    Answer a = c.Request(attempt.method, attempt.target, "registry.example", attempt.extra);
+    CHECK(a.status == attempt.status);
+    CHECK(a.closed);
+  }
+  // Plain http: absolute-form, the same rules.
+  Client c(gateway->port());
+  CHECK(c.Request("PUT", "http://127.0.0.1:4873/stolen", "127.0.0.1:4873").status == 405);
+  gateway->Close();
+  CHECK(Refused(*gateway, "PUT", "/stolen-source"));
+  CHECK(Refused(*gateway, "PUT", "/-/user/"));
+  CHECK(Refused(*gateway, "GET", "/-/v1/search (with a query of"));
+  CHECK(Refused(*gateway, "PUT", "/-/package/left-pad/dist-tags/latest"));
+  CHECK(Refused(*gateway, "POST", "/-/npm/v1/security/advisories/bulk"));
+  CHECK(Refused(*gateway, "PUT", "/stolen"));
+  for (const GatewayEvent& e : gateway->Events()) CHECK(!absl::StrContains(e.path, "c2VjcmV0cw"));
+  CHECK(http.requests().empty());  // nothing of it went upstream
+}
+
+TEST_CASE_METHOD(GatewayFixture, "other hosts, other names inside TLS and other Host headers") {
+  std::unique_ptr<Gateway> gateway = Start({});
+  {
+    Client c(gateway->port());
+    CHECK(c.Connect("evil.example:443", gateway->ca_pem(), "evil.example").status == 403);
+  }
+  {
+    Client c(gateway->port());  // the registry's host on another port
+    CHECK(c.Connect("registry.example:8443", gateway->ca_pem(), "registry.example").status == 403);
+  }
+  {
+    Client c(gateway->port());
+    CHECK(c.Request("GET", "http://evil.example/x", "evil.example").status == 403);
+  }
+  {
+    // Fronting: CONNECT the registry, then ask TLS for another name. The gateway has no
+    // certificate for it, and refuses the name even if the client does not check.
+    Client c(gateway->port());
+    bool handshake = true;
+    REQUIRE(c.Connect("registry.example:443", gateway->ca_pem(), "evil.example", &handshake)
+                .status == 200);
+    CHECK_FALSE(handshake);
+  }
+  {
+    Client c(gateway->port());
+    bool handshake = false;
+    REQUIRE(c.Connect("registry.example:443", gateway->ca_pem(), "registry.example", &handshake)
+                .status == 200);
+    REQUIRE(handshake);
+    Answer a = c.Request("GET", "/left-pad", "evil.example");
+    CHECK(a.status == 421);
+    CHECK(a.closed);
+  }
+  {
+    Client c(gateway->port());
+    CHECK(c.Request("GET", "http://127.0.0.1:4873/left-pad", "evil.example").status == 421);
+  }
+  gateway->Close();
+  int refused = 0;
+  for (const GatewayEvent& e : gateway->Events()) refused += e.refused;
+  CHECK(refused >= 5);
+  CHECK(http.requests().empty());
+}
+
+TEST_CASE_METHOD(GatewayFixture, "script mode serves the prefetched tarballs and nothing else") {
+  const std::string bytes(200000, 'x');
+  const Integrity integrity = Sha512Of(bytes);
+  REQUIRE(cache->PutTarball(integrity, bytes).ok());
+  std::unique_ptr<Gateway> gateway =
+      Start({.mode = GatewayMode::kScript,
+             .tarballs = {{"http://127.0.0.1:4873/a/-/a-1.0.0.tgz", integrity}}});
+  Client c(gateway->port());
+  Answer a = c.Request("GET", "http://127.0.0.1:4873/a/-/a-1.0.0.tgz", "127.0.0.1:4873");
+  CHECK(a.status == 200);
+  CHECK(a.body == bytes);
+  Client d(gateway->port());
+  CHECK(d.Request("GET", "http://127.0.0.1:4873/b/-/b-1.0.0.tgz", "127.0.0.1:4873").status == 403);
+  Client e(gateway->port());
+  CHECK(e.Request("GET", "http://127.0.0.1:4873/a", "127.0.0.1:4873").status == 403);
+  gateway->Close();
+  CHECK(Refused(*gateway, "GET", "/b/-/b-1.0.0.tgz"));
+  CHECK(Refused(*gateway, "GET", "/a"));
+  CHECK(http.requests().empty());  // nothing went upstream
+}
+
+TEST_CASE_METHOD(GatewayFixture, "a registry that fails or lies is a clear failure, not a hang") {
+  const Integrity integrity = Sha512Of("the real bytes");
+  std::unique_ptr<Gateway> gateway =
+      Start({.tarballs = {{"http://127.0.0.1:4873/a/-/a-1.0.0.tgz", integrity}}});
+  http.Answer("GET", "http://127.0.0.1:4873/a/-/a-1.0.0.tgz", 200, "forged bytes");
+  http.Answer("GET", "http://127.0.0.1:4873/down", 503, "");
+  http.Answer("GET", "http://127.0.0.1:4873/garbage", 200, "<html>");
+  Client c(gateway->port());
+  CHECK(c.Request("GET", "http://127.0.0.1:4873/a/-/a-1.0.0.tgz", "127.0.0.1:4873").status == 502);
+  CHECK(c.Request("GET", "http://127.0.0.1:4873/down", "127.0.0.1:4873").status == 502);
+  CHECK(c.Request("GET", "http://127.0.0.1:4873/garbage", "127.0.0.1:4873").status == 502);
+  gateway->Close();
+  int failed = 0;
+  for (const GatewayEvent& e : gateway->Events()) {
+    failed += e.failed;
+    CHECK_FALSE(e.refused);
+  }
+  CHECK(failed == 3);
+  CHECK(!cache->HasTarball(integrity));
+}
+
+TEST_CASE_METHOD(GatewayFixture, "Close() cuts idle and half-sent connections at once") {
+  std::unique_ptr<Gateway> gateway = Start({});
+  Client idle(gateway->port());
+  Client half(gateway->port());
+  half.Write("GET http://127.0.0.1:4873/a HTTP/1.1\r\nHost: 127.0.0.1");
+  gateway->Close();  // returns: nothing waits on the idle timeout
+  CHECK(gateway->Events().empty());
+}
+
+}  // namespace
+}  // namespace ovvoc::agent::registry

@@ -1,0 +1,351 @@
+// The registry component's parts that need no network: which requests count as reads, integrity,
+// the cache, lockfiles, and the client over a fake HTTP client.
+#include <catch2/catch.hpp>
+#include <openssl/sha.h>
+#include <unistd.h>
+
+#include <map>
+#include <string>
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "agent/registry/cache.h"
+#include "agent/registry/client.h"
+#include "agent/registry/endpoint.h"
+#include "agent/registry/integrity.h"
+#include "agent/registry/prefetch.h"
+#include "common/clock.h"
+#include "common/crypto.h"
+#include "common/files.h"
+#include "tests/support/fake_http.h"
+#include "tests/support/temp_dir.h"
+
+namespace ovvoc::agent::registry {
+namespace {
+
+using testing::FakeHttpClient;
+using testing::TempDir;
+
+RegistryEndpoint Endpoint(const std::string& url, const std::string& scope = "") {
+  ovvoc::v1::Registry registry;
+  registry.set_url(url);
+  registry.set_scope(scope);
+  absl::StatusOr<RegistryEndpoint> endpoint = RegistryEndpoint::FromProto(registry, false);
+  REQUIRE(endpoint.ok());
+  return *endpoint;
+}
+
+Integrity Sha512Of(absl::string_view data) {
+  unsigned char digest[64];
+  SHA512(reinterpret_cast<const unsigned char*>(data.data()), data.size(), digest);
+  return Integrity{"sha512", std::string(reinterpret_cast<char*>(digest), sizeof(digest))};
+}
+
+TEST_CASE("registry URLs: origin, path and scope") {
+  RegistryEndpoint npm = Endpoint("https://Registry.NPMjs.org");
+  CHECK(npm.url == "https://registry.npmjs.org/");
+  CHECK(npm.path == "/");
+  CHECK(npm.port == 443);
+  RegistryEndpoint mirror = Endpoint("http://127.0.0.1:4873/npm", "@acme");
+  CHECK(mirror.url == "http://127.0.0.1:4873/npm/");
+  CHECK(mirror.origin() == "http://127.0.0.1:4873");
+  CHECK(mirror.path == "/npm/");
+  CHECK(mirror.scope == "@acme");
+  ovvoc::v1::Registry bad;
+  for (const char* url : {"ftp://h/", "https://u:p@h/", "https://h/a/../b", "https://h/?q",
+                          "https://h/%2e", "https://h//x"}) {
+    INFO(url);
+    bad.set_url(url);
+    CHECK(!RegistryEndpoint::FromProto(bad, false).ok());
+  }
+  bad.set_url("https://h/");
+  bad.set_scope("acme");
+  CHECK(!RegistryEndpoint::FromProto(bad, false).ok());
+}
+
+TEST_CASE("credentials become one Authorization header") {
+  RegistryEndpoint e = Endpoint("https://h/");
+  CHECK(e.Authorization().empty());
+  e.credential.set_token("t0ken");
+  CHECK(e.Authorization() == "Bearer t0ken");
+  e.credential.clear_token();
+  e.credential.set_username("u");
+  e.credential.set_password("p");
+  CHECK(e.Authorization() == "Basic dTpw");
+}
+
+TEST_CASE("only GET and HEAD of packuments and tarballs under the registry's path are reads") {
+  RegistryEndpoint root = Endpoint("https://registry.npmjs.org/");
+  struct Read {
+    const char* method;
+    const char* target;
+    ReadKind kind;
+    const char* package;
+  };
+  const Read reads[] = {
+      {"GET", "/express", ReadKind::kPackument, "express"},
+      {"HEAD", "/express", ReadKind::kPackument, "express"},
+      {"GET", "/@types%2fnode", ReadKind::kPackument, "@types/node"},
+      {"GET", "/@types%2Fnode", ReadKind::kPackument, "@types/node"},
+      {"GET", "/@types/node", ReadKind::kPackument, "@types/node"},
+      {"GET", "/JSONStream", ReadKind::kPackument, "JSONStream"},
+      {"GET", "/express/-/express-4.18.2.tgz", ReadKind::kTarball, "express"},
+      {"GET", "/@types/node/-/node-20.1.0.tgz", ReadKind::kTarball, "@types/node"},
+  };
+  for (const Read& r : reads) {
+    INFO(r.method << " " << r.target);
+    absl::StatusOr<RegistryRead> read = ClassifyRead(root, r.method, r.target);
+    REQUIRE(read.ok());
+    CHECK(read->kind == r.kind);
+    CHECK(read->package == r.package);
+  }
+  const std::pair<const char*, const char*> refused[] = {
+      {"PUT", "/my-package"},                           // publish
+      {"PUT", "/-/user/org.couchdb.user:mallory"},      // adduser
+      {"GET", "/-/v1/search?text=c2VjcmV0"},            // search, data in the query
+      {"GET", "/-/whoami"},
+      {"PUT", "/-/package/express/dist-tags/latest"},   // dist-tag write
+      {"GET", "/-/package/express/dist-tags"},
+      {"POST", "/-/npm/v1/security/advisories/bulk"},   // audit
+      {"POST", "/-/npm/v1/tokens"},
+      {"DELETE", "/express/-rev/1-abc"},                // unpublish
+      {"GET", "/express?write=true"},
+      {"GET", "/express/4.18.2"},
+      {"GET", "/express/-/express-4.18.2.tgz/../../x"},
+      {"GET", "/../etc/passwd"},
+      {"GET", "/.hidden"},
+      {"GET", "/a%2fb"},
+      {"GET", "/@types%2fnode%2fx"},
+      {"GET", "/express/-/express.exe"},
+      {"GET", "//express"},
+      {"GET", "/"},
+      {"OPTIONS", "/express"},
+  };
+  for (const auto& [method, target] : refused) {
+    INFO(method << " " << target);
+    absl::StatusOr<RegistryRead> read = ClassifyRead(root, method, target);
+    REQUIRE(!read.ok());
+    CHECK(absl::IsPermissionDenied(read.status()));
+  }
+  // A registry at /npm/ opens nothing else on its host.
+  RegistryEndpoint sub = Endpoint("https://artifacts.example/npm/");
+  CHECK(ClassifyRead(sub, "GET", "/npm/express").ok());
+  CHECK(!ClassifyRead(sub, "GET", "/express").ok());
+  CHECK(!ClassifyRead(sub, "GET", "/admin/users").ok());
+  CHECK(!ClassifyRead(sub, "GET", "/npmx/express").ok());
+}
+
+TEST_CASE("a finding names the path, never a query's data") {
+  CHECK(PathForReport("/-/v1/search?text=secret") ==
+        "/-/v1/search (with a query of 12 bytes, not shown)");
+  CHECK(PathForReport("/a\x01" "b") == "/a?b");
+  CHECK(PathForReport(std::string(500, 'a')).size() == 203);
+}
+
+TEST_CASE("integrity: the strongest usable hash counts, and bytes are checked against it") {
+  Integrity good = Sha512Of("hello");
+  CHECK(good.algorithm == "sha512");
+  CHECK(VerifyIntegrity(good, "hello").ok());
+  absl::Status bad = VerifyIntegrity(good, "hellO");
+  CHECK(absl::IsDataLoss(bad));
+  CHECK(absl::StrContains(bad.message(), good.ToString()));
+  // sha1 beside sha512: sha512 wins; unknown and malformed entries are skipped.
+  absl::StatusOr<Integrity> mixed = ParseIntegrity(
+      absl::StrCat("sha1-qUqP5cyxm6YcTAhz05Hph5gvu9M= md5-xyz sha512-bad ", good.ToString()));
+  REQUIRE(mixed.ok());
+  CHECK(*mixed == good);
+  CHECK(ParseIntegrity("sha1-qUqP5cyxm6YcTAhz05Hph5gvu9M=")->algorithm == "sha1");
+  CHECK(!ParseIntegrity("").ok());
+  CHECK(!ParseIntegrity("sha512-AAAA").ok());  // wrong length
+  CHECK(!ParseIntegrity("md5-1B2M2Y8AsgTpgAmY7PhCfg==").ok());
+}
+
+TEST_CASE("the cache keeps only verified tarballs and evicts the least recently used") {
+  TempDir dir;
+  auto cache = RegistryCache::Open(dir.Sub("cache"), 250);
+  REQUIRE(cache.ok());
+  const std::string a(100, 'a'), b(100, 'b'), c(100, 'c');
+  const Integrity ia = Sha512Of(a), ib = Sha512Of(b), ic = Sha512Of(c);
+  CHECK(absl::IsDataLoss((*cache)->PutTarball(ia, b)));  // forged bytes are not kept
+  CHECK(!(*cache)->HasTarball(ia));
+  REQUIRE((*cache)->PutTarball(ia, a).ok());
+  REQUIRE((*cache)->PutTarball(ib, b).ok());
+  REQUIRE((*cache)->OpenTarball(ia).ok());  // a is now more recent than b
+  REQUIRE((*cache)->PutTarball(ic, c).ok());
+  CHECK((*cache)->HasTarball(ia));
+  CHECK(!(*cache)->HasTarball(ib));
+  CHECK((*cache)->HasTarball(ic));
+  CHECK((*cache)->bytes() == 200);
+
+  // What is on disk is checked again when read: a damaged entry is dropped, not served.
+  REQUIRE(files::WriteFile(dir.Sub("cache/tarballs/" + ia.Key() + ".tgz"), b).ok());
+  CHECK(absl::IsNotFound((*cache)->OpenTarball(ia).status()));
+  CHECK(!(*cache)->HasTarball(ia));
+
+  // Reopened: entries survive, half-written files do not.
+  REQUIRE(files::WriteFile(dir.Sub("cache/tarballs/x.tgz.tmp.123456"), "half").ok());
+  cache->reset();
+  auto again = RegistryCache::Open(dir.Sub("cache"), 250);
+  REQUIRE(again.ok());
+  CHECK((*again)->HasTarball(ic));
+  CHECK(!files::Exists(dir.Sub("cache/tarballs/x.tgz.tmp.123456")));
+
+  CachedPackument p{"{\"name\":\"x\"}", "application/json", "\"etag\"", "", absl::FromUnixSeconds(5)};
+  REQUIRE((*again)->PutPackument("key", p).ok());
+  std::optional<CachedPackument> got = (*again)->GetPackument("key");
+  REQUIRE(got);
+  CHECK(got->body == p.body);
+  CHECK(got->etag == "\"etag\"");
+  CHECK(got->fetched == p.fetched);
+  CHECK(!(*again)->GetPackument("other"));
+}
+
+struct ClientFixture {
+  TempDir dir;
+  FakeHttpClient http;
+  ManualClock clock;
+  std::unique_ptr<RegistryCache> cache = *RegistryCache::Open(dir.Sub("cache"), 1 << 20);
+  RegistryClient client{http, *cache, clock,
+                        RegistryClientOptions{.retry = {.attempts = 2, .sleep = [](absl::Duration) {}}}};
+  RegistryEndpoint endpoint = Endpoint("https://registry.example/npm/");
+};
+
+TEST_CASE_METHOD(ClientFixture, "packuments: cached while fresh, revalidated after, never malformed") {
+  http::Response ok{200, {{"etag", "\"v1\""}, {"content-type", "application/json"}}, "{\"name\":\"a\"}"};
+  http.Answer("GET", "https://registry.example/npm/a", ok);
+  absl::StatusOr<CachedPackument> p = client.Packument(endpoint, "/npm/a", kAcceptCorgi);
+  REQUIRE(p.ok());
+  CHECK(p->body == ok.body);
+  REQUIRE(client.Packument(endpoint, "/npm/a", kAcceptCorgi).ok());
+  CHECK(http.requests().size() == 1);  // fresh: from the cache
+  CHECK(http.requests()[0].headers[0].second == kAcceptCorgi);
+
+  clock.Advance(absl::Minutes(6));
+  http.Answer("GET", "https://registry.example/npm/a", http::Response{304, {}, ""});
+  p = client.Packument(endpoint, "/npm/a", kAcceptCorgi);
+  REQUIRE(p.ok());
+  CHECK(p->body == ok.body);
+  const std::vector<http::Request> sent = http.requests();
+  REQUIRE(sent.size() == 2);
+  bool revalidated = false;
+  for (const auto& [name, value] : sent[1].headers) {
+    revalidated |= name == "If-None-Match" && value == "\"v1\"";
+  }
+  CHECK(revalidated);
+
+  http.Answer("GET", "https://registry.example/npm/bad", 200, "{\"name\": ");
+  CHECK(absl::IsDataLoss(client.Packument(endpoint, "/npm/bad", kAcceptFull).status()));
+  http.Answer("GET", "https://registry.example/npm/list", 200, "[1,2]");
+  CHECK(absl::IsDataLoss(client.Packument(endpoint, "/npm/list", kAcceptFull).status()));
+  http.Answer("GET", "https://registry.example/npm/none", 404, "{}");
+  CHECK(absl::IsNotFound(client.Packument(endpoint, "/npm/none", kAcceptFull).status()));
+  http.Answer("GET", "https://registry.example/npm/down", 503, "");
+  absl::Status down = client.Packument(endpoint, "/npm/down", kAcceptFull).status();
+  CHECK(absl::IsUnavailable(down));
+  CHECK(absl::StrContains(down.message(), "503"));
+  CHECK(absl::IsNotFound(client.CachedOnly(endpoint, "/npm/bad", kAcceptFull).status()));
+}
+
+TEST_CASE_METHOD(ClientFixture, "tarballs: checked before they are kept; credentials only upstream") {
+  endpoint.credential.set_token("s3cret");
+  endpoint.allow_internal = false;
+  const std::string bytes = "tarball bytes";
+  const Integrity integrity = Sha512Of(bytes);
+  http.Answer("GET", "https://registry.example/npm/a/-/a-1.0.0.tgz", 200, "forged bytes");
+  absl::Status forged = client.Tarball(endpoint, "/npm/a/-/a-1.0.0.tgz", integrity).status();
+  CHECK(absl::IsDataLoss(forged));
+  CHECK(absl::StrContains(forged.message(), "does not match"));
+  CHECK(!cache->HasTarball(integrity));
+
+  http.Answer("GET", "https://registry.example/npm/b/-/b-1.0.0.tgz", 200, bytes);
+  REQUIRE(client.Tarball(endpoint, "/npm/b/-/b-1.0.0.tgz", integrity).ok());
+  CHECK(cache->HasTarball(integrity));
+  const std::vector<http::Request> sent = http.requests();
+  REQUIRE(sent.size() == 2);
+  CHECK(sent[1].headers.size() == 1);
+  CHECK(sent[1].headers[0].second == "Bearer s3cret");
+  CHECK(sent[1].check_address != nullptr);  // not allow_internal: addresses are checked
+  // The same bytes again: from the cache, whatever URL names them.
+  REQUIRE(client.Tarball(endpoint, "/npm/c/-/c-1.0.0.tgz", integrity).ok());
+  CHECK(http.requests().size() == 2);
+}
+
+TEST_CASE("lockfiles v1, v2 and v3 name their registry tarballs") {
+  std::vector<RegistryEndpoint> registries = {Endpoint("http://127.0.0.1:4873/", "@acme"),
+                                              Endpoint("https://mirror.example/npm/")};
+  const std::string sri = Sha512Of("x").ToString();
+  const std::string v3 = absl::StrCat(R"({"lockfileVersion": 3, "packages": {
+    "": {"name": "app"},
+    "node_modules/a": {"version": "1.0.0", "resolved": "https://registry.npmjs.org/a/-/a-1.0.0.tgz", "integrity": ")", sri, R"("},
+    "node_modules/@acme/b": {"version": "2.0.0", "resolved": "http://127.0.0.1:4873/@acme/b/-/b-2.0.0.tgz", "integrity": ")", sri, R"("},
+    "node_modules/alias": {"name": "real", "version": "3.0.0", "integrity": ")", sri, R"("},
+    "node_modules/linked": {"link": true, "resolved": "packages/linked"},
+    "node_modules/a/node_modules/bundled": {"version": "1.0.0", "inBundle": true},
+    "node_modules/g": {"version": "1.0.0", "resolved": "git+ssh://git@github.com/x/g.git#abc"},
+    "node_modules/elsewhere": {"version": "1.0.0", "resolved": "https://evil.example/e.tgz", "integrity": ")", sri, R"("}
+  }})");
+  absl::StatusOr<LockfilePackages> locked = ReadLockfile(v3, registries);
+  REQUIRE(locked.ok());
+  REQUIRE(locked->packages.size() == 3);
+  std::map<std::string, std::string> urls;
+  for (const LockedPackage& p : locked->packages) urls[p.name] = p.url;
+  // npm's replace-registry-host: the public registry's URL moves to the configured default.
+  CHECK(urls["a"] == "https://mirror.example/npm/a/-/a-1.0.0.tgz");
+  CHECK(urls["@acme/b"] == "http://127.0.0.1:4873/@acme/b/-/b-2.0.0.tgz");
+  REQUIRE(urls.count("real") == 1);  // an alias: its target
+  CHECK(urls["real"].empty());
+  REQUIRE(locked->unsupported.size() == 2);
+  const std::string unsupported = absl::StrJoin(locked->unsupported, "\n");
+  CHECK(absl::StrContains(unsupported, "g@1.0.0 comes from git+ssh"));
+  CHECK(absl::StrContains(unsupported, "elsewhere@1.0.0 is fetched from a URL outside"));
+
+  const std::string v1 = absl::StrCat(R"({"lockfileVersion": 1, "dependencies": {
+    "a": {"version": "1.0.0", "resolved": "https://mirror.example/npm/a/-/a-1.0.0.tgz", "integrity": ")", sri, R"(",
+          "dependencies": {"b": {"version": "npm:c@2.0.0", "resolved": "https://mirror.example/npm/c/-/c-2.0.0.tgz", "integrity": ")", sri, R"("}}}
+  }})");
+  locked = ReadLockfile(v1, registries);
+  REQUIRE(locked.ok());
+  REQUIRE(locked->packages.size() == 2);
+  CHECK(locked->packages[1].name == "c");
+  CHECK(locked->packages[1].version == "2.0.0");
+
+  for (const char* bad : {"", "[]", "{}", R"({"lockfileVersion": 9})",
+                          R"({"lockfileVersion": 3, "packages": []})",
+                          R"({"lockfileVersion": 3, "packages": {"node_modules/a": 1}})",
+                          R"({"lockfileVersion": 3, "packages": {"node_modules/a": {}}})"}) {
+    INFO(bad);
+    CHECK(absl::IsInvalidArgument(ReadLockfile(bad, registries).status()));
+  }
+}
+
+TEST_CASE_METHOD(ClientFixture, "prefetch fetches each tarball once and fails on forged bytes") {
+  std::vector<RegistryEndpoint> registries = {endpoint};
+  const std::string a = "A", b = "B";
+  http.Answer("GET", "https://registry.example/npm/a/-/a-1.0.0.tgz", 200, a);
+  http.Answer("GET", "https://registry.example/npm/b", 200,
+              R"({"versions": {"2.0.0": {"dist": {"tarball": "https://registry.example/npm/b/-/b-2.0.0.tgz"}}}})");
+  http.Answer("GET", "https://registry.example/npm/b/-/b-2.0.0.tgz", 200, b);
+  std::vector<LockedPackage> packages = {
+      {"a", "1.0.0", "https://registry.example/npm/a/-/a-1.0.0.tgz", Sha512Of(a)},
+      {"b", "2.0.0", "", Sha512Of(b)}};
+  absl::StatusOr<Prefetched> got = Prefetch(client, registries, packages, 2, {});
+  REQUIRE(got.ok());
+  CHECK(got->fetched == 2);
+  CHECK(got->tarballs.size() == 2);
+  CHECK(got->tarballs.count("https://registry.example/npm/b/-/b-2.0.0.tgz") == 1);
+  CHECK(got->packages == std::set<std::string>{"b"});
+  got = Prefetch(client, registries, packages, 2, {});
+  REQUIRE(got.ok());
+  CHECK(got->fetched == 0);  // all cached now
+
+  packages.push_back({"c", "1.0.0", "https://registry.example/npm/c/-/c-1.0.0.tgz", Sha512Of("C")});
+  http.Answer("GET", "https://registry.example/npm/c/-/c-1.0.0.tgz", 200, "not C");
+  got = Prefetch(client, registries, packages, 2, {});
+  REQUIRE(!got.ok());
+  CHECK(absl::IsDataLoss(got.status()));
+  CHECK(absl::StartsWith(got.status().message(), "c@1.0.0: "));
+}
+
+}  // namespace
+}  // namespace ovvoc::agent::registry
