@@ -15,6 +15,8 @@
 #include "agent/sandbox/hardening.h"
 #include "agent/registry/request_head.h"
 #include "agent/workspace/beneath.h"
+#include "agent/registry/npm_cache.h"
+#include "common/crypto.h"
 #include "common/files.h"
 #include "common/logging.h"
 #include "common/status_macros.h"
@@ -124,10 +126,9 @@ absl::Status SandboxSession::Prepare(JobContext& job) {
 }
 
 std::vector<std::string> SandboxSession::RegistryEnv(const registry::Gateway* gateway) const {
-  // npm asks nothing of the network beyond packages: no audit, funding or update check (each
-  // would be a refused request, and a finding, in every job).
-  std::vector<std::string> env = {"npm_config_audit=false", "npm_config_fund=false",
-                                  "npm_config_update_notifier=false"};
+  // (sandbox::BaseEnvironment already turns off npm's audit, funding and update checks: each
+  // would be a refused request, and a finding, in every job.)
+  std::vector<std::string> env;
   for (const ovvoc::v1::Registry& registry : registries_) {
     env.push_back(registry.scope().empty() ? "npm_config_registry=" + registry.url()
                                            : absl::StrCat("npm_config_", registry.scope(),
@@ -142,6 +143,9 @@ std::vector<std::string> SandboxSession::RegistryEnv(const registry::Gateway* ga
     env.push_back("HTTPS_PROXY=" + proxy);
     env.push_back(absl::StrCat("npm_config_cafile=", kCaInContainer));
     env.push_back(absl::StrCat("NODE_EXTRA_CA_CERTS=", kCaInContainer));
+  }
+  if (!seeded_cache_.empty()) {
+    env.push_back(absl::StrCat("npm_config_cache=/home/ovvoc/", seeded_cache_));
   }
   return env;
 }
@@ -251,6 +255,17 @@ absl::Status SandboxSession::PrefetchLockfile(JobContext& job) {
             locked.packages.size(), prefetched->fetched,
             absl::FormatDuration(job.Now() - start));
   prefetched_ = *std::move(prefetched);
+  // npm then finds every tarball in its own cache by integrity and asks the gateway for none. A
+  // fresh name, made by the agent: nothing the job left in its home is written through.
+  const std::string name = absl::StrCat(".ovvoc-npm-cache-", crypto::HexEncode(crypto::RandomBytes(6)));
+  absl::StatusOr<int> seeded = registry::SeedNpmCache(settings_.registry->cache(), *prefetched_,
+                                                      disk_->home_dir(), name, uid_->uid());
+  if (seeded.ok()) {
+    seeded_cache_ = name;
+  } else {
+    log::Warning("job %s: cannot seed npm's cache (npm will fetch through the gateway): %s",
+                 job.spec().job_id(), seeded.status().ToString());
+  }
   return absl::OkStatus();
 }
 

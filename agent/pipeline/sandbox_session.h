@@ -73,8 +73,9 @@ class SandboxSession {
                                           std::vector<std::string> argv, Network network);
 
   // Reads the work tree's lockfile and fetches every tarball it names into the agent's cache
-  // (registry/prefetch.h), so that script mode can serve them. A failure says which package
-  // and why (a registry whose bytes do not match the lockfile: DataLoss).
+  // (registry/prefetch.h), so that script mode can serve them, and seeds a fresh npm cache in
+  // the job's home with them (registry/npm_cache.h), which later commands use. A failure says
+  // which package and why (a registry whose bytes do not match the lockfile: DataLoss).
   absl::Status PrefetchLockfile(JobContext& job);
 
   // What the gateway could not serve during the last Run() (the registry failed or lied), one
@@ -106,6 +107,7 @@ class SandboxSession {
   std::vector<ovvoc::v1::Registry> registries_;  // JobRegistries(), made by Prepare()
   std::vector<registry::RegistryEndpoint> endpoints_;  // the same, parsed, made by Prepare()
   std::optional<registry::Prefetched> prefetched_;     // by PrefetchLockfile()
+  std::string seeded_cache_;  // the npm cache PrefetchLockfile() filled, in the job's home
   std::vector<std::string> gateway_problems_;          // of the last Run()
 };
 

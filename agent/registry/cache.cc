@@ -139,15 +139,24 @@ absl::Status RegistryCache::Scan() {
 
 absl::StatusOr<UniqueFd> RegistryCache::OpenTarball(const Integrity& integrity) {
   const std::string name = TarballName(integrity);
+  bool checked = false;
   {
     absl::MutexLock lock(&mu_);
-    if (entries_.count(name) == 0) return absl::NotFoundError(integrity.ToString());
+    auto it = entries_.find(name);
+    if (it == entries_.end()) return absl::NotFoundError(integrity.ToString());
+    checked = it->second.checked;
     Touch(name);
   }
-  // Checked again on every read: entries are written without fsync, so a crash can leave one
-  // short, and hashing what sits in the page cache costs little beside serving it.
+  // Checked once per process when first read: entries are written without fsync, so a crash
+  // can leave one short. What this process wrote or already checked is not hashed again.
   UniqueFd fd(::open((dir_ + "/" + name).c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW));
-  if (fd.valid() && Matches(fd.get(), integrity)) return fd;
+  if (fd.valid() && (checked || Matches(fd.get(), integrity))) {
+    if (!checked) {
+      absl::MutexLock lock(&mu_);
+      if (auto it = entries_.find(name); it != entries_.end()) it->second.checked = true;
+    }
+    return fd;
+  }
   log::Warning("registry cache: %s is missing or damaged; dropping it", name);
   absl::MutexLock lock(&mu_);
   Forget(name);
@@ -162,7 +171,11 @@ bool RegistryCache::HasTarball(const Integrity& integrity) {
 
 absl::Status RegistryCache::PutTarball(const Integrity& integrity, absl::string_view bytes) {
   OVVOC_RETURN_IF_ERROR(VerifyIntegrity(integrity, bytes));
-  return Store(TarballName(integrity), bytes);
+  const std::string name = TarballName(integrity);
+  OVVOC_RETURN_IF_ERROR(Store(name, bytes));
+  absl::MutexLock lock(&mu_);
+  if (auto it = entries_.find(name); it != entries_.end()) it->second.checked = true;
+  return absl::OkStatus();
 }
 
 std::optional<CachedPackument> RegistryCache::GetPackument(absl::string_view key) {
@@ -206,7 +219,7 @@ void RegistryCache::Touch(const std::string& name) {
 
 void RegistryCache::Add(const std::string& name, uint64_t size) {
   lru_.push_front(name);
-  entries_[name] = Entry{size, lru_.begin()};
+  entries_[name] = Entry{size, false, lru_.begin()};
   bytes_ += size;
 }
 

@@ -2,7 +2,8 @@
 // every job it runs. It is never mounted into a container, so no job can write to it; what it
 // holds was fetched by the agent itself:
 //   tarballs/<algo>-<hex>.tgz   content-addressed by integrity, written only once the bytes
-//                               matched it: a registry serving forged bytes adds nothing
+//                               matched it: a registry serving forged bytes adds nothing;
+//                               hashed again when first read by a later process
 //   packuments/<hex>.json       a packument (one URL and Accept), with the validators and the
 //                               time it was fetched
 // Size-capped: the least recently used entries go first once the cap is passed.
@@ -61,6 +62,7 @@ class RegistryCache {
  private:
   struct Entry {
     uint64_t size = 0;
+    bool checked = false;  // this process wrote it or hashed it since (tarballs)
     std::list<std::string>::iterator lru;  // into lru_, most recent first
   };
 

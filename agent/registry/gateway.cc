@@ -5,6 +5,8 @@
 #include <openssl/err.h>
 #include <openssl/ssl.h>
 #include <poll.h>
+#include <pthread.h>
+#include <signal.h>
 #include <sys/eventfd.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -574,6 +576,13 @@ void Gateway::AcceptLoop() {
     auto worker = std::make_unique<Worker>();
     Worker* w = worker.get();
     w->thread = std::thread([this, w, c = std::move(client)]() mutable {
+      // A client that closes while TLS writes to it raises SIGPIPE on this thread (OpenSSL
+      // writes without MSG_NOSIGNAL), which would end the agent. Blocked, it stays pending on
+      // this thread and goes with it; the write fails with EPIPE instead.
+      sigset_t pipe;
+      sigemptyset(&pipe);
+      sigaddset(&pipe, SIGPIPE);
+      pthread_sigmask(SIG_BLOCK, &pipe, nullptr);
       Connection(*this, c.get()).Run();
       LingeringClose(c.get(), stop_fd_.get());
       {

@@ -199,9 +199,15 @@ absl::StatusOr<Prefetched> Prefetch(RegistryClient& client,
       return absl::FailedPreconditionError(
           absl::StrCat(what, ": its tarball is outside the job's registries"));
     }
+    // The agent reads what npm would read, nothing else: a tarball path, never the API.
+    const std::string path = url.substr(endpoint->origin().size());
+    absl::StatusOr<RegistryRead> read = ClassifyRead(*endpoint, "GET", path);
+    if (!read.ok() || read->kind != ReadKind::kTarball) {
+      return absl::FailedPreconditionError(
+          absl::StrCat(what, ": its tarball URL is not a package tarball of the registry"));
+    }
     const bool cached = client.cache().HasTarball(package.integrity);
-    absl::StatusOr<UniqueFd> file =
-        client.Tarball(*endpoint, url.substr(endpoint->origin().size()), package.integrity, stop);
+    absl::StatusOr<UniqueFd> file = client.Tarball(*endpoint, path, package.integrity, stop);
     if (!file.ok()) {
       return absl::Status(file.status().code(), absl::StrCat(what, ": ", file.status().message()));
     }

@@ -1,5 +1,7 @@
 #include "agent/sandbox/container_exec.h"
 
+#include <algorithm>
+
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "agent/sandbox/classify.h"
@@ -39,8 +41,18 @@ absl::Status ContainerSandbox::KillStrays() {
 absl::StatusOr<ExecResult> ContainerSandbox::Exec(const ExecSpec& exec,
                                                   const std::function<bool()>& cancelled) {
   if (!cgroup_.has_value()) return absl::FailedPreconditionError("the container is not running");
+  // The command's own variables replace the container's of the same name: one value each.
   std::vector<std::string> env = spec_.env;
-  env.insert(env.end(), exec.env.begin(), exec.env.end());
+  for (const std::string& var : exec.env) {
+    const std::string key = var.substr(0, var.find('=') + 1);
+    auto same = std::find_if(env.begin(), env.end(),
+                             [&key](const std::string& e) { return e.compare(0, key.size(), key) == 0; });
+    if (same != env.end()) {
+      *same = var;
+    } else {
+      env.push_back(var);
+    }
+  }
   PhaseEnd end;
   end.before = cgroup_->Read();
   cgroup_->ResetPeakMemory();

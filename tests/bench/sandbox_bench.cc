@@ -42,6 +42,7 @@
 #include "common/files.h"
 #include "common/http.h"
 #include "common/tls.h"
+#include "tests/bench/npm_bench_util.h"
 #include "tests/support/git_http_server.h"
 #include "tests/support/temp_dir.h"
 #include "tests/support/verdaccio.h"
@@ -49,41 +50,9 @@
 namespace ovvoc::bench {
 namespace {
 
-using agent::RunOptions;
-using agent::RunProcess;
 namespace sandbox = agent::sandbox;
 
 constexpr char kImageDir[] = "/var/lib/ovvoc/images";
-
-absl::Duration Median(std::vector<absl::Duration> v) {
-  std::sort(v.begin(), v.end());
-  return v[v.size() / 2];
-}
-
-double Ms(absl::Duration d) { return absl::ToDoubleMilliseconds(d); }
-
-absl::Duration Time(const std::function<bool()>& body, bool& ok) {
-  const absl::Time start = absl::Now();
-  ok = body() && ok;
-  return absl::Now() - start;
-}
-
-bool Run(std::vector<std::string> argv, std::vector<std::string> env = {},
-         const std::string& cwd = "", std::string* output = nullptr) {
-  RunOptions run;
-  run.argv = std::move(argv);
-  run.env = env.empty() ? std::vector<std::string>{"PATH=/usr/sbin:/usr/bin:/sbin:/bin"} : env;
-  run.cwd = cwd;
-  run.timeout = absl::Minutes(5);
-  absl::StatusOr<agent::RunResult> r = RunProcess(run);
-  if (output != nullptr && r.ok()) *output = r->output;
-  if (!r.ok() || r->exit_code != 0) {
-    std::fprintf(stderr, "  `%s` failed: %s\n", run.argv[0].c_str(),
-                 r.ok() ? r->output.c_str() : r.status().ToString().c_str());
-    return false;
-  }
-  return true;
-}
 
 // --- 1. lifecycle -------------------------------------------------------------------------
 
@@ -186,31 +155,13 @@ struct JobTimes {
   absl::Duration total() const { return setup + install + build + test; }
 };
 
-// The environment of a bare npm run: the image's node first on PATH, a clean npm config.
-std::vector<std::string> BareEnv(const std::string& node_bin, const std::string& home,
-                                 const std::string& registry) {
-  return {"PATH=" + std::filesystem::path(node_bin).parent_path().string() + ":/usr/bin:/bin",
-          "HOME=" + home,
-          "NODE_EXTRA_CA_CERTS=/etc/ssl/certs/ca-certificates.crt",
-          "npm_config_userconfig=/dev/null",
-          "npm_config_cache=" + home + "/.npm",
-          "npm_config_registry=" + registry,
-          "npm_config_audit=false",
-          "npm_config_fund=false",
-          "npm_config_update_notifier=false",
-          "CI=true"};
-}
-
-// The fixture project with a lockfile made once, bare, against `registry`.
+// The fixture project with a lockfile made once, bare, against `registry`, and a repository
+// of it.
 bool MakeFixture(const std::string& fixture, const std::string& node_bin,
                  const std::string& npm_cli, const std::string& registry,
                  const testing::TempDir& dir, std::string& source, std::string& repo) {
-  source = dir.Sub("fixture");
-  std::filesystem::copy(fixture, source, std::filesystem::copy_options::recursive);
-  if (!Run({node_bin, npm_cli, "install", "--package-lock-only"},
-           BareEnv(node_bin, dir.Sub("lock-home"), registry), source)) {
-    return false;
-  }
+  source = LockedFixture(fixture, node_bin, npm_cli, registry, dir);
+  if (source.empty()) return false;
   repo = dir.Sub("fixture.git");
   return testing::GitHttpServer::CreateBareRepoFromDir(source, repo).ok();
 }

@@ -10,6 +10,7 @@
 #include <openssl/sha.h>
 #include <openssl/ssl.h>
 #include <openssl/x509v3.h>
+#include <signal.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -51,6 +52,9 @@ struct Answer {
 class Client {
  public:
   explicit Client(int port) {
+    // The test's own TLS writes to a gateway that closed must fail, not end the test (the
+    // gateway's threads block SIGPIPE themselves).
+    ::signal(SIGPIPE, SIG_IGN);
     fd_ = UniqueFd(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
     sockaddr_in addr{};
     addr.sin_family = AF_INET;
@@ -339,6 +343,30 @@ TEST_CASE_METHOD(GatewayFixture, "a registry that fails or lies is a clear failu
   }
   CHECK(failed == 3);
   CHECK(!cache->HasTarball(integrity));
+}
+
+// Regression (found while testing the gateway): a container that hung up while the gateway
+// wrote to it over TLS raised SIGPIPE, which ended the whole agent.
+TEST_CASE_METHOD(GatewayFixture, "a client hanging up mid-answer over TLS does not end the agent") {
+  const std::string bytes(4 << 20, 'x');
+  const Integrity integrity = Sha512Of(bytes);
+  REQUIRE(cache->PutTarball(integrity, bytes).ok());
+  std::unique_ptr<Gateway> gateway =
+      Start({.mode = GatewayMode::kScript,
+             .tarballs = {{"https://registry.example/a/-/a-1.0.0.tgz", integrity}}});
+  for (int i = 0; i < 4; ++i) {
+    auto c = std::make_unique<Client>(gateway->port());
+    bool handshake = false;
+    REQUIRE(c->Connect("registry.example:443", gateway->ca_pem(), "registry.example", &handshake)
+                .status == 200);
+    REQUIRE(handshake);
+    ::signal(SIGPIPE, SIG_DFL);  // as in the agent: a SIGPIPE would end this process
+    c->Write("GET /a/-/a-1.0.0.tgz HTTP/1.1\r\nHost: registry.example\r\n\r\n");
+    c.reset();  // gone, with the answer unread: the gateway's next writes meet a reset
+  }
+  gateway->Close();
+  ::signal(SIGPIPE, SIG_IGN);
+  CHECK(gateway->Events().size() <= 4);  // still here: no SIGPIPE ended the process
 }
 
 TEST_CASE_METHOD(GatewayFixture, "Close() cuts idle and half-sent connections at once") {

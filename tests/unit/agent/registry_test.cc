@@ -178,18 +178,18 @@ TEST_CASE("the cache keeps only verified tarballs and evicts the least recently 
   CHECK((*cache)->HasTarball(ic));
   CHECK((*cache)->bytes() == 200);
 
-  // What is on disk is checked again when read: a damaged entry is dropped, not served.
-  REQUIRE(files::WriteFile(dir.Sub("cache/tarballs/" + ia.Key() + ".tgz"), b).ok());
-  CHECK(absl::IsNotFound((*cache)->OpenTarball(ia).status()));
-  CHECK(!(*cache)->HasTarball(ia));
-
-  // Reopened: entries survive, half-written files do not.
+  // Reopened (a later agent process): entries survive, half-written files do not, and what is
+  // on disk is checked when first read: a damaged entry (a crash without fsync) is dropped.
   REQUIRE(files::WriteFile(dir.Sub("cache/tarballs/x.tgz.tmp.123456"), "half").ok());
+  REQUIRE(files::WriteFile(dir.Sub("cache/tarballs/" + ia.Key() + ".tgz"), b).ok());
   cache->reset();
   auto again = RegistryCache::Open(dir.Sub("cache"), 250);
   REQUIRE(again.ok());
-  CHECK((*again)->HasTarball(ic));
   CHECK(!files::Exists(dir.Sub("cache/tarballs/x.tgz.tmp.123456")));
+  CHECK((*again)->HasTarball(ia));
+  CHECK(absl::IsNotFound((*again)->OpenTarball(ia).status()));
+  CHECK(!(*again)->HasTarball(ia));
+  REQUIRE((*again)->OpenTarball(ic).ok());
 
   CachedPackument p{"{\"name\":\"x\"}", "application/json", "\"etag\"", "", absl::FromUnixSeconds(5)};
   REQUIRE((*again)->PutPackument("key", p).ok());
@@ -345,6 +345,15 @@ TEST_CASE_METHOD(ClientFixture, "prefetch fetches each tarball once and fails on
   REQUIRE(!got.ok());
   CHECK(absl::IsDataLoss(got.status()));
   CHECK(absl::StartsWith(got.status().message(), "c@1.0.0: "));
+
+  // A lockfile cannot make the agent fetch the registry's API in its name.
+  const size_t asked = http.requests().size();
+  got = Prefetch(client, registries,
+                 {{"d", "1.0.0", "https://registry.example/npm/-/npm/v1/tokens", Sha512Of("D")}},
+                 2, {});
+  REQUIRE(!got.ok());
+  CHECK(absl::StrContains(got.status().message(), "not a package tarball"));
+  CHECK(http.requests().size() == asked);
 }
 
 }  // namespace
