@@ -1,9 +1,14 @@
 #include "agent/cli/sandbox_flags.h"
 
+#include <sys/stat.h>
+#include <unistd.h>
+
 #include "absl/strings/str_cat.h"
 #include "absl/time/time.h"
 #include "agent/sandbox/backend_factory.h"
+#include "common/files.h"
 #include "common/status_macros.h"
+#include "nlohmann/json.hpp"
 
 namespace ovvoc::agent::cli {
 namespace {
@@ -55,6 +60,12 @@ void AddSandboxFlags(CLI::App* command, SandboxFlags& flags,
                       "(an internal mirror's)")
       ->check(CLI::ExistingFile)
       ->group(group);
+  command->add_option("--registry-credentials", flags.registry_credentials,
+                      "JSON file of registry credentials the agent adds to its own requests "
+                      "(never given to jobs): {\"registries\": [{\"url\": URL, \"token\": T}]}; "
+                      "mode 0600")
+      ->check(CLI::ExistingFile)
+      ->group(group);
   command->add_option("--registry-cache-mib", flags.registry_cache_mib,
                       "Size of the agent's package cache (STATE_DIR/registry-cache), shared by "
                       "its jobs; least recently used packages go first")
@@ -82,6 +93,49 @@ void AddSandboxFlags(CLI::App* command, SandboxFlags& flags,
   command->add_option("--job-timeout", flags.job_timeout, "A whole job")
       ->capture_default_str()
       ->group(group);
+}
+
+absl::StatusOr<std::vector<ovvoc::v1::Registry>> ReadRegistryCredentials(const std::string& path) {
+  struct stat st;
+  if (::stat(path.c_str(), &st) != 0 || !S_ISREG(st.st_mode)) {
+    return absl::InvalidArgumentError(absl::StrCat(path, " is not a regular file"));
+  }
+  if (st.st_uid != ::geteuid() || (st.st_mode & 077) != 0) {
+    return absl::FailedPreconditionError(
+        absl::StrCat(path, " holds registry credentials but others may read it: chown it to the "
+                           "agent's user and chmod 600 it"));
+  }
+  OVVOC_ASSIGN_OR_RETURN(std::string text, files::ReadFile(path));
+  nlohmann::json doc = nlohmann::json::parse(text, nullptr, false);
+  if (!doc.is_object() || !doc["registries"].is_array()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(path, ": expected {\"registries\": [{\"url\": ..., \"token\": ...}]}"));
+  }
+  std::vector<ovvoc::v1::Registry> out;
+  for (const nlohmann::json& entry : doc["registries"]) {
+    auto text_of = [&entry](const char* key) {
+      return entry.is_object() && entry.contains(key) && entry[key].is_string()
+                 ? entry[key].get<std::string>()
+                 : std::string();
+    };
+    ovvoc::v1::Registry registry;
+    registry.set_url(text_of("url"));
+    registry.mutable_credential()->set_token(text_of("token"));
+    registry.mutable_credential()->set_username(text_of("username"));
+    registry.mutable_credential()->set_password(text_of("password"));
+    const bool basic = !registry.credential().username().empty();
+    if (registry.url().empty() || registry.credential().token().empty() == !basic) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          path, ": each registry needs a \"url\" and either a \"token\" or a \"username\" "
+                "and \"password\""));
+    }
+    if (!registry::RegistryEndpoint::FromProto(registry, false).ok()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat(path, ": \"", registry.url(), "\" is not a registry URL"));
+    }
+    out.push_back(std::move(registry));
+  }
+  return out;
 }
 
 absl::StatusOr<std::unique_ptr<SandboxSetup>> MakeSandbox(const SandboxFlags& flags,
@@ -135,6 +189,10 @@ absl::StatusOr<std::unique_ptr<SandboxSetup>> MakeSandbox(const SandboxFlags& fl
   setup->registry = std::make_unique<registry::RegistryClient>(
       *setup->http, *setup->registry_cache, Clock::Real());
   setup->settings.registry = setup->registry.get();
+  if (!flags.registry_credentials.empty()) {
+    OVVOC_ASSIGN_OR_RETURN(setup->settings.credentials,
+                           ReadRegistryCredentials(flags.registry_credentials));
+  }
   return setup;
 }
 

@@ -40,6 +40,7 @@ struct SandboxFlags {
   std::string registry;
   std::vector<std::string> allow_internal;
   std::string registry_ca;  // PEM bundle trusted for registries instead of the system's
+  std::string registry_credentials;  // JSON file of the agent's registry credentials (0600)
   uint64_t registry_cache_mib = 2048;
   uint64_t memory_mib = 512;
   double cpus = 1.0;
@@ -63,6 +64,11 @@ struct SandboxSetup {
   std::unique_ptr<registry::RegistryClient> registry;
   SandboxSettings settings;  // settings.backend and settings.registry point at the above
 };
+
+// The agent's registry credentials: a JSON file {"registries": [{"url": URL, "token": T} or
+// {"url": URL, "username": U, "password": P}, ...]} owned by the agent's user and readable by
+// it alone. FailedPrecondition saying how to fix a file others may read.
+absl::StatusOr<std::vector<ovvoc::v1::Registry>> ReadRegistryCredentials(const std::string& path);
 
 // Validates the flags, verifies the image and builds the backend and the registry client.
 // `state_dir` is agent-owned (the oci backend keeps its verified rootfs there, the registry

@@ -51,7 +51,7 @@ std::string Reason(const std::string& command, const sandbox::ExecResult& r,
 
 // Anything secret that could have reached a log: the forge token, and registry credentials
 // (which never enter the container, but a registry may echo them in an error).
-std::string Scrub(std::string text, const JobContext& job) {
+std::string Scrub(std::string text, const JobContext& job, const SandboxSession& session) {
   auto redact = [&text](const std::string& secret) {
     if (secret.size() >= 4) absl::StrReplaceAll({{secret, "[redacted]"}}, &text);
   };
@@ -60,6 +60,7 @@ std::string Scrub(std::string text, const JobContext& job) {
     redact(registry.credential().token());
     redact(registry.credential().password());
   }
+  for (const std::string& secret : session.Secrets()) redact(secret);
   return text;
 }
 
@@ -103,7 +104,7 @@ class CommandPhase : public Phase {
     OVVOC_ASSIGN_OR_RETURN(sandbox::ExecResult r, session_->Run(job, name_, argv, network_));
     outcome->set_exit_code(r.exit_code);
     outcome->set_termination(r.termination);
-    outcome->set_log_excerpt(Scrub(r.output, job));
+    outcome->set_log_excerpt(Scrub(r.output, job, *session_));
     *outcome->mutable_duration() = ToProto(r.duration);
     ovvoc::v1::ResourceUsage* usage = job.result().mutable_resources();
     usage->set_peak_memory_bytes(std::max(usage->peak_memory_bytes(), r.peak_memory_bytes));
@@ -115,7 +116,7 @@ class CommandPhase : public Phase {
     }
     ovvoc::v1::FailureReport* failure = job.result().mutable_failure();
     failure->set_termination(r.termination);
-    failure->set_log_excerpt(Scrub(r.output, job));
+    failure->set_log_excerpt(Scrub(r.output, job, *session_));
     std::string reason = Reason(outcome->command(), r, session_->limits());
     if (const std::vector<std::string>& problems = session_->gateway_problems(); !problems.empty()) {
       constexpr size_t kShown = 3;
@@ -124,7 +125,7 @@ class CommandPhase : public Phase {
                       absl::StrJoin(problems.begin(),
                                     problems.begin() + std::min(problems.size(), kShown), "; "));
     }
-    return absl::AbortedError(Scrub(std::move(reason), job));
+    return absl::AbortedError(Scrub(std::move(reason), job, *session_));
   }
 
  protected:

@@ -100,6 +100,11 @@ absl::Status SandboxSession::Prepare(JobContext& job) {
     endpoint.allow_internal =
         std::find(settings_.allow_internal.begin(), settings_.allow_internal.end(), host_port) !=
         settings_.allow_internal.end();
+    for (const ovvoc::v1::Registry& configured : settings_.credentials) {
+      absl::StatusOr<registry::RegistryEndpoint> same =
+          registry::RegistryEndpoint::FromProto(configured, false);
+      if (same.ok() && same->url == endpoint.url) endpoint.credential = configured.credential();
+    }
     endpoints_.push_back(std::move(endpoint));
   }
   OVVOC_ASSIGN_OR_RETURN(uid_, sandbox::JobUid::Acquire(settings_.uid_lock_dir));
@@ -125,7 +130,8 @@ absl::Status SandboxSession::Prepare(JobContext& job) {
   return absl::OkStatus();
 }
 
-std::vector<std::string> SandboxSession::RegistryEnv(const registry::Gateway* gateway) const {
+std::vector<std::string> SandboxSession::RegistryEnv(const registry::Gateway* gateway,
+                                                     Network network) const {
   // (sandbox::BaseEnvironment already turns off npm's audit, funding and update checks: each
   // would be a refused request, and a finding, in every job.)
   std::vector<std::string> env;
@@ -146,6 +152,12 @@ std::vector<std::string> SandboxSession::RegistryEnv(const registry::Gateway* ga
   }
   if (!seeded_cache_.empty()) {
     env.push_back(absl::StrCat("npm_config_cache=/home/ovvoc/", seeded_cache_));
+  }
+  if (network == Network::kResolve) {
+    // Resolving runs no code but npm's: not even the program a repository's .npmrc names as
+    // `git` (red team, issue 9: it ran, and its requests went upstream). The environment wins
+    // over the project's .npmrc; a git dependency then fails to resolve, and says so.
+    env.push_back("npm_config_git=/ovvoc/no-git-while-resolving-the-lockfile");
   }
   return env;
 }
@@ -239,9 +251,16 @@ absl::Status SandboxSession::PrefetchLockfile(JobContext& job) {
   }
   job.SetProgress("install", absl::StrCat("fetching ", locked.packages.size(), " packages"));
   const absl::Time start = job.Now();
+  // Bounded like a command: by the phase timeout and what is left of the job's.
+  const absl::Time deadline = std::min(job.deadline(), start + limits_.phase_timeout);
   absl::StatusOr<registry::Prefetched> prefetched =
       registry::Prefetch(*settings_.registry, endpoints_, locked.packages, kPrefetchParallel,
-                         [&job] { return job.cancelled(); });
+                         [&job, deadline] { return job.cancelled() || job.Now() >= deadline; });
+  if (!prefetched.ok() && !job.cancelled() && job.Now() >= deadline) {
+    return absl::DeadlineExceededError(absl::StrCat(
+        "fetching the lockfile's ", locked.packages.size(), " packages did not finish within ",
+        absl::FormatDuration(deadline - start), ": the registry is too slow or not answering"));
+  }
   if (!prefetched.ok()) {
     if (absl::IsDataLoss(prefetched.status())) {
       return absl::DataLossError(absl::StrCat("a registry served a tarball that does not match "
@@ -258,8 +277,8 @@ absl::Status SandboxSession::PrefetchLockfile(JobContext& job) {
   // npm then finds every tarball in its own cache by integrity and asks the gateway for none. A
   // fresh name, made by the agent: nothing the job left in its home is written through.
   const std::string name = absl::StrCat(".ovvoc-npm-cache-", crypto::HexEncode(crypto::RandomBytes(6)));
-  absl::StatusOr<int> seeded = registry::SeedNpmCache(settings_.registry->cache(), *prefetched_,
-                                                      disk_->home_dir(), name, uid_->uid());
+  absl::StatusOr<int> seeded = registry::SeedNpmCache(
+      *settings_.registry, endpoints_, *prefetched_, disk_->home_dir(), name, uid_->uid());
   if (seeded.ok()) {
     seeded_cache_ = name;
   } else {
@@ -267,6 +286,19 @@ absl::Status SandboxSession::PrefetchLockfile(JobContext& job) {
                  job.spec().job_id(), seeded.status().ToString());
   }
   return absl::OkStatus();
+}
+
+std::vector<std::string> SandboxSession::Secrets() const {
+  std::vector<std::string> secrets;
+  for (const registry::RegistryEndpoint& endpoint : endpoints_) {
+    for (const std::string& secret : {endpoint.credential.token(), endpoint.credential.password()}) {
+      if (!secret.empty()) secrets.push_back(secret);
+    }
+    if (std::string header = endpoint.Authorization(); !header.empty()) {
+      secrets.push_back(header.substr(header.find(' ') + 1));  // the Basic form too
+    }
+  }
+  return secrets;
 }
 
 void SandboxSession::RecordAttempts(JobContext& job, absl::string_view phase) {
@@ -291,7 +323,7 @@ absl::StatusOr<sandbox::ExecResult> SandboxSession::Run(JobContext& job, absl::s
   }
   sandbox::ExecSpec exec;
   exec.argv = std::move(argv);
-  exec.env = RegistryEnv(gateway.get());
+  exec.env = RegistryEnv(gateway.get(), network);
   exec.timeout = std::min(limits_.phase_timeout, left);
   absl::StatusOr<sandbox::ExecResult> result =
       sandbox_->Exec(exec, [&job] { return job.cancelled(); });

@@ -33,6 +33,9 @@ struct SandboxSettings {
   std::string registry_override;
   // "host:port" registries that may resolve to private or loopback addresses.
   std::vector<std::string> allow_internal;
+  // The agent's own registry credentials (url and credential), from its configuration: they
+  // replace a job's credential for the same registry URL.
+  std::vector<ovvoc::v1::Registry> credentials;
   // Where jobs' uids are locked (sandbox/job_uid.h): host-wide, shared by every agent.
   std::string uid_lock_dir = sandbox::kJobUidLockDir;
 };
@@ -82,6 +85,10 @@ class SandboxSession {
   // line each, for a failed install's reason; empty when everything was served.
   const std::vector<std::string>& gateway_problems() const { return gateway_problems_; }
 
+  // The registry secrets this job's gateway uses (tokens, passwords), to scrub from anything
+  // reported. None of them is ever given to the container.
+  std::vector<std::string> Secrets() const;
+
   // The work tree as the container left it (read with ReadFileBeneath).
   std::string tree_dir() const { return disk_ ? disk_->tree_dir() : std::string(); }
   const sandbox::Limits& limits() const { return limits_; }
@@ -93,7 +100,7 @@ class SandboxSession {
  private:
   absl::StatusOr<std::unique_ptr<registry::Gateway>> OpenGateway(const JobContext& job,
                                                                  Network network);
-  std::vector<std::string> RegistryEnv(const registry::Gateway* gateway) const;
+  std::vector<std::string> RegistryEnv(const registry::Gateway* gateway, Network network) const;
   // The gateway's refusals become findings; what it served, the result's egress evidence.
   void RecordGateway(JobContext& job, absl::string_view phase, const registry::Gateway& gateway);
   void RecordAttempts(JobContext& job, absl::string_view phase);

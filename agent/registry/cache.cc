@@ -26,8 +26,8 @@ namespace fs = std::filesystem;
 constexpr char kTarballs[] = "tarballs";
 constexpr char kPackuments[] = "packuments";
 
-std::string TarballName(const Integrity& integrity) {
-  return absl::StrCat(kTarballs, "/", integrity.Key(), ".tgz");
+std::string TarballName(absl::string_view scope, const Integrity& integrity) {
+  return absl::StrCat(kTarballs, "/", scope, scope.empty() ? "" : "-", integrity.Key(), ".tgz");
 }
 
 std::string PackumentName(absl::string_view key) {
@@ -137,8 +137,9 @@ absl::Status RegistryCache::Scan() {
   return absl::OkStatus();
 }
 
-absl::StatusOr<UniqueFd> RegistryCache::OpenTarball(const Integrity& integrity) {
-  const std::string name = TarballName(integrity);
+absl::StatusOr<UniqueFd> RegistryCache::OpenTarball(absl::string_view scope,
+                                                    const Integrity& integrity) {
+  const std::string name = TarballName(scope, integrity);
   bool checked = false;
   {
     absl::MutexLock lock(&mu_);
@@ -164,14 +165,15 @@ absl::StatusOr<UniqueFd> RegistryCache::OpenTarball(const Integrity& integrity) 
   return absl::NotFoundError(integrity.ToString());
 }
 
-bool RegistryCache::HasTarball(const Integrity& integrity) {
+bool RegistryCache::HasTarball(absl::string_view scope, const Integrity& integrity) {
   absl::MutexLock lock(&mu_);
-  return entries_.count(TarballName(integrity)) > 0;
+  return entries_.count(TarballName(scope, integrity)) > 0;
 }
 
-absl::Status RegistryCache::PutTarball(const Integrity& integrity, absl::string_view bytes) {
+absl::Status RegistryCache::PutTarball(absl::string_view scope, const Integrity& integrity,
+                                       absl::string_view bytes) {
   OVVOC_RETURN_IF_ERROR(VerifyIntegrity(integrity, bytes));
-  const std::string name = TarballName(integrity);
+  const std::string name = TarballName(scope, integrity);
   OVVOC_RETURN_IF_ERROR(Store(name, bytes));
   absl::MutexLock lock(&mu_);
   if (auto it = entries_.find(name); it != entries_.end()) it->second.checked = true;
@@ -188,6 +190,35 @@ std::optional<CachedPackument> RegistryCache::GetPackument(absl::string_view key
   absl::StatusOr<std::string> file = files::ReadFile(dir_ + "/" + name);
   if (!file.ok()) return std::nullopt;
   return DecodePackument(*std::move(file));
+}
+
+absl::StatusOr<RegistryCache::PackumentFile> RegistryCache::OpenPackument(absl::string_view key) {
+  const std::string name = PackumentName(key);
+  {
+    absl::MutexLock lock(&mu_);
+    if (entries_.count(name) == 0) return absl::NotFoundError("not cached");
+    Touch(name);
+  }
+  PackumentFile file;
+  file.fd = UniqueFd(::open((dir_ + "/" + name).c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW));
+  if (!file.fd.valid()) return absl::NotFoundError("not cached");
+  // The first line is what came with the body (EncodePackument); it is short.
+  char head[4096];
+  const ssize_t n = ::pread(file.fd.get(), head, sizeof(head), 0);
+  const absl::string_view read(head, n > 0 ? static_cast<size_t>(n) : 0);
+  const size_t newline = read.find('\n');
+  struct stat st;
+  if (newline == absl::string_view::npos || ::fstat(file.fd.get(), &st) != 0) {
+    return absl::DataLossError("a damaged cache entry");
+  }
+  nlohmann::json meta = nlohmann::json::parse(read.substr(0, newline), nullptr, false);
+  file.content_type = meta.is_object() ? meta.value("content_type", "application/json")
+                                       : "application/json";
+  file.size = static_cast<uint64_t>(st.st_size) - (newline + 1);
+  if (::lseek(file.fd.get(), static_cast<off_t>(newline + 1), SEEK_SET) < 0) {
+    return absl::DataLossError("a damaged cache entry");
+  }
+  return file;
 }
 
 absl::Status RegistryCache::PutPackument(absl::string_view key, const CachedPackument& packument) {

@@ -44,17 +44,30 @@ class RegistryCache {
   static absl::StatusOr<std::unique_ptr<RegistryCache>> Open(const std::string& dir,
                                                              uint64_t max_bytes);
 
+  // Tarballs live in scopes: "" for what anyone may read, else one per credential
+  // (RegistryEndpoint::CacheScope()), so that what one credential fetched is never served to a
+  // job without it.
+  //
   // The tarball with this integrity, opened for reading; NotFound when it is not cached.
-  absl::StatusOr<UniqueFd> OpenTarball(const Integrity& integrity) ABSL_LOCKS_EXCLUDED(mu_);
-  bool HasTarball(const Integrity& integrity) ABSL_LOCKS_EXCLUDED(mu_);
-  // Keeps `bytes` if they match `integrity`; DataLoss (and nothing kept) if they do not.
-  absl::Status PutTarball(const Integrity& integrity, absl::string_view bytes)
+  absl::StatusOr<UniqueFd> OpenTarball(absl::string_view scope, const Integrity& integrity)
       ABSL_LOCKS_EXCLUDED(mu_);
+  bool HasTarball(absl::string_view scope, const Integrity& integrity) ABSL_LOCKS_EXCLUDED(mu_);
+  // Keeps `bytes` if they match `integrity`; DataLoss (and nothing kept) if they do not.
+  absl::Status PutTarball(absl::string_view scope, const Integrity& integrity,
+                          absl::string_view bytes) ABSL_LOCKS_EXCLUDED(mu_);
 
-  // `key` names the request (URL and Accept); any text.
+  // `key` names the request (URL, Accept and credential scope); any text.
   std::optional<CachedPackument> GetPackument(absl::string_view key) ABSL_LOCKS_EXCLUDED(mu_);
   absl::Status PutPackument(absl::string_view key, const CachedPackument& packument)
       ABSL_LOCKS_EXCLUDED(mu_);
+
+  // A cached packument to stream, not to hold: its file, positioned at the body.
+  struct PackumentFile {
+    UniqueFd fd;
+    uint64_t size = 0;  // of the body
+    std::string content_type;
+  };
+  absl::StatusOr<PackumentFile> OpenPackument(absl::string_view key) ABSL_LOCKS_EXCLUDED(mu_);
 
   uint64_t bytes() const ABSL_LOCKS_EXCLUDED(mu_);
   const std::string& dir() const { return dir_; }

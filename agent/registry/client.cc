@@ -5,6 +5,7 @@
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
 #include "agent/registry/address_policy.h"
 #include "common/logging.h"
 #include "common/status_macros.h"
@@ -21,7 +22,23 @@ bool IsJsonObject(absl::string_view body) {
 }
 
 std::string CacheKey(const RegistryEndpoint& endpoint, absl::string_view path, bool corgi) {
-  return absl::StrCat(corgi ? "corgi " : "full ", endpoint.origin(), path);
+  return absl::StrCat(corgi ? "corgi " : "full ", endpoint.CacheScope(), " ", endpoint.origin(),
+                      path);
+}
+
+// A path libcurl would send as it is (CURLOPT_PATH_AS_IS) and a server could not resolve to
+// somewhere else: no dot segments, no encoded dots or slashes but a scoped name's one "%2f".
+bool PlainPath(absl::string_view path) {
+  const std::string lower = absl::AsciiStrToLower(path);
+  if (!absl::StartsWith(lower, "/") || absl::StrContains(lower, "%2e") ||
+      absl::StrContains(lower, "%5c") || absl::StrContains(lower, "\\") ||
+      absl::StrContains(lower, "?") || absl::StrContains(lower, "#")) {
+    return false;
+  }
+  for (absl::string_view segment : absl::StrSplit(lower, '/')) {
+    if (segment == "." || segment == "..") return false;
+  }
+  return true;
 }
 
 absl::Status CheckPublic(const struct sockaddr* address, size_t length) {
@@ -68,6 +85,11 @@ http::Request RegistryClient::MakeRequest(const RegistryEndpoint& endpoint,
 }
 
 absl::StatusOr<http::Response> RegistryClient::Get(const http::Request& request) {
+  // A path that is not plain never leaves (the callers' paths are; this is the last check).
+  const absl::string_view path = absl::string_view(request.url).substr(request.url.find('/', 8));
+  if (!PlainPath(path)) {
+    return absl::InvalidArgumentError(absl::StrCat("not a plain registry path: ", request.url));
+  }
   return http::SendWithRetries(http_, request, options_.retry);
 }
 
@@ -121,16 +143,24 @@ absl::StatusOr<CachedPackument> RegistryClient::CachedOnly(const RegistryEndpoin
   return *std::move(cached);
 }
 
+absl::StatusOr<RegistryCache::PackumentFile> RegistryClient::CachedOnlyFile(
+    const RegistryEndpoint& endpoint, absl::string_view path, absl::string_view accept) {
+  return cache_.OpenPackument(CacheKey(endpoint, path, WantsCorgi(accept)));
+}
+
 absl::StatusOr<UniqueFd> RegistryClient::Tarball(const RegistryEndpoint& endpoint,
                                                  absl::string_view path,
                                                  const Integrity& integrity,
                                                  const Cancelled& cancelled) {
-  if (absl::StatusOr<UniqueFd> cached = cache_.OpenTarball(integrity); cached.ok()) return cached;
+  const std::string scope = endpoint.CacheScope();
+  if (absl::StatusOr<UniqueFd> cached = cache_.OpenTarball(scope, integrity); cached.ok()) {
+    return cached;
+  }
   http::Request request = MakeRequest(endpoint, path, cancelled);
   request.max_body_bytes = options_.max_tarball_bytes;
   OVVOC_ASSIGN_OR_RETURN(http::Response response, Get(request));
   if (response.status != 200) return UpstreamStatus(request, response);
-  if (absl::Status kept = cache_.PutTarball(integrity, response.body); !kept.ok()) {
+  if (absl::Status kept = cache_.PutTarball(scope, integrity, response.body); !kept.ok()) {
     if (absl::IsDataLoss(kept)) {
       return absl::DataLossError(absl::StrCat("GET ", request.url,
                                               ": the registry sent a tarball that does not match "
@@ -139,7 +169,17 @@ absl::StatusOr<UniqueFd> RegistryClient::Tarball(const RegistryEndpoint& endpoin
     }
     return kept;
   }
-  return cache_.OpenTarball(integrity);
+  return cache_.OpenTarball(scope, integrity);
+}
+
+absl::StatusOr<UniqueFd> RegistryClient::CachedTarball(const RegistryEndpoint& endpoint,
+                                                       const Integrity& integrity) {
+  return cache_.OpenTarball(endpoint.CacheScope(), integrity);
+}
+
+bool RegistryClient::HasCachedTarball(const RegistryEndpoint& endpoint,
+                                      const Integrity& integrity) {
+  return cache_.HasTarball(endpoint.CacheScope(), integrity);
 }
 
 absl::StatusOr<http::Response> RegistryClient::Uncached(const RegistryEndpoint& endpoint,

@@ -2,7 +2,9 @@
 // agent's HTTP client (libcurl), through the agent's RegistryCache. The gateway uses it for what
 // a job's npm asks for; the lockfile prefetch and the update planner use it directly.
 //
-// - Credentials (RegistryEndpoint::credential) go only to URLs under their registry's URL.
+// - Credentials (RegistryEndpoint::credential) go only to URLs under their registry's URL, and
+//   only with plain paths (no dot segments or encoded dots, sent as they are).
+// - What one credential fetched is cached for that credential alone (CacheScope()).
 // - Every address dialled is checked against address_policy.h unless the registry is
 //   allow_internal, after resolution (no rebinding between check and connect).
 // - Packuments must be JSON objects and tarballs must match their integrity before they are
@@ -61,17 +63,25 @@ class RegistryClient {
   // Only what the cache holds, however old; NotFound otherwise. Never goes upstream.
   absl::StatusOr<CachedPackument> CachedOnly(const RegistryEndpoint& endpoint,
                                              absl::string_view path, absl::string_view accept);
+  // The same, as a file to stream (script mode: what a job asks for need not fit in memory).
+  absl::StatusOr<RegistryCache::PackumentFile> CachedOnlyFile(const RegistryEndpoint& endpoint,
+                                                              absl::string_view path,
+                                                              absl::string_view accept);
 
   // The tarball at `path` with `integrity`, opened for reading from the cache, fetched and
   // checked first when it is not there. DataLoss when the registry's bytes do not match.
   absl::StatusOr<UniqueFd> Tarball(const RegistryEndpoint& endpoint, absl::string_view path,
                                    const Integrity& integrity, const Cancelled& cancelled = {});
 
+  // Only what the cache holds for this registry's credential scope; never goes upstream.
+  absl::StatusOr<UniqueFd> CachedTarball(const RegistryEndpoint& endpoint,
+                                         const Integrity& integrity);
+  bool HasCachedTarball(const RegistryEndpoint& endpoint, const Integrity& integrity);
+
   // A tarball whose integrity is not known (resolve mode): fetched, not cached.
   absl::StatusOr<http::Response> Uncached(const RegistryEndpoint& endpoint, absl::string_view path,
                                           const Cancelled& cancelled = {});
 
-  RegistryCache& cache() { return cache_; }
 
  private:
   http::Request MakeRequest(const RegistryEndpoint& endpoint, absl::string_view path,

@@ -47,8 +47,22 @@ bool IsScope(absl::string_view s) { return absl::StartsWith(s, "@") && IsNameSeg
 
 }  // namespace
 
+namespace {
+// The URL as it may be shown: never a password it carries.
+std::string Shown(absl::string_view url) {
+  const size_t scheme = url.find("://");
+  const size_t start = scheme == absl::string_view::npos ? 0 : scheme + 3;
+  const size_t end = url.find_first_of("/?#", start);
+  const absl::string_view authority = url.substr(start, end - start);
+  const size_t at = authority.rfind('@');
+  if (at == absl::string_view::npos) return std::string(url);
+  return absl::StrCat(url.substr(0, start), "[credentials]@", url.substr(start + at + 1));
+}
+}  // namespace
+
 absl::StatusOr<RegistryEndpoint> RegistryEndpoint::FromProto(const ovvoc::v1::Registry& registry,
                                                              bool allow_internal) {
+  const std::string shown = Shown(registry.url());
   absl::string_view url = registry.url();
   RegistryEndpoint out;
   absl::string_view rest;
@@ -58,7 +72,7 @@ absl::StatusOr<RegistryEndpoint> RegistryEndpoint::FromProto(const ovvoc::v1::Re
     rest = url.substr(7);
     out.https = false;
   } else {
-    return absl::InvalidArgumentError(absl::StrCat("registry URL \"", url, "\" is not http(s)"));
+    return absl::InvalidArgumentError(absl::StrCat("registry URL \"", shown, "\" is not http(s)"));
   }
   const size_t slash = rest.find_first_of("/?#");
   absl::string_view path = slash == absl::string_view::npos ? "/" : rest.substr(slash);
@@ -66,12 +80,12 @@ absl::StatusOr<RegistryEndpoint> RegistryEndpoint::FromProto(const ovvoc::v1::Re
       absl::StrContains(path, "..") || absl::StrContains(path, "%") ||
       absl::StrContains(path, "//")) {
     return absl::InvalidArgumentError(
-        absl::StrCat("registry URL \"", url, "\" has a query, a fragment or an unusual path"));
+        absl::StrCat("registry URL \"", shown, "\" has a query, a fragment or an unusual path"));
   }
   absl::StatusOr<Authority> authority = ParseAuthority(rest.substr(0, slash), out.https ? 443 : 80);
   if (!authority.ok()) {
     return absl::InvalidArgumentError(
-        absl::StrCat("registry URL \"", url, "\": ", authority.status().message()));
+        absl::StrCat("registry URL \"", shown, "\": ", authority.status().message()));
   }
   out.host = authority->host;
   out.port = authority->port;
@@ -105,6 +119,21 @@ std::string RegistryEndpoint::Authorization() const {
                                                                     credential.password())));
   }
   return "";
+}
+
+std::string RegistryEndpoint::CacheScope() const {
+  const std::string authorization = Authorization();
+  if (authorization.empty()) return "";
+  return crypto::HexEncode(crypto::Sha256(absl::StrCat(url, "\n", authorization))).substr(0, 32);
+}
+
+bool IsPackageName(absl::string_view name) {
+  if (absl::StartsWith(name, "@")) {
+    const size_t slash = name.find('/');
+    return slash != absl::string_view::npos && IsScope(name.substr(0, slash)) &&
+           IsNameSegment(name.substr(slash + 1));
+  }
+  return IsNameSegment(name) && name != "-";
 }
 
 absl::StatusOr<RegistryRead> ClassifyRead(const RegistryEndpoint& endpoint,

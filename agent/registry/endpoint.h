@@ -38,7 +38,14 @@ struct RegistryEndpoint {
   bool SameOrigin(bool https, absl::string_view host, int port) const;
   // The Authorization header the credential asks for, or "" without one.
   std::string Authorization() const;
+  // Whose cache entries this registry's reads may use (RegistryCache): "" without a
+  // credential, else a hash of the credential and the registry.
+  std::string CacheScope() const;
 };
+
+// Whether `name` is a package name as it appears in a registry URL: "name" or "@scope/name",
+// today's characters and the legacy ones, no "." or "_" first, no path tricks.
+bool IsPackageName(absl::string_view name);
 
 enum class ReadKind { kPackument, kTarball };
 

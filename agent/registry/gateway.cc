@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <algorithm>
 #include <cstring>
 #include <optional>
 #include <utility>
@@ -191,7 +192,7 @@ class Gateway::Connection {
       if (head->method == "CONNECT") return Tunnel(*head);
       absl::StatusOr<std::pair<Authority, std::string>> url = ParseHttpUrl(head->target);
       if (!url.ok()) return Refuse(plain, 400, *head, {}, url.status().message());
-      const RegistryEndpoint* endpoint = Find(/*https=*/false, url->first);
+      const RegistryEndpoint* endpoint = Find(/*https=*/false, url->first, url->second);
       if (endpoint == nullptr) {
         return Refuse(plain, 403, *head, url->first, "not one of the job's registries",
                       url->second);
@@ -224,11 +225,20 @@ class Gateway::Connection {
     }
   }
 
-  const RegistryEndpoint* Find(bool https, const Authority& authority) const {
+  // A registry at this origin, the one whose path is the longest prefix of `target` when
+  // several share it (a scoped and a default registry on one host); null when none.
+  const RegistryEndpoint* Find(bool https, const Authority& authority,
+                               absl::string_view target = "") const {
+    const RegistryEndpoint* best = nullptr;
     for (const RegistryEndpoint& endpoint : options_.registries) {
-      if (endpoint.SameOrigin(https, authority.host, authority.port)) return &endpoint;
+      if (!endpoint.SameOrigin(https, authority.host, authority.port)) continue;
+      const bool under = absl::StartsWith(target, endpoint.path);
+      const bool best_under = best != nullptr && absl::StartsWith(target, best->path);
+      if (best == nullptr || (under && (!best_under || endpoint.path.size() > best->path.size()))) {
+        best = &endpoint;
+      }
     }
-    return nullptr;
+    return best;
   }
 
   // CONNECT to an https registry: TLS as that registry, then its requests.
@@ -264,7 +274,9 @@ class Gateway::Connection {
       if (!absl::StartsWith(inner->target, "/")) {
         return Refuse(tls, 400, *inner, *authority, "not an origin-form request inside TLS");
       }
-      if (!Serve(tls, *inner, Target{endpoint, inner->target})) return;
+      if (!Serve(tls, *inner, Target{Find(true, *authority, inner->target), inner->target})) {
+        return;
+      }
     }
   }
 
@@ -311,16 +323,21 @@ class Gateway::Connection {
                       const RegistryEndpoint& endpoint, GatewayEvent& event, bool keep) {
     std::vector<std::string> accept = head.Values("accept");
     const std::string wanted = accept.empty() ? "" : accept[0];
-    absl::StatusOr<CachedPackument> packument;
     if (options_.mode == GatewayMode::kScript) {
       if (options_.packages.count(read.package) == 0) {
         return RefuseRead(stream, event, "not a package of the lockfile (nothing goes upstream "
                                          "while dependency code runs)");
       }
-      packument = gateway_.client_.CachedOnly(endpoint, read.path, wanted);
-    } else {
-      packument = gateway_.client_.Packument(endpoint, read.path, wanted, cancelled_);
+      // Streamed from the cache file: dependency code asking for it many times at once cannot
+      // make the agent hold it many times.
+      absl::StatusOr<RegistryCache::PackumentFile> file =
+          gateway_.client_.CachedOnlyFile(endpoint, read.path, wanted);
+      if (!file.ok()) return Unavailable(stream, event, file.status(), keep);
+      return SendFile(stream, file->fd.get(), file->size, file->content_type,
+                      head.method == "HEAD", keep, event);
     }
+    absl::StatusOr<CachedPackument> packument =
+        gateway_.client_.Packument(endpoint, read.path, wanted, cancelled_);
     if (!packument.ok()) return Unavailable(stream, event, packument.status(), keep);
     event.bytes = packument->body.size();
     return Respond(stream, 200, packument->content_type, packument->body, head.method == "HEAD",
@@ -348,23 +365,24 @@ class Gateway::Connection {
                      head.method == "HEAD", keep);
     }
     absl::StatusOr<UniqueFd> file = options_.mode == GatewayMode::kScript
-                                        ? gateway_.client_.cache().OpenTarball(known->second)
+                                        ? gateway_.client_.CachedTarball(endpoint, known->second)
                                         : gateway_.client_.Tarball(endpoint, read.path, known->second, cancelled_);
     if (!file.ok()) return Unavailable(stream, event, file.status(), keep);
-    return SendFile(stream, file->get(), head.method == "HEAD", keep, event);
+    const off_t size = ::lseek(file->get(), 0, SEEK_END);
+    if (size < 0 || ::lseek(file->get(), 0, SEEK_SET) != 0) return false;
+    return SendFile(stream, file->get(), static_cast<uint64_t>(size), "application/octet-stream",
+                    head.method == "HEAD", keep, event);
   }
 
-  bool SendFile(Stream& stream, int fd, bool head_only, bool keep, GatewayEvent& event) {
-    const off_t size = ::lseek(fd, 0, SEEK_END);
-    if (size < 0 || ::lseek(fd, 0, SEEK_SET) != 0) return false;
-    if (!stream.WriteAll(Head(200, "application/octet-stream", static_cast<uint64_t>(size), keep))) {
-      return false;
-    }
+  // `size` bytes from `fd`'s offset.
+  bool SendFile(Stream& stream, int fd, uint64_t size, absl::string_view content_type,
+                bool head_only, bool keep, GatewayEvent& event) {
+    if (!stream.WriteAll(Head(200, content_type, size, keep))) return false;
     if (head_only) return true;
     std::string chunk(kChunk, '\0');
     uint64_t sent = 0;
-    while (sent < static_cast<uint64_t>(size)) {
-      ssize_t n = ::read(fd, chunk.data(), chunk.size());
+    while (sent < size) {
+      ssize_t n = ::read(fd, chunk.data(), std::min<uint64_t>(chunk.size(), size - sent));
       if (n < 0 && errno == EINTR) continue;
       if (n <= 0) return false;
       if (!stream.WriteAll(absl::string_view(chunk.data(), static_cast<size_t>(n)))) return false;

@@ -4,6 +4,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <set>
 
@@ -35,6 +36,16 @@ absl::StatusOr<UniqueFd> Subdir(int dir, const std::string& path, const std::str
   return fd;
 }
 
+bool WriteAll(int fd, absl::string_view data) {
+  while (!data.empty()) {
+    ssize_t n = ::write(fd, data.data(), data.size());
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) return false;
+    data.remove_prefix(static_cast<size_t>(n));
+  }
+  return true;
+}
+
 absl::Status CopyInto(int from, int dir, const std::string& name, uint32_t uid) {
   UniqueFd to(::openat(dir, name.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
                        0444));
@@ -42,8 +53,22 @@ absl::Status CopyInto(int from, int dir, const std::string& name, uint32_t uid) 
   struct stat st;
   if (::fstat(from, &st) != 0) return Errno("stat");
   off_t left = st.st_size;
+  bool ranged = true;  // copy_file_range, until the kernel says it cannot cross filesystems
+  char buffer[64 * 1024];
   while (left > 0) {
-    ssize_t n = ::copy_file_range(from, nullptr, to.get(), nullptr, static_cast<size_t>(left), 0);
+    ssize_t n;
+    if (ranged) {
+      n = ::copy_file_range(from, nullptr, to.get(), nullptr, static_cast<size_t>(left), 0);
+      if (n < 0 && (errno == EXDEV || errno == EINVAL || errno == ENOSYS || errno == EOPNOTSUPP)) {
+        ranged = false;
+        continue;
+      }
+    } else {
+      n = ::read(from, buffer, std::min<size_t>(sizeof(buffer), static_cast<size_t>(left)));
+      if (n > 0 && !WriteAll(to.get(), absl::string_view(buffer, static_cast<size_t>(n)))) {
+        return Errno(absl::StrCat("write ", name));
+      }
+    }
     if (n < 0 && errno == EINTR) continue;
     if (n <= 0) return Errno(absl::StrCat("copy ", name));
     left -= n;
@@ -54,9 +79,10 @@ absl::Status CopyInto(int from, int dir, const std::string& name, uint32_t uid) 
 
 }  // namespace
 
-absl::StatusOr<int> SeedNpmCache(RegistryCache& cache, const Prefetched& prefetched,
-                                 const std::string& parent, const std::string& name,
-                                 uint32_t uid) {
+absl::StatusOr<int> SeedNpmCache(RegistryClient& client,
+                                 const std::vector<RegistryEndpoint>& registries,
+                                 const Prefetched& prefetched, const std::string& parent,
+                                 const std::string& name, uint32_t uid) {
   UniqueFd parent_fd(::open(parent.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
   if (!parent_fd.valid()) return Errno(absl::StrCat("open ", parent));
   OVVOC_ASSIGN_OR_RETURN(UniqueFd root, MakeDir(parent_fd.get(), name, uid));
@@ -67,7 +93,9 @@ absl::StatusOr<int> SeedNpmCache(RegistryCache& cache, const Prefetched& prefetc
   for (const auto& [url, integrity] : prefetched.tarballs) {
     const std::string hex = crypto::HexEncode(integrity.digest);
     if (!seeded.insert(integrity.Key()).second) continue;  // the same bytes under two names
-    absl::StatusOr<UniqueFd> tarball = cache.OpenTarball(integrity);
+    const RegistryEndpoint* endpoint = RegistryServing(registries, url);
+    if (endpoint == nullptr) continue;
+    absl::StatusOr<UniqueFd> tarball = client.CachedTarball(*endpoint, integrity);
     if (!tarball.ok()) continue;  // evicted since the prefetch: npm asks the gateway for it
     const std::string a = integrity.algorithm;
     const std::string b = hex.substr(0, 2), c = hex.substr(2, 2);

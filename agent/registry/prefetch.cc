@@ -28,15 +28,6 @@ std::string StringOr(const json& object, const char* key) {
   return it != object.end() && it->is_string() ? it->get<std::string>() : std::string();
 }
 
-// The registry whose URL `url` is under, or null.
-const RegistryEndpoint* RegistryServing(const std::vector<RegistryEndpoint>& registries,
-                                        absl::string_view url) {
-  for (const RegistryEndpoint& endpoint : registries) {
-    if (absl::StartsWith(url, endpoint.url)) return &endpoint;
-  }
-  return nullptr;
-}
-
 class Reader {
  public:
   explicit Reader(const std::vector<RegistryEndpoint>& registries) : registries_(registries) {}
@@ -44,6 +35,10 @@ class Reader {
   // One locked package: kept, or said to be unsupported.
   void Add(std::string name, std::string version, const std::string& resolved,
            const std::string& integrity_text) {
+    if (!IsPackageName(name)) {
+      out_.unsupported.push_back("a package whose name npm would not publish");
+      return;
+    }
     const std::string what = absl::StrCat(name, "@", version);
     if (!resolved.empty() && !absl::StartsWith(resolved, "https://") &&
         !absl::StartsWith(resolved, "http://")) {
@@ -139,6 +134,18 @@ absl::StatusOr<std::string> TarballFromPackument(const std::string& body,
 
 }  // namespace
 
+const RegistryEndpoint* RegistryServing(const std::vector<RegistryEndpoint>& registries,
+                                        absl::string_view url) {
+  const RegistryEndpoint* best = nullptr;
+  for (const RegistryEndpoint& endpoint : registries) {
+    if (absl::StartsWith(url, endpoint.url) &&
+        (best == nullptr || endpoint.url.size() > best->url.size())) {
+      best = &endpoint;
+    }
+  }
+  return best;
+}
+
 const RegistryEndpoint* RegistryFor(const std::vector<RegistryEndpoint>& registries,
                                     absl::string_view package) {
   const RegistryEndpoint* fallback = nullptr;
@@ -188,6 +195,10 @@ absl::StatusOr<Prefetched> Prefetch(RegistryClient& client,
       if (home == nullptr) return absl::FailedPreconditionError(absl::StrCat(what, ": no registry"));
       const std::string path =
           absl::StrCat(home->path, absl::StrReplaceAll(package.name, {{"/", "%2f"}}));
+      absl::StatusOr<RegistryRead> read = ClassifyRead(*home, "GET", path);
+      if (!read.ok() || read->kind != ReadKind::kPackument || read->package != package.name) {
+        return absl::FailedPreconditionError(absl::StrCat(what, ": not a package name"));
+      }
       OVVOC_ASSIGN_OR_RETURN(CachedPackument packument,
                              client.Packument(*home, path, kAcceptCorgi, stop));
       OVVOC_ASSIGN_OR_RETURN(url, TarballFromPackument(packument.body, package.version));
@@ -206,7 +217,7 @@ absl::StatusOr<Prefetched> Prefetch(RegistryClient& client,
       return absl::FailedPreconditionError(
           absl::StrCat(what, ": its tarball URL is not a package tarball of the registry"));
     }
-    const bool cached = client.cache().HasTarball(package.integrity);
+    const bool cached = client.HasCachedTarball(*endpoint, package.integrity);
     absl::StatusOr<UniqueFd> file = client.Tarball(*endpoint, path, package.integrity, stop);
     if (!file.ok()) {
       return absl::Status(file.status().code(), absl::StrCat(what, ": ", file.status().message()));

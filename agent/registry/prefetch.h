@@ -56,6 +56,10 @@ absl::StatusOr<Prefetched> Prefetch(RegistryClient& client,
                                     const std::vector<LockedPackage>& packages, int parallel,
                                     const RegistryClient::Cancelled& cancelled);
 
+// The registry whose URL `url` is under (the longest such URL), or null.
+const RegistryEndpoint* RegistryServing(const std::vector<RegistryEndpoint>& registries,
+                                        absl::string_view url);
+
 // The registry that serves `package` (its scope's, else the default one); null when none.
 const RegistryEndpoint* RegistryFor(const std::vector<RegistryEndpoint>& registries,
                                     absl::string_view package);

@@ -116,7 +116,8 @@ std::optional<Sample> GatewayCi(http::Client& http, const std::string& source,
     return std::nullopt;
   }
   std::filesystem::create_directories(work + "-home");
-  if (!registry::SeedNpmCache(**cache, *prefetched, work + "-home", ".npm", ::getuid()).ok()) {
+  if (!registry::SeedNpmCache(client, endpoints, *prefetched, work + "-home", ".npm", ::getuid())
+           .ok()) {
     return std::nullopt;
   }
   registry::GatewayOptions options;

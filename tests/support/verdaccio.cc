@@ -62,7 +62,8 @@ std::string Verdaccio::UnavailableReason() {
 }
 
 absl::StatusOr<std::unique_ptr<Verdaccio>> Verdaccio::Start(const std::string& dir,
-                                                             const std::string& uplink) {
+                                                             const std::string& uplink,
+                                                             const std::string& private_scope) {
   auto v = std::unique_ptr<Verdaccio>(new Verdaccio());
   v->dir_ = dir;
   v->port_ = FreePort();
@@ -74,7 +75,12 @@ absl::StatusOr<std::unique_ptr<Verdaccio>> Verdaccio::Start(const std::string& d
       << (uplink.empty() ? "uplinks: {}\n"
                          : absl::StrCat("uplinks:\n  upstream:\n    url: ", uplink,
                                         "\n    timeout: 60s\n"))
-      << "packages:\n  '**':\n    access: $all\n"
+      << "packages:\n"
+      << (private_scope.empty()
+              ? ""
+              : absl::StrCat("  '", private_scope,
+                             "/*':\n    access: $authenticated\n    publish: $authenticated\n"))
+      << "  '**':\n    access: $all\n"
       << "    publish: $authenticated\n"
       << (uplink.empty() ? "" : "    proxy: upstream\n")
       << "log: { type: stdout, format: pretty, level: warn }\n";

@@ -20,11 +20,15 @@ class Verdaccio {
 
   // Starts a registry whose storage, config and logs live in `dir`. With an `uplink` URL, it
   // also serves (and keeps) every package of that registry.
+  // `private_scope` ("@acme"): that scope's packages are served to authenticated users only.
   static absl::StatusOr<std::unique_ptr<Verdaccio>> Start(const std::string& dir,
-                                                          const std::string& uplink = "");
+                                                          const std::string& uplink = "",
+                                                          const std::string& private_scope = "");
 
   std::string url() const;        // "http://127.0.0.1:PORT/"
   std::string host_port() const;  // "127.0.0.1:PORT"
+  // The publishing user's token: what a private registry's client must send.
+  const std::string& token() const { return token_; }
 
   // `npm publish` of the package in `package_dir`.
   absl::Status Publish(const std::string& package_dir);

@@ -306,7 +306,7 @@ TEST_CASE_METHOD(GatewayFixture, "other hosts, other names inside TLS and other 
 TEST_CASE_METHOD(GatewayFixture, "script mode serves the prefetched tarballs and nothing else") {
   const std::string bytes(200000, 'x');
   const Integrity integrity = Sha512Of(bytes);
-  REQUIRE(cache->PutTarball(integrity, bytes).ok());
+  REQUIRE(cache->PutTarball("", integrity, bytes).ok());
   std::unique_ptr<Gateway> gateway =
       Start({.mode = GatewayMode::kScript,
              .tarballs = {{"http://127.0.0.1:4873/a/-/a-1.0.0.tgz", integrity}}});
@@ -342,7 +342,7 @@ TEST_CASE_METHOD(GatewayFixture, "a registry that fails or lies is a clear failu
     CHECK_FALSE(e.refused);
   }
   CHECK(failed == 3);
-  CHECK(!cache->HasTarball(integrity));
+  CHECK(!cache->HasTarball("", integrity));
 }
 
 // Regression (found while testing the gateway): a container that hung up while the gateway
@@ -350,7 +350,7 @@ TEST_CASE_METHOD(GatewayFixture, "a registry that fails or lies is a clear failu
 TEST_CASE_METHOD(GatewayFixture, "a client hanging up mid-answer over TLS does not end the agent") {
   const std::string bytes(4 << 20, 'x');
   const Integrity integrity = Sha512Of(bytes);
-  REQUIRE(cache->PutTarball(integrity, bytes).ok());
+  REQUIRE(cache->PutTarball("", integrity, bytes).ok());
   std::unique_ptr<Gateway> gateway =
       Start({.mode = GatewayMode::kScript,
              .tarballs = {{"https://registry.example/a/-/a-1.0.0.tgz", integrity}}});

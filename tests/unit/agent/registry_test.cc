@@ -62,6 +62,13 @@ TEST_CASE("registry URLs: origin, path and scope") {
   bad.set_url("https://h/");
   bad.set_scope("acme");
   CHECK(!RegistryEndpoint::FromProto(bad, false).ok());
+  // Red team (issue 9): a password in a registry URL was echoed into the log and the result.
+  bad.set_scope("");
+  bad.set_url("https://rtuser:S3cretPassw0rd@h/");
+  absl::Status refused = RegistryEndpoint::FromProto(bad, false).status();
+  CHECK(!refused.ok());
+  CHECK(!absl::StrContains(refused.message(), "S3cretPassw0rd"));
+  CHECK(absl::StrContains(refused.message(), "https://[credentials]@h/"));
 }
 
 TEST_CASE("credentials become one Authorization header") {
@@ -167,15 +174,15 @@ TEST_CASE("the cache keeps only verified tarballs and evicts the least recently 
   REQUIRE(cache.ok());
   const std::string a(100, 'a'), b(100, 'b'), c(100, 'c');
   const Integrity ia = Sha512Of(a), ib = Sha512Of(b), ic = Sha512Of(c);
-  CHECK(absl::IsDataLoss((*cache)->PutTarball(ia, b)));  // forged bytes are not kept
-  CHECK(!(*cache)->HasTarball(ia));
-  REQUIRE((*cache)->PutTarball(ia, a).ok());
-  REQUIRE((*cache)->PutTarball(ib, b).ok());
-  REQUIRE((*cache)->OpenTarball(ia).ok());  // a is now more recent than b
-  REQUIRE((*cache)->PutTarball(ic, c).ok());
-  CHECK((*cache)->HasTarball(ia));
-  CHECK(!(*cache)->HasTarball(ib));
-  CHECK((*cache)->HasTarball(ic));
+  CHECK(absl::IsDataLoss((*cache)->PutTarball("", ia, b)));  // forged bytes are not kept
+  CHECK(!(*cache)->HasTarball("", ia));
+  REQUIRE((*cache)->PutTarball("", ia, a).ok());
+  REQUIRE((*cache)->PutTarball("", ib, b).ok());
+  REQUIRE((*cache)->OpenTarball("", ia).ok());  // a is now more recent than b
+  REQUIRE((*cache)->PutTarball("", ic, c).ok());
+  CHECK((*cache)->HasTarball("", ia));
+  CHECK(!(*cache)->HasTarball("", ib));
+  CHECK((*cache)->HasTarball("", ic));
   CHECK((*cache)->bytes() == 200);
 
   // Reopened (a later agent process): entries survive, half-written files do not, and what is
@@ -186,10 +193,10 @@ TEST_CASE("the cache keeps only verified tarballs and evicts the least recently 
   auto again = RegistryCache::Open(dir.Sub("cache"), 250);
   REQUIRE(again.ok());
   CHECK(!files::Exists(dir.Sub("cache/tarballs/x.tgz.tmp.123456")));
-  CHECK((*again)->HasTarball(ia));
-  CHECK(absl::IsNotFound((*again)->OpenTarball(ia).status()));
-  CHECK(!(*again)->HasTarball(ia));
-  REQUIRE((*again)->OpenTarball(ic).ok());
+  CHECK((*again)->HasTarball("", ia));
+  CHECK(absl::IsNotFound((*again)->OpenTarball("", ia).status()));
+  CHECK(!(*again)->HasTarball("", ia));
+  REQUIRE((*again)->OpenTarball("", ic).ok());
 
   CachedPackument p{"{\"name\":\"x\"}", "application/json", "\"etag\"", "", absl::FromUnixSeconds(5)};
   REQUIRE((*again)->PutPackument("key", p).ok());
@@ -256,11 +263,12 @@ TEST_CASE_METHOD(ClientFixture, "tarballs: checked before they are kept; credent
   absl::Status forged = client.Tarball(endpoint, "/npm/a/-/a-1.0.0.tgz", integrity).status();
   CHECK(absl::IsDataLoss(forged));
   CHECK(absl::StrContains(forged.message(), "does not match"));
-  CHECK(!cache->HasTarball(integrity));
+  CHECK(!cache->HasTarball("", integrity));
 
   http.Answer("GET", "https://registry.example/npm/b/-/b-1.0.0.tgz", 200, bytes);
   REQUIRE(client.Tarball(endpoint, "/npm/b/-/b-1.0.0.tgz", integrity).ok());
-  CHECK(cache->HasTarball(integrity));
+  CHECK(client.HasCachedTarball(endpoint, integrity));
+  CHECK(!cache->HasTarball("", integrity));  // kept for this credential only
   const std::vector<http::Request> sent = http.requests();
   REQUIRE(sent.size() == 2);
   CHECK(sent[1].headers.size() == 1);
@@ -269,6 +277,33 @@ TEST_CASE_METHOD(ClientFixture, "tarballs: checked before they are kept; credent
   // The same bytes again: from the cache, whatever URL names them.
   REQUIRE(client.Tarball(endpoint, "/npm/c/-/c-1.0.0.tgz", integrity).ok());
   CHECK(http.requests().size() == 2);
+
+  // Red team (issue 9): a job without the credential was served what a job with it had fetched
+  // (tarball by integrity, packument by URL). Now it asks the registry itself, and is refused.
+  RegistryEndpoint anonymous = endpoint;
+  anonymous.credential.Clear();
+  http.Answer("GET", "https://registry.example/npm/@corp%2fsecret", 200, "{\"private\":1}");
+  REQUIRE(client.Packument(endpoint, "/npm/@corp%2fsecret", kAcceptCorgi).ok());
+  // Another job on the same agent (same cache), without the credential: the registry says 401.
+  FakeHttpClient other_http;
+  RegistryClient other{other_http, *cache, clock, RegistryClientOptions{.retry = {.attempts = 1}}};
+  other_http.Answer("GET", "https://registry.example/npm/b/-/b-1.0.0.tgz", 401, "");
+  other_http.Answer("GET", "https://registry.example/npm/@corp%2fsecret", 401, "");
+  CHECK(!other.HasCachedTarball(anonymous, integrity));
+  CHECK(absl::IsNotFound(other.CachedTarball(anonymous, integrity).status()));
+  CHECK(!other.Tarball(anonymous, "/npm/b/-/b-1.0.0.tgz", integrity).ok());
+  CHECK(!other.Packument(anonymous, "/npm/@corp%2fsecret", kAcceptCorgi).ok());
+  CHECK(absl::IsNotFound(other.CachedOnly(anonymous, "/npm/@corp%2fsecret", kAcceptCorgi).status()));
+  CHECK(other_http.requests().size() == 2);  // it asked the registry itself, both times
+
+  // Red team (issue 9): dot segments took the credential outside the registry's path.
+  const size_t asked = http.requests().size();
+  for (const char* path : {"/npm/../", "/npm/..", "/npm/%2e%2e/x", "/npm/./a"}) {
+    INFO(path);
+    CHECK(!client.Packument(endpoint, path, kAcceptFull).ok());
+  }
+  for (const http::Request& sent_now : http.requests()) CHECK(!absl::StrContains(sent_now.url, ".."));
+  CHECK(http.requests().size() == asked);
 }
 
 TEST_CASE("lockfiles v1, v2 and v3 name their registry tarballs") {
@@ -283,7 +318,9 @@ TEST_CASE("lockfiles v1, v2 and v3 name their registry tarballs") {
     "node_modules/linked": {"link": true, "resolved": "packages/linked"},
     "node_modules/a/node_modules/bundled": {"version": "1.0.0", "inBundle": true},
     "node_modules/g": {"version": "1.0.0", "resolved": "git+ssh://git@github.com/x/g.git#abc"},
-    "node_modules/elsewhere": {"version": "1.0.0", "resolved": "https://evil.example/e.tgz", "integrity": ")", sri, R"("}
+    "node_modules/elsewhere": {"version": "1.0.0", "resolved": "https://evil.example/e.tgz", "integrity": ")", sri, R"("},
+    "node_modules/..": {"version": "1.0.0", "integrity": ")", sri, R"("},
+    "node_modules/x": {"name": "..?q=1", "version": "1.0.0", "integrity": ")", sri, R"("}
   }})");
   absl::StatusOr<LockfilePackages> locked = ReadLockfile(v3, registries);
   REQUIRE(locked.ok());
@@ -295,7 +332,7 @@ TEST_CASE("lockfiles v1, v2 and v3 name their registry tarballs") {
   CHECK(urls["@acme/b"] == "http://127.0.0.1:4873/@acme/b/-/b-2.0.0.tgz");
   REQUIRE(urls.count("real") == 1);  // an alias: its target
   CHECK(urls["real"].empty());
-  REQUIRE(locked->unsupported.size() == 2);
+  REQUIRE(locked->unsupported.size() == 4);  // two of them names npm would not publish
   const std::string unsupported = absl::StrJoin(locked->unsupported, "\n");
   CHECK(absl::StrContains(unsupported, "g@1.0.0 comes from git+ssh"));
   CHECK(absl::StrContains(unsupported, "elsewhere@1.0.0 is fetched from a URL outside"));
