@@ -5,6 +5,7 @@
 #include <catch2/catch.hpp>
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <set>
 
 #include "absl/strings/match.h"
@@ -303,6 +304,71 @@ TEST_CASE("a private registry's token is used by the agent and never enters the 
     Job refused = Update(dir, dir.Sub("app.git"), with);
     CHECK(refused.exit_code != 0);
     CHECK_THAT(refused.err, Catch::Contains("chmod 600"));
+  }
+}
+
+}  // namespace
+}  // namespace ovvoc::testing::e2e
+
+namespace ovvoc::testing::e2e {
+namespace {
+
+// 60 packages in a chain of dependencies: what a real lockfile looks like to the prefetch, at a
+// size where a request npm still made would show.
+constexpr int kGenerated = 60;
+
+TEST_CASE("script mode: npm ci of 60 packages needs nothing upstream, and lockfiles match npm's") {
+  if (!VerdaccioReady()) return;
+  for (const std::string backend : {"oci", "docker"}) {
+    if (!BackendReady(backend)) continue;
+    INFO(backend);
+    TempDir dir;
+    auto registry = Verdaccio::Start(dir.Sub("verdaccio"));
+    REQUIRE(registry.ok());
+    nlohmann::json manifest = {{"name", "ovvoc-fixture-many"},
+                               {"version", "1.0.0"},
+                               {"private", true},
+                               {"scripts", {{"test", "cat package-lock.json"}}}};
+    for (int i = 0; i < kGenerated; ++i) {
+      std::map<std::string, std::string> deps;
+      if (i + 1 < kGenerated) deps[absl::StrCat("ovvoc-gen-", i + 1)] = "^1.0.0";
+      REQUIRE((*registry)->PublishGenerated(absl::StrCat("ovvoc-gen-", i), deps).ok());
+      if (i % 6 == 0) manifest["dependencies"][absl::StrCat("ovvoc-gen-", i)] = "^1.0.0";
+    }
+    fs::create_directories(dir.Sub("app"));
+    std::ofstream(dir.Sub("app/package.json")) << manifest.dump(2) << "\n";
+    REQUIRE(GitHttpServer::CreateBareRepoFromDir(dir.Sub("app"), dir.Sub("app.git")).ok());
+    const std::vector<std::string> flags = {"--sandbox",        backend,
+                                            "--registry",       (*registry)->url(),
+                                            "--allow-internal", (*registry)->host_port()};
+
+    // No lockfile: the job resolves one through the gateway. It prints it in its tests; it must
+    // be byte for byte what npm writes against the registry directly.
+    Job resolved = Update(dir, dir.Sub("app.git"), flags);
+    INFO(resolved.err);
+    REQUIRE(resolved.exit_code == 0);
+    LockDirectly(**registry, dir);
+    std::ifstream direct_in(dir.Sub("app/package-lock.json"));
+    const std::string direct((std::istreambuf_iterator<char>(direct_in)),
+                             std::istreambuf_iterator<char>());
+    REQUIRE(absl::StrContains(direct, "ovvoc-gen-59"));
+    CHECK_THAT(resolved.result["test"].value("log_excerpt", ""), Catch::Contains(direct));
+
+    // With that lockfile committed, and the registry gone after a first job filled the agent's
+    // cache: npm ci of all 60 still succeeds, since nothing goes upstream while it runs.
+    REQUIRE(GitHttpServer::CreateBareRepoFromDir(dir.Sub("app"), dir.Sub("locked.git")).ok());
+    Job warm = Update(dir, dir.Sub("locked.git"), flags);
+    INFO(warm.err);
+    REQUIRE(warm.exit_code == 0);
+    CHECK(!warm.result.contains("lockfile"));
+    registry->reset();  // Verdaccio stops: nothing answers at its address any more
+    Job offline = Update(dir, dir.Sub("locked.git"), flags);
+    INFO(offline.err);
+    CHECK(offline.exit_code == 0);
+    CHECK(offline.result["install"]["termination"] == "TERMINATION_EXITED");
+    // npm asked the gateway for nothing: its cache was seeded with all 60, checked.
+    CHECK(!offline.result.contains("egress"));
+    CHECK(!offline.result.contains("findings"));
   }
 }
 

@@ -165,7 +165,7 @@ TEST_CASE("calls without a certificate, or with another CA's, are refused") {
   CHECK(cp->daemon().WaitForLog("refused PollJob", std::chrono::milliseconds(10000)));
 }
 
-TEST_CASE("TLS 1.2 clients are refused; TLS 1.3 is accepted") {
+TEST_CASE("TLS 1.2 clients are refused, TLS 1.3 is accepted") {
   TempDir dir;
   auto cp = StartControlPlane(dir);
   CHECK(!Handshakes(cp->address(), TLS1_2_VERSION));

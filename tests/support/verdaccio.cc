@@ -1,6 +1,7 @@
 #include "tests/support/verdaccio.h"
 
 #include <netinet/in.h>
+#include <openssl/sha.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -8,7 +9,9 @@
 #include <fstream>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_replace.h"
 #include "absl/time/clock.h"
+#include "common/crypto.h"
 #include "nlohmann/json.hpp"
 #include "tests/support/subprocess.h"
 
@@ -130,6 +133,57 @@ absl::Status Verdaccio::Publish(const std::string& package_dir) {
   if (r->exit_code != 0) {
     return absl::InternalError(
         absl::StrCat("npm publish failed: ", r->stdout_data, r->stderr_data));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status Verdaccio::PublishGenerated(const std::string& name,
+                                         const std::map<std::string, std::string>& dependencies) {
+  const std::string flat = absl::StrReplaceAll(name, {{"/", "-"}});
+  const std::string root = absl::StrCat(dir_, "/generated/", flat);
+  std::filesystem::create_directories(root + "/package");
+  nlohmann::json manifest = {{"name", name}, {"version", "1.0.0"}, {"main", "index.js"},
+                             {"license", "UNLICENSED"}, {"dependencies", dependencies}};
+  std::ofstream(root + "/package/package.json") << manifest.dump(2);
+  std::ofstream(root + "/package/index.js") << "module.exports = '" << name << "';\n";
+  const std::string tgz = root + "/package.tgz";
+  ProcessSpec tar;
+  tar.argv = {"tar", "czf", tgz, "--owner=0", "--group=0", "--mtime=2020-01-01", "-C", root,
+              "package"};
+  tar.env = {"PATH=/usr/bin:/bin"};
+  absl::StatusOr<ProcessResult> packed = RunProcess(tar);
+  if (!packed.ok() || packed->exit_code != 0) return absl::InternalError("tar failed");
+  std::ifstream in(tgz, std::ios::binary);
+  const std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  unsigned char sha1[SHA_DIGEST_LENGTH], sha512[SHA512_DIGEST_LENGTH];
+  SHA1(reinterpret_cast<const unsigned char*>(bytes.data()), bytes.size(), sha1);
+  SHA512(reinterpret_cast<const unsigned char*>(bytes.data()), bytes.size(), sha512);
+  const std::string file = absl::StrCat(name.substr(name.find('/') + 1), "-1.0.0.tgz");
+  nlohmann::json version = manifest;
+  version["_id"] = name + "@1.0.0";
+  version["dist"] = {
+      {"shasum", crypto::HexEncode(std::string(reinterpret_cast<char*>(sha1), sizeof(sha1)))},
+      {"integrity",
+       "sha512-" + crypto::Base64Encode(std::string(reinterpret_cast<char*>(sha512),
+                                                    sizeof(sha512)))},
+      {"tarball", absl::StrCat(url(), name, "/-/", file)}};
+  nlohmann::json doc = {
+      {"_id", name},
+      {"name", name},
+      {"dist-tags", {{"latest", "1.0.0"}}},
+      {"versions", {{"1.0.0", version}}},
+      {"_attachments",
+       {{file,
+         {{"content_type", "application/octet-stream"},
+          {"data", crypto::Base64Encode(bytes)},
+          {"length", bytes.size()}}}}}};
+  std::ofstream(root + "/publish.json") << doc.dump();
+  absl::StatusOr<std::string> put =
+      Curl({"-f", "-X", "PUT", "-H", "content-type: application/json", "-H",
+            "authorization: Bearer " + token_, "--data-binary", "@" + root + "/publish.json",
+            url() + absl::StrReplaceAll(name, {{"/", "%2f"}})});
+  if (!put.ok()) {
+    return absl::InternalError(absl::StrCat("publishing ", name, ": ", put.status().message()));
   }
   return absl::OkStatus();
 }

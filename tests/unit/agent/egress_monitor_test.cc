@@ -97,7 +97,7 @@ Bytes DnsQuery(const std::string& name) {
   return m;
 }
 
-TEST_CASE("a TCP SYN to another address is an attempt; the rest of the connection is not") {
+TEST_CASE("a TCP SYN to another address is an attempt, the rest of the connection is not") {
   std::optional<EgressAttempt> a = ParseEgressPacket(Ipv4("1.1.1.1", IPPROTO_TCP, 443));
   REQUIRE(a);
   CHECK(a->protocol == IPPROTO_TCP);

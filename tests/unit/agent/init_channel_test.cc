@@ -32,7 +32,7 @@ TEST_CASE("the init's messages: an exit status is all that steers the agent") {
   }
 }
 
-TEST_CASE("live jobs never share a uid; a freed uid is reused") {
+TEST_CASE("live jobs never share a uid, a freed uid is reused") {
   testing::TempDir dir;
   absl::StatusOr<JobUid> first = JobUid::Acquire(dir.path());
   absl::StatusOr<JobUid> second = JobUid::Acquire(dir.path());

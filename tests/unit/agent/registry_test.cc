@@ -254,7 +254,7 @@ TEST_CASE_METHOD(ClientFixture, "packuments: cached while fresh, revalidated aft
   CHECK(absl::IsNotFound(client.CachedOnly(endpoint, "/npm/bad", kAcceptFull).status()));
 }
 
-TEST_CASE_METHOD(ClientFixture, "tarballs: checked before they are kept; credentials only upstream") {
+TEST_CASE_METHOD(ClientFixture, "tarballs: checked before they are kept, credentials only upstream") {
   endpoint.credential.set_token("s3cret");
   endpoint.allow_internal = false;
   const std::string bytes = "tarball bytes";

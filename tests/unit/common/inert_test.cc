@@ -14,14 +14,14 @@ TEST_CASE("terminal escape sequences become visible text") {
   CHECK(InertText(attack, 1024) == InertLine(attack));
 }
 
-TEST_CASE("a line escapes layout; text keeps newlines and tabs") {
+TEST_CASE("a line escapes layout, text keeps newlines and tabs") {
   CHECK(InertLine("a\nb\tc") == "a\\nb\\tc");
   CHECK(InertText("a\nb\tc\r\n", 100) == "a\nb\tc\\x0d\n");
   CHECK(InertLine(std::string("nul\0byte", 8)) == "nul\\x00byte");
   CHECK(InertLine("del\x7f") == "del\\x7f");
 }
 
-TEST_CASE("UTF-8 stays; C1 controls, bidi overrides and broken bytes do not") {
+TEST_CASE("UTF-8 stays, C1 controls, bidi overrides and broken bytes do not") {
   CHECK(InertLine("caf\xc3\xa9 \xe2\x9c\x93") == "caf\xc3\xa9 \xe2\x9c\x93");
   CHECK(InertLine("\xc2\x9b"
                   "31m") == "\\u009b31m");  // C1 CSI

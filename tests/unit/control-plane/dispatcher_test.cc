@@ -118,7 +118,7 @@ TEST_CASE("an earlier deadline registered while the timer waits for a later one 
   CHECK(d.waiting() == 1);
 }
 
-TEST_CASE("a cancelled waiter is never called; cancel after firing reports false") {
+TEST_CASE("a cancelled waiter is never called, cancel after firing reports false") {
   Dispatcher d(StillClock());
   bool called = false;
   Dispatcher::WaiterId id = d.Wait("org", "pool", "agt", 0, Later(), [&](Wake) { called = true; });

@@ -52,7 +52,7 @@ TEST_CASE("the guard wants HTTP/2's preface first, in any number of pieces") {
   CHECK(absl::IsInvalidArgument(wrong.Consume("GET / HTTP/1.1\r\n", kStart).status()));
 }
 
-TEST_CASE("streams reset past the budget close the connection; time refills it") {
+TEST_CASE("streams reset past the budget close the connection, time refills it") {
   H2Guard guard(Small(), kStart);
   std::string bytes = kPreface;
   for (uint32_t id = 1; id <= 5; id += 2) bytes += OpenAndReset(id);  // 3 resets: the burst
@@ -82,7 +82,7 @@ TEST_CASE("the guard reads frames split anywhere, byte by byte included") {
   CHECK(refused_at == bytes.size() - 9 - 4 + 8);  // the last RST_STREAM's header's last byte
 }
 
-TEST_CASE("streams opened past the budget pace the client; only new streams count") {
+TEST_CASE("streams opened past the budget pace the client, only new streams count") {
   H2Guard guard(Small(), kStart);
   std::string bytes = kPreface;
   for (uint32_t id = 1; id <= 19; id += 2) bytes += Frame(kHeaders, kEndHeaders | kEndStream, id);

@@ -64,7 +64,7 @@ TEST_CASE("an expired lease requeues, then fails once attempts are spent") {
   }
 }
 
-TEST_CASE("a late result from an old attempt is refused; the current one is idempotent") {
+TEST_CASE("a late result from an old attempt is refused, the current one is idempotent") {
   JobRecord job = QueuedJob();
   REQUIRE(Lease(job, "agt_a", kStart, kTtl).ok());
   REQUIRE(ExpireIfDue(job, kStart + kTtl + absl::Seconds(1)) == ExpireOutcome::kRequeued);
