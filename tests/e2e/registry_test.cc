@@ -230,6 +230,29 @@ TEST_CASE("a registry that is down, not allowed or lying fails the job and says 
   }
 }
 
+TEST_CASE("a job that poisons the caches it can reach changes nothing for the next job") {
+  const std::string backend = GENERATE("oci", "docker");
+  if (!BackendReady(backend) || !VerdaccioReady()) return;
+  TempDir dir;
+  std::unique_ptr<Verdaccio> registry = ServeFixtures(dir, {"dep"}, "poison-app");
+  fs::copy(Fixture("app"), dir.Sub("clean"), fs::copy_options::recursive);
+  REQUIRE(GitHttpServer::CreateBareRepoFromDir(dir.Sub("clean"), dir.Sub("clean.git")).ok());
+  const std::vector<std::string> flags = {"--sandbox", backend, "--registry", registry->url(),
+                                          "--allow-internal", registry->host_port()};
+  // Both jobs run with one state dir: one agent, one cache.
+  Job poisoner = Update(dir, dir.Sub("app.git"), flags);
+  INFO(poisoner.err);
+  REQUIRE(poisoner.exit_code == 0);
+  // The attack did poison what it could reach (its own npm cache), and nothing of the agent's.
+  CHECK_THAT(poisoner.result["install"].value("log_excerpt", ""),
+             Catch::Contains("POISONED_FILES=") && !Catch::Contains("POISONED_FILES=0\n") &&
+                 !Catch::Contains("WROTE"));
+  Job next = Update(dir, dir.Sub("clean.git"), flags);
+  INFO(next.err);
+  REQUIRE(next.exit_code == 0);
+  CHECK_THAT(next.result["test"].value("log_excerpt", ""), Catch::Contains("DEP=fixture-dep-1.0.0"));
+}
+
 TEST_CASE("a worm in an install script sends nothing out through the registry gateway") {
   const std::string backend = GENERATE("oci", "docker");
   if (!BackendReady(backend) || !VerdaccioReady()) return;

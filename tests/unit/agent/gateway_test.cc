@@ -324,6 +324,23 @@ TEST_CASE_METHOD(GatewayFixture, "script mode serves the prefetched tarballs and
   CHECK(http.requests().empty());  // nothing went upstream
 }
 
+TEST_CASE_METHOD(GatewayFixture, "script mode streams the lockfile's cached packuments") {
+  const std::string big = absl::StrCat(R"({"name":"p","pad":")", std::string(3 << 20, 'x'), R"("})");
+  http.Answer("GET", "http://127.0.0.1:4873/p", 200, big);
+  REQUIRE(client.Packument(plain, "/p", kAcceptCorgi).ok());  // as the prefetch caches it
+  const size_t asked = http.requests().size();
+  std::unique_ptr<Gateway> gateway = Start({.mode = GatewayMode::kScript, .packages = {"p"}});
+  Client c(gateway->port());
+  Answer a = c.Request("GET", "http://127.0.0.1:4873/p", "127.0.0.1:4873",
+                       absl::StrCat("Accept: ", kAcceptCorgi, "\r\n"));
+  CHECK(a.status == 200);
+  CHECK(a.body == big);
+  // Another form than the one cached is not fetched: nothing goes upstream in script mode.
+  CHECK(c.Request("GET", "http://127.0.0.1:4873/p", "127.0.0.1:4873").status == 404);
+  gateway->Close();
+  CHECK(http.requests().size() == asked);
+}
+
 TEST_CASE_METHOD(GatewayFixture, "a registry that fails or lies is a clear failure, not a hang") {
   const Integrity integrity = Sha512Of("the real bytes");
   std::unique_ptr<Gateway> gateway =
