@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # Ovvoc end to end on one machine: installs dependencies, builds the binaries and the job
 # image, starts a control plane, registers and starts an agent, runs a job on a sample npm
-# project (clone, then npm install through the registry-only egress proxy, build and test in a
-# hardened container) and prints its result. Cleans up after itself; exits non-zero unless the
-# job succeeds. Needs root (containers, loop-mounted job disks).
+# project (clone, then resolve and install through the read-only registry gateway, build and
+# test in a hardened container) and prints its result. Cleans up after itself; exits non-zero
+# unless the job succeeds. Needs root (containers, loop-mounted job disks).
 #
 #   deploy/quickstart.sh            # everything in a temp dir, removed at the end
 #   KEEP=1 deploy/quickstart.sh     # keep the temp dir (logs, data dir) for a look afterwards
@@ -55,9 +55,9 @@ token=$(admin enroll-token create --org demo --ttl 10m | tail -n 1)
 step "Registering an agent (pins the control plane's CA from the token)"
 "$agent_bin" register --server "$address" --token "$token" --config-dir "$work/agent"
 # --allow-file-remotes: the sample repository is a local path on this machine. Jobs run in
-# the sandbox: docker when a daemon answers, else runc. The egress proxy refuses registries that
-# resolve to private or reserved addresses; some networks (mirrors, split DNS) map the public
-# registry there, so this one host:port is explicitly allowed.
+# the sandbox: docker when a daemon answers, else runc. The registry gateway refuses registries
+# that resolve to private or reserved addresses; some networks (mirrors, split DNS) map the
+# public registry there, so this one host:port is explicitly allowed.
 "$agent_bin" run --config-dir "$work/agent" --allow-file-remotes \
   --allow-internal registry.npmjs.org:443 2>"$work/agent.log" &
 pids+=($!)
