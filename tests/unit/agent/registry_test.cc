@@ -4,7 +4,9 @@
 #include <openssl/sha.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <map>
+#include <thread>
 #include <string>
 
 #include "absl/strings/match.h"
@@ -391,6 +393,49 @@ TEST_CASE_METHOD(ClientFixture, "prefetch fetches each tarball once and fails on
   REQUIRE(!got.ok());
   CHECK(absl::StrContains(got.status().message(), "not a package tarball"));
   CHECK(http.requests().size() == asked);
+}
+
+// A registry that never answers: every request waits until its caller gives up on it.
+class SilentRegistry final : public http::Client {
+ public:
+  absl::StatusOr<http::Response> Send(const http::Request& request) override {
+    ++asked_;
+    while (!(request.cancelled && request.cancelled())) absl::SleepFor(absl::Milliseconds(2));
+    return absl::CancelledError("abandoned");
+  }
+  int asked() const { return asked_.load(); }
+
+ private:
+  std::atomic<int> asked_{0};
+};
+
+// Red team (issue 9, F3): the prefetch against a registry that dribbled ran 8 minutes past a
+// 30 s job timeout. Its reads in flight now end when the job gives up (its deadline, or a
+// cancel): Prefetch returns instead of waiting on the registry.
+TEST_CASE("a prefetch from a registry that never answers ends when the job gives up") {
+  TempDir dir;
+  SilentRegistry http;
+  auto cache = RegistryCache::Open(dir.Sub("cache"), 1 << 20);
+  REQUIRE(cache.ok());
+  RegistryClient client(http, **cache, Clock::Real());
+  std::vector<RegistryEndpoint> registries = {Endpoint("https://registry.example/")};
+  std::vector<LockedPackage> packages;
+  for (int i = 0; i < 20; ++i) {
+    packages.push_back({absl::StrCat("p", i), "1.0.0",
+                        absl::StrCat("https://registry.example/p", i, "/-/p", i, "-1.0.0.tgz"),
+                        Sha512Of(std::to_string(i))});
+  }
+  std::atomic<bool> give_up{false};
+  std::thread job([&] {
+    while (http.asked() < 4) absl::SleepFor(absl::Milliseconds(1));  // reads are in flight
+    give_up.store(true);
+  });
+  absl::StatusOr<Prefetched> got =
+      Prefetch(client, registries, packages, 4, [&] { return give_up.load(); });
+  job.join();
+  REQUIRE(!got.ok());
+  CHECK(absl::IsCancelled(got.status()));
+  CHECK(http.asked() < 20);  // the rest were never asked for
 }
 
 }  // namespace
