@@ -86,8 +86,8 @@ http::Request RegistryClient::MakeRequest(const RegistryEndpoint& endpoint,
 
 absl::StatusOr<http::Response> RegistryClient::Get(const http::Request& request) {
   // A path that is not plain never leaves (the callers' paths are; this is the last check).
-  const absl::string_view path = absl::string_view(request.url).substr(request.url.find('/', 8));
-  if (!PlainPath(path)) {
+  const size_t slash = request.url.find('/', request.url.find("://") + 3);
+  if (slash == std::string::npos || !PlainPath(absl::string_view(request.url).substr(slash))) {
     return absl::InvalidArgumentError(absl::StrCat("not a plain registry path: ", request.url));
   }
   return http::SendWithRetries(http_, request, options_.retry);
