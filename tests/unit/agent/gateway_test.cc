@@ -7,7 +7,6 @@
 #include <netinet/in.h>
 #include <openssl/err.h>
 #include <openssl/pem.h>
-#include <openssl/sha.h>
 #include <openssl/ssl.h>
 #include <openssl/x509v3.h>
 #include <signal.h>
@@ -23,24 +22,13 @@
 #include "common/unique_fd.h"
 #include "tests/support/fake_http.h"
 #include "tests/support/temp_dir.h"
+#include "tests/unit/agent/registry_fixtures.h"
 
 namespace ovvoc::agent::registry {
 namespace {
 
 using testing::FakeHttpClient;
 using testing::TempDir;
-
-Integrity Sha512Of(absl::string_view data) {
-  unsigned char digest[64];
-  SHA512(reinterpret_cast<const unsigned char*>(data.data()), data.size(), digest);
-  return Integrity{"sha512", std::string(reinterpret_cast<char*>(digest), sizeof(digest))};
-}
-
-RegistryEndpoint Endpoint(const std::string& url) {
-  ovvoc::v1::Registry registry;
-  registry.set_url(url);
-  return *RegistryEndpoint::FromProto(registry, false);
-}
 
 struct Answer {
   int status = 0;
@@ -164,13 +152,7 @@ class Client {
   std::string buffer_;
 };
 
-struct GatewayFixture {
-  TempDir dir;
-  FakeHttpClient http;
-  ManualClock clock;
-  std::unique_ptr<RegistryCache> cache = *RegistryCache::Open(dir.Sub("cache"), 64 << 20);
-  RegistryClient client{http, *cache, clock,
-                        RegistryClientOptions{.retry = {.attempts = 1}}};
+struct GatewayFixture : RegistryClientFixture {
   RegistryEndpoint https = Endpoint("https://registry.example/");
   RegistryEndpoint plain = Endpoint("http://127.0.0.1:4873/");
 

@@ -1,7 +1,6 @@
 // The registry component's parts that need no network: which requests count as reads, integrity,
 // the cache, lockfiles, and the client over a fake HTTP client.
 #include <catch2/catch.hpp>
-#include <openssl/sha.h>
 #include <unistd.h>
 
 #include <atomic>
@@ -22,27 +21,13 @@
 #include "common/files.h"
 #include "tests/support/fake_http.h"
 #include "tests/support/temp_dir.h"
+#include "tests/unit/agent/registry_fixtures.h"
 
 namespace ovvoc::agent::registry {
 namespace {
 
 using testing::FakeHttpClient;
 using testing::TempDir;
-
-RegistryEndpoint Endpoint(const std::string& url, const std::string& scope = "") {
-  ovvoc::v1::Registry registry;
-  registry.set_url(url);
-  registry.set_scope(scope);
-  absl::StatusOr<RegistryEndpoint> endpoint = RegistryEndpoint::FromProto(registry, false);
-  REQUIRE(endpoint.ok());
-  return *endpoint;
-}
-
-Integrity Sha512Of(absl::string_view data) {
-  unsigned char digest[64];
-  SHA512(reinterpret_cast<const unsigned char*>(data.data()), data.size(), digest);
-  return Integrity{"sha512", std::string(reinterpret_cast<char*>(digest), sizeof(digest))};
-}
 
 TEST_CASE("registry URLs: origin, path and scope") {
   RegistryEndpoint npm = Endpoint("https://Registry.NPMjs.org");
@@ -210,13 +195,7 @@ TEST_CASE("the cache keeps only verified tarballs and evicts the least recently 
   CHECK(!(*again)->GetPackument("other"));
 }
 
-struct ClientFixture {
-  TempDir dir;
-  FakeHttpClient http;
-  ManualClock clock;
-  std::unique_ptr<RegistryCache> cache = *RegistryCache::Open(dir.Sub("cache"), 1 << 20);
-  RegistryClient client{http, *cache, clock,
-                        RegistryClientOptions{.retry = {.attempts = 2, .sleep = [](absl::Duration) {}}}};
+struct ClientFixture : RegistryClientFixture {
   RegistryEndpoint endpoint = Endpoint("https://registry.example/npm/");
 };
 
