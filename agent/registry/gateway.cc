@@ -98,6 +98,7 @@ absl::string_view StatusText(int code) {
     case 403: return "Forbidden";
     case 404: return "Not Found";
     case 405: return "Method Not Allowed";
+    case 408: return "Request Timeout";
     case 421: return "Misdirected Request";
     case 502: return "Bad Gateway";
     case 503: return "Service Unavailable";
@@ -204,8 +205,11 @@ class Gateway::Connection {
  private:
   // The next request head, or nullopt (answered, or the client went away).
   std::optional<RequestHead> ReadRequest(Stream& stream, bool first) {
+    // Between requests the idle timeout applies; from a head's first byte, its deadline.
+    absl::Time head_deadline = absl::InfiniteFuture();
     while (true) {
       if (std::optional<size_t> end = FindHeadEnd(buffer_); end && *end <= kMaxRequestHeadBytes) {
+        if (head_deadline != absl::InfiniteFuture()) SetReceiveTimeout(options_.idle_timeout);
         absl::StatusOr<RequestHead> head = ParseRequestHead(absl::string_view(buffer_).substr(0, *end));
         const std::string method = MethodForLog(buffer_);
         buffer_.erase(0, *end);
@@ -218,11 +222,43 @@ class Gateway::Connection {
                "request head longer than 16 KiB");
         return std::nullopt;
       }
+      if (!buffer_.empty() && head_deadline == absl::InfiniteFuture()) {
+        head_deadline = absl::Now() + options_.request_head_timeout;
+      }
+      if (head_deadline != absl::InfiniteFuture()) {
+        const absl::Duration left = head_deadline - absl::Now();
+        if (left <= absl::ZeroDuration()) return SlowHead(stream);
+        SetReceiveTimeout(std::min(left, options_.idle_timeout));
+      }
       char chunk[4096];
       ssize_t n = stream.Read(chunk, sizeof(chunk));
-      if (n <= 0) return std::nullopt;  // closed, timed out, or cut by Close()
+      if (n <= 0) {
+        if (head_deadline != absl::InfiniteFuture() && absl::Now() >= head_deadline) {
+          return SlowHead(stream);
+        }
+        return std::nullopt;  // closed, timed out, or cut by Close()
+      }
       buffer_.append(chunk, static_cast<size_t>(n));
     }
+  }
+
+  std::optional<RequestHead> SlowHead(Stream& stream) {
+    GatewayEvent event;
+    event.method = MethodForLog(buffer_);
+    event.failed = true;
+    event.reason = absl::StrCat("request head not complete within ",
+                                absl::FormatDuration(options_.request_head_timeout),
+                                " (a client sending it byte by byte)");
+    log::Warning("registry gateway: %s", event.reason);
+    const std::string body = absl::StrCat("ovvoc registry gateway: ", event.reason, "\n");
+    gateway_.AddEvent(std::move(event));
+    Respond(stream, 408, "text/plain", body, false, false);
+    return std::nullopt;
+  }
+
+  void SetReceiveTimeout(absl::Duration timeout) {
+    const timeval tv = absl::ToTimeval(std::max(timeout, absl::Milliseconds(1)));
+    ::setsockopt(fd_, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
   }
 
   // A registry at this origin, the one whose path is the longest prefix of `target` when
@@ -256,10 +292,17 @@ class Gateway::Connection {
     if (ssl == nullptr) return;
     TlsStream tls(ssl);
     SSL_set_fd(ssl, fd_);
+    // The handshake has the head's deadline: a client cannot hold the connection with it either.
+    SetReceiveTimeout(std::min(options_.request_head_timeout, options_.idle_timeout));
+    const absl::Time handshake_deadline = absl::Now() + options_.request_head_timeout;
     if (SSL_accept(ssl) != 1) {
       ERR_clear_error();
-      return Fail(head, *endpoint, "", "the TLS handshake with the gateway failed");
+      return Fail(head, *endpoint, "",
+                  absl::Now() >= handshake_deadline
+                      ? "the TLS handshake with the gateway did not end in time"
+                      : "the TLS handshake with the gateway failed");
     }
+    SetReceiveTimeout(options_.idle_timeout);
     // No fronting: the name inside TLS is the registry's. IP literals carry no SNI.
     const char* sni = SSL_get_servername(ssl, TLSEXT_NAMETYPE_host_name);
     absl::StatusOr<std::string> sni_host =

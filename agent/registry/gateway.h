@@ -59,6 +59,9 @@ struct GatewayOptions {
   std::set<std::string> packages;
   int max_connections = 64;  // concurrent client connections; more get 503
   absl::Duration idle_timeout = absl::Seconds(120);
+  // From a request's first byte (or a tunnel's TLS handshake) to the end of its head: a client
+  // that trickles bytes to hold connections open is cut off here, whatever the idle timeout.
+  absl::Duration request_head_timeout = absl::Seconds(30);
   // Events kept; later ones only counted, so a container hammering the gateway cannot grow the
   // agent's memory or flood its log.
   size_t max_events = 10000;

@@ -171,7 +171,7 @@ int Main(int argc, char** argv) {
     return 1;
   }
   testing::TempDir dir;
-  auto mirror = testing::Verdaccio::Start(dir.Sub("registry"), "https://registry.npmjs.org/");
+  auto mirror = testing::Verdaccio::Start(dir.Sub("registry"), {.uplink = "https://registry.npmjs.org/"});
   if (!mirror.ok()) {
     std::fprintf(stderr, "%s\n", mirror.status().ToString().c_str());
     return 1;

@@ -336,7 +336,7 @@ int Main(int argc, char** argv) {
     return 1;
   }
   absl::StatusOr<std::unique_ptr<testing::Verdaccio>> mirror =
-      testing::Verdaccio::Start(dir.Sub("registry"), "https://registry.npmjs.org/");
+      testing::Verdaccio::Start(dir.Sub("registry"), {.uplink = "https://registry.npmjs.org/"});
   if (!mirror.ok()) {
     std::fprintf(stderr, "%s\n", mirror.status().ToString().c_str());
     return 1;

@@ -14,6 +14,7 @@
 #include "tests/e2e/backend_ready.h"
 #include "tests/support/cluster.h"
 #include "tests/support/git_http_server.h"
+#include "tests/support/lying_registry.h"
 #include "tests/support/subprocess.h"
 #include "tests/support/verdaccio.h"
 
@@ -79,8 +80,8 @@ std::set<std::string> Stored(const std::string& storage) {
 // A Verdaccio in dir/verdaccio serving the `packages` fixtures, and the `app` fixture copied to
 // dir/app and made a repository at dir/app.git.
 std::unique_ptr<Verdaccio> ServeFixtures(const TempDir& dir, std::vector<const char*> packages,
-                                         const char* app, const std::string& private_scope = "") {
-  auto registry = Verdaccio::Start(dir.Sub("verdaccio"), "", private_scope);
+                                         const char* app, const Verdaccio::Options& options = {}) {
+  auto registry = Verdaccio::Start(dir.Sub("verdaccio"), options);
   REQUIRE(registry.ok());
   for (const char* package : packages) REQUIRE((*registry)->Publish(Fixture(package)).ok());
   fs::copy(Fixture(app), dir.Sub("app"), fs::copy_options::recursive);
@@ -99,11 +100,19 @@ void LockDirectly(const Verdaccio& registry, const TempDir& dir) {
       "--package-lock-only",
       "--userconfig=/dev/null",
       "--registry=" + registry.url()};
+  if (!registry.ca_file().empty()) lock.argv.push_back("--cafile=" + registry.ca_file());
   lock.env = {"PATH=/usr/bin:/bin", "HOME=" + dir.Sub("lock-home")};
   lock.cwd = dir.Sub("app");
   auto locked = RunProcess(lock);
   REQUIRE(locked.ok());
   REQUIRE(locked->exit_code == 0);
+}
+
+// The job failed while its lockfile was resolved, and its failure says `why`.
+void CheckFailedResolving(const Job& job, const std::string& why) {
+  CHECK(job.exit_code == 1);
+  CHECK(job.result["failure"]["phase"] == "lockfile");
+  CHECK_THAT(job.result["failure"].value("reason", ""), Catch::Contains(why));
 }
 
 TEST_CASE("install fetches packages from the job's registry through the registry gateway") {
@@ -192,21 +201,15 @@ TEST_CASE("a registry that is down, not allowed or lying fails the job and says 
                                       "--allow-internal", "127.0.0.1:9"};
     const absl::Time start = absl::Now();
     Job job = Update(dir, dir.Sub("app.git"), flags);
-    CHECK(job.exit_code == 1);
-    CHECK(job.result["failure"]["phase"] == "lockfile");
+    CheckFailedResolving(job, "the registry gateway could not serve");
     CHECK(job.result["lockfile"]["termination"] == "TERMINATION_EXITED");
-    CHECK_THAT(job.result["failure"].value("reason", ""),
-               Catch::Contains("the registry gateway could not serve") &&
-                   Catch::Contains("/ovvoc-fixture-dep"));
+    CHECK_THAT(job.result["failure"].value("reason", ""), Catch::Contains("/ovvoc-fixture-dep"));
     CHECK(absl::Now() - start < absl::Seconds(60));  // retries, not the phase timeout
   }
 
   SECTION("not allowed: the registry's loopback address is not dialled, and the job says why") {
-    Job job = Update(dir, dir.Sub("app.git"), common);
-    CHECK(job.exit_code == 1);
-    CHECK(job.result["failure"]["phase"] == "lockfile");
-    CHECK_THAT(job.result["failure"].value("reason", ""),
-               Catch::Contains("resolves to a non-public address 127.0.0.1"));
+    CheckFailedResolving(Update(dir, dir.Sub("app.git"), common),
+                         "resolves to a non-public address 127.0.0.1");
   }
 
   SECTION("a tarball that does not match the lockfile fails the install before any code runs") {
@@ -228,6 +231,78 @@ TEST_CASE("a registry that is down, not allowed or lying fails the job and says 
                    Catch::Contains("ovvoc-fixture-dep@1.0.0"));
     CHECK(!job.result["install"].contains("exit_code"));  // npm never ran
   }
+
+  SECTION("a registry that serves other bytes than the integrity it published") {
+    // The liar publishes dep's genuine packument, integrity included, and serves the worm's
+    // tarball in its place: the lockfile pins the genuine integrity, the bytes do not match.
+    REQUIRE(registry->Publish(Fixture("worm")).ok());
+    auto liar = LyingRegistry::Start(registry->host_port(), "ovvoc-fixture-dep", "ovvoc-fixture-worm");
+    INFO(liar.status().ToString());
+    REQUIRE(liar.ok());
+    Job job = Update(dir, dir.Sub("app.git"),
+                     {"--sandbox", backend, "--registry", (*liar)->url(), "--allow-internal",
+                      (*liar)->host_port()});
+    CHECK(job.exit_code == 1);
+    CHECK(job.result["lockfile"]["termination"] == "TERMINATION_EXITED");
+    CHECK(job.result["failure"]["phase"] == "install");
+    CHECK_THAT(job.result["failure"].value("reason", ""),
+               Catch::Contains("does not match the lockfile") &&
+                   Catch::Contains("ovvoc-fixture-dep@1.0.0"));
+    CHECK(!job.result["install"].contains("exit_code"));  // npm never ran: the worm never ran
+    CHECK((*liar)->tarballs_served() >= 1);
+  }
+}
+
+TEST_CASE("an https registry behind its own CA: the agent trusts it, the job trusts the gateway") {
+  const std::string backend = GENERATE("oci", "docker");
+  if (!BackendReady(backend) || !VerdaccioReady()) return;
+  TempDir dir;
+  std::unique_ptr<Verdaccio> registry = ServeFixtures(dir, {"dep"}, "app", {.https = true});
+  REQUIRE(absl::StartsWith(registry->url(), "https://127.0.0.1:"));
+  std::vector<std::string> flags = {"--sandbox", backend, "--registry", registry->url(),
+                                    "--allow-internal", registry->host_port()};
+
+  SECTION("without the registry's CA the agent does not trust it, and says so") {
+    Job job = Update(dir, dir.Sub("app.git"), flags);
+    INFO(job.result["failure"].dump());
+    CheckFailedResolving(job, "the registry gateway could not serve");
+    CHECK_THAT(job.result["failure"].value("reason", ""), Catch::Contains("certificate"));
+  }
+
+  SECTION("with --registry-ca: resolved, prefetched over TLS, installed and tested") {
+    flags.insert(flags.end(), {"--registry-ca", registry->ca_file()});
+    Job job = Update(dir, dir.Sub("app.git"), flags);
+    INFO(job.err);
+    REQUIRE(job.exit_code == 0);
+    CHECK(job.result["lockfile"]["termination"] == "TERMINATION_EXITED");
+    CHECK_THAT(job.result["test"].value("log_excerpt", ""),
+               Catch::Contains("DEP=fixture-dep-1.0.0"));
+    CHECK(!job.result.contains("findings"));
+    REQUIRE(job.result["egress"].size() == 1);
+    const nlohmann::json& egress = job.result["egress"][0];
+    CHECK(absl::StrCat(egress.value("host", ""), ":", egress.value("port", 0)) ==
+          registry->host_port());
+  }
+}
+
+// Regression (red team, issue 9, F2): a repository's .npmrc named its own script as npm's `git`
+// and a git dependency made npm run it while the lockfile was resolved, when the gateway still
+// fetched upstream for it. Resolving runs no program of the repository's.
+TEST_CASE("a repository's .npmrc cannot run its own program while the lockfile is resolved") {
+  const std::string backend = GENERATE("oci", "docker");
+  if (!BackendReady(backend) || !VerdaccioReady()) return;
+  TempDir dir;
+  std::unique_ptr<Verdaccio> registry = ServeFixtures(dir, {"dep"}, "git-npmrc-app");
+  REQUIRE((fs::status(dir.Sub("app/fake-git.sh")).permissions() & fs::perms::owner_exec) !=
+          fs::perms::none);
+  Job job = Update(dir, dir.Sub("app.git"),
+                   {"--sandbox", backend, "--registry", registry->url(), "--allow-internal",
+                    registry->host_port()});
+  INFO(job.err);
+  CheckFailedResolving(job, "exited with status 1");
+  const std::string log = job.result["lockfile"].value("log_excerpt", "");
+  CHECK_THAT(log, Catch::Contains("no-git-while-resolving-the-lockfile"));
+  CHECK_THAT(log, !Catch::Contains("FAKE-GIT-RAN"));
 }
 
 TEST_CASE("a job that poisons the caches it can reach changes nothing for the next job") {
@@ -295,14 +370,12 @@ TEST_CASE("a private registry's token is used by the agent and never enters the 
   if (!BackendReady(backend) || !VerdaccioReady()) return;
   TempDir dir;
   std::unique_ptr<Verdaccio> registry =
-      ServeFixtures(dir, {"private-dep"}, "private-app", "@private");
+      ServeFixtures(dir, {"private-dep"}, "private-app", {.private_scope = "@private"});
   const std::vector<std::string> flags = {"--sandbox", backend, "--registry", registry->url(),
                                           "--allow-internal", registry->host_port()};
 
   SECTION("without the token the package cannot be read: the control") {
-    Job job = Update(dir, dir.Sub("app.git"), flags);
-    CHECK(job.exit_code == 1);
-    CHECK(job.result["failure"]["phase"] == "lockfile");
+    CheckFailedResolving(Update(dir, dir.Sub("app.git"), flags), "exited with status 1");
   }
 
   SECTION("with the agent's credentials file, it installs, and the token is nowhere") {

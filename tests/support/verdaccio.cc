@@ -42,16 +42,41 @@ std::vector<std::string> Env(const std::string& home) {
           "NODE_EXTRA_CA_CERTS=/etc/ssl/certs/ca-certificates.crt"};
 }
 
-// curl, as the simplest HTTP client at hand in test support.
-absl::StatusOr<std::string> Curl(const std::vector<std::string>& args) {
+// curl, as the simplest HTTP client at hand in test support, trusting `ca_file` when set.
+absl::StatusOr<std::string> Curl(const std::string& ca_file, const std::vector<std::string>& args) {
   ProcessSpec spec;
   spec.argv = {"curl", "-sS", "--max-time", "5"};
+  if (!ca_file.empty()) spec.argv.insert(spec.argv.end(), {"--cacert", ca_file});
   spec.argv.insert(spec.argv.end(), args.begin(), args.end());
   spec.env = {"PATH=/usr/bin:/bin"};
   absl::StatusOr<ProcessResult> r = RunProcess(spec);
   if (!r.ok()) return r.status();
   if (r->exit_code != 0) return absl::UnavailableError(r->stderr_data);
   return r->stdout_data;
+}
+
+// A CA and a certificate for 127.0.0.1 signed by it, in `dir` (ca.pem, key.pem, cert.pem).
+absl::Status MakeCertificate(const std::string& dir) {
+  const std::vector<std::vector<std::string>> steps = {
+      {"openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256",
+       "-nodes", "-keyout", dir + "/ca-key.pem", "-out", dir + "/ca.pem", "-days", "2",
+       "-subj", "/CN=ovvoc test registry CA"},
+      {"openssl", "req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
+       "-keyout", dir + "/key.pem", "-out", dir + "/cert.csr", "-subj", "/CN=127.0.0.1"},
+      {"openssl", "x509", "-req", "-in", dir + "/cert.csr", "-CA", dir + "/ca.pem", "-CAkey",
+       dir + "/ca-key.pem", "-CAcreateserial", "-out", dir + "/cert.pem", "-days", "2",
+       "-extfile", dir + "/san.ext"},
+  };
+  std::ofstream(dir + "/san.ext") << "subjectAltName=IP:127.0.0.1\n";
+  for (const std::vector<std::string>& argv : steps) {
+    ProcessSpec spec;
+    spec.argv = argv;
+    spec.env = {"PATH=/usr/bin:/bin"};
+    absl::StatusOr<ProcessResult> r = RunProcess(spec);
+    if (!r.ok()) return r.status();
+    if (r->exit_code != 0) return absl::InternalError("openssl: " + r->stderr_data);
+  }
+  return absl::OkStatus();
 }
 
 }  // namespace
@@ -65,15 +90,24 @@ std::string Verdaccio::UnavailableReason() {
 }
 
 absl::StatusOr<std::unique_ptr<Verdaccio>> Verdaccio::Start(const std::string& dir,
-                                                             const std::string& uplink,
-                                                             const std::string& private_scope) {
+                                                             const Options& options) {
+  const std::string& uplink = options.uplink;
+  const std::string& private_scope = options.private_scope;
   auto v = std::unique_ptr<Verdaccio>(new Verdaccio());
   v->dir_ = dir;
   v->port_ = FreePort();
   std::filesystem::create_directories(dir + "/storage");
   std::filesystem::create_directories(dir + "/home");
+  if (options.https) {
+    std::filesystem::create_directories(dir + "/tls");
+    if (absl::Status made = MakeCertificate(dir + "/tls"); !made.ok()) return made;
+    v->ca_file_ = dir + "/tls/ca.pem";
+  }
   std::ofstream(dir + "/config.yaml")
       << "storage: " << dir << "/storage\n"
+      << (options.https ? absl::StrCat("https:\n  key: ", dir, "/tls/key.pem\n  cert: ", dir,
+                                       "/tls/cert.pem\n")
+                        : "")
       << "auth:\n  htpasswd:\n    file: " << dir << "/htpasswd\n    max_users: 100\n"
       << (uplink.empty() ? "uplinks: {}\n"
                          : absl::StrCat("uplinks:\n  upstream:\n    url: ", uplink,
@@ -89,17 +123,17 @@ absl::StatusOr<std::unique_ptr<Verdaccio>> Verdaccio::Start(const std::string& d
       << "log: { type: stdout, format: pretty, level: warn }\n";
   absl::StatusOr<std::unique_ptr<Daemon>> daemon =
       Daemon::Start({Node(), OVVOC_VERDACCIO_DIR "/node_modules/verdaccio/bin/verdaccio",
-                     "--config", dir + "/config.yaml", "--listen", v->host_port()},
+                     "--config", dir + "/config.yaml", "--listen", v->url()},
                     Env(dir + "/home"), dir + "/verdaccio.log");
   if (!daemon.ok()) return daemon.status();
   v->daemon_ = *std::move(daemon);
   for (int i = 0; i < 100; ++i) {
-    if (Curl({v->url() + "-/ping"}).ok()) break;
+    if (Curl(v->ca_file_, {v->url() + "-/ping"}).ok()) break;
     absl::SleepFor(absl::Milliseconds(100));
   }
   // A user to publish as; its token goes on npm's command line only.
   absl::StatusOr<std::string> created =
-      Curl({"-X", "PUT", "-H", "content-type: application/json", "-d",
+      Curl(v->ca_file_, {"-X", "PUT", "-H", "content-type: application/json", "-d",
             R"({"name":"ovvoc-test","password":"ovvoc-test-password"})",
             v->url() + "-/user/org.couchdb.user:ovvoc-test"});
   if (!created.ok()) {
@@ -114,7 +148,9 @@ absl::StatusOr<std::unique_ptr<Verdaccio>> Verdaccio::Start(const std::string& d
   return v;
 }
 
-std::string Verdaccio::url() const { return absl::StrCat("http://127.0.0.1:", port_, "/"); }
+std::string Verdaccio::url() const {
+  return absl::StrCat(ca_file_.empty() ? "http" : "https", "://127.0.0.1:", port_, "/");
+}
 std::string Verdaccio::host_port() const { return absl::StrCat("127.0.0.1:", port_); }
 
 absl::Status Verdaccio::Publish(const std::string& package_dir) {
@@ -126,6 +162,7 @@ absl::Status Verdaccio::Publish(const std::string& package_dir) {
                "--userconfig=" + dir_ + "/empty-npmrc",
                "--registry=" + url(),
                absl::StrCat("--//", host_port(), "/:_authToken=", token_)};
+  if (!ca_file_.empty()) spec.argv.push_back("--cafile=" + ca_file_);
   spec.env = Env(dir_ + "/home");
   spec.cwd = package_dir;
   absl::StatusOr<ProcessResult> r = RunProcess(spec);
@@ -179,7 +216,7 @@ absl::Status Verdaccio::PublishGenerated(const std::string& name,
           {"length", bytes.size()}}}}}};
   std::ofstream(root + "/publish.json") << doc.dump();
   absl::StatusOr<std::string> put =
-      Curl({"-f", "-X", "PUT", "-H", "content-type: application/json", "-H",
+      Curl(ca_file_, {"-f", "-X", "PUT", "-H", "content-type: application/json", "-H",
             "authorization: Bearer " + token_, "--data-binary", "@" + root + "/publish.json",
             url() + absl::StrReplaceAll(name, {{"/", "%2f"}})});
   if (!put.ok()) {

@@ -19,15 +19,27 @@ class Verdaccio {
   // Why it cannot run here (not installed, no job image); empty when it can.
   static std::string UnavailableReason();
 
-  // Starts a registry whose storage, config and logs live in `dir`. With an `uplink` URL, it
-  // also serves (and keeps) every package of that registry.
-  // `private_scope` ("@acme"): that scope's packages are served to authenticated users only.
-  static absl::StatusOr<std::unique_ptr<Verdaccio>> Start(const std::string& dir,
-                                                          const std::string& uplink = "",
-                                                          const std::string& private_scope = "");
+  struct Options {
+    // Also serves (and keeps) every package of the registry at this URL.
+    std::string uplink;
+    // ("@acme"): that scope's packages are served to authenticated users only.
+    std::string private_scope;
+    // Serves https with a certificate for 127.0.0.1 from a CA of its own (ca_file()), as an
+    // internal mirror would.
+    bool https = false;
+  };
 
-  std::string url() const;        // "http://127.0.0.1:PORT/"
+  // Starts a registry whose storage, config and logs live in `dir`.
+  static absl::StatusOr<std::unique_ptr<Verdaccio>> Start(const std::string& dir,
+                                                          const Options& options);
+  static absl::StatusOr<std::unique_ptr<Verdaccio>> Start(const std::string& dir) {
+    return Start(dir, Options());
+  }
+
+  std::string url() const;        // "http://127.0.0.1:PORT/" (https:// when serving https)
   std::string host_port() const;  // "127.0.0.1:PORT"
+  // The CA that signed the https certificate (PEM); empty when serving plain HTTP.
+  const std::string& ca_file() const { return ca_file_; }
   // The publishing user's token: what a private registry's client must send.
   const std::string& token() const { return token_; }
 
@@ -44,6 +56,7 @@ class Verdaccio {
   Verdaccio() = default;
   std::string dir_;
   int port_ = 0;
+  std::string ca_file_;
   std::string token_;
   std::unique_ptr<Daemon> daemon_;
 };

@@ -9,12 +9,14 @@
 #include <openssl/pem.h>
 #include <openssl/ssl.h>
 #include <openssl/x509v3.h>
+#include <poll.h>
 #include <signal.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
 #include <memory>
 #include <string>
+#include <thread>
 
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
@@ -94,6 +96,17 @@ class Client {
     Write(absl::StrCat(method, " ", target, " HTTP/1.1\r\nHost: ", host, "\r\n", extra, "\r\n"));
     return ReadAnswer(method == "HEAD");
   }
+
+  // Sends what it can; false once the gateway has closed.
+  bool TryWrite(absl::string_view data) {
+    return ::send(fd_.get(), data.data(), data.size(), MSG_NOSIGNAL) ==
+           static_cast<ssize_t>(data.size());
+  }
+  bool Readable() {
+    pollfd p = {fd_.get(), POLLIN, 0};
+    return ::poll(&p, 1, 0) == 1;
+  }
+  Answer ReadHead() { return ReadAnswer(/*head_only=*/true); }
 
   void Write(absl::string_view data) {
     if (ssl_ != nullptr) {
@@ -366,6 +379,39 @@ TEST_CASE_METHOD(GatewayFixture, "a client hanging up mid-answer over TLS does n
   gateway->Close();
   ::signal(SIGPIPE, SIG_IGN);
   CHECK(gateway->Events().size() <= 4);  // still here: no SIGPIPE ended the process
+}
+
+TEST_CASE_METHOD(GatewayFixture, "a client trickling a request head is cut off at its deadline") {
+  std::unique_ptr<Gateway> gateway = Start({.request_head_timeout = absl::Milliseconds(300)});
+  GatewayEvent event;
+  SECTION("plain HTTP: one header line at a time, each well within the idle timeout") {
+    Client slow(gateway->port());
+    REQUIRE(slow.TryWrite("GET http://127.0.0.1:4873/a HTTP/1.1\r\nHost: 127.0.0.1:4873\r\n"));
+    // At most 10 s of trickling; the gateway answers after 0.3 s (later only under heavy load).
+    for (int i = 0; i < 200 && !slow.Readable(); ++i) {
+      if (!slow.TryWrite("X-Slow: 1\r\n")) break;
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+    Answer answer = slow.ReadHead();
+    CHECK(answer.status == 408);
+    CHECK(answer.closed);
+    REQUIRE(gateway->Events().size() == 1);
+    event = gateway->Events()[0];
+    CHECK(event.method == "GET");
+    CHECK_THAT(event.reason, Catch::Contains("request head not complete within 300ms"));
+  }
+  SECTION("a CONNECT whose TLS handshake never comes") {
+    Client silent(gateway->port());
+    silent.Write("CONNECT registry.example:443 HTTP/1.1\r\nHost: registry.example:443\r\n\r\n");
+    REQUIRE(silent.ReadHead().status == 200);
+    CHECK(silent.ReadHead().closed);  // the gateway hung up, long before the client's 10 s
+    REQUIRE(gateway->Events().size() == 1);
+    event = gateway->Events()[0];
+    CHECK(event.host == "registry.example");
+    CHECK(event.reason == "the TLS handshake with the gateway did not end in time");
+  }
+  CHECK(event.failed);
+  CHECK(!event.refused);
 }
 
 TEST_CASE_METHOD(GatewayFixture, "Close() cuts idle and half-sent connections at once") {
