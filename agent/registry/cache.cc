@@ -40,7 +40,9 @@ std::string EncodePackument(const CachedPackument& p) {
                          {"etag", p.etag},
                          {"last_modified", p.last_modified},
                          {"fetched", absl::ToUnixMillis(p.fetched)}};
-  return absl::StrCat(meta.dump(), "\n", p.body);
+  // Replaced, not thrown on: the values come from a registry's headers.
+  return absl::StrCat(meta.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace), "\n",
+                      p.body);
 }
 
 std::optional<CachedPackument> DecodePackument(std::string file) {
@@ -48,11 +50,17 @@ std::optional<CachedPackument> DecodePackument(std::string file) {
   if (newline == std::string::npos) return std::nullopt;
   nlohmann::json meta = nlohmann::json::parse(file.substr(0, newline), nullptr, false);
   if (!meta.is_object()) return std::nullopt;
+  auto text = [&meta](const char* key) {
+    auto it = meta.find(key);
+    return it != meta.end() && it->is_string() ? it->get<std::string>() : std::string();
+  };
+  auto fetched = meta.find("fetched");
+  if (fetched == meta.end() || !fetched->is_number_integer()) return std::nullopt;
   CachedPackument p;
-  p.content_type = meta.value("content_type", "");
-  p.etag = meta.value("etag", "");
-  p.last_modified = meta.value("last_modified", "");
-  p.fetched = absl::FromUnixMillis(meta.value("fetched", int64_t{0}));
+  p.content_type = text("content_type");
+  p.etag = text("etag");
+  p.last_modified = text("last_modified");
+  p.fetched = absl::FromUnixMillis(fetched->get<int64_t>());
   file.erase(0, newline + 1);
   p.body = std::move(file);
   return p;

@@ -1,5 +1,6 @@
 #include "agent/registry/client.h"
 
+#include <optional>
 #include <utility>
 
 #include "absl/strings/ascii.h"
@@ -19,6 +20,17 @@ bool IsJsonObject(absl::string_view body) {
   const size_t first = body.find_first_not_of(" \t\r\n");
   if (first == absl::string_view::npos || body[first] != '{') return false;
   return nlohmann::json::accept(body.begin(), body.end());
+}
+
+// A header value a registry sent, if it is printable ASCII: the only kind worth keeping and
+// sending on (as a validator, or to the container); anything else is as if it were absent.
+std::optional<std::string> AsciiHeader(const http::Response& response, absl::string_view name) {
+  std::optional<std::string> value = response.Header(name);
+  if (!value) return std::nullopt;
+  for (char c : *value) {
+    if (c < 0x20 || c > 0x7e) return std::nullopt;
+  }
+  return value;
 }
 
 std::string CacheKey(const RegistryEndpoint& endpoint, absl::string_view path, bool corgi) {
@@ -126,9 +138,9 @@ absl::StatusOr<CachedPackument> RegistryClient::Packument(const RegistryEndpoint
   }
   CachedPackument fresh;
   fresh.body = std::move(response.body);
-  fresh.content_type = response.Header("content-type").value_or("application/json");
-  fresh.etag = response.Header("etag").value_or("");
-  fresh.last_modified = response.Header("last-modified").value_or("");
+  fresh.content_type = AsciiHeader(response, "content-type").value_or("application/json");
+  fresh.etag = AsciiHeader(response, "etag").value_or("");
+  fresh.last_modified = AsciiHeader(response, "last-modified").value_or("");
   fresh.fetched = now;
   if (absl::Status s = cache_.PutPackument(key, fresh); !s.ok()) log::Warning("%s", s.ToString());
   return fresh;

@@ -19,6 +19,12 @@ using nlohmann::json;
 
 constexpr absl::string_view kPublicTarballs = "https://registry.npmjs.org/";
 
+// npm's own lockfiles nest a few levels in v2/v3 and two per dependency level in v1 (whose
+// dependency levels ReadDependencies bounds at 256); a 50,000-package lockfile holds about two
+// million values.
+constexpr int kMaxLockfileDepth = 600;
+constexpr size_t kMaxLockfileValues = 8'000'000;
+
 absl::Status Invalid(absl::string_view reason) {
   return absl::InvalidArgumentError(absl::StrCat("the lockfile ", reason));
 }
@@ -27,6 +33,96 @@ std::string StringOr(const json& object, const char* key) {
   auto it = object.find(key);
   return it != object.end() && it->is_string() ? it->get<std::string>() : std::string();
 }
+
+// True only for a boolean true: `"link": "yes"` is not a link (and json::value() would throw).
+bool IsTrue(const json& object, const char* key) {
+  auto it = object.find(key);
+  return it != object.end() && it->is_boolean() && it->get<bool>();
+}
+
+// A SAX handler that only keeps count: how deep the document nests and how many values it
+// holds. It stops the parse (returns false) past either limit, so a document can be measured
+// before a DOM is built from it, without building one.
+class Measure : public nlohmann::json_sax<json> {
+ public:
+  Measure(int max_depth, size_t max_values) : max_depth_(max_depth), max_values_(max_values) {}
+  bool too_deep() const { return too_deep_; }
+  bool too_many() const { return too_many_; }
+
+  bool null() override { return Value(); }
+  bool boolean(bool) override { return Value(); }
+  bool number_integer(number_integer_t) override { return Value(); }
+  bool number_unsigned(number_unsigned_t) override { return Value(); }
+  bool number_float(number_float_t, const string_t&) override { return Value(); }
+  bool string(string_t&) override { return Value(); }
+  bool binary(binary_t&) override { return Value(); }
+  bool start_object(std::size_t) override { return Open(); }
+  bool key(string_t&) override { return true; }
+  bool end_object() override { return Close(); }
+  bool start_array(std::size_t) override { return Open(); }
+  bool end_array() override { return Close(); }
+  bool parse_error(std::size_t, const std::string&, const nlohmann::detail::exception&) override {
+    return false;
+  }
+
+ protected:
+  int depth() const { return depth_; }
+  bool Value() {
+    too_many_ = ++values_ > max_values_;
+    return !too_many_;
+  }
+  bool Open() {
+    too_deep_ = ++depth_ > max_depth_;
+    return !too_deep_ && Value();
+  }
+  virtual bool Close() {
+    --depth_;
+    return true;
+  }
+
+ private:
+  const int max_depth_;
+  const size_t max_values_;
+  int depth_ = 0;
+  size_t values_ = 0;
+  bool too_deep_ = false;
+  bool too_many_ = false;
+};
+
+// Finds versions[version].dist.tarball in a packument without building it: a packument is
+// tens of MiB at most, its DOM many times that (a lying registry's `[[],[],...]` 20 times).
+// Where keys repeat, the last one counts, as in npm's JSON.parse.
+class FindTarball final : public Measure {
+ public:
+  explicit FindTarball(std::string version)
+      : Measure(/*max_depth=*/256, /*max_values=*/SIZE_MAX), version_(std::move(version)) {}
+  const std::optional<std::string>& url() const { return url_; }
+
+  bool key(string_t& key) override {
+    static const char* const kPath[] = {"versions", nullptr /* the version */, "dist", "tarball"};
+    const int at = depth() - 1;        // this key's place in the path
+    if (matched_ > at) matched_ = at;  // a sibling of a key that matched ends that match
+    if (at < 4 && matched_ == at && (kPath[at] != nullptr ? key == kPath[at] : key == version_)) {
+      matched_ = at + 1;
+    }
+    return true;
+  }
+  bool string(string_t& value) override {
+    if (matched_ == 4 && depth() == 4) url_ = value;
+    return Value();
+  }
+
+ private:
+  bool Close() override {
+    // The keys inside the closing object stop matching with it.
+    if (matched_ > depth() - 1) matched_ = depth() - 1;
+    return Measure::Close();
+  }
+
+  const std::string version_;
+  int matched_ = 0;  // how many keys of kPath lead to where the parse is
+  std::optional<std::string> url_;
+};
 
 class Reader {
  public:
@@ -71,7 +167,11 @@ class Reader {
     for (const auto& [path, entry] : packages.items()) {
       if (path.empty()) continue;  // the project itself
       if (!entry.is_object()) return Invalid("has a package entry that is not an object");
-      if (entry.value("link", false) || entry.value("inBundle", false)) continue;
+      // Links, bundled packages and the directories links point at (a workspace member
+      // "packages/a", a file: dependency "../lib": keys outside node_modules/) come with the
+      // repository or with their parent, not from a registry.
+      if (IsTrue(entry, "link") || IsTrue(entry, "inBundle")) continue;
+      if (!absl::StrContains(path, "node_modules/")) continue;
       std::string name = StringOr(entry, "name");
       if (name.empty()) {
         const size_t at = path.rfind("node_modules/");
@@ -89,7 +189,7 @@ class Reader {
     if (depth > 256) return Invalid("nests dependencies too deeply");
     for (const auto& [key, entry] : dependencies.items()) {
       if (!entry.is_object()) return Invalid("has a dependency that is not an object");
-      if (!entry.value("bundled", false)) {
+      if (!IsTrue(entry, "bundled")) {
         std::string name = key;
         std::string version = StringOr(entry, "version");
         // An alias: "npm:real-name@1.2.3".
@@ -100,7 +200,10 @@ class Reader {
           version = version.substr(at + 1);
         }
         if (version.empty()) return Invalid(absl::StrCat("entry ", key, " has no version"));
-        Add(std::move(name), version, StringOr(entry, "resolved"), StringOr(entry, "integrity"));
+        // A file: or link: dependency is a directory of the repository.
+        if (!absl::StartsWith(version, "file:") && !absl::StartsWith(version, "link:")) {
+          Add(std::move(name), version, StringOr(entry, "resolved"), StringOr(entry, "integrity"));
+        }
       }
       if (auto nested = entry.find("dependencies"); nested != entry.end()) {
         if (!nested->is_object()) return Invalid("has dependencies that are not an object");
@@ -120,16 +223,13 @@ class Reader {
 // The tarball URL a packument gives for `version` (npm's choice when the lockfile has none).
 absl::StatusOr<std::string> TarballFromPackument(const std::string& body,
                                                  const std::string& version) {
-  json doc = json::parse(body, nullptr, false);
-  const json* url = nullptr;
-  if (doc.is_object() && doc["versions"].is_object() && doc["versions"][version].is_object() &&
-      doc["versions"][version]["dist"].is_object()) {
-    url = &doc["versions"][version]["dist"]["tarball"];
-  }
-  if (url == nullptr || !url->is_string()) {
+  FindTarball find(version);
+  json::sax_parse(body, &find, json::input_format_t::json, /*strict=*/true);
+  if (find.too_deep()) return absl::DataLossError("the registry sent a packument nested too deep");
+  if (!find.url()) {
     return absl::NotFoundError(absl::StrCat("the registry lists no tarball for version ", version));
   }
-  return url->get<std::string>();
+  return *find.url();
 }
 
 }  // namespace
@@ -161,6 +261,14 @@ const RegistryEndpoint* RegistryFor(const std::vector<RegistryEndpoint>& registr
 
 absl::StatusOr<LockfilePackages> ReadLockfile(absl::string_view lockfile,
                                               const std::vector<RegistryEndpoint>& registries) {
+  // Measured first: a DOM costs up to ~80 bytes per byte of `[[[[...` or `[],[],...`.
+  Measure measure(kMaxLockfileDepth, kMaxLockfileValues);
+  const bool parsed = json::sax_parse(lockfile.begin(), lockfile.end(), &measure);
+  if (measure.too_deep()) return Invalid(absl::StrCat("nests deeper than ", kMaxLockfileDepth));
+  if (measure.too_many()) {
+    return Invalid(absl::StrCat("holds more than ", kMaxLockfileValues, " JSON values"));
+  }
+  if (!parsed) return Invalid("is not a JSON object");
   json doc = json::parse(lockfile.begin(), lockfile.end(), nullptr, false);
   if (!doc.is_object()) return Invalid("is not a JSON object");
   const json& version = doc["lockfileVersion"];

@@ -337,6 +337,108 @@ TEST_CASE("lockfiles v1, v2 and v3 name their registry tarballs") {
   }
 }
 
+// Red team (issue 9, second round): a repository's lockfile aborted the agent with a wrong
+// type where a boolean belongs, and cost it 4.7 GB with 60 MiB of `[`.
+TEST_CASE("a hostile lockfile is an error or an ordinary package, never a crash or a DOM bomb") {
+  std::vector<RegistryEndpoint> registries = {Endpoint("https://mirror.example/npm/")};
+  const std::string sri = Sha512Of("x").ToString();
+  // Wrong types where npm writes booleans: not links, not bundled; read as packages.
+  absl::StatusOr<LockfilePackages> locked = ReadLockfile(
+      absl::StrCat(R"({"lockfileVersion": 3, "packages": {"node_modules/a": {"link": "yes",
+        "inBundle": 1, "version": "1.0.0", "integrity": ")", sri, R"("}}})"),
+      registries);
+  REQUIRE(locked.ok());
+  CHECK(locked->packages.size() == 1);
+  locked = ReadLockfile(absl::StrCat(R"({"lockfileVersion": 1, "dependencies": {"a": {"bundled": 1,
+        "version": "1.0.0", "integrity": ")", sri, R"("}}})"),
+                        registries);
+  REQUIRE(locked.ok());
+  CHECK(locked->packages.size() == 1);
+
+  const std::string deep = absl::StrCat(R"({"lockfileVersion": 3, "x": )", std::string(100000, '['));
+  absl::Status status = ReadLockfile(deep, registries).status();
+  CHECK(absl::IsInvalidArgument(status));
+  CHECK(absl::StrContains(status.message(), "nests deeper than 600"));
+  std::string wide = R"({"lockfileVersion": 3, "x": [)";
+  for (int i = 0; i < 8'000'001; ++i) wide += "0,";
+  wide += "0]}";
+  status = ReadLockfile(wide, registries).status();
+  CHECK(absl::IsInvalidArgument(status));
+  CHECK(absl::StrContains(status.message(), "more than 8000000 JSON values"));
+}
+
+// Red team (issue 9, second round): file: dependencies and workspace members made the install
+// refuse the job ("has no usable integrity"): their directories are the repository's own.
+TEST_CASE("workspace members and file: dependencies are the repository's, not the registry's") {
+  std::vector<RegistryEndpoint> registries = {Endpoint("https://mirror.example/npm/")};
+  const std::string sri = Sha512Of("x").ToString();
+  absl::StatusOr<LockfilePackages> locked = ReadLockfile(
+      absl::StrCat(R"({"lockfileVersion": 3, "packages": {
+    "": {"name": "root", "workspaces": ["packages/*"], "dependencies": {"lib": "file:../lib"}},
+    "../lib": {"version": "1.0.0", "dependencies": {"a": "^1"}},
+    "packages/member": {"name": "member", "version": "2.0.0"},
+    "node_modules/lib": {"resolved": "../lib", "link": true},
+    "node_modules/member": {"resolved": "packages/member", "link": true},
+    "packages/member/node_modules/a": {"version": "1.0.0", "resolved": "https://mirror.example/npm/a/-/a-1.0.0.tgz", "integrity": ")",
+                   sri, R"("}}})"),
+      registries);
+  REQUIRE(locked.ok());
+  CHECK(locked->unsupported.empty());
+  REQUIRE(locked->packages.size() == 1);
+  CHECK(locked->packages[0].name == "a");
+
+  locked = ReadLockfile(absl::StrCat(R"({"lockfileVersion": 1, "dependencies": {
+    "lib": {"version": "file:../lib", "dependencies": {"a": {"version": "1.0.0", "integrity": ")",
+                                     sri, R"("}}}}})"),
+                        registries);
+  REQUIRE(locked.ok());
+  CHECK(locked->unsupported.empty());
+  REQUIRE(locked->packages.size() == 1);  // the file: dependency's own registry dependency
+  CHECK(locked->packages[0].name == "a");
+}
+
+TEST_CASE_METHOD(ClientFixture, "a packument's tarball is found where npm finds it, without a DOM") {
+  std::vector<RegistryEndpoint> registries = {endpoint};
+  const std::string bytes = "B";
+  // Decoys before and after the real one: the same keys under other parents, a sibling
+  // "dist" under another version, and a later duplicate (npm's JSON.parse keeps the last).
+  http.Answer("GET", "https://registry.example/npm/b", 200, R"({
+    "time": {"2.0.0": {"dist": {"tarball": "https://registry.example/npm/b/-/decoy-1.tgz"}}},
+    "versions": {
+      "1.0.0": {"dist": {"tarball": "https://registry.example/npm/b/-/decoy-2.tgz"}},
+      "2.0.0": {"name": "b", "dist": {"shasum": "x", "tarball": "https://registry.example/npm/b/-/decoy-3.tgz",
+                                      "tarball": "https://registry.example/npm/b/-/b-2.0.0.tgz"},
+                "x": {"dist": {"tarball": "https://registry.example/npm/b/-/decoy-4.tgz"}}},
+      "3.0.0": {"dist": {"tarball": "https://registry.example/npm/b/-/decoy-5.tgz"}}},
+    "dist": {"tarball": "https://registry.example/npm/b/-/decoy-6.tgz"}})");
+  http.Answer("GET", "https://registry.example/npm/b/-/b-2.0.0.tgz", 200, bytes);
+  absl::StatusOr<Prefetched> got =
+      Prefetch(client, registries, {{"b", "2.0.0", "", Sha512Of(bytes)}}, 1, {});
+  REQUIRE(got.ok());
+  CHECK(got->tarballs.count("https://registry.example/npm/b/-/b-2.0.0.tgz") == 1);
+
+  // A packument nested past any real one fails as a lie, without being built.
+  http.Answer("GET", "https://registry.example/npm/c", 200,
+              absl::StrCat(R"({"versions": )", std::string(300, '['), std::string(300, ']'), "}"));
+  got = Prefetch(client, registries, {{"c", "1.0.0", "", Sha512Of("C")}}, 1, {});
+  CHECK(absl::IsDataLoss(got.status()));
+}
+
+// Red team (issue 9, second round): an ETag of invalid UTF-8 aborted the agent when the cache
+// wrote it down.
+TEST_CASE_METHOD(ClientFixture, "header values that are not printable ASCII are not kept") {
+  http::Response odd{200, {{"etag", "\"\xff\xfe\""}, {"content-type", "application/json\x01"}},
+                     "{\"name\":\"a\"}"};
+  http.Answer("GET", "https://registry.example/npm/a", odd);
+  absl::StatusOr<CachedPackument> p = client.Packument(endpoint, "/npm/a", kAcceptCorgi);
+  REQUIRE(p.ok());
+  CHECK(p->etag.empty());
+  CHECK(p->content_type == "application/json");
+  p = client.CachedOnly(endpoint, "/npm/a", kAcceptCorgi);
+  REQUIRE(p.ok());
+  CHECK(p->body == odd.body);
+}
+
 TEST_CASE_METHOD(ClientFixture, "prefetch fetches each tarball once and fails on forged bytes") {
   std::vector<RegistryEndpoint> registries = {endpoint};
   const std::string a = "A", b = "B";
