@@ -285,6 +285,41 @@ TEST_CASE("an https registry behind its own CA: the agent trusts it, the job tru
   }
 }
 
+// Red team, issue 9, second round: a lockfile with a string where npm writes a boolean aborted
+// the agent (exit 134), and 60 MiB of `[` cost it 4.7 GB. Each is now a job like any other.
+TEST_CASE("a hostile lockfile is read as a lockfile, or fails the job saying why") {
+  const std::string backend = GENERATE("oci", "docker");
+  if (!BackendReady(backend) || !VerdaccioReady()) return;
+  TempDir dir;
+  std::unique_ptr<Verdaccio> registry = ServeFixtures(dir, {"dep"}, "app");
+  const std::vector<std::string> flags = {"--sandbox", backend, "--registry", registry->url(),
+                                          "--allow-internal", registry->host_port()};
+  LockDirectly(*registry, dir);
+  nlohmann::json lockfile = nlohmann::json::parse(std::ifstream(dir.Sub("app/package-lock.json")));
+
+  SECTION("a string where a boolean belongs: an ordinary package, installed") {
+    lockfile["packages"]["node_modules/ovvoc-fixture-dep"]["link"] = "yes";
+    std::ofstream(dir.Sub("app/package-lock.json")) << lockfile.dump(2);
+    REQUIRE(GitHttpServer::CreateBareRepoFromDir(dir.Sub("app"), dir.Sub("typed.git")).ok());
+    Job job = Update(dir, dir.Sub("typed.git"), flags);
+    INFO(job.err);
+    CHECK((job.exit_code == 0 || job.exit_code == 1));  // a result, not an abort
+    CHECK(job.result["install"]["command"] == "npm ci");
+    CHECK(job.result["install"].contains("termination"));
+  }
+
+  SECTION("nested a million deep: refused before it is built") {
+    std::ofstream(dir.Sub("app/package-lock.json"))
+        << R"({"lockfileVersion": 3, "packages": )" << std::string(1 << 20, '[');
+    REQUIRE(GitHttpServer::CreateBareRepoFromDir(dir.Sub("app"), dir.Sub("deep.git")).ok());
+    Job job = Update(dir, dir.Sub("deep.git"), flags);
+    INFO(job.err);
+    CHECK(job.exit_code == 1);
+    CHECK(job.result["failure"]["phase"] == "install");
+    CHECK_THAT(job.result["failure"].value("reason", ""), Catch::Contains("nests deeper than 600"));
+  }
+}
+
 // Regression (red team, issue 9, F2): a repository's .npmrc named its own script as npm's `git`
 // and a git dependency made npm run it while the lockfile was resolved, when the gateway still
 // fetched upstream for it. Resolving runs no program of the repository's.
