@@ -16,6 +16,7 @@
 #include "absl/strings/strip.h"
 #include "absl/synchronization/mutex.h"
 #include "common/http.h"
+#include "common/status_macros.h"
 
 namespace ovvoc::http {
 namespace {
@@ -28,7 +29,9 @@ struct Exchange {
   const Request* request = nullptr;
   Response response;
   size_t max_body = 0;
+  size_t streamed = 0;  // body bytes given to request->body_sink
   bool over_cap = false;
+  absl::Status sink_error;
   std::optional<absl::Status> refused;  // check_address said no
 };
 
@@ -51,11 +54,19 @@ curl_socket_t OnOpenSocket(void* user, curlsocktype purpose, curl_sockaddr* addr
 size_t OnBody(char* data, size_t size, size_t count, void* user) {
   auto* exchange = static_cast<Exchange*>(user);
   const size_t n = size * count;
-  if (exchange->response.body.size() + n > exchange->max_body) {
+  BodySink* sink = exchange->request->body_sink;
+  const size_t held = sink != nullptr ? exchange->streamed : exchange->response.body.size();
+  if (held + n > exchange->max_body) {
     exchange->over_cap = true;
     return 0;  // libcurl aborts the transfer
   }
-  exchange->response.body.append(data, n);
+  if (sink == nullptr) {
+    exchange->response.body.append(data, n);
+    return n;
+  }
+  exchange->sink_error = sink->Write(absl::string_view(data, n));
+  if (!exchange->sink_error.ok()) return 0;
+  exchange->streamed += n;
   return n;
 }
 
@@ -165,7 +176,9 @@ class CurlClient final : public Client {
                        static_cast<curl_off_t>(request.body.size()));
     }
 
+    if (request.body_sink != nullptr) OVVOC_RETURN_IF_ERROR(request.body_sink->Restart());
     const CURLcode code = curl_easy_perform(curl);
+    if (!exchange.sink_error.ok()) return exchange.sink_error;
     if (exchange.over_cap) {
       return absl::ResourceExhaustedError(
           absl::StrCat(request.method, " ", request.url, ": the answer is larger than ",

@@ -18,6 +18,7 @@
 #include <utility>
 #include <vector>
 
+#include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
@@ -27,6 +28,17 @@ struct sockaddr;  // <sys/socket.h>
 namespace ovvoc::http {
 
 using Headers = std::vector<std::pair<std::string, std::string>>;
+
+// Where a body goes when it is not to be held in memory (a tarball of hundreds of MiB).
+class BodySink {
+ public:
+  virtual ~BodySink() = default;
+  // An attempt begins (SendWithRetries may make several): forget what earlier ones wrote.
+  virtual absl::Status Restart() = 0;
+  // The body's next bytes as they arrive (within max_body_bytes); an error ends the exchange
+  // and Send() returns it.
+  virtual absl::Status Write(absl::string_view bytes) = 0;
+};
 
 struct Request {
   std::string method = "GET";
@@ -38,6 +50,8 @@ struct Request {
   // An answer whose body would exceed this fails with RESOURCE_EXHAUSTED, before or while it
   // arrives: a lying registry cannot fill the agent's memory.
   size_t max_body_bytes = 64 << 20;
+  // When set (not owned), the body goes there and Response::body stays empty.
+  BodySink* body_sink = nullptr;
   // Asked before every connection the request opens, with the address about to be dialled
   // (after name resolution, so a name cannot be re-pointed between a check and the connect).
   // An error refuses the connection: Send() fails PERMISSION_DENIED with its message.

@@ -180,11 +180,67 @@ bool RegistryCache::HasTarball(absl::string_view scope, const Integrity& integri
 
 absl::Status RegistryCache::PutTarball(absl::string_view scope, const Integrity& integrity,
                                        absl::string_view bytes) {
-  OVVOC_RETURN_IF_ERROR(VerifyIntegrity(integrity, bytes));
-  const std::string name = TarballName(scope, integrity);
-  OVVOC_RETURN_IF_ERROR(Store(name, bytes));
-  absl::MutexLock lock(&mu_);
-  if (auto it = entries_.find(name); it != entries_.end()) it->second.checked = true;
+  OVVOC_ASSIGN_OR_RETURN(std::unique_ptr<TarballWriter> writer, NewTarball(scope, integrity));
+  OVVOC_RETURN_IF_ERROR(writer->Write(bytes));
+  return writer->Commit();
+}
+
+absl::StatusOr<std::unique_ptr<RegistryCache::TarballWriter>> RegistryCache::NewTarball(
+    absl::string_view scope, const Integrity& integrity) {
+  std::string name = TarballName(scope, integrity);
+  std::string tmp = absl::StrCat(dir_, "/", name, ".tmp.XXXXXX");
+  UniqueFd fd(::mkostemp(tmp.data(), O_CLOEXEC));
+  if (!fd.valid()) return absl::ErrnoToStatus(errno, absl::StrCat("cannot create ", tmp));
+  return absl::WrapUnique(
+      new TarballWriter(*this, std::move(name), std::move(tmp), std::move(fd), integrity));
+}
+
+RegistryCache::TarballWriter::TarballWriter(RegistryCache& cache, std::string name,
+                                            std::string tmp, UniqueFd fd,
+                                            const Integrity& integrity)
+    : cache_(cache),
+      name_(std::move(name)),
+      tmp_(std::move(tmp)),
+      fd_(std::move(fd)),
+      integrity_(integrity),
+      hasher_(std::make_unique<IntegrityHasher>(integrity)) {}
+
+RegistryCache::TarballWriter::~TarballWriter() {
+  if (fd_.valid()) ::unlink(tmp_.c_str());
+}
+
+absl::Status RegistryCache::TarballWriter::Restart() {
+  if (!fd_.valid()) return absl::FailedPreconditionError("the tarball was committed");
+  if (::ftruncate(fd_.get(), 0) != 0 || ::lseek(fd_.get(), 0, SEEK_SET) != 0) {
+    return absl::ErrnoToStatus(errno, absl::StrCat("cannot truncate ", tmp_));
+  }
+  hasher_ = std::make_unique<IntegrityHasher>(integrity_);
+  size_ = 0;
+  return absl::OkStatus();
+}
+
+absl::Status RegistryCache::TarballWriter::Write(absl::string_view bytes) {
+  if (!fd_.valid()) return absl::FailedPreconditionError("the tarball was committed");
+  hasher_->Update(bytes);
+  size_ += bytes.size();
+  while (!bytes.empty()) {
+    ssize_t n = ::write(fd_.get(), bytes.data(), bytes.size());
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) return absl::ErrnoToStatus(errno, absl::StrCat("cannot write ", tmp_));
+    bytes.remove_prefix(static_cast<size_t>(n));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status RegistryCache::TarballWriter::Commit() {
+  if (!fd_.valid()) return absl::FailedPreconditionError("the tarball was committed");
+  OVVOC_RETURN_IF_ERROR(hasher_->Verify());  // the destructor drops the bytes
+  const std::string path = absl::StrCat(cache_.dir_, "/", name_);
+  if (::rename(tmp_.c_str(), path.c_str()) != 0) {
+    return absl::ErrnoToStatus(errno, absl::StrCat("cannot rename ", tmp_));
+  }
+  fd_.reset();
+  cache_.Stored(name_, size_, /*checked=*/true);
   return absl::OkStatus();
 }
 
@@ -240,11 +296,16 @@ uint64_t RegistryCache::bytes() const {
 
 absl::Status RegistryCache::Store(const std::string& name, absl::string_view content) {
   OVVOC_RETURN_IF_ERROR(WriteEntry(dir_ + "/" + name, content));
+  Stored(name, content.size(), /*checked=*/false);
+  return absl::OkStatus();
+}
+
+void RegistryCache::Stored(const std::string& name, uint64_t size, bool checked) {
   absl::MutexLock lock(&mu_);
   Forget(name);
-  Add(name, content.size());
+  Add(name, size);
+  entries_[name].checked = checked;
   EvictLocked();
-  return absl::OkStatus();
 }
 
 void RegistryCache::Touch(const std::string& name) {

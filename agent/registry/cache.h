@@ -26,6 +26,7 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "agent/registry/integrity.h"
+#include "common/http.h"
 #include "common/unique_fd.h"
 
 namespace ovvoc::agent::registry {
@@ -56,6 +57,31 @@ class RegistryCache {
   absl::Status PutTarball(absl::string_view scope, const Integrity& integrity,
                           absl::string_view bytes) ABSL_LOCKS_EXCLUDED(mu_);
 
+  // A tarball written as it arrives (an http::BodySink), hashed on the way, and kept by
+  // Commit() only if it matched its integrity. Dropped, it leaves nothing. One thread at a time.
+  class TarballWriter final : public http::BodySink {
+   public:
+    ~TarballWriter() override;
+    absl::Status Restart() override;
+    absl::Status Write(absl::string_view bytes) override;
+    // DataLoss (and nothing kept) when the bytes do not match.
+    absl::Status Commit();
+
+   private:
+    friend class RegistryCache;
+    TarballWriter(RegistryCache& cache, std::string name, std::string tmp, UniqueFd fd,
+                  const Integrity& integrity);
+    RegistryCache& cache_;
+    const std::string name_;  // relative to the cache's dir
+    const std::string tmp_;   // absolute; "" once committed
+    UniqueFd fd_;
+    const Integrity integrity_;
+    std::unique_ptr<IntegrityHasher> hasher_;
+    uint64_t size_ = 0;
+  };
+  absl::StatusOr<std::unique_ptr<TarballWriter>> NewTarball(absl::string_view scope,
+                                                            const Integrity& integrity);
+
   // `key` names the request (URL, Accept and credential scope); any text.
   std::optional<CachedPackument> GetPackument(absl::string_view key) ABSL_LOCKS_EXCLUDED(mu_);
   absl::Status PutPackument(absl::string_view key, const CachedPackument& packument)
@@ -85,6 +111,8 @@ class RegistryCache {
   absl::Status Scan() ABSL_LOCKS_EXCLUDED(mu_);
   // Writes `content` as `name` (relative to dir_) and accounts for it.
   absl::Status Store(const std::string& name, absl::string_view content) ABSL_LOCKS_EXCLUDED(mu_);
+  // Accounts for `name`, just renamed into place with `size` bytes.
+  void Stored(const std::string& name, uint64_t size, bool checked) ABSL_LOCKS_EXCLUDED(mu_);
   void Touch(const std::string& name) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void Add(const std::string& name, uint64_t size) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void Forget(const std::string& name) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);

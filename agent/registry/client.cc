@@ -168,11 +168,15 @@ absl::StatusOr<UniqueFd> RegistryClient::Tarball(const RegistryEndpoint& endpoin
   if (absl::StatusOr<UniqueFd> cached = cache_.OpenTarball(scope, integrity); cached.ok()) {
     return cached;
   }
+  // Streamed to the cache's file and hashed on the way: never held in memory.
+  OVVOC_ASSIGN_OR_RETURN(std::unique_ptr<RegistryCache::TarballWriter> writer,
+                         cache_.NewTarball(scope, integrity));
   http::Request request = MakeRequest(endpoint, path, cancelled);
   request.max_body_bytes = options_.max_tarball_bytes;
+  request.body_sink = writer.get();
   OVVOC_ASSIGN_OR_RETURN(http::Response response, Get(request));
   if (response.status != 200) return UpstreamStatus(request, response);
-  if (absl::Status kept = cache_.PutTarball(scope, integrity, response.body); !kept.ok()) {
+  if (absl::Status kept = writer->Commit(); !kept.ok()) {
     if (absl::IsDataLoss(kept)) {
       return absl::DataLossError(absl::StrCat("GET ", request.url,
                                               ": the registry sent a tarball that does not match "

@@ -34,6 +34,12 @@ absl::StatusOr<http::Response> FakeHttpClient::Send(const http::Request& request
                                                      ": the answer is larger than ",
                                                      request.max_body_bytes, " bytes"));
   }
+  if (answer.ok() && request.body_sink != nullptr) {
+    // As libcurl would: the body streams into the sink, and the response holds none of it.
+    if (absl::Status s = request.body_sink->Restart(); !s.ok()) return s;
+    if (absl::Status s = request.body_sink->Write(answer->body); !s.ok()) return s;
+    answer->body.clear();
+  }
   return answer;
 }
 

@@ -1,6 +1,7 @@
 // The registry component's parts that need no network: which requests count as reads, integrity,
 // the cache, lockfiles, and the client over a fake HTTP client.
 #include <catch2/catch.hpp>
+#include <filesystem>
 #include <unistd.h>
 
 #include <atomic>
@@ -245,6 +246,9 @@ TEST_CASE_METHOD(ClientFixture, "tarballs: checked before they are kept, credent
   CHECK(absl::IsDataLoss(forged));
   CHECK(absl::StrContains(forged.message(), "does not match"));
   CHECK(!cache->HasTarball("", integrity));
+  // Streamed to a file as it came (never held whole), and that file is gone with the lie.
+  CHECK(http.requests()[0].body_sink != nullptr);
+  CHECK(std::filesystem::is_empty(cache->dir() + "/tarballs"));
 
   http.Answer("GET", "https://registry.example/npm/b/-/b-1.0.0.tgz", 200, bytes);
   REQUIRE(client.Tarball(endpoint, "/npm/b/-/b-1.0.0.tgz", integrity).ok());

@@ -145,6 +145,65 @@ TEST_CASE("an answer over the body cap fails, whether its length is declared or 
   }
 }
 
+// Collects what a body sink is given, as a file would.
+class CollectingSink final : public BodySink {
+ public:
+  absl::Status Restart() override {
+    ++restarts;
+    bytes.clear();
+    return absl::OkStatus();
+  }
+  absl::Status Write(absl::string_view chunk) override {
+    ++writes;
+    if (bytes.size() + chunk.size() > fail_past) return absl::DataLossError("sink full");
+    bytes.append(chunk.data(), chunk.size());
+    return absl::OkStatus();
+  }
+  std::string bytes;
+  int restarts = 0;
+  int writes = 0;
+  size_t fail_past = SIZE_MAX;
+};
+
+TEST_CASE("a body sink gets the body as it arrives, within the cap, and can end the exchange") {
+  LocalServer local;
+  std::string big(3 << 20, 'x');
+  for (size_t i = 0; i < big.size(); i += 4096) big[i] = static_cast<char>('a' + i % 26);
+  local.server.Get("/big", [&](const httplib::Request&, httplib::Response& res) {
+    res.set_chunked_content_provider("application/octet-stream",
+                                     [&](size_t offset, httplib::DataSink& sink) {
+                                       if (offset >= big.size()) {
+                                         sink.done();
+                                         return true;
+                                       }
+                                       return sink.write(big.data() + offset, 64 << 10);
+                                     });
+  });
+  local.Start();
+  auto client = NewCurlClient();
+  CollectingSink sink;
+  Request request = Get(local.Url("/big"));
+  request.max_body_bytes = 4 << 20;
+  request.body_sink = &sink;
+  absl::StatusOr<Response> answer = client->Send(request);
+  REQUIRE(answer.ok());
+  CHECK(answer->status == 200);
+  CHECK(answer->body.empty());
+  CHECK(sink.bytes == big);
+  CHECK(sink.restarts == 1);
+  CHECK(sink.writes > 1);  // in pieces, as it came
+
+  request.max_body_bytes = 1 << 20;
+  answer = client->Send(request);
+  CHECK(answer.status().code() == absl::StatusCode::kResourceExhausted);
+  CHECK(sink.bytes.size() <= (1u << 20));
+
+  request.max_body_bytes = 4 << 20;
+  sink.fail_past = 100 << 10;
+  answer = client->Send(request);
+  CHECK(answer.status() == absl::DataLossError("sink full"));
+}
+
 TEST_CASE("a server too slow, a closed port and a scheme other than http(s) are clear errors") {
   LocalServer local;
   local.server.Get("/slow", [](const httplib::Request&, httplib::Response& res) {
