@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <climits>
 #include <cstdint>
+#include <map>
 #include <string>
 #include <utility>
 #include <vector>
@@ -155,6 +156,37 @@ RepeatedLimit StoredRepeated(const FieldDescriptor& field) {
 
 constexpr Limits kStorageLimits = {StoredStringBytes, StoredRepeated};
 
+// Which findings are kept when not all of them fit: every kind's first before any kind's second,
+// and so on, the most severe first in each round; so that one kind repeated (a container's
+// decoys, added early) cannot take every place from the others (the findings that matter, added
+// later). When all fit, nothing moves: the findings stay in the order they were made.
+void RankFindings(ovvoc::v1::JobResult& result) {
+  const RepeatedLimit limit = StoredRepeated(*result.GetDescriptor()->FindFieldByName("findings"));
+  size_t bytes = 0;
+  for (ovvoc::v1::SecurityFinding& finding : *result.mutable_findings()) {
+    Walk(finding, kStorageLimits, nullptr);  // bounded as they will be stored (idempotent)
+    bytes += finding.ByteSizeLong() + kElementOverhead;
+  }
+  if (result.findings_size() <= limit.count && bytes <= limit.bytes) return;
+  struct Rank {
+    int round;  // how many of its kind come before it
+    int severity;
+    int index;
+  };
+  std::vector<Rank> ranks;
+  std::map<std::string, int> per_kind;
+  for (int i = 0; i < result.findings_size(); ++i) {
+    const ovvoc::v1::SecurityFinding& finding = result.findings(i);
+    ranks.push_back({per_kind[finding.kind()]++, finding.severity(), i});
+  }
+  std::stable_sort(ranks.begin(), ranks.end(), [](const Rank& a, const Rank& b) {
+    return a.round != b.round ? a.round < b.round : a.severity > b.severity;
+  });
+  google::protobuf::RepeatedPtrField<ovvoc::v1::SecurityFinding> made;
+  made.Swap(result.mutable_findings());
+  for (const Rank& rank : ranks) *result.add_findings() = std::move(*made.Mutable(rank.index));
+}
+
 // The finding that says what BoundForStorage dropped.
 void AddTruncatedFinding(ovvoc::v1::JobResult& result, std::vector<Dropped> dropped) {
   if (result.findings_size() >= kMaxFindings) {
@@ -187,6 +219,7 @@ void MakeInert(google::protobuf::Message& message) { Walk(message, kInertLimits,
 
 void BoundForStorage(ovvoc::v1::JobResult& result) {
   result.DiscardUnknownFields();
+  RankFindings(result);
   std::vector<Dropped> dropped;
   Walk(result, kStorageLimits, &dropped);
   if (!dropped.empty()) AddTruncatedFinding(result, std::move(dropped));

@@ -26,6 +26,9 @@ void MakeInert(google::protobuf::Message& message);
 //   - each repeated field keeps its first elements within a count and a byte budget
 //     (dependencies 2,000 / 48 KiB, updates 500 / 24 KiB, findings 200 / 24 KiB, egress
 //     200 / 8 KiB, timings 32 / 2 KiB, pull requests 16 / 8 KiB, any other 64 / 4 KiB);
+//     findings that do not all fit are first put in rounds, each kind's first finding before
+//     any kind's second and so on, the most severe first within a round: no one kind, however
+//     many times it was found, takes every place (in order as made when they all fit);
 //   - each string is made inert (as MakeInert) within a per-field limit: log excerpts 12 KiB
 //     (head and tail), failure reasons 4 KiB, details, commands, URLs and progress messages
 //     1 KiB, everything else (names, specs, paths, phases, versions) 256 bytes.

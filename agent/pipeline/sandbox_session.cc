@@ -184,18 +184,15 @@ absl::StatusOr<std::unique_ptr<registry::Gateway>> SandboxSession::OpenGateway(
 
 void SandboxSession::RecordGateway(JobContext& job, absl::string_view phase,
                                    const registry::Gateway& gateway) {
+  const std::vector<registry::GatewayEvent> events = gateway.Events();
+  // Grouped: a container repeating refused requests cannot crowd out the job's other findings.
+  for (ovvoc::v1::SecurityFinding& finding :
+       registry::RefusalFindings(events, gateway.DroppedEvents(), phase)) {
+    *job.result().add_findings() = std::move(finding);
+  }
   std::map<std::pair<std::string, int>, ovvoc::v1::EgressUsage*> usage;
-  for (const registry::GatewayEvent& event : gateway.Events()) {
-    if (event.refused) {
-      ovvoc::v1::SecurityFinding* finding = job.result().add_findings();
-      finding->set_kind("blocked-egress");
-      finding->set_severity(ovvoc::v1::SEVERITY_HIGH);
-      finding->set_detail(absl::StrCat(
-          event.method.empty() ? "request" : event.method, " ",
-          event.host.empty() ? "" : registry::HostPort(event.host, event.port), event.path,
-          " refused by the registry gateway during ", phase, ": ", event.reason));
-      continue;
-    }
+  for (const registry::GatewayEvent& event : events) {
+    if (event.refused) continue;
     if (event.failed) {
       gateway_problems_.push_back(
           absl::StrCat(event.method, " ", event.path, ": ", event.reason));
@@ -215,13 +212,6 @@ void SandboxSession::RecordGateway(JobContext& job, absl::string_view phase,
     u->set_requests(u->requests() + 1);
     if (event.failed) u->set_failed(u->failed() + 1);
     u->set_bytes_down(u->bytes_down() + event.bytes);
-  }
-  if (const uint64_t dropped = gateway.DroppedEvents(); dropped > 0) {
-    ovvoc::v1::SecurityFinding* finding = job.result().add_findings();
-    finding->set_kind("egress-flood");
-    finding->set_severity(ovvoc::v1::SEVERITY_MEDIUM);
-    finding->set_detail(absl::StrCat(dropped, " more requests to the registry gateway during ",
-                                     phase, ", counted but not itemised"));
   }
 }
 

@@ -70,8 +70,8 @@ class SandboxSession {
 
   // Runs phase `phase`'s command in the container, with the gateway open for its duration
   // unless `network` is kNone. Processes it leaves behind are killed afterwards. Every attempt
-  // to reach past the container, refused by the gateway or seen by the monitor, becomes a
-  // finding.
+  // to reach past the container, refused by the gateway or seen by the monitor, is reported in
+  // a finding; repeats are counted, not itemised (RefusalFindings, EgressFindings).
   absl::StatusOr<sandbox::ExecResult> Run(JobContext& job, absl::string_view phase,
                                           std::vector<std::string> argv, Network network);
 

@@ -11,10 +11,12 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include <cerrno>
 #include <algorithm>
+#include <cerrno>
 #include <cstring>
+#include <exception>
 #include <optional>
+#include <system_error>
 #include <utility>
 
 #include "absl/memory/memory.h"
@@ -168,9 +170,11 @@ struct Target {
   std::string path;  // origin-form
 };
 
+
 }  // namespace
 
 struct Gateway::Worker {
+  UniqueFd client;  // the connection, the worker thread's once it runs
   std::thread thread;
   std::atomic<bool> done{false};
 };
@@ -184,6 +188,15 @@ class Gateway::Connection {
         options_(gateway.options_),
         fd_(fd),
         cancelled_([&gateway] { return gateway.stopping(); }) {}
+
+  // An exception out of Run(): the request being served, if any, failed.
+  void Crashed(absl::string_view what) {
+    constexpr size_t kMaxWhat = 200;
+    GatewayEvent event = std::move(serving_);
+    event.failed = true;
+    event.reason = absl::StrCat("internal error serving the request: ", what.substr(0, kMaxWhat));
+    gateway_.AddEvent(std::move(event));
+  }
 
   void Run() {
     PlainStream plain(fd_);
@@ -249,7 +262,6 @@ class Gateway::Connection {
     event.reason = absl::StrCat("request head not complete within ",
                                 absl::FormatDuration(options_.request_head_timeout),
                                 " (a client sending it byte by byte)");
-    log::Warning("registry gateway: %s", event.reason);
     const std::string body = absl::StrCat("ovvoc registry gateway: ", event.reason, "\n");
     gateway_.AddEvent(std::move(event));
     Respond(stream, 408, "text/plain", body, false, false);
@@ -348,8 +360,10 @@ class Gateway::Connection {
     }
     const bool keep = head.KeepAlive();
     GatewayEvent event = Event(head, authority, target.path);
+    serving_ = event;
     bool wrote = read->kind == ReadKind::kPackument ? ServePackument(stream, head, *read, endpoint, event, keep)
                                                      : ServeTarball(stream, head, *read, endpoint, event, keep);
+    serving_ = GatewayEvent();
     gateway_.AddEvent(std::move(event));
     ++served_;
     return wrote && keep;
@@ -453,7 +467,6 @@ class Gateway::Connection {
     const bool missing = absl::IsNotFound(status);
     event.failed = !missing || options_.mode == GatewayMode::kScript;
     event.reason = std::string(status.message());
-    if (event.failed) log::Warning("registry gateway: %s %s: %s", event.method, event.path, event.reason);
     const std::string body = absl::StrCat("ovvoc registry gateway: ", status.message(), "\n");
     return Respond(stream, missing ? 404 : 502, "text/plain", body, event.method == "HEAD", keep);
   }
@@ -462,7 +475,6 @@ class Gateway::Connection {
   bool RefuseRead(Stream& stream, GatewayEvent& event, absl::string_view reason) {
     event.refused = true;
     event.reason = std::string(reason);
-    log::Warning("registry gateway: refused %s %s: %s", event.method, event.path, reason);
     const std::string body = absl::StrCat("ovvoc registry gateway: ", reason, "\n");
     Respond(stream, 403, "text/plain", body, false, false);
     return false;
@@ -486,8 +498,6 @@ class Gateway::Connection {
     }
     event.refused = true;
     event.reason = std::string(reason);
-    log::Warning("registry gateway: refused %s %s%s: %s", event.method.empty() ? "-" : event.method,
-                 event.host.empty() ? "" : HostPort(event.host, event.port), event.path, reason);
     gateway_.AddEvent(std::move(event));
     const std::string body = absl::StrCat("ovvoc registry gateway: ", reason, "\n");
     Respond(stream, code, "text/plain", body, false, false);
@@ -507,6 +517,7 @@ class Gateway::Connection {
   const RegistryClient::Cancelled cancelled_;  // upstream reads end when the gateway closes
   std::string buffer_;  // read but not yet parsed
   int served_ = 0;
+  GatewayEvent serving_;  // the request being served, for Crashed()
 };
 
 absl::StatusOr<std::unique_ptr<Gateway>> Gateway::Start(GatewayOptions options,
@@ -559,6 +570,18 @@ void Gateway::Close() {
     for (int fd : client_fds_) ::shutdown(fd, SHUT_RDWR);  // wakes every blocked read and write
   }
   ReapWorkers(/*all=*/true);
+  uint64_t refused, failed;
+  {
+    absl::MutexLock lock(&mu_);
+    refused = unlogged_refused_;
+    failed = unlogged_failed_;
+  }
+  if (refused + failed > 0) {
+    log::Warning(
+        "registry gateway on port %d: %d refused and %d failed requests were not logged "
+        "(only the first %d are)",
+        port_, refused, failed, kLoggedRequests);
+  }
   log::Info("registry gateway on port %d closed", port_);
 }
 
@@ -572,7 +595,21 @@ uint64_t Gateway::DroppedEvents() const {
   return dropped_events_;
 }
 
+bool Gateway::MayLog(bool refused) {
+  absl::MutexLock lock(&mu_);
+  if (logged_requests_ < kLoggedRequests) {
+    ++logged_requests_;
+    return true;
+  }
+  ++(refused ? unlogged_refused_ : unlogged_failed_);
+  return false;
+}
+
 void Gateway::AddEvent(GatewayEvent event) {
+  if ((event.refused || event.failed) && MayLog(event.refused)) {
+    log::Warning("registry gateway: %s %s: %s", event.refused ? "refused" : "failed",
+                 RequestForReport(event), event.reason);
+  }
   absl::MutexLock lock(&mu_);
   if (events_.size() >= options_.max_events) {
     if (dropped_events_++ == 0) {
@@ -607,8 +644,11 @@ void Gateway::AcceptLoop() {
     // Blocking: each connection's thread reads and writes under the socket's own timeouts.
     UniqueFd client(::accept4(listener_.get(), nullptr, nullptr, SOCK_CLOEXEC));
     if (!client.valid()) {
-      if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM) {
-        log::Warning("registry gateway: accept: %s", std::strerror(errno));
+      const int err = errno;
+      if (err == EMFILE || err == ENFILE || err == ENOBUFS || err == ENOMEM) {
+        if (MayLog(/*refused=*/false)) {
+          log::Warning("registry gateway: accept: %s", std::strerror(err));
+        }
         pollfd stop = {stop_fd_.get(), POLLIN, 0};
         ::poll(&stop, 1, 100);
       }
@@ -616,46 +656,77 @@ void Gateway::AcceptLoop() {
     }
     ReapWorkers(/*all=*/false);
     if (active_connections_.load() >= options_.max_connections) {
-      const std::string busy = absl::StrCat(
-          "HTTP/1.1 503 Service Unavailable\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
-      ::send(client.get(), busy.data(), busy.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
-      AddEvent(GatewayEvent{.failed = true,
-                            .reason = absl::StrCat("too many connections (limit ",
-                                                   options_.max_connections, ")")});
+      TurnAway(client.get(),
+               absl::StrCat("too many connections (limit ", options_.max_connections, ")"));
       continue;
     }
-    const timeval idle = absl::ToTimeval(options_.idle_timeout);
-    ::setsockopt(client.get(), SOL_SOCKET, SO_RCVTIMEO, &idle, sizeof(idle));
-    ::setsockopt(client.get(), SOL_SOCKET, SO_SNDTIMEO, &idle, sizeof(idle));
-    int one = 1;
-    ::setsockopt(client.get(), IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+    StartWorker(std::move(client));
+  }
+}
+
+void Gateway::TurnAway(int fd, std::string reason) {
+  constexpr absl::string_view kBusy =
+      "HTTP/1.1 503 Service Unavailable\r\nContent-Length: 0\r\nConnection: close\r\n\r\n";
+  ::send(fd, kBusy.data(), kBusy.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
+  AddEvent(GatewayEvent{.failed = true, .reason = std::move(reason)});
+}
+
+void Gateway::StartWorker(UniqueFd client) {
+  const timeval idle = absl::ToTimeval(options_.idle_timeout);
+  ::setsockopt(client.get(), SOL_SOCKET, SO_RCVTIMEO, &idle, sizeof(idle));
+  ::setsockopt(client.get(), SOL_SOCKET, SO_SNDTIMEO, &idle, sizeof(idle));
+  int one = 1;
+  ::setsockopt(client.get(), IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+  const int fd = client.get();
+  {
+    absl::MutexLock lock(&mu_);
+    client_fds_.insert(fd);
+  }
+  ++active_connections_;
+  Worker& worker = *workers_.emplace_back(std::make_unique<Worker>());
+  worker.client = std::move(client);
+  try {
+    worker.thread = std::thread([this, &worker] { ServeConnection(worker); });
+  } catch (const std::system_error& e) {
+    // No thread to be had (the host is out of them): this connection is turned away, the
+    // gateway goes on.
+    TurnAway(fd, absl::StrCat("no thread to serve the connection: ", e.what()));
     {
       absl::MutexLock lock(&mu_);
-      client_fds_.insert(client.get());
+      client_fds_.erase(fd);
     }
-    ++active_connections_;
-    auto worker = std::make_unique<Worker>();
-    Worker* w = worker.get();
-    w->thread = std::thread([this, w, c = std::move(client)]() mutable {
-      // A client that closes while TLS writes to it raises SIGPIPE on this thread (OpenSSL
-      // writes without MSG_NOSIGNAL), which would end the agent. Blocked, it stays pending on
-      // this thread and goes with it; the write fails with EPIPE instead.
-      sigset_t pipe;
-      sigemptyset(&pipe);
-      sigaddset(&pipe, SIGPIPE);
-      pthread_sigmask(SIG_BLOCK, &pipe, nullptr);
-      Connection(*this, c.get()).Run();
-      LingeringClose(c.get(), stop_fd_.get());
-      {
-        absl::MutexLock lock(&mu_);
-        client_fds_.erase(c.get());
-      }
-      c.reset();
-      --active_connections_;
-      w->done.store(true);
-    });
-    workers_.push_back(std::move(worker));
+    --active_connections_;
+    workers_.pop_back();
   }
+}
+
+void Gateway::ServeConnection(Worker& worker) {
+  // A client that closes while TLS writes to it raises SIGPIPE on this thread (OpenSSL writes
+  // without MSG_NOSIGNAL), which would end the agent. Blocked, it stays pending on this thread
+  // and goes with it; the write fails with EPIPE instead.
+  sigset_t pipe;
+  sigemptyset(&pipe);
+  sigaddset(&pipe, SIGPIPE);
+  pthread_sigmask(SIG_BLOCK, &pipe, nullptr);
+  const int fd = worker.client.get();
+  Connection connection(*this, fd);
+  // An exception would reach std::terminate and end the agent with every job it runs: it ends
+  // this connection only.
+  try {
+    connection.Run();
+  } catch (const std::exception& e) {
+    connection.Crashed(e.what());
+  } catch (...) {
+    connection.Crashed("an exception of unknown type");
+  }
+  LingeringClose(fd, stop_fd_.get());
+  {
+    absl::MutexLock lock(&mu_);
+    client_fds_.erase(fd);
+  }
+  worker.client.reset();
+  --active_connections_;
+  worker.done.store(true);
 }
 
 }  // namespace ovvoc::agent::registry

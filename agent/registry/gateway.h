@@ -20,7 +20,12 @@
 //
 // Threads: one accept thread and one per client connection. Close() (also the destructor)
 // stops listening, cuts every connection, abandons upstream requests in flight and joins all
-// threads. Events() and the rest of the public methods are thread-safe.
+// threads. Events() and the rest of the public methods are thread-safe. Nothing a client sends
+// ends the agent: an exception while serving a connection fails that request (a failed event,
+// "internal error serving the request: ...") and closes that connection only.
+//
+// The log names the first kLoggedRequests refused or failed requests of each gateway, one line
+// each; Close() logs how many more it did not name. Events() keeps them (up to max_events).
 #ifndef OVVOC_AGENT_REGISTRY_GATEWAY_H_
 #define OVVOC_AGENT_REGISTRY_GATEWAY_H_
 
@@ -39,6 +44,7 @@
 #include "absl/time/time.h"
 #include "agent/registry/client.h"
 #include "agent/registry/endpoint.h"
+#include "agent/registry/gateway_events.h"
 #include "agent/registry/gateway_tls.h"
 #include "agent/registry/integrity.h"
 #include "common/clock.h"
@@ -63,24 +69,10 @@ struct GatewayOptions {
   // that trickles bytes to hold connections open is cut off here, whatever the idle timeout.
   absl::Duration request_head_timeout = absl::Seconds(30);
   // Events kept; later ones only counted, so a container hammering the gateway cannot grow the
-  // agent's memory or flood its log.
+  // agent's memory (nor its log: only the first Gateway::kLoggedRequests are logged).
   size_t max_events = 10000;
 };
 
-struct GatewayEvent {
-  absl::Time time;
-  std::string method;  // "" when none was read
-  std::string host;    // "" when none was parsed
-  int port = 0;
-  std::string path;  // PathForReport(): no query, bounded
-  // A request that is not a read of a configured registry (or, in script mode, not of what the
-  // lockfile names): the job reports it as blocked egress.
-  bool refused = false;
-  // A read the gateway could not serve (the registry failed, lied, or had no such package).
-  bool failed = false;
-  std::string reason;  // why refused or failed
-  uint64_t bytes = 0;  // body bytes served to the container
-};
 
 class Gateway {
  public:
@@ -93,6 +85,9 @@ class Gateway {
   ~Gateway();
   Gateway(const Gateway&) = delete;
   Gateway& operator=(const Gateway&) = delete;
+
+  // Refused or failed requests the log names, per gateway.
+  static constexpr int kLoggedRequests = 20;
 
   int port() const { return port_; }
   // The CA the container must trust (its npm cafile) for https registries.
@@ -112,8 +107,16 @@ class Gateway {
           std::unique_ptr<GatewayTls> tls, UniqueFd listener, UniqueFd stop, int port);
 
   void AcceptLoop();
+  // Answers 503 and records a failed event: no connection is served for `fd`.
+  void TurnAway(int fd, std::string reason);
+  // Serves `client` on a thread of its own (turned away when there is none to be had).
+  void StartWorker(UniqueFd client);
+  void ServeConnection(Worker& worker);
   void ReapWorkers(bool all);
   void AddEvent(GatewayEvent event) ABSL_LOCKS_EXCLUDED(mu_);
+  // Whether a warning about one request may be logged (the first kLoggedRequests may); else it
+  // is counted, as refused or failed, for Close() to sum up.
+  bool MayLog(bool refused) ABSL_LOCKS_EXCLUDED(mu_);
   bool stopping() const { return stopping_.load(); }
 
   // Immutable after construction.
@@ -138,7 +141,11 @@ class Gateway {
   std::set<int> client_fds_ ABSL_GUARDED_BY(mu_);  // open connections, cut by Close()
   std::vector<GatewayEvent> events_ ABSL_GUARDED_BY(mu_);
   uint64_t dropped_events_ ABSL_GUARDED_BY(mu_) = 0;
+  int logged_requests_ ABSL_GUARDED_BY(mu_) = 0;
+  uint64_t unlogged_refused_ ABSL_GUARDED_BY(mu_) = 0;
+  uint64_t unlogged_failed_ ABSL_GUARDED_BY(mu_) = 0;
 };
+
 
 }  // namespace ovvoc::agent::registry
 

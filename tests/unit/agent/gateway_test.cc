@@ -3,7 +3,7 @@
 #include "agent/registry/gateway.h"
 
 #include <arpa/inet.h>
-#include <catch2/catch.hpp>
+#include <fcntl.h>
 #include <netinet/in.h>
 #include <openssl/err.h>
 #include <openssl/pem.h>
@@ -14,6 +14,9 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <catch2/catch.hpp>
+#include <cstdio>
+#include <filesystem>
 #include <memory>
 #include <string>
 #include <thread>
@@ -21,6 +24,9 @@
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
+#include "common/files.h"
 #include "common/unique_fd.h"
 #include "tests/support/fake_http.h"
 #include "tests/support/temp_dir.h"
@@ -164,6 +170,40 @@ class Client {
   SSL* ssl_ = nullptr;
   std::string buffer_;
 };
+
+// What the agent logs (common/logging.h: a line per write(2) to stderr) from construction until
+// Stop().
+class LogCapture {
+ public:
+  LogCapture() {
+    std::fflush(stderr);
+    saved_ = UniqueFd(::dup(STDERR_FILENO));
+    UniqueFd file(::open(dir_.Sub("log").c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600));
+    REQUIRE((saved_.valid() && file.valid()));
+    REQUIRE(::dup2(file.get(), STDERR_FILENO) == STDERR_FILENO);
+  }
+  ~LogCapture() { Stop(); }
+
+  // The lines logged, in order.
+  std::vector<std::string> Stop() {
+    if (saved_.valid()) {
+      ::dup2(saved_.get(), STDERR_FILENO);
+      saved_.reset();
+    }
+    absl::StatusOr<std::string> text = files::ReadFile(dir_.Sub("log"));
+    REQUIRE(text.ok());
+    return absl::StrSplit(*text, '\n', absl::SkipEmpty());
+  }
+
+ private:
+  TempDir dir_;
+  UniqueFd saved_;
+};
+
+size_t CountContaining(const std::vector<std::string>& lines, absl::string_view text) {
+  return std::count_if(lines.begin(), lines.end(),
+                       [&](const std::string& line) { return absl::StrContains(line, text); });
+}
 
 struct GatewayFixture : RegistryClientFixture {
   RegistryEndpoint https = Endpoint("https://registry.example/");
@@ -421,6 +461,199 @@ TEST_CASE_METHOD(GatewayFixture, "Close() cuts idle and half-sent connections at
   half.Write("GET http://127.0.0.1:4873/a HTTP/1.1\r\nHost: 127.0.0.1");
   gateway->Close();  // returns: nothing waits on the idle timeout
   CHECK(gateway->Events().empty());
+}
+
+// Red team: an install script sending refused requests in a loop for 20 s made the agent write
+// 112,000 warnings (34 MB) to its log: about 1 GB per job at a 10-minute phase timeout.
+TEST_CASE_METHOD(GatewayFixture, "requests refused or failed in a loop do not flood the log") {
+  constexpr int kRefused = 300;
+  constexpr int kFailed = 40;
+  http.Answer("GET", "http://127.0.0.1:4873/down", 503, "");
+  LogCapture log;
+  std::unique_ptr<Gateway> gateway = Start({});
+  for (int i = 0; i < kRefused; ++i) {
+    Client c(gateway->port());
+    REQUIRE(c.Request("PUT", absl::StrCat("http://127.0.0.1:4873/stolen-", i), "127.0.0.1:4873")
+                .status == 405);
+  }
+  Client c(gateway->port());
+  for (int i = 0; i < kFailed; ++i) {
+    REQUIRE(c.Request("GET", "http://127.0.0.1:4873/down", "127.0.0.1:4873").status == 502);
+  }
+  gateway->Close();
+  const std::vector<std::string> lines = log.Stop();
+  // Positive control: every one was refused or failed, and recorded as such.
+  REQUIRE(gateway->Events().size() == kRefused + kFailed);
+  // The first ones in full, so that the log says what happened; then one line for the rest.
+  CHECK(CountContaining(lines, "registry gateway: refused PUT 127.0.0.1:4873/stolen-0: ") == 1);
+  CHECK(CountContaining(lines, "registry gateway: refused") == Gateway::kLoggedRequests);
+  CHECK(CountContaining(lines, "/down: ") == 0);
+  CHECK(CountContaining(lines, absl::StrCat(kRefused - Gateway::kLoggedRequests, " refused and ",
+                                            kFailed, " failed requests were not logged")) == 1);
+  CHECK(lines.size() <= Gateway::kLoggedRequests + 5);
+}
+
+// Red team: an exception on a connection's thread (nlohmann::json throwing on a registry's ETag
+// of invalid UTF-8 as the cache stored it) reached std::terminate: the agent aborted, and with
+// it every job it ran. Now it fails that one request; the gateway and the agent go on. (The
+// cache no longer throws on either of these; the test keeps both as they were found.)
+TEST_CASE_METHOD(GatewayFixture,
+                 "a request whose serving throws fails alone and the gateway goes on") {
+  const std::string packument = R"({"name":"p"})";
+  http.Answer("GET", "http://127.0.0.1:4873/q", 200, R"({"name":"q"})");
+  const std::string accept = absl::StrCat("Accept: ", kAcceptCorgi, "\r\n");
+  GatewayOptions options;
+  SECTION("resolve mode: a packument whose ETag is not UTF-8") {
+    http.Answer(
+        "GET", "http://127.0.0.1:4873/p",
+        http::Response{.status = 200, .headers = {{"etag", "\xff\xfe"}}, .body = packument});
+  }
+  SECTION("script mode: a cached packument whose content type is not a string") {
+    http.Answer("GET", "http://127.0.0.1:4873/p", 200, packument);
+    REQUIRE(client.Packument(plain, "/q", kAcceptCorgi).ok());  // as the prefetch caches them
+    REQUIRE(client.Packument(plain, "/p", kAcceptCorgi).ok());
+    bool damaged = false;
+    for (const auto& entry : std::filesystem::directory_iterator(dir.Sub("cache/packuments"))) {
+      absl::StatusOr<std::string> file = files::ReadFile(entry.path());
+      REQUIRE(file.ok());
+      if (!absl::EndsWith(*file, packument)) continue;
+      REQUIRE(files::WriteFile(entry.path(),
+                               absl::StrCat(R"({"content_type":5,"fetched":1})", "\n", packument))
+                  .ok());
+      damaged = true;
+    }
+    REQUIRE(damaged);
+    options = {.mode = GatewayMode::kScript, .packages = {"p", "q"}};
+  }
+  std::unique_ptr<Gateway> gateway = Start(std::move(options));
+  for (int i = 0; i < 3; ++i) {
+    Client c(gateway->port());
+    Answer a = c.Request("GET", "http://127.0.0.1:4873/p", "127.0.0.1:4873", accept);
+    if (a.status != 200) CHECK((a.status == 0 && a.closed));  // cut, without an answer
+  }
+  // Still serving.
+  Client c(gateway->port());
+  CHECK(c.Request("GET", "http://127.0.0.1:4873/q", "127.0.0.1:4873", accept).status == 200);
+  gateway->Close();
+  for (const GatewayEvent& e : gateway->Events()) {
+    if (e.path != "/p" || !e.failed) continue;
+    CHECK_THAT(e.reason, Catch::StartsWith("internal error serving the request: "));
+    CHECK(e.method == "GET");
+    CHECK(e.host == "127.0.0.1");
+  }
+}
+
+GatewayEvent Refusal(std::string method, std::string host, int port, std::string path,
+                     std::string reason) {
+  return GatewayEvent{.method = std::move(method),
+                      .host = std::move(host),
+                      .port = port,
+                      .path = std::move(path),
+                      .refused = true,
+                      .reason = std::move(reason)};
+}
+
+std::vector<std::string> Details(const std::vector<ovvoc::v1::SecurityFinding>& findings) {
+  std::vector<std::string> details;
+  for (const ovvoc::v1::SecurityFinding& finding : findings) details.push_back(finding.detail());
+  return details;
+}
+
+// Red team: a refused request in a loop made one blocked-egress finding per request: 10,001 of
+// them, with the job's real findings (a direct connection, a tampered manifest) after them,
+// past the 200 that the control plane keeps of a result.
+TEST_CASE("a loop of refused requests is one finding, and what else was refused is itemised") {
+  std::vector<GatewayEvent> events;
+  for (int i = 0; i < 9000; ++i) {
+    events.push_back(Refusal("PUT", "127.0.0.1", 4873, absl::StrCat("/decoy-", i),
+                             "only GET and HEAD read a registry"));
+    if (i == 4000) {
+      events.push_back(
+          Refusal("CONNECT", "exfil.example", 443, "", "not one of the job's registries"));
+    }
+  }
+  events.push_back(GatewayEvent{.method = "GET", .host = "127.0.0.1", .port = 4873, .path = "/a"});
+  const std::vector<ovvoc::v1::SecurityFinding> findings = RefusalFindings(events, 0, "install");
+  // Positive control: as a finding each, that was 9,001 findings.
+  REQUIRE(events.size() == 9002);
+  CHECK(Details(findings) ==
+        std::vector<std::string>{
+            "PUT 127.0.0.1:4873/decoy-0 refused by the registry gateway during install: only GET "
+            "and HEAD read a registry (9000 times, also at /decoy-1, /decoy-2, /decoy-3, /decoy-4 "
+            "and other paths)",
+            "CONNECT exfil.example:443 refused by the registry gateway during install: not one of "
+            "the job's registries"});
+  for (const ovvoc::v1::SecurityFinding& finding : findings) {
+    CHECK(finding.kind() == "blocked-egress");
+    CHECK(finding.severity() == ovvoc::v1::SEVERITY_HIGH);
+  }
+}
+
+TEST_CASE("refusals of many kinds: the first itemised, the rest summed up and named") {
+  std::vector<GatewayEvent> events;
+  // The worm's writes: one kind, each path named (tests/e2e/registry_test.cc looks for them).
+  for (const char* path : {"/-/user/org.couchdb.user:worm", "/ovvoc-stolen-source",
+                           "/-/package/ovvoc-fixture-dep/dist-tags/latest"}) {
+    events.push_back(Refusal("PUT", "127.0.0.1", 4873, path, "only GET and HEAD read a registry"));
+  }
+  // Decoys of as many kinds as an attacker likes: methods and hosts are the client's to choose.
+  for (int i = 0; i < 50; ++i) {
+    for (int j = 0; j <= i % 3; ++j) {
+      events.push_back(Refusal(absl::StrCat("X", i), absl::StrCat("decoy-", i, ".example"), 80, "/",
+                               "only GET and HEAD read a registry"));
+    }
+  }
+  events.push_back(Refusal("CONNECT", "late.example", 443, "", "not one of the job's registries"));
+  const std::vector<ovvoc::v1::SecurityFinding> findings =
+      RefusalFindings(events, /*dropped=*/70, "install");
+  INFO(absl::StrJoin(Details(findings), "\n"));
+  REQUIRE(findings.size() == kMaxRefusalFindings + 2);
+  CHECK(findings[0].detail() ==
+        "PUT 127.0.0.1:4873/-/user/org.couchdb.user:worm refused by the registry gateway during "
+        "install: only GET and HEAD read a registry (3 times, also at /ovvoc-stolen-source, "
+        "/-/package/ovvoc-fixture-dep/dist-tags/latest)");
+  CHECK(findings[1].detail() ==
+        "X0 decoy-0.example:80/ refused by the registry gateway during install: only GET and HEAD "
+        "read a registry");
+  CHECK_THAT(findings[2].detail(), Catch::EndsWith("(2 times)"));
+  // 19 decoy kinds itemised; 31 more and the CONNECT summed up, named as far as they fit.
+  const std::string& rest = findings[kMaxRefusalFindings].detail();
+  CHECK(findings[kMaxRefusalFindings].kind() == "blocked-egress");
+  CHECK(findings[kMaxRefusalFindings].severity() == ovvoc::v1::SEVERITY_HIGH);
+  uint64_t summed = 1;  // the CONNECT
+  for (int i = 19; i < 50; ++i) summed += i % 3 + 1;
+  CHECK_THAT(rest, Catch::StartsWith(absl::StrCat("... and ", summed,
+                                                  " more requests of 32 other "
+                                                  "kinds refused by the registry gateway during "
+                                                  "install: X19 decoy-19.example:80 (2 times), "
+                                                  "X20 decoy-20.example:80 (3 times), ")));
+  CHECK_THAT(rest, Catch::EndsWith(", ..."));
+  CHECK(rest.size() <= 1024);  // whole in a stored result
+  CHECK(findings.back().kind() == "egress-flood");
+  CHECK(findings.back().detail() ==
+        "70 more requests to the registry gateway during install, counted but not itemised");
+}
+
+TEST_CASE("refusals of a few kinds more than are itemised: the rest are all named") {
+  std::vector<GatewayEvent> events;
+  for (size_t i = 0; i < kMaxRefusalFindings + 2; ++i) {
+    events.push_back(Refusal("CONNECT", absl::StrCat("h", i, ".example"), 443, "",
+                             "not one of the job's registries"));
+  }
+  const std::vector<ovvoc::v1::SecurityFinding> findings = RefusalFindings(events, 0, "build");
+  REQUIRE(findings.size() == kMaxRefusalFindings + 1);
+  CHECK(findings.back().detail() ==
+        "... and 2 more requests of 2 other kinds refused by the registry gateway during build: "
+        "CONNECT h20.example:443, CONNECT h21.example:443");
+}
+
+TEST_CASE("what the gateway served or failed to serve is no finding") {
+  const std::vector<GatewayEvent> events = {
+      GatewayEvent{.method = "GET", .host = "127.0.0.1", .port = 4873, .path = "/a"},
+      GatewayEvent{
+          .method = "GET", .path = "/b", .failed = true, .reason = "the registry answered 503"},
+  };
+  CHECK(RefusalFindings(events, 0, "install").empty());
 }
 
 }  // namespace

@@ -166,6 +166,84 @@ TEST_CASE("a result of 120,000 findings is stored as 200, the last saying what w
   CHECK(result.dependencies(0).name() == "left-pad");
 }
 
+void AddFinding(ovvoc::v1::JobResult& result, const std::string& kind, ovvoc::v1::Severity severity,
+                const std::string& detail) {
+  ovvoc::v1::SecurityFinding* finding = result.add_findings();
+  finding->set_kind(kind);
+  finding->set_severity(severity);
+  finding->set_detail(detail);
+}
+
+int IndexOfKind(const ovvoc::v1::JobResult& result, absl::string_view kind) {
+  for (int i = 0; i < result.findings_size(); ++i) {
+    if (result.findings(i).kind() == kind) return i;
+  }
+  return -1;
+}
+
+// Red team: 10,000 decoy refusals came first in a result, and the findings that mattered (a
+// tampered manifest, an egress flood), made later in the job, were past the 200 kept.
+TEST_CASE("findings that do not all fit: no one kind takes every place, the most severe first") {
+  ovvoc::v1::JobResult result;
+  for (int i = 0; i < 10'000; ++i) {
+    AddFinding(result, "blocked-egress", ovvoc::v1::SEVERITY_HIGH,
+               absl::StrCat("PUT 127.0.0.1:4873/decoy-", i, " refused by the registry gateway"));
+  }
+  AddFinding(result, "egress-flood", ovvoc::v1::SEVERITY_MEDIUM, "the job tried 5000 destinations");
+  AddFinding(result, "manifest-tampered", ovvoc::v1::SEVERITY_HIGH, "package.json was changed");
+  for (int i = 0; i < 3; ++i) {
+    AddFinding(result, "new-install-script", ovvoc::v1::SEVERITY_LOW, absl::StrCat("dep-", i));
+  }
+  AddFinding(result, "typosquat", ovvoc::v1::SEVERITY_CRITICAL, "lodahs looks like lodash");
+  // Positive control: kept as made, the first 200 would be decoys only.
+  REQUIRE(IndexOfKind(result, "egress-flood") == 10'000);
+  BoundForStorage(result);
+  CheckStorable(result);
+  REQUIRE(result.findings_size() == 200);
+  // Each kind's first, the most severe first; then the second round, and so on.
+  CHECK(result.findings(0).kind() == "typosquat");
+  CHECK(result.findings(1).kind() == "blocked-egress");
+  CHECK(result.findings(1).detail() ==
+        "PUT 127.0.0.1:4873/decoy-0 refused by the registry gateway");
+  CHECK(result.findings(2).kind() == "manifest-tampered");
+  CHECK(result.findings(3).kind() == "egress-flood");
+  CHECK(result.findings(4).kind() == "new-install-script");
+  CHECK(result.findings(4).detail() == "dep-0");
+  CHECK(result.findings(5).kind() == "blocked-egress");
+  CHECK(result.findings(5).detail() ==
+        "PUT 127.0.0.1:4873/decoy-1 refused by the registry gateway");
+  CHECK(result.findings(6).detail() == "dep-1");
+  CHECK(result.findings(9).detail() ==
+        "PUT 127.0.0.1:4873/decoy-3 refused by the registry gateway");
+  CHECK(result.findings(198).kind() == "blocked-egress");
+  CHECK(result.findings(199).kind() == kTruncatedFindingKind);
+  CHECK_THAT(result.findings(199).detail(), Catch::Contains("199 of 10006 findings"));
+}
+
+TEST_CASE(
+    "findings over the byte budget are put in rounds too, findings that fit keep their order") {
+  ovvoc::v1::JobResult result;
+  SECTION("few, long") {
+    for (int i = 0; i < 60; ++i) {
+      AddFinding(result, "egress-flood", ovvoc::v1::SEVERITY_HIGH, std::string(900, 'x'));
+    }
+    AddFinding(result, "manifest-tampered", ovvoc::v1::SEVERITY_HIGH, "package.json was changed");
+    REQUIRE(result.findings_size() < 200);  // only the bytes are over
+    BoundForStorage(result);
+    CheckStorable(result);
+    CHECK(result.findings(1).kind() == "manifest-tampered");
+    CHECK(result.findings(result.findings_size() - 1).kind() == kTruncatedFindingKind);
+  }
+  SECTION("all fit: as made, the less severe first if they came first") {
+    AddFinding(result, "new-install-script", ovvoc::v1::SEVERITY_LOW, "dep-0");
+    AddFinding(result, "blocked-egress", ovvoc::v1::SEVERITY_HIGH, "CONNECT evil.example:443");
+    AddFinding(result, "new-install-script", ovvoc::v1::SEVERITY_LOW, "dep-1");
+    const std::string sent = result.SerializeAsString();
+    BoundForStorage(result);
+    CHECK(result.SerializeAsString() == sent);
+  }
+}
+
 TEST_CASE("unknown fields are dropped at every depth: 1 MB of opaque bytes is not stored") {
   ovvoc::v1::JobResult result;
   const std::string opaque(1 << 20, '\x01');
