@@ -8,7 +8,7 @@
 
 namespace ovvoc::agent::cli {
 
-// `register`, `run`, `update` and `doctor`. Callbacks store their process exit code in
+// `register`, `run`, `update`, `doctor` and `policy`. Callbacks store their process exit code in
 // `exit_code`. `extensions` (not owned; must outlive the parse) add to the sandbox flags of
 // `run` and `update`: only tests' agent under test passes any.
 void AddCommands(CLI::App& app, int& exit_code, const SandboxExtensions* extensions = nullptr);

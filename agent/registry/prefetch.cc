@@ -9,6 +9,7 @@
 #include "absl/strings/str_replace.h"
 #include "absl/synchronization/mutex.h"
 #include "common/executor.h"
+#include "common/json_fields.h"
 #include "common/status_macros.h"
 #include "nlohmann/json.hpp"
 
@@ -29,16 +30,8 @@ absl::Status Invalid(absl::string_view reason) {
   return absl::InvalidArgumentError(absl::StrCat("the lockfile ", reason));
 }
 
-std::string StringOr(const json& object, const char* key) {
-  auto it = object.find(key);
-  return it != object.end() && it->is_string() ? it->get<std::string>() : std::string();
-}
-
-// True only for a boolean true: `"link": "yes"` is not a link (and json::value() would throw).
-bool IsTrue(const json& object, const char* key) {
-  auto it = object.find(key);
-  return it != object.end() && it->is_boolean() && it->get<bool>();
-}
+using json_fields::IsTrue;
+using json_fields::StringOr;
 
 // A SAX handler that only keeps count: how deep the document nests and how many values it
 // holds. It stops the parse (returns false) past either limit, so a document can be measured

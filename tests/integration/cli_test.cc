@@ -1,5 +1,6 @@
 // Both binaries explain themselves: --version, and --help at every level.
 #include <catch2/catch.hpp>
+#include <fstream>
 
 #include "absl/strings/str_join.h"
 #include "tests/support/cluster.h"
@@ -47,7 +48,8 @@ TEST_CASE("every command prints its help") {
                                                                    {"agent", "revoke"}}) {
     CheckHelp(ControlPlaneBinary(), command);
   }
-  for (const auto& command : std::vector<std::vector<std::string>>{{}, {"register"}, {"run"}}) {
+  for (const auto& command : std::vector<std::vector<std::string>>{
+           {}, {"register"}, {"run"}, {"policy"}, {"policy", "check"}}) {
     CheckHelp(AgentBinary(), command);
   }
 }
@@ -66,6 +68,26 @@ TEST_CASE("mistakes get a clear error and a non-zero exit") {
       ControlPlaneBinary(), {"serve", "--data-dir", "/nonexistent", "--lease-ttl", "soon"}, "/tmp");
   CHECK(bad_duration.exit_code != 0);
   CHECK_THAT(bad_duration.err, Catch::Contains("--lease-ttl"));
+}
+
+TEST_CASE("policy check prints the effective policy and exits 1 on errors") {
+  TempDir dir;
+  CliResult defaults = RunCli(AgentBinary(), {"policy", "check", dir.path()}, "/tmp");
+  CHECK(defaults.exit_code == 0);
+  CHECK_THAT(defaults.out, Catch::Contains("policy: Ovvoc's defaults") &&
+                               Catch::Contains("cooldown                  3 days"));
+  std::ofstream(dir.Sub(".ovvoc.yml")) << "colour: red\nopen-pull-requests-limit: many\n";
+  CliResult bad = RunCli(AgentBinary(), {"policy", "check", dir.path()}, "/tmp");
+  CHECK(bad.exit_code == 1);
+  CHECK_THAT(bad.out, Catch::Contains("warning: .ovvoc.yml:1: unknown key \"colour\"") &&
+                          Catch::Contains("error: .ovvoc.yml:2:27: open-pull-requests-limit"));
+  CliResult json = RunCli(AgentBinary(), {"policy", "check", dir.path(), "--json"}, "/tmp");
+  CHECK(json.exit_code == 1);
+  CHECK(nlohmann::json::parse(json.out)["diagnostics"].size() == 2);
+  CliResult missing =
+      RunCli(AgentBinary(), {"policy", "check", dir.path(), "--policy", dir.Sub("no.yml")}, "/tmp");
+  CHECK(missing.exit_code == 2);
+  CHECK_THAT(missing.err, Catch::Contains("no such file"));
 }
 
 }  // namespace

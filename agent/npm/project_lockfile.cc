@@ -1,0 +1,215 @@
+// package-lock.json / npm-shrinkwrap.json for the project model (agent/npm/project.h).
+#include <map>
+#include <utility>
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "agent/npm/internal/bounded_json.h"
+#include "agent/npm/project.h"
+#include "agent/npm/semver.h"
+#include "common/json_fields.h"
+#include "nlohmann/json.hpp"
+
+namespace ovvoc::agent::npm {
+namespace {
+
+using Json = nlohmann::json;  // a map: lockfiles are looked up by key, and large
+
+// As agent/registry/prefetch.cc: npm's lockfiles nest a few levels in v2/v3 and two per
+// dependency level in v1; a 50,000-package lockfile holds about two million values.
+constexpr int kMaxLockfileDepth = 600;
+constexpr size_t kMaxLockfileValues = 8'000'000;
+constexpr int kMaxV1Levels = 256;
+
+using json_fields::IsTrue;
+using json_fields::StringOr;
+
+std::string NameFromKey(absl::string_view key) {
+  const size_t at = key.rfind("node_modules/");
+  return std::string(at == absl::string_view::npos ? "" : key.substr(at + 13));
+}
+
+class LockReader {
+ public:
+  explicit LockReader(Lockfile& out) : out_(out) {}
+
+  // lockfileVersion 2 and 3: "packages", keyed by install path.
+  void Packages(const Json& packages) {
+    for (const auto& [key, entry] : packages.items()) {
+      if (key.empty()) continue;  // the project itself
+      if (!entry.is_object()) {
+        ++skipped_;
+        continue;
+      }
+      LockedEntry e;
+      e.key = key;
+      e.name = StringOr(entry, "name");
+      if (e.name.empty()) e.name = NameFromKey(key);
+      e.version = StringOr(entry, "version");
+      e.resolved = StringOr(entry, "resolved");
+      e.integrity = StringOr(entry, "integrity");
+      e.dev = IsTrue(entry, "dev");
+      e.optional = IsTrue(entry, "optional");
+      e.dev_optional = IsTrue(entry, "devOptional");
+      e.peer = IsTrue(entry, "peer");
+      e.has_install_script = IsTrue(entry, "hasInstallScript");
+      e.link = IsTrue(entry, "link");
+      e.in_bundle = IsTrue(entry, "inBundle");
+      out_.packages.push_back(std::move(e));
+    }
+  }
+
+  // lockfileVersion 1: nested "dependencies"; keys are given the v2 shape.
+  void Dependencies(const Json& dependencies, const std::string& parent, int level) {
+    if (level > kMaxV1Levels) {
+      too_deep_ = true;
+      return;
+    }
+    for (const auto& [name, entry] : dependencies.items()) {
+      if (!entry.is_object()) {
+        ++skipped_;
+        continue;
+      }
+      LockedEntry e;
+      e.key = absl::StrCat(parent, parent.empty() ? "" : "/", "node_modules/", name);
+      e.name = name;
+      e.version = StringOr(entry, "version");
+      if (absl::StartsWith(e.version, "npm:")) {  // an alias: "npm:real-name@1.2.3"
+        const size_t at = e.version.rfind('@');
+        if (at != std::string::npos && at > 4) {
+          e.name = e.version.substr(4, at - 4);
+          e.version = e.version.substr(at + 1);
+        }
+      }
+      e.resolved = StringOr(entry, "resolved");
+      e.integrity = StringOr(entry, "integrity");
+      e.dev = IsTrue(entry, "dev");
+      e.optional = IsTrue(entry, "optional");
+      e.in_bundle = IsTrue(entry, "bundled");
+      const std::string key = e.key;
+      out_.packages.push_back(std::move(e));
+      if (auto nested = entry.find("dependencies"); nested != entry.end() && nested->is_object()) {
+        Dependencies(*nested, key, level + 1);
+      }
+    }
+  }
+
+  int skipped() const { return skipped_; }
+  bool too_deep() const { return too_deep_; }
+
+ private:
+  Lockfile& out_;
+  int skipped_ = 0;
+  bool too_deep_ = false;
+};
+
+// What the lockfile has installed for `dependency` of `manifest`; null when nothing.
+const LockedEntry* Installed(const std::map<std::string, const LockedEntry*>& by_key,
+                             const PackageJson& manifest, const DeclaredDependency& dependency) {
+  std::vector<std::string> keys;
+  if (!manifest.dir.empty()) {
+    keys.push_back(absl::StrCat(manifest.dir, "/node_modules/", dependency.name));
+  }
+  keys.push_back(absl::StrCat("node_modules/", dependency.name));
+  for (const std::string& key : keys) {
+    auto it = by_key.find(key);
+    if (it == by_key.end()) continue;
+    const LockedEntry* entry = it->second;
+    if (entry->link) {  // a workspace member or a file: directory: its own entry has the version
+      auto target = by_key.find(entry->resolved);
+      if (target != by_key.end()) return target->second;
+    }
+    return entry;
+  }
+  return nullptr;
+}
+
+// Whether `version` is what `spec` asks for, as arborist's dep-valid.js decides (loose).
+bool Satisfied(const Spec& spec, const std::string& version) {
+  std::string range;
+  if (spec.kind == SpecKind::kVersion || spec.kind == SpecKind::kRange) range = spec.fetch_spec;
+  if (spec.kind == SpecKind::kGit) range = spec.git_range;
+  if (range.empty() && spec.kind == SpecKind::kGit) return true;
+  if (spec.kind != SpecKind::kVersion && spec.kind != SpecKind::kRange &&
+      spec.kind != SpecKind::kGit) {
+    return true;  // tags, files, links: nothing to compare
+  }
+  if (range == "*") return true;
+  absl::StatusOr<bool> ok = Satisfies(version, range, Options{.loose = true});
+  return ok.ok() && *ok;
+}
+
+}  // namespace
+
+std::optional<Lockfile> ParseLockfile(absl::string_view text, absl::string_view path,
+                                      std::vector<ProjectDiagnostic>& diagnostics) {
+  const std::string file(path);
+  absl::StatusOr<Json> doc =
+      internal::ParseBoundedJson<Json>(text, kMaxLockfileDepth, kMaxLockfileValues);
+  if (!doc.ok()) {
+    diagnostics.push_back(ProjectDiagnostic{file, std::string(doc.status().message())});
+    return std::nullopt;
+  }
+  if (!doc->is_object()) {
+    diagnostics.push_back(ProjectDiagnostic{file, "the top level is not an object"});
+    return std::nullopt;
+  }
+  auto version = doc->find("lockfileVersion");
+  if (version == doc->end() || !version->is_number_integer() || version->get<int64_t>() < 1 ||
+      version->get<int64_t>() > 3) {
+    diagnostics.push_back(ProjectDiagnostic{file, "has no lockfileVersion 1, 2 or 3"});
+    return std::nullopt;
+  }
+  Lockfile out;
+  out.path = file;
+  out.lockfile_version = static_cast<int>(version->get<int64_t>());
+  LockReader reader(out);
+  auto packages = doc->find("packages");
+  auto dependencies = doc->find("dependencies");
+  if (out.lockfile_version >= 2 && packages != doc->end() && packages->is_object()) {
+    reader.Packages(*packages);
+  } else if (dependencies != doc->end() && dependencies->is_object()) {
+    reader.Dependencies(*dependencies, "", 0);
+  } else if (out.lockfile_version >= 2 && packages != doc->end()) {
+    diagnostics.push_back(ProjectDiagnostic{file, "\"packages\" is not an object"});
+  }
+  if (reader.skipped() > 0) {
+    diagnostics.push_back(ProjectDiagnostic{
+        file, absl::StrCat(reader.skipped(), " package entries are not objects: skipped")});
+  }
+  if (reader.too_deep()) {
+    diagnostics.push_back(ProjectDiagnostic{
+        file,
+        absl::StrCat("nests dependencies more than ", kMaxV1Levels, " levels: the rest skipped")});
+  }
+  return out;
+}
+
+void MatchLockfile(const Lockfile& lockfile, std::vector<PackageJson*> manifests,
+                   std::vector<ProjectDiagnostic>& diagnostics) {
+  std::map<std::string, const LockedEntry*> by_key;
+  for (const LockedEntry& entry : lockfile.packages) by_key[entry.key] = &entry;
+  for (PackageJson* manifest : manifests) {
+    for (DeclaredDependency& dependency : manifest->dependencies) {
+      const LockedEntry* entry = Installed(by_key, *manifest, dependency);
+      if (entry == nullptr) {
+        // npm leaves an optional peer uninstalled; everything else it locks.
+        if (dependency.peer_optional) continue;
+        diagnostics.push_back(ProjectDiagnostic{
+            manifest->manifest_path,
+            absl::StrCat(dependency.name, " (", dependency.spec, ") is not in ", lockfile.path)});
+        continue;
+      }
+      dependency.installed_version = entry->version;
+      dependency.lock_key = entry->key;
+      if (!Satisfied(dependency.classified, entry->version)) {
+        diagnostics.push_back(ProjectDiagnostic{
+            manifest->manifest_path,
+            absl::StrCat(dependency.name, " is locked at ", entry->version, " in ", lockfile.path,
+                         ", which its spec ", dependency.spec, " does not allow")});
+      }
+    }
+  }
+}
+
+}  // namespace ovvoc::agent::npm
