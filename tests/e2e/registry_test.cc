@@ -108,6 +108,18 @@ void LockDirectly(const Verdaccio& registry, const TempDir& dir) {
   REQUIRE(locked->exit_code == 0);
 }
 
+// The job's tests used the fixture dep, its network went to `registry` and nowhere else, and
+// nothing was refused.
+void CheckTestedWithDepFrom(const Job& job, const Verdaccio& registry) {
+  CHECK_THAT(job.result["test"].value("log_excerpt", ""),
+             Catch::Contains("DEP=fixture-dep-1.0.0"));
+  CHECK(!job.result.contains("findings"));
+  REQUIRE(job.result["egress"].size() == 1);
+  const nlohmann::json& egress = job.result["egress"][0];
+  CHECK(absl::StrCat(egress.value("host", ""), ":", egress.value("port", 0)) ==
+        registry.host_port());
+}
+
 // The job failed while its lockfile was resolved, and its failure says `why`.
 void CheckFailedResolving(const Job& job, const std::string& why) {
   CHECK(job.exit_code == 1);
@@ -134,15 +146,10 @@ TEST_CASE("install fetches packages from the job's registry through the registry
     CHECK(job.result["install"]["command"] == "npm ci");
     CHECK(job.result["install"]["termination"] == "TERMINATION_EXITED");
     CHECK(job.result["build"]["termination"] == "TERMINATION_EXITED");
-    CHECK_THAT(job.result["test"].value("log_excerpt", ""),
-               Catch::Contains("DEP=fixture-dep-1.0.0"));
-    CHECK(!job.result.contains("findings"));
     // The evidence: where the install's network went (the registry, nowhere else), and what
     // the job wrote.
-    REQUIRE(job.result["egress"].size() == 1);
+    CheckTestedWithDepFrom(job, *registry);
     const nlohmann::json& egress = job.result["egress"][0];
-    CHECK(absl::StrCat(egress.value("host", ""), ":", egress.value("port", 0)) ==
-          registry->host_port());
     // The packument, while resolving; npm ci then finds the tarball in the npm cache the agent
     // seeded, and asks for nothing.
     CHECK(egress.value("requests", 0) == 1);
@@ -275,13 +282,7 @@ TEST_CASE("an https registry behind its own CA: the agent trusts it, the job tru
     INFO(job.err);
     REQUIRE(job.exit_code == 0);
     CHECK(job.result["lockfile"]["termination"] == "TERMINATION_EXITED");
-    CHECK_THAT(job.result["test"].value("log_excerpt", ""),
-               Catch::Contains("DEP=fixture-dep-1.0.0"));
-    CHECK(!job.result.contains("findings"));
-    REQUIRE(job.result["egress"].size() == 1);
-    const nlohmann::json& egress = job.result["egress"][0];
-    CHECK(absl::StrCat(egress.value("host", ""), ":", egress.value("port", 0)) ==
-          registry->host_port());
+    CheckTestedWithDepFrom(job, *registry);
   }
 }
 

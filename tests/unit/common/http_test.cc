@@ -44,6 +44,21 @@ class LocalServer {
   std::thread thread_;
 };
 
+// Serves `body` at `path` in 64 KiB chunks, with no Content-Length. `body` must outlive `local`.
+void ServeChunked(LocalServer& local, const std::string& path, const std::string& body) {
+  local.server.Get(path, [&body](const httplib::Request&, httplib::Response& res) {
+    res.set_chunked_content_provider("application/octet-stream",
+                                     [&body](size_t offset, httplib::DataSink& sink) {
+                                       if (offset >= body.size()) {
+                                         sink.done();
+                                         return true;
+                                       }
+                                       return sink.write(body.data() + offset,
+                                                         std::min<size_t>(64 << 10, body.size() - offset));
+                                     });
+  });
+}
+
 Request Get(const std::string& url) {
   Request request;
   request.url = url;
@@ -113,21 +128,12 @@ TEST_CASE("the curl client sends the method, headers and body it is given") {
 }
 
 TEST_CASE("an answer over the body cap fails, whether its length is declared or not") {
-  LocalServer local;
   const std::string big(2 << 20, 'x');
+  LocalServer local;
   local.server.Get("/declared", [&](const httplib::Request&, httplib::Response& res) {
     res.set_content(big, "application/octet-stream");
   });
-  local.server.Get("/streamed", [&](const httplib::Request&, httplib::Response& res) {
-    res.set_chunked_content_provider("application/octet-stream",
-                                     [&](size_t offset, httplib::DataSink& sink) {
-                                       if (offset >= big.size()) {
-                                         sink.done();
-                                         return true;
-                                       }
-                                       return sink.write(big.data() + offset, 64 << 10);
-                                     });
-  });
+  ServeChunked(local, "/streamed", big);
   local.Start();
   auto client = NewCurlClient();
   for (const char* path : {"/declared", "/streamed"}) {
@@ -166,19 +172,10 @@ class CollectingSink final : public BodySink {
 };
 
 TEST_CASE("a body sink gets the body as it arrives, within the cap, and can end the exchange") {
-  LocalServer local;
   std::string big(3 << 20, 'x');
   for (size_t i = 0; i < big.size(); i += 4096) big[i] = static_cast<char>('a' + i % 26);
-  local.server.Get("/big", [&](const httplib::Request&, httplib::Response& res) {
-    res.set_chunked_content_provider("application/octet-stream",
-                                     [&](size_t offset, httplib::DataSink& sink) {
-                                       if (offset >= big.size()) {
-                                         sink.done();
-                                         return true;
-                                       }
-                                       return sink.write(big.data() + offset, 64 << 10);
-                                     });
-  });
+  LocalServer local;
+  ServeChunked(local, "/big", big);
   local.Start();
   auto client = NewCurlClient();
   CollectingSink sink;
