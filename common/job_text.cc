@@ -139,6 +139,9 @@ size_t StoredStringBytes(const FieldDescriptor& field) {
   return 256;
 }
 
+// agent/npm/plan.h lists at most 10 passed-over versions and two summary lines.
+constexpr int kMaxPassedOverStored = 12;
+
 RepeatedLimit StoredRepeated(const FieldDescriptor& field) {
   static constexpr std::pair<absl::string_view, RepeatedLimit> kLimits[] = {
       {"ovvoc.v1.JobResult.dependencies", {2000, 48 * 1024}},
@@ -147,6 +150,11 @@ RepeatedLimit StoredRepeated(const FieldDescriptor& field) {
       {"ovvoc.v1.JobResult.egress", {200, 8 * 1024}},
       {"ovvoc.v1.JobResult.timings", {32, 2 * 1024}},
       {"ovvoc.v1.JobResult.pull_requests", {16, 8 * 1024}},
+      {"ovvoc.v1.Plan.dependencies", {2000, 96 * 1024}},
+      {"ovvoc.v1.PlannedDependency.passed_over", {kMaxPassedOverStored, 2 * 1024}},
+      {"ovvoc.v1.Plan.proposals", {500, 16 * 1024}},
+      {"ovvoc.v1.PlanProposal.dependencies", {2000, 8 * 1024}},
+      {"ovvoc.v1.Plan.problems", {100, 16 * 1024}},
   };
   for (const auto& [name, limit] : kLimits) {
     if (field.full_name() == name) return limit;

@@ -25,7 +25,9 @@ void MakeInert(google::protobuf::Message& message);
 //   - unknown fields are discarded, at every depth;
 //   - each repeated field keeps its first elements within a count and a byte budget
 //     (dependencies 2,000 / 48 KiB, updates 500 / 24 KiB, findings 200 / 24 KiB, egress
-//     200 / 8 KiB, timings 32 / 2 KiB, pull requests 16 / 8 KiB, any other 64 / 4 KiB);
+//     200 / 8 KiB, timings 32 / 2 KiB, pull requests 16 / 8 KiB; the plan's dependencies
+//     2,000 / 96 KiB, each one's passed-over versions 12 / 2 KiB, proposals 500 / 16 KiB, their
+//     dependency indexes 2,000 / 8 KiB, problems 100 / 16 KiB; any other 64 / 4 KiB);
 //     findings that do not all fit are first put in rounds, each kind's first finding before
 //     any kind's second and so on, the most severe first within a round: no one kind, however
 //     many times it was found, takes every place (in order as made when they all fit);
@@ -36,7 +38,7 @@ void MakeInert(google::protobuf::Message& message);
 // whose detail says how many of what were kept ("kept 2000 of 120000 dependencies"); it takes
 // the place of the last finding kept when findings were full. A bounded result serialises to
 // at most kMaxStoredResult bytes. Idempotent only when nothing was dropped.
-inline constexpr size_t kMaxStoredResult = 192 * 1024;
+inline constexpr size_t kMaxStoredResult = 352 * 1024;
 inline constexpr char kTruncatedFindingKind[] = "truncated";
 void BoundForStorage(ovvoc::v1::JobResult& result);
 // A heartbeat's progress: unknown fields discarded, phase 256 bytes, message 1 KiB, inert.

@@ -9,7 +9,7 @@ packages=(
   # libraries the code links
   libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler libabsl-dev
   libssl-dev libcurl4-openssl-dev libgit2-dev libsqlite3-dev nlohmann-json3-dev libcli11-dev
-  libjemalloc-dev libyaml-cpp-dev
+  libjemalloc-dev libyaml-cpp-dev libsimdjson-dev
   # the sandbox: both container backends, job disks, the job image's ingredients
   docker.io runc e2fsprogs busybox-static libseccomp-dev
   # tests

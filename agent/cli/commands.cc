@@ -7,6 +7,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/time/time.h"
 #include "agent/cli/doctor_command.h"
+#include "agent/cli/plan_command.h"
 #include "agent/cli/policy_command.h"
 #include "agent/cli/sandbox_flags.h"
 #include "agent/cli/shutdown_signals.h"
@@ -115,6 +116,7 @@ void AddCommands(CLI::App& app, int& exit_code, const SandboxExtensions* extensi
 
   AddUpdateCommand(app, exit_code, extensions);
   AddDoctorCommand(app, exit_code);
+  AddPlanCommand(app, exit_code);
   AddPolicyCommand(app, exit_code);
 }
 

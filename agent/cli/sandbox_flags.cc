@@ -6,6 +6,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/time/time.h"
 #include "agent/sandbox/backend_factory.h"
+#include "agent/sandbox/image.h"
 #include "common/files.h"
 #include "common/status_macros.h"
 #include "nlohmann/json.hpp"
@@ -39,14 +40,40 @@ void AddSandboxFlags(CLI::App* command, SandboxFlags& flags,
       ->capture_default_str()
       ->group(group);
   if (extensions != nullptr && extensions->add_flags) extensions->add_flags(command);
+  command->add_option("--docker-socket", flags.docker_socket, "Docker Engine API socket")
+      ->capture_default_str()
+      ->group(group);
+  AddRegistryFlags(command, flags, group);
+  command->add_option("--memory-mib", flags.memory_mib, "Memory per job, no swap")
+      ->capture_default_str()
+      ->group(group);
+  command->add_option("--cpus", flags.cpus, "CPUs per job")->capture_default_str()->group(group);
+  command->add_option("--cpuset", flags.cpuset,
+                      "CPUs jobs may run on, e.g. 0 or 2-3 (default: any; --cpus still limits)")
+      ->group(group);
+  command->add_option("--pids", flags.pids, "Processes per job")
+      ->capture_default_str()
+      ->group(group);
+  command->add_option("--disk-mib", flags.disk_mib, "Disk per job (work tree, npm cache)")
+      ->capture_default_str()
+      ->group(group);
+  command->add_option("--tmp-mib", flags.tmp_mib, "/tmp per job (counts against memory)")
+      ->capture_default_str()
+      ->group(group);
+  command->add_option("--phase-timeout", flags.phase_timeout, "Install, build or test, each")
+      ->capture_default_str()
+      ->group(group);
+  command->add_option("--job-timeout", flags.job_timeout, "A whole job")
+      ->capture_default_str()
+      ->group(group);
+}
+
+void AddRegistryFlags(CLI::App* command, SandboxFlags& flags, const char* group) {
   command->add_option("--image-dir", flags.image_dir, "Where deploy/image/build.sh put images")
       ->capture_default_str()
       ->group(group);
   command->add_option("--image", flags.image,
                       "Job image identity sha256:<hex> (default: the image dir's current one)")
-      ->group(group);
-  command->add_option("--docker-socket", flags.docker_socket, "Docker Engine API socket")
-      ->capture_default_str()
       ->group(group);
   command->add_option("--registry", flags.registry,
                       "npm registry URL to use instead of the job's (e.g. an internal mirror)")
@@ -69,28 +96,6 @@ void AddSandboxFlags(CLI::App* command, SandboxFlags& flags,
   command->add_option("--registry-cache-mib", flags.registry_cache_mib,
                       "Size of the agent's package cache (STATE_DIR/registry-cache), shared by "
                       "its jobs; least recently used packages go first")
-      ->capture_default_str()
-      ->group(group);
-  command->add_option("--memory-mib", flags.memory_mib, "Memory per job, no swap")
-      ->capture_default_str()
-      ->group(group);
-  command->add_option("--cpus", flags.cpus, "CPUs per job")->capture_default_str()->group(group);
-  command->add_option("--cpuset", flags.cpuset,
-                      "CPUs jobs may run on, e.g. 0 or 2-3 (default: any; --cpus still limits)")
-      ->group(group);
-  command->add_option("--pids", flags.pids, "Processes per job")
-      ->capture_default_str()
-      ->group(group);
-  command->add_option("--disk-mib", flags.disk_mib, "Disk per job (work tree, npm cache)")
-      ->capture_default_str()
-      ->group(group);
-  command->add_option("--tmp-mib", flags.tmp_mib, "/tmp per job (counts against memory)")
-      ->capture_default_str()
-      ->group(group);
-  command->add_option("--phase-timeout", flags.phase_timeout, "Install, build or test, each")
-      ->capture_default_str()
-      ->group(group);
-  command->add_option("--job-timeout", flags.job_timeout, "A whole job")
       ->capture_default_str()
       ->group(group);
 }
@@ -138,6 +143,24 @@ absl::StatusOr<std::vector<ovvoc::v1::Registry>> ReadRegistryCredentials(const s
   return out;
 }
 
+absl::StatusOr<RegistryAccess> MakeRegistryAccess(const SandboxFlags& flags,
+                                                  const std::string& state_dir) {
+  RegistryAccess access;
+  http::CurlOptions http_options;
+  http_options.ca_file = flags.registry_ca;
+  http_options.max_parallel = 16;
+  access.http = http::NewCurlClient(http_options);
+  OVVOC_ASSIGN_OR_RETURN(access.cache,
+                         registry::RegistryCache::Open(state_dir + "/registry-cache",
+                                                       flags.registry_cache_mib << 20));
+  access.client =
+      std::make_unique<registry::RegistryClient>(*access.http, *access.cache, Clock::Real());
+  if (!flags.registry_credentials.empty()) {
+    OVVOC_ASSIGN_OR_RETURN(access.credentials, ReadRegistryCredentials(flags.registry_credentials));
+  }
+  return access;
+}
+
 absl::StatusOr<std::unique_ptr<SandboxSetup>> MakeSandbox(const SandboxFlags& flags,
                                                           const std::string& state_dir) {
   auto setup = std::make_unique<SandboxSetup>();
@@ -178,21 +201,20 @@ absl::StatusOr<std::unique_ptr<SandboxSetup>> MakeSandbox(const SandboxFlags& fl
     setup->backend = extensions->wrap(std::move(setup->backend));
   }
   setup->settings.backend = setup->backend.get();
-
-  http::CurlOptions http_options;
-  http_options.ca_file = flags.registry_ca;
-  http_options.max_parallel = 16;
-  setup->http = http::NewCurlClient(http_options);
-  OVVOC_ASSIGN_OR_RETURN(setup->registry_cache,
-                         registry::RegistryCache::Open(state_dir + "/registry-cache",
-                                                       flags.registry_cache_mib << 20));
-  setup->registry = std::make_unique<registry::RegistryClient>(
-      *setup->http, *setup->registry_cache, Clock::Real());
-  setup->settings.registry = setup->registry.get();
-  if (!flags.registry_credentials.empty()) {
-    OVVOC_ASSIGN_OR_RETURN(setup->settings.credentials,
-                           ReadRegistryCredentials(flags.registry_credentials));
+  sandbox::ImageConfig image{flags.image_dir, flags.image};
+  if (absl::StatusOr<std::string> digest = sandbox::ResolveDigest(image); digest.ok()) {
+    if (auto runtime = sandbox::ReadImageRuntime(image, *digest); runtime.ok()) {
+      setup->settings.node_version = runtime->node;
+      setup->settings.npm_version = runtime->npm;
+    }
   }
+
+  OVVOC_ASSIGN_OR_RETURN(RegistryAccess access, MakeRegistryAccess(flags, state_dir));
+  setup->http = std::move(access.http);
+  setup->registry_cache = std::move(access.cache);
+  setup->registry = std::move(access.client);
+  setup->settings.registry = setup->registry.get();
+  setup->settings.credentials = std::move(access.credentials);
   return setup;
 }
 

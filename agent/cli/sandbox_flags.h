@@ -54,6 +54,21 @@ struct SandboxFlags {
 
 void AddSandboxFlags(CLI::App* command, SandboxFlags& flags,
                      const SandboxExtensions* extensions = nullptr);
+// Only the flags for reading registries (--registry, --allow-internal, --registry-ca,
+// --registry-credentials, --registry-cache-mib) and the image (--image-dir, --image): what
+// commands that read registries but run nothing take. AddSandboxFlags adds these too.
+void AddRegistryFlags(CLI::App* command, SandboxFlags& flags, const char* group);
+
+// The agent's registry reads: its HTTP client, its cache (STATE_DIR/registry-cache), the
+// client over both, and its own credentials.
+struct RegistryAccess {
+  std::unique_ptr<http::Client> http;
+  std::unique_ptr<registry::RegistryCache> cache;
+  std::unique_ptr<registry::RegistryClient> client;
+  std::vector<ovvoc::v1::Registry> credentials;
+};
+absl::StatusOr<RegistryAccess> MakeRegistryAccess(const SandboxFlags& flags,
+                                                  const std::string& state_dir);
 
 struct SandboxSetup {
   std::unique_ptr<sandbox::Backend> backend;

@@ -1,6 +1,5 @@
 #include "agent/cli/update_command.h"
 
-#include <google/protobuf/util/json_util.h>
 #include <stdlib.h>
 
 #include <cstdio>
@@ -10,6 +9,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "agent/cli/json_output.h"
 #include "agent/cli/sandbox_flags.h"
 #include "agent/cli/shutdown_signals.h"
 #include "agent/config/config.h"
@@ -79,19 +79,6 @@ void PrintSummary(const ovvoc::v1::JobResult& r) {
   if (r.has_failure() && !r.failure().reason().empty()) {
     std::printf("  failed   %s: %s\n", r.failure().phase().c_str(), r.failure().reason().c_str());
   }
-}
-
-absl::Status WriteJson(const ovvoc::v1::JobResult& result, const std::string& path) {
-  std::string json;
-  google::protobuf::util::JsonPrintOptions options;
-  options.add_whitespace = true;
-  options.preserve_proto_field_names = true;
-  (void)google::protobuf::util::MessageToJsonString(result, &json, options);
-  if (path == "-") {
-    std::printf("%s\n", json.c_str());
-    return absl::OkStatus();
-  }
-  return files::WriteFileAtomic(path, json, 0644);
 }
 
 int Update(const UpdateFlags& flags) {

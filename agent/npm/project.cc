@@ -64,6 +64,9 @@ class ManifestReader {
     out_.name = String(json, "name");
     out_.version = String(json, "version");
     out_.package_manager = String(json, "packageManager");
+    if (auto it = json.find("private"); it != json.end()) {
+      out_.is_private = !it->is_null() && *it != false;
+    }
     for (const auto& [key, value] : json.items()) {
       for (const auto& [section, kind] : kSections) {
         if (key == section) Section(section, kind, value);

@@ -51,6 +51,7 @@ struct PackageJson {
   bool parsed = false;        // false: missing or malformed, see the diagnostics
   std::string name;
   std::string version;
+  bool is_private = false;  // "private" set to anything but null or false
   std::vector<DeclaredDependency> dependencies;  // every section, in file order
   std::vector<std::string> bundle_dependencies;  // names, as listed
   std::string overrides_json;                    // "overrides", compact JSON; "" when absent

@@ -7,6 +7,7 @@
 #include "agent/git/git.h"
 #include "agent/npm/manifest.h"
 #include "agent/pipeline/pipeline.h"
+#include "agent/pipeline/plan_step.h"
 #include "agent/pipeline/sandbox_phases.h"
 #include "agent/pipeline/sandbox_session.h"
 #include "agent/sandbox/job_disk.h"
@@ -106,6 +107,39 @@ class ManifestPhase final : public Phase {
   }
 };
 
+// What to update and why, from the checkout and registry metadata only (plan_step.h). A
+// registry's or a file's problem is a line in the plan, not a failed job; only a `--policy FILE`
+// that cannot be read fails it.
+class PlanPhase final : public Phase {
+ public:
+  explicit PlanPhase(const SandboxSettings& settings) : settings_(settings) {}
+  absl::string_view name() const override { return "plan"; }
+  absl::Status Run(JobContext& job) override {
+    OVVOC_ASSIGN_OR_RETURN(std::vector<registry::RegistryEndpoint> endpoints,
+                           JobEndpoints(job.spec(), settings_));
+    RegistryPackuments source(*settings_.registry, std::move(endpoints),
+                              [&job] { return job.cancelled(); });
+    PlanInputs inputs;
+    inputs.policy_file = job.env().policy_file;
+    inputs.now = job.Now();
+    if (!settings_.node_version.empty()) inputs.node_version = "v" + settings_.node_version;
+    inputs.npm_version = settings_.npm_version;
+    job.SetProgress("plan", "reading registry metadata");
+    OVVOC_ASSIGN_OR_RETURN(ovvoc::v1::Plan plan, PlanCheckout(job.repo_dir(), source, inputs));
+    int updates = 0;
+    for (const auto& d : plan.dependencies()) {
+      updates += d.decision() == ovvoc::v1::PLAN_DECISION_UPDATE;
+    }
+    job.SetProgress("plan", absl::StrCat(updates, " of ", plan.dependencies_size(),
+                                         " dependencies to update"));
+    *job.result().mutable_plan() = std::move(plan);
+    return absl::OkStatus();
+  }
+
+ private:
+  const SandboxSettings& settings_;
+};
+
 // Stands where the sandbox phases would: without a sandbox nothing can be installed, built or
 // tested, so the job cannot succeed.
 class NoSandboxPhase final : public Phase {
@@ -128,6 +162,9 @@ std::vector<std::unique_ptr<Phase>> UpdatePhases(const JobEnv& env,
   std::vector<std::unique_ptr<Phase>> phases;
   phases.push_back(std::make_unique<ClonePhase>(JobLimits(env, spec).disk_bytes));
   phases.push_back(std::make_unique<ManifestPhase>());
+  if (env.sandbox != nullptr && env.sandbox->registry != nullptr) {
+    phases.push_back(std::make_unique<PlanPhase>(*env.sandbox));
+  }
   if (env.sandbox != nullptr && env.sandbox->backend != nullptr) {
     AddSandboxPhases(*env.sandbox, phases);
   } else {

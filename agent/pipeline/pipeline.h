@@ -34,6 +34,8 @@ struct JobEnv {
   // Clone file:// and plain-path remotes. Off by default: a job must not be able to make the
   // agent read repositories that merely sit on its own disk.
   bool allow_file_remotes = false;
+  // One-shot mode's `--policy FILE` (agent/npm/policy.h): replaces the repository's policy.
+  std::string policy_file;
 };
 
 // What the job read from the repository as cloned, before any code of it or of its dependencies

@@ -12,6 +12,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/str_join.h"
+#include "agent/pipeline/plan_step.h"
 #include "agent/sandbox/hardening.h"
 #include "agent/registry/request_head.h"
 #include "agent/workspace/beneath.h"
@@ -92,21 +93,7 @@ absl::Status SandboxSession::Prepare(JobContext& job) {
   limits_ = sandbox::Tighten(settings_.limits, job.spec().limits());
   if (settings_.registry == nullptr) return absl::FailedPreconditionError("no registry client");
   registries_ = JobRegistries(job.spec(), settings_.registry_override);
-  for (const ovvoc::v1::Registry& registry : registries_) {
-    // Only the agent's own configuration may open internal addresses, never the job.
-    OVVOC_ASSIGN_OR_RETURN(registry::RegistryEndpoint endpoint,
-                           registry::RegistryEndpoint::FromProto(registry, false));
-    const std::string host_port = absl::StrCat(endpoint.host, ":", endpoint.port);
-    endpoint.allow_internal =
-        std::find(settings_.allow_internal.begin(), settings_.allow_internal.end(), host_port) !=
-        settings_.allow_internal.end();
-    for (const ovvoc::v1::Registry& configured : settings_.credentials) {
-      absl::StatusOr<registry::RegistryEndpoint> same =
-          registry::RegistryEndpoint::FromProto(configured, false);
-      if (same.ok() && same->url == endpoint.url) endpoint.credential = configured.credential();
-    }
-    endpoints_.push_back(std::move(endpoint));
-  }
+  OVVOC_ASSIGN_OR_RETURN(endpoints_, JobEndpoints(job.spec(), settings_));
   OVVOC_ASSIGN_OR_RETURN(uid_, sandbox::JobUid::Acquire(settings_.uid_lock_dir));
   OVVOC_ASSIGN_OR_RETURN(
       disk_, sandbox::JobDisk::Create(job.work_dir() + "/disk.img", job.work_dir() + "/disk",

@@ -36,6 +36,10 @@ struct SandboxSettings {
   // The agent's own registry credentials (url and credential), from its configuration: they
   // replace a job's credential for the same registry URL.
   std::vector<ovvoc::v1::Registry> credentials;
+  // What the job image runs ("24.22.3", "11.21.2"), for the plan's engines checks; empty when
+  // unknown (engines are then not checked).
+  std::string node_version;
+  std::string npm_version;
   // Where jobs' uids are locked (sandbox/job_uid.h): host-wide, shared by every agent.
   std::string uid_lock_dir = sandbox::kJobUidLockDir;
 };

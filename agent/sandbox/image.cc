@@ -55,6 +55,23 @@ absl::StatusOr<std::string> ResolveDigest(const ImageConfig& config) {
   return digest;
 }
 
+absl::StatusOr<ImageRuntime> ReadImageRuntime(const ImageConfig& config,
+                                              absl::string_view digest) {
+  const std::string path = absl::StrCat(config.image_dir, "/", DigestHex(digest), "/image.json");
+  absl::StatusOr<std::string> text = files::ReadFile(path);
+  if (!text.ok()) return absl::NotFoundError(absl::StrCat("cannot read ", path));
+  nlohmann::json json = nlohmann::json::parse(*text, nullptr, false);
+  ImageRuntime runtime;
+  if (json.is_object() && json["node"].is_string() && json["npm"].is_string()) {
+    runtime.node = json["node"].get<std::string>();
+    runtime.npm = json["npm"].get<std::string>();
+  }
+  if (runtime.node.empty() || runtime.npm.empty()) {
+    return absl::InvalidArgumentError(absl::StrCat(path, " does not name node's and npm's versions"));
+  }
+  return runtime;
+}
+
 absl::StatusOr<std::string> Sha256OfFile(const std::string& path) {
   UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
   if (!fd.valid()) return absl::NotFoundError(absl::StrCat("cannot open ", path));

@@ -38,6 +38,14 @@ absl::StatusOr<std::string> PrepareRootfs(const ImageConfig& config, absl::strin
 absl::StatusOr<std::string> PrepareRootfsImage(const ImageConfig& config, absl::string_view digest,
                                                const std::string& state_dir);
 
+// What an image runs, from the image.json that deploy/image/build.sh writes beside its tar.
+struct ImageRuntime {
+  std::string node;  // "24.22.3"
+  std::string npm;   // "11.21.2"
+};
+// NotFound when the image has no readable image.json; InvalidArgument when it lacks a version.
+absl::StatusOr<ImageRuntime> ReadImageRuntime(const ImageConfig& config, absl::string_view digest);
+
 // sha256 of a file's contents, lowercase hex.
 absl::StatusOr<std::string> Sha256OfFile(const std::string& path);
 

@@ -1,0 +1,520 @@
+#include "agent/npm/plan.h"
+
+#include <algorithm>
+#include <cmath>
+#include <map>
+#include <optional>
+#include <set>
+#include <tuple>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "agent/npm/pick.h"
+#include "agent/npm/range_update.h"
+#include "agent/npm/semver.h"
+#include "common/inert.h"
+#include "google/protobuf/util/time_util.h"
+
+namespace ovvoc::agent::npm {
+namespace {
+
+using ovvoc::v1::PlanDecision;
+using ovvoc::v1::PlannedDependency;
+using ovvoc::v1::UpdateType;
+using google::protobuf::util::TimeUtil;
+
+constexpr Options kLoose{.loose = true};
+
+ovvoc::v1::PlanCandidate Candidate(std::string version, std::string reason) {
+  ovvoc::v1::PlanCandidate candidate;
+  candidate.set_version(std::move(version));
+  candidate.set_reason(std::move(reason));
+  return candidate;
+}
+
+std::string Day(absl::Time time) {
+  return absl::FormatTime("%Y-%m-%d %H:%M UTC", time, absl::UTCTimeZone());
+}
+
+google::protobuf::Timestamp ToProto(absl::Time time) {
+  return TimeUtil::NanosecondsToTimestamp(absl::ToUnixNanos(time));
+}
+
+// npm's diff() folded into Dependabot's three update types.
+UpdateType StepType(absl::string_view from, absl::string_view to) {
+  auto diff = Diff(from, to);
+  if (!diff.ok() || !diff->has_value()) return ovvoc::v1::UPDATE_TYPE_UNSPECIFIED;
+  switch (**diff) {
+    case ReleaseType::kMajor:
+    case ReleaseType::kPremajor:
+      return ovvoc::v1::UPDATE_TYPE_MAJOR;
+    case ReleaseType::kMinor:
+    case ReleaseType::kPreminor:
+      return ovvoc::v1::UPDATE_TYPE_MINOR;
+    default:
+      return ovvoc::v1::UPDATE_TYPE_PATCH;
+  }
+}
+
+bool SameLine(const Version& a, const Version& b) {
+  return a.major == b.major && a.minor == b.minor && a.patch == b.patch;
+}
+
+// The range inside an `npm:name@range` alias spec; the spec itself otherwise.
+std::pair<std::string, std::string> SplitAlias(const DeclaredDependency& dependency) {
+  if (!dependency.classified.alias) return {"", dependency.spec};
+  const size_t at = dependency.spec.find('@', dependency.spec.find(':') + 2);
+  if (at == std::string::npos) return {dependency.spec + "@", ""};
+  return {dependency.spec.substr(0, at + 1), dependency.spec.substr(at + 1)};
+}
+
+// Dependabot's `auto`: widen a library's ranges, increase an application's.
+VersioningStrategy Effective(VersioningStrategy strategy, const PackageJson& root) {
+  const bool library = !root.name.empty() && root.name.find("{{") == std::string::npos &&
+                       !root.version.empty() && !root.is_private;
+  return ResolveAutoStrategy(strategy, library);
+}
+
+class Planner {
+ public:
+  Planner(const Project& project, const Policy& policy, const PlanOptions& options)
+      : project_(project), policy_(policy), options_(options) {
+    npm_.node_version = options.node_version;
+    npm_.npm_version = options.npm_version;
+    if (project.npmrc.min_release_age_days && *project.npmrc.min_release_age_days > 0) {
+      npmrc_cooldown_days_ = *project.npmrc.min_release_age_days;
+      npm_.before = options.now - absl::Hours(24) * npmrc_cooldown_days_;
+    }
+  }
+
+  // Fills `dependency` (name, spec, kind and manifest already set).
+  void Decide(const DeclaredDependency& declared, const PackageJson& manifest,
+              const PackumentSource::Fetched* fetched, PlannedDependency& out,
+              const PolicyEntry*& entry_out);
+
+ private:
+  void Choose(const DeclaredDependency& declared, const PolicyEntry& entry,
+              const Packument& packument, PlannedDependency& out);
+  // Why `candidate` (newer than `base`) is not taken; empty when it may be.
+  std::string Refusal(const DeclaredDependency& declared, const PolicyEntry& entry,
+                      const Packument& packument, const PackumentVersion& candidate,
+                      const Version& version, const std::optional<Version>& base,
+                      const std::optional<Version>& latest, VersioningStrategy strategy);
+
+  const Project& project_;
+  const Policy& policy_;
+  const PlanOptions& options_;
+  PickOptions npm_;
+  double npmrc_cooldown_days_ = 0;
+};
+
+void Planner::Decide(const DeclaredDependency& declared, const PackageJson& manifest,
+                     const PackumentSource::Fetched* fetched, PlannedDependency& out,
+                     const PolicyEntry*& entry_out) {
+  const Spec& spec = declared.classified;
+  if (declared.installed_version) out.set_current(*declared.installed_version);
+  if (!spec.registry()) {
+    out.set_decision(ovvoc::v1::PLAN_DECISION_SKIPPED);
+    out.set_reason(spec.reason.empty() ? "not a registry spec" : spec.reason);
+    return;
+  }
+  if (fetched == nullptr || !fetched->packument.ok()) {
+    const absl::Status status = fetched ? fetched->packument.status() : absl::UnknownError("?");
+    out.set_decision(ovvoc::v1::PLAN_DECISION_ERROR);
+    out.set_reason(absl::IsNotFound(status)
+                       ? absl::StrCat("not found on ", fetched ? fetched->registry : "the registry")
+                       : absl::StrCat("registry metadata: ", status.message()));
+    return;
+  }
+  if (fetched) out.set_registry(fetched->registry);
+  const Packument& packument = *fetched->packument;
+
+  // npm's own view, as `npm outdated` shows it.
+  const std::string expected = SplitAlias(declared).second;
+  auto wanted = PickManifest(packument, expected, npm_);
+  if (wanted.ok()) out.set_wanted((*wanted)->version);
+  auto latest = PickManifest(packument, "*", npm_);
+  if (latest.ok()) out.set_latest((*latest)->version);
+
+  const std::string dir = manifest.dir.empty() ? "/" : absl::StrCat("/", manifest.dir);
+  const PolicyEntry* entry = EntryFor(policy_, dir);
+  if (entry == nullptr && !manifest.dir.empty()) entry = EntryFor(policy_, "/");
+  entry_out = entry;
+  if (entry == nullptr) {
+    out.set_decision(ovvoc::v1::PLAN_DECISION_SKIPPED);
+    out.set_reason(absl::StrCat("no policy entry covers ", dir));
+    return;
+  }
+  if (!Allows(*entry, declared.name, declared.kind)) {
+    out.set_decision(ovvoc::v1::PLAN_DECISION_SKIPPED);
+    out.set_reason("not allowed by the policy's `allow` rules");
+    return;
+  }
+  if (spec.kind == SpecKind::kTag) {
+    out.set_decision(ovvoc::v1::PLAN_DECISION_SKIPPED);
+    out.set_reason(absl::StrCat("a dist-tag (", InertLine(spec.fetch_spec, 100),
+                                "): npm installs whatever it points at"));
+    return;
+  }
+  if (!wanted.ok() && !declared.installed_version) {
+    out.set_decision(ovvoc::v1::PLAN_DECISION_ERROR);
+    out.set_reason(InertLine(wanted.status().message(), 300));
+    return;
+  }
+  Choose(declared, *entry, packument, out);
+}
+
+std::string Planner::Refusal(const DeclaredDependency& declared, const PolicyEntry& entry,
+                             const Packument& packument, const PackumentVersion& candidate,
+                             const Version& version, const std::optional<Version>& base,
+                             const std::optional<Version>& latest, VersioningStrategy strategy) {
+  if (latest && Compare(version, *latest) > 0 && (!base || Compare(*base, *latest) <= 0)) {
+    return absl::StrCat("newer than the latest tag (", latest->ToString(), ")");
+  }
+  if (candidate.deprecated) {
+    return candidate.deprecation.empty()
+               ? "deprecated"
+               : absl::StrCat("deprecated: ", InertLine(candidate.deprecation, 200));
+  }
+  if (!EngineOk(candidate, npm_)) {
+    std::vector<std::string> needs;
+    if (candidate.node.kind != EngineRequirement::Kind::kNone) {
+      needs.push_back(absl::StrCat("node ", InertLine(candidate.node.range, 60), " (job: ",
+                                   options_.node_version, ")"));
+    }
+    if (candidate.npm.kind != EngineRequirement::Kind::kNone) {
+      needs.push_back(absl::StrCat("npm ", InertLine(candidate.npm.range, 60), " (job: ",
+                                   options_.npm_version, ")"));
+    }
+    return absl::StrCat("engines need ", absl::StrJoin(needs, " and "));
+  }
+  if (candidate.published.kind == PublishTime::Kind::kInvalid && packument.has_time) {
+    return "its publish time cannot be read (npm never picks it)";
+  }
+  const UpdateType type =
+      base ? StepType(base->ToString(), version.ToString()) : ovvoc::v1::UPDATE_TYPE_UNSPECIFIED;
+  if (auto ignored = IgnoreReason(entry, declared.name, candidate.version, type)) {
+    return *ignored;
+  }
+  if (strategy == VersioningStrategy::kLockfileOnly) {
+    auto in = Satisfies(candidate.version, SplitAlias(declared).second, kLoose);
+    if (!in.ok() || !*in) {
+      return absl::StrCat("outside ", InertLine(declared.spec, 100),
+                          " (versioning-strategy: lockfile-only)");
+    }
+  }
+  double days = CooldownDays(entry, declared.name, type);
+  days = std::max(days, npmrc_cooldown_days_);
+  if (days > 0) {
+    const std::string whose = days == npmrc_cooldown_days_ ? ".npmrc min-release-age" : "cooldown";
+    if (!packument.has_time || candidate.published.kind != PublishTime::Kind::kValid) {
+      return absl::StrCat("no publish time: the ", days, "-day ", whose, " cannot be checked");
+    }
+    const absl::Time until = candidate.published.time + absl::Hours(24) * days;
+    if (options_.now < until) {
+      return absl::StrCat(whose, " until ", Day(until), " (", days, " days)");
+    }
+  }
+  return "";
+}
+
+void Planner::Choose(const DeclaredDependency& declared, const PolicyEntry& entry,
+                     const Packument& packument, PlannedDependency& out) {
+  std::optional<Version> base;
+  const std::string from = declared.installed_version ? *declared.installed_version : out.wanted();
+  if (auto parsed = ParseVersion(from, kLoose); parsed.ok()) base = *parsed;
+  std::optional<Version> latest;
+  if (const PackumentVersion* tagged = packument.Tagged("latest")) {
+    if (auto parsed = ParseVersion(tagged->version, kLoose); parsed.ok()) latest = *parsed;
+  }
+  const VersioningStrategy strategy = Effective(entry.versioning_strategy, project_.root);
+  out.set_versioning_strategy(std::string(VersioningStrategyName(strategy)));
+
+  struct Newer {
+    const PackumentVersion* entry;
+    Version version;
+  };
+  std::vector<Newer> newer;
+  size_t prereleases = 0;
+  for (const PackumentVersion& candidate : packument.versions) {
+    auto version = ParseVersion(candidate.version, kLoose);
+    if (!version.ok() || (base && Compare(*version, *base) <= 0)) continue;
+    const bool is_latest = latest && Compare(*version, *latest) == 0;
+    if (!version->prerelease.empty() && !is_latest &&
+        !(base && !base->prerelease.empty() && SameLine(*base, *version))) {
+      ++prereleases;
+      continue;
+    }
+    newer.push_back({&candidate, *std::move(version)});
+  }
+  std::stable_sort(newer.begin(), newer.end(),
+                   [](const Newer& a, const Newer& b) { return Compare(a.version, b.version) > 0; });
+
+  const Newer* target = nullptr;
+  size_t listed = 0, unlisted = 0;
+  for (const Newer& candidate : newer) {
+    std::string refusal = Refusal(declared, entry, packument, *candidate.entry, candidate.version,
+                                  base, latest, strategy);
+    if (refusal.empty()) {
+      target = &candidate;
+      break;
+    }
+    if (listed < kMaxPassedOver) {
+      *out.add_passed_over() = Candidate(candidate.entry->version, std::move(refusal));
+      ++listed;
+    } else {
+      ++unlisted;
+    }
+  }
+  if (unlisted > 0) {
+    *out.add_passed_over() = Candidate("", absl::StrCat(unlisted, " more newer versions"));
+  }
+  if (prereleases > 0) {
+    *out.add_passed_over() = Candidate(
+        "", absl::StrCat(prereleases, " prerelease", prereleases == 1 ? "" : "s",
+                         ": not in the current prerelease line"));
+  }
+
+  if (target == nullptr) {
+    if (newer.empty()) {
+      out.set_decision(ovvoc::v1::PLAN_DECISION_UP_TO_DATE);
+      out.set_reason(declared.installed_version ? "already the newest" : "nothing newer");
+    } else {
+      out.set_decision(ovvoc::v1::PLAN_DECISION_HELD);
+      out.set_reason(absl::StrCat(newer.front().entry->version, ": ",
+                                  out.passed_over(0).reason()));
+    }
+    return;
+  }
+
+  const std::string version = target->entry->version;
+  const auto [alias_prefix, range] = SplitAlias(declared);
+  std::string new_spec = declared.spec;
+  if (strategy != VersioningStrategy::kLockfileOnly && !range.empty()) {
+    auto rewritten = UpdateRange(range, version, strategy);
+    if (!rewritten.ok()) {
+      out.set_decision(ovvoc::v1::PLAN_DECISION_HELD);
+      out.set_reason(absl::StrCat(version, ": the spec cannot be rewritten: ",
+                                  InertLine(rewritten.status().message(), 200)));
+      return;
+    }
+    new_spec = alias_prefix + *rewritten;
+  }
+  out.set_decision(ovvoc::v1::PLAN_DECISION_UPDATE);
+  out.set_target(version);
+  out.set_new_spec(new_spec);
+  if (base) out.set_update_type(StepType(base->ToString(), target->version.ToString()));
+  if (target->entry->published.kind == PublishTime::Kind::kValid) {
+    *out.mutable_target_published() = ToProto(target->entry->published.time);
+  }
+  const bool newest = target == &newer.front();
+  out.set_reason(newest ? (latest && Compare(target->version, *latest) == 0 ? "the latest"
+                                                                             : "the newest")
+                        : absl::StrCat("the newest allowed; ", newer.front().entry->version, ": ",
+                                       out.passed_over(0).reason()));
+  if (const Group* group = GroupOf(entry, declared.name, declared.kind, out.update_type())) {
+    out.set_group(group->name);
+  }
+}
+
+std::string KindName(ovvoc::v1::DependencyKind kind) {
+  switch (kind) {
+    case ovvoc::v1::DEPENDENCY_KIND_DEV:
+      return "dev";
+    case ovvoc::v1::DEPENDENCY_KIND_OPTIONAL:
+      return "optional";
+    case ovvoc::v1::DEPENDENCY_KIND_PEER:
+      return "peer";
+    default:
+      return "prod";
+  }
+}
+
+}  // namespace
+
+absl::string_view PlanDecisionName(ovvoc::v1::PlanDecision decision) {
+  switch (decision) {
+    case ovvoc::v1::PLAN_DECISION_UPDATE:
+      return "update";
+    case ovvoc::v1::PLAN_DECISION_UP_TO_DATE:
+      return "up to date";
+    case ovvoc::v1::PLAN_DECISION_HELD:
+      return "held";
+    case ovvoc::v1::PLAN_DECISION_SKIPPED:
+      return "skipped";
+    case ovvoc::v1::PLAN_DECISION_ERROR:
+      return "error";
+    default:
+      return "?";
+  }
+}
+
+ovvoc::v1::Plan MakePlan(const Project& project, const Policy& policy, PackumentSource& source,
+                         const PlanOptions& options) {
+  ovvoc::v1::Plan plan;
+  plan.set_policy_source(std::string(PolicySourceName(policy.source)));
+  plan.set_policy_file(policy.file);
+  plan.set_node_version(options.node_version);
+  plan.set_npm_version(options.npm_version);
+  *plan.mutable_made_at() = ToProto(options.now);
+  for (const ProjectDiagnostic& diagnostic : project.diagnostics) {
+    auto* problem = plan.add_problems();
+    problem->set_subject(InertLine(diagnostic.file, 200));
+    problem->set_message(InertLine(diagnostic.message, 500));
+  }
+  for (const Diagnostic& diagnostic : policy.diagnostics) {
+    if (diagnostic.severity != Diagnostic::Severity::kError) continue;
+    auto* problem = plan.add_problems();
+    problem->set_subject(InertLine(absl::StrCat(diagnostic.file, ":", diagnostic.line), 200));
+    problem->set_message(InertLine(diagnostic.message, 500));
+  }
+
+  std::vector<const PackageJson*> manifests = {&project.root};
+  for (const PackageJson& member : project.workspaces) manifests.push_back(&member);
+
+  // One fetch for every registry package any manifest names.
+  std::vector<std::string> names;
+  std::map<std::string, size_t> slot;
+  for (const PackageJson* manifest : manifests) {
+    for (const DeclaredDependency& dependency : manifest->dependencies) {
+      if (!dependency.classified.registry() || dependency.classified.name.empty()) continue;
+      if (slot.emplace(dependency.classified.name, names.size()).second) {
+        names.push_back(dependency.classified.name);
+      }
+    }
+  }
+  std::vector<PackumentSource::Fetched> fetched = source.Fetch(names);
+  for (size_t i = 0; i < names.size() && i < fetched.size(); ++i) {
+    if (fetched[i].packument.ok() || absl::IsNotFound(fetched[i].packument.status())) continue;
+    auto* problem = plan.add_problems();
+    problem->set_subject(InertLine(names[i], 214));
+    problem->set_message(InertLine(fetched[i].packument.status().message(), 500));
+  }
+
+  Planner planner(project, policy, options);
+  std::vector<const PolicyEntry*> entries;
+  for (const PackageJson* manifest : manifests) {
+    for (const DeclaredDependency& declared : manifest->dependencies) {
+      PlannedDependency& out = *plan.add_dependencies();
+      out.set_name(InertLine(declared.name, 214));
+      out.set_package(InertLine(declared.classified.name, 214));
+      out.set_spec(InertLine(declared.spec, 500));
+      out.set_kind(declared.kind);
+      out.set_manifest_path(declared.manifest_path);
+      auto it = slot.find(declared.classified.name);
+      const PackumentSource::Fetched* packument =
+          declared.classified.registry() && it != slot.end() && it->second < fetched.size()
+              ? &fetched[it->second]
+              : nullptr;
+      const PolicyEntry* entry = nullptr;
+      planner.Decide(declared, *manifest, packument, out, entry);
+      entries.push_back(entry);
+    }
+  }
+
+  // Proposals: one per group (per policy entry), one per ungrouped update; groups first, then
+  // patch before minor before major, then by name.
+  std::map<std::pair<const PolicyEntry*, std::string>, size_t> groups;
+  for (int i = 0; i < plan.dependencies_size(); ++i) {
+    const PlannedDependency& dependency = plan.dependencies(i);
+    if (dependency.decision() != ovvoc::v1::PLAN_DECISION_UPDATE) continue;
+    ovvoc::v1::PlanProposal* proposal = nullptr;
+    if (!dependency.group().empty()) {
+      auto [it, added] = groups.try_emplace({entries[i], dependency.group()},
+                                            plan.proposals_size());
+      if (!added) proposal = plan.mutable_proposals(it->second);
+    }
+    if (proposal == nullptr) {
+      proposal = plan.add_proposals();
+      proposal->set_group(dependency.group());
+      proposal->set_manifest_dir(entries[i] && !entries[i]->directories.empty()
+                                     ? entries[i]->directories.front()
+                                     : "/");
+    }
+    proposal->add_dependencies(i);
+    proposal->set_update_type(std::max(proposal->update_type(), dependency.update_type()));
+  }
+  auto* proposals = plan.mutable_proposals();
+  auto key = [&](const ovvoc::v1::PlanProposal& p) {
+    const PlannedDependency& first = plan.dependencies(p.dependencies(0));
+    return std::make_tuple(p.group().empty(), static_cast<int>(p.update_type()),
+                           p.group().empty() ? first.name() : p.group(), first.manifest_path());
+  };
+  std::stable_sort(proposals->begin(), proposals->end(),
+                   [&](const auto& a, const auto& b) { return key(a) < key(b); });
+  std::map<std::string, int> opened;  // per policy entry directory
+  for (auto& proposal : *proposals) {
+    const PolicyEntry* entry = entries[proposal.dependencies(0)];
+    const int limit = entry ? entry->open_pull_requests_limit : kDefaultOpenPullRequestsLimit;
+    if (opened[proposal.manifest_dir()]++ >= limit) proposal.set_deferred(true);
+  }
+  return plan;
+}
+
+std::string DescribePlan(const ovvoc::v1::Plan& plan) {
+  std::vector<std::vector<std::string>> rows = {
+      {"Package", "Current", "Wanted", "Latest", "Location", "Decision"}};
+  for (const PlannedDependency& d : plan.dependencies()) {
+    std::string decision(PlanDecisionName(d.decision()));
+    if (d.decision() == ovvoc::v1::PLAN_DECISION_UPDATE) {
+      absl::StrAppend(&decision, " -> ", d.target());
+      if (d.new_spec() != d.spec()) absl::StrAppend(&decision, " (", d.spec(), " -> ", d.new_spec(), ")");
+      if (d.update_type() != ovvoc::v1::UPDATE_TYPE_UNSPECIFIED) {
+        absl::StrAppend(&decision, " ", UpdateTypeName(d.update_type()));
+      }
+    }
+    if (!d.reason().empty()) absl::StrAppend(&decision, ": ", d.reason());
+    std::string location = d.manifest_path();
+    if (d.kind() != ovvoc::v1::DEPENDENCY_KIND_PROD) absl::StrAppend(&location, " (", KindName(d.kind()), ")");
+    rows.push_back({InertLine(d.name(), 80), d.current().empty() ? "-" : d.current(),
+                    d.wanted().empty() ? "-" : d.wanted(), d.latest().empty() ? "-" : d.latest(),
+                    location, InertLine(decision, 400)});
+  }
+  std::vector<size_t> width(rows.front().size(), 0);
+  for (const auto& row : rows) {
+    for (size_t i = 0; i + 1 < row.size(); ++i) width[i] = std::max(width[i], row[i].size());
+  }
+  std::string out;
+  for (const auto& row : rows) {
+    for (size_t i = 0; i < row.size(); ++i) {
+      absl::StrAppend(&out, row[i]);
+      if (i + 1 < row.size()) out.append(width[i] - row[i].size() + 2, ' ');
+    }
+    out += '\n';
+  }
+  for (const PlannedDependency& d : plan.dependencies()) {
+    // Versions not taken; a dependency that got its newest version needs no excuses.
+    if (d.passed_over_size() == 0 || d.passed_over(0).version().empty()) continue;
+    absl::StrAppend(&out, "\n", InertLine(d.name(), 80), " (", d.manifest_path(), "), not taken:\n");
+    for (const auto& c : d.passed_over()) {
+      absl::StrAppend(&out, "  ", c.version().empty() ? "" : absl::StrCat(c.version(), ": "),
+                      InertLine(c.reason(), 300), "\n");
+    }
+  }
+  if (plan.proposals_size() > 0) {
+    absl::StrAppend(&out, "\nProposals, in update order:\n");
+    int n = 0;
+    for (const auto& p : plan.proposals()) {
+      std::vector<std::string> what;
+      for (uint32_t i : p.dependencies()) {
+        const PlannedDependency& d = plan.dependencies(i);
+        what.push_back(absl::StrCat(InertLine(d.name(), 80), " ", d.current().empty() ? "" : d.current() + " -> ", d.target()));
+      }
+      absl::StrAppend(&out, "  ", ++n, ". ", p.group().empty() ? "" : absl::StrCat("group ", InertLine(p.group(), 80), ": "),
+                      absl::StrJoin(what, ", "), " [", UpdateTypeName(p.update_type()), "]",
+                      p.deferred() ? " (deferred: open-pull-requests-limit)" : "", "\n");
+    }
+  } else {
+    absl::StrAppend(&out, "\nNo updates to propose.\n");
+  }
+  if (plan.problems_size() > 0) {
+    absl::StrAppend(&out, "\nProblems:\n");
+    for (const auto& p : plan.problems()) {
+      absl::StrAppend(&out, "  ", InertLine(p.subject(), 200), ": ", InertLine(p.message(), 500), "\n");
+    }
+  }
+  return out;
+}
+
+}  // namespace ovvoc::agent::npm

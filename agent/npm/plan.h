@@ -1,0 +1,75 @@
+// The update plan: for every direct dependency of every manifest of a project, what npm has
+// installed (current), what `npm update` would install (wanted) and what `npm outdated` calls
+// latest, and then what Ovvoc proposes under the policy: the target version, the manifest's new
+// spec, the kind of update, when the target was published, and for each newer version not
+// taken, why. Proposals gather the updates into pull requests (policy groups) in update order.
+//
+// The decision, for one dependency declared as `spec` with `current` installed:
+//   - skipped when its spec is not a registry range (git, file:, a dist-tag, ...), when no
+//     policy entry covers its manifest, or when `allow` leaves it out;
+//   - otherwise every version newer than current (wanted, when nothing is locked) is a
+//     candidate, the newest first, and the first that passes every rule below is the target:
+//       a prerelease only within current's own prerelease line (1.2.0-beta.1 -> 1.2.0-beta.3);
+//       never past the `latest` dist-tag unless current already is;
+//       never a deprecated version, nor one whose engines exclude the job's node or npm;
+//       never one the policy's `ignore` covers, nor (lockfile-only) one outside the spec;
+//       only once its release is older than the cooldown (the policy's, or the project
+//       .npmrc's min-release-age if longer); a version without a publish time is held,
+//       since its age cannot be checked, unless the cooldown is 0.
+//   - up to date when there is no candidate; held when there are candidates and none passes.
+//
+// Pure: the registry is reached only through PackumentSource. Thread-compatible.
+#ifndef OVVOC_AGENT_NPM_PLAN_H_
+#define OVVOC_AGENT_NPM_PLAN_H_
+
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "agent/npm/packument.h"
+#include "agent/npm/policy.h"
+#include "agent/npm/project.h"
+#include "ovvoc/v1/job.pb.h"
+
+namespace ovvoc::agent::npm {
+
+// How the planner reads registry metadata. The agent's implementation goes through its
+// registry client and cache (agent/registry/packuments.h); tests serve packuments from memory.
+class PackumentSource {
+ public:
+  virtual ~PackumentSource() = default;
+
+  struct Fetched {
+    absl::StatusOr<Packument> packument = absl::UnknownError("not fetched");
+    std::string registry;  // the registry's URL, for the plan
+  };
+  // The packuments of `names` (registry package names, each once), in that order. May fetch
+  // them concurrently. A package the registry does not have is NotFound.
+  virtual std::vector<Fetched> Fetch(const std::vector<std::string>& names) = 0;
+};
+
+struct PlanOptions {
+  absl::Time now;
+  // What the job's image runs, for engines checks: "v24.11.1" (process.version) and "11.6.2".
+  // Empty: that engine is not checked.
+  std::string node_version;
+  std::string npm_version;
+};
+
+// At most this many passed-over versions are listed per dependency; a last line counts the rest.
+inline constexpr size_t kMaxPassedOver = 10;
+
+ovvoc::v1::Plan MakePlan(const Project& project, const Policy& policy, PackumentSource& source,
+                         const PlanOptions& options);
+
+// For people: a table like `npm outdated` (Package, Current, Wanted, Latest, Location) with the
+// decision and its reason, then the proposals and the problems. Text from manifests and
+// registries is made inert (no control characters).
+std::string DescribePlan(const ovvoc::v1::Plan& plan);
+
+absl::string_view PlanDecisionName(ovvoc::v1::PlanDecision decision);  // "update", "held", ...
+
+}  // namespace ovvoc::agent::npm
+
+#endif  // OVVOC_AGENT_NPM_PLAN_H_

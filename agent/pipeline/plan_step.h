@@ -1,0 +1,62 @@
+// The plan step of a job (DESIGN.md §4, phase 3): the checkout's npm project and update policy,
+// registry metadata through the agent's own registry client and cache, and the decision
+// (agent/npm/plan.h). No repository code runs; nothing is written to the checkout.
+#ifndef OVVOC_AGENT_PIPELINE_PLAN_STEP_H_
+#define OVVOC_AGENT_PIPELINE_PLAN_STEP_H_
+
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "agent/npm/plan.h"
+#include "agent/registry/client.h"
+#include "agent/registry/endpoint.h"
+#include "ovvoc/v1/job.pb.h"
+
+namespace ovvoc::agent {
+
+struct SandboxSettings;  // sandbox_session.h
+
+// The job's registries (JobRegistries()) as endpoints, with what only the agent decides:
+// which may resolve to internal addresses, and the agent's own credentials.
+absl::StatusOr<std::vector<registry::RegistryEndpoint>> JobEndpoints(
+    const ovvoc::v1::JobSpec& spec, const SandboxSettings& settings);
+
+// npm::PackumentSource over the agent's RegistryClient: each package from the endpoint of its
+// scope (else the default one), full packuments (the plan needs `time`), fetched and parsed on
+// up to kParallel threads.
+class RegistryPackuments final : public npm::PackumentSource {
+ public:
+  static constexpr int kParallel = 8;
+
+  // Borrows `client`; `cancelled` is polled while a read waits.
+  RegistryPackuments(registry::RegistryClient& client,
+                     std::vector<registry::RegistryEndpoint> endpoints,
+                     registry::RegistryClient::Cancelled cancelled = {});
+
+  std::vector<Fetched> Fetch(const std::vector<std::string>& names) override;
+
+ private:
+  Fetched FetchOne(const std::string& name);
+
+  registry::RegistryClient& client_;
+  const std::vector<registry::RegistryEndpoint> endpoints_;
+  const registry::RegistryClient::Cancelled cancelled_;
+};
+
+struct PlanInputs {
+  std::string policy_file;  // `--policy FILE`; empty: the checkout's own
+  absl::Time now;
+  std::string node_version;  // the job image's: "v24.11.1"; empty: engines.node unchecked
+  std::string npm_version;
+};
+
+// Reads the project and policy at `root` and plans it. Errors: the root package.json cannot be
+// read, or `inputs.policy_file` cannot; every other problem is a line in the plan.
+absl::StatusOr<ovvoc::v1::Plan> PlanCheckout(const std::string& root, npm::PackumentSource& source,
+                                             const PlanInputs& inputs);
+
+}  // namespace ovvoc::agent
+
+#endif  // OVVOC_AGENT_PIPELINE_PLAN_STEP_H_

@@ -1,0 +1,286 @@
+// The update plan (agent/npm/plan.h): the decision for each dependency, from a project, a
+// policy and packuments served from memory.
+#include "agent/npm/plan.h"
+
+#include <catch2/catch.hpp>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/time/time.h"
+
+namespace ovvoc::agent::npm {
+namespace {
+
+using ovvoc::v1::Plan;
+using ovvoc::v1::PlannedDependency;
+
+const absl::Time kNow = absl::FromUnixSeconds(1800000000);  // 2027-01-15 08:00 UTC
+
+std::string DaysAgo(double days) {
+  return absl::FormatTime("%Y-%m-%dT%H:%M:%SZ", kNow - absl::Hours(24 * days), absl::UTCTimeZone());
+}
+
+// Packuments from memory; a name without one is a 404.
+class MemorySource final : public PackumentSource {
+ public:
+  std::map<std::string, std::string> json;
+  std::vector<std::string> asked;
+  std::vector<Fetched> Fetch(const std::vector<std::string>& names) override {
+    std::vector<Fetched> out;
+    for (const std::string& name : names) {
+      asked.push_back(name);
+      Fetched fetched;
+      fetched.registry = "https://registry.example/";
+      auto it = json.find(name);
+      fetched.packument = it == json.end() ? absl::StatusOr<Packument>(absl::NotFoundError("404"))
+                                           : ParsePackument(it->second);
+      out.push_back(std::move(fetched));
+    }
+    return out;
+  }
+};
+
+// A packument: versions "1.0.0@30" (published 30 days ago), with `extra` JSON per version.
+std::string MakePackument(const std::string& name, const std::string& latest,
+                          const std::vector<std::pair<std::string, double>>& versions,
+                          const std::map<std::string, std::string>& extra = {}) {
+  std::string v, t;
+  for (const auto& [version, age] : versions) {
+    auto it = extra.find(version);
+    absl::StrAppend(&v, v.empty() ? "" : ",", "\"", version, "\":{",
+                    it == extra.end() ? "" : it->second, "}");
+    absl::StrAppend(&t, ",\"", version, "\":\"", DaysAgo(age), "\"");
+  }
+  return absl::StrCat("{\"name\":\"", name, "\",\"dist-tags\":{\"latest\":\"", latest,
+                      "\"},\"versions\":{", v, "},\"time\":{\"created\":\"", DaysAgo(1000), "\"",
+                      t, "}}");
+}
+
+Project MakeProject(const std::string& package_json, const std::string& lockfile = "") {
+  Project project;
+  project.root = ParsePackageJson(package_json, "", project.diagnostics);
+  if (!lockfile.empty()) {
+    project.lockfile = ParseLockfile(lockfile, "package-lock.json", project.diagnostics);
+    if (project.lockfile) MatchLockfile(*project.lockfile, {&project.root}, project.diagnostics);
+  }
+  return project;
+}
+
+// A v3 lockfile installing `versions` (name -> version) at the top level.
+std::string Lock(const std::map<std::string, std::string>& versions) {
+  std::string packages = "\"\": {}";
+  for (const auto& [name, version] : versions) {
+    absl::StrAppend(&packages, ", \"node_modules/", name, "\": {\"version\": \"", version, "\"}");
+  }
+  return absl::StrCat("{\"lockfileVersion\": 3, \"packages\": {", packages, "}}");
+}
+
+Plan MakeTestPlan(const Project& project, MemorySource& source, const std::string& policy_yaml = "",
+                  const std::string& node = "v24.1.0") {
+  Policy policy = policy_yaml.empty() ? DefaultPolicy()
+                                      : ParsePolicy(policy_yaml, ".ovvoc.yml", PolicyFormat::kOvvoc);
+  REQUIRE_FALSE(policy.HasErrors());
+  return MakePlan(project, policy, source,
+                  PlanOptions{.now = kNow, .node_version = node, .npm_version = "11.6.0"});
+}
+
+const PlannedDependency& Row(const Plan& plan, const std::string& name) {
+  for (const PlannedDependency& d : plan.dependencies()) {
+    if (d.name() == name) return d;
+  }
+  FAIL("no row for " << name);
+  throw;
+}
+
+TEST_CASE("the plan proposes the newest version the rules allow, and says why not newer",
+          "[plan]") {
+  MemorySource source;
+  source.json["a"] = MakePackument("a", "2.1.0",
+                                   {{"1.0.0", 400}, {"1.1.0", 300}, {"2.0.0", 100}, {"2.1.0", 1}});
+  source.json["b"] = MakePackument("b", "1.4.0",
+                                   {{"1.0.0", 400}, {"1.2.0", 50}, {"1.3.0", 40}, {"1.4.0", 30}},
+                                   {{"1.4.0", "\"deprecated\":\"broken, use 1.3\""},
+                                    {"1.3.0", "\"engines\":{\"node\":\">=26\"}"}});
+  source.json["c"] = MakePackument("c", "3.0.0", {{"3.0.0", 500}});
+  const Project project = MakeProject(
+      R"({"name": "app", "private": true, "dependencies": {"a": "^1.0.0", "b": "~1.0.0",
+          "c": "^3.0.0", "d": "github:x/d"}})",
+      Lock({{"a", "1.0.0"}, {"b", "1.0.0"}, {"c", "3.0.0"}}));
+  const Plan plan = MakeTestPlan(project, source);
+
+  const PlannedDependency& a = Row(plan, "a");
+  CHECK(a.current() == "1.0.0");
+  CHECK(a.wanted() == "1.1.0");
+  CHECK(a.latest() == "2.1.0");
+  CHECK(a.decision() == ovvoc::v1::PLAN_DECISION_UPDATE);
+  CHECK(a.target() == "2.0.0");  // 2.1.0 is a day old: the default cooldown is 3 days
+  CHECK(a.new_spec() == "^2.0.0");
+  CHECK(a.update_type() == ovvoc::v1::UPDATE_TYPE_MAJOR);
+  CHECK(a.versioning_strategy() == "increase");  // a private package: an application
+  REQUIRE(a.passed_over_size() == 1);
+  CHECK(a.passed_over(0).version() == "2.1.0");
+  CHECK(absl::StartsWith(a.passed_over(0).reason(), "cooldown until "));
+  CHECK(absl::StrContains(a.reason(), "2.1.0: cooldown until"));
+  CHECK(a.target_published().seconds() ==
+        absl::ToUnixSeconds(kNow - absl::Hours(24 * 100)));
+
+  const PlannedDependency& b = Row(plan, "b");
+  CHECK(b.wanted() == "1.0.0");
+  CHECK(b.latest() == "1.2.0");  // npm skips the deprecated latest and the node-26-only one
+  CHECK(b.target() == "1.2.0");
+  CHECK(b.new_spec() == "~1.2.0");
+  CHECK(b.update_type() == ovvoc::v1::UPDATE_TYPE_MINOR);
+  REQUIRE(b.passed_over_size() == 2);
+  CHECK(b.passed_over(0).reason() == "deprecated: broken, use 1.3");
+  CHECK(absl::StartsWith(b.passed_over(1).reason(), "engines need node >=26"));
+
+  CHECK(Row(plan, "c").decision() == ovvoc::v1::PLAN_DECISION_UP_TO_DATE);
+  const PlannedDependency& d = Row(plan, "d");
+  CHECK(d.decision() == ovvoc::v1::PLAN_DECISION_SKIPPED);
+  CHECK(absl::StrContains(d.reason(), "git"));
+  CHECK(source.asked == std::vector<std::string>{"a", "b", "c"});  // never d
+
+  // Proposals: minor before major.
+  REQUIRE(plan.proposals_size() == 2);
+  CHECK(plan.dependencies(plan.proposals(0).dependencies(0)).name() == "b");
+  CHECK(plan.dependencies(plan.proposals(1).dependencies(0)).name() == "a");
+}
+
+TEST_CASE("prereleases stay in their line, and nothing goes past latest unless already there",
+          "[plan]") {
+  MemorySource source;
+  source.json["p"] = MakePackument(
+      "p", "1.0.0",
+      {{"1.0.0", 400}, {"2.0.0-beta.1", 300}, {"2.0.0-beta.2", 200}, {"2.0.0-rc.1", 100},
+       {"3.0.0-alpha.1", 90}, {"1.1.0", 80}});
+  const Project on_latest = MakeProject(R"({"dependencies": {"p": "^1.0.0"}})", Lock({{"p", "1.0.0"}}));
+  Plan plan = MakeTestPlan(on_latest, source);
+  const PlannedDependency& p = Row(plan, "p");
+  CHECK(p.decision() == ovvoc::v1::PLAN_DECISION_HELD);
+  CHECK(p.passed_over(0).version() == "1.1.0");
+  CHECK(p.passed_over(0).reason() == "newer than the latest tag (1.0.0)");
+  CHECK(p.passed_over(1).reason() == "4 prereleases: not in the current prerelease line");
+
+  const Project on_beta =
+      MakeProject(R"({"dependencies": {"p": "^2.0.0-beta.1"}})", Lock({{"p", "2.0.0-beta.1"}}));
+  plan = MakeTestPlan(on_beta, source);
+  CHECK(Row(plan, "p").target() == "2.0.0-rc.1");  // its own line; past latest already
+  CHECK(Row(plan, "p").update_type() == ovvoc::v1::UPDATE_TYPE_PATCH);
+}
+
+TEST_CASE("policy rules: ignore, allow, lockfile-only, cooldown by type, groups, limits",
+          "[plan]") {
+  MemorySource source;
+  for (const char* name : {"eslint", "eslint-plugin-x", "react", "left"}) {
+    source.json[name] = MakePackument(name, "2.0.0", {{"1.0.0", 400}, {"1.0.1", 20}, {"1.5.0", 10},
+                                                      {"2.0.0", 5}});
+  }
+  const Project project = MakeProject(
+      R"({"name": "lib", "version": "1.0.0",
+          "dependencies": {"react": "^1.0.0", "left": "1.0.0"},
+          "devDependencies": {"eslint": "^1.0.0", "eslint-plugin-x": "^1.0.0"}})",
+      Lock({{"eslint", "1.0.0"}, {"eslint-plugin-x", "1.0.0"}, {"react", "1.0.0"},
+            {"left", "1.0.0"}}));
+  const Plan plan = MakeTestPlan(project, source, R"(
+updates:
+  - directory: "/"
+    open-pull-requests-limit: 1
+    cooldown:
+      default-days: 1
+      semver-major-days: 30
+      semver-minor-days: 15
+    ignore:
+      - dependency-name: "react"
+        update-types: ["version-update:semver-major"]
+    allow:
+      - dependency-type: "all"
+    groups:
+      lint:
+        patterns: ["eslint*"]
+)");
+  const PlannedDependency& react = Row(plan, "react");
+  CHECK(react.target() == "1.0.1");  // 2.0.0 ignored (major), 1.5.0 cooling down (minor: 15d)
+  CHECK(react.versioning_strategy() == "widen");  // a library
+  CHECK(react.new_spec() == "^1.0.0");            // widen keeps a range that allows 1.0.1
+  REQUIRE(react.passed_over_size() == 2);
+  CHECK(absl::StrContains(react.passed_over(0).reason(), "react"));
+  CHECK(absl::StartsWith(react.passed_over(1).reason(), "cooldown until"));
+  const PlannedDependency& left = Row(plan, "left");
+  CHECK(left.target() == "1.0.1");
+  CHECK(left.new_spec() == "1.0.1");  // an exact pin stays exact
+  CHECK(Row(plan, "eslint").group() == "lint");
+  CHECK(Row(plan, "eslint-plugin-x").group() == "lint");
+  // The group first, then patches by name; one pull request allowed, the rest deferred.
+  REQUIRE(plan.proposals_size() == 3);
+  CHECK(plan.proposals(0).group() == "lint");
+  CHECK(plan.proposals(0).dependencies_size() == 2);
+  CHECK_FALSE(plan.proposals(0).deferred());
+  CHECK(plan.proposals(1).deferred());
+  CHECK(plan.proposals(2).deferred());
+
+  const Plan locked = MakeTestPlan(project, source, R"(
+versioning-strategy: lockfile-only
+cooldown:
+  default-days: 0
+)");
+  CHECK(Row(locked, "react").target() == "1.5.0");
+  CHECK(Row(locked, "react").new_spec() == "^1.0.0");
+  CHECK(absl::StrContains(Row(locked, "react").passed_over(0).reason(), "lockfile-only"));
+  CHECK(Row(locked, "left").decision() == ovvoc::v1::PLAN_DECISION_HELD);
+}
+
+TEST_CASE("bad registry answers are lines in the plan, and the rest is still planned", "[plan]") {
+  MemorySource source;
+  source.json["ok"] = MakePackument("ok", "1.1.0", {{"1.0.0", 400}, {"1.1.0", 100}});
+  source.json["broken"] = "{\"versions\": [";
+  source.json["untimed"] =
+      R"({"name": "untimed", "dist-tags": {"latest": "1.1.0"}, "versions": {"1.0.0": {}, "1.1.0": {}}})";
+  source.json["ghost"] =
+      R"({"name": "ghost", "dist-tags": {"latest": "9.0.0"}, "versions": {"1.0.0": {}}})";
+  source.json["falsy"] = MakePackument("falsy", "1.1.0", {{"1.0.0", 400}, {"1.1.0", 100}},
+                                       {{"1.1.0", "\"deprecated\": false"}});
+  source.json["tagged"] = R"({"name": "tagged", "dist-tags": {"latest": "1.0.0", "next": "2.0.0"},
+      "versions": {"1.0.0": {}, "2.0.0": {}}})";
+  const Project project = MakeProject(
+      R"({"dependencies": {"ok": "^1.0.0", "missing": "^1.0.0", "broken": "^1.0.0",
+          "untimed": "^1.0.0", "ghost": "^1.0.0", "falsy": "^1.0.0", "tagged": "next"}})",
+      Lock({{"ok", "1.0.0"}, {"untimed", "1.0.0"}, {"ghost", "1.0.0"}, {"falsy", "1.0.0"}}));
+  const Plan plan = MakeTestPlan(project, source);
+  CHECK(Row(plan, "ok").target() == "1.1.0");
+  CHECK(Row(plan, "missing").decision() == ovvoc::v1::PLAN_DECISION_ERROR);
+  CHECK(Row(plan, "missing").reason() == "not found on https://registry.example/");
+  CHECK(Row(plan, "broken").decision() == ovvoc::v1::PLAN_DECISION_ERROR);
+  CHECK(Row(plan, "untimed").decision() == ovvoc::v1::PLAN_DECISION_HELD);
+  CHECK(absl::StrContains(Row(plan, "untimed").reason(), "no publish time"));
+  CHECK(Row(plan, "ghost").latest() == "1.0.0");  // the tag names nothing: the highest
+  CHECK(Row(plan, "ghost").decision() == ovvoc::v1::PLAN_DECISION_UP_TO_DATE);
+  CHECK(Row(plan, "falsy").target() == "1.1.0");  // `deprecated: false` is not deprecated
+  CHECK(Row(plan, "tagged").decision() == ovvoc::v1::PLAN_DECISION_SKIPPED);
+  CHECK(Row(plan, "tagged").wanted() == "2.0.0");  // as npm outdated shows it
+  bool named_broken = false;
+  for (const auto& problem : plan.problems()) named_broken |= problem.subject() == "broken";
+  CHECK(named_broken);
+  // Readable, whatever the rows hold.
+  const std::string text = DescribePlan(plan);
+  CHECK(absl::StrContains(text, "Package"));
+  CHECK(absl::StrContains(text, "ok"));
+}
+
+TEST_CASE("an alias is planned through its target and keeps its prefix", "[plan]") {
+  MemorySource source;
+  source.json["@scope/real"] =
+      MakePackument("@scope/real", "2.0.0", {{"1.0.0", 400}, {"2.0.0", 100}});
+  const Project project = MakeProject(R"({"dependencies": {"nick": "npm:@scope/real@^1.0.0"}})",
+                                      Lock({{"nick", "1.0.0"}}));
+  const Plan plan = MakeTestPlan(project, source);
+  const PlannedDependency& nick = Row(plan, "nick");
+  CHECK(nick.package() == "@scope/real");
+  CHECK(nick.target() == "2.0.0");
+  CHECK(nick.new_spec() == "npm:@scope/real@^2.0.0");
+}
+
+}  // namespace
+}  // namespace ovvoc::agent::npm
