@@ -17,6 +17,7 @@
 #include "agent/sandbox/image.h"
 #include "common/files.h"
 #include "common/job_text.h"
+#include "common/plan_text.h"
 #include "common/time_util.h"
 
 namespace ovvoc::agent::cli {
@@ -103,7 +104,7 @@ int Plan(const PlanFlags& flags) {
   MakeInert(*plan);
 
   if (flags.json_out != "-") {
-    const std::string text = npm::DescribePlan(*plan);
+    const std::string text = DescribePlan(*plan);
     std::fwrite(text.data(), 1, text.size(), stdout);
     std::fprintf(stderr, "planned %d dependencies in %.2fs\n", plan->dependencies_size(),
                  absl::ToDoubleSeconds(FromProto(plan->duration())));

@@ -4,6 +4,7 @@
 
 #include <cstdio>
 #include <filesystem>
+#include <map>
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
@@ -26,6 +27,7 @@ namespace {
 struct UpdateFlags {
   std::string repo;
   std::string json_out;
+  std::string policy_file;
   std::string state_dir = DefaultConfigDir();
   SandboxFlags sandbox;
 };
@@ -61,6 +63,20 @@ void PrintSummary(const ovvoc::v1::JobResult& r) {
   std::printf("%s\n", Lower(ovvoc::v1::JobOutcome_Name(r.outcome()), "JOB_OUTCOME_").c_str());
   if (!r.head_commit().empty()) std::printf("  commit   %s\n", r.head_commit().c_str());
   std::printf("  deps     %d declared\n", r.dependencies_size());
+  if (r.has_plan()) {
+    std::map<ovvoc::v1::PlanDecision, int> count;
+    for (const auto& d : r.plan().dependencies()) ++count[d.decision()];
+    std::printf("  plan     %d to update, %d held, %d up to date, %d skipped, %d errors (policy: %s)\n",
+                count[ovvoc::v1::PLAN_DECISION_UPDATE], count[ovvoc::v1::PLAN_DECISION_HELD],
+                count[ovvoc::v1::PLAN_DECISION_UP_TO_DATE], count[ovvoc::v1::PLAN_DECISION_SKIPPED],
+                count[ovvoc::v1::PLAN_DECISION_ERROR], r.plan().policy_source().c_str());
+    for (const auto& d : r.plan().dependencies()) {
+      if (d.decision() != ovvoc::v1::PLAN_DECISION_UPDATE) continue;
+      std::printf("           %s %s -> %s (%s -> %s)\n", d.name().c_str(),
+                  d.current().empty() ? "?" : d.current().c_str(), d.target().c_str(),
+                  d.spec().c_str(), d.new_spec().c_str());
+    }
+  }
   if (r.has_lockfile()) PrintCommand("lockfile", r.lockfile());
   PrintCommand("install", r.install());
   PrintCommand("build", r.build());
@@ -97,6 +113,7 @@ int Update(const UpdateFlags& flags) {
   JobEnv env;
   env.allow_file_remotes = true;  // the user named this repository themselves
   env.sandbox = &(*sandbox)->settings;
+  env.policy_file = flags.policy_file;
   const JobHost host(env, flags.state_dir + "/work");
   JobContext job(spec, env);
 
@@ -124,6 +141,10 @@ void AddUpdateCommand(CLI::App& app, int& exit_code, const SandboxExtensions* ex
       "update", "Run one job on this machine, without a control plane, and print its result");
   auto flags = std::make_shared<UpdateFlags>();
   update->add_option("--repo", flags->repo, "Repository: a URL or a local path")->required();
+  update
+      ->add_option("--policy", flags->policy_file,
+                   "Use FILE instead of the repository's .ovvoc.yml or .github/dependabot.yml")
+      ->type_name("FILE");
   update->add_option("--json", flags->json_out,
                      "Also write the result as JSON to FILE (- for stdout)");
   update

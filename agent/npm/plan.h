@@ -63,13 +63,6 @@ inline constexpr size_t kMaxPassedOver = 10;
 ovvoc::v1::Plan MakePlan(const Project& project, const Policy& policy, PackumentSource& source,
                          const PlanOptions& options);
 
-// For people: a table like `npm outdated` (Package, Current, Wanted, Latest, Location) with the
-// decision and its reason, then the proposals and the problems. Text from manifests and
-// registries is made inert (no control characters).
-std::string DescribePlan(const ovvoc::v1::Plan& plan);
-
-absl::string_view PlanDecisionName(ovvoc::v1::PlanDecision decision);  // "update", "held", ...
-
 }  // namespace ovvoc::agent::npm
 
 #endif  // OVVOC_AGENT_NPM_PLAN_H_

@@ -50,7 +50,8 @@ enum class DependencyType { kAll, kDirect, kIndirect, kProduction, kDevelopment 
 //   kIncrease: always raise the range to the new version (^1.0.0 -> ^1.2.0 for 1.2.0);
 //   kIncreaseIfNecessary: keep the range when it already allows the new version (only the
 //     lockfile changes), else raise it (^1.0.0 -> ^2.0.0 for 2.0.0);
-//   kWiden: keep the old versions allowed and add the new ones (^1.0.0 -> >=1.0.0 <3.0.0);
+//   kWiden: keep a range that already allows the new version, raise an upper bound
+//     (>=1 <2 -> >=1 <3), else as kIncrease (Dependabot's npm widening: ^1.0.0 -> ^2.0.0);
 //   kLockfileOnly: change only the lockfile; versions that need a manifest change are not
 //     proposed.
 enum class VersioningStrategy { kAuto, kIncrease, kIncreaseIfNecessary, kWiden, kLockfileOnly };

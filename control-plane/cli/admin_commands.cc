@@ -9,10 +9,12 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
 #include "common/inert.h"
 #include "common/job_text.h"
+#include "common/plan_text.h"
 #include "common/time_util.h"
 #include "control-plane/cli/admin_client.h"
 #include "control-plane/cli/commands.h"
@@ -120,6 +122,13 @@ void PrintResult(const ovvoc::v1::JobResult& r) {
   if (r.has_failure() && !r.failure().reason().empty()) {
     std::printf("  failure       %s: %s\n", r.failure().phase().c_str(),
                 r.failure().reason().c_str());
+  }
+  if (r.has_plan()) {
+    std::printf("plan (%d dependencies, policy: %s):\n", r.plan().dependencies_size(),
+                r.plan().policy_source().c_str());
+    for (absl::string_view line : absl::StrSplit(DescribePlan(r.plan()), '\n')) {
+      if (!line.empty()) std::printf("  %.*s\n", static_cast<int>(line.size()), line.data());
+    }
   }
   if (r.timings_size() > 0) {
     std::vector<std::string> phases;

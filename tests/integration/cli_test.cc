@@ -1,5 +1,6 @@
 // Both binaries explain themselves: --version, and --help at every level.
 #include <catch2/catch.hpp>
+#include <filesystem>
 #include <fstream>
 
 #include "absl/strings/str_join.h"
@@ -88,6 +89,40 @@ TEST_CASE("policy check prints the effective policy and exits 1 on errors") {
       RunCli(AgentBinary(), {"policy", "check", dir.path(), "--policy", dir.Sub("no.yml")}, "/tmp");
   CHECK(missing.exit_code == 2);
   CHECK_THAT(missing.err, Catch::Contains("no such file"));
+}
+
+TEST_CASE("plan reads a checkout without running it and says what it skipped and why") {
+  TempDir dir;
+  TempDir state;
+  std::ofstream(dir.Sub("package.json"))
+      << R"({"name": "app", "dependencies": {"lib": "file:../lib", "gh": "github:a/b",
+             "tagged": "workspace:*"}, "scripts": {"preinstall": "touch ran"}})";
+  CliResult plan = RunCli(AgentBinary(),
+                          {"plan", "--repo", dir.path(), "--state-dir", state.path(),
+                           "--node-version", "24.0.0", "--json", dir.Sub("plan.json")},
+                          "/tmp");
+  CHECK(plan.exit_code == 0);
+  CHECK_THAT(plan.out, Catch::Contains("Package") && Catch::Contains("skipped") &&
+                           Catch::Contains("No updates to propose."));
+  CHECK_FALSE(std::filesystem::exists(dir.Sub("ran")));
+  std::ifstream in(dir.Sub("plan.json"));
+  nlohmann::json json = nlohmann::json::parse(in);
+  REQUIRE(json["dependencies"].size() == 3);
+  for (const auto& row : json["dependencies"]) CHECK(row["decision"] == "PLAN_DECISION_SKIPPED");
+  CHECK(json["node_version"] == "v24.0.0");
+
+  CliResult no_policy = RunCli(AgentBinary(),
+                               {"plan", "--repo", dir.path(), "--state-dir", state.path(),
+                                "--policy", dir.Sub("no.yml")},
+                               "/tmp");
+  CHECK(no_policy.exit_code == 2);
+  std::ofstream(dir.Sub("package.json"), std::ios::trunc) << "{ not json";
+  CliResult malformed =
+      RunCli(AgentBinary(), {"plan", "--repo", dir.path(), "--state-dir", state.path()}, "/tmp");
+  CHECK(malformed.exit_code == 0);  // the problem is a line of the plan
+  CHECK_THAT(malformed.out, Catch::Contains("Problems:") && Catch::Contains("package.json"));
+  CliResult nowhere = RunCli(AgentBinary(), {"plan", "--repo", dir.Sub("nope")}, "/tmp");
+  CHECK(nowhere.exit_code == 2);
 }
 
 }  // namespace

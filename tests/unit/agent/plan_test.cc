@@ -10,6 +10,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/time.h"
+#include "common/plan_text.h"
 
 namespace ovvoc::agent::npm {
 namespace {
@@ -264,7 +265,7 @@ TEST_CASE("bad registry answers are lines in the plan, and the rest is still pla
   for (const auto& problem : plan.problems()) named_broken |= problem.subject() == "broken";
   CHECK(named_broken);
   // Readable, whatever the rows hold.
-  const std::string text = DescribePlan(plan);
+  const std::string text = ovvoc::DescribePlan(plan);
   CHECK(absl::StrContains(text, "Package"));
   CHECK(absl::StrContains(text, "ok"));
 }
