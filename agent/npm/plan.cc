@@ -119,6 +119,12 @@ void Planner::Decide(const DeclaredDependency& declared, const PackageJson& mani
     out.set_reason(spec.reason.empty() ? "not a registry spec" : spec.reason);
     return;
   }
+  if (declared.spec.size() > kMaxPlannedSpec) {
+    // Testing every version against a range of thousands of comparators costs their product.
+    out.set_decision(ovvoc::v1::PLAN_DECISION_SKIPPED);
+    out.set_reason(absl::StrCat("a spec longer than ", kMaxPlannedSpec, " characters"));
+    return;
+  }
   if (fetched == nullptr || !fetched->packument.ok()) {
     const absl::Status status = fetched ? fetched->packument.status() : absl::UnknownError("?");
     out.set_decision(ovvoc::v1::PLAN_DECISION_ERROR);

@@ -57,6 +57,9 @@ struct PlanOptions {
   std::string npm_version;
 };
 
+// A spec longer than this is skipped: real ranges are a few dozen characters.
+inline constexpr size_t kMaxPlannedSpec = 1024;
+
 // At most this many passed-over versions are listed per dependency; a last line counts the rest.
 inline constexpr size_t kMaxPassedOver = 10;
 

@@ -68,7 +68,15 @@ npm::PackumentSource::Fetched RegistryPackuments::FetchOne(const std::string& na
     fetched.packument = body.status();
     return fetched;
   }
+  {
+    absl::MutexLock lock(&mu_);
+    mu_.Await(absl::Condition(
+        +[](int* parsing) { return *parsing < kParallelParses; }, &parsing_));
+    ++parsing_;
+  }
   fetched.packument = npm::ParsePackument(body->body);
+  absl::MutexLock lock(&mu_);
+  --parsing_;
   return fetched;
 }
 

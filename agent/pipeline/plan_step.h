@@ -7,7 +7,9 @@
 #include <string>
 #include <vector>
 
+#include "absl/base/thread_annotations.h"
 #include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "agent/npm/plan.h"
 #include "agent/registry/client.h"
@@ -24,11 +26,13 @@ absl::StatusOr<std::vector<registry::RegistryEndpoint>> JobEndpoints(
     const ovvoc::v1::JobSpec& spec, const SandboxSettings& settings);
 
 // npm::PackumentSource over the agent's RegistryClient: each package from the endpoint of its
-// scope (else the default one), full packuments (the plan needs `time`), fetched and parsed on
-// up to kParallel threads.
+// scope (else the default one), full packuments (the plan needs `time`), fetched on up to
+// kParallel threads and parsed on at most kParallelParses at a time (a packument may be up to
+// RegistryClientOptions::max_packument_bytes, and parsing holds it twice plus its index).
 class RegistryPackuments final : public npm::PackumentSource {
  public:
   static constexpr int kParallel = 8;
+  static constexpr int kParallelParses = 2;
 
   // Borrows `client`; `cancelled` is polled while a read waits.
   RegistryPackuments(registry::RegistryClient& client,
@@ -42,6 +46,8 @@ class RegistryPackuments final : public npm::PackumentSource {
 
   registry::RegistryClient& client_;
   const std::vector<registry::RegistryEndpoint> endpoints_;
+  absl::Mutex mu_;
+  int parsing_ ABSL_GUARDED_BY(mu_) = 0;
   const registry::RegistryClient::Cancelled cancelled_;
 };
 

@@ -158,6 +158,16 @@ TEST_CASE("install fetches packages from the job's registry through the registry
     CHECK(std::stoull(job.result["resources"].value("disk_bytes", std::string("0"))) > 0);
     CHECK_THAT(job.out, Catch::Contains("network  " + registry->host_port() + ": "));
     CHECK_THAT(job.out, Catch::Contains("served through the registry gateway"));
+    // The plan was made first, from the same registry's metadata: dep is on its only version
+    // (no lockfile yet: current is what npm would install).
+    const nlohmann::json& plan = job.result["plan"];
+    REQUIRE(plan["dependencies"].size() == 1);
+    CHECK(plan["dependencies"][0]["name"] == "ovvoc-fixture-dep");
+    CHECK(plan["dependencies"][0]["wanted"] == "1.0.0");
+    CHECK(plan["dependencies"][0]["latest"] == "1.0.0");
+    CHECK(plan["dependencies"][0]["decision"] == "PLAN_DECISION_UP_TO_DATE");
+    CHECK(plan["dependencies"][0]["registry"] == registry->url());
+    CHECK_THAT(job.out, Catch::Contains("plan     0 to update"));
   }
 
   SECTION("allowed, with a lockfile: npm ci installs exactly what it pins") {

@@ -270,6 +270,41 @@ TEST_CASE("bad registry answers are lines in the plan, and the rest is still pla
   CHECK(absl::StrContains(text, "ok"));
 }
 
+TEST_CASE("thousands of versions, a disagreeing lockfile and a huge range stay lines", "[plan]") {
+  MemorySource source;
+  std::vector<std::pair<std::string, double>> versions;
+  for (int minor = 0; minor < 100; ++minor) {
+    for (int patch = 0; patch < 50; ++patch) {
+      versions.push_back({absl::StrCat("1.", minor, ".", patch), 400 - minor});
+    }
+  }
+  source.json["many"] = MakePackument("many", "1.99.49", versions);
+  source.json["other"] = MakePackument("other", "1.0.0", {{"1.0.0", 400}});
+  std::string huge = "^1.0.0";
+  while (huge.size() <= kMaxPlannedSpec) huge += " || ^1.0.0";
+  const Project project = MakeProject(
+      absl::StrCat(R"({"dependencies": {"many": "~1.2.0", "other": "^2.0.0", "huge": ")", huge,
+                   R"("}})"),
+      Lock({{"many", "1.2.3"}, {"other", "1.0.0"}}));
+  const Plan plan = MakeTestPlan(project, source);
+  const PlannedDependency& many = Row(plan, "many");
+  CHECK(many.wanted() == "1.2.49");
+  CHECK(many.latest() == "1.99.49");
+  CHECK(many.target() == "1.99.49");
+  CHECK(many.new_spec() == "~1.99.49");
+  // The lockfile's 1.0.0 does not satisfy ^2.0.0, and no 2.x exists: npm has nothing to want.
+  const PlannedDependency& other = Row(plan, "other");
+  CHECK(other.current() == "1.0.0");
+  CHECK(other.wanted().empty());
+  CHECK(other.decision() == ovvoc::v1::PLAN_DECISION_UP_TO_DATE);
+  bool disagreement = false;
+  for (const auto& problem : plan.problems()) {
+    disagreement |= absl::StrContains(problem.message(), "other");
+  }
+  CHECK(disagreement);
+  CHECK(Row(plan, "huge").decision() == ovvoc::v1::PLAN_DECISION_SKIPPED);
+}
+
 TEST_CASE("an alias is planned through its target and keeps its prefix", "[plan]") {
   MemorySource source;
   source.json["@scope/real"] =
