@@ -72,6 +72,7 @@ class ManifestReader {
         if (key == section) Section(section, kind, value);
       }
     }
+    DropProdRepeatedAsOptional();
     PeerMeta(json);
     Bundled(json);
     if (auto it = json.find("overrides"); it != json.end()) {
@@ -113,8 +114,10 @@ class ManifestReader {
                              ", not a string: skipped"));
         continue;
       }
-      // npm's normalize drops a "dependencies" entry that optionalDependencies repeats.
-      if (kind == ovvoc::v1::DEPENDENCY_KIND_OPTIONAL) Drop(name, ovvoc::v1::DEPENDENCY_KIND_PROD);
+      if (name.empty()) {
+        Problem(absl::StrCat("\"", section, "\" has an entry without a name: skipped"));
+        continue;
+      }
       DeclaredDependency dependency;
       dependency.name = name;
       dependency.spec = spec.get<std::string>();
@@ -125,9 +128,17 @@ class ManifestReader {
     }
   }
 
-  void Drop(const std::string& name, ovvoc::v1::DependencyKind kind) {
-    std::erase_if(out_.dependencies,
-                  [&](const DeclaredDependency& d) { return d.kind == kind && d.name == name; });
+  // npm's normalize drops a "dependencies" entry that optionalDependencies repeats, whichever
+  // section comes first in the file.
+  void DropProdRepeatedAsOptional() {
+    std::set<std::string> optional;
+    for (const DeclaredDependency& d : out_.dependencies) {
+      if (d.kind == ovvoc::v1::DEPENDENCY_KIND_OPTIONAL) optional.insert(d.name);
+    }
+    if (optional.empty()) return;
+    std::erase_if(out_.dependencies, [&](const DeclaredDependency& d) {
+      return d.kind == ovvoc::v1::DEPENDENCY_KIND_PROD && optional.count(d.name) > 0;
+    });
   }
 
   void PeerMeta(const Json& json) {

@@ -1,5 +1,6 @@
 // The project's .npmrc for the project model (agent/npm/project.h): the `ini` module's decode
 // (npm 11), then the keys the plan needs. Credentials are recognised by name and dropped.
+#include <algorithm>
 #include <cmath>
 #include <optional>
 #include <string>
@@ -73,16 +74,44 @@ IniValue Decode(std::optional<absl::string_view> raw) {
   return IniValue{IniValue::Type::kString, std::move(text)};
 }
 
-// A key whose value is a credential or a client key: kept by name only.
+// A key whose value is a credential or a client key: kept by name only. The name is the part
+// after the last ':' (a registry's `//host/:_authToken`) or '.' (a key inside an [ini section]).
 bool IsCredentialKey(absl::string_view key) {
   if (absl::StartsWith(key, "//")) return true;
-  absl::string_view last =
-      key.substr(key.rfind(':') == absl::string_view::npos ? 0 : key.rfind(':') + 1);
+  const size_t cut = key.find_last_of(":.");
+  absl::string_view last = key.substr(cut == absl::string_view::npos ? 0 : cut + 1);
   for (absl::string_view secret : {"_authToken", "_auth", "_password", "username", "password",
                                    "email", "cert", "key", "certfile", "keyfile", "otp"}) {
     if (absl::EqualsIgnoreCase(last, secret)) return true;
   }
   return false;
+}
+
+// A line without '=' is a key set to true; one that names a credential is most likely a
+// credential written wrongly ("_authToken: SECRET"), and its text is the secret.
+bool LooksLikeCredential(absl::string_view text) {
+  const std::string lower = absl::AsciiStrToLower(text);
+  for (absl::string_view word : {"_auth", "token", "password", "//"}) {
+    if (absl::StrContains(lower, word)) return true;
+  }
+  return false;
+}
+
+// What a credential key is kept as: up to its first whitespace, bounded.
+std::string CredentialName(absl::string_view key) {
+  const size_t space = key.find_first_of(" \t");
+  return std::string(key.substr(0, std::min<size_t>(space, 200)));
+}
+
+// A URL's user and password (https://user:pw@host/) are a credential too.
+std::string WithoutUserinfo(const std::string& value) {
+  const size_t scheme = value.find("://");
+  if (scheme == std::string::npos) return value;
+  const size_t authority_end = value.find_first_of("/?#", scheme + 3);
+  const size_t at = value.rfind('@', authority_end == std::string::npos ? std::string::npos
+                                                                         : authority_end);
+  if (at == std::string::npos || at < scheme + 3) return value;
+  return absl::StrCat(value.substr(0, scheme + 3), "***@", value.substr(at + 1));
 }
 
 class NpmrcReader {
@@ -110,11 +139,16 @@ class NpmrcReader {
     if (list) key.resize(key.size() - 2);
     if (key == "__proto__") return;
     if (!section_.empty()) key = absl::StrCat(section_, ".", key);
+    if (!raw && LooksLikeCredential(key)) {
+      out_.credential_keys.push_back("(a credential-like line without '=')");
+      return;
+    }
     if (IsCredentialKey(key)) {  // the value is never decoded into anything we keep
-      out_.credential_keys.push_back(key);
+      out_.credential_keys.push_back(CredentialName(key));
       return;
     }
     IniValue value = Decode(raw);
+    value.text = WithoutUserinfo(value.text);
     if (list || out_.lists.count(key) > 0) {
       out_.lists[key].push_back(value.text);
       return;

@@ -456,6 +456,11 @@ Spec FromAlias(absl::string_view raw) {
   const Arg arg = SplitArg(raw.substr(4));
   const std::string& name = arg.name;
   const std::string& sub = arg.spec;
+  // Decided before resolving the target, which would be one more level of recursion per
+  // `npm:` (npm resolves it, then refuses it the same way).
+  if (absl::StartsWithIgnoreCase(sub, "npm:")) {
+    return Invalid(raw, "an alias of an alias (npm: nested aliases not supported)");
+  }
   Spec target = Resolve(name, sub);
   if (target.kind == SpecKind::kInvalid) return Invalid(raw, target.reason);
   if (target.alias) return Invalid(raw, "an alias of an alias (npm: nested aliases not supported)");

@@ -19,6 +19,8 @@ template <typename Json>
 class JsonCounter final : public nlohmann::json_sax<Json> {
  public:
   using Base = nlohmann::json_sax<Json>;
+  static constexpr size_t kMaxError = 300;
+
   JsonCounter(int max_depth, size_t max_values) : max_depth_(max_depth), max_values_(max_values) {}
 
   bool null() override { return Count(); }
@@ -37,6 +39,9 @@ class JsonCounter final : public nlohmann::json_sax<Json> {
   bool end_array() override { return Leave(); }
   bool parse_error(std::size_t, const std::string&, const nlohmann::detail::exception& e) override {
     error_ = e.what();
+    // nlohmann quotes the text it stopped at, escaped: bounded, so a huge file cannot make a
+    // huge diagnostic.
+    if (error_.size() > kMaxError) error_ = absl::StrCat(error_.substr(0, kMaxError), "...");
     return false;
   }
 

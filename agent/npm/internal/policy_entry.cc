@@ -446,7 +446,7 @@ void EntryReader::Schedule(const YAML::Node& value, const std::string& path) {
   if (!r_.IsMap(value, path)) return;
   npm::Schedule schedule;
   bool ok = true, has_interval = false;
-  const YAML::Node* day = nullptr;
+  std::optional<YAML::Node> day;  // a copy: Pairs() returns a temporary
   for (const auto& [k, v] : r_.Pairs(value)) {
     const std::string& key = k.Scalar();
     const std::string key_path = absl::StrCat(path, ".", key);
@@ -460,7 +460,7 @@ void EntryReader::Schedule(const YAML::Node& value, const std::string& path) {
       std::optional<int> weekday = r_.Enum(v, key_path, kDays);
       ok &= weekday.has_value();
       if (weekday) schedule.day = v.Scalar();
-      day = &v;
+      day = v;
     } else if (key == "time" || key == "timezone" || key == "cronjob") {
       text = r_.String(v, key_path, 256);
       bool valid = text && (key == "time"       ? ValidTime(*text)
@@ -489,7 +489,7 @@ void EntryReader::Schedule(const YAML::Node& value, const std::string& path) {
     r_.Error(value, path + ": interval cron needs cronjob");
     ok = false;
   }
-  if (day != nullptr && has_interval && schedule.interval != ScheduleInterval::kWeekly) {
+  if (day.has_value() && has_interval && schedule.interval != ScheduleInterval::kWeekly) {
     r_.Warn(*day, path + ".day is used only with interval: weekly");
   }
   if (ok && has_interval) entry_.schedule = schedule;

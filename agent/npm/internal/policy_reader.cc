@@ -195,7 +195,8 @@ std::vector<Pair> PolicyReader::Pairs(const YAML::Node& map) {
   absl::flat_hash_set<std::string> seen;
   std::vector<YAML::Node> merges;
   for (auto it = map.begin(); it != map.end() && Visit(); ++it) {
-    const YAML::Node& key = it->first;
+    // A copy: yaml-cpp's iterator hands out a temporary that dies with the statement.
+    const YAML::Node key = it->first;
     if (!key.IsScalar()) {
       Error(key, absl::StrCat("a key must be a string, not ", Describe(key)));
     } else if (key.Scalar() == "<<" && !IsQuoted(key)) {

@@ -516,6 +516,50 @@ inner=1
   }
 }
 
+TEST_CASE(".npmrc: credentials in sections, without '=' and in URLs are dropped too") {
+  std::vector<ProjectDiagnostic> diagnostics;
+  Npmrc rc = ParseNpmrc(R"([x]
+_authToken=SECRET1
+[]
+_authToken: SECRET2
+//host/:_authToken SECRET3
+//host/:_password SECRET4=x
+registry=https://user:SECRET5@npm.example.com/path
+@s:registry=https://SECRET6@s.example.com/
+)",
+                        diagnostics);
+  std::string everything = rc.registry.value_or("");
+  for (const auto& [k, v] : rc.scoped_registries) everything += k + "=" + v + "\n";
+  for (const auto& [k, v] : rc.other) everything += k + "=" + v + "\n";
+  for (const std::string& k : rc.credential_keys) everything += k + "\n";
+  for (const ProjectDiagnostic& d : diagnostics) everything += d.message + "\n";
+  for (int i = 1; i <= 6; ++i) CHECK_FALSE(absl::StrContains(everything, absl::StrCat("SECRET", i)));
+  CHECK(rc.registry == "https://***@npm.example.com/path");
+  CHECK(rc.credential_keys.size() == 4);
+}
+
+TEST_CASE("npm's normalize: no nameless dependency, optional wins over production in any order") {
+  std::vector<ProjectDiagnostic> diagnostics;
+  PackageJson manifest = ParsePackageJson(
+      R"({"optionalDependencies": {"a": "^1.0.0"}, "dependencies": {"a": "^2.0.0", "": "^1.0.0",
+          "b": "^1.0.0"}})",
+      "", diagnostics);
+  REQUIRE(manifest.dependencies.size() == 2);
+  CHECK(manifest.dependencies[0].name == "a");
+  CHECK(manifest.dependencies[0].kind == ovvoc::v1::DEPENDENCY_KIND_OPTIONAL);
+  CHECK(manifest.dependencies[1].name == "b");
+  CHECK_THAT(Messages(diagnostics), Catch::Contains("without a name"));
+}
+
+TEST_CASE("nested npm: aliases are refused without recursing into each") {
+  std::string spec;
+  for (int i = 0; i < 20000; ++i) spec += "npm:x@";
+  spec += "1.0.0";
+  const Spec nested = ClassifySpec("x", spec);
+  CHECK(nested.kind == SpecKind::kInvalid);
+  CHECK(nested.reason.size() < 400);
+}
+
 TEST_CASE("yarn, pnpm and bun lockfiles: not supported yet, said clearly") {
   TempDir dir;
   Write(dir, "package.json", "{}");
