@@ -72,9 +72,9 @@ std::string DescribePlan(const ovvoc::v1::Plan& plan) {
     if (!d.reason().empty()) absl::StrAppend(&decision, ": ", d.reason());
     std::string location = d.manifest_path();
     if (d.kind() != ovvoc::v1::DEPENDENCY_KIND_PROD) absl::StrAppend(&location, " (", KindName(d.kind()), ")");
-    rows.push_back({InertLine(d.name(), 80), d.current().empty() ? "-" : d.current(),
-                    d.wanted().empty() ? "-" : d.wanted(), d.latest().empty() ? "-" : d.latest(),
-                    location, InertLine(decision, 400)});
+    auto cell = [](const std::string& text) { return text.empty() ? "-" : InertLine(text, 80); };
+    rows.push_back({InertLine(d.name(), 80), cell(d.current()), cell(d.wanted()),
+                    cell(d.latest()), InertLine(location, 200), InertLine(decision, 400)});
   }
   std::vector<size_t> width(rows.front().size(), 0);
   for (const auto& row : rows) {
@@ -91,9 +91,10 @@ std::string DescribePlan(const ovvoc::v1::Plan& plan) {
   for (const PlannedDependency& d : plan.dependencies()) {
     // Versions not taken; a dependency that got its newest version needs no excuses.
     if (d.passed_over_size() == 0 || d.passed_over(0).version().empty()) continue;
-    absl::StrAppend(&out, "\n", InertLine(d.name(), 80), " (", d.manifest_path(), "), not taken:\n");
+    absl::StrAppend(&out, "\n", InertLine(d.name(), 80), " (", InertLine(d.manifest_path(), 200),
+                    "), not taken:\n");
     for (const auto& c : d.passed_over()) {
-      absl::StrAppend(&out, "  ", c.version().empty() ? "" : absl::StrCat(c.version(), ": "),
+      absl::StrAppend(&out, "  ", c.version().empty() ? "" : absl::StrCat(InertLine(c.version(), 80), ": "),
                       InertLine(c.reason(), 300), "\n");
     }
   }
@@ -105,7 +106,9 @@ std::string DescribePlan(const ovvoc::v1::Plan& plan) {
       for (uint32_t i : p.dependencies()) {
         if (i >= static_cast<uint32_t>(plan.dependencies_size())) continue;  // dropped in storage
         const PlannedDependency& d = plan.dependencies(i);
-        what.push_back(absl::StrCat(InertLine(d.name(), 80), " ", d.current().empty() ? "" : d.current() + " -> ", d.target()));
+        what.push_back(absl::StrCat(InertLine(d.name(), 80), " ",
+                                    d.current().empty() ? "" : InertLine(d.current(), 80) + " -> ",
+                                    InertLine(d.target(), 80)));
       }
       absl::StrAppend(&out, "  ", ++n, ". ", p.group().empty() ? "" : absl::StrCat("group ", InertLine(p.group(), 80), ": "),
                       absl::StrJoin(what, ", "), " [", UpdateWord(p.update_type()), "]",

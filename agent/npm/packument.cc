@@ -6,6 +6,8 @@
 #include "absl/strings/ascii.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+// No exceptions: a simdjson_result that is not checked does not compile, rather than throw.
+#define SIMDJSON_EXCEPTIONS 0
 #include "simdjson.h"
 
 namespace ovvoc::agent::npm {
@@ -24,9 +26,11 @@ bool Truthy(od::value& value, simdjson::error_code& error) {
   od::json_type type;
   if ((error = value.type().get(type))) return false;
   switch (type) {
-    case od::json_type::null:
-      if (!value.is_null()) error = simdjson::INCORRECT_TYPE;
+    case od::json_type::null: {
+      bool null = false;
+      if (!(error = value.is_null().get(null)) && !null) error = simdjson::INCORRECT_TYPE;
       return false;
+    }
     case od::json_type::boolean: {
       bool b = false;
       error = value.get_bool().get(b);
@@ -73,8 +77,10 @@ simdjson::error_code ReadEngines(od::value value, PackumentVersion& version) {
   for (auto field : engines) {
     std::string_view key;
     if ((error = field.unescaped_key().get(key))) return error;
-    if (key == "node") version.node = ReadEngine(field.value(), error);
-    if (key == "npm") version.npm = ReadEngine(field.value(), error);
+    if (key != "node" && key != "npm") continue;
+    od::value engine;
+    if ((error = field.value().get(engine))) return error;
+    (key == "node" ? version.node : version.npm) = ReadEngine(engine, error);
     if (error) return error;
   }
   return error;

@@ -113,7 +113,7 @@ void Planner::Decide(const DeclaredDependency& declared, const PackageJson& mani
                      const PackumentSource::Fetched* fetched, PlannedDependency& out,
                      const PolicyEntry*& entry_out) {
   const Spec& spec = declared.classified;
-  if (declared.installed_version) out.set_current(*declared.installed_version);
+  if (declared.installed_version) out.set_current(InertLine(*declared.installed_version, 256));
   if (!spec.registry()) {
     out.set_decision(ovvoc::v1::PLAN_DECISION_SKIPPED);
     out.set_reason(spec.reason.empty() ? "not a registry spec" : spec.reason);
@@ -377,7 +377,7 @@ ovvoc::v1::Plan MakePlan(const Project& project, const Policy& policy, Packument
       out.set_package(InertLine(declared.classified.name, 214));
       out.set_spec(InertLine(declared.spec, 500));
       out.set_kind(declared.kind);
-      out.set_manifest_path(declared.manifest_path);
+      out.set_manifest_path(InertLine(declared.manifest_path, 1024));
       auto it = slot.find(declared.classified.name);
       const PackumentSource::Fetched* packument =
           declared.classified.registry() && it != slot.end() && it->second < fetched.size()

@@ -153,34 +153,47 @@ std::string Verdaccio::url() const {
 }
 std::string Verdaccio::host_port() const { return absl::StrCat("127.0.0.1:", port_); }
 
-absl::Status Verdaccio::Publish(const std::string& package_dir) {
+absl::StatusOr<ProcessResult> Verdaccio::Npm(const std::vector<std::string>& args,
+                                             const std::string& cwd) {
   std::ofstream(dir_ + "/empty-npmrc") << "";
   ProcessSpec spec;
-  spec.argv = {Node(),
-               NpmCli(),
-               "publish",
-               "--userconfig=" + dir_ + "/empty-npmrc",
-               "--registry=" + url(),
-               absl::StrCat("--//", host_port(), "/:_authToken=", token_)};
+  spec.argv = {Node(), NpmCli()};
+  spec.argv.insert(spec.argv.end(), args.begin(), args.end());
+  spec.argv.insert(spec.argv.end(), {"--userconfig=" + dir_ + "/empty-npmrc", "--registry=" + url(),
+                                     absl::StrCat("--//", host_port(), "/:_authToken=", token_)});
   if (!ca_file_.empty()) spec.argv.push_back("--cafile=" + ca_file_);
   spec.env = Env(dir_ + "/home");
-  spec.cwd = package_dir;
+  spec.cwd = cwd;
   absl::StatusOr<ProcessResult> r = RunProcess(spec);
   if (!r.ok()) return r.status();
   if (r->exit_code != 0) {
-    return absl::InternalError(
-        absl::StrCat("npm publish failed: ", r->stdout_data, r->stderr_data));
+    return absl::InternalError(absl::StrCat("npm ", args.empty() ? "" : args.front(),
+                                            " failed: ", r->stdout_data, r->stderr_data));
   }
-  return absl::OkStatus();
+  return r;
+}
+
+absl::Status Verdaccio::Publish(const std::string& package_dir) {
+  return Npm({"publish"}, package_dir).status();
 }
 
 absl::Status Verdaccio::PublishGenerated(const std::string& name,
                                          const std::map<std::string, std::string>& dependencies) {
+  Generated generated;
+  generated.name = name;
+  generated.dependencies = dependencies;
+  return PublishVersion(generated);
+}
+
+absl::Status Verdaccio::PublishVersion(const Generated& generated) {
+  const std::string& name = generated.name;
+  const std::string& release = generated.version;
   const std::string flat = absl::StrReplaceAll(name, {{"/", "-"}});
-  const std::string root = absl::StrCat(dir_, "/generated/", flat);
+  const std::string root = absl::StrCat(dir_, "/generated/", flat, "@", release);
   std::filesystem::create_directories(root + "/package");
-  nlohmann::json manifest = {{"name", name}, {"version", "1.0.0"}, {"main", "index.js"},
-                             {"license", "UNLICENSED"}, {"dependencies", dependencies}};
+  nlohmann::json manifest = {{"name", name}, {"version", release}, {"main", "index.js"},
+                             {"license", "UNLICENSED"}, {"dependencies", generated.dependencies}};
+  if (generated.fields.is_object()) manifest.update(generated.fields);
   std::ofstream(root + "/package/package.json") << manifest.dump(2);
   std::ofstream(root + "/package/index.js") << "module.exports = '" << name << "';\n";
   const std::string tgz = root + "/package.tgz";
@@ -195,20 +208,23 @@ absl::Status Verdaccio::PublishGenerated(const std::string& name,
   unsigned char sha1[SHA_DIGEST_LENGTH], sha512[SHA512_DIGEST_LENGTH];
   SHA1(reinterpret_cast<const unsigned char*>(bytes.data()), bytes.size(), sha1);
   SHA512(reinterpret_cast<const unsigned char*>(bytes.data()), bytes.size(), sha512);
-  const std::string file = absl::StrCat(name.substr(name.find('/') + 1), "-1.0.0.tgz");
+  const std::string file = absl::StrCat(name.substr(name.find('/') + 1), "-", release, ".tgz");
   nlohmann::json version = manifest;
-  version["_id"] = name + "@1.0.0";
+  version["_id"] = absl::StrCat(name, "@", release);
   version["dist"] = {
       {"shasum", crypto::HexEncode(std::string(reinterpret_cast<char*>(sha1), sizeof(sha1)))},
       {"integrity",
        "sha512-" + crypto::Base64Encode(std::string(reinterpret_cast<char*>(sha512),
                                                     sizeof(sha512)))},
       {"tarball", absl::StrCat(url(), name, "/-/", file)}};
+  nlohmann::json tags = nlohmann::json::object();
+  for (const auto& [tag, tagged] : generated.dist_tags) tags[tag] = tagged;
+  if (generated.dist_tags.empty()) tags["latest"] = release;
   nlohmann::json doc = {
       {"_id", name},
       {"name", name},
-      {"dist-tags", {{"latest", "1.0.0"}}},
-      {"versions", {{"1.0.0", version}}},
+      {"dist-tags", tags},
+      {"versions", {{release, version}}},
       {"_attachments",
        {{file,
          {{"content_type", "application/octet-stream"},
@@ -220,9 +236,34 @@ absl::Status Verdaccio::PublishGenerated(const std::string& name,
             "authorization: Bearer " + token_, "--data-binary", "@" + root + "/publish.json",
             url() + absl::StrReplaceAll(name, {{"/", "%2f"}})});
   if (!put.ok()) {
-    return absl::InternalError(absl::StrCat("publishing ", name, ": ", put.status().message()));
+    return absl::InternalError(absl::StrCat("publishing ", name, "@", release, ": ",
+                                            put.status().message()));
   }
   return absl::OkStatus();
+}
+
+absl::Status Verdaccio::SetDistTag(const std::string& name, const std::string& tag,
+                                   const std::string& version) {
+  absl::StatusOr<std::string> put = Curl(
+      ca_file_, {"-f", "-X", "PUT", "-H", "content-type: application/json", "-H",
+                 "authorization: Bearer " + token_, "--data-binary",
+                 nlohmann::json(version).dump(),
+                 absl::StrCat(url(), "-/package/", absl::StrReplaceAll(name, {{"/", "%2f"}}),
+                              "/dist-tags/", tag)});
+  if (!put.ok()) {
+    return absl::InternalError(absl::StrCat("tagging ", name, "@", version, " ", tag, ": ",
+                                            put.status().message()));
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<nlohmann::json> Verdaccio::Packument(const std::string& name) {
+  absl::StatusOr<std::string> got =
+      Curl(ca_file_, {"-f", url() + absl::StrReplaceAll(name, {{"/", "%2f"}})});
+  if (!got.ok()) return got.status();
+  nlohmann::json packument = nlohmann::json::parse(*got, nullptr, false);
+  if (!packument.is_object()) return absl::InternalError("not a packument: " + *got);
+  return packument;
 }
 
 }  // namespace ovvoc::testing

@@ -10,7 +10,9 @@
 #include <string>
 
 #include "absl/status/statusor.h"
+#include "nlohmann/json.hpp"
 #include "tests/support/daemon.h"
+#include "tests/support/subprocess.h"
 
 namespace ovvoc::testing {
 
@@ -51,6 +53,32 @@ class Verdaccio {
   // publish API: many packages in seconds, where `npm publish` takes one.
   absl::Status PublishGenerated(const std::string& name,
                                 const std::map<std::string, std::string>& dependencies);
+
+  // One version of a generated package, for PublishVersion.
+  struct Generated {
+    std::string name;
+    std::string version = "1.0.0";
+    std::map<std::string, std::string> dependencies;
+    // More package.json fields, kept in the published version as they are: {"engines": {"node":
+    // ">=99"}}, {"deprecated": "use y"} (Verdaccio keeps a published `deprecated`), {"os": [...]}.
+    nlohmann::json fields = nlohmann::json::object();
+    // The dist-tags this publish sets (the others stay); empty: {"latest": version}, as `npm
+    // publish` does. A new package whose tags name no `latest` gets latest = version anyway.
+    std::map<std::string, std::string> dist_tags;
+  };
+  // Publishes `generated` as PublishGenerated does: one more version of the package.
+  absl::Status PublishVersion(const Generated& generated);
+
+  // `npm dist-tag add name@version tag`, through the registry's API.
+  absl::Status SetDistTag(const std::string& name, const std::string& tag,
+                          const std::string& version);
+
+  // The image's npm, run in `cwd` against this registry as the publishing user, with an empty
+  // userconfig: `npm deprecate x@1 "why"`, `npm unpublish x@1.0.0`. Errors when it exits non-zero.
+  absl::StatusOr<ProcessResult> Npm(const std::vector<std::string>& args, const std::string& cwd);
+
+  // The packument the registry serves for `name` (full, with `time`).
+  absl::StatusOr<nlohmann::json> Packument(const std::string& name);
 
  private:
   Verdaccio() = default;
