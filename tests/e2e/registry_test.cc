@@ -17,21 +17,12 @@
 #include "tests/support/lying_registry.h"
 #include "tests/support/subprocess.h"
 #include "tests/support/verdaccio.h"
+#include "tests/support/verdaccio_ready.h"
 
 namespace ovvoc::testing::e2e {
 namespace {
 
 namespace fs = std::filesystem;
-
-bool VerdaccioReady() {
-  const std::string reason = Verdaccio::UnavailableReason();
-  if (reason.empty()) return true;
-  const char* ci = std::getenv("CI");
-  if (ci != nullptr && std::string(ci) == "true")
-    FAIL("verdaccio cannot run under CI=true: " << reason);
-  WARN("skipping: " << reason);
-  return false;
-}
 
 struct Job {
   int exit_code = -1;

@@ -25,6 +25,7 @@
 #include "tests/support/subprocess.h"
 #include "tests/support/temp_dir.h"
 #include "tests/support/verdaccio.h"
+#include "tests/support/verdaccio_ready.h"
 
 namespace ovvoc::testing {
 namespace {
@@ -38,16 +39,6 @@ constexpr char kScope[] = "@ovvoc-fixture";
 std::string ImageNode() { return absl::StrCat(kRootfs, "/usr/local/bin/node"); }
 std::string ImageNpm() {
   return absl::StrCat(kRootfs, "/usr/local/lib/node_modules/npm/bin/npm-cli.js");
-}
-
-bool VerdaccioReady() {
-  const std::string reason = Verdaccio::UnavailableReason();
-  if (reason.empty()) return true;
-  const char* ci = std::getenv("CI");
-  if (ci != nullptr && std::string(ci) == "true")
-    FAIL("verdaccio cannot run under CI=true: " << reason);
-  WARN("skipping: " << reason);
-  return false;
 }
 
 // ---- the registry's fixtures ----
