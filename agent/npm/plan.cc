@@ -389,18 +389,21 @@ ovvoc::v1::Plan MakePlan(const Project& project, const Policy& policy, Packument
     }
   }
 
-  // Proposals: one per group (per policy entry), one per ungrouped update; groups first, then
+  // Proposals: one per group (per policy entry), one per ungrouped package; groups first, then
   // patch before minor before major, then by name.
   std::map<std::pair<const PolicyEntry*, std::string>, size_t> groups;
   for (int i = 0; i < plan.dependencies_size(); ++i) {
     const PlannedDependency& dependency = plan.dependencies(i);
     if (dependency.decision() != ovvoc::v1::PLAN_DECISION_UPDATE) continue;
+    // A group's updates share a pull request; so do one package's declarations in one manifest
+    // (a library's peer and dev ranges of the same package move together).
+    const std::string key = dependency.group().empty()
+                                ? absl::StrCat("\x01", dependency.manifest_path(), "\x01",
+                                               dependency.package())
+                                : dependency.group();
     ovvoc::v1::PlanProposal* proposal = nullptr;
-    if (!dependency.group().empty()) {
-      auto [it, added] = groups.try_emplace({entries[i], dependency.group()},
-                                            plan.proposals_size());
-      if (!added) proposal = plan.mutable_proposals(it->second);
-    }
+    auto [it, added] = groups.try_emplace({entries[i], key}, plan.proposals_size());
+    if (!added) proposal = plan.mutable_proposals(it->second);
     if (proposal == nullptr) {
       proposal = plan.add_proposals();
       proposal->set_group(dependency.group());

@@ -290,9 +290,12 @@ absl::StatusOr<std::string> Widen(absl::string_view range, absl::string_view ver
     if (HasUpperBound(RubyStrip(piece))) return RaiseUpperBound(range, version, target);
   }
   if (pieces.size() == 1) return UpdateVersionString(range, version);
+  // Ovvoc, not Dependabot (which leaves it, so nothing can be updated): a union of ranges
+  // gains the new major, as peer ranges are widened by hand ("^17 || ^18" -> "... || ^19.0.0").
+  if (absl::StrContains(range, "||")) return absl::StrCat(range, " || ^", version);
   return absl::FailedPreconditionError(
       absl::StrCat("versioning-strategy \"widen\" cannot move ", Q(range), " to ", version,
-                   ": Dependabot leaves a union of ranges without an upper bound as it is"));
+                   ": Dependabot leaves a comparator set without an upper bound as it is"));
 }
 
 // The version as Dependabot prints it (no `v`, build metadata kept).

@@ -22,9 +22,9 @@
 //   increase-if-necessary: "" and ranges that allow V are kept; else as increase.
 //   widen: "" and ranges that allow V are kept; a range with an upper bound has it raised; a
 //     single comparator is rewritten as by increase (Dependabot's widen does not write
-//     `>=old <new`: `^1.0.0` widened to 2.0.0 is `^2.0.0`); a union of comparators without an
-//     upper bound (`^1.0.0 || ^2.0.0` for 3.0.0) is left as it is, which this reports as an
-//     error since it refuses V.
+//     `>=old <new`: `^1.0.0` widened to 2.0.0 is `^2.0.0`); a union without an upper bound
+//     (`^1.0.0 || ^2.0.0` for 3.0.0) gains ` || ^V` (Ovvoc's rule, below); a comparator set
+//     without one (`^1.2.3 >=1.2.5`) is left as it is, which this reports as an error.
 //   Raising an upper bound: when exactly one comparator holds `<` or ` - `, its greatest
 //     version B (prerelease dropped) is replaced by one of B's length: V's parts up to B's last
 //     non-zero part, that part of V plus one, zeros after (`<1.2.0` -> `<1.6.0` for 1.5.0,
@@ -33,6 +33,8 @@
 //   `*` and "" are kept.
 //
 // Where Ovvoc answers differently from Dependabot, on purpose:
+//   - widen of a union without an upper bound appends ` || ^V`, as people widen peer ranges;
+//     Dependabot leaves the union, so the update could never be proposed.
 //   - "Allows V" is npm's Satisfies() (loose), not Dependabot's Ruby translation of the range,
 //     so `^1.0.0` does not allow 1.5.0-beta here (npm would not install it) and is raised.
 //   - Dependabot replaces the first occurrence of B's text anywhere in the range, which can be

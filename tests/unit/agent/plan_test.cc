@@ -305,6 +305,21 @@ TEST_CASE("thousands of versions, a disagreeing lockfile and a huge range stay l
   CHECK(Row(plan, "huge").decision() == ovvoc::v1::PLAN_DECISION_SKIPPED);
 }
 
+TEST_CASE("one package declared twice in a manifest moves in one proposal", "[plan]") {
+  MemorySource source;
+  source.json["react"] = MakePackument("react", "19.0.0", {{"18.2.0", 400}, {"19.0.0", 100}});
+  const Project project = MakeProject(
+      R"({"name": "lib", "version": "1.0.0", "peerDependencies": {"react": "^17 || ^18"},
+          "devDependencies": {"react": "^18.2.0"}})",
+      Lock({{"react", "18.2.0"}}));
+  const Plan plan = MakeTestPlan(project, source);
+  REQUIRE(plan.dependencies_size() == 2);
+  CHECK(plan.dependencies(0).new_spec() == "^17 || ^18 || ^19.0.0");  // widened: a library
+  CHECK(plan.dependencies(1).new_spec() == "^19.0.0");
+  REQUIRE(plan.proposals_size() == 1);
+  CHECK(plan.proposals(0).dependencies_size() == 2);
+}
+
 TEST_CASE("an alias is planned through its target and keeps its prefix", "[plan]") {
   MemorySource source;
   source.json["@scope/real"] =

@@ -178,9 +178,10 @@ TEST_CASE("range update: unions", "[range_update]") {
       // "with a || separator" (BumpVersions: the first alternative, rewritten, is all that is
       // left; BumpVersionsIfNecessary), "when specified with || and valid" (WidenRanges).
       {"^0.5.1 || ^1.2.3", "1.5.0", "^1.5.0", "^0.5.1 || ^1.2.3", "^0.5.1 || ^1.2.3"},
-      {"^0.5.1 || ^1.2.3", "2.1.0", "^2.1.0", "^2.1.0", std::nullopt},
+      // Widen appends the new major to a union (Ovvoc's rule: Dependabot leaves it as it is).
+      {"^0.5.1 || ^1.2.3", "2.1.0", "^2.1.0", "^2.1.0", "^0.5.1 || ^1.2.3 || ^2.1.0"},
       {"^1.0.0 || ^2.0.0", "1.5.0", "^1.5.0", "^1.0.0 || ^2.0.0", "^1.0.0 || ^2.0.0"},
-      {"^1.0.0||^2.0.0", "3.0.0", "^3.0.0", "^3.0.0", std::nullopt},
+      {"^1.0.0||^2.0.0", "3.0.0", "^3.0.0", "^3.0.0", "^1.0.0||^2.0.0 || ^3.0.0"},
       // Several bounded alternatives: ` || ^V` is appended (update_range_requirement).
       {">=1 <2 || >=3 <4", "5.0.0", ">=1 <2 || >=3 <4 || ^5.0.0", ">=1 <2 || >=3 <4 || ^5.0.0",
        ">=1 <2 || >=3 <4 || ^5.0.0"},
@@ -214,10 +215,10 @@ TEST_CASE("range update: what no strategy can express is an error", "[range_upda
   CHECK(Updated(">1.0.0", "2.0.0", kIfNecessary) == ">1.0.0");
   CHECK(Updated(">1.0.0", "2.0.0", kWiden) == ">1.0.0");
 
-  // Widen leaves a union without an upper bound as it is.
-  absl::StatusOr<std::string> widen = UpdateRange("^1.0.0 || ^2.0.0", "3.0.0", kWiden);
+  // Widen leaves a comparator set without an upper bound as it is.
+  absl::StatusOr<std::string> widen = UpdateRange("^1.2.3 >=1.2.5", "3.0.0", kWiden);
   REQUIRE(absl::IsFailedPrecondition(widen.status()));
-  CHECK(absl::StrContains(widen.status().message(), "union"));
+  CHECK(absl::StrContains(widen.status().message(), "comparator set"));
 
   // A downgrade through a hyphen range: Dependabot's bound is below the lower bound.
   absl::StatusOr<std::string> down = UpdateRange("1.2.3 - 1.4.0", "1.0.0", kIncrease);
