@@ -8,6 +8,7 @@
 #include <tuple>
 #include <utility>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "agent/npm/pick.h"
@@ -15,6 +16,7 @@
 #include "agent/npm/semver.h"
 #include "common/inert.h"
 #include "google/protobuf/util/time_util.h"
+#include "nlohmann/json.hpp"
 
 namespace ovvoc::agent::npm {
 namespace {
@@ -86,6 +88,9 @@ class Planner {
       npmrc_cooldown_days_ = *project.npmrc.min_release_age_days;
       npm_.before = options.now - absl::Hours(24) * npmrc_cooldown_days_;
     }
+    if (!project.root.overrides_json.empty()) {
+      overrides_ = nlohmann::json::parse(project.root.overrides_json, nullptr, false);
+    }
   }
 
   // Fills `dependency` (name, spec, kind and manifest already set).
@@ -105,9 +110,39 @@ class Planner {
   const Project& project_;
   const Policy& policy_;
   const PlanOptions& options_;
+  // The root package.json's `overrides` of a package, as npm applies them to a dependency's
+  // edge: the spec npm resolves instead of the declared one. Empty when none applies.
+  std::string OverrideOf(const std::string& package) const;
+
   PickOptions npm_;
   double npmrc_cooldown_days_ = 0;
+  nlohmann::json overrides_;
 };
+
+std::string Planner::OverrideOf(const std::string& package) const {
+  if (!overrides_.is_object()) return "";
+  for (const auto& [key, value] : overrides_.items()) {
+    // "name", or "name@selector" (npm applies it when the version matches; taken as applying).
+    const size_t at = key.find('@', 1);
+    if (key.substr(0, at) != package) continue;
+    const nlohmann::json* spec = &value;
+    if (value.is_object()) {
+      auto self = value.find(".");
+      if (self == value.end()) continue;
+      spec = &*self;
+    }
+    if (!spec->is_string()) continue;
+    std::string text = spec->get<std::string>();
+    if (absl::StartsWith(text, "$")) {  // a reference to the root's own dependency
+      text.clear();
+      for (const DeclaredDependency& d : project_.root.dependencies) {
+        if (d.name == spec->get<std::string>().substr(1)) text = d.spec;
+      }
+    }
+    return text;
+  }
+  return "";
+}
 
 void Planner::Decide(const DeclaredDependency& declared, const PackageJson& manifest,
                      const PackumentSource::Fetched* fetched, PlannedDependency& out,
@@ -136,8 +171,10 @@ void Planner::Decide(const DeclaredDependency& declared, const PackageJson& mani
   if (fetched) out.set_registry(fetched->registry);
   const Packument& packument = *fetched->packument;
 
-  // npm's own view, as `npm outdated` shows it.
-  const std::string expected = SplitAlias(declared).second;
+  // npm's own view, as `npm outdated` shows it: an override replaces the declared spec.
+  const std::string override_spec = OverrideOf(declared.classified.name);
+  const std::string expected =
+      override_spec.empty() ? SplitAlias(declared).second : override_spec;
   auto wanted = PickManifest(packument, expected, npm_);
   if (wanted.ok()) out.set_wanted((*wanted)->version);
   auto latest = PickManifest(packument, "*", npm_);
@@ -155,6 +192,15 @@ void Planner::Decide(const DeclaredDependency& declared, const PackageJson& mani
   if (!Allows(*entry, declared.name, declared.kind)) {
     out.set_decision(ovvoc::v1::PLAN_DECISION_SKIPPED);
     out.set_reason("not allowed by the policy's `allow` rules");
+    return;
+  }
+  if (!override_spec.empty()) {
+    // Changing the spec would change nothing that npm installs.
+    out.set_decision(ovvoc::v1::PLAN_DECISION_HELD);
+    out.set_reason(absl::StrCat("the root package.json's overrides pin it (",
+                                InertLine(declared.classified.name, 100), ": ",
+                                InertLine(override_spec, 100),
+                                "): update the override to move it"));
     return;
   }
   if (spec.kind == SpecKind::kTag) {

@@ -320,6 +320,22 @@ TEST_CASE("one package declared twice in a manifest moves in one proposal", "[pl
   CHECK(plan.proposals(0).dependencies_size() == 2);
 }
 
+TEST_CASE("a package the root's overrides pin is held: npm resolves the override", "[plan]") {
+  MemorySource source;
+  source.json["ws"] = MakePackument("ws", "8.23.1",
+                                    {{"8.21.0", 400}, {"8.21.3", 300}, {"8.23.1", 100}});
+  const Project project = MakeProject(
+      R"({"dependencies": {"ws": "~8.21.0"}, "overrides": {"ws": "8.21.0"}})",
+      Lock({{"ws", "8.21.0"}}));
+  const Plan plan = MakeTestPlan(project, source);
+  const PlannedDependency& ws = Row(plan, "ws");
+  CHECK(ws.wanted() == "8.21.0");  // npm outdated's: the override's
+  CHECK(ws.latest() == "8.23.1");
+  CHECK(ws.decision() == ovvoc::v1::PLAN_DECISION_HELD);
+  CHECK(absl::StrContains(ws.reason(), "overrides"));
+  CHECK(plan.proposals_size() == 0);
+}
+
 TEST_CASE("an alias is planned through its target and keeps its prefix", "[plan]") {
   MemorySource source;
   source.json["@scope/real"] =
