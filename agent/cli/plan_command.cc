@@ -16,6 +16,7 @@
 #include "agent/pipeline/sandbox_session.h"
 #include "agent/sandbox/image.h"
 #include "common/files.h"
+#include "common/inert.h"
 #include "common/job_text.h"
 #include "common/plan_text.h"
 #include "common/time_util.h"
@@ -29,11 +30,16 @@ struct PlanFlags {
   std::string json_out;
   std::string state_dir = DefaultConfigDir();
   std::string node_version;
+  std::string npm_version;
   SandboxFlags registry;
 };
 
+// A clone of a URL gives up after this (a stalled server must not hold the command forever).
+constexpr absl::Duration kCloneTimeout = absl::Minutes(10);
+
 int Fail(const absl::Status& status) {
-  std::fprintf(stderr, "error: %s\n", std::string(status.message()).c_str());
+  // The message may carry a git server's or a registry's words: printed inert.
+  std::fprintf(stderr, "error: %s\n", InertLine(status.message(), 2000).c_str());
   return 2;
 }
 
@@ -54,6 +60,7 @@ int Plan(const PlanFlags& flags) {
     git::CloneOptions options;
     options.url = flags.repo;
     options.destination = clone_dir + "/repo";
+    options.deadline = absl::Now() + kCloneTimeout;
     std::fprintf(stderr, "cloning %s\n", flags.repo.c_str());
     absl::StatusOr<git::CloneResult> clone = git::Libgit2().Clone(options);
     if (!clone.ok()) {
@@ -77,27 +84,40 @@ int Plan(const PlanFlags& flags) {
   inputs.policy_file = flags.policy_file;
   inputs.now = absl::Now();
   inputs.node_version = flags.node_version;
-  if (inputs.node_version.empty()) {
+  inputs.npm_version = flags.npm_version;
+  if (inputs.node_version.empty() || inputs.npm_version.empty()) {
+    // What the flags leave open, from the job image: engines are checked against what a job
+    // would run.
     sandbox::ImageConfig image{flags.registry.image_dir, flags.registry.image};
     absl::StatusOr<std::string> digest = sandbox::ResolveDigest(image);
     absl::StatusOr<sandbox::ImageRuntime> runtime =
         digest.ok() ? sandbox::ReadImageRuntime(image, *digest)
                     : absl::StatusOr<sandbox::ImageRuntime>(digest.status());
     if (runtime.ok()) {
-      inputs.node_version = "v" + runtime->node;
-      inputs.npm_version = runtime->npm;
+      if (inputs.node_version.empty()) inputs.node_version = runtime->node;
+      if (inputs.npm_version.empty()) inputs.npm_version = runtime->npm;
     } else {
+      const char* unchecked = inputs.node_version.empty() && inputs.npm_version.empty()
+                                  ? "engines are"
+                              : inputs.node_version.empty() ? "engines.node is"
+                                                            : "engines.npm is";
       std::fprintf(stderr,
-                   "warning: %s: engines are not checked (pass --node-version, or build the "
-                   "image with deploy/image/build.sh)\n",
-                   std::string(runtime.status().message()).c_str());
+                   "warning: %s: %s not checked (pass --node-version and --npm-version, or "
+                   "build the image with deploy/image/build.sh)\n",
+                   InertLine(runtime.status().message(), 500).c_str(), unchecked);
     }
-  } else if (!absl::StartsWith(inputs.node_version, "v")) {
+  }
+  if (!inputs.node_version.empty() && !absl::StartsWith(inputs.node_version, "v")) {
     inputs.node_version = "v" + inputs.node_version;
   }
 
   std::fprintf(stderr, "reading registry metadata\n");
-  RegistryPackuments source(*access->client, *std::move(endpoints));
+  const absl::Time give_up = absl::Now() + kPlanFetchBudget;
+  RegistryPackuments source(*access->client, *std::move(endpoints), [give_up]() -> std::string {
+    if (absl::Now() < give_up) return "";
+    return absl::StrCat("not fetched: registry metadata took longer than ",
+                        absl::FormatDuration(kPlanFetchBudget));
+  });
   absl::StatusOr<ovvoc::v1::Plan> plan = PlanCheckout(root, source, inputs);
   if (!clone_dir.empty()) (void)files::RemoveTree(clone_dir);
   if (!plan.ok()) return Fail(plan.status());
@@ -131,7 +151,9 @@ void AddPlanCommand(CLI::App& app, int& exit_code) {
   plan->add_option("--json", flags->json_out, "Also write the plan as JSON to FILE (- for stdout)")
       ->type_name("FILE");
   plan->add_option("--node-version", flags->node_version,
-                   "Check engines against this node version (default: the job image's)");
+                   "Check engines.node against this node version (default: the job image's)");
+  plan->add_option("--npm-version", flags->npm_version,
+                   "Check engines.npm against this npm version (default: the job image's)");
   plan->add_option("--state-dir", flags->state_dir,
                    "Agent-owned directory: the registry cache, clones of URLs")
       ->capture_default_str();

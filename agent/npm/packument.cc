@@ -61,8 +61,12 @@ EngineRequirement ReadEngine(od::value value, simdjson::error_code& error) {
   if (type == od::json_type::string) {
     std::string_view range;
     if (!(error = value.get_string().get(range)) && !range.empty()) {
-      engine.kind = EngineRequirement::Kind::kRange;
-      engine.range = std::string(range);
+      if (range.size() > kMaxEngineRange) {
+        engine.kind = EngineRequirement::Kind::kInvalid;
+      } else {
+        engine.kind = EngineRequirement::Kind::kRange;
+        engine.range = std::string(range);
+      }
     }
     return engine;
   }
@@ -205,7 +209,10 @@ PublishTime ParsePublishTime(absl::string_view text) {
     } else if (rest.size() == 6 && (rest[0] == '+' || rest[0] == '-') && Digits(rest.substr(1), 2) &&
                rest[3] == ':' && Digits(rest.substr(4), 2)) {
       const int sign = rest[0] == '-' ? -1 : 1;
-      offset_minutes = sign * (Number(rest.substr(1, 2)) * 60 + Number(rest.substr(4, 2)));
+      const int hours = Number(rest.substr(1, 2)), minutes = Number(rest.substr(4, 2));
+      // V8 reads +24:00 and beyond as NaN; taking "+99:00" would age a release by four days.
+      if (hours > 23 || minutes > 59) return invalid;
+      offset_minutes = sign * (hours * 60 + minutes);
       rest = "";
     }
     // No offset: ES says local time; the agent's is UTC.
@@ -226,6 +233,17 @@ PublishTime ParsePublishTime(absl::string_view text) {
 const PackumentVersion* Packument::Find(absl::string_view version) const {
   auto it = index.find(version);
   return it == index.end() ? nullptr : &versions[it->second];
+}
+
+size_t Packument::ApproximateBytes() const {
+  size_t bytes = sizeof(Packument) + name.size();
+  for (const auto& [tag, version] : dist_tags) bytes += 64 + tag.size() + version.size();
+  for (const PackumentVersion& v : versions) {
+    // The entry, its index slot (key and value), and the strings it owns.
+    bytes += sizeof(PackumentVersion) + sizeof(std::pair<std::string, size_t>) + 2 * v.version.size() +
+             v.deprecation.size() + v.node.range.size() + v.npm.range.size();
+  }
+  return bytes;
 }
 
 const PackumentVersion* Packument::Tagged(absl::string_view tag) const {
@@ -263,7 +281,9 @@ absl::StatusOr<Packument> ParsePackument(absl::string_view json) {
         std::string name(tag_name);
         od::value tag_value;
         if (auto error = tag.value().get(tag_value)) return Malformed("dist-tags", error);
-        if (!tag_value.get_string().get(version)) {
+        if (!tag_value.get_string().get(version) && version.size() <= kMaxPackumentVersionKey &&
+            name.size() <= kMaxPackumentVersionKey &&
+            (packument.dist_tags.size() < kMaxDistTags || packument.dist_tags.count(name))) {
           packument.dist_tags[name] = std::string(version);
         } else {
           packument.dist_tags.erase(name);
@@ -281,9 +301,10 @@ absl::StatusOr<Packument> ParsePackument(absl::string_view json) {
         if (auto error = entry.unescaped_key().get(version_key)) {
           return Malformed("version key", error);
         }
-        std::string name(version_key);
         od::value version_value;
         if (auto error = entry.value().get(version_value)) return Malformed("version", error);
+        if (version_key.size() > kMaxPackumentVersionKey) continue;  // skipped unread
+        std::string name(version_key);
         auto [it, added] = packument.index.try_emplace(name, packument.versions.size());
         if (added) {
           if (packument.versions.size() >= kMaxPackumentVersions) {
@@ -312,9 +333,10 @@ absl::StatusOr<Packument> ParsePackument(absl::string_view json) {
       for (auto entry : time) {
         std::string_view time_key;
         if (auto error = entry.unescaped_key().get(time_key)) return Malformed("time", error);
-        std::string name(time_key);
         od::value time_value;
         if (auto error = entry.value().get(time_value)) return Malformed("time", error);
+        if (time_key.size() > kMaxPackumentVersionKey) continue;
+        std::string name(time_key);
         od::json_type type;
         std::string_view text;
         PublishTime published;

@@ -76,11 +76,21 @@ struct Packument {
 
   // Built by ParsePackument: versions by key.
   absl::flat_hash_map<std::string, size_t> index;
+
+  // About how much memory this holds, for callers that keep many.
+  size_t ApproximateBytes() const;
 };
 
 // Bounds on what one packument may hold, to keep a hostile one from choosing our memory.
 inline constexpr size_t kMaxPackumentVersions = 100000;
 inline constexpr size_t kMaxDeprecationMessage = 500;
+// A version key (or a dist-tag's value, or a time's key) longer than semver's 256 characters
+// can never be a version npm picks: such entries are dropped.
+inline constexpr size_t kMaxPackumentVersionKey = 256;
+inline constexpr size_t kMaxDistTags = 1000;
+// An engines range longer than this is taken as unsatisfiable (npm would test it; no real
+// package's is more than a few dozen characters).
+inline constexpr size_t kMaxEngineRange = 1024;
 
 // Parses a full (or abbreviated) packument. InvalidArgument when it is not a JSON object or its
 // `versions` is not an object; ResourceExhausted past kMaxPackumentVersions.
@@ -88,7 +98,10 @@ absl::StatusOr<Packument> ParsePackument(absl::string_view json);
 
 // Date.parse() for the ISO 8601 forms registries write ("2020-01-02T03:04:05.678Z", with or
 // without milliseconds, seconds or an offset; a date alone is UTC). Other texts are kInvalid,
-// where V8 would still read some legacy forms ("Tue, 01 Jan 2020 ...").
+// where V8 would still read some legacy forms ("Tue, 01 Jan 2020 ...", "2020-01-01 00:00Z",
+// lowercase "t" and "z", "2020-02-30" rolled over to March 1st): such a version is never
+// picked, where npm might pick it. The safe side: no form makes a release look older than V8
+// says it is.
 PublishTime ParsePublishTime(absl::string_view text);
 
 }  // namespace ovvoc::agent::npm

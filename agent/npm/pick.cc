@@ -13,16 +13,12 @@ namespace {
 constexpr Options kLoose{.loose = true};
 constexpr Options kIncludePrerelease{.include_prerelease = true};
 
-bool EngineSatisfied(const EngineRequirement& engine, const std::string& current) {
+bool EngineSatisfied(const EngineRequirement& engine, const std::string& current,
+                     RangeCache* ranges) {
   if (current.empty() || engine.kind == EngineRequirement::Kind::kNone) return true;
   if (engine.kind == EngineRequirement::Kind::kInvalid) return false;
-  auto ok = Satisfies(current, engine.range, kIncludePrerelease);
-  return ok.ok() && *ok;  // npm's satisfies() throwing makes checkEngine throw too
-}
-
-bool SatisfiesLoose(absl::string_view version, absl::string_view range) {
-  auto ok = Satisfies(version, range, kLoose);
-  return ok.ok() && *ok;
+  // npm's satisfies() throwing makes checkEngine throw too: false.
+  return SatisfiesWith(ranges, current, engine.range, kIncludePrerelease);
 }
 
 absl::Status NoMatch(const Packument& packument, absl::string_view wanted,
@@ -38,8 +34,8 @@ absl::Status NoMatch(const Packument& packument, absl::string_view wanted,
 }  // namespace
 
 bool EngineOk(const PackumentVersion& version, const PickOptions& options) {
-  return EngineSatisfied(version.node, options.node_version) &&
-         EngineSatisfied(version.npm, options.npm_version);
+  return EngineSatisfied(version.node, options.node_version, options.ranges) &&
+         EngineSatisfied(version.npm, options.npm_version, options.ranges);
 }
 
 bool PublishedBefore(const Packument& packument, const PackumentVersion& version,
@@ -88,7 +84,7 @@ absl::StatusOr<const PackumentVersion*> PickManifest(const Packument& packument,
 
   const absl::string_view range = spec.kind == SpecKind::kRange ? wanted : "*";
   if (const PackumentVersion* tagged = packument.Tagged(options.default_tag)) {
-    if ((range == "*" || SatisfiesLoose(tagged->version, range)) && before_ok(*tagged) &&
+    if ((range == "*" || SatisfiesWith(options.ranges, tagged->version, range, kLoose)) && before_ok(*tagged) &&
         EngineOk(*tagged, options) && !tagged->deprecated) {
       return tagged;
     }

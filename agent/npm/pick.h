@@ -21,6 +21,7 @@
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
 #include "agent/npm/packument.h"
+#include "agent/npm/range_cache.h"
 
 namespace ovvoc::agent::npm {
 
@@ -30,6 +31,8 @@ struct PickOptions {
   std::optional<absl::Time> before;
   std::string node_version;  // process.version, "v24.11.1"; empty: engines.node not checked
   std::string npm_version;   // "11.6.2"; empty: engines.npm not checked
+  // Borrowed; parses each engines range once across calls. Null: parsed on every test.
+  RangeCache* ranges = nullptr;
 };
 
 // `pickManifest(packument, wanted, opts)`: the version npm picks for the spec `wanted` (a

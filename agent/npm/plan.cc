@@ -84,6 +84,7 @@ class Planner {
       : project_(project), policy_(policy), options_(options) {
     npm_.node_version = options.node_version;
     npm_.npm_version = options.npm_version;
+    npm_.ranges = &ranges_;
     if (project.npmrc.min_release_age_days && *project.npmrc.min_release_age_days > 0) {
       npmrc_cooldown_days_ = *project.npmrc.min_release_age_days;
       npm_.before = options.now - absl::Hours(24) * npmrc_cooldown_days_;
@@ -114,10 +115,24 @@ class Planner {
   // edge: the spec npm resolves instead of the declared one. Empty when none applies.
   std::string OverrideOf(const std::string& package) const;
 
+  // The policy sees a dependency by both of its names: an alias ("x": "npm:evil@1") must not
+  // escape a rule written for the package it installs.
+  std::optional<std::string> Ignored(const PolicyEntry& entry, const DeclaredDependency& declared,
+                                     absl::string_view version, UpdateType type);
+
+  RangeCache ranges_;
   PickOptions npm_;
   double npmrc_cooldown_days_ = 0;
   nlohmann::json overrides_;
 };
+
+std::optional<std::string> Planner::Ignored(const PolicyEntry& entry,
+                                           const DeclaredDependency& declared,
+                                           absl::string_view version, UpdateType type) {
+  if (auto ignored = IgnoreReason(entry, declared.name, version, type, &ranges_)) return ignored;
+  if (declared.classified.name == declared.name) return std::nullopt;
+  return IgnoreReason(entry, declared.classified.name, version, type, &ranges_);
+}
 
 std::string Planner::OverrideOf(const std::string& package) const {
   if (!overrides_.is_object()) return "";
@@ -189,9 +204,15 @@ void Planner::Decide(const DeclaredDependency& declared, const PackageJson& mani
     out.set_reason(absl::StrCat("no policy entry covers ", dir));
     return;
   }
-  if (!Allows(*entry, declared.name, declared.kind)) {
+  if (!Allows(*entry, declared.name, declared.kind) &&
+      !Allows(*entry, declared.classified.name, declared.kind)) {
     out.set_decision(ovvoc::v1::PLAN_DECISION_SKIPPED);
     out.set_reason("not allowed by the policy's `allow` rules");
+    return;
+  }
+  if (override_spec.size() > kMaxPlannedSpec) {
+    out.set_decision(ovvoc::v1::PLAN_DECISION_SKIPPED);
+    out.set_reason(absl::StrCat("an override spec longer than ", kMaxPlannedSpec, " characters"));
     return;
   }
   if (!override_spec.empty()) {
@@ -246,17 +267,15 @@ std::string Planner::Refusal(const DeclaredDependency& declared, const PolicyEnt
   }
   const UpdateType type =
       base ? StepType(base->ToString(), version.ToString()) : ovvoc::v1::UPDATE_TYPE_UNSPECIFIED;
-  if (auto ignored = IgnoreReason(entry, declared.name, candidate.version, type)) {
-    return *ignored;
-  }
+  if (auto ignored = Ignored(entry, declared, candidate.version, type)) return *ignored;
   if (strategy == VersioningStrategy::kLockfileOnly) {
-    auto in = Satisfies(candidate.version, SplitAlias(declared).second, kLoose);
-    if (!in.ok() || !*in) {
+    if (!ranges_.Satisfies(candidate.version, SplitAlias(declared).second, kLoose)) {
       return absl::StrCat("outside ", InertLine(declared.spec, 100),
                           " (versioning-strategy: lockfile-only)");
     }
   }
-  double days = CooldownDays(entry, declared.name, type);
+  double days = std::max({CooldownDays(entry, declared.name, type),
+                          CooldownDays(entry, declared.classified.name, type)});
   days = std::max(days, npmrc_cooldown_days_);
   if (days > 0) {
     const std::string whose = days == npmrc_cooldown_days_ ? ".npmrc min-release-age" : "cooldown";
@@ -273,12 +292,33 @@ std::string Planner::Refusal(const DeclaredDependency& declared, const PolicyEnt
 
 void Planner::Choose(const DeclaredDependency& declared, const PolicyEntry& entry,
                      const Packument& packument, PlannedDependency& out) {
-  std::optional<Version> base;
+  // What counts as newer: without a version to compare with, every older one would be too.
   const std::string from = declared.installed_version ? *declared.installed_version : out.wanted();
-  if (auto parsed = ParseVersion(from, kLoose); parsed.ok()) base = *parsed;
+  auto parsed_base = ParseVersion(from, kLoose);
+  if (!parsed_base.ok()) {
+    out.set_decision(ovvoc::v1::PLAN_DECISION_HELD);
+    out.set_reason(absl::StrCat(declared.installed_version ? "the lockfile's version " : "wanted ",
+                                InertLine(from, 100),
+                                " is not a semver version: nothing can be called newer"));
+    return;
+  }
+  const std::optional<Version> base = *std::move(parsed_base);
+  // The cap: the `latest` tag; when the tag names no version that parses, the version npm
+  // would pick for any release range (">=0": the tag is not taken for it, having no version),
+  // so that a broken tag never lifts the cap.
   std::optional<Version> latest;
+  std::string broken_tag;
   if (const PackumentVersion* tagged = packument.Tagged("latest")) {
     if (auto parsed = ParseVersion(tagged->version, kLoose); parsed.ok()) latest = *parsed;
+  }
+  if (!latest) {
+    auto tag = packument.dist_tags.find("latest");
+    if (tag != packument.dist_tags.end()) {
+      broken_tag = tag->second;
+    }
+    if (auto any = PickManifest(packument, ">=0", npm_); any.ok()) {
+      if (auto parsed = ParseVersion((*any)->version, kLoose); parsed.ok()) latest = *parsed;
+    }
   }
   const VersioningStrategy strategy = Effective(entry.versioning_strategy, project_.root);
   out.set_versioning_strategy(std::string(VersioningStrategyName(strategy)));
@@ -291,10 +331,10 @@ void Planner::Choose(const DeclaredDependency& declared, const PolicyEntry& entr
   size_t prereleases = 0;
   for (const PackumentVersion& candidate : packument.versions) {
     auto version = ParseVersion(candidate.version, kLoose);
-    if (!version.ok() || (base && Compare(*version, *base) <= 0)) continue;
-    const bool is_latest = latest && Compare(*version, *latest) == 0;
-    if (!version->prerelease.empty() && !is_latest &&
-        !(base && !base->prerelease.empty() && SameLine(*base, *version))) {
+    if (!version.ok() || Compare(*version, *base) <= 0) continue;
+    // Even when the latest tag names one: a prerelease is what its line's users opted into.
+    if (!version->prerelease.empty() &&
+        !(!base->prerelease.empty() && SameLine(*base, *version))) {
       ++prereleases;
       continue;
     }
@@ -327,6 +367,12 @@ void Planner::Choose(const DeclaredDependency& declared, const PolicyEntry& entr
         "", absl::StrCat(prereleases, " prerelease", prereleases == 1 ? "" : "s",
                          ": not in the current prerelease line"));
   }
+  if (!broken_tag.empty()) {
+    *out.add_passed_over() = Candidate(
+        "", absl::StrCat("the latest tag names ", InertLine(broken_tag, 100),
+                         ", which is no version: nothing past ",
+                         latest ? latest->ToString() : "npm's own pick", " is proposed"));
+  }
 
   if (target == nullptr) {
     if (newer.empty()) {
@@ -356,7 +402,7 @@ void Planner::Choose(const DeclaredDependency& declared, const PolicyEntry& entr
   out.set_decision(ovvoc::v1::PLAN_DECISION_UPDATE);
   out.set_target(version);
   out.set_new_spec(new_spec);
-  if (base) out.set_update_type(StepType(base->ToString(), target->version.ToString()));
+  out.set_update_type(StepType(base->ToString(), target->version.ToString()));
   if (target->entry->published.kind == PublishTime::Kind::kValid) {
     *out.mutable_target_published() = ToProto(target->entry->published.time);
   }
@@ -365,9 +411,11 @@ void Planner::Choose(const DeclaredDependency& declared, const PolicyEntry& entr
                                                                              : "the newest")
                         : absl::StrCat("the newest allowed; ", newer.front().entry->version, ": ",
                                        out.passed_over(0).reason()));
-  if (const Group* group = GroupOf(entry, declared.name, declared.kind, out.update_type())) {
-    out.set_group(group->name);
+  const Group* group = GroupOf(entry, declared.name, declared.kind, out.update_type());
+  if (group == nullptr && declared.classified.name != declared.name) {
+    group = GroupOf(entry, declared.classified.name, declared.kind, out.update_type());
   }
+  if (group != nullptr) out.set_group(group->name);
 }
 
 }  // namespace
@@ -406,12 +454,26 @@ ovvoc::v1::Plan MakePlan(const Project& project, const Policy& policy, Packument
       }
     }
   }
-  std::vector<PackumentSource::Fetched> fetched = source.Fetch(names);
-  for (size_t i = 0; i < names.size() && i < fetched.size(); ++i) {
+  const size_t asked = std::min(names.size(), kMaxPlannedPackages);
+  std::vector<PackumentSource::Fetched> fetched =
+      source.Fetch(std::vector<std::string>(names.begin(), names.begin() + asked));
+  fetched.resize(names.size());
+  for (size_t i = asked; i < names.size(); ++i) {
+    fetched[i].packument = absl::ResourceExhaustedError(absl::StrCat(
+        "not looked up: the project names more than ", kMaxPlannedPackages, " packages"));
+  }
+  for (size_t i = 0; i < asked; ++i) {
     if (fetched[i].packument.ok() || absl::IsNotFound(fetched[i].packument.status())) continue;
     auto* problem = plan.add_problems();
     problem->set_subject(InertLine(names[i], 214));
     problem->set_message(InertLine(fetched[i].packument.status().message(), 500));
+  }
+  if (asked < names.size()) {
+    auto* problem = plan.add_problems();
+    problem->set_subject("package.json");
+    problem->set_message(absl::StrCat("the project names ", names.size(), " packages: the ",
+                                      names.size() - asked, " past the first ",
+                                      kMaxPlannedPackages, " were not looked up"));
   }
 
   Planner planner(project, policy, options);

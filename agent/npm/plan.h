@@ -10,13 +10,17 @@
 //   - otherwise every version newer than current (wanted, when nothing is locked) is a
 //     candidate, the newest first, and the first that passes every rule below is the target:
 //       a prerelease only within current's own prerelease line (1.2.0-beta.1 -> 1.2.0-beta.3);
-//       never past the `latest` dist-tag unless current already is;
+//       never past the `latest` dist-tag unless current already is (a tag naming no version
+//       caps at the version npm would pick for any release instead);
 //       never a deprecated version, nor one whose engines exclude the job's node or npm;
 //       never one the policy's `ignore` covers, nor (lockfile-only) one outside the spec;
 //       only once its release is older than the cooldown (the policy's, or the project
 //       .npmrc's min-release-age if longer); a version without a publish time is held,
 //       since its age cannot be checked, unless the cooldown is 0.
-//   - up to date when there is no candidate; held when there are candidates and none passes.
+//   - up to date when there is no candidate; held when there are candidates and none passes,
+//     and when current is not a semver version (nothing could be called newer).
+//   - the policy sees an alias under both names: its own and its target's; a rule on either
+//     applies (ignore, cooldown, allow and group).
 //
 // Pure: the registry is reached only through PackumentSource. Thread-compatible.
 #ifndef OVVOC_AGENT_NPM_PLAN_H_
@@ -59,6 +63,10 @@ struct PlanOptions {
 
 // A spec longer than this is skipped: real ranges are a few dozen characters.
 inline constexpr size_t kMaxPlannedSpec = 1024;
+
+// At most this many distinct packages are looked up in one plan (a monorepo's few thousand
+// direct dependencies fit); the rest are an error line each, not a request each.
+inline constexpr size_t kMaxPlannedPackages = 5000;
 
 // At most this many passed-over versions are listed per dependency; a last line counts the rest.
 inline constexpr size_t kMaxPassedOver = 10;

@@ -194,7 +194,8 @@ bool Allows(const PolicyEntry& entry, absl::string_view name, ovvoc::v1::Depende
 }
 
 std::optional<std::string> IgnoreReason(const PolicyEntry& entry, absl::string_view name,
-                                        absl::string_view version, UpdateType type) {
+                                        absl::string_view version, UpdateType type,
+                                        RangeCache* ranges) {
   const Options loose_prerelease{.loose = true, .include_prerelease = true};
   for (const IgnoreRule& rule : entry.ignore) {
     if (!GlobMatch(rule.dependency_name, name)) continue;
@@ -204,8 +205,9 @@ std::optional<std::string> IgnoreReason(const PolicyEntry& entry, absl::string_v
       return absl::StrCat(by, " (every version)");
     }
     for (const std::string& range : rule.versions) {
-      absl::StatusOr<bool> in = Satisfies(version, range, loose_prerelease);
-      if (in.ok() && *in) return absl::StrCat(by, " versions ", range);
+      if (SatisfiesWith(ranges, version, range, loose_prerelease)) {
+        return absl::StrCat(by, " versions ", range);
+      }
     }
     if (std::find(rule.update_types.begin(), rule.update_types.end(), type) !=
         rule.update_types.end()) {

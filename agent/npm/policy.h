@@ -26,6 +26,7 @@
 
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
+#include "agent/npm/range_cache.h"
 #include "ovvoc/v1/job.pb.h"
 
 namespace ovvoc::agent::npm {
@@ -241,8 +242,10 @@ bool Allows(const PolicyEntry& entry, absl::string_view name, ovvoc::v1::Depende
 
 // Why moving `name` to `version` (an update of `type` from the current version) is ignored,
 // citing the rule ("ignored by .ovvoc.yml:14: \"eslint\" versions >=9"); nullopt when it is not.
+// `ranges` (borrowed, may be null) parses each rule's versions once across calls.
 std::optional<std::string> IgnoreReason(const PolicyEntry& entry, absl::string_view name,
-                                        absl::string_view version, ovvoc::v1::UpdateType type);
+                                        absl::string_view version, ovvoc::v1::UpdateType type,
+                                        RangeCache* ranges = nullptr);
 
 // Days a release must have aged before a version update of `type` proposes it; 0 when none.
 // Not for security updates, which have no cooldown.

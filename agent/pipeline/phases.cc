@@ -117,8 +117,17 @@ class PlanPhase final : public Phase {
   absl::Status Run(JobContext& job) override {
     OVVOC_ASSIGN_OR_RETURN(std::vector<registry::RegistryEndpoint> endpoints,
                            JobEndpoints(job.spec(), settings_));
-    RegistryPackuments source(*settings_.registry, std::move(endpoints),
-                              [&job] { return job.cancelled(); });
+    const absl::Time give_up = std::min(job.deadline(), job.Now() + kPlanFetchBudget);
+    RegistryPackuments source(
+        *settings_.registry, std::move(endpoints), [&job, give_up]() -> std::string {
+          if (job.cancelled()) return "not fetched: the job was cancelled";
+          if (job.Now() >= give_up) {
+            return absl::StrCat("not fetched: the plan's ",
+                                absl::FormatDuration(kPlanFetchBudget),
+                                " for registry metadata (or the job's time) ran out");
+          }
+          return "";
+        });
     PlanInputs inputs;
     inputs.policy_file = job.env().policy_file;
     inputs.now = job.Now();

@@ -38,8 +38,12 @@ absl::StatusOr<std::vector<registry::RegistryEndpoint>> JobEndpoints(
 
 RegistryPackuments::RegistryPackuments(registry::RegistryClient& client,
                                        std::vector<registry::RegistryEndpoint> endpoints,
-                                       registry::RegistryClient::Cancelled cancelled)
-    : client_(client), endpoints_(std::move(endpoints)), cancelled_(std::move(cancelled)) {}
+                                       Stop stop, size_t max_held_bytes)
+    : client_(client),
+      endpoints_(std::move(endpoints)),
+      stop_(std::move(stop)),
+      max_held_bytes_(max_held_bytes),
+      cancelled_([this] { return !Stopped().empty(); }) {}
 
 npm::PackumentSource::Fetched RegistryPackuments::FetchOne(const std::string& name) {
   Fetched fetched;
@@ -60,12 +64,17 @@ npm::PackumentSource::Fetched RegistryPackuments::FetchOne(const std::string& na
     fetched.packument = absl::InvalidArgumentError("not a package name a registry serves");
     return fetched;
   }
+  if (std::string why = Stopped(); !why.empty()) {
+    fetched.packument = absl::DeadlineExceededError(why);
+    return fetched;
+  }
   // npm's own form of a scoped packument's path: @scope%2fname.
   const std::string path = endpoint->path + absl::StrReplaceAll(name, {{"/", "%2f"}});
   absl::StatusOr<registry::CachedPackument> body =
       client_.Packument(*endpoint, path, registry::kAcceptFull, cancelled_);
   if (!body.ok()) {
-    fetched.packument = body.status();
+    std::string why = absl::IsCancelled(body.status()) ? Stopped() : "";
+    fetched.packument = why.empty() ? body.status() : absl::DeadlineExceededError(why);
     return fetched;
   }
   {
@@ -77,6 +86,14 @@ npm::PackumentSource::Fetched RegistryPackuments::FetchOne(const std::string& na
   fetched.packument = npm::ParsePackument(body->body);
   absl::MutexLock lock(&mu_);
   --parsing_;
+  if (fetched.packument.ok()) {
+    held_bytes_ += fetched.packument->ApproximateBytes();
+    if (held_bytes_ > max_held_bytes_) {
+      held_bytes_ -= fetched.packument->ApproximateBytes();
+      fetched.packument = absl::ResourceExhaustedError(absl::StrCat(
+          "not kept: this plan's registry metadata passed ", max_held_bytes_ >> 20, " MiB"));
+    }
+  }
   return fetched;
 }
 

@@ -4,6 +4,7 @@
 #ifndef OVVOC_AGENT_PIPELINE_PLAN_STEP_H_
 #define OVVOC_AGENT_PIPELINE_PLAN_STEP_H_
 
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -25,19 +26,30 @@ struct SandboxSettings;  // sandbox_session.h
 absl::StatusOr<std::vector<registry::RegistryEndpoint>> JobEndpoints(
     const ovvoc::v1::JobSpec& spec, const SandboxSettings& settings);
 
+// How long a plan may spend reading registry metadata (a cold 150-dependency plan takes
+// seconds; a registry answering slowly, each read retried, could otherwise hold a job for hours).
+inline constexpr absl::Duration kPlanFetchBudget = absl::Minutes(5);
+
 // npm::PackumentSource over the agent's RegistryClient: each package from the endpoint of its
 // scope (else the default one), full packuments (the plan needs `time`), fetched on up to
 // kParallel threads and parsed on at most kParallelParses at a time (a packument may be up to
 // RegistryClientOptions::max_packument_bytes, and parsing holds it twice plus its index).
+// Parsed packuments are kept until the plan is made: past kMaxHeldBytes of them, the rest are
+// refused (ResourceExhausted), so a registry cannot choose the agent's memory.
 class RegistryPackuments final : public npm::PackumentSource {
  public:
   static constexpr int kParallel = 8;
   static constexpr int kParallelParses = 2;
+  static constexpr size_t kMaxHeldBytes = size_t{1} << 30;
 
-  // Borrows `client`; `cancelled` is polled while a read waits.
+  // Why to stop fetching: "" to go on, else the reason each package not fetched gets (the job
+  // cancelled, the plan's time spent). Polled before each read and while one waits.
+  using Stop = std::function<std::string()>;
+
+  // Borrows `client`.
   RegistryPackuments(registry::RegistryClient& client,
-                     std::vector<registry::RegistryEndpoint> endpoints,
-                     registry::RegistryClient::Cancelled cancelled = {});
+                     std::vector<registry::RegistryEndpoint> endpoints, Stop stop = {},
+                     size_t max_held_bytes = kMaxHeldBytes);
 
   std::vector<Fetched> Fetch(const std::vector<std::string>& names) override;
 
@@ -46,8 +58,13 @@ class RegistryPackuments final : public npm::PackumentSource {
 
   registry::RegistryClient& client_;
   const std::vector<registry::RegistryEndpoint> endpoints_;
+  std::string Stopped() const { return stop_ ? stop_() : ""; }
+
   absl::Mutex mu_;
   int parsing_ ABSL_GUARDED_BY(mu_) = 0;
+  size_t held_bytes_ ABSL_GUARDED_BY(mu_) = 0;
+  const Stop stop_;
+  const size_t max_held_bytes_;
   const registry::RegistryClient::Cancelled cancelled_;
 };
 

@@ -3,6 +3,7 @@
 #include <filesystem>
 #include <fstream>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_join.h"
 #include "tests/support/cluster.h"
 
@@ -99,7 +100,8 @@ TEST_CASE("plan reads a checkout without running it and says what it skipped and
              "tagged": "workspace:*"}, "scripts": {"preinstall": "touch ran"}})";
   CliResult plan = RunCli(AgentBinary(),
                           {"plan", "--repo", dir.path(), "--state-dir", state.path(),
-                           "--node-version", "24.0.0", "--json", dir.Sub("plan.json")},
+                           "--node-version", "24.0.0", "--npm-version", "10.9.0", "--json",
+                           dir.Sub("plan.json")},
                           "/tmp");
   CHECK(plan.exit_code == 0);
   CHECK_THAT(plan.out, Catch::Contains("Package") && Catch::Contains("skipped") &&
@@ -110,6 +112,7 @@ TEST_CASE("plan reads a checkout without running it and says what it skipped and
   REQUIRE(json["dependencies"].size() == 3);
   for (const auto& row : json["dependencies"]) CHECK(row["decision"] == "PLAN_DECISION_SKIPPED");
   CHECK(json["node_version"] == "v24.0.0");
+  CHECK(json["npm_version"] == "10.9.0");
 
   CliResult no_policy = RunCli(AgentBinary(),
                                {"plan", "--repo", dir.path(), "--state-dir", state.path(),
@@ -121,8 +124,9 @@ TEST_CASE("plan reads a checkout without running it and says what it skipped and
       RunCli(AgentBinary(), {"plan", "--repo", dir.path(), "--state-dir", state.path()}, "/tmp");
   CHECK(malformed.exit_code == 0);  // the problem is a line of the plan
   CHECK_THAT(malformed.out, Catch::Contains("Problems:") && Catch::Contains("package.json"));
-  CliResult nowhere = RunCli(AgentBinary(), {"plan", "--repo", dir.Sub("nope")}, "/tmp");
+  CliResult nowhere = RunCli(AgentBinary(), {"plan", "--repo", dir.Sub("nope\x1b]0;owned\a")}, "/tmp");
   CHECK(nowhere.exit_code == 2);
+  CHECK_FALSE(absl::StrContains(nowhere.err, "\x1b"));  // what it repeats is printed inert
 }
 
 }  // namespace

@@ -109,10 +109,34 @@ TEST_CASE("publish times are read as Date.parse reads ISO 8601", "[pick]") {
   CHECK(At("2020-01-02T05:04:05+02:00") == absl::FromUnixSeconds(1577934245));
   for (const char* bad : {"", "2020", "2020-13-01", "2020-02-30", "2020-01-02T25:00Z",
                           "2020-01-02 03:04:05Z", "2020-01-02T03:04:05.Z", "yesterday",
-                          "2020-01-02T03:04:05Zjunk"}) {
+                          "2020-01-02T03:04:05Zjunk",
+                          // V8 gives NaN: these must not age a release by days.
+                          "2020-01-02T03:04:05+24:00", "2020-01-02T03:04:05+99:00",
+                          "2020-01-02T03:04:05-23:60"}) {
     INFO(bad);
     CHECK(ParsePublishTime(bad).kind == PublishTime::Kind::kInvalid);
   }
+}
+
+TEST_CASE("a packument's strings are bounded where no real one comes near", "[pick]") {
+  const std::string long_key(kMaxPackumentVersionKey + 1, '1');
+  const std::string long_range = absl::StrCat(">=1", std::string(kMaxEngineRange, ' '));
+  std::string tags;
+  for (size_t i = 0; i < kMaxDistTags + 5; ++i) absl::StrAppend(&tags, ",\"t", i, "\":\"1.0.0\"");
+  const Packument p = Parse(absl::StrCat(
+      R"({"dist-tags": {"latest": "1.0.0", "long": ")", long_key, "\"", tags, R"(},
+          "versions": {")", long_key, R"(": {}, "1.0.0": {"engines": {"node": ")", long_range,
+      R"("}}, "1.1.0": {"engines": {"node": ">=1"}}},
+          "time": {")", long_key, R"(": "2020-01-01T00:00:00Z"}})"));
+  REQUIRE(p.versions.size() == 2);  // the long key is no version npm could pick
+  CHECK(p.Find(long_key) == nullptr);
+  CHECK(p.dist_tags.size() == kMaxDistTags);
+  CHECK(p.dist_tags.count("long") == 0);
+  CHECK(p.Tagged("latest")->version == "1.0.0");
+  CHECK(p.Find("1.0.0")->node.kind == EngineRequirement::Kind::kInvalid);
+  CHECK(p.Find("1.1.0")->node.kind == EngineRequirement::Kind::kRange);
+  CHECK(p.ApproximateBytes() > 2 * sizeof(PackumentVersion));
+  CHECK(p.ApproximateBytes() < 200'000);
 }
 
 const char* const kDep = R"({

@@ -349,5 +349,155 @@ TEST_CASE("an alias is planned through its target and keeps its prefix", "[plan]
   CHECK(nick.new_spec() == "npm:@scope/real@^2.0.0");
 }
 
+// The red team's findings on the plan (issue 10), each an attack that once worked.
+
+TEST_CASE("a prerelease the latest tag names is still outside a stable line", "[plan]") {
+  MemorySource source;
+  source.json["p"] = MakePackument("p", "2.0.0-rc.1", {{"1.0.0", 400}, {"2.0.0-rc.1", 100}});
+  const Plan plan =
+      MakeTestPlan(MakeProject(R"({"dependencies": {"p": "^1.0.0"}})", Lock({{"p", "1.0.0"}})),
+                   source);
+  const PlannedDependency& p = Row(plan, "p");
+  CHECK(p.decision() == ovvoc::v1::PLAN_DECISION_UP_TO_DATE);
+  CHECK(p.passed_over(0).reason() == "1 prerelease: not in the current prerelease line");
+}
+
+TEST_CASE("an alias answers to the policy under the name of the package it installs", "[plan]") {
+  MemorySource source;
+  source.json["evil"] = MakePackument("evil", "2.0.0", {{"1.0.0", 400}, {"2.0.0", 10}});
+  const Project project = MakeProject(
+      R"({"dependencies": {"nice": "npm:evil@^1.0.0", "kind": "npm:evil@^1.0.0"}})",
+      Lock({{"nice", "1.0.0"}, {"kind", "1.0.0"}}));
+  const Plan ignored = MakeTestPlan(project, source, R"(
+updates:
+  - directory: /
+    ignore:
+      - dependency-name: evil
+)");
+  CHECK(Row(ignored, "nice").decision() == ovvoc::v1::PLAN_DECISION_HELD);
+  CHECK_THAT(Row(ignored, "nice").reason(), Catch::Contains("ignored by .ovvoc.yml"));
+
+  // A cooldown written for the package holds its alias too: 2.0.0 is 10 days old.
+  const Plan cooled = MakeTestPlan(project, source, R"(
+updates:
+  - directory: /
+    cooldown:
+      default-days: 30
+      include: [evil]
+)");
+  CHECK(Row(cooled, "nice").decision() == ovvoc::v1::PLAN_DECISION_HELD);
+  CHECK_THAT(Row(cooled, "nice").reason(), Catch::Contains("cooldown until"));
+
+  const Plan grouped = MakeTestPlan(project, source, R"(
+updates:
+  - directory: /
+    groups:
+      bad:
+        patterns: [evil]
+)");
+  CHECK(Row(grouped, "nice").group() == "bad");
+  CHECK(Row(grouped, "kind").group() == "bad");
+}
+
+TEST_CASE("a locked version that is not semver is held, never downgraded", "[plan]") {
+  MemorySource source;
+  source.json["a"] = MakePackument("a", "2.0.0", {{"0.1.0", 400}, {"1.0.0", 300}, {"2.0.0", 100}});
+  const Plan plan =
+      MakeTestPlan(MakeProject(R"({"dependencies": {"a": "*"}})", Lock({{"a", "banana"}})), source);
+  const PlannedDependency& a = Row(plan, "a");
+  CHECK(a.decision() == ovvoc::v1::PLAN_DECISION_HELD);
+  CHECK(a.reason() == "the lockfile's version banana is not a semver version: nothing can be "
+                      "called newer");
+  CHECK(a.target().empty());
+}
+
+TEST_CASE("a latest tag naming no version keeps the cap at npm's own latest", "[plan]") {
+  MemorySource source;
+  // "latest" names a key that is no version (npm outdated shows it as Latest all the same); the
+  // cap falls to what npm would pick for any release: 1.1.0, since 9.0.0 is deprecated.
+  source.json["a"] = MakePackument(
+      "a", "banana", {{"1.0.0", 400}, {"1.1.0", 300}, {"9.0.0", 200}, {"banana", 100}},
+      {{"9.0.0", "\"deprecated\":\"a mistake\""}});
+  const Plan plan = MakeTestPlan(
+      MakeProject(R"({"dependencies": {"a": "^1.0.0"}})", Lock({{"a", "1.0.0"}})), source);
+  const PlannedDependency& a = Row(plan, "a");
+  CHECK(a.latest() == "banana");
+  CHECK(a.target() == "1.1.0");
+  bool said = false;
+  for (const auto& c : a.passed_over()) {
+    said = said || c.reason() == "the latest tag names banana, which is no version: nothing "
+                                 "past 1.1.0 is proposed";
+  }
+  CHECK(said);
+
+  // A tag naming a version that does not exist: the same.
+  source.json["a"] = MakePackument("a", "7.0.0", {{"1.0.0", 400}, {"1.1.0", 300}});
+  const Plan missing = MakeTestPlan(
+      MakeProject(R"({"dependencies": {"a": "^1.0.0"}})", Lock({{"a", "1.0.0"}})), source);
+  CHECK(Row(missing, "a").target() == "1.1.0");
+}
+
+TEST_CASE("an override spec is bounded like a declared one", "[plan]") {
+  MemorySource source;
+  source.json["a"] = MakePackument("a", "2.0.0", {{"1.0.0", 400}, {"2.0.0", 100}});
+  std::string huge;
+  for (int i = 0; i < 400; ++i) absl::StrAppend(&huge, i ? " || " : "", "1.0.", i);
+  const Plan plan = MakeTestPlan(
+      MakeProject(absl::StrCat(R"({"dependencies": {"a": "^1.0.0"}, "overrides": {"a": ")", huge,
+                               R"("}})"),
+                  Lock({{"a", "1.0.0"}})),
+      source);
+  CHECK(Row(plan, "a").decision() == ovvoc::v1::PLAN_DECISION_SKIPPED);
+  CHECK_THAT(Row(plan, "a").reason(), Catch::Contains("an override spec longer than 1024"));
+}
+
+TEST_CASE("a project naming more packages than a plan looks up asks for no more", "[plan]") {
+  MemorySource source;
+  std::string dependencies;
+  for (size_t i = 0; i < kMaxPlannedPackages + 3; ++i) {
+    absl::StrAppend(&dependencies, i ? "," : "", "\"p", i, "\":\"^1.0.0\"");
+  }
+  const Plan plan =
+      MakeTestPlan(MakeProject(absl::StrCat(R"({"dependencies": {)", dependencies, "}}")), source);
+  CHECK(source.asked.size() == kMaxPlannedPackages);
+  CHECK(plan.dependencies_size() == static_cast<int>(kMaxPlannedPackages + 3));
+  const PlannedDependency& last = plan.dependencies(plan.dependencies_size() - 1);
+  CHECK(last.decision() == ovvoc::v1::PLAN_DECISION_ERROR);
+  CHECK_THAT(last.reason(), Catch::Contains("more than 5000 packages"));
+  int problems = 0;
+  for (const auto& problem : plan.problems()) {
+    problems += absl::StrContains(problem.message(), "were not looked up");
+  }
+  CHECK(problems == 1);
+}
+
+TEST_CASE("thousands of versions refused one by one parse each range once", "[plan]") {
+  // Every newer version is refused (engines, then ignore ranges, then lockfile-only): the
+  // ranges are the same few strings, parsed once each.
+  MemorySource source;
+  std::vector<std::pair<std::string, double>> versions = {{"1.0.0", 400}};
+  std::map<std::string, std::string> extra;
+  for (int i = 1; i <= 3000; ++i) {
+    const std::string v = absl::StrCat("1.0.", i);
+    versions.push_back({v, 100});
+    extra[v] = R"("engines":{"node":">=99 || >=98 || >=97 || >=96"})";
+  }
+  source.json["a"] = MakePackument("a", "1.0.3000", versions, extra);
+  const Plan plan = MakeTestPlan(
+      MakeProject(R"({"dependencies": {"a": "^1.0.0"}})", Lock({{"a", "1.0.0"}})), source);
+  const PlannedDependency& a = Row(plan, "a");
+  CHECK(a.decision() == ovvoc::v1::PLAN_DECISION_HELD);
+  CHECK_THAT(a.passed_over(0).reason(), Catch::StartsWith("engines need node >=99"));
+  CHECK(a.passed_over(kMaxPassedOver).reason() == "2990 more newer versions");
+
+  RangeCache cache;
+  CHECK(cache.Satisfies("1.2.3", "^1.0.0", Options{}));
+  CHECK_FALSE(cache.Satisfies("2.0.0", "^1.0.0", Options{}));
+  CHECK_FALSE(cache.Satisfies("1.2.3-beta", "^1.0.0", Options{}));
+  CHECK(cache.Satisfies("1.2.3-beta", "^1.0.0", Options{.include_prerelease = true}));
+  CHECK_FALSE(cache.Satisfies("1.0.0", "not a range", Options{}));
+  CHECK(cache.size() == 3);  // the options are part of the key
+}
+
 }  // namespace
 }  // namespace ovvoc::agent::npm
