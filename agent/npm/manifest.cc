@@ -3,6 +3,7 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "agent/npm/internal/bounded_json.h"
 #include "nlohmann/json.hpp"
 
 namespace ovvoc::agent::npm {
@@ -26,13 +27,13 @@ absl::Status Malformed(absl::string_view path, absl::string_view what) {
 }  // namespace
 
 absl::StatusOr<Manifest> ParseManifest(absl::string_view text, absl::string_view path) {
-  Json json;
-  try {
-    json = Json::parse(text.begin(), text.end());
-  } catch (const Json::exception& e) {
-    // e.what() names the byte offset and what was expected.
-    return Malformed(path, absl::StrCat("not valid JSON: ", e.what()));
-  }
+  // Measured before it is built: depth, values and key comparisons (bounded_json.h).
+  absl::StatusOr<Json> parsed =
+      internal::ParseBoundedJson<Json>(text, internal::kMaxManifestDepth,
+                                       internal::kMaxManifestValues,
+                                       internal::kMaxManifestKeyWork);
+  if (!parsed.ok()) return Malformed(path, parsed.status().message());
+  const Json& json = *parsed;
   if (!json.is_object()) return Malformed(path, "the top level must be an object");
 
   Manifest manifest;

@@ -14,9 +14,9 @@ namespace {
 
 using Json = nlohmann::ordered_json;  // package.json keeps its key order
 
-// A package.json nests a few levels (overrides, devEngines); 64 is far past any real one.
-constexpr int kMaxManifestDepth = 64;
-constexpr size_t kMaxManifestValues = 1'000'000;
+// The same for all of a project's workspace members: up to kMaxWorkspaces of them, each near
+// the bound above, would take minutes again. A real member costs thousands.
+constexpr size_t kMaxMembersKeyWork = 64'000'000;
 
 constexpr std::pair<const char*, ovvoc::v1::DependencyKind> kSections[] = {
     {"dependencies", ovvoc::v1::DEPENDENCY_KIND_PROD},
@@ -206,9 +206,34 @@ std::string ManifestPath(absl::string_view dir) {
   return dir.empty() ? "package.json" : absl::StrCat(dir, "/package.json");
 }
 
+// ParsePackageJson, adding to `key_work` the key comparisons its parse counted.
+PackageJson ParseCounted(absl::string_view text, absl::string_view dir,
+                         std::vector<ProjectDiagnostic>& diagnostics, size_t& key_work) {
+  PackageJson out;
+  out.dir = std::string(dir);
+  out.manifest_path = ManifestPath(dir);
+  size_t spent = 0;
+  absl::StatusOr<Json> json = internal::ParseBoundedJson<Json>(
+      text, internal::kMaxManifestDepth, internal::kMaxManifestValues,
+      internal::kMaxManifestKeyWork, &spent);
+  key_work += spent;
+  if (!json.ok()) {
+    diagnostics.push_back(
+        ProjectDiagnostic{out.manifest_path, std::string(json.status().message())});
+    return out;
+  }
+  if (!json->is_object()) {
+    diagnostics.push_back(ProjectDiagnostic{out.manifest_path, "the top level is not an object"});
+    return out;
+  }
+  ManifestReader(out, diagnostics).Read(*json);
+  out.parsed = true;
+  return out;
+}
+
 // Reads `dir`'s package.json; a diagnostic when it cannot be read.
 PackageJson ReadPackageJson(const std::string& root, const std::string& dir,
-                            std::vector<ProjectDiagnostic>& diagnostics) {
+                            std::vector<ProjectDiagnostic>& diagnostics, size_t& key_work) {
   absl::StatusOr<std::string> text = ReadFileBeneath(root, ManifestPath(dir), kMaxManifestBytes);
   if (!text.ok()) {
     diagnostics.push_back(ProjectDiagnostic{
@@ -218,7 +243,7 @@ PackageJson ReadPackageJson(const std::string& root, const std::string& dir,
     missing.manifest_path = ManifestPath(dir);
     return missing;
   }
-  return ParsePackageJson(*text, dir, diagnostics);
+  return ParseCounted(*text, dir, diagnostics, key_work);
 }
 
 // npm's name for a member without one: its folder ("@scope/name" under a scope folder).
@@ -235,6 +260,7 @@ void ReadWorkspaces(const std::string& root, Project& project) {
   std::vector<std::string> dirs =
       internal::ExpandWorkspaces(root, project.root.workspaces, project.diagnostics);
   std::set<std::string> names;
+  size_t key_work = 0;
   for (const std::string& dir : dirs) {
     if (project.workspaces.size() >= kMaxWorkspaces) {
       project.diagnostics.push_back(ProjectDiagnostic{
@@ -242,7 +268,13 @@ void ReadWorkspaces(const std::string& root, Project& project) {
           absl::StrCat("more than ", kMaxWorkspaces, " workspaces: the rest skipped")});
       break;
     }
-    PackageJson member = ReadPackageJson(root, dir, project.diagnostics);
+    if (key_work > kMaxMembersKeyWork) {
+      project.diagnostics.push_back(ProjectDiagnostic{
+          "package.json", absl::StrCat("workspace manifests take more than ", kMaxMembersKeyWork,
+                                       " key comparisons to read: the rest skipped")});
+      break;
+    }
+    PackageJson member = ReadPackageJson(root, dir, project.diagnostics, key_work);
     const std::string name = member.name.empty() ? NameFromFolder(dir) : member.name;
     if (!names.insert(name).second) {
       project.diagnostics.push_back(
@@ -303,23 +335,8 @@ void NoteOtherLockfiles(const std::string& root, Project& project) {
 
 PackageJson ParsePackageJson(absl::string_view text, absl::string_view dir,
                              std::vector<ProjectDiagnostic>& diagnostics) {
-  PackageJson out;
-  out.dir = std::string(dir);
-  out.manifest_path = ManifestPath(dir);
-  absl::StatusOr<Json> json =
-      internal::ParseBoundedJson<Json>(text, kMaxManifestDepth, kMaxManifestValues);
-  if (!json.ok()) {
-    diagnostics.push_back(
-        ProjectDiagnostic{out.manifest_path, std::string(json.status().message())});
-    return out;
-  }
-  if (!json->is_object()) {
-    diagnostics.push_back(ProjectDiagnostic{out.manifest_path, "the top level is not an object"});
-    return out;
-  }
-  ManifestReader(out, diagnostics).Read(*json);
-  out.parsed = true;
-  return out;
+  size_t key_work = 0;
+  return ParseCounted(text, dir, diagnostics, key_work);
 }
 
 absl::StatusOr<Project> ReadProject(const std::string& root) {

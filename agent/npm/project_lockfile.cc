@@ -1,4 +1,5 @@
 // package-lock.json / npm-shrinkwrap.json for the project model (agent/npm/project.h).
+#include <algorithm>
 #include <map>
 #include <utility>
 
@@ -19,7 +20,15 @@ using Json = nlohmann::json;  // a map: lockfiles are looked up by key, and larg
 // dependency level in v1; a 50,000-package lockfile holds about two million values.
 constexpr int kMaxLockfileDepth = 600;
 constexpr size_t kMaxLockfileValues = 8'000'000;
-constexpr int kMaxV1Levels = 256;
+// npm 5 and 6 (lockfileVersion 1) dedupe: their trees nest a handful of levels, rarely 30.
+constexpr int kMaxV1Levels = 64;
+// A v1 entry's key repeats its parent's ("node_modules/a/node_modules/b"), so a file of short
+// entries under a long chain (or one long name) makes keys hundreds of times its size: 6.5 MB
+// made 4.7 GiB. A real entry spends 150 bytes and more on its version, resolved and integrity
+// against a key of tens of bytes, so real keys stay under the file's size; twice the size, plus
+// a floor for small files, is well within the DOM's own cost.
+constexpr size_t kV1KeyBytesPerInputByte = 2;
+constexpr size_t kMinV1KeyBytes = 1 << 20;
 
 using json_fields::IsTrue;
 using json_fields::StringOr;
@@ -31,7 +40,7 @@ std::string NameFromKey(absl::string_view key) {
 
 class LockReader {
  public:
-  explicit LockReader(Lockfile& out) : out_(out) {}
+  LockReader(Lockfile& out, size_t max_key_bytes) : out_(out), key_bytes_left_(max_key_bytes) {}
 
   // lockfileVersion 2 and 3: "packages", keyed by install path.
   void Packages(const Json& packages) {
@@ -70,6 +79,12 @@ class LockReader {
         ++skipped_;
         continue;
       }
+      const size_t key_bytes = parent.size() + 1 + 13 + name.size();
+      if (too_many_key_bytes_ || key_bytes > key_bytes_left_) {
+        too_many_key_bytes_ = true;
+        return;
+      }
+      key_bytes_left_ -= key_bytes;
       LockedEntry e;
       e.key = absl::StrCat(parent, parent.empty() ? "" : "/", "node_modules/", name);
       e.name = name;
@@ -96,15 +111,18 @@ class LockReader {
 
   int skipped() const { return skipped_; }
   bool too_deep() const { return too_deep_; }
+  bool too_many_key_bytes() const { return too_many_key_bytes_; }
 
  private:
   Lockfile& out_;
+  size_t key_bytes_left_;
   int skipped_ = 0;
   bool too_deep_ = false;
+  bool too_many_key_bytes_ = false;
 };
 
 // What the lockfile has installed for `dependency` of `manifest`; null when nothing.
-const LockedEntry* Installed(const std::map<std::string, const LockedEntry*>& by_key,
+const LockedEntry* Installed(const std::map<absl::string_view, const LockedEntry*>& by_key,
                              const PackageJson& manifest, const DeclaredDependency& dependency) {
   std::vector<std::string> keys;
   if (!manifest.dir.empty()) {
@@ -163,7 +181,8 @@ std::optional<Lockfile> ParseLockfile(absl::string_view text, absl::string_view 
   Lockfile out;
   out.path = file;
   out.lockfile_version = static_cast<int>(version->get<int64_t>());
-  LockReader reader(out);
+  const size_t max_key_bytes = std::max(kMinV1KeyBytes, kV1KeyBytesPerInputByte * text.size());
+  LockReader reader(out, max_key_bytes);
   auto packages = doc->find("packages");
   auto dependencies = doc->find("dependencies");
   if (out.lockfile_version >= 2 && packages != doc->end() && packages->is_object()) {
@@ -182,12 +201,18 @@ std::optional<Lockfile> ParseLockfile(absl::string_view text, absl::string_view 
         file,
         absl::StrCat("nests dependencies more than ", kMaxV1Levels, " levels: the rest skipped")});
   }
+  if (reader.too_many_key_bytes()) {
+    diagnostics.push_back(ProjectDiagnostic{
+        file, absl::StrCat("nests dependencies whose install paths add up to more than ",
+                           max_key_bytes, " bytes: the rest skipped")});
+  }
   return out;
 }
 
 void MatchLockfile(const Lockfile& lockfile, std::vector<PackageJson*> manifests,
                    std::vector<ProjectDiagnostic>& diagnostics) {
-  std::map<std::string, const LockedEntry*> by_key;
+  // Views of the entries' keys: a copy would double what the lockfile holds.
+  std::map<absl::string_view, const LockedEntry*> by_key;
   for (const LockedEntry& entry : lockfile.packages) by_key[entry.key] = &entry;
   for (PackageJson* manifest : manifests) {
     for (DeclaredDependency& dependency : manifest->dependencies) {

@@ -2,6 +2,8 @@
 
 #include <catch2/catch.hpp>
 
+#include "absl/strings/str_cat.h"
+
 namespace ovvoc::agent::npm {
 namespace {
 
@@ -58,6 +60,21 @@ TEST_CASE("malformed manifests are errors that name the problem") {
     CHECK(absl::IsInvalidArgument(m.status()));
     CHECK_THAT(std::string(m.status().message()), Catch::Contains(c.expect));
   }
+}
+
+TEST_CASE("a manifest built to be slow or deep to read is refused at once") {
+  // 300,000 keys in one object took minutes to insert one by one into an ordered object.
+  std::string keys = R"({"dependencies": {)";
+  for (int i = 0; i < 300000; ++i) absl::StrAppend(&keys, i ? "," : "", "\"p", i, "\":\"1\"");
+  keys += "}}";
+  absl::StatusOr<Manifest> slow = ParseManifest(keys, "package.json");
+  REQUIRE_FALSE(slow.ok());
+  CHECK_THAT(std::string(slow.status().message()), Catch::Contains("too many keys"));
+
+  const std::string deep = std::string(100000, '[') + std::string(100000, ']');
+  absl::StatusOr<Manifest> nested = ParseManifest(deep, "package.json");
+  REQUIRE_FALSE(nested.ok());
+  CHECK_THAT(std::string(nested.status().message()), Catch::Contains("nests deeper than 64"));
 }
 
 }  // namespace

@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "agent/npm/internal/project_parts.h"
 #include "agent/npm/spec.h"
@@ -573,6 +574,219 @@ TEST_CASE("yarn, pnpm and bun lockfiles: not supported yet, said clearly") {
              Catch::Contains("yarn.lock: not supported yet (npm's package-lock.json is)"));
   CHECK_THAT(messages, Catch::Contains("pnpm-lock.yaml: not supported yet"));
   CHECK_THAT(messages, Catch::Contains("bun.lockb: not supported yet"));
+}
+
+// ---- Denial of service: inputs whose cost the reader must bound
+
+std::string Repeat(absl::string_view text, int times) {
+  std::string out;
+  for (int i = 0; i < times; ++i) absl::StrAppend(&out, text);
+  return out;
+}
+
+// lockfileVersion 1: `levels` nested packages with `name_bytes`-byte names, and `leaves` empty
+// packages under the last. Each leaf's key repeats the whole chain.
+std::string V1KeyBomb(int levels, size_t name_bytes, int leaves) {
+  std::string text = R"({"lockfileVersion": 1, "dependencies": )";
+  for (int i = 0; i < levels; ++i) {
+    absl::StrAppend(&text, "{\"", std::string(name_bytes, 'a' + i % 26), "\": {\"dependencies\": ");
+  }
+  text += "{";
+  for (int i = 0; i < leaves; ++i) absl::StrAppend(&text, i == 0 ? "" : ",", "\"", i, "\":{}");
+  text += "}";
+  for (int i = 0; i < levels; ++i) text += "}}";
+  return text + "}";
+}
+
+TEST_CASE("lockfile v1: nested keys cannot outgrow the file (4 GB of keys from 1 MB)") {
+  const std::string bomb = V1KeyBomb(/*levels=*/40, /*name_bytes=*/1000, /*leaves=*/100'000);
+  // Positive control: unbounded, the leaves' keys alone would be thousands of times the file.
+  const size_t unbounded = size_t{100'000} * (40 * (1000 + 14) + 20);
+  REQUIRE(unbounded > 3000 * bomb.size());
+  std::vector<ProjectDiagnostic> diagnostics;
+  std::optional<Lockfile> lock = ParseLockfile(bomb, "package-lock.json", diagnostics);
+  REQUIRE(lock);
+  size_t key_bytes = 0;
+  for (const LockedEntry& e : lock->packages) key_bytes += e.key.size();
+  CHECK(key_bytes <= 2 * bomb.size());
+  CHECK(lock->packages.size() < 100'000);
+  CHECK_THAT(Messages(diagnostics),
+             Catch::Contains("nests dependencies whose install paths add up to more than") &&
+                 Catch::Contains("the rest skipped"));
+  // MatchLockfile still works on what was read.
+  PackageJson root;
+  root.manifest_path = "package.json";
+  root.dependencies.push_back(DeclaredDependency{.name = std::string(1000, 'a'), .spec = "*"});
+  MatchLockfile(*lock, {&root}, diagnostics);
+  CHECK(root.dependencies[0].installed_version.has_value());
+
+  // Deeper than a deduped npm 6 tree ever nests: cut, and said.
+  diagnostics.clear();
+  lock = ParseLockfile(V1KeyBomb(70, 1, 1), "package-lock.json", diagnostics);
+  REQUIRE(lock);
+  CHECK(lock->packages.size() == 65);
+  CHECK_THAT(Messages(diagnostics), Catch::Contains("nests dependencies more than 64 levels"));
+}
+
+TEST_CASE("lockfile v1: a large real-shaped tree is read whole") {
+  std::string text = R"({"lockfileVersion": 1, "dependencies": {)";
+  for (int i = 0; i < 3000; ++i) {
+    const std::string entry = absl::StrCat(
+        R"("version": "1.2.3", "resolved": "https://registry.npmjs.org/p/-/p-1.2.3.tgz", )",
+        R"("integrity": "sha512-)", std::string(86, 'x'), "==\"");
+    absl::StrAppend(&text, i == 0 ? "" : ",", "\"package-name-", i, "\": {", entry,
+                    R"(, "dependencies": {"nested-dependency": {)", entry,
+                    R"(, "dependencies": {"deeper-dependency": {)", entry, "}}}}}");
+  }
+  text += "}}";
+  std::vector<ProjectDiagnostic> diagnostics;
+  std::optional<Lockfile> lock = ParseLockfile(text, "package-lock.json", diagnostics);
+  REQUIRE(lock);
+  CHECK(lock->packages.size() == 9000);
+  CHECK(diagnostics.empty());
+}
+
+TEST_CASE("workspace patterns: globstars match in polynomial time (was exponential)") {
+  using internal::MatchWorkspacePattern;
+  const std::string path = Repeat("a/", 40) + "b";
+  // Recursing on each "**" tried every split of 41 segments among 40 globstars: ~1e23 paths.
+  CHECK_FALSE(MatchWorkspacePattern(path, Repeat("**/", 40) + "x"));
+  CHECK(MatchWorkspacePattern(path, Repeat("**/", 40) + "b"));
+  CHECK_FALSE(MatchWorkspacePattern(path, Repeat("**/a/", 20) + "x"));
+  CHECK(MatchWorkspacePattern(path, Repeat("**/a/", 20) + "**/b"));
+  CHECK_FALSE(MatchWorkspacePattern(path, Repeat("**/a/", 42) + "**"));
+  // Globstar still matches no dot-named segment, however many there are.
+  CHECK_FALSE(MatchWorkspacePattern("a/.b/c", "**/c"));
+  CHECK_FALSE(MatchWorkspacePattern("a/.b/c", "**/**/**/c"));
+  CHECK(MatchWorkspacePattern("a/.b/c", "**/.b/**/c"));
+  CHECK(MatchWorkspacePattern("a/.b/c", "a/.b/**"));
+  CHECK(MatchWorkspacePattern("a", "a/**/**"));
+  CHECK(MatchWorkspacePattern("x/a/b", "**/{a,c}/**/b"));
+
+  // The same patterns as negations, matched against every pattern before any walk.
+  TempDir dir;
+  Write(dir, "package.json", "{}");
+  std::vector<ProjectDiagnostic> diagnostics;
+  CHECK(internal::ExpandWorkspaces(dir.path(), {"!" + Repeat("**/", 40) + "x", path}, diagnostics)
+            .empty());
+  CHECK(diagnostics.empty());
+}
+
+TEST_CASE("workspace walk: consecutive globstars walk each directory once") {
+  TempDir dir;
+  const std::string deep = Repeat("d/", 10) + "x";
+  Write(dir, "package.json", "{}");
+  Write(dir, deep + "/package.json", R"({"name": "x"})");
+  std::vector<ProjectDiagnostic> diagnostics;
+  // 30 globstars over 11 directories: C(41, 11) ways to reach the last, where each counted
+  // toward the 20,000 visits.
+  const std::vector<std::string> members =
+      internal::ExpandWorkspaces(dir.path(), {Repeat("**/", 30) + "x"}, diagnostics);
+  CHECK(members == std::vector<std::string>{deep});
+  CHECK(Messages(diagnostics).empty());
+}
+
+// A checkout whose one workspace member is "pkg".
+void WritePkg(const TempDir& dir) {
+  Write(dir, "package.json", "{}");
+  Write(dir, "pkg/package.json", R"({"name": "pkg"})");
+}
+
+TEST_CASE("workspace patterns: a thousand read (40000 were matched pairwise)") {
+  TempDir dir;
+  WritePkg(dir);
+  // Negations between the patterns: each pattern matched against every negation before it,
+  // 200 million matches.
+  std::vector<std::string> many = {"pkg"};
+  for (int i = 0; i < 20'000; ++i) {
+    many.push_back(absl::StrCat("!n", i, "/*"));
+    many.push_back(absl::StrCat("p", i));
+  }
+  std::vector<ProjectDiagnostic> diagnostics;
+  CHECK(internal::ExpandWorkspaces(dir.path(), many, diagnostics) ==
+        std::vector<std::string>{"pkg"});
+  CHECK(Messages(diagnostics) ==
+        "package.json: more than 1000 workspace patterns: the rest skipped");
+}
+
+TEST_CASE("workspace patterns: one longer than 1024 bytes is skipped (brace bomb)") {
+  TempDir dir;
+  WritePkg(dir);
+  // 60,000 brace groups (360 KB): a level of recursion each, each level a copy of the pattern.
+  std::vector<ProjectDiagnostic> diagnostics;
+  CHECK(internal::ExpandWorkspaces(dir.path(), {Repeat("{a,b}/", 60'000), "pkg"}, diagnostics) ==
+        std::vector<std::string>{"pkg"});
+  CHECK(Messages(diagnostics) ==
+        "package.json: 1 workspace patterns longer than 1024 bytes: skipped");
+}
+
+TEST_CASE("workspace patterns: matching stops at its step budget") {
+  TempDir dir;
+  WritePkg(dir);
+  // Few enough and short enough, yet each pattern against the one negation's 256 expansions
+  // takes ~30 million steps (it fails only at the "c" in the middle), 999 times.
+  const std::string negation =
+      "!**/" + Repeat("a/", 230) + Repeat("{a,a}/", 8) + "c/" + Repeat("a/", 230) + "**";
+  std::vector<std::string> costly = {negation};
+  for (int i = 0; i < 999; ++i) costly.push_back(Repeat("a/", 499) + "a");
+  REQUIRE(negation.size() <= 1024);
+  REQUIRE(costly[1].size() <= 1024);
+  std::vector<ProjectDiagnostic> diagnostics;
+  CHECK(internal::ExpandWorkspaces(dir.path(), costly, diagnostics).empty());
+  CHECK(Messages(diagnostics) ==
+        "package.json: workspace patterns take more than 100000000 steps to match: the rest "
+        "skipped");
+}
+
+// {"dependencies": {"k0": "1", ...}} with `keys` keys.
+std::string ManyKeys(int keys) {
+  std::string text = R"({"name": "app", "dependencies": {)";
+  for (int i = 0; i < keys; ++i) absl::StrAppend(&text, i == 0 ? "" : ",", "\"k", i, "\":\"1\"");
+  return text + "}}";
+}
+
+TEST_CASE("package.json: an object of 300000 keys is refused at once (was 134 s)") {
+  std::vector<ProjectDiagnostic> diagnostics;
+  const std::string hostile = ManyKeys(300'000);
+  REQUIRE(hostile.size() <= kMaxManifestBytes);
+  PackageJson refused = ParsePackageJson(hostile, "", diagnostics);
+  CHECK_FALSE(refused.parsed);
+  CHECK_THAT(Messages(diagnostics), Catch::Contains("package.json: has an object with too many "
+                                                    "keys: reading it takes more than"));
+  // A large real manifest is unaffected.
+  diagnostics.clear();
+  PackageJson large = ParsePackageJson(ManyKeys(4000), "", diagnostics);
+  CHECK(large.parsed);
+  CHECK(large.dependencies.size() == 4000);
+  CHECK(diagnostics.empty());
+  // The lockfile's DOM is a std::map: no such bound there.
+  std::string lock = R"({"lockfileVersion": 3, "packages": {)";
+  for (int i = 0; i < 20'000; ++i) {
+    absl::StrAppend(&lock, i == 0 ? "" : ",", "\"node_modules/k", i, "\":{\"version\":\"1.0.0\"}");
+  }
+  lock += "}}";
+  std::optional<Lockfile> read = ParseLockfile(lock, "package-lock.json", diagnostics);
+  REQUIRE(read);
+  CHECK(read->packages.size() == 20'000);
+  CHECK(diagnostics.empty());
+}
+
+TEST_CASE("package.json: workspace members share one bound on key comparisons") {
+  // Each member near the bound of one manifest: 2,000 of them would take minutes. A repeated
+  // key is counted as a new one (ordered_json may scan as far for it), which keeps this quick.
+  std::string member = R"({"x": {"a": 1)";
+  for (int i = 1; i < 7999; ++i) member += R"(, "a": 1)";
+  member += "}}";
+  TempDir dir;
+  Write(dir, "package.json", R"({"workspaces": ["m/*"]})");
+  for (int i = 0; i < 5; ++i) Write(dir, absl::StrCat("m/", i, "/package.json"), member);
+  absl::StatusOr<Project> project = ReadProject(dir.path());
+  REQUIRE(project.ok());
+  CHECK(project->workspaces.size() == 3);
+  for (const PackageJson& m : project->workspaces) CHECK(m.parsed);
+  CHECK(Messages(project->diagnostics) ==
+        "package.json: workspace manifests take more than 64000000 key comparisons to read: the "
+        "rest skipped");
 }
 
 }  // namespace
