@@ -222,8 +222,10 @@ PublishTime ParsePublishTime(absl::string_view text) {
       (hour == 24 && (minute || second || fraction))) {
     return invalid;
   }
+  // February 30th is invalid (V8 rolls it over: the safe side is not to); 24:00 is the next
+  // day's midnight, as V8 reads it.
+  if (absl::CivilDay(year, month, day).day() != day) return invalid;
   civil = absl::CivilSecond(year, month, day, hour, minute, second);
-  if (civil.day() != day) return invalid;  // February 30th
   const absl::Time time = absl::FromCivil(civil, absl::UTCTimeZone()) -
                           absl::Minutes(offset_minutes) +
                           absl::Milliseconds(static_cast<int64_t>(fraction * 1000));
@@ -263,6 +265,7 @@ absl::StatusOr<Packument> ParsePackument(absl::string_view json) {
 
   Packument packument;
   std::map<std::string, PublishTime> times;
+  size_t engine_bytes = 0;
   for (auto field : root) {
     std::string_view key;
     if (auto error = field.unescaped_key().get(key)) return Malformed("key", error);
@@ -283,7 +286,9 @@ absl::StatusOr<Packument> ParsePackument(absl::string_view json) {
         if (auto error = tag.value().get(tag_value)) return Malformed("dist-tags", error);
         if (!tag_value.get_string().get(version) && version.size() <= kMaxPackumentVersionKey &&
             name.size() <= kMaxPackumentVersionKey &&
-            (packument.dist_tags.size() < kMaxDistTags || packument.dist_tags.count(name))) {
+            // `latest` is kept whatever came before it: without it the plan's cap would move.
+            (packument.dist_tags.size() < kMaxDistTags || packument.dist_tags.count(name) ||
+             name == "latest")) {
           packument.dist_tags[name] = std::string(version);
         } else {
           packument.dist_tags.erase(name);
@@ -324,6 +329,11 @@ absl::StatusOr<Packument> ParsePackument(absl::string_view json) {
           continue;
         }
         if (auto status = ReadVersion(version_value, version); !status.ok()) return status;
+        engine_bytes += version.node.range.size() + version.npm.range.size();
+        if (engine_bytes > kMaxEngineBytes) {
+          return absl::ResourceExhaustedError(absl::StrCat(
+              "the packument's engines ranges add up to more than ", kMaxEngineBytes, " bytes"));
+        }
       }
     } else if (key == "time") {
       times.clear();

@@ -91,9 +91,12 @@ inline constexpr size_t kMaxDistTags = 1000;
 // An engines range longer than this is taken as unsatisfiable (npm would test it; no real
 // package's is more than a few dozen characters).
 inline constexpr size_t kMaxEngineRange = 1024;
+// All of a packument's engines ranges together: typescript's 3,000 versions hold 30 KB. Past
+// this the packument is refused (ResourceExhausted): testing them would cost seconds a version.
+inline constexpr size_t kMaxEngineBytes = 1 << 20;
 
 // Parses a full (or abbreviated) packument. InvalidArgument when it is not a JSON object or its
-// `versions` is not an object; ResourceExhausted past kMaxPackumentVersions.
+// `versions` is not an object; ResourceExhausted past kMaxPackumentVersions or kMaxEngineBytes.
 absl::StatusOr<Packument> ParsePackument(absl::string_view json);
 
 // Date.parse() for the ISO 8601 forms registries write ("2020-01-02T03:04:05.678Z", with or

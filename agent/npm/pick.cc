@@ -34,8 +34,11 @@ absl::Status NoMatch(const Packument& packument, absl::string_view wanted,
 }  // namespace
 
 bool EngineOk(const PackumentVersion& version, const PickOptions& options) {
-  return EngineSatisfied(version.node, options.node_version, options.ranges) &&
-         EngineSatisfied(version.npm, options.npm_version, options.ranges);
+  auto compute = [&] {
+    return EngineSatisfied(version.node, options.node_version, options.ranges) &&
+           EngineSatisfied(version.npm, options.npm_version, options.ranges);
+  };
+  return options.ranges != nullptr ? options.ranges->Remember(&version, compute) : compute();
 }
 
 bool PublishedBefore(const Packument& packument, const PackumentVersion& version,

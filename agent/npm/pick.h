@@ -31,7 +31,8 @@ struct PickOptions {
   std::optional<absl::Time> before;
   std::string node_version;  // process.version, "v24.11.1"; empty: engines.node not checked
   std::string npm_version;   // "11.6.2"; empty: engines.npm not checked
-  // Borrowed; parses each engines range once across calls. Null: parsed on every test.
+  // Borrowed; parses each engines range once, and tests each version's engines once, across
+  // calls (so node_version and npm_version must not change while it is set). Null: each time.
   RangeCache* ranges = nullptr;
 };
 

@@ -27,6 +27,8 @@ using ovvoc::v1::UpdateType;
 using google::protobuf::util::TimeUtil;
 
 constexpr Options kLoose{.loose = true};
+constexpr absl::string_view kUndecided =
+    "the plan's time for deciding ran out (a project or registry asking for too much work)";
 
 ovvoc::v1::PlanCandidate Candidate(std::string version, std::string reason) {
   ovvoc::v1::PlanCandidate candidate;
@@ -89,12 +91,13 @@ class Planner {
       npmrc_cooldown_days_ = *project.npmrc.min_release_age_days;
       npm_.before = options.now - absl::Hours(24) * npmrc_cooldown_days_;
     }
-    if (!project.root.overrides_json.empty()) {
-      overrides_ = nlohmann::json::parse(project.root.overrides_json, nullptr, false);
-    }
+    ReadOverrides();
   }
 
-  // Fills `dependency` (name, spec, kind and manifest already set).
+  bool OutOfTime() const { return absl::Now() >= options_.work_deadline; }
+
+  // Fills `dependency` (name, spec, kind and manifest already set); leaves the decision
+  // unset when the time ran out.
   void Decide(const DeclaredDependency& declared, const PackageJson& manifest,
               const PackumentSource::Fetched* fetched, PlannedDependency& out,
               const PolicyEntry*& entry_out);
@@ -114,6 +117,7 @@ class Planner {
   // The root package.json's `overrides` of a package, as npm applies them to a dependency's
   // edge: the spec npm resolves instead of the declared one. Empty when none applies.
   std::string OverrideOf(const std::string& package) const;
+  void ReadOverrides();
 
   // The policy sees a dependency by both of its names: an alias ("x": "npm:evil@1") must not
   // escape a rule written for the package it installs.
@@ -123,7 +127,7 @@ class Planner {
   RangeCache ranges_;
   PickOptions npm_;
   double npmrc_cooldown_days_ = 0;
-  nlohmann::json overrides_;
+  std::map<std::string, std::string> overrides_;  // package -> the spec npm resolves instead
 };
 
 std::optional<std::string> Planner::Ignored(const PolicyEntry& entry,
@@ -134,12 +138,17 @@ std::optional<std::string> Planner::Ignored(const PolicyEntry& entry,
   return IgnoreReason(entry, declared.classified.name, version, type, &ranges_);
 }
 
-std::string Planner::OverrideOf(const std::string& package) const {
-  if (!overrides_.is_object()) return "";
-  for (const auto& [key, value] : overrides_.items()) {
+void Planner::ReadOverrides() {
+  if (project_.root.overrides_json.empty()) return;
+  const nlohmann::json overrides =
+      nlohmann::json::parse(project_.root.overrides_json, nullptr, false);
+  if (!overrides.is_object()) return;
+  std::map<std::string, const std::string*> root_specs;  // for "$name" references
+  for (const DeclaredDependency& d : project_.root.dependencies) root_specs[d.name] = &d.spec;
+  for (const auto& [key, value] : overrides.items()) {
     // "name", or "name@selector" (npm applies it when the version matches; taken as applying).
-    const size_t at = key.find('@', 1);
-    if (key.substr(0, at) != package) continue;
+    const std::string package = key.substr(0, key.find('@', 1));
+    if (overrides_.count(package)) continue;  // the first key that names it
     const nlohmann::json* spec = &value;
     if (value.is_object()) {
       auto self = value.find(".");
@@ -149,14 +158,16 @@ std::string Planner::OverrideOf(const std::string& package) const {
     if (!spec->is_string()) continue;
     std::string text = spec->get<std::string>();
     if (absl::StartsWith(text, "$")) {  // a reference to the root's own dependency
-      text.clear();
-      for (const DeclaredDependency& d : project_.root.dependencies) {
-        if (d.name == spec->get<std::string>().substr(1)) text = d.spec;
-      }
+      auto it = root_specs.find(text.substr(1));
+      text = it == root_specs.end() ? "" : *it->second;
     }
-    return text;
+    overrides_[package] = std::move(text);
   }
-  return "";
+}
+
+std::string Planner::OverrideOf(const std::string& package) const {
+  auto it = overrides_.find(package);
+  return it == overrides_.end() ? "" : it->second;
 }
 
 void Planner::Decide(const DeclaredDependency& declared, const PackageJson& manifest,
@@ -180,7 +191,7 @@ void Planner::Decide(const DeclaredDependency& declared, const PackageJson& mani
     out.set_decision(ovvoc::v1::PLAN_DECISION_ERROR);
     out.set_reason(absl::IsNotFound(status)
                        ? absl::StrCat("not found on ", fetched ? fetched->registry : "the registry")
-                       : absl::StrCat("registry metadata: ", status.message()));
+                       : InertLine(absl::StrCat("registry metadata: ", status.message()), 500));
     return;
   }
   if (fetched) out.set_registry(fetched->registry);
@@ -345,7 +356,9 @@ void Planner::Choose(const DeclaredDependency& declared, const PolicyEntry& entr
 
   const Newer* target = nullptr;
   size_t listed = 0, unlisted = 0;
+  size_t tried = 0;
   for (const Newer& candidate : newer) {
+    if (++tried % 64 == 0 && OutOfTime()) return;  // the caller says so
     std::string refusal = Refusal(declared, entry, packument, *candidate.entry, candidate.version,
                                   base, latest, strategy);
     if (refusal.empty()) {
@@ -401,7 +414,7 @@ void Planner::Choose(const DeclaredDependency& declared, const PolicyEntry& entr
   }
   out.set_decision(ovvoc::v1::PLAN_DECISION_UPDATE);
   out.set_target(version);
-  out.set_new_spec(new_spec);
+  out.set_new_spec(InertLine(new_spec, 1100));
   out.set_update_type(StepType(base->ToString(), target->version.ToString()));
   if (target->entry->published.kind == PublishTime::Kind::kValid) {
     *out.mutable_target_published() = ToProto(target->entry->published.time);
@@ -478,8 +491,10 @@ ovvoc::v1::Plan MakePlan(const Project& project, const Policy& policy, Packument
 
   Planner planner(project, policy, options);
   std::vector<const PolicyEntry*> entries;
+  size_t declarations = 0, undecided = 0;
   for (const PackageJson* manifest : manifests) {
     for (const DeclaredDependency& declared : manifest->dependencies) {
+      if (declarations++ >= kMaxPlannedDeclarations) continue;  // not even a row: said below
       PlannedDependency& out = *plan.add_dependencies();
       out.set_name(InertLine(declared.name, 214));
       out.set_package(InertLine(declared.classified.name, 214));
@@ -492,9 +507,27 @@ ovvoc::v1::Plan MakePlan(const Project& project, const Policy& policy, Packument
               ? &fetched[it->second]
               : nullptr;
       const PolicyEntry* entry = nullptr;
-      planner.Decide(declared, *manifest, packument, out, entry);
+      if (!planner.OutOfTime()) planner.Decide(declared, *manifest, packument, out, entry);
+      if (planner.OutOfTime() && out.decision() == ovvoc::v1::PLAN_DECISION_UNSPECIFIED) {
+        out.set_decision(ovvoc::v1::PLAN_DECISION_ERROR);
+        out.set_reason(std::string(kUndecided));
+        ++undecided;
+      }
       entries.push_back(entry);
     }
+  }
+  if (declarations > kMaxPlannedDeclarations) {
+    auto* problem = plan.add_problems();
+    problem->set_subject("package.json");
+    problem->set_message(absl::StrCat("the project declares ", declarations,
+                                      " dependencies: the ", declarations - kMaxPlannedDeclarations,
+                                      " past the first ", kMaxPlannedDeclarations,
+                                      " were not planned"));
+  }
+  if (undecided > 0) {
+    auto* problem = plan.add_problems();
+    problem->set_subject("plan");
+    problem->set_message(absl::StrCat(undecided, " dependencies not decided: ", kUndecided));
   }
 
   // Proposals: one per group (per policy entry), one per ungrouped package; groups first, then

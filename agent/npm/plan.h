@@ -59,7 +59,18 @@ struct PlanOptions {
   // Empty: that engine is not checked.
   std::string node_version;
   std::string npm_version;
+  // Deciding stops here (by the real clock): the dependencies not yet decided are an error line
+  // each. A checkout and a registry together can ask for declarations x versions x rules.
+  absl::Time work_deadline = absl::InfiniteFuture();
 };
+
+// How long deciding may take when the caller sets no tighter deadline: a 150-dependency plan
+// decides in milliseconds.
+inline constexpr absl::Duration kPlanWorkBudget = absl::Minutes(2);
+
+// At most this many declarations are decided in one plan (a monorepo's members together); the
+// rest are one problem line.
+inline constexpr size_t kMaxPlannedDeclarations = 20000;
 
 // A spec longer than this is skipped: real ranges are a few dozen characters.
 inline constexpr size_t kMaxPlannedSpec = 1024;

@@ -4,7 +4,7 @@
 // range again, and a range may be a thousand characters long.
 //
 // Bounded: past kMaxEntries distinct ranges it parses each one on every call, as before. Not
-// thread-safe: one per planner.
+// thread-safe: one per planner, whose engines versions and packuments stay the same.
 #ifndef OVVOC_AGENT_NPM_RANGE_CACHE_H_
 #define OVVOC_AGENT_NPM_RANGE_CACHE_H_
 
@@ -26,8 +26,21 @@ class RangeCache {
 
   size_t size() const { return ranges_.size(); }
 
+  // A verdict remembered by what it is about (a packument version, for its engines): each
+  // version's engines are tested once however often a plan asks. Past kMaxVerdicts, `compute`
+  // runs every time. `key` must outlive the cache.
+  static constexpr size_t kMaxVerdicts = 4'000'000;
+  template <typename Compute>
+  bool Remember(const void* key, Compute compute) {
+    if (auto it = verdicts_.find(key); it != verdicts_.end()) return it->second;
+    const bool verdict = compute();
+    if (verdicts_.size() < kMaxVerdicts) verdicts_.emplace(key, verdict);
+    return verdict;
+  }
+
  private:
   absl::flat_hash_map<std::string, absl::StatusOr<Range>> ranges_;
+  absl::flat_hash_map<const void*, bool> verdicts_;
 };
 
 // The cache when there is one, else a parse per call.

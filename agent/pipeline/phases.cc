@@ -133,6 +133,8 @@ class PlanPhase final : public Phase {
     inputs.now = job.Now();
     if (!settings_.node_version.empty()) inputs.node_version = "v" + settings_.node_version;
     inputs.npm_version = settings_.npm_version;
+    // The job's own time, on its clock, as a span of real time.
+    inputs.time_left = std::max(absl::ZeroDuration(), job.deadline() - job.Now());
     job.SetProgress("plan", "reading registry metadata");
     OVVOC_ASSIGN_OR_RETURN(ovvoc::v1::Plan plan, PlanCheckout(job.repo_dir(), source, inputs));
     int updates = 0;

@@ -123,6 +123,8 @@ absl::StatusOr<ovvoc::v1::Plan> PlanCheckout(const std::string& root, npm::Packu
   options.now = inputs.now;
   options.node_version = inputs.node_version;
   options.npm_version = inputs.npm_version;
+  options.work_deadline =
+      start + std::min(inputs.time_left, kPlanFetchBudget + npm::kPlanWorkBudget);
   ovvoc::v1::Plan plan = npm::MakePlan(project, policy, source, options);
   *plan.mutable_duration() = ToProto(absl::Now() - start);
   return plan;

@@ -73,6 +73,9 @@ struct PlanInputs {
   absl::Time now;
   std::string node_version;  // the job image's: "v24.11.1"; empty: engines.node unchecked
   std::string npm_version;
+  // How long the plan may take in all, by the real clock (reading metadata, then deciding:
+  // npm::kPlanWorkBudget past the fetch budget at most).
+  absl::Duration time_left = kPlanFetchBudget + npm::kPlanWorkBudget;
 };
 
 // Reads the project and policy at `root` and plans it. Errors: the root package.json cannot be

@@ -9,6 +9,7 @@
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_replace.h"
+#include "agent/pipeline/excerpt.h"
 #include "agent/workspace/beneath.h"
 #include "common/status_macros.h"
 #include "common/time_util.h"
@@ -104,7 +105,9 @@ class CommandPhase : public Phase {
     OVVOC_ASSIGN_OR_RETURN(sandbox::ExecResult r, session_->Run(job, name_, argv, network_));
     outcome->set_exit_code(r.exit_code);
     outcome->set_termination(r.termination);
-    outcome->set_log_excerpt(Scrub(r.output, job, *session_));
+    // Scrubbed whole, then cut: a secret split by a cut would be missed.
+    const std::string excerpt = CommandExcerpt(Scrub(r.output, job, *session_));
+    outcome->set_log_excerpt(excerpt);
     *outcome->mutable_duration() = ToProto(r.duration);
     ovvoc::v1::ResourceUsage* usage = job.result().mutable_resources();
     usage->set_peak_memory_bytes(std::max(usage->peak_memory_bytes(), r.peak_memory_bytes));
@@ -116,7 +119,7 @@ class CommandPhase : public Phase {
     }
     ovvoc::v1::FailureReport* failure = job.result().mutable_failure();
     failure->set_termination(r.termination);
-    failure->set_log_excerpt(Scrub(r.output, job, *session_));
+    failure->set_log_excerpt(excerpt);
     std::string reason = Reason(outcome->command(), r, session_->limits());
     if (const std::vector<std::string>& problems = session_->gateway_problems(); !problems.empty()) {
       constexpr size_t kShown = 3;

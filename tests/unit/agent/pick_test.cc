@@ -107,6 +107,7 @@ TEST_CASE("publish times are read as Date.parse reads ISO 8601", "[pick]") {
   CHECK(At("2020-01-02T03:04Z") == absl::FromUnixSeconds(1577934240));
   CHECK(At("2020-01-02") == absl::FromUnixSeconds(1577923200));
   CHECK(At("2020-01-02T05:04:05+02:00") == absl::FromUnixSeconds(1577934245));
+  CHECK(At("2020-01-01T24:00:00Z") == absl::FromUnixSeconds(1577923200));  // V8: next midnight
   for (const char* bad : {"", "2020", "2020-13-01", "2020-02-30", "2020-01-02T25:00Z",
                           "2020-01-02 03:04:05Z", "2020-01-02T03:04:05.Z", "yesterday",
                           "2020-01-02T03:04:05Zjunk",
@@ -137,6 +138,24 @@ TEST_CASE("a packument's strings are bounded where no real one comes near", "[pi
   CHECK(p.Find("1.1.0")->node.kind == EngineRequirement::Kind::kRange);
   CHECK(p.ApproximateBytes() > 2 * sizeof(PackumentVersion));
   CHECK(p.ApproximateBytes() < 200'000);
+
+  // `latest` is kept after any number of other tags: the plan's cap rests on it.
+  std::string many;
+  for (size_t i = 0; i < kMaxDistTags + 5; ++i) absl::StrAppend(&many, "\"t", i, "\":\"1.0.0\",");
+  const Packument tagged = Parse(absl::StrCat(R"({"dist-tags": {)", many,
+                                              R"("latest": "1.0.0"}, "versions": {"1.0.0": {}}})"));
+  REQUIRE(tagged.Tagged("latest") != nullptr);
+  CHECK(tagged.Tagged("latest")->version == "1.0.0");
+
+  // Engines ranges of a megabyte in all: refused, not tested version by version.
+  std::string versions;
+  const std::string range(kMaxEngineRange, '1');
+  for (size_t i = 0; i <= kMaxEngineBytes / kMaxEngineRange; ++i) {
+    absl::StrAppend(&versions, i ? "," : "", "\"1.0.", i, R"(": {"engines": {"node": ")", range,
+                    "\"}}");
+  }
+  absl::StatusOr<Packument> heavy = ParsePackument(absl::StrCat(R"({"versions": {)", versions, "}}"));
+  CHECK(absl::IsResourceExhausted(heavy.status()));
 }
 
 const char* const kDep = R"({

@@ -499,5 +499,70 @@ TEST_CASE("thousands of versions refused one by one parse each range once", "[pl
   CHECK(cache.size() == 3);  // the options are part of the key
 }
 
+// The second red team's findings (issue 10).
+
+TEST_CASE("aliases of one package past the declarations bound are not planned", "[plan]") {
+  MemorySource source;
+  source.json["foo"] = MakePackument("foo", "1.0.0", {{"1.0.0", 400}});
+  // Three workspace members of 7,000 each (one manifest holds at most ~8,000: project.h).
+  std::string dependencies;
+  for (int i = 0; i < 7000; ++i) {
+    absl::StrAppend(&dependencies, i ? "," : "", "\"d", i, "\":\"npm:foo@^1.0.0\"");
+  }
+  Project project = MakeProject(R"({"name": "root"})");
+  for (const char* dir : {"a", "b", "c"}) {
+    project.workspaces.push_back(ParsePackageJson(
+        absl::StrCat(R"({"dependencies": {)", dependencies, "}}"), dir, project.diagnostics));
+    REQUIRE(project.workspaces.back().dependencies.size() == 7000);
+  }
+  const Plan plan = MakeTestPlan(project, source);
+  CHECK(plan.dependencies_size() == static_cast<int>(kMaxPlannedDeclarations));
+  CHECK(source.asked.size() == 1);
+  bool said = false;
+  for (const auto& problem : plan.problems()) {
+    said = said ||
+           absl::StrContains(problem.message(), "the 1000 past the first 20000 were not planned");
+  }
+  CHECK(said);
+}
+
+TEST_CASE("when deciding runs out of time the rest are error lines, not a hang", "[plan]") {
+  MemorySource source;
+  source.json["a"] = MakePackument("a", "2.0.0", {{"1.0.0", 400}, {"2.0.0", 100}});
+  const Project project = MakeProject(R"({"dependencies": {"a": "^1.0.0", "b": "npm:a@^1.0.0"}})",
+                                      Lock({{"a", "1.0.0"}, {"b", "1.0.0"}}));
+  Policy policy = DefaultPolicy();
+  const Plan plan = MakePlan(project, policy, source,
+                             PlanOptions{.now = kNow, .node_version = "v24.1.0",
+                                         .work_deadline = absl::Now() - absl::Seconds(1)});
+  for (const PlannedDependency& d : plan.dependencies()) {
+    CHECK(d.decision() == ovvoc::v1::PLAN_DECISION_ERROR);
+    CHECK_THAT(d.reason(), Catch::StartsWith("the plan's time for deciding ran out"));
+  }
+  CHECK(plan.proposals_size() == 0);
+  REQUIRE(plan.problems_size() == 1);
+  CHECK_THAT(plan.problems(0).message(), Catch::StartsWith("2 dependencies not decided"));
+}
+
+TEST_CASE("a rewritten range keeps no raw control characters", "[plan]") {
+  MemorySource source;
+  source.json["a"] = MakePackument("a", "9.0.0", {{"1.0.0", 400}, {"9.0.0", 100}});
+  const Plan plan = MakeTestPlan(
+      MakeProject("{\"dependencies\": {\"a\": \">=1.0.0 <1.5.0\\r\\n\"}}", Lock({{"a", "1.0.0"}})),
+      source);
+  const PlannedDependency& a = Row(plan, "a");
+  REQUIRE(a.decision() == ovvoc::v1::PLAN_DECISION_UPDATE);
+  CHECK(a.new_spec().find('\r') == std::string::npos);
+  CHECK(a.new_spec().find('\n') == std::string::npos);
+}
+
+TEST_CASE("each version's engines are tested once however often the plan asks", "[plan]") {
+  RangeCache cache;
+  int computed = 0;
+  const int key = 0;
+  for (int i = 0; i < 3; ++i) CHECK(cache.Remember(&key, [&] { return ++computed > 0; }));
+  CHECK(computed == 1);
+}
+
 }  // namespace
 }  // namespace ovvoc::agent::npm
