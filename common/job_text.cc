@@ -10,6 +10,8 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "absl/time/time.h"
+#include "common/time_util.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/string_view.h"
 #include "common/inert.h"
@@ -243,6 +245,17 @@ std::string HumanBytes(uint64_t bytes) {
     return absl::StrFormat("%.1f MiB", static_cast<double>(bytes) / (1 << 20));
   if (bytes >= (1u << 10)) return absl::StrCat(bytes >> 10, " KiB");
   return absl::StrCat(bytes, " B");
+}
+
+std::string DescribeMemory(const ovvoc::v1::ResourceUsage& usage) {
+  const std::string cpu =
+      absl::StrFormat("%.1fs CPU", absl::ToDoubleSeconds(FromProto(usage.cpu_time())));
+  if (usage.peak_working_set_bytes() == 0) {
+    return absl::StrCat(HumanBytes(usage.peak_memory_bytes()), " peak, ", cpu);
+  }
+  return absl::StrCat(HumanBytes(usage.peak_working_set_bytes()), " working set, ",
+                      HumanBytes(usage.peak_cache_bytes()), " page cache (cgroup peak ",
+                      HumanBytes(usage.peak_memory_bytes()), "), ", cpu);
 }
 
 std::string DescribeEgress(const ovvoc::v1::EgressUsage& usage) {

@@ -47,6 +47,11 @@ void BoundForStorage(ovvoc::v1::Progress& progress);
 // "2.4 MiB", "812 KiB", "96 B".
 std::string HumanBytes(uint64_t bytes);
 
+// "182.0 MiB working set, 301.5 MiB page cache (cgroup peak 483.5 MiB), 12.3s CPU": what the
+// job's processes held at most, the cache beside it, and the cgroup's own peak, which counts
+// both; results from before the working set was sampled show the peak alone.
+std::string DescribeMemory(const ovvoc::v1::ResourceUsage& usage);
+
 // "registry.npmjs.org:443: 14 connections, 3.1 MiB down, 22 KiB up" (", 1 failed").
 std::string DescribeEgress(const ovvoc::v1::EgressUsage& usage);
 

@@ -82,9 +82,7 @@ void PrintSummary(const ovvoc::v1::JobResult& r) {
   PrintCommand("build", r.build());
   PrintCommand("test", r.test());
   if (r.resources().peak_memory_bytes() > 0) {
-    std::printf("  memory   %.0f MiB peak, %.1fs CPU\n",
-                static_cast<double>(r.resources().peak_memory_bytes()) / (1 << 20),
-                absl::ToDoubleSeconds(FromProto(r.resources().cpu_time())));
+    std::printf("  memory   %s\n", DescribeMemory(r.resources()).c_str());
   }
   if (r.resources().disk_bytes() > 0) {
     std::printf("  disk     %s written\n", HumanBytes(r.resources().disk_bytes()).c_str());

@@ -111,6 +111,9 @@ class CommandPhase : public Phase {
     *outcome->mutable_duration() = ToProto(r.duration);
     ovvoc::v1::ResourceUsage* usage = job.result().mutable_resources();
     usage->set_peak_memory_bytes(std::max(usage->peak_memory_bytes(), r.peak_memory_bytes));
+    usage->set_peak_working_set_bytes(
+        std::max(usage->peak_working_set_bytes(), r.peak_working_set_bytes));
+    usage->set_peak_cache_bytes(std::max(usage->peak_cache_bytes(), r.peak_cache_bytes));
     *usage->mutable_cpu_time() = ToProto(FromProto(usage->cpu_time()) + r.cpu_time);
     if (r.termination == ovvoc::v1::TERMINATION_EXITED && r.exit_code == 0) {
       // The install ran every dependency's scripts, used or not by the project: whatever they

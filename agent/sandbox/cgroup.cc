@@ -128,6 +128,24 @@ ContainerCgroup::Counters ContainerCgroup::Read() const {
   return c;
 }
 
+ContainerCgroup::MemoryUse ParseMemoryStat(absl::string_view stat, bool v2) {
+  uint64_t anon = 0, shmem = 0, cache = 0;
+  for (absl::string_view line : absl::StrSplit(stat, '\n', absl::SkipEmpty())) {
+    std::pair<absl::string_view, absl::string_view> kv = absl::StrSplit(line, ' ');
+    uint64_t value = 0;
+    if (!absl::SimpleAtoi(kv.second, &value)) continue;
+    if (kv.first == (v2 ? "anon" : "total_rss")) anon = value;
+    if (kv.first == (v2 ? "shmem" : "total_shmem")) shmem = value;
+    if (kv.first == (v2 ? "file" : "total_cache")) cache = value;
+  }
+  return {anon + shmem, cache > shmem ? cache - shmem : 0};
+}
+
+ContainerCgroup::MemoryUse ContainerCgroup::ReadMemory() const {
+  absl::StatusOr<std::string> stat = files::ReadFile(memory_ + "/memory.stat");
+  return stat.ok() ? ParseMemoryStat(*stat, v2_) : MemoryUse{};
+}
+
 void ContainerCgroup::ResetPeakMemory() const {
   Write(memory_ + (v2_ ? "/memory.peak" : "/memory.max_usage_in_bytes"), "0");
 }

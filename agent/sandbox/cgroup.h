@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
 #include "absl/time/time.h"
 
 namespace ovvoc::agent::sandbox {
@@ -36,6 +37,15 @@ class ContainerCgroup {
   Counters Read() const;
   void ResetPeakMemory() const;
 
+  // Memory in use now (memory.stat): what the processes hold, apart from the page cache.
+  // The cgroup's own peak counts both, and cached file data (npm's cache, node_modules read by
+  // a build) fills a container to its limit without any process needing it.
+  struct MemoryUse {
+    uint64_t working_set = 0;  // anonymous memory and tmpfs: what the OOM killer weighs
+    uint64_t cache = 0;        // file data the kernel reclaims under pressure
+  };
+  MemoryUse ReadMemory() const;
+
  private:
   bool v2_ = false;
   std::string memory_;   // controller directories (all the same one on v2)
@@ -43,6 +53,10 @@ class ContainerCgroup {
   std::string cpu_;
   std::string freezer_;  // empty when there is none
 };
+
+// memory.stat's text as MemoryUse: on v1 the hierarchy's totals (total_rss, total_shmem,
+// total_cache, where cache includes shmem), on v2 anon, shmem and file (file includes shmem).
+ContainerCgroup::MemoryUse ParseMemoryStat(absl::string_view stat, bool v2);
 
 }  // namespace ovvoc::agent::sandbox
 

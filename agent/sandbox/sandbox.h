@@ -84,7 +84,11 @@ struct ExecResult {
   // the container is lost, `exit_code` is -1 and `output` is what was read until then.
   bool container_lost = false;
   absl::Duration duration;
-  uint64_t peak_memory_bytes = 0;
+  uint64_t peak_memory_bytes = 0;  // the cgroup's peak: page cache included
+  // Sampled while the command ran (ContainerCgroup::MemoryUse): the most its processes held,
+  // and the most page cache beside it. A peak shorter than the sampling interval may be missed.
+  uint64_t peak_working_set_bytes = 0;
+  uint64_t peak_cache_bytes = 0;
   absl::Duration cpu_time;
 };
 

@@ -106,9 +106,7 @@ void PrintResult(const ovvoc::v1::JobResult& r) {
     }
   }
   if (r.resources().peak_memory_bytes() > 0) {
-    std::printf("  resources     %.0f MiB peak memory, %s CPU\n",
-                static_cast<double>(r.resources().peak_memory_bytes()) / (1 << 20),
-                Seconds(r.resources().cpu_time()).c_str());
+    std::printf("  resources     %s\n", DescribeMemory(r.resources()).c_str());
   }
   if (r.resources().disk_bytes() > 0) {
     std::printf("  disk          %s written\n", HumanBytes(r.resources().disk_bytes()).c_str());

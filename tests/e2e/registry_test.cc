@@ -109,6 +109,14 @@ void CheckTestedWithDepFrom(const Job& job, const Verdaccio& registry) {
   const nlohmann::json& egress = job.result["egress"][0];
   CHECK(absl::StrCat(egress.value("host", ""), ":", egress.value("port", 0)) ==
         registry.host_port());
+  // Memory: what the processes held, sampled, within the cgroup's peak, which counts the cache
+  // too (uint64 fields are strings in proto JSON).
+  const nlohmann::json& resources = job.result["resources"];
+  const uint64_t peak = std::stoull(resources.value("peak_memory_bytes", "0"));
+  const uint64_t working_set = std::stoull(resources.value("peak_working_set_bytes", "0"));
+  CHECK(working_set > (8u << 20));  // node alone holds more
+  CHECK(working_set <= peak);
+  CHECK(resources.contains("peak_cache_bytes"));
 }
 
 // The job failed while its lockfile was resolved, and its failure says `why`.

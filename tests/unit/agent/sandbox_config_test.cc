@@ -2,6 +2,7 @@
 #include <algorithm>
 #include <catch2/catch.hpp>
 
+#include "agent/sandbox/cgroup.h"
 #include "agent/sandbox/classify.h"
 #include "agent/sandbox/docker/docker_backend.h"
 #include "agent/sandbox/hardening.h"
@@ -150,6 +151,11 @@ TEST_CASE("node's heap is sized to the container, not to a small device") {
   const std::vector<std::string> env = BaseEnvironment(limits);
   CHECK(std::count(env.begin(), env.end(),
                    "NODE_OPTIONS=--max-old-space-size=192 --max-semi-space-size=8") == 1);
+  // What a CI runner gives a project's scripts (issue 11).
+  for (const char* var : {"CI=true", "TZ=UTC", "LANG=C.UTF-8", "HOME=/home/ovvoc"}) {
+    INFO(var);
+    CHECK(std::count(env.begin(), env.end(), var) == 1);
+  }
 }
 
 TEST_CASE("a job can tighten the agent's limits, never loosen them") {
@@ -196,6 +202,25 @@ TEST_CASE("how a phase ended: the most telling cause wins") {
   fine.exit_code = 0;
   fine.after.pids_max_hits = 1;
   CHECK(Classify(fine) == ovvoc::v1::TERMINATION_EXITED);
+}
+
+TEST_CASE("memory in use is the processes' apart from the page cache, on v1 and v2") {
+  // cgroup v1: the hierarchy's totals; cache includes the tmpfs pages (shmem).
+  const ContainerCgroup::MemoryUse v1 = ParseMemoryStat(
+      "cache 1\nrss 2\nshmem 3\ntotal_cache 400000000\ntotal_rss 150000000\n"
+      "total_rss_huge 2097152\ntotal_shmem 20000000\ntotal_inactive_file 90000000\n",
+      /*v2=*/false);
+  CHECK(v1.working_set == 170000000);
+  CHECK(v1.cache == 380000000);
+  // cgroup v2: anon, shmem, file (file includes shmem).
+  const ContainerCgroup::MemoryUse v2 =
+      ParseMemoryStat("anon 100\nfile 500\nkernel_stack 9\nshmem 50\nfile_mapped 7\n", true);
+  CHECK(v2.working_set == 150);
+  CHECK(v2.cache == 450);
+  // What cannot be read counts as nothing, never as garbage.
+  const ContainerCgroup::MemoryUse junk = ParseMemoryStat("total_rss x\nnonsense\n\n", false);
+  CHECK(junk.working_set == 0);
+  CHECK(junk.cache == 0);
 }
 
 }  // namespace

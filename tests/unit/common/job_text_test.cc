@@ -318,5 +318,17 @@ TEST_CASE("heartbeat progress is bounded and inert") {
   CHECK(progress.percent() == 40);
 }
 
+TEST_CASE("memory is described as working set and cache, or the peak alone when older") {
+  ovvoc::v1::ResourceUsage usage;
+  usage.set_peak_memory_bytes(512ull << 20);
+  usage.mutable_cpu_time()->set_seconds(12);
+  usage.mutable_cpu_time()->set_nanos(300000000);
+  CHECK(DescribeMemory(usage) == "512.0 MiB peak, 12.3s CPU");
+  usage.set_peak_working_set_bytes(180ull << 20);
+  usage.set_peak_cache_bytes(330ull << 20);
+  CHECK(DescribeMemory(usage) ==
+        "180.0 MiB working set, 330.0 MiB page cache (cgroup peak 512.0 MiB), 12.3s CPU");
+}
+
 }  // namespace
 }  // namespace ovvoc
