@@ -8,6 +8,7 @@
 #include <utility>
 #include <vector>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/time/time.h"
@@ -256,6 +257,19 @@ std::string DescribeMemory(const ovvoc::v1::ResourceUsage& usage) {
   return absl::StrCat(HumanBytes(usage.peak_working_set_bytes()), " working set, ",
                       HumanBytes(usage.peak_cache_bytes()), " page cache (cgroup peak ",
                       HumanBytes(usage.peak_memory_bytes()), "), ", cpu);
+}
+
+std::string DescribeNode(const ovvoc::v1::NodeChoice& node) {
+  if (node.wanted_major() == 0) return "";
+  std::string out = absl::StrCat("wants node ", node.wanted_major(), " (",
+                                 InertLine(node.reason(), 200), ")");
+  if (!node.ran().empty()) {
+    absl::StrAppend(&out, "; ran ", InertLine(node.ran(), 40));
+    if (!absl::StartsWith(node.ran(), absl::StrCat(node.wanted_major(), "."))) {
+      absl::StrAppend(&out, ": this agent has no image for node ", node.wanted_major());
+    }
+  }
+  return out;
 }
 
 std::string DescribeEgress(const ovvoc::v1::EgressUsage& usage) {

@@ -52,6 +52,9 @@ std::string HumanBytes(uint64_t bytes);
 // both; results from before the working set was sampled show the peak alone.
 std::string DescribeMemory(const ovvoc::v1::ResourceUsage& usage);
 
+// "wants node 20 (lts/iron in .nvmrc); ran 24.11.1": empty when the result has no choice.
+std::string DescribeNode(const ovvoc::v1::NodeChoice& node);
+
 // "registry.npmjs.org:443: 14 connections, 3.1 MiB down, 22 KiB up" (", 1 failed").
 std::string DescribeEgress(const ovvoc::v1::EgressUsage& usage);
 

@@ -84,6 +84,9 @@ void PrintSummary(const ovvoc::v1::JobResult& r) {
   if (r.resources().peak_memory_bytes() > 0) {
     std::printf("  memory   %s\n", DescribeMemory(r.resources()).c_str());
   }
+  if (const std::string node = DescribeNode(r.node()); !node.empty()) {
+    std::printf("  node     %s\n", node.c_str());
+  }
   if (r.resources().disk_bytes() > 0) {
     std::printf("  disk     %s written\n", HumanBytes(r.resources().disk_bytes()).c_str());
   }

@@ -91,6 +91,11 @@ class ManifestReader {
       }
     }
     if (auto it = json.find("devEngines"); it != json.end()) out_.dev_engines_json = Compact(*it);
+    if (auto it = json.find("volta"); it != json.end() && it->is_object()) {
+      if (auto node = it->find("node"); node != it->end() && node->is_string()) {
+        out_.volta_node = node->get<std::string>();
+      }
+    }
   }
 
  private:

@@ -60,6 +60,7 @@ struct PackageJson {
   std::vector<std::pair<std::string, std::string>> engines;  // string values, in file order
   std::string package_manager;                               // "packageManager"
   std::string dev_engines_json;                              // "devEngines", compact JSON
+  std::string volta_node;                                    // "volta": {"node": ...}
 };
 
 // One package of the lockfile.

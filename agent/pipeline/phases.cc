@@ -144,6 +144,8 @@ class PlanPhase final : public Phase {
     job.SetProgress("plan", absl::StrCat(updates, " of ", plan.dependencies_size(),
                                          " dependencies to update"));
     *job.result().mutable_plan() = std::move(plan);
+    *job.result().mutable_node() =
+        ChooseJobNode(job.repo_dir(), settings_.node_version, job.Now());
     return absl::OkStatus();
   }
 

@@ -5,8 +5,10 @@
 #include <thread>
 #include <utility>
 
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_replace.h"
+#include "agent/npm/node_choice.h"
 #include "agent/npm/policy.h"
 #include "agent/npm/project.h"
 #include "agent/pipeline/sandbox_session.h"
@@ -109,6 +111,31 @@ std::vector<npm::PackumentSource::Fetched> RegistryPackuments::Fetch(
   for (size_t i = 1; i < n; ++i) threads.emplace_back(work);
   work();
   for (std::thread& t : threads) t.join();
+  return out;
+}
+
+ovvoc::v1::NodeChoice ChooseJobNode(const std::string& root, absl::string_view image_node,
+                                    absl::Time today) {
+  ovvoc::v1::NodeChoice out;
+  out.set_ran(std::string(image_node));
+  absl::StatusOr<npm::Project> project = npm::ReadProject(root);
+  if (!project.ok()) return out;
+  const npm::NodeChoice choice =
+      npm::ChooseNode(root, *project,
+                      std::vector<int>(std::begin(kSupportedNodeMajors),
+                                       std::end(kSupportedNodeMajors)),
+                      /*configured=*/"", today);
+  out.set_wanted_major(choice.major);
+  out.set_source(choice.source);
+  out.set_reason(choice.reason);
+  int image_major = 0;
+  if (choice.source == "default" &&
+      absl::SimpleAtoi(image_node.substr(0, image_node.find('.')), &image_major)) {
+    // Nothing asks for another: the image's own node is the one to use.
+    out.set_wanted_major(image_major);
+    out.set_reason("the project names no node version: the job image's");
+  }
+  for (const std::string& line : choice.considered) out.add_considered(line);
   return out;
 }
 

@@ -117,6 +117,10 @@ void CheckTestedWithDepFrom(const Job& job, const Verdaccio& registry) {
   CHECK(working_set > (8u << 20));  // node alone holds more
   CHECK(working_set <= peak);
   CHECK(resources.contains("peak_cache_bytes"));
+  // The fixture names no node version: the image's own.
+  const nlohmann::json& node = job.result["node"];
+  CHECK(node.value("source", "") == "default");
+  CHECK(absl::StartsWith(node.value("ran", ""), absl::StrCat(node.value("wanted_major", 0), ".")));
 }
 
 // The job failed while its lockfile was resolved, and its failure says `why`.

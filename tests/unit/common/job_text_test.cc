@@ -330,5 +330,17 @@ TEST_CASE("memory is described as working set and cache, or the peak alone when 
         "180.0 MiB working set, 330.0 MiB page cache (cgroup peak 512.0 MiB), 12.3s CPU");
 }
 
+TEST_CASE("the node choice is described with what ran, and a missing image is said") {
+  ovvoc::v1::NodeChoice node;
+  CHECK(DescribeNode(node).empty());
+  node.set_wanted_major(20);
+  node.set_reason("lts/iron in .nvmrc");
+  node.set_ran("20.19.0");
+  CHECK(DescribeNode(node) == "wants node 20 (lts/iron in .nvmrc); ran 20.19.0");
+  node.set_ran("24.11.1");
+  CHECK(DescribeNode(node) ==
+        "wants node 20 (lts/iron in .nvmrc); ran 24.11.1: this agent has no image for node 20");
+}
+
 }  // namespace
 }  // namespace ovvoc
