@@ -105,8 +105,11 @@ class CommandPhase : public Phase {
     OVVOC_ASSIGN_OR_RETURN(sandbox::ExecResult r, session_->Run(job, name_, argv, network_));
     outcome->set_exit_code(r.exit_code);
     outcome->set_termination(r.termination);
-    // Scrubbed whole, then cut: a secret split by a cut would be missed.
-    const std::string excerpt = CommandExcerpt(Scrub(r.output, job, *session_));
+    // A failure's excerpt is cut to show its error (excerpt.h); scrubbed whole first, since a
+    // cut could split a secret. A passing command keeps its output as bounded.
+    const bool passed = r.termination == ovvoc::v1::TERMINATION_EXITED && r.exit_code == 0;
+    std::string scrubbed = Scrub(r.output, job, *session_);
+    const std::string excerpt = passed ? std::move(scrubbed) : CommandExcerpt(scrubbed);
     outcome->set_log_excerpt(excerpt);
     *outcome->mutable_duration() = ToProto(r.duration);
     ovvoc::v1::ResourceUsage* usage = job.result().mutable_resources();
@@ -115,7 +118,7 @@ class CommandPhase : public Phase {
         std::max(usage->peak_working_set_bytes(), r.peak_working_set_bytes));
     usage->set_peak_cache_bytes(std::max(usage->peak_cache_bytes(), r.peak_cache_bytes));
     *usage->mutable_cpu_time() = ToProto(FromProto(usage->cpu_time()) + r.cpu_time);
-    if (r.termination == ovvoc::v1::TERMINATION_EXITED && r.exit_code == 0) {
+    if (passed) {
       // The install ran every dependency's scripts, used or not by the project: whatever they
       // changed of the repository's own files is put back before the project's code runs.
       return network_ != Network::kNone ? RestoreClonedTree(job) : absl::OkStatus();

@@ -53,7 +53,7 @@ TEST_CASE("a failing command's excerpt shows its first error and its end", "[exc
   CHECK(excerpt.find("TypeError") < excerpt.find("Tests: 1 failed"));
 }
 
-TEST_CASE("short output is kept whole; output without an error keeps its end", "[excerpt]") {
+TEST_CASE("short output is kept whole, output without an error keeps its end", "[excerpt]") {
   CHECK(CommandExcerpt("npm ERR! x\n", 4096) == "npm ERR! x\n");
   const std::string text = Lines("line", 400);
   const std::string excerpt = CommandExcerpt(text, 2048);
