@@ -136,7 +136,9 @@ class PlanPhase final : public Phase {
     // The job's own time, on its clock, as a span of real time.
     inputs.time_left = std::max(absl::ZeroDuration(), job.deadline() - job.Now());
     job.SetProgress("plan", "reading registry metadata");
-    OVVOC_ASSIGN_OR_RETURN(ovvoc::v1::Plan plan, PlanCheckout(job.repo_dir(), source, inputs));
+    npm::Project project;
+    OVVOC_ASSIGN_OR_RETURN(ovvoc::v1::Plan plan,
+                           PlanCheckout(job.repo_dir(), source, inputs, &project));
     int updates = 0;
     for (const auto& d : plan.dependencies()) {
       updates += d.decision() == ovvoc::v1::PLAN_DECISION_UPDATE;
@@ -145,7 +147,7 @@ class PlanPhase final : public Phase {
                                          " dependencies to update"));
     *job.result().mutable_plan() = std::move(plan);
     *job.result().mutable_node() =
-        ChooseJobNode(job.repo_dir(), settings_.node_version, job.Now());
+        ChooseJobNode(job.repo_dir(), project, settings_.node_version, job.Now());
     return absl::OkStatus();
   }
 

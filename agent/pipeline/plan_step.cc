@@ -114,14 +114,12 @@ std::vector<npm::PackumentSource::Fetched> RegistryPackuments::Fetch(
   return out;
 }
 
-ovvoc::v1::NodeChoice ChooseJobNode(const std::string& root, absl::string_view image_node,
-                                    absl::Time today) {
+ovvoc::v1::NodeChoice ChooseJobNode(const std::string& root, const npm::Project& project,
+                                    absl::string_view image_node, absl::Time today) {
   ovvoc::v1::NodeChoice out;
   out.set_ran(std::string(image_node));
-  absl::StatusOr<npm::Project> project = npm::ReadProject(root);
-  if (!project.ok()) return out;
   const npm::NodeChoice choice =
-      npm::ChooseNode(root, *project,
+      npm::ChooseNode(root, project,
                       std::vector<int>(std::begin(kSupportedNodeMajors),
                                        std::end(kSupportedNodeMajors)),
                       /*configured=*/"", today);
@@ -140,7 +138,8 @@ ovvoc::v1::NodeChoice ChooseJobNode(const std::string& root, absl::string_view i
 }
 
 absl::StatusOr<ovvoc::v1::Plan> PlanCheckout(const std::string& root, npm::PackumentSource& source,
-                                             const PlanInputs& inputs) {
+                                             const PlanInputs& inputs,
+                                             npm::Project* project_out) {
   const absl::Time start = absl::Now();
   OVVOC_ASSIGN_OR_RETURN(npm::Project project, npm::ReadProject(root));
   npm::PolicyOptions policy_options;
@@ -154,6 +153,7 @@ absl::StatusOr<ovvoc::v1::Plan> PlanCheckout(const std::string& root, npm::Packu
       start + std::min(inputs.time_left, kPlanFetchBudget + npm::kPlanWorkBudget);
   ovvoc::v1::Plan plan = npm::MakePlan(project, policy, source, options);
   *plan.mutable_duration() = ToProto(absl::Now() - start);
+  if (project_out != nullptr) *project_out = std::move(project);
   return plan;
 }
 

@@ -83,13 +83,15 @@ inline constexpr int kSupportedNodeMajors[] = {20, 22, 24, 26};
 
 // Which node major the checkout at `root` asks for and why (npm/node_choice.h), beside
 // `image_node`, the version the job's image runs ("24.11.1").
-ovvoc::v1::NodeChoice ChooseJobNode(const std::string& root, absl::string_view image_node,
-                                    absl::Time today);
+ovvoc::v1::NodeChoice ChooseJobNode(const std::string& root, const npm::Project& project,
+                                    absl::string_view image_node, absl::Time today);
 
-// Reads the project and policy at `root` and plans it. Errors: the root package.json cannot be
-// read, or `inputs.policy_file` cannot; every other problem is a line in the plan.
+// Reads the project and policy at `root` and plans it; the project read is left in
+// `project_out` when given. Errors: the root package.json cannot be read, or
+// `inputs.policy_file` cannot; every other problem is a line in the plan.
 absl::StatusOr<ovvoc::v1::Plan> PlanCheckout(const std::string& root, npm::PackumentSource& source,
-                                             const PlanInputs& inputs);
+                                             const PlanInputs& inputs,
+                                             npm::Project* project_out = nullptr);
 
 }  // namespace ovvoc::agent
 

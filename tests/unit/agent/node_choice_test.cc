@@ -131,8 +131,12 @@ TEST_CASE("hostile files are read safely", "[node_choice]") {
   }
   bomb += "node-version: \x1b[31m20\n";
   Write(dir, ".github/workflows/bomb.yml", bomb);
+  // What a source said is listed inert, whatever bytes it holds.
+  Write(dir, ".node-version", "\x1b]0;owned\a20\n");
   const NodeChoice choice = Choose(dir);
   CHECK(choice.source == "default");
+  REQUIRE(choice.considered.size() == 1);
+  CHECK(absl::StartsWith(choice.considered[0], ".node-version: "));
   for (const std::string& line : choice.considered) CHECK(line.find('\x1b') == std::string::npos);
 }
 
