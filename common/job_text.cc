@@ -265,8 +265,19 @@ std::string DescribeNode(const ovvoc::v1::NodeChoice& node) {
                                  InertLine(node.reason(), 200), ")");
   if (!node.ran().empty()) {
     absl::StrAppend(&out, "; ran ", InertLine(node.ran(), 40));
-    if (!absl::StartsWith(node.ran(), absl::StrCat(node.wanted_major(), "."))) {
+    if (node.attempts_size() > 0) {
+      std::vector<std::string> failed;
+      for (const ovvoc::v1::NodeAttempt& a : node.attempts()) {
+        failed.push_back(absl::StrCat(InertLine(a.ran(), 40), " (", InertLine(a.phase(), 20), ")"));
+      }
+      absl::StrAppend(&out, node.baseline_passed() ? ", where the baseline passed after failing on "
+                                                   : " after the baseline failed on ",
+                      absl::StrJoin(failed, ", "));
+    } else if (!absl::StartsWith(node.ran(), absl::StrCat(node.wanted_major(), "."))) {
       absl::StrAppend(&out, ": this agent has no image for node ", node.wanted_major());
+    }
+    if (node.every_node_failed()) {
+      absl::StrAppend(&out, "; broken before on every node the project allows");
     }
   }
   return out;

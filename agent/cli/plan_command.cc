@@ -110,6 +110,18 @@ int Plan(const PlanFlags& flags) {
   if (!inputs.node_version.empty() && !absl::StartsWith(inputs.node_version, "v")) {
     inputs.node_version = "v" + inputs.node_version;
   }
+  if (flags.node_version.empty() && flags.npm_version.empty() && flags.registry.image.empty()) {
+    // As a job would: engines against the image of the node the project asks for.
+    sandbox::ImageConfig images{flags.registry.image_dir, ""};
+    for (const sandbox::NodeImage& image : sandbox::FindNodeImages(
+             images, std::vector<int>(std::begin(kSupportedNodeMajors),
+                                      std::end(kSupportedNodeMajors)))) {
+      inputs.runtimes.push_back({image.major, image.runtime.node, image.runtime.npm});
+      if (absl::StartsWith(inputs.node_version, absl::StrCat("v", image.major, "."))) {
+        inputs.default_major = image.major;
+      }
+    }
+  }
 
   std::fprintf(stderr, "reading registry metadata\n");
   const absl::Time give_up = absl::Now() + kPlanFetchBudget;
@@ -118,10 +130,16 @@ int Plan(const PlanFlags& flags) {
     return absl::StrCat("not fetched: registry metadata took longer than ",
                         absl::FormatDuration(kPlanFetchBudget));
   });
-  absl::StatusOr<ovvoc::v1::Plan> plan = PlanCheckout(root, source, inputs);
+  absl::StatusOr<CheckoutPlan> checkout = PlanCheckout(root, source, inputs);
   if (!clone_dir.empty()) (void)files::RemoveTree(clone_dir);
-  if (!plan.ok()) return Fail(plan.status());
+  if (!checkout.ok()) return Fail(checkout.status());
+  ovvoc::v1::Plan* plan = &checkout->plan;
   MakeInert(*plan);
+  if (checkout->node.has_value()) {
+    ovvoc::v1::NodeChoice node = checkout->node->record;
+    MakeInert(node);
+    std::fprintf(stderr, "node: %s\n", DescribeNode(node).c_str());
+  }
 
   if (flags.json_out != "-") {
     const std::string text = DescribePlan(*plan);

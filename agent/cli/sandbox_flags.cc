@@ -5,6 +5,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/time.h"
+#include "agent/pipeline/plan_step.h"
 #include "agent/sandbox/backend_factory.h"
 #include "agent/sandbox/image.h"
 #include "common/files.h"
@@ -207,6 +208,11 @@ absl::StatusOr<std::unique_ptr<SandboxSetup>> MakeSandbox(const SandboxFlags& fl
       setup->settings.node_version = runtime->node;
       setup->settings.npm_version = runtime->npm;
     }
+  }
+  // An image named by --image is the only one; else jobs run the image of their node major.
+  if (flags.image.empty()) {
+    setup->settings.node_images = sandbox::FindNodeImages(
+        image, std::vector<int>(std::begin(kSupportedNodeMajors), std::end(kSupportedNodeMajors)));
   }
 
   OVVOC_ASSIGN_OR_RETURN(RegistryAccess access, MakeRegistryAccess(flags, state_dir));

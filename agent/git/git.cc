@@ -563,6 +563,63 @@ absl::StatusOr<CloneResult> Clone(const CloneOptions& options) {
   return result;
 }
 
+absl::StatusOr<std::string> CommitSnapshot(const std::string& dir,
+                                           const SnapshotOptions& options) {
+  InitLibgit2();
+  std::string branch = options.branch;
+  const std::string ref = "refs/heads/" + branch;
+  int valid = 0;
+  if (branch.empty() || git_reference_name_is_valid(&valid, ref.c_str()) != 0 || !valid) {
+    branch = "main";
+  }
+  git_repository_init_options init = GIT_REPOSITORY_INIT_OPTIONS_INIT;
+  // No templates from the host (hooks, config), no reinitialising what is there.
+  init.flags = GIT_REPOSITORY_INIT_NO_REINIT;
+  init.initial_head = branch.c_str();
+  git_repository* raw = nullptr;
+  if (git_repository_init_ext(&raw, dir.c_str(), &init) != 0) {
+    const std::string why = LastGitError();
+    if (std::filesystem::exists(dir + "/.git") && raw == nullptr && absl::StrContains(why, "exists")) {
+      return absl::AlreadyExistsError(absl::StrCat(dir, " already has a .git"));
+    }
+    return absl::InternalError(absl::StrCat("cannot make a repository in ", dir, ": ", why));
+  }
+  RepositoryPtr repo(raw);
+  git_index* raw_index = nullptr;
+  if (git_repository_index(&raw_index, repo.get()) != 0) {
+    return absl::InternalError(absl::StrCat("cannot open the snapshot's index: ", LastGitError()));
+  }
+  GitPtr<git_index, git_index_free> index(raw_index);
+  char everything[] = "*";
+  char* patterns[] = {everything};
+  const git_strarray pathspec = {patterns, 1};
+  git_oid tree_id;
+  git_oid commit_id;
+  if (git_index_add_all(index.get(), &pathspec, GIT_INDEX_ADD_FORCE, nullptr, nullptr) != 0 ||
+      git_index_write(index.get()) != 0 ||
+      git_index_write_tree(&tree_id, index.get()) != 0) {
+    return absl::InternalError(absl::StrCat("cannot record the work tree: ", LastGitError()));
+  }
+  git_tree* raw_tree = nullptr;
+  if (git_tree_lookup(&raw_tree, repo.get(), &tree_id) != 0) {
+    return absl::InternalError(absl::StrCat("cannot read the snapshot's tree: ", LastGitError()));
+  }
+  TreePtr tree(raw_tree);
+  git_signature* raw_signature = nullptr;
+  if (git_signature_new(&raw_signature, "Ovvoc", "ovvoc@localhost",
+                        absl::ToUnixSeconds(options.time), 0) != 0) {
+    return absl::InternalError(absl::StrCat("cannot sign the snapshot: ", LastGitError()));
+  }
+  GitPtr<git_signature, git_signature_free> signature(raw_signature);
+  if (git_commit_create(&commit_id, repo.get(), "HEAD", signature.get(), signature.get(), nullptr,
+                        options.message.c_str(), tree.get(), 0, nullptr) != 0) {
+    return absl::InternalError(absl::StrCat("cannot commit the snapshot: ", LastGitError()));
+  }
+  char hex[GIT_OID_HEXSZ + 1];
+  git_oid_tostr(hex, sizeof hex, &commit_id);
+  return std::string(hex);
+}
+
 Cloner& Libgit2() {
   class Libgit2Cloner final : public Cloner {
    public:

@@ -77,6 +77,19 @@ struct CloneResult {
 // On failure libgit2 removes what it wrote under destination.
 absl::StatusOr<CloneResult> Clone(const CloneOptions& options);
 
+struct SnapshotOptions {
+  std::string branch = "main";  // what HEAD names; not a valid branch name: "main"
+  std::string message;          // of the one commit
+  absl::Time time = absl::UnixEpoch();  // of the commit
+};
+
+// Makes `dir`, a work tree without .git, a repository of its own with one commit of every file
+// in it (ignored ones too): no history, no remote, no hooks, no configuration beyond what a new
+// repository has, and a fixed author ("Ovvoc", ovvoc@localhost). What a job's scripts see when
+// they ask git about the project, never the repository it was cloned from. Returns the commit's
+// id. AlreadyExists when `dir` has a .git.
+absl::StatusOr<std::string> CommitSnapshot(const std::string& dir, const SnapshotOptions& options);
+
 // What a job clones with: Libgit2() is Clone() above; tests hand in their own.
 class Cloner {
  public:

@@ -3,9 +3,11 @@
 #include <algorithm>
 
 #include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "agent/git/git.h"
 #include "agent/npm/manifest.h"
+#include "agent/npm/test_advice.h"
 #include "agent/pipeline/pipeline.h"
 #include "agent/pipeline/plan_step.h"
 #include "agent/pipeline/sandbox_phases.h"
@@ -15,6 +17,7 @@
 #include "common/files.h"
 #include "common/logging.h"
 #include "common/status_macros.h"
+#include "common/time_util.h"
 
 namespace ovvoc::agent {
 namespace {
@@ -98,6 +101,7 @@ class ManifestPhase final : public Phase {
     }
     project.build_script = manifest.scripts["build"];
     project.test_script = manifest.scripts["test"];
+    project.scripts = std::move(manifest.scripts);
     for (const char* lockfile : {"package-lock.json", "npm-shrinkwrap.json"}) {
       if (CheckRegularFileBeneath(job.repo_dir(), lockfile).ok()) {
         project.has_lockfile = true;
@@ -133,25 +137,59 @@ class PlanPhase final : public Phase {
     inputs.now = job.Now();
     if (!settings_.node_version.empty()) inputs.node_version = "v" + settings_.node_version;
     inputs.npm_version = settings_.npm_version;
+    inputs.runtimes = Runtimes(settings_);
+    inputs.default_major = DefaultMajor(settings_);
+    inputs.remembered_major = static_cast<int>(job.spec().remembered_node_major());
     // The job's own time, on its clock, as a span of real time.
     inputs.time_left = std::max(absl::ZeroDuration(), job.deadline() - job.Now());
     job.SetProgress("plan", "reading registry metadata");
-    npm::Project project;
-    OVVOC_ASSIGN_OR_RETURN(ovvoc::v1::Plan plan,
-                           PlanCheckout(job.repo_dir(), source, inputs, &project));
+    OVVOC_ASSIGN_OR_RETURN(CheckoutPlan checkout, PlanCheckout(job.repo_dir(), source, inputs));
     int updates = 0;
-    for (const auto& d : plan.dependencies()) {
+    for (const auto& d : checkout.plan.dependencies()) {
       updates += d.decision() == ovvoc::v1::PLAN_DECISION_UPDATE;
     }
-    job.SetProgress("plan", absl::StrCat(updates, " of ", plan.dependencies_size(),
+    job.SetProgress("plan", absl::StrCat(updates, " of ", checkout.plan.dependencies_size(),
                                          " dependencies to update"));
-    *job.result().mutable_plan() = std::move(plan);
-    *job.result().mutable_node() =
-        ChooseJobNode(job.repo_dir(), project, settings_.node_version, job.Now());
+    *job.result().mutable_plan() = std::move(checkout.plan);
+    ClonedProject& project = job.project();
+    if (checkout.node.has_value()) {
+      *job.result().mutable_node() = checkout.node->record;
+      project.node_major = checkout.node->runtime.major;
+      for (const NodeRuntime& other : checkout.node->alternatives) {
+        project.node_alternatives.emplace_back(other.major, other.node_version);
+      }
+    }
+    project.test_commands = std::move(checkout.test);
+    project.build_commands = std::move(checkout.build);
+    if (project.test_commands.empty()) {
+      if (std::optional<npm::TestAdvice> advice = npm::AdviseTests(project.scripts)) {
+        ovvoc::v1::Advice* out = job.result().add_advice();
+        out->set_subject("test");
+        out->set_message(advice->message);
+        out->set_suggestion(advice->suggestion);
+      }
+    }
     return absl::OkStatus();
   }
 
  private:
+  // The nodes of the agent's images; when it has none per major, its one image's.
+  static std::vector<NodeRuntime> Runtimes(const SandboxSettings& settings) {
+    std::vector<NodeRuntime> out;
+    for (const sandbox::NodeImage& image : settings.node_images) {
+      out.push_back({image.major, image.runtime.node, image.runtime.npm});
+    }
+    if (out.empty() && DefaultMajor(settings) != 0) {
+      out.push_back({DefaultMajor(settings), settings.node_version, settings.npm_version});
+    }
+    return out;
+  }
+  static int DefaultMajor(const SandboxSettings& settings) {
+    int major = 0;
+    const std::string& v = settings.node_version;
+    return absl::SimpleAtoi(absl::string_view(v).substr(0, v.find('.')), &major) ? major : 0;
+  }
+
   const SandboxSettings& settings_;
 };
 
@@ -188,9 +226,85 @@ std::vector<std::unique_ptr<Phase>> UpdatePhases(const JobEnv& env,
   return phases;
 }
 
+namespace {
+
+// Where a failed baseline may be the node's fault: a command that ran and failed. Not a
+// timeout, a resource limit or the sandbox itself, nor a phase the job's advice already
+// explains (`npm test` needing a browser fails on every node).
+bool NodeMayBeToBlame(const ovvoc::v1::JobResult& result) {
+  const std::string& phase = result.failure().phase();
+  const ovvoc::v1::Termination how = result.failure().termination();
+  for (const ovvoc::v1::Advice& advice : result.advice()) {
+    if (advice.subject() == phase) return false;
+  }
+  return (phase == "install" || phase == "build" || phase == "test") &&
+         (how == ovvoc::v1::TERMINATION_EXITED || how == ovvoc::v1::TERMINATION_SIGNALED);
+}
+
+// How long the last attempt took: its phases from the last "sandbox" on.
+absl::Duration LastAttempt(const ovvoc::v1::JobResult& result) {
+  absl::Duration total;
+  for (int i = result.timings_size() - 1; i >= 0; --i) {
+    total += FromProto(result.timings(i).duration());
+    if (result.timings(i).phase() == "sandbox") break;
+  }
+  return total;
+}
+
+// After a failed baseline: the next node the project allows, with the result readied for it;
+// false when there is none (the result then says whether every node failed), or when the job
+// has not the time for another attempt like the last: a try cut short by the job's deadline
+// would lose the failure it was meant to explain.
+bool TryAnotherNode(JobContext& job) {
+  ovvoc::v1::JobResult& result = job.result();
+  ClonedProject& project = job.project();
+  if (!NodeMayBeToBlame(result) || !result.has_node()) return false;
+  if (!project.node_alternatives.empty() &&
+      job.deadline() - job.Now() < 2 * LastAttempt(result) + absl::Seconds(10)) {
+    log::Info("job %s: no time left to try the baseline on another node", job.spec().job_id());
+    return false;
+  }
+  ovvoc::v1::NodeChoice& node = *result.mutable_node();
+  ovvoc::v1::NodeAttempt* attempt = node.add_attempts();
+  attempt->set_ran(node.ran());
+  attempt->set_phase(result.failure().phase());
+  attempt->set_reason(result.failure().reason());
+  if (project.node_alternatives.empty()) {
+    node.set_every_node_failed(node.attempts_size() > 1);
+    node.mutable_attempts()->RemoveLast();  // the failure itself says it
+    return false;
+  }
+  const auto [major, version] = project.node_alternatives.front();
+  project.node_alternatives.erase(project.node_alternatives.begin());
+  log::Info("job %s: the baseline failed on node %s (%s); trying node %s", job.spec().job_id(),
+            node.ran(), result.failure().phase(), version);
+  project.node_major = major;
+  node.set_ran(version);
+  for (ovvoc::v1::CommandOutcome* outcome : {result.mutable_lockfile(), result.mutable_install(),
+                                             result.mutable_build(), result.mutable_test()}) {
+    outcome->Clear();
+  }
+  result.clear_lockfile();
+  result.clear_failure();
+  result.clear_outcome();
+  return true;
+}
+
+}  // namespace
+
 void RunUpdateJob(JobContext& job) {
   job.set_deadline(job.Now() + JobLimits(job.env(), job.spec()).job_timeout);
-  RunPipeline(job, UpdatePhases(job.env(), job.spec()));
+  const std::vector<std::unique_ptr<Phase>> phases = UpdatePhases(job.env(), job.spec());
+  // The sandbox phases run again on another node when the baseline fails on the chosen one.
+  Rerun rerun;
+  rerun.again = TryAnotherNode;
+  for (size_t i = 0; i < phases.size(); ++i) {
+    if (phases[i]->name() == "sandbox") rerun.first = i;
+  }
+  RunPipeline(job, phases, rerun.first > 0 ? &rerun : nullptr);
+  if (job.result().outcome() == ovvoc::v1::JOB_OUTCOME_SUCCEEDED && job.result().has_node()) {
+    job.result().mutable_node()->set_baseline_passed(true);
+  }
 }
 
 JobHost::JobHost(const JobEnv& env, std::string work_root)

@@ -36,10 +36,12 @@ ovvoc::v1::Progress JobContext::progress() const {
 
 namespace {
 
-void RunPhases(JobContext& job, const std::vector<std::unique_ptr<Phase>>& phases,
+// Runs phases[from...]; `started` ends as one past the last phase started.
+void RunPhases(JobContext& job, const std::vector<std::unique_ptr<Phase>>& phases, size_t from,
                size_t& started) {
   ovvoc::v1::JobResult& result = job.result();
-  for (const std::unique_ptr<Phase>& phase : phases) {
+  for (size_t i = from; i < phases.size(); ++i) {
+    const std::unique_ptr<Phase>& phase = phases[i];
     if (job.cancelled()) break;
     const std::string name(phase->name());
     if (job.Now() >= job.deadline()) {
@@ -52,7 +54,7 @@ void RunPhases(JobContext& job, const std::vector<std::unique_ptr<Phase>>& phase
     job.SetProgress(name, "");
     log::Info("job %s: %s", job.spec().job_id(), name);
     const absl::Time start = job.Now();
-    ++started;
+    started = i + 1;
     absl::Status status = phase->Run(job);
     ovvoc::v1::PhaseTiming* timing = result.add_timings();
     timing->set_phase(name);
@@ -79,10 +81,22 @@ void RunPhases(JobContext& job, const std::vector<std::unique_ptr<Phase>>& phase
 
 }  // namespace
 
-void RunPipeline(JobContext& job, const std::vector<std::unique_ptr<Phase>>& phases) {
+void RunPipeline(JobContext& job, const std::vector<std::unique_ptr<Phase>>& phases,
+                 const Rerun* rerun) {
   job.result().set_agent_version(OVVOC_VERSION);
   size_t started = 0;
-  RunPhases(job, phases, started);
+  size_t from = 0;
+  for (;;) {
+    RunPhases(job, phases, from, started);
+    if (rerun == nullptr || job.cancelled() ||
+        job.result().outcome() != ovvoc::v1::JOB_OUTCOME_FAILED || started <= rerun->first) {
+      break;
+    }
+    // The attempt's phases end (their containers go) before the next begins.
+    while (started > rerun->first) phases[--started]->Finish(job);
+    if (!rerun->again(job)) break;
+    from = rerun->first;
+  }
   while (started > 0) phases[--started]->Finish(job);
   // The result is made of what the repository, the registry and the container said: inert
   // before anyone prints, logs, stores or reports it.

@@ -4,6 +4,8 @@
 #ifndef OVVOC_AGENT_PIPELINE_PIPELINE_H_
 #define OVVOC_AGENT_PIPELINE_PIPELINE_H_
 
+#include <functional>
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -46,9 +48,18 @@ struct ClonedProject {
   // The project's .npmrc, if it has one: npm reads how to run scripts from it too
   // (script-shell, node-options).
   std::optional<std::string> npmrc;
+  std::map<std::string, std::string> scripts;  // package.json's, string values only
   std::string build_script;   // scripts.build; "" when there is none
   std::string test_script;    // scripts.test; "" when there is none
   bool has_lockfile = false;  // package-lock.json or npm-shrinkwrap.json, a regular file
+  // From the plan phase: the node major whose image the job runs (0: the agent's default
+  // image), and `.ovvoc.yml`'s commands (empty: the project's npm scripts).
+  int node_major = 0;
+  // Where a failing baseline is tried again, in order: {major, node version} of the agent's
+  // other images that the project allows (plan_step.h, JobNode::alternatives).
+  std::vector<std::pair<int, std::string>> node_alternatives;
+  std::vector<std::string> test_commands;
+  std::vector<std::string> build_commands;
 };
 
 // One running job. The job's thread runs the phases; other threads may Cancel() it and read
@@ -114,9 +125,20 @@ sandbox::Limits JobLimits(const JobEnv& env, const ovvoc::v1::JobSpec& spec);
 std::vector<std::unique_ptr<Phase>> UpdatePhases(const JobEnv& env,
                                                  const ovvoc::v1::JobSpec& spec);
 
+// When the phases from `first` on failed: whether to run them again. `again` sees the failed
+// result, readies the job and its result for another attempt and says true, or says false and
+// the failure stands. The failed attempt's phases have finished (released what they made)
+// before it is called.
+struct Rerun {
+  size_t first = 0;
+  std::function<bool(JobContext&)> again;
+};
+
 // Runs `phases` in order and completes job.result(): outcome, failure, per-phase timings. A
-// phase is not started once the job's deadline has passed.
-void RunPipeline(JobContext& job, const std::vector<std::unique_ptr<Phase>>& phases);
+// phase is not started once the job's deadline has passed. With `rerun`, a failure from its
+// `first` phase on may run those phases again.
+void RunPipeline(JobContext& job, const std::vector<std::unique_ptr<Phase>>& phases,
+                 const Rerun* rerun = nullptr);
 
 // Sets the job's deadline (the job timeout counts from here, the clone included) and runs
 // UpdatePhases() of the job's env in its work dir.

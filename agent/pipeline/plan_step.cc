@@ -11,6 +11,7 @@
 #include "agent/npm/node_choice.h"
 #include "agent/npm/policy.h"
 #include "agent/npm/project.h"
+#include "agent/npm/semver.h"
 #include "agent/pipeline/sandbox_session.h"
 #include "common/status_macros.h"
 #include "common/time_util.h"
@@ -114,47 +115,97 @@ std::vector<npm::PackumentSource::Fetched> RegistryPackuments::Fetch(
   return out;
 }
 
-ovvoc::v1::NodeChoice ChooseJobNode(const std::string& root, const npm::Project& project,
-                                    absl::string_view image_node, absl::Time today) {
-  ovvoc::v1::NodeChoice out;
-  out.set_ran(std::string(image_node));
-  const npm::NodeChoice choice =
-      npm::ChooseNode(root, project,
-                      std::vector<int>(std::begin(kSupportedNodeMajors),
-                                       std::end(kSupportedNodeMajors)),
-                      /*configured=*/"", today);
-  out.set_wanted_major(choice.major);
-  out.set_source(choice.source);
-  out.set_reason(choice.reason);
-  int image_major = 0;
-  if (choice.source == "default" &&
-      absl::SimpleAtoi(image_node.substr(0, image_node.find('.')), &image_major)) {
-    // Nothing asks for another: the image's own node is the one to use.
-    out.set_wanted_major(image_major);
-    out.set_reason("the project names no node version: the job image's");
+JobNode ChooseJobNode(const std::string& root, const npm::Project& project,
+                      absl::string_view configured, int remembered,
+                      const std::vector<NodeRuntime>& runtimes, int default_major,
+                      absl::Time today) {
+  JobNode out;
+  ovvoc::v1::NodeChoice& record = out.record;
+  const npm::NodeChoice choice = npm::ChooseNode(
+      root, project,
+      std::vector<int>(std::begin(kSupportedNodeMajors), std::end(kSupportedNodeMajors)),
+      configured, today);
+  record.set_wanted_major(choice.major);
+  record.set_source(choice.source);
+  record.set_reason(choice.reason);
+  if (choice.source == "default" && default_major != 0) {
+    // Nothing asks for another: the agent's default is the one to use.
+    record.set_wanted_major(default_major);
+    record.set_reason("the project names no node version: the agent's default");
   }
-  for (const std::string& line : choice.considered) out.add_considered(line);
+  const bool supported =
+      std::find(std::begin(kSupportedNodeMajors), std::end(kSupportedNodeMajors), remembered) !=
+      std::end(kSupportedNodeMajors);
+  if (configured.empty() && remembered != 0 && supported) {
+    record.set_wanted_major(remembered);
+    record.set_source("remembered");
+    record.set_reason(
+        absl::StrCat("this repository's last baseline passed on node ", remembered));
+    record.add_considered(absl::StrCat("remembered: node ", remembered));
+  }
+  for (const std::string& line : choice.considered) record.add_considered(line);
+  const NodeRuntime* fallback = nullptr;
+  for (const NodeRuntime& runtime : runtimes) {
+    if (runtime.major == static_cast<int>(record.wanted_major())) out.runtime = runtime;
+    if (runtime.major == default_major) fallback = &runtime;
+  }
+  if (out.runtime.major == 0 && fallback != nullptr) out.runtime = *fallback;
+  record.set_ran(out.runtime.node_version);
+
+  // What the project allows, for a failing baseline's retries.
+  std::string allowed(configured);
+  for (const auto& [engine, range] : project.root.engines) {
+    if (allowed.empty() && engine == "node") allowed = range;
+  }
+  std::vector<NodeRuntime> below, above;
+  for (const NodeRuntime& runtime : runtimes) {
+    if (runtime.major == out.runtime.major || runtime.node_version.empty()) continue;
+    if (!allowed.empty()) {
+      absl::StatusOr<bool> meets =
+          npm::Satisfies(runtime.node_version, allowed, npm::Options{.loose = true});
+      if (!meets.ok() || !*meets) continue;
+    }
+    (runtime.major < out.runtime.major ? below : above).push_back(runtime);
+  }
+  auto by_major = [](const NodeRuntime& a, const NodeRuntime& b) { return a.major < b.major; };
+  std::sort(below.begin(), below.end(), [&](auto& a, auto& b) { return by_major(b, a); });
+  std::sort(above.begin(), above.end(), by_major);
+  out.alternatives = std::move(below);
+  out.alternatives.insert(out.alternatives.end(), above.begin(), above.end());
   return out;
 }
 
-absl::StatusOr<ovvoc::v1::Plan> PlanCheckout(const std::string& root, npm::PackumentSource& source,
-                                             const PlanInputs& inputs,
-                                             npm::Project* project_out) {
+absl::StatusOr<CheckoutPlan> PlanCheckout(const std::string& root, npm::PackumentSource& source,
+                                          const PlanInputs& inputs) {
   const absl::Time start = absl::Now();
-  OVVOC_ASSIGN_OR_RETURN(npm::Project project, npm::ReadProject(root));
+  CheckoutPlan out;
+  OVVOC_ASSIGN_OR_RETURN(out.project, npm::ReadProject(root));
   npm::PolicyOptions policy_options;
   policy_options.policy_file = inputs.policy_file;
   OVVOC_ASSIGN_OR_RETURN(npm::Policy policy, npm::LoadPolicy(root, policy_options));
+  const npm::PolicyEntry* entry = npm::EntryFor(policy, "/");
   npm::PlanOptions options;
   options.now = inputs.now;
   options.node_version = inputs.node_version;
   options.npm_version = inputs.npm_version;
+  if (!inputs.runtimes.empty()) {
+    out.node = ChooseJobNode(root, out.project, entry != nullptr ? entry->node : "",
+                             inputs.remembered_major, inputs.runtimes, inputs.default_major,
+                             inputs.now);
+    if (out.node->runtime.major != 0) {
+      options.node_version = "v" + out.node->runtime.node_version;
+      options.npm_version = out.node->runtime.npm_version;
+    }
+  }
+  if (entry != nullptr) {
+    out.test = entry->test;
+    out.build = entry->build;
+  }
   options.work_deadline =
       start + std::min(inputs.time_left, kPlanFetchBudget + npm::kPlanWorkBudget);
-  ovvoc::v1::Plan plan = npm::MakePlan(project, policy, source, options);
-  *plan.mutable_duration() = ToProto(absl::Now() - start);
-  if (project_out != nullptr) *project_out = std::move(project);
-  return plan;
+  out.plan = npm::MakePlan(out.project, policy, source, options);
+  *out.plan.mutable_duration() = ToProto(absl::Now() - start);
+  return out;
 }
 
 }  // namespace ovvoc::agent

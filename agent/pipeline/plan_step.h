@@ -5,6 +5,7 @@
 #define OVVOC_AGENT_PIPELINE_PLAN_STEP_H_
 
 #include <functional>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -68,10 +69,24 @@ class RegistryPackuments final : public npm::PackumentSource {
   const registry::RegistryClient::Cancelled cancelled_;
 };
 
+// A node a job can run on: one job image's major and versions.
+struct NodeRuntime {
+  int major = 0;
+  std::string node_version;  // "24.11.1"
+  std::string npm_version;   // "11.6.2"
+};
+
 struct PlanInputs {
   std::string policy_file;  // `--policy FILE`; empty: the checkout's own
   absl::Time now;
-  std::string node_version;  // the job image's: "v24.11.1"; empty: engines.node unchecked
+  // The nodes this agent has images for. The job's is chosen among them (ChooseJobNode), and
+  // engines are checked against it. Empty: against node_version and npm_version.
+  std::vector<NodeRuntime> runtimes;
+  int default_major = 0;  // of `runtimes`: what runs when the project names no node
+  // The major this repository's baseline last passed on (JobSpec.remembered_node_major); 0:
+  // none. Used unless `.ovvoc.yml` names a node.
+  int remembered_major = 0;
+  std::string node_version;  // "v24.11.1"; empty: engines.node unchecked
   std::string npm_version;
   // How long the plan may take in all, by the real clock (reading metadata, then deciding:
   // npm::kPlanWorkBudget past the fetch budget at most).
@@ -81,17 +96,41 @@ struct PlanInputs {
 // The node majors Ovvoc builds job images for (deploy/image/build.sh).
 inline constexpr int kSupportedNodeMajors[] = {20, 22, 24, 26};
 
-// Which node major the checkout at `root` asks for and why (npm/node_choice.h), beside
-// `image_node`, the version the job's image runs ("24.11.1").
-ovvoc::v1::NodeChoice ChooseJobNode(const std::string& root, const npm::Project& project,
-                                    absl::string_view image_node, absl::Time today);
+// The node a job runs on, and the record of why.
+struct JobNode {
+  ovvoc::v1::NodeChoice record;
+  NodeRuntime runtime;  // one of the agent's; major 0 when it has none
+  // Where a failing baseline is tried again, in order: the agent's other runtimes that the
+  // project allows (`.ovvoc.yml`'s `node:` range when it has one, else engines.node, else
+  // any), the majors below `runtime`'s newest first, then those above it.
+  std::vector<NodeRuntime> alternatives;
+};
 
-// Reads the project and policy at `root` and plans it; the project read is left in
-// `project_out` when given. Errors: the root package.json cannot be read, or
-// `inputs.policy_file` cannot; every other problem is a line in the plan.
-absl::StatusOr<ovvoc::v1::Plan> PlanCheckout(const std::string& root, npm::PackumentSource& source,
-                                             const PlanInputs& inputs,
-                                             npm::Project* project_out = nullptr);
+// Which node major the checkout at `root` asks for and why (npm/node_choice.h; `configured` is
+// .ovvoc.yml's `node:`; `remembered` the major its baseline last passed on, which wins over
+// the project's files but not over `configured`), and which of `runtimes` runs it: that
+// major's, else the default's (`default_major`; also what a project that names no node gets).
+JobNode ChooseJobNode(const std::string& root, const npm::Project& project,
+                      absl::string_view configured, int remembered,
+                      const std::vector<NodeRuntime>& runtimes, int default_major,
+                      absl::Time today);
+
+// What the job does with a checkout, decided before any of its code runs.
+struct CheckoutPlan {
+  ovvoc::v1::Plan plan;
+  npm::Project project;
+  // Chosen when PlanInputs::runtimes is not empty.
+  std::optional<JobNode> node;
+  // `.ovvoc.yml`'s commands for the root directory; empty: the project's npm scripts.
+  std::vector<std::string> test;
+  std::vector<std::string> build;
+};
+
+// Reads the project and policy at `root`, chooses its node and plans it. Errors: the root
+// package.json cannot be read, or `inputs.policy_file` cannot; every other problem is a line
+// in the plan.
+absl::StatusOr<CheckoutPlan> PlanCheckout(const std::string& root, npm::PackumentSource& source,
+                                          const PlanInputs& inputs);
 
 }  // namespace ovvoc::agent
 

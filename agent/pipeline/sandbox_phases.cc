@@ -21,6 +21,21 @@ namespace {
 // npm's placeholder for a project without tests.
 constexpr char kNpmDefaultTest[] = "echo \"Error: no test specified\" && exit 1";
 
+// `.ovvoc.yml`'s `test:` and `build:` commands run as lines of one bash script that stops at the
+// first failing one, as a CI step runs its `run:`.
+constexpr char kShell[] = "/bin/bash";
+constexpr char kShellFlags[] = "-ec";
+
+std::vector<std::string> ShellCommands(const std::vector<std::string>& commands) {
+  return {kShell, kShellFlags, absl::StrJoin(commands, "\n")};
+}
+
+// How a command is shown: a script as its lines, else its argv.
+std::string Display(const std::vector<std::string>& argv) {
+  if (argv.size() == 3 && argv[0] == kShell && argv[1] == kShellFlags) return argv[2];
+  return absl::StrJoin(argv, " ");
+}
+
 std::string Mib(uint64_t bytes) { return absl::StrCat(bytes >> 20, " MiB"); }
 
 // One line a human can act on, for a phase that did not succeed.
@@ -88,7 +103,7 @@ class CommandPhase : public Phase {
   absl::Status Run(JobContext& job) override {
     ovvoc::v1::CommandOutcome* outcome = Outcome(job.result());
     std::vector<std::string> argv = Command(job);
-    outcome->set_command(absl::StrJoin(argv, " "));
+    outcome->set_command(Display(argv));
     if (argv.empty()) {
       outcome->set_skipped(true);
       return absl::OkStatus();
@@ -311,6 +326,7 @@ class BuildPhase final : public CommandPhase {
  protected:
   ovvoc::v1::CommandOutcome* Outcome(ovvoc::v1::JobResult& r) override { return r.mutable_build(); }
   std::vector<std::string> Command(const JobContext& job) override {
+    if (!job.project().build_commands.empty()) return ShellCommands(job.project().build_commands);
     if (job.project().build_script.empty()) return {};
     return {"npm", "run", "build", "--if-present"};
   }
@@ -324,6 +340,7 @@ class TestPhase final : public CommandPhase {
  protected:
   ovvoc::v1::CommandOutcome* Outcome(ovvoc::v1::JobResult& r) override { return r.mutable_test(); }
   std::vector<std::string> Command(const JobContext& job) override {
+    if (!job.project().test_commands.empty()) return ShellCommands(job.project().test_commands);
     const std::string& script = job.project().test_script;
     if (script.empty() || script == kNpmDefaultTest) return {};
     return {"npm", "test"};

@@ -12,6 +12,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/str_join.h"
+#include "agent/git/git.h"
 #include "agent/pipeline/plan_step.h"
 #include "agent/sandbox/hardening.h"
 #include "agent/registry/request_head.h"
@@ -27,9 +28,9 @@ namespace {
 
 namespace fs = std::filesystem;
 
-// Copies the clone's work tree (never .git) into the job disk, owned by `uid`.
-// Symlinks are copied as links, never followed.
-absl::Status CopyTree(const std::string& from, const std::string& to, uint32_t uid) {
+// Copies the clone's work tree (never .git) into the job disk. Symlinks are copied as links,
+// never followed.
+absl::Status CopyTree(const std::string& from, const std::string& to) {
   std::error_code ec;
   for (const fs::directory_entry& entry : fs::directory_iterator(from, ec)) {
     if (entry.path().filename() == ".git") continue;
@@ -38,6 +39,14 @@ absl::Status CopyTree(const std::string& from, const std::string& to, uint32_t u
     if (ec) return absl::InternalError(absl::StrCat("cannot copy the work tree: ", ec.message()));
   }
   if (ec) return absl::InternalError(absl::StrCat("cannot read the work tree: ", ec.message()));
+  return absl::OkStatus();
+}
+
+// Gives `to` and everything under it to `uid` (and its group), links themselves, never their
+// targets.
+absl::Status ChownTree(const std::string& to, uint32_t uid) {
+  if (::lchown(to.c_str(), uid, uid) != 0) return absl::InternalError("cannot chown " + to);
+  std::error_code ec;
   for (auto it = fs::recursive_directory_iterator(to, ec); !ec && it != fs::end(it);
        it.increment(ec)) {
     if (::lchown(it->path().c_str(), uid, uid) != 0) {
@@ -98,11 +107,32 @@ absl::Status SandboxSession::Prepare(JobContext& job) {
   OVVOC_ASSIGN_OR_RETURN(
       disk_, sandbox::JobDisk::Create(job.work_dir() + "/disk.img", job.work_dir() + "/disk",
                                       limits_.disk_bytes, uid_->uid()));
-  OVVOC_RETURN_IF_ERROR(CopyTree(job.repo_dir(), disk_->tree_dir(), uid_->uid()));
+  OVVOC_RETURN_IF_ERROR(CopyTree(job.repo_dir(), disk_->tree_dir()));
+  // The job's own repository: one commit of the tree, so that prepare scripts, hook installers
+  // and tests that ask git work, while the clone's history and config stay with the agent.
+  git::SnapshotOptions snapshot;
+  snapshot.branch = job.spec().repo().default_branch();
+  snapshot.message = absl::StrCat("Snapshot of ", job.result().head_commit(), " for Ovvoc\n");
+  snapshot.time = job.Now();
+  // libgit2, like git, works only in a directory its user owns: the agent's, until the tree is
+  // handed to the job below.
+  const std::string tree = disk_->tree_dir();
+  if (::lchown(tree.c_str(), ::geteuid(), ::getegid()) != 0) {
+    return absl::InternalError(absl::StrCat("cannot chown ", tree));
+  }
+  absl::StatusOr<std::string> commit = git::CommitSnapshot(tree, snapshot);
+  if (!commit.ok()) {
+    return absl::Status(commit.status().code(),
+                        absl::StrCat("cannot make the job's git repository: ", commit.status().message()));
+  }
+  OVVOC_RETURN_IF_ERROR(ChownTree(tree, uid_->uid()));
 
   sandbox::SandboxSpec spec;
   spec.name = absl::StrCat("ovvoc-", job.spec().job_id(), "-", job.spec().lease().attempt());
   spec.job_id = job.spec().job_id();
+  for (const sandbox::NodeImage& image : settings_.node_images) {
+    if (image.major == job.project().node_major) spec.image = image.digest;
+  }
   spec.workspace_dir = disk_->tree_dir();
   spec.home_dir = disk_->home_dir();
   spec.control_dir = disk_->control_dir();

@@ -18,6 +18,7 @@
 #include "agent/registry/gateway.h"
 #include "agent/registry/prefetch.h"
 #include "agent/sandbox/job_disk.h"
+#include "agent/sandbox/image.h"
 #include "agent/sandbox/job_uid.h"
 #include "agent/sandbox/sandbox.h"
 
@@ -36,10 +37,14 @@ struct SandboxSettings {
   // The agent's own registry credentials (url and credential), from its configuration: they
   // replace a job's credential for the same registry URL.
   std::vector<ovvoc::v1::Registry> credentials;
-  // What the job image runs ("24.22.3", "11.21.2"), for the plan's engines checks; empty when
-  // unknown (engines are then not checked).
+  // What the default job image runs ("24.22.3", "11.21.2"), for the plan's engines checks;
+  // empty when unknown (engines are then not checked).
   std::string node_version;
   std::string npm_version;
+  // The agent's images per node major (sandbox/image.h, FindNodeImages): a job runs the one of
+  // the major its project asks for (ChooseJobNode), else the default image. Empty: every job
+  // runs the default image.
+  std::vector<sandbox::NodeImage> node_images;
   // Where jobs' uids are locked (sandbox/job_uid.h): host-wide, shared by every agent.
   std::string uid_lock_dir = sandbox::kJobUidLockDir;
 };

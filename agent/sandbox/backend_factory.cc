@@ -27,6 +27,9 @@ absl::StatusOr<std::unique_ptr<Backend>> MakeBackend(const BackendConfig& config
     RuncOptions runc;
     OVVOC_ASSIGN_OR_RETURN(runc.rootfs_image,
                            PrepareRootfsImage(config.image, digest, config.state_dir));
+    runc.default_digest = digest;
+    runc.image = config.image;
+    runc.state_dir = config.state_dir;
     runc.runc = config.runc;
     runc.state_root = config.state_dir + "/runc";
     runc.bundles_dir = config.state_dir + "/bundles";

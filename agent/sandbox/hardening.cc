@@ -59,6 +59,10 @@ std::vector<std::string> BaseEnvironment(const Limits& limits) {
           // node bundles its own CA list; the image's system bundle is the one to trust (it
           // also carries any CA an enterprise mirror or proxy uses).
           "NODE_EXTRA_CA_CERTS=/etc/ssl/certs/ca-certificates.crt",
+          // node-gyp builds an addon against the image's node headers: a job has no network to
+          // download them. (node-gyp 11, npm 11's, reads this name; npm 11 warns of an unknown
+          // npm_config_nodedir.)
+          "npm_package_config_node_gyp_nodedir=/usr/local",
           // npm: a clean configuration of our own, never the host's, and no user config a
           // dependency could write to change how later phases run their scripts: the user
           // config is a file that does not exist in /run, the agent's read-only dir (npm

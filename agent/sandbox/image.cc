@@ -72,6 +72,26 @@ absl::StatusOr<ImageRuntime> ReadImageRuntime(const ImageConfig& config,
   return runtime;
 }
 
+std::vector<NodeImage> FindNodeImages(const ImageConfig& config, const std::vector<int>& majors) {
+  std::vector<NodeImage> out;
+  for (int major : majors) {
+    absl::StatusOr<std::string> text =
+        files::ReadFile(absl::StrCat(config.image_dir, "/node", major, "/image.json"));
+    if (!text.ok()) continue;
+    nlohmann::json json = nlohmann::json::parse(*text, nullptr, false);
+    if (!json.is_object() || !json["digest"].is_string()) continue;
+    NodeImage image;
+    image.major = major;
+    image.digest = json["digest"].get<std::string>();
+    if (!WellFormed(image.digest)) continue;
+    absl::StatusOr<ImageRuntime> runtime = ReadImageRuntime(config, image.digest);
+    if (!runtime.ok() || !absl::StartsWith(runtime->node, absl::StrCat(major, "."))) continue;
+    image.runtime = *std::move(runtime);
+    out.push_back(std::move(image));
+  }
+  return out;
+}
+
 absl::StatusOr<std::string> Sha256OfFile(const std::string& path) {
   UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
   if (!fd.valid()) return absl::NotFoundError(absl::StrCat("cannot open ", path));

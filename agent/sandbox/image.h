@@ -46,6 +46,17 @@ struct ImageRuntime {
 // NotFound when the image has no readable image.json; InvalidArgument when it lacks a version.
 absl::StatusOr<ImageRuntime> ReadImageRuntime(const ImageConfig& config, absl::string_view digest);
 
+// One image of `config.image_dir` per node major: what its node<MAJOR> link names (build.sh
+// makes one per major it builds).
+struct NodeImage {
+  int major = 0;
+  std::string digest;  // "sha256:<hex>", not yet verified (the backends verify before use)
+  ImageRuntime runtime;
+};
+// The images of `majors` that the image dir has, in that order; a major without a link, or
+// whose image.json does not say a digest and versions of that major, is left out.
+std::vector<NodeImage> FindNodeImages(const ImageConfig& config, const std::vector<int>& majors);
+
 // sha256 of a file's contents, lowercase hex.
 absl::StatusOr<std::string> Sha256OfFile(const std::string& path);
 

@@ -51,6 +51,9 @@ Limits Tighten(const Limits& agent, const ovvoc::v1::SandboxLimits& job);
 
 struct SandboxSpec {
   std::string name;           // unique per container: "ovvoc-<job id>-<attempt>"
+  // The job image, "sha256:<hex>", chosen by the agent (never by the job); empty: the
+  // backend's default image. Verified by the backend before its first use.
+  std::string image;
   std::string job_id;         // the kJobLabel value
   std::string workspace_dir;  // host dir mounted at /workspace (the work tree, never .git)
   std::string home_dir;       // host dir mounted at /home/ovvoc (npm cache, HOME)

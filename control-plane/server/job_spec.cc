@@ -1,9 +1,31 @@
 #include "control-plane/server/job_spec.h"
 
+#include "absl/strings/numbers.h"
 #include "common/status_macros.h"
 #include "common/time_util.h"
 
 namespace ovvoc::cp {
+namespace {
+
+// Jobs of a repository looked at for a remembered node, newest first.
+constexpr uint32_t kJobsRemembered = 10;
+
+}  // namespace
+
+uint32_t RememberedNodeMajor(Store& store, const std::string& repo_id) {
+  JobFilter filter;
+  filter.repo_id = repo_id;
+  filter.limit = kJobsRemembered;
+  absl::StatusOr<std::vector<JobRecord>> jobs = store.ListJobs(filter);
+  if (!jobs.ok()) return 0;  // a hint only: the job chooses without it
+  for (const JobRecord& job : *jobs) {
+    if (!job.result.has_value() || !job.result->node().baseline_passed()) continue;
+    uint32_t major = 0;
+    const std::string& ran = job.result->node().ran();
+    if (absl::SimpleAtoi(absl::string_view(ran).substr(0, ran.find('.')), &major)) return major;
+  }
+  return 0;
+}
 
 absl::StatusOr<ovvoc::v1::JobSpec> BuildJobSpec(const ServiceContext& ctx, const JobRecord& job) {
   OVVOC_ASSIGN_OR_RETURN(RepoRecord repo, ctx.store.GetRepo(job.repo_id));
@@ -22,6 +44,7 @@ absl::StatusOr<ovvoc::v1::JobSpec> BuildJobSpec(const ServiceContext& ctx, const
   if (token.has_value()) *spec.mutable_forge_token() = *std::move(token);
   // No registries until repos or orgs configure some: the agent's default (its mirror, else
   // the public registry) applies.
+  spec.set_remembered_node_major(RememberedNodeMajor(ctx.store, repo.id));
   ovvoc::v1::Lease* lease = spec.mutable_lease();
   lease->set_attempt(job.attempt);
   *lease->mutable_expires_at() = ToProto(job.lease_expires_at);

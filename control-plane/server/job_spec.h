@@ -8,6 +8,10 @@
 
 namespace ovvoc::cp {
 
+// The node major the newest of a repository's recent jobs whose baseline passed ran on; 0 when
+// none did (or the store cannot say: it is a hint). Blocking.
+uint32_t RememberedNodeMajor(Store& store, const std::string& repo_id);
+
 // Blocking (store reads, forge token minting): call on the executor.
 absl::StatusOr<ovvoc::v1::JobSpec> BuildJobSpec(const ServiceContext& ctx, const JobRecord& job);
 

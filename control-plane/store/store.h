@@ -90,6 +90,7 @@ struct JobRecord {
 
 struct JobFilter {
   std::string org_id;                                            // empty: any
+  std::string repo_id;                                           // empty: any
   ovvoc::v1::JobState state = ovvoc::v1::JOB_STATE_UNSPECIFIED;  // unspecified: any
   uint32_t limit = 100;
 };

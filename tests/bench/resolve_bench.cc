@@ -124,7 +124,9 @@ std::optional<PlanSample> RunPlanner(const std::string& root, const std::string&
   inputs.now = absl::Now();
   inputs.node_version = versions.node;
   inputs.npm_version = versions.npm;
-  absl::StatusOr<ovvoc::v1::Plan> plan = agent::PlanCheckout(root, source, inputs);
+  absl::StatusOr<agent::CheckoutPlan> checkout = agent::PlanCheckout(root, source, inputs);
+  absl::StatusOr<ovvoc::v1::Plan> plan =
+      checkout.ok() ? absl::StatusOr<ovvoc::v1::Plan>(std::move(checkout->plan)) : checkout.status();
   PlanSample sample{absl::Now() - start, setup, source.spent()};
   if (!plan.ok()) {
     std::fprintf(stderr, "  plan: %s\n", plan.status().ToString().c_str());

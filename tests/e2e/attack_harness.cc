@@ -174,8 +174,8 @@ std::string AgentRun::Describe() const {
                       result.is_null() ? "(none)" : result.dump(2));
 }
 
-Attack::Attack(std::string fixture, std::string backend)
-    : fixture_(std::move(fixture)), backend_(std::move(backend)) {
+Attack::Attack(std::string fixture, std::string backend, std::string fixtures_dir)
+    : fixture_(std::move(fixture)), fixtures_dir_(std::move(fixtures_dir)), backend_(std::move(backend)) {
   src_ = dir_.Sub("src");
   state_dir_ = dir_.Sub("state");
   home_ = dir_.Sub("home");
@@ -185,7 +185,7 @@ absl::Status Attack::Prepare() {
   std::error_code ec;
   fs::create_directories(home_, ec);
   if (ec) return absl::InternalError(absl::StrCat("cannot create ", home_, ": ", ec.message()));
-  fs::copy(FixturesDir() + "/" + fixture_, src_,
+  fs::copy(fixtures_dir_ + "/" + fixture_, src_,
            fs::copy_options::recursive | fs::copy_options::copy_symlinks, ec);
   if (ec)
     return absl::InternalError(absl::StrCat("cannot copy fixture ", fixture_, ": ", ec.message()));

@@ -57,7 +57,8 @@ struct AgentRun {
 // dir (`state/`) and HOME (`home/`).
 class Attack {
  public:
-  Attack(std::string fixture, std::string backend);
+  // `fixture`: a directory of `fixtures_dir` (default: the attacks').
+  Attack(std::string fixture, std::string backend, std::string fixtures_dir = FixturesDir());
 
   // Copies the fixture into src/ (symlinks stay links). Fails the test when it cannot.
   absl::Status Prepare();
@@ -81,6 +82,7 @@ class Attack {
 
  private:
   const std::string fixture_;
+  const std::string fixtures_dir_;
   const std::string backend_;
   TempDir dir_;
   std::string src_, state_dir_, home_;

@@ -1,9 +1,11 @@
 #include "agent/sandbox/docker/docker_backend.h"
 
 #include <atomic>
+#include <map>
 #include <thread>
 
 #include "absl/strings/str_cat.h"
+#include "absl/synchronization/mutex.h"
 #include "absl/synchronization/notification.h"
 #include "agent/sandbox/cgroup.h"
 #include "agent/sandbox/container_exec.h"
@@ -75,16 +77,61 @@ class DockerSandbox final : public ContainerSandbox {
   std::string id_;
 };
 
+// OK when `tag` is the image whose only layer is the tar with digest `digest`.
+absl::Status CheckImage(const DockerClient& client, const std::string& tag,
+                        absl::string_view digest) {
+  OVVOC_ASSIGN_OR_RETURN(DockerClient::Response inspected,
+                         client.Call("GET", "/images/" + Escape(tag) + "/json"));
+  if (inspected.status == 404) return absl::NotFoundError(tag + " is not in docker");
+  Json image = inspected.Json();
+  Json layers = image.is_object() ? image["RootFS"]["Layers"] : Json();
+  if (!layers.is_array() || layers.size() != 1 || layers[0] != std::string(digest)) {
+    return absl::DataLossError(
+        absl::StrCat("refusing docker image ", tag, ": its layer is not the job image ", digest));
+  }
+  return absl::OkStatus();
+}
+
+std::string TagOf(absl::string_view digest) {
+  return "ovvoc-job:" + DigestHex(digest).substr(0, 12);
+}
+
+// The tag of the job image `digest` in docker, imported from `image`'s verified tar when the
+// daemon lacks it, and checked either way.
+absl::StatusOr<std::string> EnsureImage(const DockerClient& client, const ImageConfig& image,
+                                        absl::string_view digest) {
+  const std::string tag = TagOf(digest);
+  absl::Status checked = CheckImage(client, tag, digest);
+  if (absl::IsNotFound(checked)) {
+    // Import it from the verified tar: its layer digest is then the tar's sha256.
+    OVVOC_ASSIGN_OR_RETURN(std::string tar, VerifiedImageTar(image, digest));
+    log::Info("importing job image %s into docker as %s", digest, tag);
+    const std::string path =
+        absl::StrCat("/images/create?fromSrc=-&repo=ovvoc-job&tag=", DigestHex(digest).substr(0, 12),
+                     "&changes=", Escape(absl::StrCat("LABEL ovvoc.rootfs.sha256=", DigestHex(digest))));
+    OVVOC_ASSIGN_OR_RETURN(DockerClient::Response imported,
+                           client.Upload(path, tar, "application/x-tar"));
+    if (imported.status != 200) return DockerClient::ErrorFor("import job image", imported);
+    checked = CheckImage(client, tag, digest);
+  }
+  OVVOC_RETURN_IF_ERROR(checked);
+  return tag;
+}
+
 class DockerBackend final : public Backend {
  public:
-  DockerBackend(DockerOptions options, std::string image)
-      : options_(std::move(options)), client_(options_.socket), image_(std::move(image)) {}
+  DockerBackend(DockerOptions options, std::string default_tag)
+      : options_(std::move(options)), client_(options_.socket) {
+    tags_[options_.image_digest] = std::move(default_tag);
+  }
 
   absl::string_view name() const override { return "docker"; }
 
   absl::StatusOr<std::unique_ptr<Sandbox>> Create(const SandboxSpec& spec) override {
+    OVVOC_ASSIGN_OR_RETURN(std::string tag,
+                           TagFor(spec.image.empty() ? options_.image_digest : spec.image));
     auto sandbox = std::make_unique<DockerSandbox>(client_, spec);
-    OVVOC_RETURN_IF_ERROR(sandbox->Start(image_, options_.owner));
+    OVVOC_RETURN_IF_ERROR(sandbox->Start(tag, options_.owner));
     return sandbox;
   }
 
@@ -106,31 +153,24 @@ class DockerBackend final : public Backend {
   const DockerClient& client() const { return client_; }
 
  private:
+  // The docker tag of `digest`, imported and checked on its first use (EnsureImage).
+  absl::StatusOr<std::string> TagFor(const std::string& digest) ABSL_LOCKS_EXCLUDED(mu_) {
+    absl::MutexLock lock(&mu_);
+    auto it = tags_.find(digest);
+    if (it != tags_.end()) return it->second;
+    OVVOC_ASSIGN_OR_RETURN(std::string tag, EnsureImage(client_, options_.image, digest));
+    return tags_[digest] = std::move(tag);
+  }
+
   const DockerOptions options_;
   const DockerClient client_;
-  const std::string image_;
+  absl::Mutex mu_;
+  std::map<std::string, std::string> tags_ ABSL_GUARDED_BY(mu_);  // digest -> checked tag
 };
-
-// OK when `tag` is the image whose only layer is the tar with digest `digest`.
-absl::Status CheckImage(const DockerClient& client, const std::string& tag,
-                        absl::string_view digest) {
-  OVVOC_ASSIGN_OR_RETURN(DockerClient::Response inspected,
-                         client.Call("GET", "/images/" + Escape(tag) + "/json"));
-  if (inspected.status == 404) return absl::NotFoundError(tag + " is not in docker");
-  Json image = inspected.Json();
-  Json layers = image.is_object() ? image["RootFS"]["Layers"] : Json();
-  if (!layers.is_array() || layers.size() != 1 || layers[0] != std::string(digest)) {
-    return absl::DataLossError(
-        absl::StrCat("refusing docker image ", tag, ": its layer is not the job image ", digest));
-  }
-  return absl::OkStatus();
-}
 
 }  // namespace
 
-std::string DockerImageTag(absl::string_view digest) {
-  return "ovvoc-job:" + DigestHex(digest).substr(0, 12);
-}
+std::string DockerImageTag(absl::string_view digest) { return TagOf(digest); }
 
 nlohmann::json DockerCreateRequest(const SandboxSpec& spec, const std::string& image,
                                    const std::string& owner) {
@@ -192,23 +232,8 @@ nlohmann::json DockerCreateRequest(const SandboxSpec& spec, const std::string& i
 absl::StatusOr<std::unique_ptr<Backend>> MakeDockerBackend(DockerOptions options) {
   DockerClient client(options.socket);
   OVVOC_RETURN_IF_ERROR(client.Ping());
-  const std::string tag = DockerImageTag(options.image_digest);
-  absl::Status checked = CheckImage(client, tag, options.image_digest);
-  if (absl::IsNotFound(checked)) {
-    // Import it from the verified tar: its layer digest is then the tar's sha256.
-    OVVOC_ASSIGN_OR_RETURN(std::string tar, VerifiedImageTar(options.image, options.image_digest));
-    log::Info("importing job image %s into docker as %s", options.image_digest, tag);
-    const std::string path = absl::StrCat(
-        "/images/create?fromSrc=-&repo=ovvoc-job&tag=",
-        DigestHex(options.image_digest).substr(0, 12), "&changes=",
-        Escape(absl::StrCat("LABEL ovvoc.rootfs.sha256=", DigestHex(options.image_digest))));
-    OVVOC_ASSIGN_OR_RETURN(DockerClient::Response imported,
-                           client.Upload(path, tar, "application/x-tar"));
-    if (imported.status != 200) return DockerClient::ErrorFor("import job image", imported);
-    checked = CheckImage(client, tag, options.image_digest);
-  }
-  OVVOC_RETURN_IF_ERROR(checked);
-  return std::unique_ptr<Backend>(new DockerBackend(std::move(options), tag));
+  OVVOC_ASSIGN_OR_RETURN(std::string tag, EnsureImage(client, options.image, options.image_digest));
+  return std::unique_ptr<Backend>(new DockerBackend(std::move(options), std::move(tag)));
 }
 
 }  // namespace ovvoc::agent::sandbox

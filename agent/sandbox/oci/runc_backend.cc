@@ -7,6 +7,7 @@
 
 #include <atomic>
 #include <filesystem>
+#include <map>
 #include <optional>
 
 #include "absl/strings/match.h"
@@ -14,6 +15,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
+#include "absl/synchronization/mutex.h"
 #include "agent/process/process.h"
 #include "agent/sandbox/cgroup.h"
 #include "agent/sandbox/container_exec.h"
@@ -93,18 +95,22 @@ class RuncBackend;
 
 class RuncSandbox final : public ContainerSandbox {
  public:
-  RuncSandbox(const RuncOptions& options, SandboxSpec spec, std::string bundle)
-      : ContainerSandbox(std::move(spec)), options_(options), bundle_(std::move(bundle)) {}
+  RuncSandbox(const RuncOptions& options, SandboxSpec spec, std::string bundle,
+              std::string rootfs_image)
+      : ContainerSandbox(std::move(spec)),
+        options_(options),
+        bundle_(std::move(bundle)),
+        rootfs_image_(std::move(rootfs_image)) {}
   ~RuncSandbox() override { (void)Destroy(); }
 
   absl::Status Start() {
     OVVOC_RETURN_IF_ERROR(files::EnsureDir(bundle_, 0700));
     created_ = true;  // from here on, Destroy() has something to remove
     std::string rootfs = options_.rootfs;
-    if (!options_.rootfs_image.empty()) {
+    if (!rootfs_image_.empty()) {
       rootfs = bundle_ + "/rootfs";
       OVVOC_RETURN_IF_ERROR(files::EnsureDir(rootfs, 0755));
-      OVVOC_RETURN_IF_ERROR(MountImageReadOnly(options_.rootfs_image, rootfs));
+      OVVOC_RETURN_IF_ERROR(MountImageReadOnly(rootfs_image_, rootfs));
     }
     OVVOC_RETURN_IF_ERROR(ListenForInit());
     // A scratch file: no fsync (the bundle dir is often on disk, and it costs milliseconds).
@@ -180,6 +186,7 @@ class RuncSandbox final : public ContainerSandbox {
 
   const RuncOptions options_;
   const std::string bundle_;
+  const std::string rootfs_image_;  // empty: options_.rootfs, a directory
   bool created_ = false;
   std::optional<ChildProcess> runc_;  // `runc run`, while the container lives
 };
@@ -193,8 +200,10 @@ class RuncBackend final : public Backend {
   absl::StatusOr<std::unique_ptr<Sandbox>> Create(const SandboxSpec& spec) override {
     OVVOC_RETURN_IF_ERROR(files::EnsureDir(options_.state_root, 0700));
     OVVOC_RETURN_IF_ERROR(files::EnsureDir(options_.bundles_dir, 0700));
-    auto sandbox = std::make_unique<RuncSandbox>(
-        options_, spec, absl::StrCat(options_.bundles_dir, "/", spec.name));
+    OVVOC_ASSIGN_OR_RETURN(std::string rootfs_image, RootfsImageFor(spec.image));
+    auto sandbox =
+        std::make_unique<RuncSandbox>(options_, spec, absl::StrCat(options_.bundles_dir, "/", spec.name),
+                                      std::move(rootfs_image));
     OVVOC_RETURN_IF_ERROR(sandbox->Start());
     return sandbox;
   }
@@ -224,7 +233,24 @@ class RuncBackend final : public Backend {
   }
 
  private:
+  // The ext4 image of the job image `digest` (empty: the default), made on its first use.
+  absl::StatusOr<std::string> RootfsImageFor(const std::string& digest) ABSL_LOCKS_EXCLUDED(mu_) {
+    if (digest.empty() || digest == options_.default_digest) return options_.rootfs_image;
+    absl::MutexLock lock(&mu_);
+    auto it = images_.find(digest);
+    if (it != images_.end()) return it->second;
+    if (options_.state_dir.empty()) {
+      return absl::FailedPreconditionError(
+          absl::StrCat("this oci backend runs one image only, not ", digest));
+    }
+    OVVOC_ASSIGN_OR_RETURN(std::string path,
+                           PrepareRootfsImage(options_.image, digest, options_.state_dir));
+    return images_[digest] = std::move(path);
+  }
+
   const RuncOptions options_;
+  absl::Mutex mu_;
+  std::map<std::string, std::string> images_ ABSL_GUARDED_BY(mu_);  // digest -> ext4 image
 };
 
 }  // namespace

@@ -6,6 +6,7 @@
 #include <memory>
 #include <string>
 
+#include "agent/sandbox/image.h"
 #include "agent/sandbox/sandbox.h"
 #include "nlohmann/json.hpp"
 
@@ -19,6 +20,12 @@ struct RuncOptions {
   // read-only as its root. Empty: `rootfs`, a directory, as it is (tests).
   std::string rootfs_image;
   std::string rootfs;
+  // The digest of `rootfs_image`, and where the images of other digests a job may ask for
+  // (SandboxSpec::image) come from: each is made into an ext4 image on its first use
+  // (PrepareRootfsImage into `state_dir`), from `image`'s verified tar.
+  std::string default_digest;
+  ImageConfig image;
+  std::string state_dir;
 };
 
 std::unique_ptr<Backend> MakeRuncBackend(RuncOptions options);

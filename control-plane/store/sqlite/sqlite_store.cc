@@ -332,10 +332,12 @@ class SqliteStore final : public Store {
         Statement st, db_.Prepare(absl::StrCat(
                           "SELECT ", kJobColumns,
                           " FROM jobs WHERE (?1 = '' OR org_id = ?1) AND (?2 = 0 OR state = ?2) "
+                          "AND (?4 = '' OR repo_id = ?4) "
                           "ORDER BY created_at DESC, rowid DESC LIMIT ?3")));
     st.Bind(1, filter.org_id)
         .Bind(2, static_cast<int64_t>(filter.state))
-        .Bind(3, static_cast<int64_t>(filter.limit));
+        .Bind(3, static_cast<int64_t>(filter.limit))
+        .Bind(4, filter.repo_id);
     return ReadAll(st, ReadJob);
   }
 

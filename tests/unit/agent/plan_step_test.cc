@@ -3,11 +3,13 @@
 #include "agent/pipeline/plan_step.h"
 
 #include <catch2/catch.hpp>
+#include <fstream>
 #include <string>
 #include <vector>
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "tests/support/temp_dir.h"
 #include "tests/unit/agent/registry_fixtures.h"
 
 namespace ovvoc::agent {
@@ -78,6 +80,70 @@ TEST_CASE("parsed packuments past the memory bound are refused, not kept", "[pla
              Catch::Contains("passed 0 MiB"));
   fetched = source.Fetch({"small"});  // what is still under the bound is kept
   CHECK(fetched[0].packument.ok());
+}
+
+}  // namespace
+}  // namespace ovvoc::agent
+
+namespace ovvoc::agent {
+namespace {
+
+const std::vector<NodeRuntime> kRuntimes = {
+    {20, "20.20.2", "11.21.2"}, {22, "22.23.5", "11.21.2"}, {24, "24.22.3", "11.21.2"},
+    {26, "26.12.1", "11.21.2"}};
+const absl::Time kNodeDay = absl::FromCivil(absl::CivilDay(2026, 12, 3), absl::UTCTimeZone());
+
+JobNode Choose(const std::string& package_json, const std::string& configured = "",
+               int remembered = 0, const std::vector<NodeRuntime>& runtimes = kRuntimes) {
+  testing::TempDir dir;
+  std::ofstream(dir.Sub("package.json")) << package_json;
+  absl::StatusOr<npm::Project> project = npm::ReadProject(dir.path());
+  REQUIRE(project.ok());
+  return ChooseJobNode(dir.path(), *project, configured, remembered, runtimes, 24, kNodeDay);
+}
+
+std::vector<int> Majors(const std::vector<NodeRuntime>& runtimes) {
+  std::vector<int> out;
+  for (const NodeRuntime& r : runtimes) out.push_back(r.major);
+  return out;
+}
+
+TEST_CASE("the job's node: the image of the major asked for, and where a failing baseline goes next",
+          "[plan_step][node]") {
+  SECTION("nothing asked: the default, then the older majors newest first, then the newer") {
+    JobNode node = Choose(R"({"name":"a"})");
+    CHECK(node.runtime.major == 24);
+    CHECK(node.record.ran() == "24.22.3");
+    CHECK(node.record.source() == "default");
+    CHECK(Majors(node.alternatives) == std::vector<int>{22, 20, 26});
+  }
+  SECTION("engines.node bounds the retries") {
+    JobNode node = Choose(R"({"name":"a","engines":{"node":">=20 <25"}})");
+    CHECK(node.runtime.major == 24);
+    CHECK(Majors(node.alternatives) == std::vector<int>{22, 20});
+  }
+  SECTION(".ovvoc.yml's node: picks the image and bounds the retries") {
+    JobNode node = Choose(R"({"name":"a","engines":{"node":">=18"}})", "^22 || ^26");
+    CHECK(node.runtime.major == 26);
+    CHECK(node.record.source() == ".ovvoc.yml node");
+    CHECK(Majors(node.alternatives) == std::vector<int>{22});
+  }
+  SECTION("a remembered major wins over the project's files, not over .ovvoc.yml") {
+    JobNode node = Choose(R"({"name":"a","engines":{"node":"24"}})", "", 20);
+    CHECK(node.runtime.major == 20);
+    CHECK(node.record.source() == "remembered");
+    CHECK(absl::StrContains(node.record.reason(), "last baseline passed on node 20"));
+    CHECK(Choose(R"({"name":"a"})", "22", 20).runtime.major == 22);
+    // A remembered major no image exists for is not one.
+    CHECK(Choose(R"({"name":"a"})", "", 18).record.source() == "default");
+  }
+  SECTION("an agent without the image asked for runs its default, and says so") {
+    JobNode node = Choose(R"({"name":"a","engines":{"node":"20"}})", "", 0,
+                          {{24, "24.22.3", "11.21.2"}});
+    CHECK(node.record.wanted_major() == 20);
+    CHECK(node.runtime.major == 24);
+    CHECK(node.alternatives.empty());
+  }
 }
 
 }  // namespace

@@ -342,5 +342,27 @@ TEST_CASE("the node choice is described with what ran, and a missing image is sa
         "wants node 20 (lts/iron in .nvmrc); ran 24.11.1: this agent has no image for node 20");
 }
 
+TEST_CASE("the node choice says where a failing baseline went, and when every node failed") {
+  ovvoc::v1::NodeChoice node;
+  node.set_wanted_major(24);
+  node.set_reason("the project names no node version: the agent's default");
+  node.set_ran("20.20.2");
+  ovvoc::v1::NodeAttempt* first = node.add_attempts();
+  first->set_ran("24.22.3");
+  first->set_phase("test");
+  node.add_attempts()->CopyFrom(*first);
+  node.mutable_attempts(1)->set_ran("22.23.5");
+  node.set_baseline_passed(true);
+  CHECK(DescribeNode(node) ==
+        "wants node 24 (the project names no node version: the agent's default); ran 20.20.2, "
+        "where the baseline passed after failing on 24.22.3 (test), 22.23.5 (test)");
+  node.set_baseline_passed(false);
+  node.set_every_node_failed(true);
+  CHECK(DescribeNode(node) ==
+        "wants node 24 (the project names no node version: the agent's default); ran 20.20.2 "
+        "after the baseline failed on 24.22.3 (test), 22.23.5 (test); broken before on every "
+        "node the project allows");
+}
+
 }  // namespace
 }  // namespace ovvoc

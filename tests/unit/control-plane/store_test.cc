@@ -10,6 +10,7 @@
 
 #include "absl/synchronization/mutex.h"
 #include "common/ids.h"
+#include "control-plane/server/job_spec.h"
 #include "control-plane/store/sqlite/sqlite_store.h"
 #include "tests/support/temp_dir.h"
 
@@ -373,6 +374,57 @@ TEST_CASE("OpenStore understands sqlite URLs and rejects the rest clearly") {
   CHECK(OpenStore("sqlite://" + dir.Sub("u.db")).ok());
   CHECK(absl::IsUnimplemented(OpenStore("postgres://localhost/ovvoc").status()));
   CHECK(absl::IsInvalidArgument(OpenStore("mysql://x").status()));
+}
+
+}  // namespace
+}  // namespace ovvoc::cp
+
+namespace ovvoc::cp {
+namespace {
+
+// A finished job of `repo` whose result says which node ran and whether its baseline passed.
+void FinishJob(Store& store, const RepoRecord& repo, absl::Time created, const std::string& ran,
+               bool passed) {
+  JobRecord job = MakeJob(store, repo, created);
+  REQUIRE(store
+              .UpdateJob(job.id,
+                         [&](JobRecord& j) {
+                           j.state = passed ? ovvoc::v1::JOB_STATE_SUCCEEDED
+                                            : ovvoc::v1::JOB_STATE_FAILED;
+                           ovvoc::v1::JobResult result;
+                           result.mutable_node()->set_ran(ran);
+                           result.mutable_node()->set_baseline_passed(passed);
+                           j.result = result;
+                           return absl::OkStatus();
+                         })
+              .ok());
+}
+
+TEST_CASE("a repository's remembered node: the newest job whose baseline passed, of that repo") {
+  TempDir dir;
+  std::unique_ptr<Store> store = OpenFresh(dir);
+  const OrgRecord org = MakeOrg(*store, "acme");
+  const RepoRecord repo = MakeRepo(*store, org);
+  const RepoRecord other = MakeRepo(*store, org);
+  CHECK(RememberedNodeMajor(*store, repo.id) == 0);  // no job yet
+
+  FinishJob(*store, repo, kNow + absl::Seconds(1), "24.22.3", false);
+  CHECK(RememberedNodeMajor(*store, repo.id) == 0);  // failed everywhere: nothing to remember
+
+  FinishJob(*store, repo, kNow + absl::Seconds(2), "20.20.2", true);
+  FinishJob(*store, other, kNow + absl::Seconds(3), "26.12.1", true);  // another repo's
+  FinishJob(*store, repo, kNow + absl::Seconds(4), "24.22.3", false);  // a later failure
+  CHECK(RememberedNodeMajor(*store, repo.id) == 20);
+  CHECK(RememberedNodeMajor(*store, other.id) == 26);
+
+  FinishJob(*store, repo, kNow + absl::Seconds(5), "22.23.5", true);
+  CHECK(RememberedNodeMajor(*store, repo.id) == 22);
+
+  JobFilter filter;
+  filter.repo_id = other.id;
+  absl::StatusOr<std::vector<JobRecord>> jobs = store->ListJobs(filter);
+  REQUIRE(jobs.ok());
+  CHECK(jobs->size() == 1);
 }
 
 }  // namespace

@@ -1,0 +1,158 @@
+#include "agent/npm/test_advice.h"
+
+#include <set>
+#include <vector>
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "common/inert.h"
+
+namespace ovvoc::agent::npm {
+namespace {
+
+// Scripts followed from `npm test` (a chain or fan-out of `npm run`), at most.
+constexpr int kMaxScriptsFollowed = 50;
+constexpr size_t kMaxScriptBytes = 4096;
+
+// Programs that drive a browser or need a display, as they appear in a script's words.
+constexpr const char* kBrowserTools[] = {
+    "karma",         "puppeteer",  "playwright", "cypress",   "testcafe", "nightwatch",
+    "wdio",          "web-test-runner", "wtr",   "xvfb-run",  "mocha-headless-chrome",
+    "airtap",        "zuul",       "testem",     "jest-puppeteer"};
+
+// Names of scripts that, by convention, run the node side of a suite; in order of preference.
+constexpr const char* kNodeScriptNames[] = {"test:node", "test-node", "test:nodejs", "node-test",
+                                            "test:unit", "test-unit", "unit",        "test:server",
+                                            "test:ci",   "test:cjs",  "test:esm"};
+
+bool IsWordChar(char c) {
+  return absl::ascii_isalnum(c) || c == '-' || c == '_' || c == '@' || c == '/' || c == '.' || c == ':';
+}
+
+// The words of a script: runs of name characters, so that "npx karma start" and
+// "./node_modules/.bin/karma" both yield "karma".
+std::vector<std::string> Words(const std::string& script) {
+  std::vector<std::string> out;
+  std::string word;
+  for (char c : script.substr(0, kMaxScriptBytes)) {
+    if (IsWordChar(c)) {
+      word.push_back(c);
+      continue;
+    }
+    if (!word.empty()) out.push_back(std::move(word));
+    word.clear();
+  }
+  if (!word.empty()) out.push_back(std::move(word));
+  for (std::string& w : out) {
+    // A path or a package name: its last part (node_modules/.bin/karma, @playwright/test).
+    if (absl::StrContains(w, '/')) {
+      const std::string last = w.substr(w.rfind('/') + 1);
+      if (absl::StartsWith(w, "@playwright/")) w = "playwright";
+      else if (!last.empty()) w = last;
+    }
+  }
+  return out;
+}
+
+std::string BrowserToolIn(const std::string& script) {
+  for (const std::string& word : Words(script)) {
+    for (const char* tool : kBrowserTools) {
+      if (word == tool) return tool;
+    }
+    // `vitest --browser`, `jest --env=puppeteer`.
+    if (word == "--browser" || absl::StartsWith(word, "--browser.")) return "a browser runner";
+  }
+  return "";
+}
+
+// Scripts that `script` runs by name: `npm run X`, `npm run-script X`, `yarn X`, `pnpm X`,
+// `npm-run-all X Y`, `run-s X`, `run-p X` (globs as `npm-run-all` reads them: "test:*").
+std::vector<std::string> ScriptsRun(const std::string& script,
+                                    const std::map<std::string, std::string>& scripts) {
+  std::vector<std::string> out;
+  std::vector<std::string> words = Words(script);
+  auto add = [&](const std::string& name) {
+    if (absl::EndsWith(name, ":*")) {
+      const std::string prefix = name.substr(0, name.size() - 1);
+      for (const auto& [other, text] : scripts) {
+        if (absl::StartsWith(other, prefix)) out.push_back(other);
+      }
+    } else if (scripts.count(name) > 0) {
+      out.push_back(name);
+    }
+  };
+  for (size_t i = 0; i < words.size(); ++i) {
+    const std::string& w = words[i];
+    if ((w == "npm" || w == "pnpm" || w == "yarn") && i + 1 < words.size()) {
+      size_t next = i + 1;
+      if (words[next] == "run" || words[next] == "run-script") ++next;
+      while (next < words.size() && absl::StartsWith(words[next], "-")) ++next;
+      if (next < words.size()) add(words[next]);
+      if (words[i + 1] == "test" || words[i + 1] == "t") add("test");
+    } else if (w == "npm-run-all" || w == "run-s" || w == "run-p") {
+      for (size_t j = i + 1; j < words.size() && words[j] != "&&"; ++j) {
+        if (!absl::StartsWith(words[j], "-")) add(words[j]);
+      }
+    }
+  }
+  // A ':'-glob survives Words() as "test:*" only if '*' were a word char; look for it raw.
+  for (absl::string_view piece : absl::StrSplit(script, absl::ByAnyChar(" \t'\""))) {
+    if (absl::EndsWith(piece, ":*")) add(std::string(piece));
+  }
+  return out;
+}
+
+// The first browser tool among `start` and the scripts it runs, and the script that names it.
+std::pair<std::string, std::string> FindBrowser(const std::string& start,
+                                                const std::map<std::string, std::string>& scripts) {
+  std::vector<std::string> queue = {start};
+  std::set<std::string> seen;
+  int followed = 0;
+  while (!queue.empty() && followed < kMaxScriptsFollowed) {
+    const std::string name = queue.front();
+    queue.erase(queue.begin());
+    if (!seen.insert(name).second) continue;
+    ++followed;
+    auto it = scripts.find(name);
+    if (it == scripts.end()) continue;
+    if (std::string tool = BrowserToolIn(it->second); !tool.empty()) return {tool, name};
+    for (std::string& next : ScriptsRun(it->second, scripts)) queue.push_back(std::move(next));
+  }
+  return {"", ""};
+}
+
+}  // namespace
+
+std::optional<TestAdvice> AdviseTests(const std::map<std::string, std::string>& scripts) {
+  if (scripts.count("test") == 0) return std::nullopt;
+  auto [tool, where] = FindBrowser("test", scripts);
+  if (tool.empty()) return std::nullopt;
+  TestAdvice advice;
+  advice.tool = tool;
+  advice.script = where;
+  for (const char* name : kNodeScriptNames) {
+    if (scripts.count(name) == 0 || name == where) continue;
+    if (FindBrowser(name, scripts).first.empty()) {
+      advice.node_script = name;
+      break;
+    }
+  }
+  advice.message = absl::StrCat(
+      "`npm test` runs ", tool,
+      where == "test" ? "" : absl::StrCat(" (through the script \"", InertLine(where, 100), "\")"),
+      ", which needs a browser or a display; the sandbox has neither, so its result says "
+      "nothing about an update");
+  if (!advice.node_script.empty()) {
+    advice.suggestion = absl::StrCat("test: npm run ", advice.node_script);
+    absl::StrAppend(&advice.message, ". The script \"", advice.node_script,
+                    "\" runs in node alone: add `", advice.suggestion, "` to .ovvoc.yml");
+  } else {
+    absl::StrAppend(&advice.message,
+                    ". Set `test:` in .ovvoc.yml to a command that runs the tests in node alone");
+  }
+  return advice;
+}
+
+}  // namespace ovvoc::agent::npm
