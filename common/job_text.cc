@@ -283,6 +283,11 @@ std::string DescribeNode(const ovvoc::v1::NodeChoice& node) {
   return out;
 }
 
+std::string DescribeNpm(const ovvoc::v1::NpmChoice& npm) {
+  if (npm.version().empty()) return "";
+  return absl::StrCat(InertLine(npm.version(), 40), " (", InertLine(npm.reason(), 200), ")");
+}
+
 std::string DescribeEgress(const ovvoc::v1::EgressUsage& usage) {
   if (usage.requests() > 0) {
     return absl::StrCat(usage.host(), ":", usage.port(), ": ", usage.requests(),

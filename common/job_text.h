@@ -55,6 +55,9 @@ std::string DescribeMemory(const ovvoc::v1::ResourceUsage& usage);
 // "wants node 20 (lts/iron in .nvmrc); ran 24.11.1": empty when the result has no choice.
 std::string DescribeNode(const ovvoc::v1::NodeChoice& node);
 
+// "6.14.18 (package-lock.json is lockfileVersion 1, ...)"; "" when no choice was recorded.
+std::string DescribeNpm(const ovvoc::v1::NpmChoice& npm);
+
 // "registry.npmjs.org:443: 14 connections, 3.1 MiB down, 22 KiB up" (", 1 failed").
 std::string DescribeEgress(const ovvoc::v1::EgressUsage& usage);
 

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <functional>
 #include <map>
+#include <set>
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
@@ -24,6 +25,8 @@ constexpr size_t kMaxWorkflowBytes = 256 * 1024;
 // Nodes visited per workflow file: an alias is a shared node, so an anchor bomb is visited
 // many times; this bounds the walk (policy files have the same bound).
 constexpr int kMaxWorkflowNodes = 20000;
+// Distinct node-version values read from all workflows.
+constexpr size_t kMaxWorkflowValues = 200;
 
 // nvm's LTS codenames.
 const std::map<std::string, int>& Codenames() {
@@ -86,12 +89,17 @@ bool IsNodeVersionKey(const std::string& key) {
 
 // Every value under a node-version key of a workflow (scalars, or lists of them), skipping
 // expressions ("${{ matrix.node }}": the matrix's own list is read where it is written).
+// Each distinct value is kept once, and at most kMaxWorkflowValues of them: an alias repeats a
+// value many times for the price of one, and each costs a range test per supported major
+// (red team, issue 11: 10 files of aliased 62-comparator ranges took a minute).
 void CollectWorkflowVersions(const YAML::Node& node, bool under_key, int& budget,
-                             std::vector<std::string>& out) {
+                             std::set<std::string>& out) {
   if (--budget < 0 || !node.IsDefined()) return;
   if (node.IsScalar()) {
-    const std::string value = node.Scalar();
-    if (under_key && !absl::StrContains(value, "${{")) out.push_back(value);
+    const std::string& value = node.Scalar();
+    if (under_key && !absl::StrContains(value, "${{") && out.size() < kMaxWorkflowValues) {
+      out.insert(value);
+    }
   } else if (node.IsSequence()) {
     for (const YAML::Node& item : node) CollectWorkflowVersions(item, under_key, budget, out);
   } else if (node.IsMap()) {
@@ -104,8 +112,8 @@ void CollectWorkflowVersions(const YAML::Node& node, bool under_key, int& budget
   }
 }
 
-std::vector<std::string> WorkflowVersions(const std::string& root) {
-  std::vector<std::string> versions;
+std::set<std::string> WorkflowVersions(const std::string& root) {
+  std::set<std::string> versions;
   absl::StatusOr<std::vector<std::string>> names =
       ListDirBeneath(root, ".github/workflows", kMaxWorkflowFiles);
   if (!names.ok()) return versions;

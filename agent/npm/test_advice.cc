@@ -1,5 +1,6 @@
 #include "agent/npm/test_advice.h"
 
+#include <deque>
 #include <set>
 #include <vector>
 
@@ -12,9 +13,12 @@
 namespace ovvoc::agent::npm {
 namespace {
 
-// Scripts followed from `npm test` (a chain or fan-out of `npm run`), at most.
+// Scripts followed from `npm test` (a chain or fan-out of `npm run`), at most; and the names one
+// script may hand on (a glob like "test:*" names every matching script: without a bound, a
+// script of 8,000 globs over 2,000 scripts held 16 million names; red team, issue 11).
 constexpr int kMaxScriptsFollowed = 50;
 constexpr size_t kMaxScriptBytes = 4096;
+constexpr size_t kMaxScriptsNamed = 200;
 
 // Programs that drive a browser or need a display, as they appear in a script's words.
 constexpr const char* kBrowserTools[] = {
@@ -69,18 +73,22 @@ std::string BrowserToolIn(const std::string& script) {
 
 // Scripts that `script` runs by name: `npm run X`, `npm run-script X`, `yarn X`, `pnpm X`,
 // `npm-run-all X Y`, `run-s X`, `run-p X` (globs as `npm-run-all` reads them: "test:*").
-std::vector<std::string> ScriptsRun(const std::string& script,
-                                    const std::map<std::string, std::string>& scripts) {
-  std::vector<std::string> out;
-  std::vector<std::string> words = Words(script);
+std::set<std::string> ScriptsRun(const std::string& script,
+                                 const std::map<std::string, std::string>& scripts) {
+  std::set<std::string> out;
+  const std::string text = script.substr(0, kMaxScriptBytes);
+  std::vector<std::string> words = Words(text);
   auto add = [&](const std::string& name) {
     if (absl::EndsWith(name, ":*")) {
       const std::string prefix = name.substr(0, name.size() - 1);
-      for (const auto& [other, text] : scripts) {
-        if (absl::StartsWith(other, prefix)) out.push_back(other);
+      for (auto it = scripts.lower_bound(prefix);
+           it != scripts.end() && absl::StartsWith(it->first, prefix) &&
+           out.size() < kMaxScriptsNamed;
+           ++it) {
+        out.insert(it->first);
       }
-    } else if (scripts.count(name) > 0) {
-      out.push_back(name);
+    } else if (scripts.count(name) > 0 && out.size() < kMaxScriptsNamed) {
+      out.insert(name);
     }
   };
   for (size_t i = 0; i < words.size(); ++i) {
@@ -98,7 +106,7 @@ std::vector<std::string> ScriptsRun(const std::string& script,
     }
   }
   // A ':'-glob survives Words() as "test:*" only if '*' were a word char; look for it raw.
-  for (absl::string_view piece : absl::StrSplit(script, absl::ByAnyChar(" \t'\""))) {
+  for (absl::string_view piece : absl::StrSplit(text, absl::ByAnyChar(" \t'\""))) {
     if (absl::EndsWith(piece, ":*")) add(std::string(piece));
   }
   return out;
@@ -107,18 +115,20 @@ std::vector<std::string> ScriptsRun(const std::string& script,
 // The first browser tool among `start` and the scripts it runs, and the script that names it.
 std::pair<std::string, std::string> FindBrowser(const std::string& start,
                                                 const std::map<std::string, std::string>& scripts) {
-  std::vector<std::string> queue = {start};
+  std::deque<std::string> queue = {start};
   std::set<std::string> seen;
   int followed = 0;
   while (!queue.empty() && followed < kMaxScriptsFollowed) {
-    const std::string name = queue.front();
-    queue.erase(queue.begin());
+    const std::string name = std::move(queue.front());
+    queue.pop_front();
     if (!seen.insert(name).second) continue;
     ++followed;
     auto it = scripts.find(name);
     if (it == scripts.end()) continue;
     if (std::string tool = BrowserToolIn(it->second); !tool.empty()) return {tool, name};
-    for (std::string& next : ScriptsRun(it->second, scripts)) queue.push_back(std::move(next));
+    for (const std::string& next : ScriptsRun(it->second, scripts)) {
+      if (seen.count(next) == 0 && queue.size() < kMaxScriptsNamed) queue.push_back(next);
+    }
   }
   return {"", ""};
 }

@@ -159,6 +159,13 @@ class PlanPhase final : public Phase {
         project.node_alternatives.emplace_back(other.major, other.node_version);
       }
     }
+    if (checkout.npm.has_value()) {
+      project.npm_major = checkout.npm->major;
+      ovvoc::v1::NpmChoice* npm = job.result().mutable_npm();
+      npm->set_version(checkout.npm->version);
+      npm->set_source(checkout.npm->source);
+      npm->set_reason(checkout.npm->reason);
+    }
     project.test_commands = std::move(checkout.test);
     project.build_commands = std::move(checkout.build);
     if (project.test_commands.empty()) {
@@ -177,7 +184,7 @@ class PlanPhase final : public Phase {
   static std::vector<NodeRuntime> Runtimes(const SandboxSettings& settings) {
     std::vector<NodeRuntime> out;
     for (const sandbox::NodeImage& image : settings.node_images) {
-      out.push_back({image.major, image.runtime.node, image.runtime.npm});
+      out.push_back({image.major, image.runtime.node, image.runtime.npm, image.runtime.npms});
     }
     if (out.empty() && DefaultMajor(settings) != 0) {
       out.push_back({DefaultMajor(settings), settings.node_version, settings.npm_version});

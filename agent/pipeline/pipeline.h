@@ -55,6 +55,9 @@ struct ClonedProject {
   // From the plan phase: the node major whose image the job runs (0: the agent's default
   // image), and `.ovvoc.yml`'s commands (empty: the project's npm scripts).
   int node_major = 0;
+  // The older npm the image carries that the job runs instead of its default (plan phase;
+  // npm/npm_choice.h); 0: the default.
+  int npm_major = 0;
   // Where a failing baseline is tried again, in order: {major, node version} of the agent's
   // other images that the project allows (plan_step.h, JobNode::alternatives).
   std::vector<std::pair<int, std::string>> node_alternatives;

@@ -194,7 +194,8 @@ absl::StatusOr<CheckoutPlan> PlanCheckout(const std::string& root, npm::Packumen
                              inputs.now);
     if (out.node->runtime.major != 0) {
       options.node_version = "v" + out.node->runtime.node_version;
-      options.npm_version = out.node->runtime.npm_version;
+      out.npm = npm::ChooseNpm(out.project, out.node->runtime.npm_version, out.node->runtime.npms);
+      options.npm_version = out.npm->version;
     }
   }
   if (entry != nullptr) {

@@ -5,6 +5,7 @@
 #define OVVOC_AGENT_PIPELINE_PLAN_STEP_H_
 
 #include <functional>
+#include <map>
 #include <optional>
 #include <string>
 #include <vector>
@@ -13,6 +14,7 @@
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
+#include "agent/npm/npm_choice.h"
 #include "agent/npm/plan.h"
 #include "agent/registry/client.h"
 #include "agent/registry/endpoint.h"
@@ -73,7 +75,8 @@ class RegistryPackuments final : public npm::PackumentSource {
 struct NodeRuntime {
   int major = 0;
   std::string node_version;  // "24.11.1"
-  std::string npm_version;   // "11.6.2"
+  std::string npm_version;   // "11.6.2", the image's default npm
+  std::map<int, std::string> npms;  // the other npms the image carries, by major
 };
 
 struct PlanInputs {
@@ -121,6 +124,8 @@ struct CheckoutPlan {
   npm::Project project;
   // Chosen when PlanInputs::runtimes is not empty.
   std::optional<JobNode> node;
+  // Which of the chosen image's npms runs (npm/npm_choice.h); set with `node`.
+  std::optional<npm::NpmChoice> npm;
   // `.ovvoc.yml`'s commands for the root directory; empty: the project's npm scripts.
   std::vector<std::string> test;
   std::vector<std::string> build;

@@ -11,6 +11,7 @@
 #include "absl/strings/str_replace.h"
 #include "agent/pipeline/excerpt.h"
 #include "agent/workspace/beneath.h"
+#include "common/inert.h"
 #include "common/status_macros.h"
 #include "common/time_util.h"
 #include "nlohmann/json.hpp"
@@ -121,9 +122,11 @@ class CommandPhase : public Phase {
     outcome->set_exit_code(r.exit_code);
     outcome->set_termination(r.termination);
     // A failure's excerpt is cut to show its error (excerpt.h); scrubbed whole first, since a
-    // cut could split a secret. A passing command keeps its output as bounded.
+    // cut could split a secret, and made inert before it is cut, since escaping a control
+    // byte takes four (red team, issue 11: a 10 KiB excerpt of control bytes stored 40 KiB).
+    // A passing command keeps its output as bounded.
     const bool passed = r.termination == ovvoc::v1::TERMINATION_EXITED && r.exit_code == 0;
-    std::string scrubbed = Scrub(r.output, job, *session_);
+    std::string scrubbed = InertText(Scrub(r.output, job, *session_), r.output.size() * 4 + 64);
     const std::string excerpt = passed ? std::move(scrubbed) : CommandExcerpt(scrubbed);
     outcome->set_log_excerpt(excerpt);
     *outcome->mutable_duration() = ToProto(r.duration);

@@ -331,6 +331,12 @@ absl::StatusOr<sandbox::ExecResult> SandboxSession::Run(JobContext& job, absl::s
   sandbox::ExecSpec exec;
   exec.argv = std::move(argv);
   exec.env = RegistryEnv(gateway.get(), network);
+  if (const int npm = job.project().npm_major; npm != 0) {
+    // The image's older npm first on the PATH; its node-gyp reads the headers' place under the
+    // name npm 11 warns about.
+    exec.env.push_back(absl::StrCat("PATH=/usr/local/lib/npm", npm, "/bin:", sandbox::kPath));
+    exec.env.push_back("npm_config_nodedir=/usr/local");
+  }
   exec.timeout = std::min(limits_.phase_timeout, left);
   absl::StatusOr<sandbox::ExecResult> result =
       sandbox_->Exec(exec, [&job] { return job.cancelled(); });

@@ -49,7 +49,7 @@ std::string NodeHeapOptions(uint64_t memory_bytes) {
 
 std::vector<std::string> BaseEnvironment(const Limits& limits) {
   return {"NODE_OPTIONS=" + NodeHeapOptions(limits.memory_bytes),
-          "PATH=/usr/local/bin:/usr/bin:/bin", "HOME=/home/ovvoc", "USER=ovvoc", "LANG=C.UTF-8",
+          absl::StrCat("PATH=", kPath), "HOME=/home/ovvoc", "USER=ovvoc", "LANG=C.UTF-8",
           // What a CI runner gives: tests that print dates or sort by locale expect it.
           "CI=true", "TZ=UTC",
           // npm turns on node's compile cache, kept in /tmp for the container's life: a

@@ -29,6 +29,9 @@ inline constexpr char kInitPath[] = "/sbin/ovvoc-init";
 // agent's own environment.
 std::vector<std::string> BaseEnvironment(const Limits& limits);
 
+// The PATH of every job process (BaseEnvironment's).
+inline constexpr char kPath[] = "/usr/local/bin:/usr/bin:/bin";
+
 // node's heap sizes for a container with `memory_bytes`, as NODE_OPTIONS flags. Left alone,
 // node sizes V8 from the cgroup limit as if it were a small device's RAM: 512 MiB gives a heap
 // limit of 259 MiB and 1 MiB semi-spaces, so builds that fit the box fail with "heap out of

@@ -5,6 +5,7 @@
 #ifndef OVVOC_AGENT_SANDBOX_IMAGE_H_
 #define OVVOC_AGENT_SANDBOX_IMAGE_H_
 
+#include <map>
 #include <string>
 
 #include "absl/status/statusor.h"
@@ -42,6 +43,7 @@ absl::StatusOr<std::string> PrepareRootfsImage(const ImageConfig& config, absl::
 struct ImageRuntime {
   std::string node;  // "24.22.3"
   std::string npm;   // "11.21.2"
+  std::map<int, std::string> npms;  // the other npms it carries, by major: 6 -> "6.14.18"
 };
 // NotFound when the image has no readable image.json; InvalidArgument when it lacks a version.
 absl::StatusOr<ImageRuntime> ReadImageRuntime(const ImageConfig& config, absl::string_view digest);

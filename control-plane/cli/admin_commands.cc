@@ -111,6 +111,9 @@ void PrintResult(const ovvoc::v1::JobResult& r) {
   if (const std::string node = DescribeNode(r.node()); !node.empty()) {
     std::printf("  node          %s\n", node.c_str());
   }
+  if (const std::string npm = DescribeNpm(r.npm()); !npm.empty()) {
+    std::printf("  npm           %s\n", npm.c_str());
+  }
   for (const auto& a : r.advice()) std::printf("  advice        %s\n", a.message().c_str());
   if (r.resources().disk_bytes() > 0) {
     std::printf("  disk          %s written\n", HumanBytes(r.resources().disk_bytes()).c_str());

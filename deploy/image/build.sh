@@ -16,6 +16,13 @@ NODE_PINS=(
 DEFAULT_MAJOR=24
 OVVOC_NPM_VERSION=${OVVOC_NPM_VERSION:-11.21.2}
 OVVOC_NPM_INTEGRITY=${OVVOC_NPM_INTEGRITY:-sha512-7HPApk+AflMUavSseL1Pm6CnYqMIHk53x+KmuhqmTDqPkjPMgxIpTPcTqsE91EKNw4gFBJV9fnXiSdGm1DXq9A==}
+# Older npms beside it, for projects whose lockfile or packageManager asks for one
+# (agent/npm/npm_choice.h): "MAJOR VERSION INTEGRITY", each in /usr/local/lib/npm<MAJOR>.
+NPM_EXTRA_PINS=(
+  "6 6.14.18 sha512-p3SjqSchSuNQUqbJBgwdv0L3O6bKkaSfQrQzJsskNpNKLg0g37c5xTXFV0SqTlX9GWvoGxBELVJMRWq0J8oaLA=="
+  "8 8.19.4 sha512-3HANl8i9DKnUA89P4KEgVNN28EjSeDCmvEqbzOAuxCFDzdBZzjUl99zgnGpOUumvW5lvJo2HKcjrsc+tfyv1Hw=="
+  "10 10.9.9 sha512-1g+6jLQvaIuB4zwvHL7yrXuXcWZwDsCtBX8bbWDqbvJSSr9nPiDDWTHNgwXR27iIcTTW7v3A57hDW9RYv2W4Yg=="
+)
 OVVOC_NPM_REGISTRY=${OVVOC_NPM_REGISTRY:-https://registry.npmjs.org/}
 # Where images go, and where downloads are kept between runs.
 OVVOC_IMAGE_DIR=${OVVOC_IMAGE_DIR:-/var/lib/ovvoc/images}
@@ -285,6 +292,19 @@ assemble_rootfs() {
       "$tool" >"$root/usr/local/bin/$tool"
     chmod 0755 "$root/usr/local/bin/$tool"
   done
+  local pin major dir
+  for pin in "${NPM_EXTRA_PINS[@]}"; do
+    major=${pin%% *}
+    dir="$root/usr/local/lib/npm$major"
+    mkdir -p "$dir/lib" "$dir/bin"
+    tar -xzf "$OVVOC_IMAGE_CACHE/downloads/npm-$(cut -d' ' -f2 <<<"$pin").tgz" -C "$dir/lib" \
+      --strip-components=1 --no-same-owner --no-same-permissions
+    for tool in npm npx; do
+      printf '#!/bin/sh\nexec /usr/local/bin/node /usr/local/lib/npm%s/lib/bin/%s-cli.js "$@"\n' \
+        "$major" "$tool" >"$dir/bin/$tool"
+      chmod 0755 "$dir/bin/$tool"
+    done
+  done
 
   gcc -static -O2 -Wall -Wextra -o "$root/usr/sbin/ovvoc-init" "$here/init.c"
 
@@ -355,6 +375,12 @@ smoke_test() {
   [[ $v == "v$node_version" ]] || die "node in rootfs says '$v'"
   v=$("${run[@]}" npm --version) || die "npm fails in rootfs"
   [[ $v == "$OVVOC_NPM_VERSION" ]] || die "npm in rootfs says '$v'"
+  local pin
+  for pin in "${NPM_EXTRA_PINS[@]}"; do
+    v=$("${run[@]}" "/usr/local/lib/npm${pin%% *}/bin/npm" --version 2>/dev/null) ||
+      die "npm ${pin%% *} fails in rootfs"
+    [[ $v == "$(cut -d' ' -f2 <<<"$pin")" ]] || die "npm ${pin%% *} in rootfs says '$v'"
+  done
   "${run[@]}" bash -c 'git --version && python3 --version && make --version && g++ --version' \
     >/dev/null || die "git, python3, make or g++ fails in rootfs"
   # What node-gyp does to an addon without a prebuilt binary: compile and link C++.
@@ -381,14 +407,16 @@ install_image() {
     log "already installed: $dest"
   else
     log "installing $dest"
-    local new="$OVVOC_IMAGE_DIR/.new-$hex" versions
+    local new="$OVVOC_IMAGE_DIR/.new-$hex" versions npms
     rm -rf "$new"
     mkdir -p "$new/rootfs"
     cp "$tar" "$new/rootfs.tar"
     tar --numeric-owner -xpf "$new/rootfs.tar" -C "$new/rootfs"
     versions=$(awk -F= '{printf "%s\"%s\":\"%s\"", (NR > 1 ? "," : ""), $1, $2}' <<<"$packages")
-    printf '{"digest":"sha256:%s","node":"%s","node_major":%s,"npm":"%s","created_by":"deploy/image/build.sh","packages":{%s}}\n' \
-      "$hex" "$node_version" "$major" "$OVVOC_NPM_VERSION" "$versions" >"$new/image.json"
+    npms=$(printf '%s\n' "${NPM_EXTRA_PINS[@]}" |
+      awk '{printf "%s\"%s\":\"%s\"", (NR > 1 ? "," : ""), $1, $2}')
+    printf '{"digest":"sha256:%s","node":"%s","node_major":%s,"npm":"%s","npms":{%s},"created_by":"deploy/image/build.sh","packages":{%s}}\n' \
+      "$hex" "$node_version" "$major" "$OVVOC_NPM_VERSION" "$npms" "$versions" >"$new/image.json"
     chmod 0644 "$new/rootfs.tar" "$new/image.json"
     chmod 0755 "$new"
     rm -rf "$dest"  # an incomplete or corrupt earlier install
@@ -448,10 +476,15 @@ main() {
   exec 9>"$OVVOC_IMAGE_DIR/.build.lock"
   flock 9 || die "cannot lock $OVVOC_IMAGE_DIR/.build.lock"
 
-  local packages npm_tgz
+  local packages npm_tgz version integrity
   packages=$(resolve_packages)
   download_debs "$packages"
   npm_tgz=$(fetch npm "$OVVOC_NPM_VERSION" "$OVVOC_NPM_INTEGRITY")
+  local pin
+  for pin in "${NPM_EXTRA_PINS[@]}"; do
+    read -r _ version integrity <<<"$pin"
+    fetch npm "$version" "$integrity" >/dev/null
+  done
 
   stage=$(mktemp -d "$OVVOC_IMAGE_CACHE/stage.XXXXXX")
   trap 'rm -rf "$stage"' EXIT

@@ -7,6 +7,8 @@
 #include <fstream>
 #include <functional>
 #include <string>
+#include <tuple>
+#include <vector>
 
 #include "absl/strings/match.h"
 #include "tests/e2e/attack_checks.h"
@@ -163,6 +165,26 @@ TEST_CASE("runtime: npm test that needs a browser is named, with the line that r
     CHECK(run.result["test"].value("command", "") == "npm run test:node");
     CHECK(absl::StrContains(run.Log("test"), "ok 1 - the node suite"));
     CHECK(!run.result.contains("advice"));
+  }
+}
+
+TEST_CASE("runtime: a v1 lockfile gets npm 6, a packageManager pin its npm", "[e2e][runtime]") {
+  const std::string backend = GENERATE(as<std::string>{}, "oci", "docker");
+  if (!BackendReady(backend)) return;
+  for (const auto& [fixture, version, source] :
+       std::vector<std::tuple<std::string, std::string, std::string>>{
+           {"npm-lockfile-v1", "6.14.18", "lockfileVersion 1"},
+           {"npm-package-manager", "8.19.4", "packageManager"}}) {
+    INFO(fixture);
+    Attack attack(fixture, backend, RuntimeFixtures());
+    const AgentRun run = RunProject(attack);
+    INFO(run.Describe());
+    CHECK(run.Outcome() == "JOB_OUTCOME_SUCCEEDED");
+    CHECK(run.result["npm"].value("version", "") == version);
+    CHECK(run.result["npm"].value("source", "") == source);
+    CHECK(absl::StartsWith(run.Values("test")["NPM_AGENT"], "npm/" + version));
+    // The plan checked engines against the npm that ran.
+    CHECK(run.result["plan"].value("npm_version", "") == version);
   }
 }
 

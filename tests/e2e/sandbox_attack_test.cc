@@ -187,7 +187,8 @@ TEST_CASE("attack privilege: no root filesystem writes, no setuid, no namespaces
                            "umount2",
                            "chroot",
                            "open_by_handle_at",
-                           "socket_vsock"}) {
+                           "socket_vsock",
+                           "socket_netlink_uevent"}) {
     INFO("syscall " << name);
     CHECK(v[absl::StrCat("SYSCALL_", name)] == "EPERM");
   }

@@ -4,6 +4,7 @@
 #include <map>
 #include <thread>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/synchronization/notification.h"
@@ -77,9 +78,9 @@ class DockerSandbox final : public ContainerSandbox {
   std::string id_;
 };
 
-// OK when `tag` is the image whose only layer is the tar with digest `digest`.
-absl::Status CheckImage(const DockerClient& client, const std::string& tag,
-                        absl::string_view digest) {
+// The image id of `tag` when it is the image whose only layer is the tar with digest `digest`.
+absl::StatusOr<std::string> CheckImage(const DockerClient& client, const std::string& tag,
+                                       absl::string_view digest) {
   OVVOC_ASSIGN_OR_RETURN(DockerClient::Response inspected,
                          client.Call("GET", "/images/" + Escape(tag) + "/json"));
   if (inspected.status == 404) return absl::NotFoundError(tag + " is not in docker");
@@ -89,20 +90,25 @@ absl::Status CheckImage(const DockerClient& client, const std::string& tag,
     return absl::DataLossError(
         absl::StrCat("refusing docker image ", tag, ": its layer is not the job image ", digest));
   }
-  return absl::OkStatus();
+  const std::string id = image.is_object() ? image.value("Id", "") : "";
+  if (!absl::StartsWith(id, "sha256:")) {
+    return absl::DataLossError(absl::StrCat("docker reports no image id for ", tag));
+  }
+  return id;
 }
 
 std::string TagOf(absl::string_view digest) {
   return "ovvoc-job:" + DigestHex(digest).substr(0, 12);
 }
 
-// The tag of the job image `digest` in docker, imported from `image`'s verified tar when the
-// daemon lacks it, and checked either way.
+// The id of the job image `digest` in docker (containers are made from the id that was checked,
+// never from a tag that could be moved in between), imported from `image`'s verified tar when
+// the daemon lacks it, and checked either way.
 absl::StatusOr<std::string> EnsureImage(const DockerClient& client, const ImageConfig& image,
                                         absl::string_view digest) {
   const std::string tag = TagOf(digest);
-  absl::Status checked = CheckImage(client, tag, digest);
-  if (absl::IsNotFound(checked)) {
+  absl::StatusOr<std::string> checked = CheckImage(client, tag, digest);
+  if (absl::IsNotFound(checked.status())) {
     // Import it from the verified tar: its layer digest is then the tar's sha256.
     OVVOC_ASSIGN_OR_RETURN(std::string tar, VerifiedImageTar(image, digest));
     log::Info("importing job image %s into docker as %s", digest, tag);
@@ -114,8 +120,7 @@ absl::StatusOr<std::string> EnsureImage(const DockerClient& client, const ImageC
     if (imported.status != 200) return DockerClient::ErrorFor("import job image", imported);
     checked = CheckImage(client, tag, digest);
   }
-  OVVOC_RETURN_IF_ERROR(checked);
-  return tag;
+  return checked;
 }
 
 class DockerBackend final : public Backend {
@@ -153,7 +158,7 @@ class DockerBackend final : public Backend {
   const DockerClient& client() const { return client_; }
 
  private:
-  // The docker tag of `digest`, imported and checked on its first use (EnsureImage).
+  // The docker image id of `digest`, imported and checked on its first use (EnsureImage).
   absl::StatusOr<std::string> TagFor(const std::string& digest) ABSL_LOCKS_EXCLUDED(mu_) {
     absl::MutexLock lock(&mu_);
     auto it = tags_.find(digest);
@@ -165,7 +170,7 @@ class DockerBackend final : public Backend {
   const DockerOptions options_;
   const DockerClient client_;
   absl::Mutex mu_;
-  std::map<std::string, std::string> tags_ ABSL_GUARDED_BY(mu_);  // digest -> checked tag
+  std::map<std::string, std::string> tags_ ABSL_GUARDED_BY(mu_);  // digest -> checked image id
 };
 
 }  // namespace

@@ -140,5 +140,24 @@ TEST_CASE("hostile files are read safely", "[node_choice]") {
   for (const std::string& line : choice.considered) CHECK(line.find('\x1b') == std::string::npos);
 }
 
+// Red team, issue 11: an alias repeats a costly range for the price of one node, in each of 50
+// workflows (10 such files took a minute of the agent's CPU). Each distinct value is tested
+// once, and at most 200 of them.
+TEST_CASE("a workflow's repeated costly values are tested once", "[node_choice]") {
+  TempDir dir;
+  Write(dir, "package.json", "{}");
+  std::string costly;
+  for (int i = 0; i < 62; ++i) costly += ">30 ";
+  for (int file = 0; file < 50; ++file) {
+    std::string yaml = "a: &v \"" + costly + "\"\nnode-version: [";
+    for (int i = 0; i < 19000; ++i) yaml += i ? ", *v" : "*v";
+    yaml += "]\nmatrix: {node-version: [" + std::to_string(18 + file % 3) + "]}\n";
+    Write(dir, ".github/workflows/w" + std::to_string(file) + ".yml", yaml);
+  }
+  const NodeChoice choice = Choose(dir);
+  CHECK(choice.source == ".github/workflows");
+  CHECK(choice.major == 20);
+}
+
 }  // namespace
 }  // namespace ovvoc::agent::npm

@@ -69,3 +69,24 @@ TEST_CASE("AdviseTests: nothing to say", "[npm][advice]") {
 
 }  // namespace
 }  // namespace ovvoc::agent::npm
+
+namespace ovvoc::agent::npm {
+namespace {
+
+// Red team, issue 11: "x:* " 8,000 times over 2,000 "x:" scripts held 16 million names (1 GB);
+// 40,000 over 4,000 had the agent OOM-killed.
+TEST_CASE("AdviseTests: globs over many scripts are bounded", "[npm][advice]") {
+  Scripts scripts;
+  std::string test;
+  for (int i = 0; i < 40000; ++i) test += "x:* ";
+  scripts["test"] = test;
+  for (int i = 0; i < 4000; ++i) scripts["x:" + std::to_string(i)] = "true";
+  // Unbounded, this needs ~10 GB and the test dies; bounded, the first 200 names are looked
+  // at and "x:9999" (past them) is not.
+  CHECK_FALSE(AdviseTests(scripts).has_value());
+  scripts["x:0"] = "karma start";
+  CHECK(AdviseTests(scripts).has_value());
+}
+
+}  // namespace
+}  // namespace ovvoc::agent::npm
