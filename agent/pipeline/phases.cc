@@ -235,16 +235,22 @@ std::vector<std::unique_ptr<Phase>> UpdatePhases(const JobEnv& env,
 
 namespace {
 
-// Where a failed baseline may be the node's fault: a command that ran and failed. Not a
-// timeout, a resource limit or the sandbox itself, nor a phase the job's advice already
-// explains (`npm test` needing a browser fails on every node).
+// Where a failed baseline may be the node's fault: a build or test command that ran and failed.
+// Not the install (in the corpus its failures were the registry's, the lockfile's or memory's,
+// and a retry cost a minute each: an addon that builds only on an older node is the exception
+// this gives up), a timeout, a resource limit or the sandbox itself, nor a phase the job's advice already
+// explains (`npm test` needing a browser fails on every node), nor a job whose code did
+// something hostile (a high-severity finding: tampering, egress): that code is not run again.
 bool NodeMayBeToBlame(const ovvoc::v1::JobResult& result) {
   const std::string& phase = result.failure().phase();
   const ovvoc::v1::Termination how = result.failure().termination();
   for (const ovvoc::v1::Advice& advice : result.advice()) {
     if (advice.subject() == phase) return false;
   }
-  return (phase == "install" || phase == "build" || phase == "test") &&
+  for (const ovvoc::v1::SecurityFinding& finding : result.findings()) {
+    if (finding.severity() >= ovvoc::v1::SEVERITY_HIGH) return false;
+  }
+  return (phase == "build" || phase == "test") &&
          (how == ovvoc::v1::TERMINATION_EXITED || how == ovvoc::v1::TERMINATION_SIGNALED);
 }
 
