@@ -476,8 +476,19 @@ main() {
   exec 9>"$OVVOC_IMAGE_DIR/.build.lock"
   flock 9 || die "cannot lock $OVVOC_IMAGE_DIR/.build.lock"
 
-  local packages npm_tgz version integrity
+  local packages npm_tgz version integrity line
+  # The archive's lists decide the versions: fresh ones when a .deb is not cached yet (a new
+  # machine, a Debian point release), so that what is resolved can also be downloaded.
+  apt-cache policy bash | grep -q 'Candidate: [^(]' || apt-get update -qq >&2
   packages=$(resolve_packages)
+  while read -r line; do
+    if [[ -z $(deb_file "$line") ]]; then
+      log "updating the package lists (a package is not cached)"
+      apt-get update -qq >&2
+      packages=$(resolve_packages)
+      break
+    fi
+  done <<<"$packages"
   download_debs "$packages"
   npm_tgz=$(fetch npm "$OVVOC_NPM_VERSION" "$OVVOC_NPM_INTEGRITY")
   local pin
