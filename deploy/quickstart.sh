@@ -31,7 +31,7 @@ step "Building ovvoc-control-plane and ovvoc-agent"
 cmake -S "$root" -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
 cmake --build "$build" -j "${OVVOC_JOBS:-2}" --target ovvoc-control-plane ovvoc-agent
 
-step "Building the job image (the container rootfs every job runs in)"
+step "Building the job images (one per node major: the container rootfs every job runs in)"
 "$root/deploy/image/build.sh" | tail -n 1
 
 step "Initialising a control plane in $work/control-plane"

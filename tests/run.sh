@@ -6,7 +6,7 @@
 #   tests/run.sh -L unit         # extra arguments go to ctest
 #
 # The sandbox tests need root, Docker and runc. This script starts dockerd when none answers
-# (and stops what it started) and builds the job image (deploy/image/build.sh). A backend that
+# (and stops what it started) and builds the job images (deploy/image/build.sh). A backend that
 # cannot run is reported and its tests skip, except under CI=true, where that is a failure.
 set -euo pipefail
 

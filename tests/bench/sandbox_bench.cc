@@ -300,7 +300,9 @@ int Main(int argc, char** argv) {
     return 1;
   }
   const std::string state = dir.Sub("state");
-  absl::StatusOr<std::string> rootfs = sandbox::PrepareRootfs(image, *digest, state);
+  // Its own extracted copy, apart from the backends' state (the oci backend drops the tree it
+  // extracted once its filesystem image is made).
+  absl::StatusOr<std::string> rootfs = sandbox::PrepareRootfs(image, *digest, dir.Sub("bare"));
   if (!rootfs.ok()) return 1;
 
   std::printf("container lifecycle: create, exec `true`, destroy (median of %d)\n", iterations);
