@@ -293,11 +293,11 @@ bool TryAnotherNode(JobContext& job) {
             node.ran(), result.failure().phase(), version);
   project.node_major = major;
   node.set_ran(version);
-  for (ovvoc::v1::CommandOutcome* outcome : {result.mutable_lockfile(), result.mutable_install(),
-                                             result.mutable_build(), result.mutable_test()}) {
-    outcome->Clear();
-  }
+  // The next attempt's commands stand where this one's did.
   result.clear_lockfile();
+  result.clear_install();
+  result.clear_build();
+  result.clear_test();
   result.clear_failure();
   result.clear_outcome();
   return true;
