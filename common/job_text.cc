@@ -271,7 +271,7 @@ std::string DescribeNode(const ovvoc::v1::NodeChoice& node) {
         failed.push_back(absl::StrCat(InertLine(a.ran(), 40), " (", InertLine(a.phase(), 20), ")"));
       }
       absl::StrAppend(&out, node.baseline_passed() ? ", where the baseline passed after failing on "
-                                                   : " after the baseline failed on ",
+                                                   : "; the baseline also failed on ",
                       absl::StrJoin(failed, ", "));
     } else if (!absl::StartsWith(node.ran(), absl::StrCat(node.wanted_major(), "."))) {
       absl::StrAppend(&out, ": this agent has no image for node ", node.wanted_major());

@@ -1,6 +1,7 @@
 // The phases of the first real job: clone, read the manifest. The sandboxed install, build and
 // test phases come next and run between these and the report.
 #include <algorithm>
+#include <optional>
 
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
@@ -264,44 +265,83 @@ absl::Duration LastAttempt(const ovvoc::v1::JobResult& result) {
   return total;
 }
 
-// After a failed baseline: the next node the project allows, with the result readied for it;
-// false when there is none (the result then says whether every node failed), or when the job
-// has not the time for another attempt like the last: a try cut short by the job's deadline
-// would lose the failure it was meant to explain.
-bool TryAnotherNode(JobContext& job) {
-  ovvoc::v1::JobResult& result = job.result();
-  ClonedProject& project = job.project();
-  if (!NodeMayBeToBlame(result) || !result.has_node()) return false;
-  if (!project.node_alternatives.empty() &&
-      job.deadline() - job.Now() < 2 * LastAttempt(result) + absl::Seconds(10)) {
-    log::Info("job %s: no time left to try the baseline on another node", job.spec().job_id());
-    return false;
+// Runs a failed baseline again on the other nodes the project allows (Rerun::again). When no
+// node passes, the result reported is the chosen node's, the project's own choice, with the
+// other tries beside it: a last resort's failure (node 20 refusing a lockfile made for 24) would
+// hide the one that matters.
+class NodeRetry {
+ public:
+  // After a failed attempt: the next node, with the result readied for it; false when there is
+  // none, when the node cannot be to blame, or when the job has not the time for another attempt
+  // like the last (a try cut short by the deadline would lose the failure it was meant to
+  // explain).
+  bool Again(JobContext& job) {
+    ovvoc::v1::JobResult& result = job.result();
+    ClonedProject& project = job.project();
+    if (!NodeMayBeToBlame(result) || !result.has_node() || project.node_alternatives.empty()) {
+      return false;
+    }
+    if (job.deadline() - job.Now() < 2 * LastAttempt(result) + absl::Seconds(10)) {
+      log::Info("job %s: no time left to try the baseline on another node", job.spec().job_id());
+      return false;
+    }
+    if (!chosen_.has_value()) chosen_ = result;
+    ovvoc::v1::NodeChoice& node = *result.mutable_node();
+    AddAttempt(result, node);
+    const auto [major, version] = project.node_alternatives.front();
+    project.node_alternatives.erase(project.node_alternatives.begin());
+    log::Info("job %s: the baseline failed on node %s (%s); trying node %s", job.spec().job_id(),
+              node.ran(), result.failure().phase(), version);
+    project.node_major = major;
+    node.set_ran(version);
+    // The next attempt's commands stand where this one's did.
+    result.clear_lockfile();
+    result.clear_install();
+    result.clear_build();
+    result.clear_test();
+    result.clear_failure();
+    result.clear_outcome();
+    return true;
   }
-  ovvoc::v1::NodeChoice& node = *result.mutable_node();
-  ovvoc::v1::NodeAttempt* attempt = node.add_attempts();
-  attempt->set_ran(node.ran());
-  attempt->set_phase(result.failure().phase());
-  attempt->set_reason(result.failure().reason());
-  if (project.node_alternatives.empty()) {
-    node.set_every_node_failed(node.attempts_size() > 1);
-    node.mutable_attempts()->RemoveLast();  // the failure itself says it
-    return false;
+
+  // After the pipeline: when the baseline was retried and failed everywhere it was tried, the
+  // chosen node's result, the later tries as attempts and every attempt's timings.
+  void Finish(JobContext& job) {
+    ovvoc::v1::JobResult& last = job.result();
+    if (!chosen_.has_value() || last.outcome() != ovvoc::v1::JOB_OUTCOME_FAILED) return;
+    ovvoc::v1::NodeChoice node = last.node();
+    AddAttempt(last, node);
+    node.set_every_node_failed(job.project().node_alternatives.empty());
+    node.set_ran(node.attempts(0).ran());
+    node.mutable_attempts()->erase(node.mutable_attempts()->begin());
+    ovvoc::v1::JobResult reported = *std::move(chosen_);
+    chosen_.reset();
+    *reported.mutable_node() = std::move(node);
+    *reported.mutable_timings() = last.timings();
+    for (const ovvoc::v1::SecurityFinding& finding : last.findings()) {
+      const bool known = std::any_of(
+          reported.findings().begin(), reported.findings().end(),
+          [&](const ovvoc::v1::SecurityFinding& f) {
+            return f.kind() == finding.kind() && f.package() == finding.package() &&
+                   f.detail() == finding.detail();
+          });
+      if (!known) *reported.add_findings() = finding;
+    }
+    log::Info("job %s: the baseline failed on every node tried; the result is node %s's",
+              job.spec().job_id(), reported.node().ran());
+    last = std::move(reported);
   }
-  const auto [major, version] = project.node_alternatives.front();
-  project.node_alternatives.erase(project.node_alternatives.begin());
-  log::Info("job %s: the baseline failed on node %s (%s); trying node %s", job.spec().job_id(),
-            node.ran(), result.failure().phase(), version);
-  project.node_major = major;
-  node.set_ran(version);
-  // The next attempt's commands stand where this one's did.
-  result.clear_lockfile();
-  result.clear_install();
-  result.clear_build();
-  result.clear_test();
-  result.clear_failure();
-  result.clear_outcome();
-  return true;
-}
+
+ private:
+  static void AddAttempt(const ovvoc::v1::JobResult& result, ovvoc::v1::NodeChoice& node) {
+    ovvoc::v1::NodeAttempt* attempt = node.add_attempts();
+    attempt->set_ran(node.ran());
+    attempt->set_phase(result.failure().phase());
+    attempt->set_reason(result.failure().reason());
+  }
+
+  std::optional<ovvoc::v1::JobResult> chosen_;  // the first attempt's failed result
+};
 
 }  // namespace
 
@@ -309,8 +349,10 @@ void RunUpdateJob(JobContext& job) {
   job.set_deadline(job.Now() + JobLimits(job.env(), job.spec()).job_timeout);
   const std::vector<std::unique_ptr<Phase>> phases = UpdatePhases(job.env(), job.spec());
   // The sandbox phases run again on another node when the baseline fails on the chosen one.
+  NodeRetry retry;
   Rerun rerun;
-  rerun.again = TryAnotherNode;
+  rerun.again = [&retry](JobContext& j) { return retry.Again(j); };
+  rerun.done = [&retry](JobContext& j) { retry.Finish(j); };
   for (size_t i = 0; i < phases.size(); ++i) {
     if (phases[i]->name() == "sandbox") rerun.first = i;
   }

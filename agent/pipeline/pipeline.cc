@@ -98,6 +98,7 @@ void RunPipeline(JobContext& job, const std::vector<std::unique_ptr<Phase>>& pha
     from = rerun->first;
   }
   while (started > 0) phases[--started]->Finish(job);
+  if (rerun != nullptr && rerun->done) rerun->done(job);
   // The result is made of what the repository, the registry and the container said: inert
   // before anyone prints, logs, stores or reports it.
   MakeInert(job.result());

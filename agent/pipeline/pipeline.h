@@ -135,6 +135,9 @@ std::vector<std::unique_ptr<Phase>> UpdatePhases(const JobEnv& env,
 struct Rerun {
   size_t first = 0;
   std::function<bool(JobContext&)> again;
+  // Called once after the last attempt's phases have finished, before the result is made inert:
+  // may choose which attempt's result stands.
+  std::function<void(JobContext&)> done;
 };
 
 // Runs `phases` in order and completes job.result(): outcome, failure, per-phase timings. A

@@ -36,6 +36,7 @@ constexpr char kImageDir[] = "/var/lib/ovvoc/images";
 constexpr char kRunc[] = "/usr/sbin/runc";
 constexpr char kDockerSocket[] = "/var/run/docker.sock";
 constexpr char kJobLabel[] = "io.ovvoc.job";
+constexpr char kOwnerLabel[] = "io.ovvoc.owner";
 
 // A file's text, or "" when it cannot be read (a process that has just gone, say).
 std::string ReadText(const std::string& path) { return files::ReadFile(path).value_or(""); }
@@ -323,7 +324,13 @@ absl::StatusOr<std::set<std::string>> ListJobContainers(const std::string& backe
     if (reply->status != 200 || !list.is_array()) {
       return absl::UnavailableError(absl::StrCat("docker listed no containers: ", reply->body));
     }
+    // Only this agent's: other tests (ctest -j) and earlier runs share the daemon.
+    const std::set<std::string> owners = {state_dir, fs::weakly_canonical(state_dir).string()};
     for (const nlohmann::json& c : list) {
+      if (!c.contains("Labels") || !c["Labels"].is_object() ||
+          !owners.contains(c["Labels"].value(kOwnerLabel, ""))) {
+        continue;
+      }
       std::string names;
       if (c.contains("Names") && c["Names"].is_array()) {
         for (const nlohmann::json& name : c["Names"]) names += name.get<std::string>();

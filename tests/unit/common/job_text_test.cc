@@ -356,11 +356,19 @@ TEST_CASE("the node choice says where a failing baseline went, and when every no
   CHECK(DescribeNode(node) ==
         "wants node 24 (the project names no node version: the agent's default); ran 20.20.2, "
         "where the baseline passed after failing on 24.22.3 (test), 22.23.5 (test)");
+  // Failed everywhere: the result is the chosen node's, the other tries beside it.
   node.set_baseline_passed(false);
+  node.set_ran("24.22.3");
+  node.mutable_attempts(0)->set_ran("22.23.5");
+  node.mutable_attempts(1)->set_ran("20.20.2");
+  node.mutable_attempts(1)->set_phase("install");
+  CHECK(DescribeNode(node) ==
+        "wants node 24 (the project names no node version: the agent's default); ran 24.22.3; "
+        "the baseline also failed on 22.23.5 (test), 20.20.2 (install)");
   node.set_every_node_failed(true);
   CHECK(DescribeNode(node) ==
-        "wants node 24 (the project names no node version: the agent's default); ran 20.20.2 "
-        "after the baseline failed on 24.22.3 (test), 22.23.5 (test); broken before on every "
+        "wants node 24 (the project names no node version: the agent's default); ran 24.22.3; "
+        "the baseline also failed on 22.23.5 (test), 20.20.2 (install); broken before on every "
         "node the project allows");
 }
 
