@@ -54,6 +54,10 @@ void PrintCommand(const char* phase, const ovvoc::v1::CommandOutcome& c) {
     std::printf("  %-8s skipped (no script)\n", phase);
     return;
   }
+  if (c.termination() == ovvoc::v1::TERMINATION_UNSPECIFIED) {  // an earlier phase failed
+    std::printf("  %-8s %-28s not run\n", phase, c.command().c_str());
+    return;
+  }
   std::printf("  %-8s %-28s exit %-4d %-10s %.1fs\n", phase, c.command().c_str(), c.exit_code(),
               Lower(ovvoc::v1::Termination_Name(c.termination()), "TERMINATION_").c_str(),
               absl::ToDoubleSeconds(FromProto(c.duration())));

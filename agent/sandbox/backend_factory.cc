@@ -20,6 +20,7 @@ absl::StatusOr<std::unique_ptr<Backend>> MakeBackend(const BackendConfig& config
     docker.socket = config.docker_socket;
     docker.image_digest = digest;
     docker.image = config.image;
+    docker.state_dir = config.state_dir;
     docker.owner = config.state_dir;
     return MakeDockerBackend(std::move(docker));
   }

@@ -135,9 +135,11 @@ absl::StatusOr<std::string> VerifiedImageTar(const ImageConfig& config, absl::st
   return tar;
 }
 
-absl::StatusOr<std::string> PrepareRootfs(const ImageConfig& config, absl::string_view digest,
-                                          const std::string& state_dir) {
-  const std::string dir = absl::StrCat(state_dir, "/images/", DigestHex(digest));
+namespace {
+
+// The verified tar of `digest` extracted into `dir`/rootfs, once (`dir`/complete says it was).
+absl::StatusOr<std::string> ExtractInto(const ImageConfig& config, absl::string_view digest,
+                                        const std::string& dir) {
   const std::string rootfs = dir + "/rootfs";
   const std::string complete = dir + "/complete";
   if (files::Exists(complete)) return rootfs;
@@ -155,6 +157,42 @@ absl::StatusOr<std::string> PrepareRootfs(const ImageConfig& config, absl::strin
   }
   OVVOC_RETURN_IF_ERROR(files::WriteFileAtomic(complete, std::string(digest) + "\n", 0600));
   return rootfs;
+}
+
+}  // namespace
+
+absl::StatusOr<std::string> PrepareRootfs(const ImageConfig& config, absl::string_view digest,
+                                          const std::string& state_dir) {
+  return ExtractInto(config, digest, absl::StrCat(state_dir, "/images/", DigestHex(digest)));
+}
+
+absl::StatusOr<DockerImageParts> PrepareDockerImage(const ImageConfig& config,
+                                                    absl::string_view digest,
+                                                    const std::string& state_dir) {
+  const std::string dir = absl::StrCat(state_dir, "/images/", DigestHex(digest), "/docker");
+  OVVOC_ASSIGN_OR_RETURN(std::string rootfs, ExtractInto(config, digest, dir));
+  DockerImageParts parts;
+  parts.usr_dir = rootfs + "/usr";
+  parts.frame_tar = dir + "/frame.tar";
+  const std::string complete = dir + "/frame.complete";
+  if (!files::Exists(complete)) {
+    // Names sorted, owners numeric, times as extracted: the same frame from the same tree.
+    RunOptions pack;
+    pack.argv = {"/bin/tar", "--numeric-owner", "--sort=name", "--anchored", "--exclude=./usr/?*",
+                 "-cf",      parts.frame_tar,   "-C",          rootfs,       "."};
+    pack.env = {"PATH=/usr/bin:/bin"};
+    pack.timeout = absl::Minutes(1);
+    OVVOC_ASSIGN_OR_RETURN(RunResult ran, RunProcess(pack));
+    if (ran.exit_code != 0) {
+      return absl::InternalError(absl::StrCat("cannot make the docker frame of ", digest, ": ",
+                                              ran.output));
+    }
+    OVVOC_RETURN_IF_ERROR(files::WriteFileAtomic(complete, std::string(digest) + "\n", 0600));
+  }
+  // Hashed on every use (a few KiB): what docker is asked to import is what was checked.
+  OVVOC_ASSIGN_OR_RETURN(std::string hex, Sha256OfFile(parts.frame_tar));
+  parts.frame_digest = "sha256:" + hex;
+  return parts;
 }
 
 namespace {

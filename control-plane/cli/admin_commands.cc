@@ -97,6 +97,9 @@ void PrintResult(const ovvoc::v1::JobResult& r) {
         {"test", &r.test()}}) {
     if (c->skipped()) {
       std::printf("  %-13s skipped (no script)\n", name);
+    } else if (!c->command().empty() &&
+               c->termination() == ovvoc::v1::TERMINATION_UNSPECIFIED) {
+      std::printf("  %-13s %s: not run\n", name, c->command().c_str());
     } else if (!c->command().empty()) {
       std::string termination = ovvoc::v1::Termination_Name(c->termination());
       std::printf("  %-13s %s: exit %d (%s) in %s\n", name, c->command().c_str(), c->exit_code(),

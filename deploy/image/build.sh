@@ -33,12 +33,12 @@ OVVOC_IMAGE_CACHE=${OVVOC_IMAGE_CACHE:-/var/cache/ovvoc/image-build}
 # their Depends and Pre-Depends, less DENIED_PACKAGES. Every ELF file of the result must find
 # its libraries inside the image (check_libraries).
 RUNTIME_PACKAGES=(bash dash coreutils grep sed findutils mawk diffutils tar gzip bzip2 xz-utils
-  debianutils procps hostname git make python3 g++ libc6 libstdc++6)
+  debianutils procps hostname git make python3 g++ libc6 libstdc++6 tzdata)
 # Never in an image, even as a dependency: package managers and their helpers, setuid programs,
 # perl (git's few perl commands go without), libcurl (only git's http transports, removed below,
 # use it), documentation-only and configuration-only packages.
 DENIED_PACKAGES=(apt dpkg debconf debconf-2.0 install-info perl perl-base perl-modules-5.36
-  libperl5.36 liberror-perl git-man util-linux login passwd adduser init-system-helpers tzdata
+  libperl5.36 liberror-perl git-man util-linux login passwd adduser init-system-helpers
   media-types readline-common sensible-utils ucf lsb-base base-files base-passwd libc-bin
   libpam-modules libpam-modules-bin libpam-runtime libpam0g mount gpgv
   libsemanage2 libsemanage-common libsepol2 netbase python3.11-doc libcurl3-gnutls)
@@ -324,6 +324,10 @@ assemble_rootfs() {
   printf 'PRETTY_NAME="Ovvoc job image (Debian 12 runtime)"\nID=debian\nVERSION_ID="12"\n' \
     >"$root/etc/os-release"
   : >"$root/etc/resolv.conf"  # a mount point for runtimes that bind one in
+  # UTC, as on a CI runner: what tzdata's maintainer script would have set (none runs here).
+  # Tests that guess a locale from the timezone (qs's in-gfw) read these files.
+  ln -sfn ../usr/share/zoneinfo/Etc/UTC "$root/etc/localtime"
+  printf 'Etc/UTC\n' >"$root/etc/timezone"
 
   chown -R 0:0 "$root"
   find "$root" -type d -exec chmod 0755 {} +
@@ -336,6 +340,9 @@ check_rootfs() {
   local root=$1 bad
   bad=$(find "$root" -perm /6000 -print)
   [[ -z $bad ]] || die "setuid/setgid files in rootfs: $bad"
+  # The docker backend binds the agent's extraction of /usr: nothing in it may be a device.
+  bad=$(find "$root" \( -type b -o -type c -o -type p -o -type s \) -print)
+  [[ -z $bad ]] || die "device, fifo or socket files in rootfs: $bad"
   bad=$(find "$root"/usr/{bin,sbin,local/bin} "$root/var/lib/dpkg" -maxdepth 1 \
     \( -name 'apt*' -o -name 'dpkg*' \) -print 2>/dev/null || true)
   [[ -z $bad ]] || die "package manager in rootfs: $bad"
@@ -383,12 +390,14 @@ smoke_test() {
   done
   "${run[@]}" bash -c 'git --version && python3 --version && make --version && g++ --version' \
     >/dev/null || die "git, python3, make or g++ fails in rootfs"
+  v=$("${run[@]}" bash -c 'date +%Z && TZ=America/New_York date +%Z') || die "date fails in rootfs"
+  [[ $v =~ ^UTC$'\n'E[SD]T$ ]] || die "time zones in rootfs: '$v'"
   # What node-gyp does to an addon without a prebuilt binary: compile and link C++.
   printf '#include <string>\nint main() { return std::string("ok").size() == 2 ? 0 : 1; }\n' \
     >"$root/tmp/smoke.cc"
   "${run[@]}" g++ -O1 -o /tmp/smoke /tmp/smoke.cc && "${run[@]}" /tmp/smoke ||
     die "g++ cannot build and run a program in rootfs"
-  log "smoke test: node v$node_version, npm $OVVOC_NPM_VERSION, git, python3, make, g++ run in a chroot"
+  log "smoke test: node v$node_version, npm $OVVOC_NPM_VERSION, git, python3, make, g++, UTC and zones in a chroot"
 }
 
 # link NAME HEX: $OVVOC_IMAGE_DIR/NAME -> HEX, switched atomically.

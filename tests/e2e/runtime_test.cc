@@ -104,6 +104,26 @@ TEST_CASE("runtime: a prepare script installs git hooks and a bash build runs",
   CHECK(run.Values("test")["HOOKS"] == ".hooks");
 }
 
+TEST_CASE("runtime: tests see a CI runner's environment, UTC with zone data",
+          "[e2e][runtime]") {
+  const std::string backend = GENERATE(as<std::string>{}, "oci", "docker");
+  if (!BackendReady(backend)) return;
+  Attack attack("ci-environment", backend, RuntimeFixtures());
+  const AgentRun run = RunProject(attack);
+  INFO(run.Describe());
+  REQUIRE(run.Outcome() == "JOB_OUTCOME_SUCCEEDED");
+  std::map<std::string, std::string> v = run.Values("test");
+  CHECK(v["CI"] == "true");
+  CHECK(v["LANG"] == "C.UTF-8");
+  CHECK(v["TZ"] == "UTC");
+  CHECK(v["LOCALTIME"] == "../usr/share/zoneinfo/Etc/UTC");
+  CHECK(v["TIMEZONE"] == "Etc/UTC");
+  CHECK(v["INTL_ZONE"] == "UTC");
+  CHECK(v["DATE_ZONE"] == "UTC");
+  CHECK(v["NEW_YORK_JULY"] == "240");  // EDT: the zone data is there
+  CHECK(v["HOME_WRITABLE"] == "ok");
+}
+
 TEST_CASE("runtime: tests that ask git see one commit of the tree, no remote, no history",
           "[e2e][runtime]") {
   const std::string backend = GENERATE(as<std::string>{}, "oci", "docker");

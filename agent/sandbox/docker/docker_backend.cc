@@ -40,7 +40,7 @@ class DockerSandbox final : public ContainerSandbox {
       : ContainerSandbox(std::move(spec)), client_(client) {}
   ~DockerSandbox() override { (void)Destroy(); }
 
-  absl::Status Start(const std::string& image, const std::string& owner) {
+  absl::Status Start(const DockerImage& image, const std::string& owner) {
     OVVOC_RETURN_IF_ERROR(ListenForInit());
     Json request = DockerCreateRequest(spec_, image, owner);
     OVVOC_ASSIGN_OR_RETURN(
@@ -88,7 +88,7 @@ absl::StatusOr<std::string> CheckImage(const DockerClient& client, const std::st
   Json layers = image.is_object() ? image["RootFS"]["Layers"] : Json();
   if (!layers.is_array() || layers.size() != 1 || layers[0] != std::string(digest)) {
     return absl::DataLossError(
-        absl::StrCat("refusing docker image ", tag, ": its layer is not the job image ", digest));
+        absl::StrCat("refusing docker image ", tag, ": its layer is not ", digest));
   }
   const std::string id = image.is_object() ? image.value("Id", "") : "";
   if (!absl::StartsWith(id, "sha256:")) {
@@ -101,42 +101,45 @@ std::string TagOf(absl::string_view digest) {
   return "ovvoc-job:" + DigestHex(digest).substr(0, 12);
 }
 
-// The id of the job image `digest` in docker (containers are made from the id that was checked,
-// never from a tag that could be moved in between), imported from `image`'s verified tar when
-// the daemon lacks it, and checked either way.
-absl::StatusOr<std::string> EnsureImage(const DockerClient& client, const ImageConfig& image,
+// The frame of the job image `digest` in docker, imported from the agent's own frame tar when
+// the daemon lacks it and checked either way (its one layer is that tar), with the tree to bind
+// at /usr. Containers are made from the id that was checked, never from a tag that could be
+// moved in between.
+absl::StatusOr<DockerImage> EnsureImage(const DockerClient& client, const DockerOptions& options,
                                         absl::string_view digest) {
-  const std::string tag = TagOf(digest);
-  absl::StatusOr<std::string> checked = CheckImage(client, tag, digest);
+  OVVOC_ASSIGN_OR_RETURN(DockerImageParts parts,
+                         PrepareDockerImage(options.image, digest, options.state_dir));
+  const std::string hex = DigestHex(parts.frame_digest).substr(0, 12);
+  const std::string tag = "ovvoc-job-frame:" + hex;
+  absl::StatusOr<std::string> checked = CheckImage(client, tag, parts.frame_digest);
   if (absl::IsNotFound(checked.status())) {
-    // Import it from the verified tar: its layer digest is then the tar's sha256.
-    OVVOC_ASSIGN_OR_RETURN(std::string tar, VerifiedImageTar(image, digest));
-    log::Info("importing job image %s into docker as %s", digest, tag);
-    const std::string path =
-        absl::StrCat("/images/create?fromSrc=-&repo=ovvoc-job&tag=", DigestHex(digest).substr(0, 12),
-                     "&changes=", Escape(absl::StrCat("LABEL ovvoc.rootfs.sha256=", DigestHex(digest))));
+    log::Info("importing the frame of job image %s into docker as %s", digest, tag);
+    const std::string path = absl::StrCat(
+        "/images/create?fromSrc=-&repo=ovvoc-job-frame&tag=", hex, "&changes=",
+        Escape(absl::StrCat("LABEL ovvoc.rootfs.sha256=", DigestHex(digest))));
     OVVOC_ASSIGN_OR_RETURN(DockerClient::Response imported,
-                           client.Upload(path, tar, "application/x-tar"));
+                           client.Upload(path, parts.frame_tar, "application/x-tar"));
     if (imported.status != 200) return DockerClient::ErrorFor("import job image", imported);
-    checked = CheckImage(client, tag, digest);
+    checked = CheckImage(client, tag, parts.frame_digest);
   }
-  return checked;
+  if (!checked.ok()) return checked.status();
+  return DockerImage{*std::move(checked), std::move(parts.usr_dir)};
 }
 
 class DockerBackend final : public Backend {
  public:
-  DockerBackend(DockerOptions options, std::string default_tag)
+  DockerBackend(DockerOptions options, DockerImage default_image)
       : options_(std::move(options)), client_(options_.socket) {
-    tags_[options_.image_digest] = std::move(default_tag);
+    images_[options_.image_digest] = std::move(default_image);
   }
 
   absl::string_view name() const override { return "docker"; }
 
   absl::StatusOr<std::unique_ptr<Sandbox>> Create(const SandboxSpec& spec) override {
-    OVVOC_ASSIGN_OR_RETURN(std::string tag,
-                           TagFor(spec.image.empty() ? options_.image_digest : spec.image));
+    OVVOC_ASSIGN_OR_RETURN(DockerImage image,
+                           ImageFor(spec.image.empty() ? options_.image_digest : spec.image));
     auto sandbox = std::make_unique<DockerSandbox>(client_, spec);
-    OVVOC_RETURN_IF_ERROR(sandbox->Start(tag, options_.owner));
+    OVVOC_RETURN_IF_ERROR(sandbox->Start(image, options_.owner));
     return sandbox;
   }
 
@@ -158,31 +161,31 @@ class DockerBackend final : public Backend {
   const DockerClient& client() const { return client_; }
 
  private:
-  // The docker image id of `digest`, imported and checked on its first use (EnsureImage).
-  absl::StatusOr<std::string> TagFor(const std::string& digest) ABSL_LOCKS_EXCLUDED(mu_) {
+  // The image of `digest`, made, imported and checked on its first use (EnsureImage).
+  absl::StatusOr<DockerImage> ImageFor(const std::string& digest) ABSL_LOCKS_EXCLUDED(mu_) {
     absl::MutexLock lock(&mu_);
-    auto it = tags_.find(digest);
-    if (it != tags_.end()) return it->second;
-    OVVOC_ASSIGN_OR_RETURN(std::string tag, EnsureImage(client_, options_.image, digest));
-    return tags_[digest] = std::move(tag);
+    auto it = images_.find(digest);
+    if (it != images_.end()) return it->second;
+    OVVOC_ASSIGN_OR_RETURN(DockerImage image, EnsureImage(client_, options_, digest));
+    return images_[digest] = std::move(image);
   }
 
   const DockerOptions options_;
   const DockerClient client_;
   absl::Mutex mu_;
-  std::map<std::string, std::string> tags_ ABSL_GUARDED_BY(mu_);  // digest -> checked image id
+  std::map<std::string, DockerImage> images_ ABSL_GUARDED_BY(mu_);  // by job image digest
 };
 
 }  // namespace
 
 std::string DockerImageTag(absl::string_view digest) { return TagOf(digest); }
 
-nlohmann::json DockerCreateRequest(const SandboxSpec& spec, const std::string& image,
+nlohmann::json DockerCreateRequest(const SandboxSpec& spec, const DockerImage& image,
                                    const std::string& owner) {
   const Limits& limits = spec.limits;
   const int64_t memory = static_cast<int64_t>(limits.memory_bytes);
   Json request = Json{
-      {"Image", image},
+      {"Image", image.id},
       {"Cmd", {kInitPath, kInitSocketInContainer}},
       {"Entrypoint", Json()},
       {"User", absl::StrCat(spec.uid, ":", spec.uid)},
@@ -223,6 +226,16 @@ nlohmann::json DockerCreateRequest(const SandboxSpec& spec, const std::string& i
         {"Init", false},
         {"AutoRemove", false}}},
   };
+  if (!image.usr_dir.empty()) {
+    // The image's runtime, read-only: no capability remounts it. The tree is the agent's own
+    // extraction of the verified tar, and the image build refuses setuid files and devices.
+    request["HostConfig"]["Mounts"] = Json::array({Json{
+        {"Type", "bind"},
+        {"Source", image.usr_dir},
+        {"Target", "/usr"},
+        {"ReadOnly", true},
+    }});
+  }
   if (!limits.cpuset.empty()) request["HostConfig"]["CpusetCpus"] = limits.cpuset;
   if (!spec.etc_dir.empty()) {
     // Docker binds its own copies from /var/lib/docker/containers/<id>/ unless given these.
@@ -237,8 +250,8 @@ nlohmann::json DockerCreateRequest(const SandboxSpec& spec, const std::string& i
 absl::StatusOr<std::unique_ptr<Backend>> MakeDockerBackend(DockerOptions options) {
   DockerClient client(options.socket);
   OVVOC_RETURN_IF_ERROR(client.Ping());
-  OVVOC_ASSIGN_OR_RETURN(std::string tag, EnsureImage(client, options.image, options.image_digest));
-  return std::unique_ptr<Backend>(new DockerBackend(std::move(options), std::move(tag)));
+  OVVOC_ASSIGN_OR_RETURN(DockerImage image, EnsureImage(client, options, options.image_digest));
+  return std::unique_ptr<Backend>(new DockerBackend(std::move(options), std::move(image)));
 }
 
 }  // namespace ovvoc::agent::sandbox
