@@ -50,8 +50,10 @@ std::string Reason(const std::string& command, const sandbox::ExecResult& r,
       return absl::StrCat("`", command, "` did not finish within ",
                           absl::FormatDuration(limits.phase_timeout), " and was stopped");
     case ovvoc::v1::TERMINATION_OOM:
+      // The agent's limit, which a job may lower and never raise: the operator's to change.
       return absl::StrCat("`", command, "` was killed by the OOM killer at the ",
-                          Mib(limits.memory_bytes), " memory limit");
+                          Mib(limits.memory_bytes),
+                          " memory limit (the agent's --memory-mib; a job may only lower it)");
     case ovvoc::v1::TERMINATION_PIDS:
       return absl::StrCat("`", command, "` hit the ", limits.pids, "-process limit");
     case ovvoc::v1::TERMINATION_DISK:

@@ -189,6 +189,7 @@ absl::StatusOr<std::unique_ptr<registry::Gateway>> SandboxSession::OpenGateway(
     if (!prefetched_) return absl::FailedPreconditionError("script mode before the prefetch");
     options.tarballs = prefetched_->tarballs;
     options.packages = prefetched_->packages;
+    options.packages.insert(resolved_packuments_.begin(), resolved_packuments_.end());
   }
   OVVOC_ASSIGN_OR_RETURN(std::unique_ptr<registry::Gateway> gateway,
                          registry::Gateway::Start(std::move(options), *settings_.registry,
@@ -201,6 +202,7 @@ absl::StatusOr<std::unique_ptr<registry::Gateway>> SandboxSession::OpenGateway(
 
 void SandboxSession::RecordGateway(JobContext& job, absl::string_view phase,
                                    const registry::Gateway& gateway) {
+  for (const std::string& package : gateway.ServedPackuments()) resolved_packuments_.insert(package);
   const std::vector<registry::GatewayEvent> events = gateway.Events();
   // Grouped: a container repeating refused requests cannot crowd out the job's other findings.
   for (ovvoc::v1::SecurityFinding& finding :

@@ -6,6 +6,7 @@
 
 #include <memory>
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -123,6 +124,12 @@ class SandboxSession {
   std::vector<ovvoc::v1::Registry> registries_;  // JobRegistries(), made by Prepare()
   std::vector<registry::RegistryEndpoint> endpoints_;  // the same, parsed, made by Prepare()
   std::optional<registry::Prefetched> prefetched_;     // by PrefetchLockfile()
+  // Packuments the lockfile phase's gateway served: this job's npm read them with no dependency
+  // code running, so the script-mode gateway serves them again, from the cache only (npm ci
+  // asks for one when a bundle does not satisfy itself: chalk's xo 0.54 bundles globby, which
+  // wants fast-glob ^3.3.0, beside fast-glob 3.2.12). Only this job's own reads: a name the job
+  // merely puts in its lockfile would tell it whether another job had that packument cached.
+  std::set<std::string> resolved_packuments_;
   std::string seeded_cache_;  // the npm cache PrefetchLockfile() filled, in the job's home
   std::vector<std::string> gateway_problems_;          // of the last Run()
 };

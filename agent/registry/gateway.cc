@@ -396,6 +396,7 @@ class Gateway::Connection {
     absl::StatusOr<CachedPackument> packument =
         gateway_.client_.Packument(endpoint, read.path, wanted, cancelled_);
     if (!packument.ok()) return Unavailable(stream, event, packument.status(), keep);
+    gateway_.NotePackument(read.package);
     event.bytes = packument->body.size();
     return Respond(stream, 200, packument->content_type, packument->body, head.method == "HEAD",
                    keep);
@@ -593,6 +594,16 @@ std::vector<GatewayEvent> Gateway::Events() const {
 uint64_t Gateway::DroppedEvents() const {
   absl::MutexLock lock(&mu_);
   return dropped_events_;
+}
+
+std::set<std::string> Gateway::ServedPackuments() const {
+  absl::MutexLock lock(&mu_);
+  return served_packuments_;
+}
+
+void Gateway::NotePackument(const std::string& package) {
+  absl::MutexLock lock(&mu_);
+  served_packuments_.insert(package);
 }
 
 bool Gateway::MayLog(bool refused) {

@@ -98,6 +98,9 @@ class Gateway {
 
   std::vector<GatewayEvent> Events() const ABSL_LOCKS_EXCLUDED(mu_);
   uint64_t DroppedEvents() const ABSL_LOCKS_EXCLUDED(mu_);
+  // Resolve mode: the packages whose packuments it served (what the job's npm read with no
+  // dependency code running), all of them, however many events were dropped.
+  std::set<std::string> ServedPackuments() const ABSL_LOCKS_EXCLUDED(mu_);
 
  private:
   struct Worker;
@@ -114,6 +117,7 @@ class Gateway {
   void ServeConnection(Worker& worker);
   void ReapWorkers(bool all);
   void AddEvent(GatewayEvent event) ABSL_LOCKS_EXCLUDED(mu_);
+  void NotePackument(const std::string& package) ABSL_LOCKS_EXCLUDED(mu_);
   // Whether a warning about one request may be logged (the first kLoggedRequests may); else it
   // is counted, as refused or failed, for Close() to sum up.
   bool MayLog(bool refused) ABSL_LOCKS_EXCLUDED(mu_);
@@ -141,6 +145,7 @@ class Gateway {
   std::set<int> client_fds_ ABSL_GUARDED_BY(mu_);  // open connections, cut by Close()
   std::vector<GatewayEvent> events_ ABSL_GUARDED_BY(mu_);
   uint64_t dropped_events_ ABSL_GUARDED_BY(mu_) = 0;
+  std::set<std::string> served_packuments_ ABSL_GUARDED_BY(mu_);
   int logged_requests_ ABSL_GUARDED_BY(mu_) = 0;
   uint64_t unlogged_refused_ ABSL_GUARDED_BY(mu_) = 0;
   uint64_t unlogged_failed_ ABSL_GUARDED_BY(mu_) = 0;

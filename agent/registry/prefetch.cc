@@ -285,12 +285,6 @@ absl::StatusOr<Prefetched> Prefetch(RegistryClient& client,
                                     const RegistryClient::Cancelled& cancelled) {
   absl::Mutex mu;
   Prefetched out;
-  // npm ci asks for a lockfile package's packument where the lockfile leaves it something to
-  // decide: an entry without `resolved`, or a bundled package whose own dependency the bundle
-  // does not satisfy (xo 0.54's globby wants fast-glob ^3.3.0 beside a bundled 3.2.12). Each is
-  // served from the cache only, as fetched before scripts run (by this prefetch or the
-  // lockfile phase).
-  for (const LockedPackage& package : packages) out.packages.insert(package.name);
   absl::Status first_error;
   std::atomic<bool> failed{false};
   auto stop = [&] { return failed.load() || (cancelled && cancelled()); };
@@ -309,6 +303,8 @@ absl::StatusOr<Prefetched> Prefetch(RegistryClient& client,
       OVVOC_ASSIGN_OR_RETURN(CachedPackument packument,
                              client.Packument(*home, path, kAcceptCorgi, stop));
       OVVOC_ASSIGN_OR_RETURN(url, TarballFromPackument(packument.body, package.version));
+      absl::MutexLock lock(&mu);
+      out.packages.insert(package.name);
     }
     const RegistryEndpoint* endpoint = RegistryServing(registries, url);
     if (endpoint == nullptr) {

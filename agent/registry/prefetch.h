@@ -44,7 +44,7 @@ absl::StatusOr<LockfilePackages> ReadLockfile(absl::string_view lockfile,
 // What the gateway may serve in script mode.
 struct Prefetched {
   std::map<std::string, Integrity> tarballs;  // by URL, as GatewayOptions::tarballs
-  std::set<std::string> packages;             // every package named: packuments served cached
+  std::set<std::string> packages;             // packuments fetched (entries without `resolved`)
   int fetched = 0;                            // tarballs that were not cached before
 };
 

@@ -169,13 +169,12 @@ absl::StatusOr<std::string> PrepareRootfs(const ImageConfig& config, absl::strin
 absl::StatusOr<DockerImageParts> PrepareDockerImage(const ImageConfig& config,
                                                     absl::string_view digest,
                                                     const std::string& state_dir) {
-  const std::string dir = absl::StrCat(state_dir, "/images/", DigestHex(digest), "/docker");
-  OVVOC_ASSIGN_OR_RETURN(std::string rootfs, ExtractInto(config, digest, dir));
+  const std::string dir = absl::StrCat(state_dir, "/images/", DigestHex(digest));
   DockerImageParts parts;
-  parts.usr_dir = rootfs + "/usr";
-  parts.frame_tar = dir + "/frame.tar";
-  const std::string complete = dir + "/frame.complete";
+  parts.frame_tar = dir + "/docker-frame.tar";
+  const std::string complete = dir + "/docker-frame.complete";
   if (!files::Exists(complete)) {
+    OVVOC_ASSIGN_OR_RETURN(std::string rootfs, PrepareRootfs(config, digest, state_dir));
     // Names sorted, owners numeric, times as extracted: the same frame from the same tree.
     RunOptions pack;
     pack.argv = {"/bin/tar", "--numeric-owner", "--sort=name", "--anchored", "--exclude=./usr/?*",
@@ -187,11 +186,24 @@ absl::StatusOr<DockerImageParts> PrepareDockerImage(const ImageConfig& config,
       return absl::InternalError(absl::StrCat("cannot make the docker frame of ", digest, ": ",
                                               ran.output));
     }
-    OVVOC_RETURN_IF_ERROR(files::WriteFileAtomic(complete, std::string(digest) + "\n", 0600));
+    OVVOC_ASSIGN_OR_RETURN(std::string made, Sha256OfFile(parts.frame_tar));
+    OVVOC_RETURN_IF_ERROR(files::WriteFileAtomic(complete, "sha256:" + made + "\n", 0600));
   }
-  // Hashed on every use (a few KiB): what docker is asked to import is what was checked.
+  OVVOC_ASSIGN_OR_RETURN(parts.rootfs_image, PrepareRootfsImage(config, digest, state_dir));
+  if (files::Exists(dir + "/complete")) {  // a tree extracted for the frame only
+    (void)files::RemoveTree(dir + "/rootfs");
+    ::unlink((dir + "/complete").c_str());
+  }
+  // Hashed on every use (a few hundred KiB) against the digest recorded when it was made (red
+  // team: a frame changed on disk was imported under a new tag and used).
+  OVVOC_ASSIGN_OR_RETURN(std::string recorded, files::ReadFile(complete));
   OVVOC_ASSIGN_OR_RETURN(std::string hex, Sha256OfFile(parts.frame_tar));
   parts.frame_digest = "sha256:" + hex;
+  if (std::string(absl::StripAsciiWhitespace(recorded)) != parts.frame_digest) {
+    return absl::DataLossError(absl::StrCat(
+        "refusing the docker frame ", parts.frame_tar, ": it is not the one the agent made (",
+        absl::StripAsciiWhitespace(recorded), "); remove ", dir, " for the agent to make it again"));
+  }
   return parts;
 }
 

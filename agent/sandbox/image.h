@@ -32,15 +32,19 @@ absl::StatusOr<std::string> VerifiedImageTar(const ImageConfig& config, absl::st
 absl::StatusOr<std::string> PrepareRootfs(const ImageConfig& config, absl::string_view digest,
                                           const std::string& state_dir);
 
-// The Docker backend's image, made once into `state_dir`/images/<hex>/docker: the tree extracted
-// from the verified tar, whose usr/ (node, npm, the runtime: all but a few KiB) each container
-// binds read-only, and frame.tar, the tree without usr/'s contents, which docker imports. A
-// container's copy on docker's storage is then the frame: with vfs, docker copies an image's
-// whole tree for every container (6-10 s for 500 MiB).
+// The Docker backend's image, made once per image into `state_dir`/images/<hex>: a frame of the
+// image (docker-frame.tar: the tree without /usr's contents, a few hundred KiB), which docker
+// imports, and the oci backend's ext4 image of the whole tree (PrepareRootfsImage), which each
+// container mounts read-only on the host and whose /usr it binds over the frame's empty one.
+// A container's copy on docker's storage is then the frame: with vfs, docker copies an image's
+// whole tree for every container (6-10 s for 500 MiB); and the job sees its /usr as "/usr" of
+// a loop device, never as a host path. The frame is checked on every call against the digest
+// recorded when it was made; the ext4 image, as on the oci backend, is trusted as the agent's
+// own once made (the state dir is root's, 0700).
 struct DockerImageParts {
-  std::string usr_dir;       // bound read-only at /usr
   std::string frame_tar;     // what `docker import` takes
   std::string frame_digest;  // "sha256:<hex>" of frame.tar: the imported image's one layer
+  std::string rootfs_image;  // the ext4 image of the whole tree
 };
 absl::StatusOr<DockerImageParts> PrepareDockerImage(const ImageConfig& config,
                                                     absl::string_view digest,

@@ -44,7 +44,8 @@ Job Update(const TempDir& dir, const std::string& repo, const std::vector<std::s
                                    "--job-timeout",
                                    "90s"};
   args.insert(args.end(), flags.begin(), flags.end());
-  CliResult r = RunCli(AgentBinary(), args, dir.path());
+  // The job timeout, and the agent's start (a fresh state dir prepares its image) before it.
+  CliResult r = RunCli(AgentBinary(), args, dir.path(), std::chrono::milliseconds(150'000));
   Job job;
   job.exit_code = r.exit_code;
   job.out = r.out;

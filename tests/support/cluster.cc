@@ -55,12 +55,12 @@ std::string CliResult::LastLine() const {
 }
 
 CliResult RunCli(const std::string& binary, const std::vector<std::string>& args,
-                 const std::string& home) {
+                 const std::string& home, std::chrono::milliseconds timeout) {
   ProcessSpec spec;
   spec.argv.push_back(binary);
   spec.argv.insert(spec.argv.end(), args.begin(), args.end());
   spec.env = ChildEnv(home);
-  spec.timeout = std::chrono::milliseconds(30'000);
+  spec.timeout = timeout;
   absl::StatusOr<ProcessResult> result = RunProcess(spec);
   if (!result.ok()) return CliResult{-1, "", std::string(result.status().message())};
   return CliResult{result->exit_code, result->stdout_data, result->stderr_data};

@@ -31,9 +31,10 @@ struct CliResult {
   std::string LastLine() const;
 };
 
-// Runs `binary args...` to completion (30 s limit).
+// Runs `binary args...` to completion, killed after `timeout` (exit code -1 then).
 CliResult RunCli(const std::string& binary, const std::vector<std::string>& args,
-                 const std::string& home);
+                 const std::string& home,
+                 std::chrono::milliseconds timeout = std::chrono::milliseconds(30'000));
 
 std::string ControlPlaneBinary();
 std::string AgentBinary();

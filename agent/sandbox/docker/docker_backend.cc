@@ -1,6 +1,10 @@
 #include "agent/sandbox/docker/docker_backend.h"
 
+#include <sys/mount.h>
+#include <unistd.h>
+
 #include <atomic>
+#include <filesystem>
 #include <map>
 #include <thread>
 
@@ -13,6 +17,8 @@
 #include "agent/sandbox/docker/docker_client.h"
 #include "agent/sandbox/hardening.h"
 #include "agent/sandbox/init_channel.h"
+#include "agent/sandbox/job_disk.h"
+#include "agent/sandbox/loop_device.h"
 #include "common/files.h"
 #include "common/logging.h"
 #include "common/status_macros.h"
@@ -34,15 +40,26 @@ std::string Escape(absl::string_view text) {
   return out;
 }
 
+// A job image as this backend uses it (PrepareDockerImage).
+struct DockerImage {
+  std::string id;            // the checked image id of the frame: "sha256:<hex>"
+  std::string rootfs_image;  // the ext4 image whose /usr each container binds
+};
+
 class DockerSandbox final : public ContainerSandbox {
  public:
-  DockerSandbox(const DockerClient& client, SandboxSpec spec)
-      : ContainerSandbox(std::move(spec)), client_(client) {}
+  DockerSandbox(const DockerClient& client, SandboxSpec spec, std::string mount_dir)
+      : ContainerSandbox(std::move(spec)), client_(client), mount_dir_(std::move(mount_dir)) {}
   ~DockerSandbox() override { (void)Destroy(); }
 
   absl::Status Start(const DockerImage& image, const std::string& owner) {
+    // The image on the host for this container alone, read-only: the job sees its /usr as
+    // "/usr" of a loop device, not as a path of the agent's.
+    OVVOC_RETURN_IF_ERROR(files::EnsureDir(mount_dir_, 0700));
+    mounted_ = true;
+    OVVOC_RETURN_IF_ERROR(MountImageReadOnly(image.rootfs_image, mount_dir_));
     OVVOC_RETURN_IF_ERROR(ListenForInit());
-    Json request = DockerCreateRequest(spec_, image, owner);
+    Json request = DockerCreateRequest(spec_, image.id, mount_dir_ + "/usr", owner);
     OVVOC_ASSIGN_OR_RETURN(
         DockerClient::Response created,
         client_.Call("POST", "/containers/create?name=" + Escape(spec_.name), &request));
@@ -62,6 +79,17 @@ class DockerSandbox final : public ContainerSandbox {
   }
 
   absl::Status Destroy() override {
+    absl::Status status = RemoveContainer();
+    if (mounted_) {  // after the container: its /usr is a bind of this mount
+      JobDisk::UnmountAllUnder(mount_dir_);
+      ::rmdir(mount_dir_.c_str());
+      mounted_ = false;
+    }
+    return status;
+  }
+
+ private:
+  absl::Status RemoveContainer() {
     if (id_.empty()) return absl::OkStatus();
     absl::StatusOr<DockerClient::Response> removed =
         client_.Call("DELETE", "/containers/" + id_ + "?force=true&v=true");
@@ -73,8 +101,9 @@ class DockerSandbox final : public ContainerSandbox {
     return absl::OkStatus();
   }
 
- private:
   const DockerClient& client_;
+  const std::string mount_dir_;  // where the image is mounted on the host for this container
+  bool mounted_ = false;
   std::string id_;
 };
 
@@ -90,6 +119,19 @@ absl::StatusOr<std::string> CheckImage(const DockerClient& client, const std::st
     return absl::DataLossError(
         absl::StrCat("refusing docker image ", tag, ": its layer is not ", digest));
   }
+  // Nothing of an image's config may act on its containers (red team: the same layer imported
+  // with VOLUME gave jobs a writable docker volume; a HEALTHCHECK would run outside the init).
+  const Json config = image.is_object() && image.contains("Config") ? image["Config"] : Json();
+  for (const char* key : {"Volumes", "Healthcheck", "OnBuild", "Entrypoint", "Shell", "Env",
+                          "ExposedPorts", "User", "WorkingDir", "StopSignal"}) {
+    const Json value = config.is_object() ? config.value(key, Json()) : Json();
+    const bool unset = value.is_null() || (value.is_string() && value.get_ref<const std::string&>().empty()) ||
+                       ((value.is_array() || value.is_object()) && value.empty());
+    if (!unset) {
+      return absl::DataLossError(
+          absl::StrCat("refusing docker image ", tag, ": its config sets ", key));
+    }
+  }
   const std::string id = image.is_object() ? image.value("Id", "") : "";
   if (!absl::StartsWith(id, "sha256:")) {
     return absl::DataLossError(absl::StrCat("docker reports no image id for ", tag));
@@ -102,9 +144,9 @@ std::string TagOf(absl::string_view digest) {
 }
 
 // The frame of the job image `digest` in docker, imported from the agent's own frame tar when
-// the daemon lacks it and checked either way (its one layer is that tar), with the tree to bind
-// at /usr. Containers are made from the id that was checked, never from a tag that could be
-// moved in between.
+// the daemon lacks it and checked either way (its one layer is that tar), with the ext4 image
+// to bind /usr from. Containers are made from the id that was checked, never from a tag that
+// could be moved in between.
 absl::StatusOr<DockerImage> EnsureImage(const DockerClient& client, const DockerOptions& options,
                                         absl::string_view digest) {
   OVVOC_ASSIGN_OR_RETURN(DockerImageParts parts,
@@ -123,7 +165,7 @@ absl::StatusOr<DockerImage> EnsureImage(const DockerClient& client, const Docker
     checked = CheckImage(client, tag, parts.frame_digest);
   }
   if (!checked.ok()) return checked.status();
-  return DockerImage{*std::move(checked), std::move(parts.usr_dir)};
+  return DockerImage{*std::move(checked), std::move(parts.rootfs_image)};
 }
 
 class DockerBackend final : public Backend {
@@ -138,7 +180,7 @@ class DockerBackend final : public Backend {
   absl::StatusOr<std::unique_ptr<Sandbox>> Create(const SandboxSpec& spec) override {
     OVVOC_ASSIGN_OR_RETURN(DockerImage image,
                            ImageFor(spec.image.empty() ? options_.image_digest : spec.image));
-    auto sandbox = std::make_unique<DockerSandbox>(client_, spec);
+    auto sandbox = std::make_unique<DockerSandbox>(client_, spec, MountsDir() + "/" + spec.name);
     OVVOC_RETURN_IF_ERROR(sandbox->Start(image, options_.owner));
     return sandbox;
   }
@@ -155,12 +197,20 @@ class DockerBackend final : public Backend {
       log::Info("removing leftover container %s", id.substr(0, 12));
       (void)client_.Call("DELETE", "/containers/" + id + "?force=true&v=true");
     }
+    // And the images mounted for them (this agent holds its state dir).
+    JobDisk::UnmountAllUnder(MountsDir());
+    std::error_code ec;
+    for (const auto& dir : std::filesystem::directory_iterator(MountsDir(), ec)) {
+      ::rmdir(dir.path().c_str());
+    }
     return absl::OkStatus();
   }
 
   const DockerClient& client() const { return client_; }
 
  private:
+  std::string MountsDir() const { return options_.state_dir + "/docker-mounts"; }
+
   // The image of `digest`, made, imported and checked on its first use (EnsureImage).
   absl::StatusOr<DockerImage> ImageFor(const std::string& digest) ABSL_LOCKS_EXCLUDED(mu_) {
     absl::MutexLock lock(&mu_);
@@ -180,12 +230,12 @@ class DockerBackend final : public Backend {
 
 std::string DockerImageTag(absl::string_view digest) { return TagOf(digest); }
 
-nlohmann::json DockerCreateRequest(const SandboxSpec& spec, const DockerImage& image,
-                                   const std::string& owner) {
+nlohmann::json DockerCreateRequest(const SandboxSpec& spec, const std::string& image_id,
+                                   const std::string& usr_dir, const std::string& owner) {
   const Limits& limits = spec.limits;
   const int64_t memory = static_cast<int64_t>(limits.memory_bytes);
   Json request = Json{
-      {"Image", image.id},
+      {"Image", image_id},
       {"Cmd", {kInitPath, kInitSocketInContainer}},
       {"Entrypoint", Json()},
       {"User", absl::StrCat(spec.uid, ":", spec.uid)},
@@ -193,6 +243,7 @@ nlohmann::json DockerCreateRequest(const SandboxSpec& spec, const DockerImage& i
       {"WorkingDir", "/"},
       {"Hostname", "ovvoc-job"},
       {"Labels", {{kJobLabel, spec.job_id}, {kOwnerLabel, owner}}},
+      {"Healthcheck", {{"Test", {"NONE"}}}},
       {"HostConfig",
        {{"NetworkMode", "none"},
         // As in the image (an empty resolv.conf: the resolver's default is 127.0.0.1), not the
@@ -226,12 +277,12 @@ nlohmann::json DockerCreateRequest(const SandboxSpec& spec, const DockerImage& i
         {"Init", false},
         {"AutoRemove", false}}},
   };
-  if (!image.usr_dir.empty()) {
-    // The image's runtime, read-only: no capability remounts it. The tree is the agent's own
-    // extraction of the verified tar, and the image build refuses setuid files and devices.
+  if (!usr_dir.empty()) {
+    // The image's runtime, read-only: no capability remounts it. The mount it binds from is
+    // nosuid and nodev (MountImageReadOnly), of the agent's ext4 image of the verified tar.
     request["HostConfig"]["Mounts"] = Json::array({Json{
         {"Type", "bind"},
-        {"Source", image.usr_dir},
+        {"Source", usr_dir},
         {"Target", "/usr"},
         {"ReadOnly", true},
     }});
@@ -248,6 +299,9 @@ nlohmann::json DockerCreateRequest(const SandboxSpec& spec, const DockerImage& i
 }
 
 absl::StatusOr<std::unique_ptr<Backend>> MakeDockerBackend(DockerOptions options) {
+  if (options.state_dir.empty()) {
+    return absl::InvalidArgumentError("the docker backend needs the agent's state dir");
+  }
   DockerClient client(options.socket);
   OVVOC_RETURN_IF_ERROR(client.Ping());
   OVVOC_ASSIGN_OR_RETURN(DockerImage image, EnsureImage(client, options, options.image_digest));

@@ -249,11 +249,16 @@ TEST_CASE_METHOD(GatewayFixture, "resolve mode: packuments over TLS with the gat
     authorized |= name == "Authorization" && value == "Bearer upstream-only";
   }
   CHECK(authorized);  // the credential goes upstream, added by the agent
+  // A packument the registry does not have is no packument served.
+  http.Answer("GET", "https://registry.example/missing", 404, R"({"error":"not found"})");
+  CHECK(c.Request("GET", "/missing", "registry.example").status != 200);
   gateway->Close();
   const std::vector<GatewayEvent> events = gateway->Events();
-  REQUIRE(events.size() == 2);
+  REQUIRE(events.size() == 3);
   CHECK(events[0].bytes == a.body.size());
   CHECK_FALSE(events[0].refused);
+  // What script mode may serve again from the cache: what this job's npm read.
+  CHECK(gateway->ServedPackuments() == std::set<std::string>{"left-pad"});
 }
 
 TEST_CASE_METHOD(GatewayFixture, "writes and the registry's API are refused and recorded") {

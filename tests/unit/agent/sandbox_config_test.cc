@@ -113,14 +113,13 @@ TEST_CASE("the runc bundle asks for every hardening measure") {
 TEST_CASE("the docker create request asks for the same") {
   SandboxSpec spec = Spec();
   nlohmann::json request = DockerCreateRequest(
-      spec, {"sha256:abc", "/var/lib/ovvoc-agent/images/abc/docker/rootfs/usr"},
-      "/var/lib/ovvoc-agent");
+      spec, "sha256:abc", "/var/lib/ovvoc-agent/docker-mounts/job_x-1/usr", "/var/lib/ovvoc-agent");
   const nlohmann::json& host = request["HostConfig"];
   CHECK(request["Image"] == "sha256:abc");
   // The frame image's /usr is empty: the runtime is the agent's tree, read-only.
   REQUIRE(host["Mounts"].size() == 1);
   CHECK(host["Mounts"][0]["Type"] == "bind");
-  CHECK(host["Mounts"][0]["Source"] == "/var/lib/ovvoc-agent/images/abc/docker/rootfs/usr");
+  CHECK(host["Mounts"][0]["Source"] == "/var/lib/ovvoc-agent/docker-mounts/job_x-1/usr");
   CHECK(host["Mounts"][0]["Target"] == "/usr");
   CHECK(host["Mounts"][0]["ReadOnly"] == true);
   CHECK(request["User"] == "10042:10042");
