@@ -1,6 +1,5 @@
 #include "agent/sandbox/docker/docker_backend.h"
 
-#include <sys/mount.h>
 #include <unistd.h>
 
 #include <atomic>
@@ -125,8 +124,9 @@ absl::StatusOr<std::string> CheckImage(const DockerClient& client, const std::st
   for (const char* key : {"Volumes", "Healthcheck", "OnBuild", "Entrypoint", "Shell", "Env",
                           "ExposedPorts", "User", "WorkingDir", "StopSignal"}) {
     const Json value = config.is_object() ? config.value(key, Json()) : Json();
-    const bool unset = value.is_null() || (value.is_string() && value.get_ref<const std::string&>().empty()) ||
-                       ((value.is_array() || value.is_object()) && value.empty());
+    const bool unset =
+        value.is_null() || (value.is_string() && value.get_ref<const std::string&>().empty()) ||
+        ((value.is_array() || value.is_object()) && value.empty());
     if (!unset) {
       return absl::DataLossError(
           absl::StrCat("refusing docker image ", tag, ": its config sets ", key));
