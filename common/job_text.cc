@@ -38,7 +38,15 @@ struct RepeatedLimit {
 struct Limits {
   size_t (*string_bytes)(const FieldDescriptor& field);
   RepeatedLimit (*repeated)(const FieldDescriptor& field);
+  // The limits below a message field (its elements, when repeated): these same when null.
+  const Limits* (*inner)(const FieldDescriptor& field) = nullptr;
 };
+
+const Limits& Inner(const Limits& limits, const FieldDescriptor& field) {
+  if (limits.inner == nullptr) return limits;
+  const Limits* inner = limits.inner(field);
+  return inner != nullptr ? *inner : limits;
+}
 
 // A repeated field that lost elements: kept of total, summed over every message it occurs in.
 struct Dropped {
@@ -71,7 +79,7 @@ size_t BoundElement(Message& message, const FieldDescriptor& field, int i, const
   const Reflection* reflection = message.GetReflection();
   if (field.type() == FieldDescriptor::TYPE_MESSAGE) {
     Message* element = reflection->MutableRepeatedMessage(&message, &field, i);
-    Walk(*element, limits, dropped);
+    Walk(*element, Inner(limits, field), dropped);
     return element->ByteSizeLong();
   }
   if (field.type() == FieldDescriptor::TYPE_STRING) {
@@ -114,7 +122,7 @@ void Walk(Message& message, const Limits& limits, std::vector<Dropped>* dropped)
     } else if (field.has_presence() && !reflection->HasField(message, &field)) {
       continue;
     } else if (field.type() == FieldDescriptor::TYPE_MESSAGE) {
-      Walk(*reflection->MutableMessage(&message, &field), limits, dropped);
+      Walk(*reflection->MutableMessage(&message, &field), Inner(limits, field), dropped);
     } else if (field.type() == FieldDescriptor::TYPE_STRING) {
       const std::string& value = reflection->GetString(message, &field);
       if (!value.empty()) {
@@ -148,7 +156,9 @@ constexpr int kMaxPassedOverStored = 12;
 RepeatedLimit StoredRepeated(const FieldDescriptor& field) {
   static constexpr std::pair<absl::string_view, RepeatedLimit> kLimits[] = {
       {"ovvoc.v1.JobResult.dependencies", {2000, 48 * 1024}},
-      {"ovvoc.v1.JobResult.updates", {500, 24 * 1024}},
+      {"ovvoc.v1.JobResult.proposals", {100, 96 * 1024}},
+      {"ovvoc.v1.ProposalResult.updates", {100, 8 * 1024}},
+      {"ovvoc.v1.ProposalResult.findings", {20, 4 * 1024}},
       {"ovvoc.v1.JobResult.findings", {kMaxFindings, 24 * 1024}},
       {"ovvoc.v1.JobResult.egress", {200, 8 * 1024}},
       {"ovvoc.v1.JobResult.timings", {32, 2 * 1024}},
@@ -165,7 +175,20 @@ RepeatedLimit StoredRepeated(const FieldDescriptor& field) {
   return RepeatedLimit{64, 4 * 1024};
 }
 
-constexpr Limits kStorageLimits = {StoredStringBytes, StoredRepeated};
+// Within a proposal: its commands' excerpts are evidence beside the baseline's, and a result
+// holds many proposals.
+size_t StoredProposalStringBytes(const FieldDescriptor& field) {
+  return field.name() == "log_excerpt" ? 2 * 1024
+                                       : std::min<size_t>(StoredStringBytes(field), 1024);
+}
+
+constexpr Limits kProposalStorageLimits = {StoredProposalStringBytes, StoredRepeated};
+
+const Limits* StoredInner(const FieldDescriptor& field) {
+  return field.full_name() == "ovvoc.v1.JobResult.proposals" ? &kProposalStorageLimits : nullptr;
+}
+
+constexpr Limits kStorageLimits = {StoredStringBytes, StoredRepeated, StoredInner};
 
 // Which findings are kept when not all of them fit: every kind's first before any kind's second,
 // and so on, the most severe first in each round; so that one kind repeated (a container's

@@ -24,8 +24,9 @@ void MakeInert(google::protobuf::Message& message);
 // bounded whatever arrived:
 //   - unknown fields are discarded, at every depth;
 //   - each repeated field keeps its first elements within a count and a byte budget
-//     (dependencies 2,000 / 48 KiB, updates 500 / 24 KiB, findings 200 / 24 KiB, egress
-//     200 / 8 KiB, timings 32 / 2 KiB, pull requests 16 / 8 KiB; the plan's dependencies
+//     (dependencies 2,000 / 48 KiB, findings 200 / 24 KiB, egress 200 / 8 KiB, timings
+//     32 / 2 KiB, pull requests 16 / 8 KiB; proposals 100 / 96 KiB, each one's updates
+//     100 / 8 KiB and findings 20 / 4 KiB; the plan's dependencies
 //     2,000 / 96 KiB, each one's passed-over versions 12 / 2 KiB, proposals 500 / 16 KiB, their
 //     dependency indexes 2,000 / 8 KiB, problems 100 / 16 KiB; any other 64 / 4 KiB);
 //     findings that do not all fit are first put in rounds, each kind's first finding before
@@ -33,7 +34,8 @@ void MakeInert(google::protobuf::Message& message);
 //     many times it was found, takes every place (in order as made when they all fit);
 //   - each string is made inert (as MakeInert) within a per-field limit: log excerpts 12 KiB
 //     (head and tail), failure reasons 4 KiB, details, commands, URLs and progress messages
-//     1 KiB, everything else (names, specs, paths, phases, versions) 256 bytes.
+//     1 KiB, everything else (names, specs, paths, phases, versions) 256 bytes; within a
+//     proposal, log excerpts 2 KiB and reasons 1 KiB.
 // When anything was dropped, the last finding is one of kind "truncated" (severity medium)
 // whose detail says how many of what were kept ("kept 2000 of 120000 dependencies"); it takes
 // the place of the last finding kept when findings were full. A bounded result serialises to

@@ -51,12 +51,12 @@ int Run(const std::string& config_dir, RunnerOptions options, const SandboxFlags
   ConfigDir config(config_dir);
   absl::StatusOr<AgentIdentity> identity = config.Load();
   if (!identity.ok()) return Fail(identity.status());
-  absl::StatusOr<UniqueFd> lock = LockStateDir(config_dir);
-  if (!lock.ok()) return Fail(lock.status());
+  absl::StatusOr<LockedStateDir> state = LockStateDir(config_dir);
+  if (!state.ok()) return Fail(state.status());
   absl::StatusOr<std::unique_ptr<Connection>> connection =
       Connection::Open(config, *identity, *options.env.clock);
   if (!connection.ok()) return Fail(connection.status());
-  absl::StatusOr<std::unique_ptr<SandboxSetup>> sandbox = MakeSandbox(sandbox_flags, config_dir);
+  absl::StatusOr<std::unique_ptr<SandboxSetup>> sandbox = MakeSandbox(sandbox_flags, state->path);
   if (!sandbox.ok()) return Fail(sandbox.status());
   options.env.sandbox = &(*sandbox)->settings;
 

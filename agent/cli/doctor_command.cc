@@ -119,8 +119,14 @@ int Doctor(const DoctorFlags& flags) {
                  sandbox::VerifiedImageTar(image, *digest).status(), "deploy/image/build.sh");
   }
 
+  // The backends are checked in the state dir they prepare images in: under its lock, so that a
+  // running agent's images are never prepared twice at once.
+  absl::StatusOr<LockedStateDir> state = LockStateDir(flags.state_dir);
+  report.Check("state dir " + flags.state_dir, state.status(),
+               "stop the agent using it, or give doctor another --state-dir");
   int working = 0;
   for (const char* kind : {"oci", "docker"}) {
+    if (!state.ok()) break;
     std::printf("backend %s\n", kind);
     if (std::string(kind) == "oci") {
       report.Check("runc", Require(::access("/usr/sbin/runc", X_OK) == 0, "/usr/sbin/runc missing"),
@@ -132,10 +138,10 @@ int Doctor(const DoctorFlags& flags) {
     if (!digest.ok()) continue;
     SandboxFlags one = flags.sandbox;
     one.backend = kind;
-    absl::StatusOr<std::unique_ptr<SandboxSetup>> setup = MakeSandbox(one, flags.state_dir);
+    absl::StatusOr<std::unique_ptr<SandboxSetup>> setup = MakeSandbox(one, state->path);
     report.Check("backend ready (image verified)", setup.status());
     if (!setup.ok()) continue;
-    absl::Status smoke = SmokeTest(*(*setup)->backend, flags.state_dir);
+    absl::Status smoke = SmokeTest(*(*setup)->backend, state->path);
     report.Check("hardened container runs `true`", smoke);
     working += smoke.ok() ? 1 : 0;
   }

@@ -44,9 +44,9 @@ int Fail(const absl::Status& status) {
 }
 
 int Plan(const PlanFlags& flags) {
-  absl::StatusOr<UniqueFd> lock = LockStateDir(flags.state_dir);
-  if (!lock.ok()) return Fail(lock.status());
-  absl::StatusOr<RegistryAccess> access = MakeRegistryAccess(flags.registry, flags.state_dir);
+  absl::StatusOr<LockedStateDir> state = LockStateDir(flags.state_dir);
+  if (!state.ok()) return Fail(state.status());
+  absl::StatusOr<RegistryAccess> access = MakeRegistryAccess(flags.registry, state->path);
   if (!access.ok()) return Fail(access.status());
 
   // A URL is cloned into a directory of the state dir, removed afterwards; a path is read where
@@ -54,7 +54,7 @@ int Plan(const PlanFlags& flags) {
   std::string root = flags.repo;
   std::string clone_dir;
   if (absl::StrContains(flags.repo, "://")) {
-    absl::StatusOr<std::string> dir = files::MakeTempDir(flags.state_dir, "plan-");
+    absl::StatusOr<std::string> dir = files::MakeTempDir(state->path, "plan-");
     if (!dir.ok()) return Fail(dir.status());
     clone_dir = *dir;
     git::CloneOptions options;

@@ -81,10 +81,11 @@ void PrintSummary(const ovvoc::v1::JobResult& r) {
                   d.spec().c_str(), d.new_spec().c_str());
     }
   }
-  if (r.has_lockfile()) PrintCommand("lockfile", r.lockfile());
-  PrintCommand("install", r.install());
-  PrintCommand("build", r.build());
-  PrintCommand("test", r.test());
+  const ovvoc::v1::Trial& baseline = r.baseline();
+  if (baseline.has_lockfile()) PrintCommand("lockfile", baseline.lockfile());
+  PrintCommand("install", baseline.install());
+  PrintCommand("build", baseline.build());
+  PrintCommand("test", baseline.test());
   if (r.resources().peak_memory_bytes() > 0) {
     std::printf("  memory   %s\n", DescribeMemory(r.resources()).c_str());
   }
@@ -109,10 +110,9 @@ void PrintSummary(const ovvoc::v1::JobResult& r) {
 int Update(const UpdateFlags& flags) {
   ShutdownSignals signals;  // before any thread exists
 
-  absl::StatusOr<UniqueFd> lock = LockStateDir(flags.state_dir);
-  if (!lock.ok()) return Fail(lock.status());
-  absl::StatusOr<std::unique_ptr<SandboxSetup>> sandbox =
-      MakeSandbox(flags.sandbox, flags.state_dir);
+  absl::StatusOr<LockedStateDir> state = LockStateDir(flags.state_dir);
+  if (!state.ok()) return Fail(state.status());
+  absl::StatusOr<std::unique_ptr<SandboxSetup>> sandbox = MakeSandbox(flags.sandbox, state->path);
   if (!sandbox.ok()) return Fail(sandbox.status());
 
   ovvoc::v1::JobSpec spec;
@@ -123,7 +123,7 @@ int Update(const UpdateFlags& flags) {
   env.allow_file_remotes = true;  // the user named this repository themselves
   env.sandbox = &(*sandbox)->settings;
   env.policy_file = flags.policy_file;
-  const JobHost host(env, flags.state_dir + "/work");
+  const JobHost host(env, state->path + "/work");
   JobContext job(spec, env);
 
   signals.Watch(

@@ -2,9 +2,11 @@
 
 #include <fcntl.h>
 #include <sys/file.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cstdlib>
+#include <filesystem>
 
 #include "absl/strings/str_cat.h"
 #include "common/files.h"
@@ -59,17 +61,59 @@ absl::Status ConfigDir::SaveCertificate(const std::string& key_pem,
   return files::WriteFileAtomic(Path("agent.pem"), certificate_pem, 0600);
 }
 
-absl::StatusOr<UniqueFd> LockStateDir(const std::string& dir) {
+namespace {
+
+// `path` (canonical) is the agent's: owned by it, and each directory above it by root or the
+// agent, writable by no other user unless sticky.
+absl::Status CheckOwnedPath(const std::string& path) {
+  const uid_t me = ::geteuid();
+  struct stat st;
+  if (::lstat(path.c_str(), &st) != 0 || !S_ISDIR(st.st_mode)) {
+    return absl::FailedPreconditionError(absl::StrCat(path, " is not a directory"));
+  }
+  if (st.st_uid != me) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "the state dir ", path, " is owned by uid ", st.st_uid, ", not by the agent's user (uid ",
+        me, "): give the agent a directory of its own"));
+  }
+  for (std::filesystem::path up = std::filesystem::path(path).parent_path();;
+       up = up.parent_path()) {
+    if (::lstat(up.c_str(), &st) != 0) {
+      return absl::FailedPreconditionError(absl::StrCat("cannot check ", up.string()));
+    }
+    const bool others_write = (st.st_mode & (S_IWGRP | S_IWOTH)) != 0;
+    if ((st.st_uid != 0 && st.st_uid != me) || (others_write && (st.st_mode & S_ISVTX) == 0)) {
+      return absl::FailedPreconditionError(absl::StrCat(
+          "the state dir ", path, " lies under ", up.string(),
+          ", which another user owns or may write to: another user could replace the state "
+          "dir; give the agent a directory under root's or its own"));
+    }
+    if (up == up.root_path() || up.empty()) break;
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+absl::StatusOr<LockedStateDir> LockStateDir(const std::string& dir) {
   OVVOC_RETURN_IF_ERROR(files::EnsureDir(dir, 0700));
-  const std::string path = dir + "/lock";
-  UniqueFd fd(::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600));
-  if (!fd.valid()) return absl::PermissionDeniedError(absl::StrCat("cannot open ", path));
-  if (::flock(fd.get(), LOCK_EX | LOCK_NB) != 0) {
+  std::error_code ec;
+  const std::filesystem::path canonical = std::filesystem::canonical(dir, ec);
+  if (ec) {
+    return absl::FailedPreconditionError(absl::StrCat("cannot resolve ", dir, ": ", ec.message()));
+  }
+  LockedStateDir out;
+  out.path = canonical.string();
+  OVVOC_RETURN_IF_ERROR(CheckOwnedPath(out.path));
+  const std::string path = out.path + "/lock";
+  out.lock = UniqueFd(::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600));
+  if (!out.lock.valid()) return absl::PermissionDeniedError(absl::StrCat("cannot open ", path));
+  if (::flock(out.lock.get(), LOCK_EX | LOCK_NB) != 0) {
     return absl::FailedPreconditionError(
-        absl::StrCat("another ovvoc-agent is using ", dir,
+        absl::StrCat("another ovvoc-agent is using ", out.path,
                      "; give this one its own --state-dir / --config-dir"));
   }
-  return fd;
+  return out;
 }
 
 std::string DefaultConfigDir() {

@@ -46,10 +46,20 @@ class ConfigDir {
   std::string root_;
 };
 
-// Takes the state dir's lock (DIR/lock, flock) for the life of the returned fd: one agent
-// process per state dir, since each reaps what it finds there at start. FailedPrecondition
-// naming the dir when another process holds it.
-absl::StatusOr<UniqueFd> LockStateDir(const std::string& dir);
+// A state dir, locked: its canonical path (absolute, no symlink, no trailing slash), which is the
+// one every mount, label and leftover under it is named by, and the lock's fd.
+struct LockedStateDir {
+  std::string path;
+  UniqueFd lock;
+};
+
+// Makes `dir` if needed and takes its lock (DIR/lock, flock) for the life of the result: one
+// agent process per state dir, since each reaps what it finds there at start. FailedPrecondition
+// naming the dir when another process holds it, and when the dir is not the agent's alone: it
+// must be owned by the agent's user, and every directory above it owned by root or that user and
+// writable by no one else unless sticky (/tmp), so that no other user can put a link where the
+// agent mounts images or swap the images it runs.
+absl::StatusOr<LockedStateDir> LockStateDir(const std::string& dir);
 
 // The default config dir: $OVVOC_AGENT_CONFIG_DIR, else /var/lib/ovvoc-agent for root, else
 // ~/.config/ovvoc-agent.

@@ -77,12 +77,20 @@ struct LockedEntry {
   bool has_install_script = false;
   bool link = false;
   bool in_bundle = false;
+  // The names it depends on, as its node_modules lookup sees them (an alias by its own name), in
+  // file order: v2/v3 "dependencies", "optionalDependencies", "peerDependencies", and for an
+  // entry outside any node_modules folder (a workspace member, a link's target)
+  // "devDependencies" too, since npm installs those; v1 "requires".
+  std::vector<std::string> dependencies;
 };
 
 struct Lockfile {
   std::string path;  // "npm-shrinkwrap.json" or "package-lock.json"
   int lockfile_version = 0;
   std::vector<LockedEntry> packages;  // by key (npm writes them sorted); the root ("") left out
+  // v2/v3: the names the root ("") entry depends on, every section, in file order. v1 does not
+  // say (npm 6 writes `"requires": true` there): empty.
+  std::vector<std::string> root_dependencies;
 };
 
 // The project's .npmrc as npm reads it (the `ini` module, npm 11's keys). Unset stays nullopt:

@@ -1,5 +1,6 @@
 // package-lock.json / npm-shrinkwrap.json for the project model (agent/npm/project.h).
 #include <algorithm>
+#include <initializer_list>
 #include <map>
 #include <utility>
 
@@ -38,6 +39,22 @@ std::string NameFromKey(absl::string_view key) {
   return std::string(at == absl::string_view::npos ? "" : key.substr(at + 13));
 }
 
+// A place outside every node_modules folder: a workspace member, a link's target.
+bool OutsideNodeModules(absl::string_view key) {
+  return !absl::StartsWith(key, "node_modules/") && !absl::StrContains(key, "/node_modules/");
+}
+
+// Appends the keys of each of `sections` of `entry` that is an object: the names it depends on.
+// Their number is bounded by the document's values (kMaxLockfileValues).
+void AppendNames(const Json& entry, std::initializer_list<const char*> sections,
+                 std::vector<std::string>& names) {
+  for (const char* section : sections) {
+    auto it = entry.find(section);
+    if (it == entry.end() || !it->is_object()) continue;
+    for (auto name = it->begin(); name != it->end(); ++name) names.push_back(name.key());
+  }
+}
+
 class LockReader {
  public:
   LockReader(Lockfile& out, size_t max_key_bytes) : out_(out), key_bytes_left_(max_key_bytes) {}
@@ -45,7 +62,15 @@ class LockReader {
   // lockfileVersion 2 and 3: "packages", keyed by install path.
   void Packages(const Json& packages) {
     for (const auto& [key, entry] : packages.items()) {
-      if (key.empty()) continue;  // the project itself
+      if (key.empty()) {  // the project itself
+        if (entry.is_object()) {
+          AppendNames(
+              entry,
+              {"dependencies", "devDependencies", "optionalDependencies", "peerDependencies"},
+              out_.root_dependencies);
+        }
+        continue;
+      }
       if (!entry.is_object()) {
         ++skipped_;
         continue;
@@ -64,6 +89,9 @@ class LockReader {
       e.has_install_script = IsTrue(entry, "hasInstallScript");
       e.link = IsTrue(entry, "link");
       e.in_bundle = IsTrue(entry, "inBundle");
+      AppendNames(entry, {"dependencies", "optionalDependencies", "peerDependencies"},
+                  e.dependencies);
+      if (OutsideNodeModules(key)) AppendNames(entry, {"devDependencies"}, e.dependencies);
       out_.packages.push_back(std::move(e));
     }
   }
@@ -101,6 +129,7 @@ class LockReader {
       e.dev = IsTrue(entry, "dev");
       e.optional = IsTrue(entry, "optional");
       e.in_bundle = IsTrue(entry, "bundled");
+      AppendNames(entry, {"requires"}, e.dependencies);
       const std::string key = e.key;
       out_.packages.push_back(std::move(e));
       if (auto nested = entry.find("dependencies"); nested != entry.end() && nested->is_object()) {

@@ -133,12 +133,66 @@ std::pair<std::string, std::string> FindBrowser(const std::string& start,
   return {"", ""};
 }
 
+// What in `script` needs the network, which tests never have in the sandbox: npm's registry
+// commands (`npm audit`, also as `npx npm@10 audit`), `npx` of a version it must download,
+// and the usual downloaders and audit services. "" when nothing is seen.
+std::string NetworkToolIn(const std::string& script) {
+  static constexpr const char* kNpmNetworkCommands[] = {"audit", "outdated", "view", "info",
+                                                        "show",  "publish",  "ping", "doctor"};
+  static constexpr const char* kNetworkTools[] = {
+      "curl", "wget", "snyk", "audit-ci", "better-npm-audit", "nsp"};
+  const std::vector<std::string> words = Words(script);
+  // npm's own commands first: `npx npm@10 audit` is an audit.
+  for (size_t i = 0; i + 1 < words.size(); ++i) {
+    if (words[i] != "npm" && !absl::StartsWith(words[i], "npm@")) continue;
+    size_t next = i + 1;  // past a quoted version's pieces: npx npm@'>=10.2' audit
+    while (next < words.size() && absl::ascii_isdigit(static_cast<unsigned char>(words[next][0]))) {
+      ++next;
+    }
+    for (const char* command : kNpmNetworkCommands) {
+      if (next < words.size() && words[next] == command) return absl::StrCat("npm ", command);
+    }
+  }
+  for (size_t i = 0; i < words.size(); ++i) {
+    for (const char* tool : kNetworkTools) {
+      if (words[i] == tool) return tool;
+    }
+    if (words[i] == "npx" && i + 1 < words.size() &&
+        words[i + 1].find('@', 1) != std::string::npos) {
+      return absl::StrCat("npx ", words[i + 1]);
+    }
+  }
+  return "";
+}
+
+// `npm test` runs `pretest` and `posttest` around the test script; one that needs the network
+// fails the phase whatever the tests said (qs's posttest runs `npx npm@'>=10.2' audit`).
+std::optional<TestAdvice> AdviseNetworkHooks(const std::map<std::string, std::string>& scripts) {
+  for (const char* hook : {"pretest", "posttest"}) {
+    auto it = scripts.find(hook);
+    if (it == scripts.end()) continue;
+    const std::string tool = NetworkToolIn(it->second);
+    if (tool.empty()) continue;
+    TestAdvice advice;
+    advice.tool = tool;
+    advice.script = hook;
+    advice.suggestion = "test: npm test --ignore-scripts";
+    advice.message = absl::StrCat(
+        "`npm test` runs the ", hook, " script, which needs the network (", InertLine(tool, 100),
+        "); tests run with none in the sandbox. `npm test "
+        "--ignore-scripts` runs the test script without its pre- and post-scripts: add `",
+        advice.suggestion, "` to .ovvoc.yml");
+    return advice;
+  }
+  return std::nullopt;
+}
+
 }  // namespace
 
 std::optional<TestAdvice> AdviseTests(const std::map<std::string, std::string>& scripts) {
   if (scripts.count("test") == 0) return std::nullopt;
   auto [tool, where] = FindBrowser("test", scripts);
-  if (tool.empty()) return std::nullopt;
+  if (tool.empty()) return AdviseNetworkHooks(scripts);
   TestAdvice advice;
   advice.tool = tool;
   advice.script = where;

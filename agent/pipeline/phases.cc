@@ -295,10 +295,7 @@ class NodeRetry {
     project.node_major = major;
     node.set_ran(version);
     // The next attempt's commands stand where this one's did.
-    result.clear_lockfile();
-    result.clear_install();
-    result.clear_build();
-    result.clear_test();
+    result.clear_baseline();
     result.clear_failure();
     result.clear_outcome();
     return true;
@@ -369,7 +366,11 @@ JobHost::JobHost(const JobEnv& env, std::string work_root)
 
 void JobHost::Run(JobContext& job) const {
   absl::StatusOr<std::string> dir;
-  if (absl::Status root = files::EnsureDir(work_root_, 0700); root.ok()) {
+  // The job id names its work dir and its containers: what the control plane sent may not reach
+  // outside them (red team, issue 11).
+  if (absl::Status id = sandbox::CheckContainerName(job.spec().job_id()); !id.ok()) {
+    dir = absl::InvalidArgumentError(absl::StrCat("the job id is not usable: ", id.message()));
+  } else if (absl::Status root = files::EnsureDir(work_root_, 0700); root.ok()) {
     dir = files::MakeTempDir(work_root_, absl::StrCat("job-", job.spec().job_id(), "-"));
   } else {
     dir = root;

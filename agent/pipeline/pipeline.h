@@ -52,6 +52,9 @@ struct ClonedProject {
   std::string build_script;   // scripts.build; "" when there is none
   std::string test_script;    // scripts.test; "" when there is none
   bool has_lockfile = false;  // package-lock.json or npm-shrinkwrap.json, a regular file
+  // Without one: the package-lock.json the baseline's lockfile phase made (npm with
+  // --ignore-scripts, before any dependency code ran), where proposals start from.
+  std::optional<std::string> made_lockfile;
   // From the plan phase: the node major whose image the job runs (0: the agent's default
   // image), and `.ovvoc.yml`'s commands (empty: the project's npm scripts).
   int node_major = 0;

@@ -1,355 +1,60 @@
 #include "agent/pipeline/sandbox_phases.h"
 
-#include <algorithm>
-#include <iterator>
-#include <optional>
+#include <utility>
 
-#include "absl/strings/match.h"
-#include "absl/strings/str_cat.h"
-#include "absl/strings/str_format.h"
-#include "absl/strings/str_join.h"
-#include "absl/strings/str_replace.h"
-#include "agent/pipeline/excerpt.h"
+#include "agent/npm/project.h"
+#include "agent/pipeline/proposals.h"
+#include "agent/pipeline/trial.h"
 #include "agent/workspace/beneath.h"
-#include "common/inert.h"
-#include "common/status_macros.h"
-#include "common/time_util.h"
-#include "nlohmann/json.hpp"
 
 namespace ovvoc::agent {
 namespace {
-
-// npm's placeholder for a project without tests.
-constexpr char kNpmDefaultTest[] = "echo \"Error: no test specified\" && exit 1";
-
-// `.ovvoc.yml`'s `test:` and `build:` commands run as lines of one bash script that stops at the
-// first failing one, as a CI step runs its `run:`.
-constexpr char kShell[] = "/bin/bash";
-constexpr char kShellFlags[] = "-ec";
-
-std::vector<std::string> ShellCommands(const std::vector<std::string>& commands) {
-  return {kShell, kShellFlags, absl::StrJoin(commands, "\n")};
-}
-
-// How a command is shown: a script as its lines, else its argv.
-std::string Display(const std::vector<std::string>& argv) {
-  if (argv.size() == 3 && argv[0] == kShell && argv[1] == kShellFlags) return argv[2];
-  return absl::StrJoin(argv, " ");
-}
-
-std::string Mib(uint64_t bytes) { return absl::StrCat(bytes >> 20, " MiB"); }
-
-// One line a human can act on, for a phase that did not succeed.
-std::string Reason(const std::string& command, const sandbox::ExecResult& r,
-                   const sandbox::Limits& limits) {
-  if (r.container_lost) {
-    return absl::StrCat("`", command, "` ended with its container: the container's init went away");
-  }
-  switch (r.termination) {
-    case ovvoc::v1::TERMINATION_TIMEOUT:
-      return absl::StrCat("`", command, "` did not finish within ",
-                          absl::FormatDuration(limits.phase_timeout), " and was stopped");
-    case ovvoc::v1::TERMINATION_OOM:
-      // The agent's limit, which a job may lower and never raise: the operator's to change.
-      return absl::StrCat("`", command, "` was killed by the OOM killer at the ",
-                          Mib(limits.memory_bytes),
-                          " memory limit (the agent's --memory-mib; a job may only lower it)");
-    case ovvoc::v1::TERMINATION_PIDS:
-      return absl::StrCat("`", command, "` hit the ", limits.pids, "-process limit");
-    case ovvoc::v1::TERMINATION_DISK:
-      return absl::StrCat("`", command, "` ran out of disk: the job disk is capped at ",
-                          Mib(limits.disk_bytes));
-    case ovvoc::v1::TERMINATION_CANCELLED:
-      return absl::StrCat("`", command, "` was cancelled");
-    case ovvoc::v1::TERMINATION_SIGNALED:
-      return absl::StrCat("`", command, "` was killed by signal ", r.exit_code - 128);
-    default:
-      return absl::StrCat("`", command, "` exited with status ", r.exit_code);
-  }
-}
-
-// Anything secret that could have reached a log: the forge token, and registry credentials
-// (which never enter the container, but a registry may echo them in an error).
-std::string Scrub(std::string text, const JobContext& job, const SandboxSession& session) {
-  auto redact = [&text](const std::string& secret) {
-    if (secret.size() >= 4) absl::StrReplaceAll({{secret, "[redacted]"}}, &text);
-  };
-  redact(job.spec().forge_token().token());
-  for (const ovvoc::v1::Registry& registry : job.spec().registries()) {
-    redact(registry.credential().token());
-    redact(registry.credential().password());
-  }
-  for (const std::string& secret : session.Secrets()) redact(secret);
-  return text;
-}
 
 class SandboxPhase final : public Phase {
  public:
   explicit SandboxPhase(std::shared_ptr<SandboxSession> session) : session_(std::move(session)) {}
   absl::string_view name() const override { return "sandbox"; }
-  absl::Status Run(JobContext& job) override { return session_->Prepare(job); }
+  absl::Status Run(JobContext& job) override {
+    job.result().mutable_baseline()->set_node(job.result().node().ran());
+    return session_->Prepare(job);
+  }
   void Finish(JobContext& job) override { session_->Teardown(); }
 
  private:
   std::shared_ptr<SandboxSession> session_;
 };
 
-using Network = SandboxSession::Network;
-
-// lockfile, install, build and test: one command each.
-class CommandPhase : public Phase {
+// One command of the baseline: the project as cloned (trial.h).
+class BaselinePhase final : public Phase {
  public:
-  CommandPhase(std::shared_ptr<SandboxSession> session, const char* name, Network network)
-      : session_(std::move(session)), name_(name), network_(network) {}
-  absl::string_view name() const override { return name_; }
+  BaselinePhase(std::shared_ptr<SandboxSession> session, TrialStep step)
+      : session_(std::move(session)), step_(step) {}
+  absl::string_view name() const override { return StepName(step_); }
 
   absl::Status Run(JobContext& job) override {
-    ovvoc::v1::CommandOutcome* outcome = Outcome(job.result());
-    std::vector<std::string> argv = Command(job);
-    outcome->set_command(Display(argv));
-    if (argv.empty()) {
-      outcome->set_skipped(true);
-      return absl::OkStatus();
+    // Without a lockfile to make, the baseline has nothing to say about one: not a skip.
+    if (step_ == TrialStep::kLockfile && job.project().has_lockfile) return absl::OkStatus();
+    ovvoc::v1::JobResult& result = job.result();
+    TrialRecord record;
+    record.trial = result.mutable_baseline();
+    record.failure = result.mutable_failure();
+    record.findings = result.mutable_findings();
+    record.manifest = &job.project().manifest;
+    record.npmrc = &job.project().npmrc;
+    absl::Status status = RunTrialStep(job, *session_, step_, ProjectCommand(job, step_), record);
+    if (status.ok() && step_ == TrialStep::kLockfile) {
+      // What npm resolved with no dependency code running: the lockfile each proposal starts
+      // from, read before the install can change it.
+      absl::StatusOr<std::string> lockfile =
+          ReadFileBeneath(session_->tree_dir(), "package-lock.json", npm::kMaxLockfileBytes);
+      if (lockfile.ok()) job.project().made_lockfile = *std::move(lockfile);
     }
-    OVVOC_RETURN_IF_ERROR(BeforeRun(job));
-    // After the install, dependency code has run and may have rewritten what npm reads to
-    // decide what and how to run (the scripts, the script shell, node's options): put back
-    // what the job read from the clone.
-    if (network_ == Network::kNone) {
-      OVVOC_RETURN_IF_ERROR(KeepClonedFile(job, "package.json", job.project().manifest));
-      OVVOC_RETURN_IF_ERROR(KeepClonedFile(job, ".npmrc", job.project().npmrc));
-      ReportShadowedPrograms(job, absl::StrCat("before ", name_));
-    }
-    OVVOC_ASSIGN_OR_RETURN(sandbox::ExecResult r, session_->Run(job, name_, argv, network_));
-    outcome->set_exit_code(r.exit_code);
-    outcome->set_termination(r.termination);
-    // A failure's excerpt is cut to show its error (excerpt.h); scrubbed whole first, since a
-    // cut could split a secret, and made inert before it is cut, since escaping a control
-    // byte takes four (red team, issue 11: a 10 KiB excerpt of control bytes stored 40 KiB).
-    // A passing command keeps its output as bounded.
-    const bool passed = r.termination == ovvoc::v1::TERMINATION_EXITED && r.exit_code == 0;
-    std::string scrubbed = InertText(Scrub(r.output, job, *session_), r.output.size() * 4 + 64);
-    const std::string excerpt = passed ? std::move(scrubbed) : CommandExcerpt(scrubbed);
-    outcome->set_log_excerpt(excerpt);
-    *outcome->mutable_duration() = ToProto(r.duration);
-    ovvoc::v1::ResourceUsage* usage = job.result().mutable_resources();
-    usage->set_peak_memory_bytes(std::max(usage->peak_memory_bytes(), r.peak_memory_bytes));
-    usage->set_peak_working_set_bytes(
-        std::max(usage->peak_working_set_bytes(), r.peak_working_set_bytes));
-    usage->set_peak_cache_bytes(std::max(usage->peak_cache_bytes(), r.peak_cache_bytes));
-    *usage->mutable_cpu_time() = ToProto(FromProto(usage->cpu_time()) + r.cpu_time);
-    if (passed) {
-      // The install ran every dependency's scripts, used or not by the project: whatever they
-      // changed of the repository's own files is put back before the project's code runs.
-      return network_ != Network::kNone ? RestoreClonedTree(job) : absl::OkStatus();
-    }
-    ovvoc::v1::FailureReport* failure = job.result().mutable_failure();
-    failure->set_termination(r.termination);
-    failure->set_log_excerpt(excerpt);
-    std::string reason = Reason(outcome->command(), r, session_->limits());
-    if (const std::vector<std::string>& problems = session_->gateway_problems(); !problems.empty()) {
-      constexpr size_t kShown = 3;
-      absl::StrAppend(&reason, "; the registry gateway could not serve ", problems.size(),
-                      " read(s): ",
-                      absl::StrJoin(problems.begin(),
-                                    problems.begin() + std::min(problems.size(), kShown), "; "));
-    }
-    return absl::AbortedError(Scrub(std::move(reason), job, *session_));
+    return status;
   }
-
- protected:
-  // Runs before the command (after the skip check); an error fails the phase with it.
-  virtual absl::Status BeforeRun(JobContext& job) { return absl::OkStatus(); }
-  SandboxSession& session() { return *session_; }
-
-  virtual ovvoc::v1::CommandOutcome* Outcome(ovvoc::v1::JobResult& result) = 0;
-  // Empty: nothing to run, the phase is skipped. Decided from job.project(), the repository as
-  // cloned, never from the work tree.
-  virtual std::vector<std::string> Command(const JobContext& job) = 0;
 
  private:
-  absl::Status KeepClonedFile(JobContext& job, const char* name,
-                              const std::optional<std::string>& cloned);
-  // `when`: "before build", "before test".
-  void ReportShadowedPrograms(JobContext& job, absl::string_view when);
-  absl::Status RestoreClonedTree(JobContext& job);
-
   std::shared_ptr<SandboxSession> session_;
-
-  const char* name_;
-  const Network network_;
-};
-
-// The work tree's `name` is what the job read from the clone, byte for byte (absent when
-// `cloned` is): else it is put back, and the change is a finding. An error when it cannot be.
-absl::Status CommandPhase::KeepClonedFile(JobContext& job, const char* name,
-                                          const std::optional<std::string>& cloned) {
-  const std::string& tree = session_->tree_dir();
-  absl::StatusOr<std::string> now =
-      ReadFileBeneath(tree, name, cloned.has_value() ? cloned->size() : 0);
-  if (cloned.has_value() ? now.ok() && *now == *cloned : absl::IsNotFound(now.status())) {
-    return absl::OkStatus();
-  }
-  ovvoc::v1::SecurityFinding* finding = job.result().add_findings();
-  finding->set_kind("manifest-tampered");
-  finding->set_severity(ovvoc::v1::SEVERITY_HIGH);
-  finding->set_detail(
-      absl::StrCat(name, " was changed inside the sandbox before ", name_, " (",
-                   now.ok() || absl::IsResourceExhausted(now.status()) ? "other contents"
-                                                                       : now.status().message(),
-                   "); the agent ",
-                   cloned.has_value() ? "put back the copy it read" : "removed it, as it was not",
-                   " in the repository before any code ran"));
-  absl::Status kept =
-      cloned.has_value()
-          ? ReplaceFileBeneath(tree, name, *cloned, session_->job_uid(), session_->job_uid(), 0644)
-          : RemoveFileBeneath(tree, name);
-  if (!kept.ok()) {
-    return absl::FailedPreconditionError(absl::StrCat(
-        name, " was changed inside the sandbox and cannot be put back: ", kept.message()));
-  }
-  return absl::OkStatus();
-}
-
-// Dependencies' executables that npm puts first on every script's PATH and that take the name
-// of a program of the image (node_modules/.bin/node runs instead of node): a finding each. A
-// node_modules or .bin that cannot be listed as a plain directory (a symlink elsewhere, too
-// many entries) is a finding too: what it holds cannot be vouched for.
-void CommandPhase::ReportShadowedPrograms(JobContext& job, absl::string_view when) {
-  static constexpr const char* kPrograms[] = {"node", "npm", "npx",    "corepack", "sh",   "bash",
-                                              "env",  "git", "python", "python3",  "make", "cc",
-                                              "gcc",  "g++", "c++",    "ld",       "tar",  "cat",
-                                              "ls",   "cp",  "mv",     "rm",       "chmod"};
-  constexpr size_t kMaxBinEntries = 100'000;
-  // `detail` starts with what it is about; said once per job, not before every phase.
-  auto add = [&](std::string detail) {
-    const absl::string_view subject = absl::string_view(detail).substr(0, detail.find(' '));
-    for (const ovvoc::v1::SecurityFinding& seen : job.result().findings()) {
-      if (seen.kind() == "shadowed-program" &&
-          absl::StartsWith(seen.detail(), absl::StrCat(subject, " "))) {
-        return;
-      }
-    }
-    ovvoc::v1::SecurityFinding* finding = job.result().add_findings();
-    finding->set_kind("shadowed-program");
-    finding->set_severity(ovvoc::v1::SEVERITY_HIGH);
-    finding->set_detail(std::move(detail));
-  };
-  for (const char* dir : {"node_modules", "node_modules/.bin"}) {
-    absl::Status listable = ListDirBeneath(session_->tree_dir(), dir, 0).status();
-    if (!listable.ok() && !absl::IsNotFound(listable)) {
-      add(absl::StrCat(dir, " is not a plain directory ", when, " (", listable.message(),
-                       "): npm would look there for the programs of every script"));
-      return;
-    }
-  }
-  absl::StatusOr<std::vector<std::string>> names =
-      ListDirBeneath(session_->tree_dir(), "node_modules/.bin", kMaxBinEntries + 1);
-  if (!names.ok()) return;  // no dependency has a program
-  if (names->size() > kMaxBinEntries) {
-    add(absl::StrCat("node_modules/.bin holds more than ", kMaxBinEntries, " entries ", when,
-                     ", too many to check"));
-  }
-  for (const std::string& name : *names) {
-    if (std::find(std::begin(kPrograms), std::end(kPrograms), name) == std::end(kPrograms)) {
-      continue;
-    }
-    add(absl::StrCat("node_modules/.bin/", name, " (", when, ") runs instead of the image's ", name,
-                     " in every npm script"));
-  }
-}
-
-// Every file of the clone stands in the work tree as cloned (package.json and .npmrc are
-// KeepClonedFile's; node_modules is npm's); what was changed is put back, and a finding names it.
-absl::Status CommandPhase::RestoreClonedTree(JobContext& job) {
-  absl::StatusOr<std::vector<std::string>> restored =
-      RestoreTreeBeneath(job.repo_dir(), session_->tree_dir(), session_->job_uid(),
-                         session_->job_uid(), {"package.json", ".npmrc"});
-  if (!restored.ok()) {
-    return absl::FailedPreconditionError(
-        absl::StrCat("the repository's files were changed during install and cannot be put back: ",
-                     restored.status().message()));
-  }
-  if (restored->empty()) return absl::OkStatus();
-  constexpr size_t kNamed = 20;
-  std::vector<std::string> named(restored->begin(),
-                                 restored->begin() + std::min(restored->size(), kNamed));
-  ovvoc::v1::SecurityFinding* finding = job.result().add_findings();
-  finding->set_kind("repo-tampered");
-  finding->set_severity(ovvoc::v1::SEVERITY_HIGH);
-  finding->set_detail(absl::StrCat(
-      "the install (dependencies' scripts) changed ", restored->size(),
-      " of the repository's own files: ", absl::StrJoin(named, ", "),
-      restored->size() > kNamed ? absl::StrCat(" and ", restored->size() - kNamed, " more") : "",
-      "; the agent put back what it cloned before build and test"));
-  return absl::OkStatus();
-}
-
-// A repository without a lockfile gets one first, resolved through the gateway with no
-// dependency code running (--ignore-scripts), so that the install is always `npm ci` of a
-// lockfile the agent has read.
-class LockfilePhase final : public CommandPhase {
- public:
-  explicit LockfilePhase(std::shared_ptr<SandboxSession> s)
-      : CommandPhase(s, "lockfile", Network::kResolve) {}
-
-  absl::Status Run(JobContext& job) override {
-    if (job.project().has_lockfile) return absl::OkStatus();  // nothing to say: not a skip
-    return CommandPhase::Run(job);
-  }
-
- protected:
-  ovvoc::v1::CommandOutcome* Outcome(ovvoc::v1::JobResult& r) override {
-    return r.mutable_lockfile();
-  }
-  std::vector<std::string> Command(const JobContext& job) override {
-    if (job.project().has_lockfile) return {};
-    return {"npm", "install", "--package-lock-only", "--ignore-scripts", "--no-audit", "--no-fund"};
-  }
-};
-
-// `npm ci` with scripts: dependency code runs, so the gateway serves only what the agent fetched
-// and checked beforehand, and nothing goes upstream.
-class InstallPhase final : public CommandPhase {
- public:
-  explicit InstallPhase(std::shared_ptr<SandboxSession> s)
-      : CommandPhase(s, "install", Network::kScript) {}
-
- protected:
-  ovvoc::v1::CommandOutcome* Outcome(ovvoc::v1::JobResult& r) override {
-    return r.mutable_install();
-  }
-  std::vector<std::string> Command(const JobContext& job) override { return {"npm", "ci"}; }
-  absl::Status BeforeRun(JobContext& job) override { return session().PrefetchLockfile(job); }
-};
-
-class BuildPhase final : public CommandPhase {
- public:
-  explicit BuildPhase(std::shared_ptr<SandboxSession> s)
-      : CommandPhase(s, "build", Network::kNone) {}
-
- protected:
-  ovvoc::v1::CommandOutcome* Outcome(ovvoc::v1::JobResult& r) override { return r.mutable_build(); }
-  std::vector<std::string> Command(const JobContext& job) override {
-    if (!job.project().build_commands.empty()) return ShellCommands(job.project().build_commands);
-    if (job.project().build_script.empty()) return {};
-    return {"npm", "run", "build", "--if-present"};
-  }
-};
-
-class TestPhase final : public CommandPhase {
- public:
-  explicit TestPhase(std::shared_ptr<SandboxSession> s)
-      : CommandPhase(s, "test", Network::kNone) {}
-
- protected:
-  ovvoc::v1::CommandOutcome* Outcome(ovvoc::v1::JobResult& r) override { return r.mutable_test(); }
-  std::vector<std::string> Command(const JobContext& job) override {
-    if (!job.project().test_commands.empty()) return ShellCommands(job.project().test_commands);
-    const std::string& script = job.project().test_script;
-    if (script.empty() || script == kNpmDefaultTest) return {};
-    return {"npm", "test"};
-  }
+  const TrialStep step_;
 };
 
 }  // namespace
@@ -357,10 +62,11 @@ class TestPhase final : public CommandPhase {
 void AddSandboxPhases(const SandboxSettings& settings, std::vector<std::unique_ptr<Phase>>& phases) {
   auto session = std::make_shared<SandboxSession>(settings);
   phases.push_back(std::make_unique<SandboxPhase>(session));
-  phases.push_back(std::make_unique<LockfilePhase>(session));
-  phases.push_back(std::make_unique<InstallPhase>(session));
-  phases.push_back(std::make_unique<BuildPhase>(session));
-  phases.push_back(std::make_unique<TestPhase>(session));
+  for (TrialStep step :
+       {TrialStep::kLockfile, TrialStep::kInstall, TrialStep::kBuild, TrialStep::kTest}) {
+    phases.push_back(std::make_unique<BaselinePhase>(session, step));
+  }
+  phases.push_back(MakeProposalsPhase(settings, session));
 }
 
 }  // namespace ovvoc::agent

@@ -11,7 +11,8 @@
 
 namespace ovvoc::agent {
 
-// Appends the sandbox, install, build and test phases, sharing one session.
+// Appends the sandbox phase and the baseline's lockfile, install, build and test, sharing one
+// session, then the proposals phase (proposals.h).
 void AddSandboxPhases(const SandboxSettings& settings, std::vector<std::unique_ptr<Phase>>& phases);
 
 }  // namespace ovvoc::agent

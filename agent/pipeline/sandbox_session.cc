@@ -28,9 +28,9 @@ namespace {
 
 namespace fs = std::filesystem;
 
-// Copies the clone's work tree (never .git) into the job disk. Symlinks are copied as links,
-// never followed.
-absl::Status CopyTree(const std::string& from, const std::string& to) {
+}  // namespace
+
+absl::Status CopyWorkTree(const std::string& from, const std::string& to) {
   std::error_code ec;
   for (const fs::directory_entry& entry : fs::directory_iterator(from, ec)) {
     if (entry.path().filename() == ".git") continue;
@@ -41,6 +41,8 @@ absl::Status CopyTree(const std::string& from, const std::string& to) {
   if (ec) return absl::InternalError(absl::StrCat("cannot read the work tree: ", ec.message()));
   return absl::OkStatus();
 }
+
+namespace {
 
 // Gives `to` and everything under it to `uid` (and its group), links themselves, never their
 // targets.
@@ -97,17 +99,19 @@ void ReapLeftovers(const SandboxSettings* settings, const std::string& work_dir)
   }
 }
 
-absl::Status SandboxSession::Prepare(JobContext& job) {
+absl::Status SandboxSession::Prepare(JobContext& job, const Source& source) {
   if (settings_.backend == nullptr) return absl::FailedPreconditionError("no sandbox backend");
   limits_ = sandbox::Tighten(settings_.limits, job.spec().limits());
   if (settings_.registry == nullptr) return absl::FailedPreconditionError("no registry client");
   registries_ = JobRegistries(job.spec(), settings_.registry_override);
   OVVOC_ASSIGN_OR_RETURN(endpoints_, JobEndpoints(job.spec(), settings_));
   OVVOC_ASSIGN_OR_RETURN(uid_, sandbox::JobUid::Acquire(settings_.uid_lock_dir));
-  OVVOC_ASSIGN_OR_RETURN(
-      disk_, sandbox::JobDisk::Create(job.work_dir() + "/disk.img", job.work_dir() + "/disk",
-                                      limits_.disk_bytes, uid_->uid()));
-  OVVOC_RETURN_IF_ERROR(CopyTree(job.repo_dir(), disk_->tree_dir()));
+  const std::string disk_dir =
+      absl::StrCat(job.work_dir(), "/disk", source.label.empty() ? "" : "-", source.label);
+  OVVOC_ASSIGN_OR_RETURN(disk_, sandbox::JobDisk::Create(disk_dir + ".img", disk_dir,
+                                                         limits_.disk_bytes, uid_->uid()));
+  source_dir_ = source.tree.empty() ? job.repo_dir() : source.tree;
+  OVVOC_RETURN_IF_ERROR(CopyWorkTree(source_dir_, disk_->tree_dir()));
   // The job's own repository: one commit of the tree, so that prepare scripts, hook installers
   // and tests that ask git work, while the clone's history and config stay with the agent.
   git::SnapshotOptions snapshot;
@@ -128,7 +132,8 @@ absl::Status SandboxSession::Prepare(JobContext& job) {
   OVVOC_RETURN_IF_ERROR(ChownTree(tree, uid_->uid()));
 
   sandbox::SandboxSpec spec;
-  spec.name = absl::StrCat("ovvoc-", job.spec().job_id(), "-", job.spec().lease().attempt());
+  spec.name = absl::StrCat("ovvoc-", job.spec().job_id(), "-", job.spec().lease().attempt(),
+                           source.label.empty() ? "" : "-", source.label);
   spec.job_id = job.spec().job_id();
   for (const sandbox::NodeImage& image : settings_.node_images) {
     if (image.major == job.project().node_major) spec.image = image.digest;
@@ -207,7 +212,7 @@ void SandboxSession::RecordGateway(JobContext& job, absl::string_view phase,
   // Grouped: a container repeating refused requests cannot crowd out the job's other findings.
   for (ovvoc::v1::SecurityFinding& finding :
        registry::RefusalFindings(events, gateway.DroppedEvents(), phase)) {
-    *job.result().add_findings() = std::move(finding);
+    *Findings(job).Add() = std::move(finding);
   }
   std::map<std::pair<std::string, int>, ovvoc::v1::EgressUsage*> usage;
   for (const registry::GatewayEvent& event : events) {
@@ -313,7 +318,7 @@ std::vector<std::string> SandboxSession::Secrets() const {
 void SandboxSession::RecordAttempts(JobContext& job, absl::string_view phase) {
   if (!monitor_) return;
   for (ovvoc::v1::SecurityFinding& finding : registry::EgressFindings(monitor_->Drain(), phase)) {
-    *job.result().add_findings() = std::move(finding);
+    *Findings(job).Add() = std::move(finding);
   }
 }
 

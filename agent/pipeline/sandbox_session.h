@@ -66,13 +66,31 @@ std::vector<ovvoc::v1::Registry> JobRegistries(const ovvoc::v1::JobSpec& spec,
 // start, holding the state dir's lock (LockStateDir), before any job runs.
 void ReapLeftovers(const SandboxSettings* settings, const std::string& work_dir);
 
+// Copies a work tree (never its .git) from `from` into the existing directory `to`. Symlinks are
+// copied as links, never followed.
+absl::Status CopyWorkTree(const std::string& from, const std::string& to);
+
 class SandboxSession {
  public:
   explicit SandboxSession(const SandboxSettings& settings) : settings_(settings) {}
   ~SandboxSession() { Teardown(); }
 
-  // Job disk, a copy of the work tree without .git, and a started container.
-  absl::Status Prepare(JobContext& job);
+  // What a container's work tree is made from. A job runs several containers one after another:
+  // the baseline's, from the clone, and one per proposal, from the agent's copy of the clone
+  // with that proposal's manifests and lockfile.
+  struct Source {
+    std::string tree;   // the agent's own tree to copy (not .git); "": the job's clone
+    std::string label;  // "": the baseline's; else it names the container and its disk ("p1")
+  };
+
+  // Job disk, a copy of the source tree without .git, and a started container.
+  absl::Status Prepare(JobContext& job, const Source& source = {});
+
+  // Where findings go (what the gateway refused, what the egress monitor saw): the job's result
+  // unless set (a proposal's own findings). Not owned; must outlive the session's commands.
+  void set_findings(google::protobuf::RepeatedPtrField<ovvoc::v1::SecurityFinding>* findings) {
+    findings_ = findings;
+  }
 
   // How a command reaches the registries: not at all, or through the gateway in one of its
   // modes (registry/gateway.h). kScript needs PrefetchLockfile() first.
@@ -101,6 +119,8 @@ class SandboxSession {
 
   // The work tree as the container left it (read with ReadFileBeneath).
   std::string tree_dir() const { return disk_ ? disk_->tree_dir() : std::string(); }
+  // The trusted tree it was copied from (Prepare's source): what RestoreTreeBeneath puts back.
+  const std::string& source_dir() const { return source_dir_; }
   const sandbox::Limits& limits() const { return limits_; }
   // The uid (and gid) the job's processes run as; 0 before Prepare().
   uint32_t job_uid() const { return uid_ ? uid_->uid() : 0; }
@@ -114,9 +134,14 @@ class SandboxSession {
   // The gateway's refusals become findings; what it served, the result's egress evidence.
   void RecordGateway(JobContext& job, absl::string_view phase, const registry::Gateway& gateway);
   void RecordAttempts(JobContext& job, absl::string_view phase);
+  google::protobuf::RepeatedPtrField<ovvoc::v1::SecurityFinding>& Findings(JobContext& job) {
+    return findings_ != nullptr ? *findings_ : *job.result().mutable_findings();
+  }
 
   const SandboxSettings& settings_;
   sandbox::Limits limits_;
+  std::string source_dir_;
+  google::protobuf::RepeatedPtrField<ovvoc::v1::SecurityFinding>* findings_ = nullptr;
   std::optional<sandbox::JobUid> uid_;
   std::unique_ptr<sandbox::JobDisk> disk_;
   std::unique_ptr<sandbox::Sandbox> sandbox_;

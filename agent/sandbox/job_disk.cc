@@ -9,6 +9,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
+#include <filesystem>
 #include <vector>
 
 #include "absl/strings/match.h"
@@ -124,14 +125,40 @@ absl::Status JobDisk::Release() {
   return absl::OkStatus();
 }
 
-void JobDisk::UnmountAllUnder(const std::string& dir) {
+namespace {
+
+// A mountinfo path as the kernel writes it: space, tab, newline and backslash as octal escapes
+// (\040, \011, \012, \134).
+std::string UnescapeMountPath(absl::string_view field) {
+  std::string out;
+  for (size_t i = 0; i < field.size(); ++i) {
+    if (field[i] == '\\' && field.size() - i >= 4 && field[i + 1] >= '0' && field[i + 1] <= '3' &&
+        field[i + 2] >= '0' && field[i + 2] <= '7' && field[i + 3] >= '0' && field[i + 3] <= '7') {
+      out.push_back(static_cast<char>((field[i + 1] - '0') * 64 + (field[i + 2] - '0') * 8 +
+                                      (field[i + 3] - '0')));
+      i += 3;
+    } else {
+      out.push_back(field[i]);
+    }
+  }
+  return out;
+}
+
+}  // namespace
+
+void JobDisk::UnmountAllUnder(const std::string& dir_as_given) {
   absl::StatusOr<std::string> mounts = files::ReadFile("/proc/self/mountinfo");
   if (!mounts.ok()) return;
+  // mountinfo names mount points canonically: compare with the canonical form of `dir`.
+  std::error_code ec;
+  std::string dir = std::filesystem::weakly_canonical(dir_as_given, ec).string();
+  if (ec || dir.empty()) dir = dir_as_given;
+  while (dir.size() > 1 && dir.back() == '/') dir.pop_back();
   std::vector<std::string> targets;
   for (absl::string_view line : absl::StrSplit(*mounts, '\n', absl::SkipEmpty())) {
     std::vector<absl::string_view> fields = absl::StrSplit(line, ' ');
     if (fields.size() < 5) continue;
-    std::string target(fields[4]);  // octal escapes (\040) never occur in our own paths
+    std::string target = UnescapeMountPath(fields[4]);
     if (target == dir || absl::StartsWith(target, dir + "/")) targets.push_back(target);
   }
   // Deepest first.

@@ -2,6 +2,9 @@
 
 #include <algorithm>
 
+#include "absl/strings/ascii.h"
+#include "absl/strings/str_cat.h"
+#include "common/inert.h"
 #include "common/time_util.h"
 
 namespace ovvoc::agent::sandbox {
@@ -13,6 +16,17 @@ T Tighter(T agent, T job) {
 }
 
 }  // namespace
+
+absl::Status CheckContainerName(absl::string_view name) {
+  const bool ok = !name.empty() && name.size() <= 128 && name.front() != '.' &&
+                  name.front() != '-' && std::all_of(name.begin(), name.end(), [](char c) {
+                    return absl::ascii_isalnum(static_cast<unsigned char>(c)) || c == '_' ||
+                           c == '.' || c == '-';
+                  });
+  if (ok) return absl::OkStatus();
+  return absl::InvalidArgumentError(absl::StrCat(
+      "\"", InertLine(name, 160), "\" cannot name a container: 1-128 of A-Z a-z 0-9 _ . -"));
+}
 
 Limits Tighten(const Limits& agent, const ovvoc::v1::SandboxLimits& job) {
   Limits out = agent;

@@ -49,8 +49,13 @@ struct Limits {
 // agent's". A job can never loosen a limit.
 Limits Tighten(const Limits& agent, const ovvoc::v1::SandboxLimits& job);
 
+// OK when `name` may name a container and the host paths made for it (a bundle, a mount
+// point): 1-128 of [A-Za-z0-9_.-], not starting with '.' or '-'. Backends refuse any other
+// before anything is made: a job id comes from the control plane.
+absl::Status CheckContainerName(absl::string_view name);
+
 struct SandboxSpec {
-  std::string name;           // unique per container: "ovvoc-<job id>-<attempt>"
+  std::string name;  // unique per container: "ovvoc-<job id>-<attempt>[-<label>]"
   // The job image, "sha256:<hex>", chosen by the agent (never by the job); empty: the
   // backend's default image. Verified by the backend before its first use.
   std::string image;

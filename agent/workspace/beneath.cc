@@ -15,6 +15,7 @@
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
 #include "common/files.h"
 #include "common/status_macros.h"
 #include "common/unique_fd.h"
@@ -149,6 +150,24 @@ absl::Status ReplaceFileBeneath(const std::string& root, absl::string_view name,
   UniqueFd dir(::open(root.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
   if (dir.get() < 0) return OpenError(errno, root);
   return ReplaceFileAt(dir.get(), std::string(name), content, uid, gid, mode);
+}
+
+absl::Status WriteFileBeneath(const std::string& root, absl::string_view relative,
+                              absl::string_view content, uid_t uid, gid_t gid, mode_t mode) {
+  UniqueFd dir(::open(root.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+  if (dir.get() < 0) return OpenError(errno, root);
+  std::vector<std::string> parts = absl::StrSplit(relative, '/');
+  const std::string name = parts.back();
+  OVVOC_RETURN_IF_ERROR(CheckName(name));
+  parts.pop_back();
+  for (const std::string& part : parts) {
+    OVVOC_RETURN_IF_ERROR(CheckName(part));
+    UniqueFd next(
+        ::openat(dir.get(), part.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+    if (!next.valid()) return OpenError(errno, relative);
+    dir = std::move(next);
+  }
+  return ReplaceFileAt(dir.get(), name, content, uid, gid, mode);
 }
 
 absl::StatusOr<std::string> ReadFileBeneath(const std::string& root, absl::string_view relative,

@@ -33,6 +33,11 @@ absl::Status CheckRegularFileBeneath(const std::string& root, absl::string_view 
 absl::Status ReplaceFileBeneath(const std::string& root, absl::string_view name,
                                 absl::string_view content, uid_t uid, gid_t gid, mode_t mode);
 
+// As ReplaceFileBeneath, at `relative` ("packages/a/package.json"): every directory on the way
+// must exist and be a directory, reached without following a symlink.
+absl::Status WriteFileBeneath(const std::string& root, absl::string_view relative,
+                              absl::string_view content, uid_t uid, gid_t gid, mode_t mode);
+
 // Removes whatever stands at `name` (one path component) directly in `root`: a file, a link, a
 // FIFO, an empty directory. OK when nothing is there. A directory with contents is refused.
 absl::Status RemoveFileBeneath(const std::string& root, absl::string_view name);

@@ -90,11 +90,11 @@ void PrintResult(const ovvoc::v1::JobResult& r) {
         "    %-32s %-16s %s\n", d.name().c_str(), d.spec().c_str(),
         absl::AsciiStrToLower(kind.substr(absl::string_view("DEPENDENCY_KIND_").size())).c_str());
   }
-  for (const auto& [name, c] :
-       {std::pair<const char*, const ovvoc::v1::CommandOutcome*>{"lockfile", &r.lockfile()},
-        {"install", &r.install()},
-        {"build", &r.build()},
-        {"test", &r.test()}}) {
+  for (const auto& [name, c] : {std::pair<const char*, const ovvoc::v1::CommandOutcome*>{
+                                    "lockfile", &r.baseline().lockfile()},
+                                {"install", &r.baseline().install()},
+                                {"build", &r.baseline().build()},
+                                {"test", &r.baseline().test()}}) {
     if (c->skipped()) {
       std::printf("  %-13s skipped (no script)\n", name);
     } else if (!c->command().empty() &&

@@ -69,14 +69,16 @@ inline void CheckContained(const Attack& attack, const AgentRun& run, double max
 }
 
 inline double PhaseSeconds(const AgentRun& run, const char* phase) {
-  if (!run.result.is_object() || !run.result.contains(phase)) return -1;
-  const std::string text = run.result[phase].value("duration", "");
+  const nlohmann::json baseline = run.Baseline();
+  if (!baseline.contains(phase)) return -1;
+  const std::string text = baseline[phase].value("duration", "");
   return text.empty() ? 0 : std::strtod(text.c_str(), nullptr);
 }
 
 inline int PhaseExit(const AgentRun& run, const char* phase) {
-  if (!run.result.is_object() || !run.result.contains(phase)) return -1;
-  return run.result[phase].value("exit_code", 0);  // proto JSON leaves out a 0
+  const nlohmann::json baseline = run.Baseline();
+  if (!baseline.contains(phase)) return -1;
+  return baseline[phase].value("exit_code", 0);  // proto JSON leaves out a 0
 }
 
 inline std::string FailedPhase(const AgentRun& run) {

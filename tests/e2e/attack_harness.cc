@@ -144,14 +144,22 @@ std::map<std::string, std::string> KeyValues(absl::string_view log) {
   return values;
 }
 
+nlohmann::json AgentRun::Baseline() const {
+  if (!result.is_object()) return nlohmann::json::object();
+  nlohmann::json baseline = result.value("baseline", nlohmann::json::object());
+  return baseline.is_object() ? baseline : nlohmann::json::object();
+}
+
 std::string AgentRun::Termination(const char* phase) const {
-  if (!result.is_object() || !result.contains(phase)) return "";
-  return result[phase].value("termination", "");
+  const nlohmann::json baseline = Baseline();
+  if (!baseline.contains(phase)) return "";
+  return baseline[phase].value("termination", "");
 }
 
 std::string AgentRun::Log(const char* phase) const {
-  if (!result.is_object() || !result.contains(phase)) return "";
-  return result[phase].value("log_excerpt", "");
+  const nlohmann::json baseline = Baseline();
+  if (!baseline.contains(phase)) return "";
+  return baseline[phase].value("log_excerpt", "");
 }
 
 std::string AgentRun::Outcome() const {

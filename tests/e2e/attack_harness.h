@@ -43,6 +43,8 @@ struct AgentRun {
   double seconds = 0;     // wall time of the whole run
   std::string job_id;     // from the agent's log
 
+  // The baseline trial of the result (its lockfile, install, build and test); {} when absent.
+  nlohmann::json Baseline() const;
   std::string Termination(const char* phase) const;
   std::string Log(const char* phase) const;  // the phase's log_excerpt
   std::map<std::string, std::string> Values(const char* phase) const {

@@ -92,7 +92,7 @@ TEST_CASE("attack erase-tests: what build and test run comes from the manifest a
   CHECK(absl::StrContains(run.Log("install"), "ERASED=1"));  // the attack ran
   CheckStoppedIn(run, "test", "TERMINATION_EXITED");
   CHECK(PhaseExit(run, "test") == 1);
-  CHECK(run.result["build"].value("skipped", false));  // the clone has no build script
+  CHECK(run.result["baseline"]["build"].value("skipped", false));  // the clone has no build script
   CHECK(absl::StrContains(run.Log("test"), "ORIGINAL_TEST_RAN=1"));
   CHECK_FALSE(absl::StrContains(run.Log("test"), "TAMPERED"));
   const std::vector<std::string> tampered = run.Findings("manifest-tampered");

@@ -258,7 +258,7 @@ TEST_CASE("an interrupted update cancels the running phase and leaves nothing be
   CHECK(absl::Now() - interrupted < absl::Seconds(10));
   std::ifstream in(dir.Sub("result.json"));
   nlohmann::json result = nlohmann::json::parse(in, nullptr, false);
-  CHECK(result["install"]["termination"] == "TERMINATION_CANCELLED");
+  CHECK(result["baseline"]["install"]["termination"] == "TERMINATION_CANCELLED");
   CHECK(result["outcome"] == "JOB_OUTCOME_CANCELLED");
   CHECK(!Mounted(dir.Sub("state/work")));
   CHECK(fs::is_empty(dir.Sub("state/work")));

@@ -103,7 +103,7 @@ void LockDirectly(const Verdaccio& registry, const TempDir& dir) {
 // The job's tests used the fixture dep, its network went to `registry` and nowhere else, and
 // nothing was refused.
 void CheckTestedWithDepFrom(const Job& job, const Verdaccio& registry) {
-  CHECK_THAT(job.result["test"].value("log_excerpt", ""),
+  CHECK_THAT(job.result["baseline"]["test"].value("log_excerpt", ""),
              Catch::Contains("DEP=fixture-dep-1.0.0"));
   CHECK(!job.result.contains("findings"));
   REQUIRE(job.result["egress"].size() == 1);
@@ -144,12 +144,12 @@ TEST_CASE("install fetches packages from the job's registry through the registry
     Job job = Update(dir, dir.Sub("app.git"), flags);
     INFO(job.err);
     REQUIRE(job.exit_code == 0);
-    CHECK(job.result["lockfile"]["command"] ==
+    CHECK(job.result["baseline"]["lockfile"]["command"] ==
           "npm install --package-lock-only --ignore-scripts --no-audit --no-fund");
-    CHECK(job.result["lockfile"]["termination"] == "TERMINATION_EXITED");
-    CHECK(job.result["install"]["command"] == "npm ci");
-    CHECK(job.result["install"]["termination"] == "TERMINATION_EXITED");
-    CHECK(job.result["build"]["termination"] == "TERMINATION_EXITED");
+    CHECK(job.result["baseline"]["lockfile"]["termination"] == "TERMINATION_EXITED");
+    CHECK(job.result["baseline"]["install"]["command"] == "npm ci");
+    CHECK(job.result["baseline"]["install"]["termination"] == "TERMINATION_EXITED");
+    CHECK(job.result["baseline"]["build"]["termination"] == "TERMINATION_EXITED");
     // The evidence: where the install's network went (the registry, nowhere else), and what
     // the job wrote.
     CheckTestedWithDepFrom(job, *registry);
@@ -182,8 +182,8 @@ TEST_CASE("install fetches packages from the job's registry through the registry
     Job job = Update(dir, dir.Sub("app-locked.git"), flags);
     INFO(job.err);
     REQUIRE(job.exit_code == 0);
-    CHECK(job.result["install"]["command"] == "npm ci");
-    CHECK_THAT(job.result["test"].value("log_excerpt", ""),
+    CHECK(job.result["baseline"]["install"]["command"] == "npm ci");
+    CHECK_THAT(job.result["baseline"]["test"].value("log_excerpt", ""),
                Catch::Contains("DEP=fixture-dep-1.0.0"));
   }
 
@@ -196,7 +196,7 @@ TEST_CASE("install fetches packages from the job's registry through the registry
                                "registry.npmjs.org:443"});
     Job job = Update(dir, dir.Sub("probe.git"), flags);
     INFO(job.err);
-    CHECK_THAT(job.result["install"].value("log_excerpt", ""),
+    CHECK_THAT(job.result["baseline"]["install"].value("log_excerpt", ""),
                Catch::Contains("PUBLIC_CONNECT=403"));
     bool refused = false;
     for (const nlohmann::json& finding : job.result.value("findings", nlohmann::json::array())) {
@@ -223,7 +223,7 @@ TEST_CASE("a registry that is down, not allowed or lying fails the job and says 
     const absl::Time start = absl::Now();
     Job job = Update(dir, dir.Sub("app.git"), flags);
     CheckFailedResolving(job, "the registry gateway could not serve");
-    CHECK(job.result["lockfile"]["termination"] == "TERMINATION_EXITED");
+    CHECK(job.result["baseline"]["lockfile"]["termination"] == "TERMINATION_EXITED");
     CHECK_THAT(job.result["failure"].value("reason", ""), Catch::Contains("/ovvoc-fixture-dep"));
     CHECK(absl::Now() - start < absl::Seconds(60));  // retries, not the phase timeout
   }
@@ -250,7 +250,7 @@ TEST_CASE("a registry that is down, not allowed or lying fails the job and says 
     CHECK_THAT(job.result["failure"].value("reason", ""),
                Catch::Contains("does not match the lockfile") &&
                    Catch::Contains("ovvoc-fixture-dep@1.0.0"));
-    CHECK(!job.result["install"].contains("exit_code"));  // npm never ran
+    CHECK(!job.result["baseline"]["install"].contains("exit_code"));  // npm never ran
   }
 
   SECTION("a registry that serves other bytes than the integrity it published") {
@@ -264,12 +264,13 @@ TEST_CASE("a registry that is down, not allowed or lying fails the job and says 
                      {"--sandbox", backend, "--registry", (*liar)->url(), "--allow-internal",
                       (*liar)->host_port()});
     CHECK(job.exit_code == 1);
-    CHECK(job.result["lockfile"]["termination"] == "TERMINATION_EXITED");
+    CHECK(job.result["baseline"]["lockfile"]["termination"] == "TERMINATION_EXITED");
     CHECK(job.result["failure"]["phase"] == "install");
     CHECK_THAT(job.result["failure"].value("reason", ""),
                Catch::Contains("does not match the lockfile") &&
                    Catch::Contains("ovvoc-fixture-dep@1.0.0"));
-    CHECK(!job.result["install"].contains("exit_code"));  // npm never ran: the worm never ran
+    CHECK(!job.result["baseline"]["install"].contains(
+        "exit_code"));  // npm never ran: the worm never ran
     CHECK((*liar)->tarballs_served() >= 1);
   }
 }
@@ -295,7 +296,7 @@ TEST_CASE("an https registry behind its own CA: the agent trusts it, the job tru
     Job job = Update(dir, dir.Sub("app.git"), flags);
     INFO(job.err);
     REQUIRE(job.exit_code == 0);
-    CHECK(job.result["lockfile"]["termination"] == "TERMINATION_EXITED");
+    CHECK(job.result["baseline"]["lockfile"]["termination"] == "TERMINATION_EXITED");
     CheckTestedWithDepFrom(job, *registry);
   }
 }
@@ -319,8 +320,8 @@ TEST_CASE("a hostile lockfile is read as a lockfile, or fails the job saying why
     Job job = Update(dir, dir.Sub("typed.git"), flags);
     INFO(job.err);
     CHECK((job.exit_code == 0 || job.exit_code == 1));  // a result, not an abort
-    CHECK(job.result["install"]["command"] == "npm ci");
-    CHECK(job.result["install"].contains("termination"));
+    CHECK(job.result["baseline"]["install"]["command"] == "npm ci");
+    CHECK(job.result["baseline"]["install"].contains("termination"));
   }
 
   SECTION("nested a million deep: refused before it is built") {
@@ -350,7 +351,7 @@ TEST_CASE("a repository's .npmrc cannot run its own program while the lockfile i
                     registry->host_port()});
   INFO(job.err);
   CheckFailedResolving(job, "exited with status");
-  const std::string log = job.result["lockfile"].value("log_excerpt", "");
+  const std::string log = job.result["baseline"]["lockfile"].value("log_excerpt", "");
   CHECK_THAT(log, Catch::Contains("no-git-while-resolving-the-lockfile"));
   CHECK_THAT(log, !Catch::Contains("FAKE-GIT-RAN"));
 }
@@ -369,13 +370,14 @@ TEST_CASE("a job that poisons the caches it can reach changes nothing for the ne
   INFO(poisoner.err);
   REQUIRE(poisoner.exit_code == 0);
   // The attack did poison what it could reach (its own npm cache), and nothing of the agent's.
-  CHECK_THAT(poisoner.result["install"].value("log_excerpt", ""),
+  CHECK_THAT(poisoner.result["baseline"]["install"].value("log_excerpt", ""),
              Catch::Contains("POISONED_FILES=") && !Catch::Contains("POISONED_FILES=0\n") &&
                  !Catch::Contains("WROTE"));
   Job next = Update(dir, dir.Sub("clean.git"), flags);
   INFO(next.err);
   REQUIRE(next.exit_code == 0);
-  CHECK_THAT(next.result["test"].value("log_excerpt", ""), Catch::Contains("DEP=fixture-dep-1.0.0"));
+  CHECK_THAT(next.result["baseline"]["test"].value("log_excerpt", ""),
+             Catch::Contains("DEP=fixture-dep-1.0.0"));
 }
 
 TEST_CASE("a worm in an install script sends nothing out through the registry gateway") {
@@ -392,7 +394,7 @@ TEST_CASE("a worm in an install script sends nothing out through the registry ga
   INFO(job.result.dump(2));
   // The worm ran (npm ci with scripts; npm keeps a dependency's script output to itself) and
   // every attempt was refused and reported.
-  CHECK(job.result["install"]["termination"] == "TERMINATION_EXITED");
+  CHECK(job.result["baseline"]["install"]["termination"] == "TERMINATION_EXITED");
   for (const char* attempt :
        {"PUT 127.0.0.1", "/-/user/org.couchdb.user:worm", "/ovvoc-stolen-source",
         "/-/v1/search (with a query of", "/-/package/ovvoc-fixture-dep/dist-tags/latest",
@@ -438,7 +440,7 @@ TEST_CASE("a private registry's token is used by the agent and never enters the 
     Job job = Update(dir, dir.Sub("app.git"), with);
     INFO(job.err);
     REQUIRE(job.exit_code == 0);
-    const std::string seen = job.result["test"].value("log_excerpt", "");
+    const std::string seen = job.result["baseline"]["test"].value("log_excerpt", "");
     CHECK_THAT(seen, Catch::Contains("PRIVATE=private-dep-1.0.0") && Catch::Contains("LOOKED=1"));
     REQUIRE(registry->token().size() >= 8);
     CHECK_FALSE(absl::StrContains(seen, registry->token()));
@@ -498,7 +500,8 @@ TEST_CASE("script mode: npm ci of 60 packages needs nothing upstream, and lockfi
     const std::string direct((std::istreambuf_iterator<char>(direct_in)),
                              std::istreambuf_iterator<char>());
     REQUIRE(absl::StrContains(direct, "ovvoc-gen-59"));
-    CHECK_THAT(resolved.result["test"].value("log_excerpt", ""), Catch::Contains(direct));
+    CHECK_THAT(resolved.result["baseline"]["test"].value("log_excerpt", ""),
+               Catch::Contains(direct));
 
     // With that lockfile committed, and the registry gone after a first job filled the agent's
     // cache: npm ci of all 60 still succeeds, since nothing goes upstream while it runs.
@@ -506,12 +509,12 @@ TEST_CASE("script mode: npm ci of 60 packages needs nothing upstream, and lockfi
     Job warm = Update(dir, dir.Sub("locked.git"), flags);
     INFO(warm.err);
     REQUIRE(warm.exit_code == 0);
-    CHECK(!warm.result.contains("lockfile"));
+    CHECK(!warm.result["baseline"].contains("lockfile"));
     registry->reset();  // Verdaccio stops: nothing answers at its address any more
     Job offline = Update(dir, dir.Sub("locked.git"), flags);
     INFO(offline.err);
     CHECK(offline.exit_code == 0);
-    CHECK(offline.result["install"]["termination"] == "TERMINATION_EXITED");
+    CHECK(offline.result["baseline"]["install"]["termination"] == "TERMINATION_EXITED");
     // npm asked the gateway for nothing: its cache was seeded with all 60, checked.
     CHECK(!offline.result.contains("egress"));
     CHECK(!offline.result.contains("findings"));

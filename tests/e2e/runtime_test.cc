@@ -186,7 +186,7 @@ TEST_CASE("runtime: npm test that needs a browser is named, with the line that r
     });
     INFO(run.Describe());
     CHECK(run.Outcome() == "JOB_OUTCOME_SUCCEEDED");
-    CHECK(run.result["test"].value("command", "") == "npm run test:node");
+    CHECK(run.result["baseline"]["test"].value("command", "") == "npm run test:node");
     CHECK(absl::StrContains(run.Log("test"), "ok 1 - the node suite"));
     CHECK(!run.result.contains("advice"));
   }

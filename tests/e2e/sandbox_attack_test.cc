@@ -374,7 +374,7 @@ TEST_CASE(
   // The agent saw no lockfile (a link is not one) and had npm resolve one first. Inside the
   // container the link dangles, and npm gives up on it (ENOENT, exit 254): a failed job,
   // classified as an ordinary exit.
-  CHECK(run.result.value("lockfile", nlohmann::json::object()).value("command", "") ==
+  CHECK(run.Baseline().value("lockfile", nlohmann::json::object()).value("command", "") ==
         "npm install --package-lock-only --ignore-scripts --no-audit --no-fund");
   CHECK(run.Termination("lockfile") == "TERMINATION_EXITED");
   if (run.Outcome() == "JOB_OUTCOME_FAILED") {

@@ -205,7 +205,7 @@ TEST_CASE("job show and job list print what a hostile agent and repository repor
   ovvoc::v1::EgressUsage* egress = result.add_egress();
   egress->set_host(kHostile);
   egress->set_port(443);
-  result.mutable_install()->set_command("npm ci" + kHostile);
+  result.mutable_baseline()->mutable_install()->set_command("npm ci" + kHostile);
   REQUIRE(Hostile::Report(agent, job, result).ok());
 
   CliResult shown = h.cp->Cli({"job", "show", job.job_id()});

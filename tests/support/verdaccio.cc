@@ -195,7 +195,11 @@ absl::Status Verdaccio::PublishVersion(const Generated& generated) {
                              {"license", "UNLICENSED"}, {"dependencies", generated.dependencies}};
   if (generated.fields.is_object()) manifest.update(generated.fields);
   std::ofstream(root + "/package/package.json") << manifest.dump(2);
-  std::ofstream(root + "/package/index.js") << "module.exports = '" << name << "';\n";
+  if (generated.index_js.empty()) {
+    std::ofstream(root + "/package/index.js") << "module.exports = '" << name << "';\n";
+  } else {
+    std::ofstream(root + "/package/index.js") << generated.index_js;
+  }
   const std::string tgz = root + "/package.tgz";
   ProcessSpec tar;
   tar.argv = {"tar", "czf", tgz, "--owner=0", "--group=0", "--mtime=2020-01-01", "-C", root,

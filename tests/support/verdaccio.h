@@ -65,6 +65,8 @@ class Verdaccio {
     // The dist-tags this publish sets (the others stay); empty: {"latest": version}, as `npm
     // publish` does. A new package whose tags name no `latest` gets latest = version anyway.
     std::map<std::string, std::string> dist_tags;
+    // index.js; empty: `module.exports = '<name>';`.
+    std::string index_js;
   };
   // Publishes `generated` as PublishGenerated does: one more version of the package.
   absl::Status PublishVersion(const Generated& generated);

@@ -1,8 +1,11 @@
 #include "agent/sandbox/docker/docker_backend.h"
 
+#include <sys/mount.h>
 #include <unistd.h>
 
 #include <atomic>
+#include <cerrno>
+#include <cstring>
 #include <filesystem>
 #include <map>
 #include <thread>
@@ -80,6 +83,9 @@ class DockerSandbox final : public ContainerSandbox {
   absl::Status Destroy() override {
     absl::Status status = RemoveContainer();
     if (mounted_) {  // after the container: its /usr is a bind of this mount
+      if (::umount2(mount_dir_.c_str(), MNT_DETACH) != 0 && errno != EINVAL) {
+        log::Warning("cannot unmount %s: %s", mount_dir_, std::strerror(errno));
+      }
       JobDisk::UnmountAllUnder(mount_dir_);
       ::rmdir(mount_dir_.c_str());
       mounted_ = false;
@@ -178,6 +184,7 @@ class DockerBackend final : public Backend {
   absl::string_view name() const override { return "docker"; }
 
   absl::StatusOr<std::unique_ptr<Sandbox>> Create(const SandboxSpec& spec) override {
+    OVVOC_RETURN_IF_ERROR(CheckContainerName(spec.name));
     OVVOC_ASSIGN_OR_RETURN(DockerImage image,
                            ImageFor(spec.image.empty() ? options_.image_digest : spec.image));
     auto sandbox = std::make_unique<DockerSandbox>(client_, spec, MountsDir() + "/" + spec.name);
@@ -278,8 +285,10 @@ nlohmann::json DockerCreateRequest(const SandboxSpec& spec, const std::string& i
         {"AutoRemove", false}}},
   };
   if (!usr_dir.empty()) {
-    // The image's runtime, read-only: no capability remounts it. The mount it binds from is
-    // nosuid and nodev (MountImageReadOnly), of the agent's ext4 image of the verified tar.
+    // The image's runtime, read-only: no capability remounts it. Bound from the agent's ext4
+    // image of the verified tar (MountImageReadOnly); docker's bind does not keep that mount's
+    // nosuid and nodev, so what holds is that the image has no setuid file and no device
+    // (deploy/image/build.sh refuses both) and that the job runs with no-new-privileges.
     request["HostConfig"]["Mounts"] = Json::array({Json{
         {"Type", "bind"},
         {"Source", usr_dir},

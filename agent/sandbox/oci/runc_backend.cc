@@ -2,10 +2,13 @@
 
 #include <poll.h>
 #include <signal.h>
+#include <sys/mount.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
 #include <atomic>
+#include <cerrno>
+#include <cstring>
 #include <filesystem>
 #include <map>
 #include <optional>
@@ -16,6 +19,7 @@
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
 #include "absl/synchronization/mutex.h"
+#include "agent/process/netns.h"
 #include "agent/process/process.h"
 #include "agent/sandbox/cgroup.h"
 #include "agent/sandbox/container_exec.h"
@@ -23,7 +27,6 @@
 #include "agent/sandbox/init_channel.h"
 #include "agent/sandbox/job_disk.h"
 #include "agent/sandbox/loop_device.h"
-#include "agent/process/netns.h"
 #include "common/files.h"
 #include "common/logging.h"
 #include "common/status_macros.h"
@@ -149,7 +152,11 @@ class RuncSandbox final : public ContainerSandbox {
                                  !files::Exists(options_.state_root + "/" + spec_.name);
     runc_.reset();  // kills it if it is still there
     if (!runc_cleaned_up) removed = Runc({"delete", "--force", spec_.name});
-    JobDisk::UnmountAllUnder(bundle_);  // the rootfs
+    const std::string rootfs = bundle_ + "/rootfs";
+    if (::umount2(rootfs.c_str(), MNT_DETACH) != 0 && errno != EINVAL && errno != ENOENT) {
+      log::Warning("cannot unmount %s: %s", rootfs, std::strerror(errno));
+    }
+    JobDisk::UnmountAllUnder(bundle_);  // anything else mounted there
     (void)files::RemoveTree(bundle_);
     return removed;
   }
@@ -198,6 +205,7 @@ class RuncBackend final : public Backend {
   absl::string_view name() const override { return "oci"; }
 
   absl::StatusOr<std::unique_ptr<Sandbox>> Create(const SandboxSpec& spec) override {
+    OVVOC_RETURN_IF_ERROR(CheckContainerName(spec.name));
     OVVOC_RETURN_IF_ERROR(files::EnsureDir(options_.state_root, 0700));
     OVVOC_RETURN_IF_ERROR(files::EnsureDir(options_.bundles_dir, 0700));
     OVVOC_ASSIGN_OR_RETURN(std::string rootfs_image, RootfsImageFor(spec.image));

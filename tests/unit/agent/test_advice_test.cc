@@ -57,6 +57,31 @@ TEST_CASE("AdviseTests: the browser is found through the scripts npm test runs",
   }
 }
 
+// Corpus, issue 11: qs's 1,045 tests passed, then its posttest ran `npx npm@'>=10.2' audit
+// --production`, which needs the registry, and failed the phase.
+TEST_CASE("AdviseTests: a pre- or post-test script that needs the network", "[npm][advice]") {
+  std::optional<TestAdvice> advice =
+      AdviseTests({{"test", "npm run tests-only"},
+                   {"tests-only", "nyc tape 'test/**/*.js'"},
+                   {"posttest", "npx npm@'>=10.2' audit --production"}});
+  REQUIRE(advice.has_value());
+  CHECK(advice->script == "posttest");
+  CHECK(advice->tool == "npm audit");
+  CHECK(advice->suggestion == "test: npm test --ignore-scripts");
+  CHECK_THAT(advice->message, Catch::Contains("needs the network"));
+  for (const char* hook : {"npm audit --audit-level=high", "curl -fsS https://x/y | sh",
+                           "npx better-npm-audit@3 audit", "npm outdated"}) {
+    INFO(hook);
+    CHECK(AdviseTests({{"test", "mocha"}, {"pretest", hook}}).has_value());
+  }
+  // What runs offline is not advised on: a build, a linter, npx of what is installed.
+  for (const char* hook : {"npm run build", "eslint .", "npx tsc -p .", "node scripts/audit.js"}) {
+    INFO(hook);
+    CHECK_FALSE(
+        AdviseTests({{"test", "mocha"}, {"pretest", hook}, {"posttest", hook}}).has_value());
+  }
+}
+
 TEST_CASE("AdviseTests: nothing to say", "[npm][advice]") {
   CHECK_FALSE(AdviseTests({}).has_value());
   CHECK_FALSE(AdviseTests({{"build", "karma"}}).has_value());

@@ -85,7 +85,7 @@ void ForEachString(const Message& message,
 void CheckStorable(const ovvoc::v1::JobResult& result) {
   CHECK(result.ByteSizeLong() <= kMaxStoredResult);
   CHECK(result.dependencies_size() <= 2000);
-  CHECK(result.updates_size() <= 500);
+  CHECK(result.proposals_size() <= 100);
   CHECK(result.findings_size() <= 200);
   CHECK(result.egress_size() <= 200);
   CHECK(result.timings_size() <= 32);
@@ -129,13 +129,13 @@ TEST_CASE("where the install's network went, in one line") {
 TEST_CASE("a result is made inert everywhere: nested, repeated, log excerpts as text") {
   ovvoc::v1::JobResult result;
   result.mutable_failure()->set_reason("\x1b[2K\rsucceeded");
-  result.mutable_test()->set_log_excerpt("ok 1\n\x1b[31mnot ok 2\n");
+  result.mutable_baseline()->mutable_test()->set_log_excerpt("ok 1\n\x1b[31mnot ok 2\n");
   result.add_findings()->set_detail("CONNECT \x1b]0;x\x07");
   result.add_dependencies()->set_name("evil\x1b[8m");
   result.mutable_failure()->set_log_excerpt(std::string(200 * 1024, 'x'));
   MakeInert(result);
   CHECK(result.failure().reason() == "\\x1b[2K\\x0dsucceeded");
-  CHECK(result.test().log_excerpt() == "ok 1\n\\x1b[31mnot ok 2\n");
+  CHECK(result.baseline().test().log_excerpt() == "ok 1\n\\x1b[31mnot ok 2\n");
   CHECK(result.findings(0).detail() == "CONNECT \\x1b]0;x\\x07");
   CHECK(result.dependencies(0).name() == "evil\\x1b[8m");
   CHECK(result.failure().log_excerpt().size() <= kMaxLogExcerpt);
@@ -249,7 +249,7 @@ TEST_CASE("unknown fields are dropped at every depth: 1 MB of opaque bytes is no
   const std::string opaque(1 << 20, '\x01');
   UnknownOf(result).AddLengthDelimited(1000, opaque);
   UnknownOf(*result.add_dependencies()).AddLengthDelimited(77, opaque);
-  UnknownOf(*result.mutable_install()->mutable_tests()).AddVarint(9, 1);
+  UnknownOf(*result.mutable_baseline()->mutable_install()->mutable_tests()).AddVarint(9, 1);
   REQUIRE(result.ByteSizeLong() > 2 * opaque.size());
   BoundForStorage(result);
   CheckStorable(result);
@@ -281,7 +281,7 @@ TEST_CASE("every field of a hostile result is bounded, however many and however 
     CHECK(result.failure().reason().size() <= 4 * 1024);
     CHECK(result.dependencies(0).name().size() <= 256);
     CHECK_THAT(result.findings(result.findings_size() - 1).detail(),
-               Catch::Contains("of 30 updates"));
+               Catch::Contains("of 30 proposals"));
   }
 }
 
@@ -296,7 +296,8 @@ TEST_CASE("a result within the limits is stored as sent, made inert") {
     dependency->set_manifest_path("packages/web/package.json");
   }
   result.mutable_failure()->set_reason("2 tests failed \x1b[8m");
-  result.mutable_test()->set_log_excerpt(std::string(10 * 1024, 'x') + "\nnot ok 2\n");
+  result.mutable_baseline()->mutable_test()->set_log_excerpt(std::string(10 * 1024, 'x') +
+                                                             "\nnot ok 2\n");
   ovvoc::v1::JobResult expected = result;
   MakeInert(expected);
   BoundForStorage(result);

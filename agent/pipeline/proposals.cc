@@ -1,0 +1,410 @@
+#include "agent/pipeline/proposals.h"
+
+#include <unistd.h>
+
+#include <algorithm>
+#include <map>
+#include <optional>
+#include <utility>
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "absl/strings/str_replace.h"
+#include "absl/strings/strip.h"
+#include "agent/npm/lockfile_diff.h"
+#include "agent/npm/manifest_edit.h"
+#include "agent/npm/project.h"
+#include "agent/pipeline/trial.h"
+#include "agent/workspace/beneath.h"
+#include "common/crypto.h"
+#include "common/files.h"
+#include "common/logging.h"
+#include "common/status_macros.h"
+#include "common/time_util.h"
+
+namespace ovvoc::agent {
+namespace {
+
+using ovvoc::v1::PlannedDependency;
+using ovvoc::v1::ProposalResult;
+
+constexpr const char* kLockfileNames[] = {"npm-shrinkwrap.json", "package-lock.json"};
+
+// npm, resolving only: no dependency code runs, and the gateway passes registry reads.
+const std::vector<std::string>& RegenerateLockfile() {
+  static const auto* argv = new std::vector<std::string>{
+      "npm", "install", "--package-lock-only", "--ignore-scripts", "--no-audit", "--no-fund"};
+  return *argv;
+}
+
+std::string ManifestDir(absl::string_view manifest_path) {
+  const size_t slash = manifest_path.rfind('/');
+  return slash == absl::string_view::npos ? "" : std::string(manifest_path.substr(0, slash));
+}
+
+// The spec that admits exactly `d`'s target: "4.17.21", or "npm:lodash@4.17.21" for an alias.
+std::string PinnedSpec(const PlannedDependency& d) {
+  if (absl::StartsWith(d.spec(), "npm:")) return absl::StrCat("npm:", d.package(), "@", d.target());
+  return d.target();
+}
+
+// A proposal's manifests as the agent writes them: the pinned ones for npm's first run, and the
+// proposed ones, by manifest path.
+struct Manifests {
+  std::map<std::string, std::string> pinned;
+  std::map<std::string, std::string> proposed;
+};
+
+absl::StatusOr<Manifests> EditManifests(const std::string& clone,
+                                        const std::vector<const PlannedDependency*>& deps) {
+  std::map<std::string, std::vector<npm::DependencyEdit>> pinned, proposed;
+  for (const PlannedDependency* d : deps) {
+    npm::DependencyEdit edit{d->kind(), d->name(), d->spec(), PinnedSpec(*d)};
+    pinned[d->manifest_path()].push_back(edit);
+    edit.to_spec = d->new_spec().empty() ? d->spec() : d->new_spec();
+    proposed[d->manifest_path()].push_back(std::move(edit));
+  }
+  Manifests out;
+  for (const auto& [path, edits] : pinned) {
+    absl::StatusOr<std::string> text = ReadFileBeneath(clone, path, npm::kMaxManifestBytes);
+    if (!text.ok()) return text.status();
+    absl::StatusOr<std::string> pin = npm::EditDependencies(*text, edits);
+    if (!pin.ok()) {
+      return absl::Status(pin.status().code(), absl::StrCat(path, ": ", pin.status().message()));
+    }
+    absl::StatusOr<std::string> final_text = npm::EditDependencies(*text, proposed[path]);
+    if (!final_text.ok()) {
+      return absl::Status(final_text.status().code(),
+                          absl::StrCat(path, ": ", final_text.status().message()));
+    }
+    out.pinned[path] = *std::move(pin);
+    out.proposed[path] = *std::move(final_text);
+  }
+  return out;
+}
+
+absl::Status WriteManifests(const std::string& dir,
+                            const std::map<std::string, std::string>& files) {
+  for (const auto& [path, text] : files) {
+    OVVOC_RETURN_IF_ERROR(WriteFileBeneath(dir, path, text, ::geteuid(), ::getegid(), 0644));
+  }
+  return absl::OkStatus();
+}
+
+// The lockfile npm keeps in `dir`: the shrinkwrap over package-lock.json, as npm prefers it.
+std::string LockfileName(const std::string& dir) {
+  for (const char* name : kLockfileNames) {
+    if (CheckRegularFileBeneath(dir, name).ok()) return name;
+  }
+  return "package-lock.json";
+}
+
+std::string ReasonClass(absl::string_view phase, ovvoc::v1::Termination termination) {
+  switch (termination) {
+    case ovvoc::v1::TERMINATION_TIMEOUT:
+      return "timeout";
+    case ovvoc::v1::TERMINATION_OOM:
+      return "oom";
+    case ovvoc::v1::TERMINATION_PIDS:
+      return "pids";
+    case ovvoc::v1::TERMINATION_DISK:
+      return "disk";
+    default:
+      return std::string(phase);
+  }
+}
+
+bool IsEgress(const ovvoc::v1::SecurityFinding& finding) {
+  return finding.kind() == "blocked-egress" || finding.kind() == "egress-flood";
+}
+
+// One proposal, applied and proven: its result is `out`.
+class ProposalRun {
+ public:
+  ProposalRun(JobContext& job, const SandboxSettings& settings, ProposalResult& out)
+      : job_(job), settings_(settings), out_(out) {}
+
+  void Run(const std::vector<const PlannedDependency*>& deps, int index) {
+    const absl::Time start = job_.Now();
+    absl::Status status = Prove(deps, index);
+    *out_.mutable_trial()->mutable_duration() = ToProto(job_.Now() - start);
+    if (status.ok()) {
+      out_.set_outcome(ovvoc::v1::PROPOSAL_OUTCOME_PASSED);
+      out_.clear_failure();
+      return;
+    }
+    out_.set_outcome(job_.cancelled() ? ovvoc::v1::PROPOSAL_OUTCOME_NOT_RUN
+                                      : ovvoc::v1::PROPOSAL_OUTCOME_FAILED);
+    ovvoc::v1::FailureReport* failure = out_.mutable_failure();
+    if (failure->phase().empty()) failure->set_phase(phase_);
+    if (failure->reason_class().empty()) {
+      failure->set_reason_class(ReasonClass(failure->phase(), failure->termination()));
+    }
+    failure->set_reason(std::string(status.message()));
+  }
+
+ private:
+  absl::Status Fail(absl::string_view reason_class, absl::Status status) {
+    out_.mutable_failure()->set_reason_class(std::string(reason_class));
+    return status;
+  }
+
+  absl::Status Prove(const std::vector<const PlannedDependency*>& deps, int index) {
+    // Apply, in the agent's own copy of the clone.
+    phase_ = "apply";
+    absl::StatusOr<Manifests> manifests = EditManifests(job_.repo_dir(), deps);
+    if (!manifests.ok()) return Fail("lockfile", manifests.status());
+    const std::string dir = absl::StrCat(job_.work_dir(), "/proposal-", index);
+    OVVOC_RETURN_IF_ERROR(files::EnsureDir(dir, 0700));
+    OVVOC_RETURN_IF_ERROR(CopyWorkTree(job_.repo_dir(), dir));
+    if (!job_.project().has_lockfile && job_.project().made_lockfile.has_value()) {
+      OVVOC_RETURN_IF_ERROR(WriteFileBeneath(
+          dir, "package-lock.json", *job_.project().made_lockfile, ::geteuid(), ::getegid(), 0644));
+    }
+    const std::string lockfile_name = LockfileName(dir);
+    absl::StatusOr<std::string> before_text =
+        ReadFileBeneath(dir, lockfile_name, npm::kMaxLockfileBytes);
+    if (!before_text.ok()) return Fail("lockfile", before_text.status());
+    OVVOC_RETURN_IF_ERROR(WriteManifests(dir, manifests->pinned));
+
+    phase_ = "sandbox";
+    SandboxSession session(settings_);
+    OVVOC_RETURN_IF_ERROR(session.Prepare(job_, {dir, absl::StrCat("p", index)}));
+    out_.mutable_trial()->set_node(job_.result().node().ran());
+    const std::string& root_manifest = manifests->proposed.count("package.json") > 0
+                                           ? manifests->proposed.at("package.json")
+                                           : job_.project().manifest;
+    TrialRecord record;
+    record.trial = out_.mutable_trial();
+    record.failure = out_.mutable_failure();
+    record.findings = out_.mutable_findings();
+    record.manifest = &root_manifest;
+    record.npmrc = &job_.project().npmrc;
+
+    // The lockfile: pinned, then as proposed.
+    phase_ = "lockfile";
+    OVVOC_RETURN_IF_ERROR(Classified("resolve", RunTrialStep(job_, session, TrialStep::kLockfile,
+                                                             RegenerateLockfile(), record)));
+    OVVOC_RETURN_IF_ERROR(WriteManifests(dir, manifests->proposed));
+    OVVOC_RETURN_IF_ERROR(Restore(session, dir, {kLockfileNames[0], kLockfileNames[1]}));
+    OVVOC_RETURN_IF_ERROR(Classified("resolve", RunTrialStep(job_, session, TrialStep::kLockfile,
+                                                             RegenerateLockfile(), record)));
+    OVVOC_RETURN_IF_ERROR(Verify(session, deps, dir, lockfile_name, *before_text));
+    // From here the tree is the agent's copy: manifests as proposed, the lockfile as verified.
+    OVVOC_RETURN_IF_ERROR(Restore(session, dir, {}));
+
+    for (TrialStep step : {TrialStep::kInstall, TrialStep::kBuild, TrialStep::kTest}) {
+      phase_ = StepName(step);
+      OVVOC_RETURN_IF_ERROR(RunTrialStep(job_, session, step, ProjectCommand(job_, step), record));
+    }
+    phase_ = "egress";
+    return NoNewEgress();
+  }
+
+  absl::Status Classified(absl::string_view reason_class, absl::Status status) {
+    if (!status.ok() && out_.failure().reason_class().empty() &&
+        out_.failure().termination() == ovvoc::v1::TERMINATION_EXITED) {
+      out_.mutable_failure()->set_reason_class(std::string(reason_class));
+    }
+    return status;
+  }
+
+  // The session's work tree as `dir` has it, but for the names in `skip`; what npm itself
+  // changed is not the project's doing, so nothing is reported.
+  absl::Status Restore(SandboxSession& session, const std::string& dir,
+                       const std::vector<std::string>& skip) {
+    absl::StatusOr<std::vector<std::string>> restored =
+        RestoreTreeBeneath(dir, session.tree_dir(), session.job_uid(), session.job_uid(), skip);
+    return restored.status();
+  }
+
+  // The regenerated lockfile: parsed, checked against the plan, kept in `dir`.
+  absl::Status Verify(SandboxSession& session, const std::vector<const PlannedDependency*>& deps,
+                      const std::string& dir, const std::string& name,
+                      const std::string& before_text) {
+    phase_ = "lockfile";
+    absl::StatusOr<std::string> after_text =
+        ReadFileBeneath(session.tree_dir(), name, npm::kMaxLockfileBytes);
+    if (!after_text.ok()) {
+      return Fail("lockfile",
+                  absl::FailedPreconditionError(absl::StrCat("npm left no readable ", name, ": ",
+                                                             after_text.status().message())));
+    }
+    std::vector<npm::ProjectDiagnostic> diagnostics;
+    std::optional<npm::Lockfile> before = npm::ParseLockfile(before_text, name, diagnostics);
+    std::optional<npm::Lockfile> after = npm::ParseLockfile(*after_text, name, diagnostics);
+    if (!before.has_value() || !after.has_value()) {
+      std::string why = diagnostics.empty() ? "" : diagnostics.front().message;
+      return Fail("lockfile", absl::FailedPreconditionError(absl::StrCat(
+                                  "the regenerated ", name, " cannot be read: ", why)));
+    }
+    std::vector<npm::IntendedUpdate> intended;
+    for (const PlannedDependency* d : deps) {
+      intended.push_back({d->name(), ManifestDir(d->manifest_path()), d->target()});
+    }
+    absl::StatusOr<npm::LockfileDiff> diff = npm::VerifyLockfile(*before, *after, intended);
+    if (!diff.ok()) return Fail("lockfile", diff.status());
+    ovvoc::v1::LockfileChange* change = out_.mutable_lockfile_change();
+    change->set_changed(diff->changed);
+    change->set_added(diff->added);
+    change->set_removed(diff->removed);
+    for (const std::string& package : diff->added_with_install_scripts) {
+      change->add_install_scripts(package);
+    }
+    if (diff->outside_total > 0) {
+      ovvoc::v1::SecurityFinding* finding = out_.add_findings();
+      finding->set_kind("lockfile-outside-update");
+      finding->set_severity(ovvoc::v1::SEVERITY_LOW);
+      finding->set_detail(absl::StrCat(
+          "the regenerated lockfile changed ", diff->outside_total,
+          " package(s) the update does not reach: ",
+          absl::StrJoin(diff->outside.begin(),
+                        diff->outside.begin() + std::min<size_t>(diff->outside.size(), 5), ", ")));
+    }
+    return WriteFileBeneath(dir, name, *after_text, ::geteuid(), ::getegid(), 0644);
+  }
+
+  // No egress the baseline did not also attempt (the gate; each attempt is a finding already).
+  absl::Status NoNewEgress() {
+    for (const ovvoc::v1::SecurityFinding& finding : out_.findings()) {
+      if (!IsEgress(finding)) continue;
+      const bool in_baseline =
+          std::any_of(job_.result().findings().begin(), job_.result().findings().end(),
+                      [&](const ovvoc::v1::SecurityFinding& seen) {
+                        return seen.kind() == finding.kind() && seen.detail() == finding.detail();
+                      });
+      if (!in_baseline) {
+        return Fail("egress", absl::PermissionDeniedError(absl::StrCat(
+                                  "the updated dependencies attempted egress the baseline did "
+                                  "not: ",
+                                  finding.detail())));
+      }
+    }
+    return absl::OkStatus();
+  }
+
+  JobContext& job_;
+  const SandboxSettings& settings_;
+  ProposalResult& out_;
+  std::string phase_;
+};
+
+void Describe(const ovvoc::v1::Plan& plan, const ovvoc::v1::PlanProposal& proposal,
+              std::vector<const PlannedDependency*>& deps, ProposalResult& out) {
+  out.set_group(proposal.group());
+  out.set_manifest_dir(proposal.manifest_dir());
+  for (uint32_t i : proposal.dependencies()) {
+    if (i >= static_cast<uint32_t>(plan.dependencies_size())) continue;
+    const PlannedDependency& d = plan.dependencies(static_cast<int>(i));
+    deps.push_back(&d);
+    ovvoc::v1::PackageUpdate* u = out.add_updates();
+    u->set_name(d.name());
+    u->set_from_version(d.current());
+    u->set_to_version(d.target());
+    u->set_from_spec(d.spec());
+    u->set_to_spec(d.new_spec().empty() ? d.spec() : d.new_spec());
+    u->set_type(d.update_type());
+    u->set_kind(d.kind());
+    u->set_manifest_path(d.manifest_path());
+    u->set_group(d.group());
+  }
+  out.set_branch(ProposalBranch(out));
+}
+
+std::string Title(const ProposalResult& p) {
+  if (!p.group().empty()) {
+    return absl::StrCat("group ", p.group(), " (", p.updates_size(), " updates)");
+  }
+  if (p.updates_size() == 0) return "(empty)";
+  const ovvoc::v1::PackageUpdate& u = p.updates(0);
+  return absl::StrCat(u.name(), " ", u.from_version(), " -> ", u.to_version());
+}
+
+class ProposalsPhase final : public Phase {
+ public:
+  ProposalsPhase(const SandboxSettings& settings, std::shared_ptr<SandboxSession> baseline)
+      : settings_(settings), baseline_(std::move(baseline)) {}
+  absl::string_view name() const override { return "proposals"; }
+
+  absl::Status Run(JobContext& job) override {
+    // The baseline's container has said what it had to: it goes before the first proposal's.
+    baseline_->Teardown();
+    const ovvoc::v1::Plan& plan = job.result().plan();
+    int total = 0;
+    for (const ovvoc::v1::PlanProposal& p : plan.proposals()) total += p.deferred() ? 0 : 1;
+    int index = 0;
+    for (const ovvoc::v1::PlanProposal& p : plan.proposals()) {
+      if (p.deferred()) continue;
+      ++index;
+      ProposalResult& out = *job.result().add_proposals();
+      std::vector<const PlannedDependency*> deps;
+      Describe(plan, p, deps, out);
+      const std::string title = Title(out);
+      if (job.cancelled() || job.Now() >= job.deadline()) {
+        out.set_outcome(ovvoc::v1::PROPOSAL_OUTCOME_NOT_RUN);
+        out.mutable_failure()->set_reason(job.cancelled()
+                                              ? "the job was cancelled"
+                                              : "the job ran out of time before this proposal");
+        continue;
+      }
+      job.SetProgress("proposals", absl::StrCat(index, " of ", total, ": ", title));
+      log::Info("job %s: proposal %d of %d: %s", job.spec().job_id(), index, total, title);
+      ProposalRun(job, settings_, out).Run(deps, index);
+      log::Info("job %s: proposal %d %s%s", job.spec().job_id(), index,
+                out.outcome() == ovvoc::v1::PROPOSAL_OUTCOME_PASSED ? "passed" : "failed",
+                out.has_failure()
+                    ? absl::StrCat(" in ", out.failure().phase(), ": ", out.failure().reason())
+                    : "");
+    }
+    return absl::OkStatus();
+  }
+
+ private:
+  const SandboxSettings& settings_;
+  const std::shared_ptr<SandboxSession> baseline_;
+};
+
+// What git allows in a ref component, of a package name or version: "@types/node" -> "types/node".
+std::string RefSafe(absl::string_view text) {
+  std::string out;
+  for (char c : text) {
+    const bool ok = absl::ascii_isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_' ||
+                    c == '.' || c == '/';
+    if (c == '@') continue;
+    out.push_back(ok ? c : '-');
+  }
+  while (absl::StrContains(out, "..")) out = absl::StrReplaceAll(out, {{"..", "."}});
+  while (absl::StrContains(out, "//")) out = absl::StrReplaceAll(out, {{"//", "/"}});
+  while (!out.empty() && (out.front() == '.' || out.front() == '/')) out.erase(0, 1);
+  while (!out.empty() && (out.back() == '.' || out.back() == '/')) out.pop_back();
+  return out;
+}
+
+}  // namespace
+
+std::string ProposalBranch(const ProposalResult& proposal) {
+  std::string branch = "ovvoc/npm/";
+  std::string dir(absl::StripPrefix(proposal.manifest_dir(), "/"));
+  if (!dir.empty()) absl::StrAppend(&branch, RefSafe(absl::StrReplaceAll(dir, {{"/", "-"}})), "/");
+  if (!proposal.group().empty()) {
+    std::vector<std::string> parts;
+    for (const ovvoc::v1::PackageUpdate& u : proposal.updates()) {
+      parts.push_back(absl::StrCat(u.manifest_path(), ":", u.name(), "@", u.to_version()));
+    }
+    const std::string hash = crypto::HexEncode(crypto::Sha256(absl::StrJoin(parts, "\n")));
+    absl::StrAppend(&branch, RefSafe(proposal.group()), "-", hash.substr(0, 8));
+  } else if (proposal.updates_size() > 0) {
+    absl::StrAppend(&branch, RefSafe(proposal.updates(0).name()), "-",
+                    RefSafe(proposal.updates(0).to_version()));
+  }
+  return branch;
+}
+
+std::unique_ptr<Phase> MakeProposalsPhase(const SandboxSettings& settings,
+                                          std::shared_ptr<SandboxSession> baseline) {
+  return std::make_unique<ProposalsPhase>(settings, std::move(baseline));
+}
+
+}  // namespace ovvoc::agent
