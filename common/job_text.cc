@@ -8,14 +8,16 @@
 #include <utility>
 #include <vector>
 
+#include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
-#include "absl/time/time.h"
-#include "common/time_util.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/string_view.h"
+#include "absl/strings/strip.h"
+#include "absl/time/time.h"
 #include "common/inert.h"
+#include "common/time_util.h"
 #include "google/protobuf/descriptor.h"
 #include "google/protobuf/reflection.h"
 
@@ -156,7 +158,7 @@ constexpr int kMaxPassedOverStored = 12;
 RepeatedLimit StoredRepeated(const FieldDescriptor& field) {
   static constexpr std::pair<absl::string_view, RepeatedLimit> kLimits[] = {
       {"ovvoc.v1.JobResult.dependencies", {2000, 48 * 1024}},
-      {"ovvoc.v1.JobResult.proposals", {100, 96 * 1024}},
+      {"ovvoc.v1.JobResult.proposals", {100, 72 * 1024}},
       {"ovvoc.v1.ProposalResult.updates", {100, 8 * 1024}},
       {"ovvoc.v1.ProposalResult.findings", {20, 4 * 1024}},
       {"ovvoc.v1.JobResult.findings", {kMaxFindings, 24 * 1024}},
@@ -301,6 +303,70 @@ std::string DescribeNode(const ovvoc::v1::NodeChoice& node) {
     }
     if (node.every_node_failed()) {
       absl::StrAppend(&out, "; broken before on every node the project allows");
+    }
+  }
+  return out;
+}
+
+std::string DescribeTests(const ovvoc::v1::TestCounts& tests) {
+  if (tests.total() == 0 && tests.runner().empty()) return "";
+  std::vector<std::string> parts = {absl::StrCat(tests.passed(), " passed")};
+  if (tests.failed() > 0) parts.push_back(absl::StrCat(tests.failed(), " failed"));
+  if (tests.skipped() > 0) parts.push_back(absl::StrCat(tests.skipped(), " skipped"));
+  return absl::StrCat(absl::StrJoin(parts, ", "), " of ", tests.total(), " (",
+                      InertLine(tests.runner(), 60), ")");
+}
+
+namespace {
+
+std::string Lowered(absl::string_view enum_name, absl::string_view prefix) {
+  return absl::AsciiStrToLower(absl::StripPrefix(enum_name, prefix));
+}
+
+std::string ProposalTitle(const ovvoc::v1::ProposalResult& p) {
+  std::vector<std::string> updates;
+  for (const ovvoc::v1::PackageUpdate& u : p.updates()) {
+    updates.push_back(absl::StrCat(InertLine(u.name(), 100), " ",
+                                   u.from_version().empty() ? "?" : InertLine(u.from_version(), 40),
+                                   " -> ", InertLine(u.to_version(), 40), " (",
+                                   Lowered(ovvoc::v1::UpdateType_Name(u.type()), "UPDATE_TYPE_"),
+                                   ")"));
+  }
+  constexpr size_t kShown = 3;
+  std::string title =
+      absl::StrJoin(updates.begin(), updates.begin() + std::min(updates.size(), kShown), ", ");
+  if (updates.size() > kShown) absl::StrAppend(&title, " and ", updates.size() - kShown, " more");
+  if (!p.group().empty()) title = absl::StrCat("group ", InertLine(p.group(), 100), ": ", title);
+  return title;
+}
+
+}  // namespace
+
+std::string DescribeProposals(const ovvoc::v1::JobResult& result) {
+  std::string out;
+  for (const ovvoc::v1::ProposalResult& p : result.proposals()) {
+    std::string line = absl::StrCat(
+        absl::StrFormat("%-7s ",
+                        Lowered(ovvoc::v1::ProposalOutcome_Name(p.outcome()), "PROPOSAL_OUTCOME_")),
+        ProposalTitle(p));
+    if (p.outcome() == ovvoc::v1::PROPOSAL_OUTCOME_PASSED) {
+      const ovvoc::v1::LockfileChange& change = p.lockfile_change();
+      absl::StrAppend(&line, "  lockfile ", change.changed(), " changed, ", change.added(),
+                      " added, ", change.removed(), " removed");
+      if (const std::string tests = DescribeTests(p.trial().test().tests()); !tests.empty()) {
+        absl::StrAppend(&line, "  tests ", tests);
+      }
+      absl::StrAppend(&out, line, "\n        branch ", InertLine(p.branch(), 200), "\n");
+    } else {
+      absl::StrAppend(&out, line, "\n        ", InertLine(p.failure().phase(), 40), ": ",
+                      InertLine(p.failure().reason(), 400), "\n");
+    }
+    for (const std::string& script : p.lockfile_change().install_scripts()) {
+      absl::StrAppend(&out, "        install script: ", InertLine(script, 200), "\n");
+    }
+    for (const ovvoc::v1::SecurityFinding& f : p.findings()) {
+      absl::StrAppend(&out, "        finding ", InertLine(f.kind(), 60), ": ",
+                      InertLine(f.detail(), 400), "\n");
     }
   }
   return out;

@@ -25,7 +25,7 @@ void MakeInert(google::protobuf::Message& message);
 //   - unknown fields are discarded, at every depth;
 //   - each repeated field keeps its first elements within a count and a byte budget
 //     (dependencies 2,000 / 48 KiB, findings 200 / 24 KiB, egress 200 / 8 KiB, timings
-//     32 / 2 KiB, pull requests 16 / 8 KiB; proposals 100 / 96 KiB, each one's updates
+//     32 / 2 KiB, pull requests 16 / 8 KiB; proposals 100 / 72 KiB, each one's updates
 //     100 / 8 KiB and findings 20 / 4 KiB; the plan's dependencies
 //     2,000 / 96 KiB, each one's passed-over versions 12 / 2 KiB, proposals 500 / 16 KiB, their
 //     dependency indexes 2,000 / 8 KiB, problems 100 / 16 KiB; any other 64 / 4 KiB);
@@ -56,6 +56,16 @@ std::string DescribeMemory(const ovvoc::v1::ResourceUsage& usage);
 
 // "wants node 20 (lts/iron in .nvmrc); ran 24.11.1": empty when the result has no choice.
 std::string DescribeNode(const ovvoc::v1::NodeChoice& node);
+
+// "12 passed, 1 failed, 2 skipped of 15 (mocha)"; "" when no tests were counted.
+std::string DescribeTests(const ovvoc::v1::TestCounts& tests);
+
+// The proposals of a result, a line each and a few beneath for a failure or findings, as
+// `update` and `job show` print them ("" when there are none):
+//   passed  lodash 4.17.20 -> 4.17.21 (patch)  lockfile 1 changed  tests 12 passed
+//           branch ovvoc/npm/lodash-4.17.21
+//   failed  react 17.0.2 -> 18.2.0 (major)  test: `npm test` exited with status 1
+std::string DescribeProposals(const ovvoc::v1::JobResult& result);
 
 // "6.14.18 (package-lock.json is lockfileVersion 1, ...)"; "" when no choice was recorded.
 std::string DescribeNpm(const ovvoc::v1::NpmChoice& npm);

@@ -10,6 +10,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "absl/strings/str_split.h"
 #include "agent/cli/json_output.h"
 #include "agent/cli/sandbox_flags.h"
 #include "agent/cli/shutdown_signals.h"
@@ -86,6 +87,9 @@ void PrintSummary(const ovvoc::v1::JobResult& r) {
   PrintCommand("install", baseline.install());
   PrintCommand("build", baseline.build());
   PrintCommand("test", baseline.test());
+  if (const std::string tests = DescribeTests(baseline.test().tests()); !tests.empty()) {
+    std::printf("  tests    %s\n", tests.c_str());
+  }
   if (r.resources().peak_memory_bytes() > 0) {
     std::printf("  memory   %s\n", DescribeMemory(r.resources()).c_str());
   }
@@ -104,6 +108,12 @@ void PrintSummary(const ovvoc::v1::JobResult& r) {
     std::printf("  finding  %s: %s\n", f.kind().c_str(), f.detail().c_str());
   if (r.has_failure() && !r.failure().reason().empty()) {
     std::printf("  failed   %s: %s\n", r.failure().phase().c_str(), r.failure().reason().c_str());
+  }
+  if (r.proposals_size() > 0) {
+    std::printf("proposals (%d, each proven in a container of its own):\n", r.proposals_size());
+    for (absl::string_view line : absl::StrSplit(DescribeProposals(r), '\n', absl::SkipEmpty())) {
+      std::printf("  %.*s\n", static_cast<int>(line.size()), line.data());
+    }
   }
 }
 

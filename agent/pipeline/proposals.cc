@@ -128,7 +128,12 @@ class ProposalRun {
 
   void Run(const std::vector<const PlannedDependency*>& deps, int index) {
     const absl::Time start = job_.Now();
-    absl::Status status = Prove(deps, index);
+    const std::string dir = absl::StrCat(job_.work_dir(), "/proposal-", index);
+    absl::Status status = Prove(deps, dir, index);
+    // The agent's copy of the clone goes with its proposal: a job holds one at a time.
+    if (absl::Status removed = files::RemoveTree(dir); !removed.ok()) {
+      log::Warning("job %s: %s", job_.spec().job_id(), removed.ToString());
+    }
     *out_.mutable_trial()->mutable_duration() = ToProto(job_.Now() - start);
     if (status.ok()) {
       out_.set_outcome(ovvoc::v1::PROPOSAL_OUTCOME_PASSED);
@@ -151,12 +156,12 @@ class ProposalRun {
     return status;
   }
 
-  absl::Status Prove(const std::vector<const PlannedDependency*>& deps, int index) {
+  absl::Status Prove(const std::vector<const PlannedDependency*>& deps, const std::string& dir,
+                     int index) {
     // Apply, in the agent's own copy of the clone.
     phase_ = "apply";
     absl::StatusOr<Manifests> manifests = EditManifests(job_.repo_dir(), deps);
     if (!manifests.ok()) return Fail("lockfile", manifests.status());
-    const std::string dir = absl::StrCat(job_.work_dir(), "/proposal-", index);
     OVVOC_RETURN_IF_ERROR(files::EnsureDir(dir, 0700));
     OVVOC_RETURN_IF_ERROR(CopyWorkTree(job_.repo_dir(), dir));
     if (!job_.project().has_lockfile && job_.project().made_lockfile.has_value()) {
@@ -199,8 +204,8 @@ class ProposalRun {
       phase_ = StepName(step);
       OVVOC_RETURN_IF_ERROR(RunTrialStep(job_, session, step, ProjectCommand(job_, step), record));
     }
-    phase_ = "egress";
-    return NoNewEgress();
+    phase_ = "findings";
+    return NoNewFindings();
   }
 
   absl::Status Classified(absl::string_view reason_class, absl::Status status) {
@@ -266,21 +271,28 @@ class ProposalRun {
     return WriteFileBeneath(dir, name, *after_text, ::geteuid(), ::getegid(), 0644);
   }
 
-  // No egress the baseline did not also attempt (the gate; each attempt is a finding already).
-  absl::Status NoNewEgress() {
+  // No egress the baseline did not also attempt, and no tampering it did not also do (a
+  // repository file rewritten, node_modules/.bin shadowing node: red team, issue 12, where an
+  // update that broke the tests passed through its own planted `node`). Each is a finding
+  // already; a new one fails the proposal.
+  absl::Status NoNewFindings() {
     for (const ovvoc::v1::SecurityFinding& finding : out_.findings()) {
-      if (!IsEgress(finding)) continue;
+      if (!IsEgress(finding) && finding.severity() < ovvoc::v1::SEVERITY_HIGH) continue;
       const bool in_baseline =
           std::any_of(job_.result().findings().begin(), job_.result().findings().end(),
                       [&](const ovvoc::v1::SecurityFinding& seen) {
                         return seen.kind() == finding.kind() && seen.detail() == finding.detail();
                       });
-      if (!in_baseline) {
+      if (in_baseline) continue;
+      if (IsEgress(finding)) {
         return Fail("egress", absl::PermissionDeniedError(absl::StrCat(
                                   "the updated dependencies attempted egress the baseline did "
                                   "not: ",
                                   finding.detail())));
       }
+      return Fail("tampering", absl::PermissionDeniedError(absl::StrCat(
+                                   "the updated dependencies did what the baseline's did not (",
+                                   finding.kind(), "): ", finding.detail())));
     }
     return absl::OkStatus();
   }
@@ -353,7 +365,9 @@ class ProposalsPhase final : public Phase {
       log::Info("job %s: proposal %d of %d: %s", job.spec().job_id(), index, total, title);
       ProposalRun(job, settings_, out).Run(deps, index);
       log::Info("job %s: proposal %d %s%s", job.spec().job_id(), index,
-                out.outcome() == ovvoc::v1::PROPOSAL_OUTCOME_PASSED ? "passed" : "failed",
+                out.outcome() == ovvoc::v1::PROPOSAL_OUTCOME_PASSED   ? "passed"
+                : out.outcome() == ovvoc::v1::PROPOSAL_OUTCOME_FAILED ? "failed"
+                                                                      : "not run",
                 out.has_failure()
                     ? absl::StrCat(" in ", out.failure().phase(), ": ", out.failure().reason())
                     : "");
@@ -377,6 +391,9 @@ std::string RefSafe(absl::string_view text) {
   }
   while (absl::StrContains(out, "..")) out = absl::StrReplaceAll(out, {{"..", "."}});
   while (absl::StrContains(out, "//")) out = absl::StrReplaceAll(out, {{"//", "/"}});
+  // git refuses a component ending in ".lock" (red team, issue 12: "1.1.0-rc.lock").
+  while (absl::StrContains(out, ".lock/")) out = absl::StrReplaceAll(out, {{".lock/", "-lock/"}});
+  if (absl::EndsWith(out, ".lock")) out.replace(out.size() - 5, 5, "-lock");
   while (!out.empty() && (out.front() == '.' || out.front() == '/')) out.erase(0, 1);
   while (!out.empty() && (out.back() == '.' || out.back() == '/')) out.pop_back();
   return out;

@@ -14,8 +14,8 @@
 //
 // Prove: `npm ci` with scripts (script mode), build and test, as the baseline ran them. Gates,
 // each a failed proposal when broken: the lockfile verifies, the install passes, every build and
-// test that passed in the baseline passes, and no egress is attempted that the baseline did not
-// attempt. A failed proposal never fails the job.
+// test that passed in the baseline passes, and no egress is attempted and no high-severity
+// finding raised (tampering) that the baseline did not. A failed proposal never fails the job.
 #ifndef OVVOC_AGENT_PIPELINE_PROPOSALS_H_
 #define OVVOC_AGENT_PIPELINE_PROPOSALS_H_
 

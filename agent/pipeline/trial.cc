@@ -8,6 +8,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_replace.h"
+#include "agent/npm/test_output.h"
 #include "agent/pipeline/excerpt.h"
 #include "agent/workspace/beneath.h"
 #include "common/inert.h"
@@ -283,6 +284,17 @@ absl::Status RunTrialStep(JobContext& job, SandboxSession& session, TrialStep st
   OVVOC_ASSIGN_OR_RETURN(sandbox::ExecResult r, session.Run(job, c.name, argv, network));
   outcome->set_exit_code(r.exit_code);
   outcome->set_termination(r.termination);
+  if (step == TrialStep::kTest) {
+    // Counted from what the tests printed: the container's words, bounded by the parser.
+    if (std::optional<npm::TestSummary> counted = npm::ParseTestOutput(r.output)) {
+      ovvoc::v1::TestCounts* tests = outcome->mutable_tests();
+      tests->set_passed(counted->passed);
+      tests->set_failed(counted->failed);
+      tests->set_skipped(counted->skipped);
+      tests->set_total(counted->total);
+      tests->set_runner(counted->runner);
+    }
+  }
   // A failure's excerpt is cut to show its error (excerpt.h); scrubbed whole first, since a cut
   // could split a secret, and made inert before it is cut, since escaping a control byte takes
   // four (red team, issue 11: a 10 KiB excerpt of control bytes stored 40 KiB). A passing

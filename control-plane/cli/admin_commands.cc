@@ -131,6 +131,12 @@ void PrintResult(const ovvoc::v1::JobResult& r) {
     std::printf("  failure       %s: %s\n", r.failure().phase().c_str(),
                 r.failure().reason().c_str());
   }
+  if (r.proposals_size() > 0) {
+    std::printf("proposals (%d):\n", r.proposals_size());
+    for (absl::string_view line : absl::StrSplit(DescribeProposals(r), '\n', absl::SkipEmpty())) {
+      std::printf("  %.*s\n", static_cast<int>(line.size()), line.data());
+    }
+  }
   if (r.has_plan()) {
     std::printf("plan (%d dependencies, policy: %s):\n", r.plan().dependencies_size(),
                 r.plan().policy_source().c_str());

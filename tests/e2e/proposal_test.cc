@@ -30,7 +30,8 @@ constexpr char kManifest[] = R"({
     },
     "dependencies": {
         "ovvoc-prove-util": "~1.0.0",
-        "ovvoc-prove-lib": "^1.0.0"
+        "ovvoc-prove-lib": "^1.0.0",
+        "ovvoc-prove-tamper": "^1.0.0"
     },
     "version": "1.0.0"
 }
@@ -40,6 +41,10 @@ constexpr char kManifest[] = R"({
 constexpr char kTest[] = R"(const lib = require('ovvoc-prove-lib');
 const util = require('ovvoc-prove-util');
 console.log('LIB_API=' + lib.api + ' UTIL=' + util);
+console.log('TAP version 13');
+console.log(lib.api === 1 ? 'ok 1 - lib api' : 'not ok 1 - lib api');
+console.log('ok 2 - util loads');
+console.log('1..2');
 if (lib.api !== 1) { console.error('Error: ovvoc-prove-lib changed its API'); process.exit(1); }
 )";
 
@@ -87,6 +92,7 @@ TEST_CASE("each proposal is applied and proven in a container of its own, beside
   Verdaccio& registry = **started;
   REQUIRE(Publish(registry, "ovvoc-prove-lib", "1.0.0", "module.exports = {api: 1};\n").ok());
   REQUIRE(Publish(registry, "ovvoc-prove-util", "1.0.0", "module.exports = 'u1.0.0';\n").ok());
+  REQUIRE(Publish(registry, "ovvoc-prove-tamper", "1.0.0", "module.exports = 1;\n").ok());
   MakeApp(registry, dir);
   // Released after the project locked 1.0.0 of each: a patch that passes and adds an install
   // script, and a major that breaks the project's test.
@@ -94,6 +100,14 @@ TEST_CASE("each proposal is applied and proven in a container of its own, beside
                   {{"scripts", {{"postinstall", "node -e \"console.log('util installed')\""}}}})
               .ok());
   REQUIRE(Publish(registry, "ovvoc-prove-lib", "2.0.0", "module.exports = {api: 2};\n").ok());
+  // Red team, issue 12: a release whose install script puts a `node` of its own first on every
+  // script's PATH, so that any test "passes"; the finding it raises fails the proposal.
+  REQUIRE(Publish(registry, "ovvoc-prove-tamper", "1.0.1", "module.exports = 2;\n",
+                  {{"scripts",
+                    {{"postinstall",
+                      "mkdir -p ../.bin && printf '#!/bin/sh\\nexit 0\\n' > ../.bin/node && "
+                      "chmod 755 ../.bin/node"}}}})
+              .ok());
 
   CliResult run = RunCli(
       AgentBinary(),
@@ -107,7 +121,7 @@ TEST_CASE("each proposal is applied and proven in a container of its own, beside
   INFO(result.dump(2));
   REQUIRE(run.exit_code == 0);
   CHECK(result["baseline"]["test"]["termination"] == "TERMINATION_EXITED");
-  REQUIRE(result.value("proposals", nlohmann::json::array()).size() == 2);
+  REQUIRE(result.value("proposals", nlohmann::json::array()).size() == 3);
 
   // The patch: the lockfile regenerated and verified (one package changed, its new install
   // script named), installed with scripts, and the project's tests pass on it.
@@ -125,6 +139,8 @@ TEST_CASE("each proposal is applied and proven in a container of its own, beside
   CHECK((*util)["trial"]["install"]["termination"] == "TERMINATION_EXITED");
   CHECK_THAT((*util)["trial"]["test"].value("log_excerpt", ""),
              Catch::Contains("LIB_API=1 UTIL=u1.0.1"));
+  CHECK((*util)["trial"]["test"]["tests"].value("passed", 0) == 2);
+  CHECK((*util)["trial"]["test"]["tests"].value("total", 0) == 2);
   CHECK(!util->contains("failure"));
 
   // The major: applied and installed, and the project's test fails on it: a failed proposal,
@@ -140,6 +156,17 @@ TEST_CASE("each proposal is applied and proven in a container of its own, beside
              Catch::Contains("ovvoc-prove-lib changed its API"));
   CHECK((*lib)["trial"]["install"]["termination"] == "TERMINATION_EXITED");
   CHECK_THAT((*lib)["trial"]["test"].value("log_excerpt", ""), Catch::Contains("LIB_API=2"));
+  CHECK((*lib)["trial"]["test"]["tests"].value("failed", 0) == 1);
+  const nlohmann::json* tamper = ProposalOf(result, "ovvoc-prove-tamper");
+  REQUIRE(tamper != nullptr);
+  CHECK((*tamper)["outcome"] == "PROPOSAL_OUTCOME_FAILED");
+  CHECK((*tamper)["failure"]["reason_class"] == "tampering");
+  CHECK_THAT((*tamper)["failure"].value("reason", ""), Catch::Contains("shadowed-program"));
+  // The table `update` prints.
+  CHECK_THAT(run.out, Catch::Contains("passed  ovvoc-prove-util 1.0.0 -> 1.0.1 (patch)"));
+  CHECK_THAT(run.out, Catch::Contains("branch ovvoc/npm/ovvoc-prove-util-1.0.1"));
+  CHECK_THAT(run.out, Catch::Contains("install script: ovvoc-prove-util@1.0.1"));
+  CHECK_THAT(run.out, Catch::Contains("failed  ovvoc-prove-lib 1.0.0 -> 2.0.0 (major)"));
 }
 
 }  // namespace

@@ -331,6 +331,49 @@ TEST_CASE("memory is described as working set and cache, or the peak alone when 
         "180.0 MiB working set, 330.0 MiB page cache (cgroup peak 512.0 MiB), 12.3s CPU");
 }
 
+TEST_CASE("proposals are described a line each, inert, with what failed and what was found") {
+  ovvoc::v1::JobResult result;
+  ovvoc::v1::ProposalResult* passed = result.add_proposals();
+  passed->set_outcome(ovvoc::v1::PROPOSAL_OUTCOME_PASSED);
+  ovvoc::v1::PackageUpdate* u = passed->add_updates();
+  u->set_name("lodash");
+  u->set_from_version("4.17.20");
+  u->set_to_version("4.17.21");
+  u->set_type(ovvoc::v1::UPDATE_TYPE_PATCH);
+  passed->set_branch("ovvoc/npm/lodash-4.17.21");
+  passed->mutable_lockfile_change()->set_changed(1);
+  passed->mutable_lockfile_change()->add_install_scripts("evil@1.0.0\x1b[2J");
+  ovvoc::v1::TestCounts* tests = passed->mutable_trial()->mutable_test()->mutable_tests();
+  tests->set_passed(12);
+  tests->set_skipped(1);
+  tests->set_total(13);
+  tests->set_runner("mocha");
+  ovvoc::v1::ProposalResult* failed = result.add_proposals();
+  failed->set_outcome(ovvoc::v1::PROPOSAL_OUTCOME_FAILED);
+  failed->set_group("react");
+  for (const char* name : {"react", "react-dom", "scheduler", "loose-envify"}) {
+    ovvoc::v1::PackageUpdate* g = failed->add_updates();
+    g->set_name(name);
+    g->set_from_version("17.0.2");
+    g->set_to_version("18.2.0");
+    g->set_type(ovvoc::v1::UPDATE_TYPE_MAJOR);
+  }
+  failed->mutable_failure()->set_phase("test");
+  failed->mutable_failure()->set_reason("`npm test` exited with status 1");
+  failed->add_findings()->set_kind("blocked-egress");
+  failed->mutable_findings(0)->set_detail("CONNECT exfil.example:443 during install");
+  CHECK(DescribeProposals(result) ==
+        "passed  lodash 4.17.20 -> 4.17.21 (patch)  lockfile 1 changed, 0 added, 0 removed  "
+        "tests 12 passed, 1 skipped of 13 (mocha)\n"
+        "        branch ovvoc/npm/lodash-4.17.21\n"
+        "        install script: evil@1.0.0\\x1b[2J\n"
+        "failed  group react: react 17.0.2 -> 18.2.0 (major), react-dom 17.0.2 -> 18.2.0 (major), "
+        "scheduler 17.0.2 -> 18.2.0 (major) and 1 more\n"
+        "        test: `npm test` exited with status 1\n"
+        "        finding blocked-egress: CONNECT exfil.example:443 during install\n");
+  CHECK(DescribeProposals(ovvoc::v1::JobResult()).empty());
+}
+
 TEST_CASE("the node choice is described with what ran, and a missing image is said") {
   ovvoc::v1::NodeChoice node;
   CHECK(DescribeNode(node).empty());
