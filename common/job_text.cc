@@ -342,6 +342,18 @@ std::string ProposalTitle(const ovvoc::v1::ProposalResult& p) {
 
 }  // namespace
 
+std::string DescribeConfidence(const ovvoc::v1::ConfidenceScore& score, int indent) {
+  const std::string pad(static_cast<size_t>(std::clamp(indent, 0, 40)), ' ');
+  std::string out = absl::StrCat(pad, "confidence ", score.score(), "/100\n");
+  for (const ovvoc::v1::ConfidenceFactor& f : score.factors()) {
+    const std::string points =
+        f.known() ? absl::StrFormat("%g/%g", f.points(), f.max_points()) : "unknown";
+    absl::StrAppend(&out, pad, "  ", absl::StrFormat("%-17s %-8s ", InertLine(f.name(), 40), points),
+                    InertLine(f.detail(), 600), "\n");
+  }
+  return out;
+}
+
 std::string DescribeProposals(const ovvoc::v1::JobResult& result) {
   std::string out;
   for (const ovvoc::v1::ProposalResult& p : result.proposals()) {
@@ -356,7 +368,10 @@ std::string DescribeProposals(const ovvoc::v1::JobResult& result) {
       if (const std::string tests = DescribeTests(p.trial().test().tests()); !tests.empty()) {
         absl::StrAppend(&line, "  tests ", tests);
       }
-      absl::StrAppend(&out, line, "\n        branch ", InertLine(p.branch(), 200), "\n");
+      absl::StrAppend(&out, line, "\n        branch ", InertLine(p.branch(), 200),
+                      p.commit().empty() ? "" : absl::StrCat(" at ", InertLine(p.commit(), 12)),
+                      "\n");
+      if (p.has_confidence()) absl::StrAppend(&out, DescribeConfidence(p.confidence(), 8));
     } else {
       absl::StrAppend(&out, line, "\n        ", InertLine(p.failure().phase(), 40), ": ",
                       InertLine(p.failure().reason(), 400), "\n");

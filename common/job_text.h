@@ -64,8 +64,15 @@ std::string DescribeTests(const ovvoc::v1::TestCounts& tests);
 // `update` and `job show` print them ("" when there are none):
 //   passed  lodash 4.17.20 -> 4.17.21 (patch)  lockfile 1 changed  tests 12 passed
 //           branch ovvoc/npm/lodash-4.17.21
+//           confidence 92/100  (a passed proposal's score: DescribeConfidence)
 //   failed  react 17.0.2 -> 18.2.0 (major)  test: `npm test` exited with status 1
 std::string DescribeProposals(const ovvoc::v1::JobResult& result);
+
+// A confidence score and a line per factor, each line indented by `indent` spaces:
+//   confidence 92/100
+//     tests             35/35    12 tests ran (mocha); used: lodash by src/index.js
+//     flaky tests       unknown  unknown: no test ran
+std::string DescribeConfidence(const ovvoc::v1::ConfidenceScore& score, int indent);
 
 // "6.14.18 (package-lock.json is lockfileVersion 1, ...)"; "" when no choice was recorded.
 std::string DescribeNpm(const ovvoc::v1::NpmChoice& npm);

@@ -5,12 +5,14 @@
 #include <cstdio>
 #include <filesystem>
 #include <map>
+#include <optional>
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_split.h"
+#include "absl/strings/strip.h"
 #include "agent/cli/json_output.h"
 #include "agent/cli/sandbox_flags.h"
 #include "agent/cli/shutdown_signals.h"
@@ -30,6 +32,8 @@ struct UpdateFlags {
   std::string json_out;
   std::string policy_file;
   std::string state_dir = DefaultConfigDir();
+  bool no_branches = false;
+  std::string author = "ovvoc[bot] <bot@ovvoc.invalid>";
   SandboxFlags sandbox;
 };
 
@@ -43,6 +47,31 @@ std::string RepoUrl(const std::string& repo) {
   if (absl::StrContains(repo, "://")) return repo;
   std::error_code ec;
   return "file://" + std::filesystem::absolute(repo, ec).lexically_normal().string();
+}
+
+// The local repository `--repo` names: a path or a file:// URL; nullopt for a remote.
+std::optional<std::string> LocalRepo(const std::string& repo) {
+  absl::string_view path = repo;
+  if (absl::StrContains(repo, "://") && !absl::ConsumePrefix(&path, "file://")) return std::nullopt;
+  std::error_code ec;
+  return std::filesystem::absolute(std::string(path), ec).lexically_normal().string();
+}
+
+// "Name <email>" as git writes an identity.
+absl::StatusOr<JobEnv::Branches> ParseAuthor(const std::string& author) {
+  const size_t open = author.find('<');
+  const size_t close = author.rfind('>');
+  if (open == std::string::npos || close != author.size() - 1 || close < open) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "--author must read \"Name <email>\", as git writes an identity; got \"", author, "\""));
+  }
+  JobEnv::Branches out;
+  out.author_name = std::string(absl::StripAsciiWhitespace(author.substr(0, open)));
+  out.author_email = author.substr(open + 1, close - open - 1);
+  if (out.author_name.empty() || out.author_email.empty()) {
+    return absl::InvalidArgumentError("--author needs both a name and an email: \"Name <email>\"");
+  }
+  return out;
 }
 
 std::string Lower(const std::string& enum_name, absl::string_view prefix) {
@@ -133,6 +162,12 @@ int Update(const UpdateFlags& flags) {
   env.allow_file_remotes = true;  // the user named this repository themselves
   env.sandbox = &(*sandbox)->settings;
   env.policy_file = flags.policy_file;
+  if (std::optional<std::string> local = LocalRepo(flags.repo); local && !flags.no_branches) {
+    absl::StatusOr<JobEnv::Branches> branches = ParseAuthor(flags.author);
+    if (!branches.ok()) return Fail(branches.status());
+    branches->repo_dir = *local;
+    env.branches = *std::move(branches);
+  }
   const JobHost host(env, state->path + "/work");
   JobContext job(spec, env);
 
@@ -164,6 +199,12 @@ void AddUpdateCommand(CLI::App& app, int& exit_code, const SandboxExtensions* ex
       ->add_option("--policy", flags->policy_file,
                    "Use FILE instead of the repository's .ovvoc.yml or .github/dependabot.yml")
       ->type_name("FILE");
+  update->add_flag("--no-branches", flags->no_branches,
+                   "Do not write the passing proposals' branches into a local --repo");
+  update
+      ->add_option("--author", flags->author,
+                   "Who the branches' commits are by, as \"Name <email>\"")
+      ->capture_default_str();
   update->add_option("--json", flags->json_out,
                      "Also write the result as JSON to FILE (- for stdout)");
   update
@@ -172,6 +213,9 @@ void AddUpdateCommand(CLI::App& app, int& exit_code, const SandboxExtensions* ex
       ->capture_default_str();
   AddSandboxFlags(update, flags->sandbox, extensions);
   update->footer(
+      "With a local --repo (a path or file:// URL), each proposal that passed is committed on its "
+      "branch there (ovvoc/npm/...: its manifests and lockfile only, by --author); the work tree, "
+      "index and HEAD are not touched.\n"
       "Exit status: 0 when the job succeeded, 1 when it failed (see the summary), 2 when it "
       "could not run.");
   update->callback([&exit_code, flags] { exit_code = Update(*flags); });

@@ -3,157 +3,46 @@
 #include <git2.h>
 
 #include <filesystem>
-#include <memory>
-#include <mutex>
 
-#include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
-#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/string_view.h"
+#include "agent/git/internal/libgit2_util.h"
 #include "common/status_macros.h"
 
 namespace ovvoc::agent::git {
 namespace {
 
-// Owns a libgit2 object and frees it with its own free function.
-template <typename T, void (*Free)(T*)>
-struct GitDeleter {
-  void operator()(T* object) const { Free(object); }
-};
-template <typename T, void (*Free)(T*)>
-using GitPtr = std::unique_ptr<T, GitDeleter<T, Free>>;
-using RepositoryPtr = GitPtr<git_repository, git_repository_free>;
-using ReferencePtr = GitPtr<git_reference, git_reference_free>;
-using RemotePtr = GitPtr<git_remote, git_remote_free>;
-using TreePtr = GitPtr<git_tree, git_tree_free>;
-using OdbPtr = GitPtr<git_odb, git_odb_free>;
-
-// libgit2 is initialised once per process and never shut down: shutting down while another
-// thread still clones would free its global state under it.
-void InitLibgit2() {
-  static std::once_flag once;
-  std::call_once(once, [] {
-    git_libgit2_init();
-    // Clones must not depend on the host's git configuration: a user's url.*.insteadOf or
-    // credential settings would otherwise redirect the agent's clones or leak its tokens.
-    for (int level : {GIT_CONFIG_LEVEL_PROGRAMDATA, GIT_CONFIG_LEVEL_SYSTEM, GIT_CONFIG_LEVEL_XDG,
-                      GIT_CONFIG_LEVEL_GLOBAL}) {
-      git_libgit2_opts(GIT_OPT_SET_SEARCH_PATH, level, "");
-    }
-  });
-}
-
-std::string LastGitError() {
-  const git_error* error = git_error_last();
-  if (error == nullptr || error->message == nullptr) return "unknown libgit2 error";
-  return error->message;
-}
-
-// ---- URLs ----------------------------------------------------------------------------------
-
-// "scheme" of "scheme://rest", lower-cased; empty when `url` is a local path.
-std::string SchemeOf(absl::string_view url) {
-  size_t separator = url.find("://");
-  if (separator == absl::string_view::npos || separator == 0) return "";
-  absl::string_view scheme = url.substr(0, separator);
-  for (char c : scheme) {
-    if (!absl::ascii_isalnum(c) && c != '+' && c != '-' && c != '.') return "";
-  }
-  return absl::AsciiStrToLower(scheme);
-}
-
-// For "scheme://authority/path": the authority; empty otherwise.
-absl::string_view AuthorityOf(absl::string_view url) {
-  size_t start = url.find("://");
-  if (start == absl::string_view::npos) return "";
-  absl::string_view rest = url.substr(start + 3);
-  return rest.substr(0, rest.find_first_of("/?#"));
-}
-
-// `url` with any "user:password@" removed, so that it can appear in messages.
-std::string WithoutUserinfo(absl::string_view url) {
-  absl::string_view authority = AuthorityOf(url);
-  size_t at = authority.rfind('@');
-  if (at == absl::string_view::npos) return std::string(url);
-  size_t authority_start = url.find("://") + 3;
-  return absl::StrCat(url.substr(0, authority_start), authority.substr(at + 1),
-                      url.substr(authority_start + authority.size()));
-}
-
-// The filesystem path a file:// URL or local path names.
-std::string LocalPathOf(absl::string_view url, absl::string_view scheme) {
-  if (scheme.empty()) return std::string(url);
-  absl::string_view path = url.substr(absl::string_view("file://").size());
-  if (absl::StartsWithIgnoreCase(path, "localhost/")) path.remove_prefix(9);
-  return std::string(path);
-}
-
-absl::Status ValidateLocalUrl(absl::string_view url, absl::string_view scheme) {
-  if (scheme.empty()) {
-    size_t colon = url.find(':');
-    if (colon != absl::string_view::npos &&
-        url.substr(0, colon).find('/') == absl::string_view::npos) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("unsupported git URL ", WithoutUserinfo(url),
-                       ": use file://, http://, https:// or a local path"));
-    }
-  }
-  std::string path = LocalPathOf(url, scheme);
-  if (!scheme.empty() && absl::StrContains(path, '%')) return absl::OkStatus();  // libgit2 decodes
-  std::error_code error;
-  if (!std::filesystem::is_directory(path, error)) {
-    return absl::NotFoundError(absl::StrCat("no repository at ", url));
-  }
-  return absl::OkStatus();
-}
+using internal::LastGitError;
+using internal::OdbPtr;
+using internal::ReferencePtr;
+using internal::RemotePtr;
+using internal::RepositoryPtr;
+using internal::TreePtr;
 
 absl::Status ValidateOptions(const CloneOptions& options) {
   if (options.url.empty()) return absl::InvalidArgumentError("clone: empty url");
   if (options.destination.empty()) return absl::InvalidArgumentError("clone: empty destination");
-  std::string scheme = SchemeOf(options.url);
-  if (!scheme.empty() && scheme != "file" && scheme != "http" && scheme != "https") {
-    return absl::InvalidArgumentError(
-        absl::StrCat("unsupported URL scheme \"", scheme, "\" in ", WithoutUserinfo(options.url),
-                     ": use file://, http://, https:// or a local path"));
-  }
-  if (AuthorityOf(options.url).find('@') != absl::string_view::npos) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("the URL ", WithoutUserinfo(options.url),
-                     " carries credentials: pass them separately in CloneOptions::credentials"));
-  }
-  if (scheme == "http" || scheme == "https") return absl::OkStatus();
-  return ValidateLocalUrl(options.url, scheme);
+  return internal::ValidateRemoteUrl(options.url, "CloneOptions::credentials");
 }
 
 // ---- Callbacks -----------------------------------------------------------------------------
 
 // What the libgit2 callbacks saw during one clone; read afterwards to name the failure.
 struct CloneState {
-  const CloneOptions* options = nullptr;
-  int credential_requests = 0;
-  bool credentials_missing = false;
-  bool credentials_rejected = false;
-  bool credential_type_unsupported = false;
-  bool cancelled = false;
-  bool timed_out = false;
+  explicit CloneState(const CloneOptions& options)
+      : options(&options),
+        credentials(options.credentials),
+        interrupter(options.cancelled, options.deadline, "clone") {}
+
+  const CloneOptions* options;
+  internal::CredentialGate credentials;
+  internal::Interrupter interrupter;
   uint64_t refs = 0;
   std::string too_large;  // which limit the repository exceeds
 };
 
-int PollCancelled(CloneState& state) {
-  if (state.options->cancelled && state.options->cancelled()) {
-    state.cancelled = true;
-    git_error_set_str(GIT_ERROR_CALLBACK, "clone cancelled");
-    return GIT_EUSER;
-  }
-  if (absl::Now() >= state.options->deadline) {
-    state.timed_out = true;
-    git_error_set_str(GIT_ERROR_CALLBACK, "clone timed out");
-    return GIT_EUSER;
-  }
-  return 0;
-}
+int PollCancelled(CloneState& state) { return state.interrupter.Poll(); }
 
 int TooLarge(CloneState& state, std::string what) {
   state.too_large = std::move(what);
@@ -165,25 +54,7 @@ int TooLarge(CloneState& state, std::string what) {
 // what we gave the first time: answering again would only loop, so we stop the clone.
 int AcquireCredentials(git_credential** out, const char* url, const char* username_from_url,
                        unsigned int allowed_types, void* payload) {
-  auto& state = *static_cast<CloneState*>(payload);
-  if (!state.options->credentials.has_value()) {
-    state.credentials_missing = true;
-    return GIT_PASSTHROUGH;
-  }
-  if (++state.credential_requests > 1) {
-    state.credentials_rejected = true;
-    git_error_set_str(GIT_ERROR_CALLBACK, "the server rejected the credentials");
-    return GIT_EUSER;
-  }
-  if ((allowed_types & GIT_CREDENTIAL_USERPASS_PLAINTEXT) == 0) {
-    state.credential_type_unsupported = true;
-    git_error_set_str(GIT_ERROR_CALLBACK, "the server wants credentials other than basic auth");
-    return GIT_EUSER;
-  }
-  // libgit2 takes ownership of *out.
-  const Credentials& credentials = *state.options->credentials;
-  return git_credential_userpass_plaintext_new(out, credentials.username.c_str(),
-                                               credentials.password.c_str());
+  return static_cast<CloneState*>(payload)->credentials.Acquire(out, allowed_types);
 }
 
 int OnTransferProgress(const git_indexer_progress* stats, void* payload) {
@@ -356,29 +227,11 @@ int CheckOut(git_repository& repo, CloneState& state) {
 
 // ---- Errors --------------------------------------------------------------------------------
 
-// libgit2 reports HTTP failures as text: "unexpected http status code: 404".
-absl::Status HttpError(absl::string_view detail, const std::string& message) {
-  constexpr absl::string_view kStatusPrefix = "unexpected http status code: ";
-  int code = 0;
-  size_t at = detail.find(kStatusPrefix);
-  if (at != absl::string_view::npos &&
-      absl::SimpleAtoi(detail.substr(at + kStatusPrefix.size()), &code)) {
-    if (code == 404) return absl::NotFoundError(message);
-    if (code == 401 || code == 403) return absl::PermissionDeniedError(message);
-  }
-  return absl::UnavailableError(message);
-}
-
-// libgit2 files socket failures ("failed to connect to HOST: Connection refused") under
-// GIT_ERROR_OS, next to disk errors; only the text tells them apart.
-bool IsSocketError(absl::string_view detail) {
-  return absl::StrContains(detail, "connect") || absl::StrContains(detail, "socket") ||
-         absl::StrContains(detail, "timed out");
-}
-
 absl::Status CloneError(int code, const CloneState& state, const std::string& url) {
-  if (state.cancelled) return absl::CancelledError(absl::StrCat("clone of ", url, " cancelled"));
-  if (state.timed_out) {
+  if (state.interrupter.cancelled()) {
+    return absl::CancelledError(absl::StrCat("clone of ", url, " cancelled"));
+  }
+  if (state.interrupter.timed_out()) {
     return absl::DeadlineExceededError(
         absl::StrCat("the clone of ", url, " did not finish within the job's time"));
   }
@@ -386,34 +239,18 @@ absl::Status CloneError(int code, const CloneState& state, const std::string& ur
     return absl::ResourceExhaustedError(
         absl::StrCat(url, " is too large to check out (a git bomb?): ", state.too_large));
   }
-  if (state.credentials_rejected) {
+  if (state.credentials.rejected()) {
     return absl::PermissionDeniedError(
         absl::StrCat("the forge rejected the credentials for ", url));
   }
   std::string detail = LastGitError();
   std::string message = absl::StrCat("cannot clone ", url, ": ", detail);
-  if (state.credentials_missing) {
+  if (state.credentials.missing()) {
     return absl::PermissionDeniedError(
         absl::StrCat(url, " requires credentials and none were given (", detail, ")"));
   }
-  if (code == GIT_EAUTH || state.credential_type_unsupported) {
-    return absl::PermissionDeniedError(message);
-  }
-  if (code == GIT_ENOTFOUND) return absl::NotFoundError(message);
-  if (code == GIT_EEXISTS) return absl::AlreadyExistsError(message);
-  const git_error* error = git_error_last();
-  switch (error == nullptr ? GIT_ERROR_NONE : error->klass) {
-    case GIT_ERROR_HTTP:
-      return HttpError(detail, message);
-    case GIT_ERROR_NET:
-    case GIT_ERROR_SSL:
-    case GIT_ERROR_SSH:
-      return absl::UnavailableError(message);
-    case GIT_ERROR_OS:
-      return IsSocketError(detail) ? absl::UnavailableError(message) : absl::UnknownError(message);
-    default:
-      return absl::UnknownError(message);
-  }
+  if (state.credentials.type_unsupported()) return absl::PermissionDeniedError(message);
+  return internal::StatusFromGitError(code, message);
 }
 
 absl::StatusOr<CloneResult> DescribeHead(git_repository& repo, const std::string& url) {
@@ -539,19 +376,20 @@ absl::StatusOr<CloneResult> CloneInto(const CloneOptions& options, CloneState& s
 
 absl::StatusOr<CloneResult> Clone(const CloneOptions& options) {
   OVVOC_RETURN_IF_ERROR(ValidateOptions(options));
-  InitLibgit2();
-  CloneState state;
-  state.options = &options;
+  internal::InitLibgit2();
+  CloneState state(options);
   if (PollCancelled(state) != 0) return CloneError(GIT_EUSER, state, options.url);
   std::error_code ec;
   const bool existed = std::filesystem::exists(options.destination, ec);
   if (existed && !std::filesystem::is_empty(options.destination, ec)) {
-    return absl::AlreadyExistsError(absl::StrCat("cannot clone ", WithoutUserinfo(options.url),
-                                                 ": ", options.destination,
-                                                 " exists and is not an empty directory"));
+    return absl::AlreadyExistsError(
+        absl::StrCat("cannot clone ", internal::WithoutUserinfo(options.url), ": ",
+                     options.destination, " exists and is not an empty directory"));
   }
-  if (const std::string scheme = SchemeOf(options.url); scheme.empty() || scheme == "file") {
-    if (int code = MeasureLocalSource(LocalPathOf(options.url, scheme), state); code != 0) {
+  if (const std::string scheme = internal::SchemeOf(options.url);
+      scheme.empty() || scheme == "file") {
+    if (int code = MeasureLocalSource(internal::LocalPathOf(options.url, scheme), state);
+        code != 0) {
       return CloneError(code, state, options.url);
     }
   }
@@ -563,9 +401,8 @@ absl::StatusOr<CloneResult> Clone(const CloneOptions& options) {
   return result;
 }
 
-absl::StatusOr<std::string> CommitSnapshot(const std::string& dir,
-                                           const SnapshotOptions& options) {
-  InitLibgit2();
+absl::StatusOr<std::string> CommitSnapshot(const std::string& dir, const SnapshotOptions& options) {
+  internal::InitLibgit2();
   std::string branch = options.branch;
   const std::string ref = "refs/heads/" + branch;
   int valid = 0;
@@ -579,7 +416,8 @@ absl::StatusOr<std::string> CommitSnapshot(const std::string& dir,
   git_repository* raw = nullptr;
   if (git_repository_init_ext(&raw, dir.c_str(), &init) != 0) {
     const std::string why = LastGitError();
-    if (std::filesystem::exists(dir + "/.git") && raw == nullptr && absl::StrContains(why, "exists")) {
+    if (std::filesystem::exists(dir + "/.git") && raw == nullptr &&
+        absl::StrContains(why, "exists")) {
       return absl::AlreadyExistsError(absl::StrCat(dir, " already has a .git"));
     }
     return absl::InternalError(absl::StrCat("cannot make a repository in ", dir, ": ", why));
@@ -589,15 +427,14 @@ absl::StatusOr<std::string> CommitSnapshot(const std::string& dir,
   if (git_repository_index(&raw_index, repo.get()) != 0) {
     return absl::InternalError(absl::StrCat("cannot open the snapshot's index: ", LastGitError()));
   }
-  GitPtr<git_index, git_index_free> index(raw_index);
+  internal::IndexPtr index(raw_index);
   char everything[] = "*";
   char* patterns[] = {everything};
   const git_strarray pathspec = {patterns, 1};
   git_oid tree_id;
   git_oid commit_id;
   if (git_index_add_all(index.get(), &pathspec, GIT_INDEX_ADD_FORCE, nullptr, nullptr) != 0 ||
-      git_index_write(index.get()) != 0 ||
-      git_index_write_tree(&tree_id, index.get()) != 0) {
+      git_index_write(index.get()) != 0 || git_index_write_tree(&tree_id, index.get()) != 0) {
     return absl::InternalError(absl::StrCat("cannot record the work tree: ", LastGitError()));
   }
   git_tree* raw_tree = nullptr;
@@ -610,14 +447,12 @@ absl::StatusOr<std::string> CommitSnapshot(const std::string& dir,
                         absl::ToUnixSeconds(options.time), 0) != 0) {
     return absl::InternalError(absl::StrCat("cannot sign the snapshot: ", LastGitError()));
   }
-  GitPtr<git_signature, git_signature_free> signature(raw_signature);
+  internal::SignaturePtr signature(raw_signature);
   if (git_commit_create(&commit_id, repo.get(), "HEAD", signature.get(), signature.get(), nullptr,
                         options.message.c_str(), tree.get(), 0, nullptr) != 0) {
     return absl::InternalError(absl::StrCat("cannot commit the snapshot: ", LastGitError()));
   }
-  char hex[GIT_OID_HEXSZ + 1];
-  git_oid_tostr(hex, sizeof hex, &commit_id);
-  return std::string(hex);
+  return internal::OidHex(commit_id);
 }
 
 Cloner& Libgit2() {

@@ -108,6 +108,53 @@ bool HasInstallScript(od::value value, simdjson::error_code& error) {
   return found;
 }
 
+// The string member `key` of an object value, at most `max` bytes of it; empty when the value is
+// no object or the member is no string.
+std::string ReadStringMember(od::value value, std::string_view key, size_t max,
+                             simdjson::error_code& error) {
+  od::object object;
+  if (value.get_object().get(object)) return "";
+  std::string out;
+  for (auto field : object) {
+    std::string_view name;
+    if ((error = field.unescaped_key().get(name))) return "";
+    if (name != key) continue;
+    od::value member;
+    od::json_type type;
+    if ((error = field.value().get(member)) || (error = member.type().get(type))) return "";
+    if (type != od::json_type::string) continue;
+    std::string_view text;
+    if ((error = member.get_string().get(text))) return "";
+    out = std::string(text.substr(0, max));
+  }
+  return out;
+}
+
+// Whether `dist.attestations.provenance` is there and truthy.
+bool HasProvenance(od::value dist, simdjson::error_code& error) {
+  od::object object;
+  if (dist.get_object().get(object)) return false;
+  bool found = false;
+  for (auto field : object) {
+    std::string_view key;
+    if ((error = field.unescaped_key().get(key))) return false;
+    if (key != "attestations") continue;
+    od::value attestations;
+    od::object inner;
+    if ((error = field.value().get(attestations))) return false;
+    if (attestations.get_object().get(inner)) continue;
+    for (auto entry : inner) {
+      if ((error = entry.unescaped_key().get(key))) return false;
+      if (key != "provenance") continue;
+      od::value provenance;
+      if ((error = entry.value().get(provenance))) return false;
+      found = Truthy(provenance, error);
+      if (error) return false;
+    }
+  }
+  return found;
+}
+
 absl::Status ReadVersion(od::value value, PackumentVersion& version) {
   od::object object;
   if (value.get_object().get(object)) return absl::OkStatus();  // no metadata: defaults
@@ -136,6 +183,10 @@ absl::Status ReadVersion(od::value value, PackumentVersion& version) {
       if (Truthy(member, error)) version.has_install_script = true;
     } else if (key == "scripts") {
       if (HasInstallScript(member, error)) version.has_install_script = true;
+    } else if (key == "_npmUser") {
+      version.publisher = ReadStringMember(member, "name", kMaxPublisherName, error);
+    } else if (key == "dist") {
+      version.provenance = HasProvenance(member, error);
     }
     if (error) return Malformed(absl::StrCat("version ", version.version), error);
   }
@@ -243,7 +294,7 @@ size_t Packument::ApproximateBytes() const {
   for (const PackumentVersion& v : versions) {
     // The entry, its index slot (key and value), and the strings it owns.
     bytes += sizeof(PackumentVersion) + sizeof(std::pair<std::string, size_t>) + 2 * v.version.size() +
-             v.deprecation.size() + v.node.range.size() + v.npm.range.size();
+             v.deprecation.size() + v.node.range.size() + v.npm.range.size() + v.publisher.size();
   }
   return bytes;
 }

@@ -1,6 +1,7 @@
 // A registry packument as npm's version picker reads it: the dist-tags, every version's
-// `deprecated`, `engines` and install scripts, and the `time` each version was published. Only
-// what the update plan needs is kept; the rest of each version (readme, dist, dependencies) is
+// `deprecated`, `engines` and install scripts, and the `time` each version was published; and
+// for the confidence score, each version's publisher and whether it has provenance. Only
+// what the update plan needs is kept; the rest of each version (readme, dependencies) is
 // skipped without being built, so a 10 MiB packument (typescript's) costs milliseconds.
 //
 // Values keep JavaScript's meaning where npm tests them for truth: `deprecated` counts when it
@@ -59,6 +60,8 @@ struct PackumentVersion {
   // `hasInstallScript: true`, or a preinstall, install or postinstall script.
   bool has_install_script = false;
   PublishTime published;
+  std::string publisher;    // `_npmUser.name` (bounded); empty when the registry does not say
+  bool provenance = false;  // `dist.attestations.provenance` is there (and truthy)
 };
 
 struct Packument {
@@ -84,6 +87,7 @@ struct Packument {
 // Bounds on what one packument may hold, to keep a hostile one from choosing our memory.
 inline constexpr size_t kMaxPackumentVersions = 100000;
 inline constexpr size_t kMaxDeprecationMessage = 500;
+inline constexpr size_t kMaxPublisherName = 214;
 // A version key (or a dist-tag's value, or a time's key) longer than semver's 256 characters
 // can never be a version npm picks: such entries are dropped.
 inline constexpr size_t kMaxPackumentVersionKey = 256;

@@ -301,6 +301,36 @@ std::string Planner::Refusal(const DeclaredDependency& declared, const PolicyEnt
   return "";
 }
 
+// The registry's word on the step from `current` (nullptr: not in the packument) to `target`.
+void Signals(const PackumentVersion* current, const PackumentVersion& target,
+             const PackumentVersion* follow_up, ovvoc::v1::ReleaseSignals& out) {
+  auto engines = [](const PackumentVersion& v) {
+    return v.node.kind == EngineRequirement::Kind::kRange ? InertLine(v.node.range, 200)
+           : v.node.kind == EngineRequirement::Kind::kInvalid ? std::string("(invalid)")
+                                                              : std::string();
+  };
+  if (current != nullptr) {
+    out.set_current_known(true);
+    out.set_current_install_script(current->has_install_script);
+    out.set_current_engines_node(engines(*current));
+    out.set_current_publisher(InertLine(current->publisher, 100));
+    out.set_current_provenance(current->provenance);
+    if (current->published.kind == PublishTime::Kind::kValid) {
+      *out.mutable_current_published() = ToProto(current->published.time);
+    }
+  }
+  out.set_target_install_script(target.has_install_script);
+  out.set_target_engines_node(engines(target));
+  out.set_target_publisher(InertLine(target.publisher, 100));
+  out.set_target_provenance(target.provenance);
+  if (follow_up != nullptr) {
+    out.set_follow_up(follow_up->version);
+    if (follow_up->published.kind == PublishTime::Kind::kValid) {
+      *out.mutable_follow_up_published() = ToProto(follow_up->published.time);
+    }
+  }
+}
+
 void Planner::Choose(const DeclaredDependency& declared, const PolicyEntry& entry,
                      const Packument& packument, PlannedDependency& out) {
   // What counts as newer: without a version to compare with, every older one would be too.
@@ -419,6 +449,18 @@ void Planner::Choose(const DeclaredDependency& declared, const PolicyEntry& entr
   if (target->entry->published.kind == PublishTime::Kind::kValid) {
     *out.mutable_target_published() = ToProto(target->entry->published.time);
   }
+  const PackumentVersion* current =
+      declared.installed_version ? packument.Find(*declared.installed_version) : nullptr;
+  const Newer* follow_up = nullptr;  // the closest newer release on the target's line
+  for (const Newer& candidate : newer) {
+    if (&candidate == target) break;
+    if (candidate.version.prerelease.empty() && candidate.version.major == target->version.major &&
+        candidate.version.minor == target->version.minor) {
+      follow_up = &candidate;
+    }
+  }
+  Signals(current, *target->entry, follow_up ? follow_up->entry : nullptr,
+          *out.mutable_signals());
   const bool newest = target == &newer.front();
   out.set_reason(newest ? (latest && Compare(target->version, *latest) == 0 ? "the latest"
                                                                              : "the newest")

@@ -75,6 +75,9 @@ struct LockedEntry {
   bool dev_optional = false;
   bool peer = false;
   bool has_install_script = false;
+  // npm's copy of the registry's deprecation message (v2/v3 "deprecated"), cut to
+  // kMaxLockedDeprecation bytes; empty when not deprecated.
+  std::string deprecated;
   bool link = false;
   bool in_bundle = false;
   // The names it depends on, as its node_modules lookup sees them (an alias by its own name), in
@@ -127,6 +130,7 @@ inline constexpr size_t kMaxManifestBytes = 4 << 20;
 inline constexpr size_t kMaxLockfileBytes = 256 << 20;
 inline constexpr size_t kMaxNpmrcBytes = 1 << 20;
 inline constexpr size_t kMaxWorkspaces = 2000;
+inline constexpr size_t kMaxLockedDeprecation = 300;
 
 // Reads the project at `root` (a checkout directory). NotFound or PermissionDenied when the
 // root package.json cannot be read at all (it is missing, or a symlink); everything else,

@@ -87,6 +87,7 @@ class LockReader {
       e.dev_optional = IsTrue(entry, "devOptional");
       e.peer = IsTrue(entry, "peer");
       e.has_install_script = IsTrue(entry, "hasInstallScript");
+      e.deprecated = StringOr(entry, "deprecated").substr(0, kMaxLockedDeprecation);
       e.link = IsTrue(entry, "link");
       e.in_bundle = IsTrue(entry, "inBundle");
       AppendNames(entry, {"dependencies", "optionalDependencies", "peerDependencies"},

@@ -38,6 +38,14 @@ struct JobEnv {
   bool allow_file_remotes = false;
   // One-shot mode's `--policy FILE` (agent/npm/policy.h): replaces the repository's policy.
   std::string policy_file;
+  // Where each passing proposal is committed, on its branch (agent/git/branch.h): one-shot
+  // mode's local repository, which holds the job's head commit. Unset: no commits.
+  struct Branches {
+    std::string repo_dir;
+    std::string author_name;
+    std::string author_email;
+  };
+  std::optional<Branches> branches;
 };
 
 // What the job read from the repository as cloned, before any code of it or of its dependencies

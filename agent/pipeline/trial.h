@@ -5,6 +5,7 @@
 #ifndef OVVOC_AGENT_PIPELINE_TRIAL_H_
 #define OVVOC_AGENT_PIPELINE_TRIAL_H_
 
+#include <optional>
 #include <string>
 #include <vector>
 

@@ -5,11 +5,15 @@
 #include <catch2/catch.hpp>
 #include <filesystem>
 #include <fstream>
+#include <map>
 
+#include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
 #include "tests/e2e/attack_harness.h"
 #include "tests/e2e/backend_ready.h"
 #include "tests/support/cluster.h"
+#include "tests/support/git_cli.h"
 #include "tests/support/git_http_server.h"
 #include "tests/support/subprocess.h"
 #include "tests/support/verdaccio.h"
@@ -50,12 +54,14 @@ if (lib.api !== 1) { console.error('Error: ovvoc-prove-lib changed its API'); pr
 
 absl::Status Publish(Verdaccio& registry, const std::string& name, const std::string& version,
                      const std::string& index_js,
-                     nlohmann::json fields = nlohmann::json::object()) {
+                     nlohmann::json fields = nlohmann::json::object(),
+                     std::map<std::string, std::string> dependencies = {}) {
   Verdaccio::Generated g;
   g.name = name;
   g.version = version;
   g.index_js = index_js;
   g.fields = std::move(fields);
+  g.dependencies = std::move(dependencies);
   return registry.PublishVersion(g);
 }
 
@@ -94,10 +100,16 @@ TEST_CASE("each proposal is applied and proven in a container of its own, beside
   REQUIRE(Publish(registry, "ovvoc-prove-util", "1.0.0", "module.exports = 'u1.0.0';\n").ok());
   REQUIRE(Publish(registry, "ovvoc-prove-tamper", "1.0.0", "module.exports = 1;\n").ok());
   MakeApp(registry, dir);
-  // Released after the project locked 1.0.0 of each: a patch that passes and adds an install
-  // script, and a major that breaks the project's test.
+  // Released after the project locked 1.0.0 of each: a patch that passes, adds an install script
+  // and brings two new packages, one deprecated and one named one letter away from a popular
+  // package; and a major that breaks the project's test.
+  REQUIRE(Publish(registry, "ovvoc-prove-old", "1.0.0", "module.exports = 0;\n",
+                  {{"deprecated", "ovvoc-prove-old is no longer maintained"}})
+              .ok());
+  REQUIRE(Publish(registry, "expresss", "1.0.0", "module.exports = 0;\n").ok());
   REQUIRE(Publish(registry, "ovvoc-prove-util", "1.0.1", "module.exports = 'u1.0.1';\n",
-                  {{"scripts", {{"postinstall", "node -e \"console.log('util installed')\""}}}})
+                  {{"scripts", {{"postinstall", "node -e \"console.log('util installed')\""}}}},
+                  {{"ovvoc-prove-old", "^1.0.0"}, {"expresss", "^1.0.0"}})
               .ok());
   REQUIRE(Publish(registry, "ovvoc-prove-lib", "2.0.0", "module.exports = {api: 2};\n").ok());
   // Red team, issue 12: a release whose install script puts a `node` of its own first on every
@@ -132,7 +144,7 @@ TEST_CASE("each proposal is applied and proven in a container of its own, beside
   CHECK((*util)["updates"][0]["to_version"] == "1.0.1");
   CHECK((*util)["branch"] == absl::StrCat("ovvoc/npm/ovvoc-prove-util-1.0.1"));
   CHECK((*util)["lockfile_change"].value("changed", 0) == 1);
-  CHECK((*util)["lockfile_change"].value("added", 0) == 0);
+  CHECK((*util)["lockfile_change"].value("added", 0) == 2);
   CHECK((*util)["lockfile_change"].value("install_scripts", nlohmann::json::array()) ==
         nlohmann::json::array({"ovvoc-prove-util@1.0.1"}));
   CHECK((*util)["trial"]["lockfile"]["termination"] == "TERMINATION_EXITED");
@@ -142,6 +154,33 @@ TEST_CASE("each proposal is applied and proven in a container of its own, beside
   CHECK((*util)["trial"]["test"]["tests"].value("passed", 0) == 2);
   CHECK((*util)["trial"]["test"]["tests"].value("total", 0) == 2);
   CHECK(!util->contains("failure"));
+  // What it brought, as findings: its install script, a deprecated package, a typosquat-like one.
+  std::map<std::string, std::string> findings;
+  for (const nlohmann::json& f : (*util)["findings"]) findings[f["kind"]] = f["detail"];
+  CHECK(findings["new-install-script"] ==
+        "ovvoc-prove-util 1.0.1 runs an install script 1.0.0 did not");
+  CHECK(findings["deprecated"] ==
+        "ovvoc-prove-old@1.0.0 is deprecated: ovvoc-prove-old is no longer maintained");
+  CHECK(findings["typosquat"] ==
+        "expresss is new to the tree and one edit from express (a popular package)");
+  // Its score, each factor with its points and why.
+  std::map<std::string, nlohmann::json> factors;
+  for (const nlohmann::json& f : (*util)["confidence"]["factors"]) factors[f["name"]] = f;
+  CHECK(factors["tests"].value("points", 0.0) == 24);  // 2 tests: 14; imported by test.js: 10
+  CHECK_THAT(factors["tests"].value("detail", ""),
+             Catch::Contains("used: ovvoc-prove-util by test.js"));
+  CHECK(factors["change size"].value("points", 0.0) == 22);  // a patch; 3 lockfile entries
+  CHECK(factors["release maturity"].value("points", 0.0) == 5);  // published today
+  CHECK(factors["supply chain"].value("points", 0.0) == 3);  // an install script added
+  CHECK_THAT(factors["supply chain"].value("detail", ""),
+             Catch::Contains("ovvoc-prove-util 1.0.1 adds an install script"));
+  CHECK(factors["flaky tests"].value("points", 0.0) == 10);
+  double earned = 0, possible = 0;
+  for (const auto& [name, f] : factors) {
+    earned += f.value("points", 0.0);
+    possible += f.value("max_points", 0.0);
+  }
+  CHECK((*util)["confidence"].value("score", 0) == static_cast<int>(earned * 100 / possible + 0.5));
 
   // The major: applied and installed, and the project's test fails on it: a failed proposal,
   // not a failed job.
@@ -157,6 +196,7 @@ TEST_CASE("each proposal is applied and proven in a container of its own, beside
   CHECK((*lib)["trial"]["install"]["termination"] == "TERMINATION_EXITED");
   CHECK_THAT((*lib)["trial"]["test"].value("log_excerpt", ""), Catch::Contains("LIB_API=2"));
   CHECK((*lib)["trial"]["test"]["tests"].value("failed", 0) == 1);
+  CHECK((*lib)["trial"]["test"].value("attempts", 0) == 2);  // run again: not flaky, broken
   const nlohmann::json* tamper = ProposalOf(result, "ovvoc-prove-tamper");
   REQUIRE(tamper != nullptr);
   CHECK((*tamper)["outcome"] == "PROPOSAL_OUTCOME_FAILED");
@@ -167,6 +207,27 @@ TEST_CASE("each proposal is applied and proven in a container of its own, beside
   CHECK_THAT(run.out, Catch::Contains("branch ovvoc/npm/ovvoc-prove-util-1.0.1"));
   CHECK_THAT(run.out, Catch::Contains("install script: ovvoc-prove-util@1.0.1"));
   CHECK_THAT(run.out, Catch::Contains("failed  ovvoc-prove-lib 1.0.0 -> 2.0.0 (major)"));
+  CHECK_THAT(run.out, Catch::Contains("confidence "));
+  CHECK_THAT(run.out, Catch::Contains("finding typosquat: expresss"));
+
+  // The passing proposal is a commit on its branch in the repository --repo named: manifest and
+  // lockfile only, the one range changed byte for byte, by the bot; the failed ones have none.
+  const std::string branch = "ovvoc/npm/ovvoc-prove-util-1.0.1";
+  const std::string repo = dir.Sub("app.git");
+  absl::StatusOr<std::string> tip = RunGit({"rev-parse", branch}, repo);
+  REQUIRE(tip.ok());
+  CHECK(absl::StripAsciiWhitespace(*tip) == (*util).value("commit", ""));
+  CHECK(RunGit({"log", "-1", "--format=%an <%ae>|%P|%s", branch}, repo).value_or("") ==
+        absl::StrCat("ovvoc[bot] <bot@ovvoc.invalid>|", result.value("head_commit", ""),
+                     "|Bump ovvoc-prove-util from 1.0.0 to 1.0.1\n"));
+  CHECK(RunGit({"diff", "--name-only", "HEAD", branch}, repo).value_or("") ==
+        "package-lock.json\npackage.json\n");
+  CHECK(RunGit({"diff", "-U0", "HEAD", branch, "--", "package.json"}, repo)
+            .value_or("")
+            .find("-        \"ovvoc-prove-util\": \"~1.0.0\",\n"
+                  "+        \"ovvoc-prove-util\": \"~1.0.1\",\n") != std::string::npos);
+  CHECK(RunGit({"branch", "--list", "ovvoc/*"}, repo).value_or("") == absl::StrCat("  ", branch, "\n"));
+  CHECK_THAT(run.out, Catch::Contains(absl::StrCat("branch ", branch, " at ")));
 }
 
 }  // namespace

@@ -564,5 +564,48 @@ TEST_CASE("each version's engines are tested once however often the plan asks", 
   CHECK(computed == 1);
 }
 
+TEST_CASE("an update carries the registry's word on its step: scripts, engines, publisher, "
+          "provenance, a follow-up release",
+          "[plan]") {
+  MemorySource source;
+  source.json["a"] = MakePackument(
+      "a", "1.2.1", {{"1.0.0", 400}, {"1.2.0", 30}, {"1.2.1", 1}},
+      {{"1.0.0",
+        R"("engines":{"node":">=14"},"_npmUser":{"name":"alice","email":"a@x"},)"
+        R"("dist":{"tarball":"t","attestations":{"url":"u","provenance":{"predicateType":"p"}}})"},
+       {"1.2.0",
+        R"("engines":{"node":">=18"},"scripts":{"postinstall":"node x"},)"
+        R"("_npmUser":{"name":"mallory"},"dist":{"tarball":"t"})"},
+       {"1.2.1", R"("_npmUser":{"name":42})"}});
+  const Project project =
+      MakeProject(R"({"name": "app", "private": true, "dependencies": {"a": "^1.0.0"}})",
+                  Lock({{"a", "1.0.0"}}));
+  const Plan plan = MakeTestPlan(project, source);
+  const PlannedDependency& a = Row(plan, "a");
+  REQUIRE(a.target() == "1.2.0");  // 1.2.1 is a day old: the cooldown holds it
+  const ovvoc::v1::ReleaseSignals& s = a.signals();
+  CHECK(s.current_known());
+  CHECK_FALSE(s.current_install_script());
+  CHECK(s.target_install_script());
+  CHECK(s.current_engines_node() == ">=14");
+  CHECK(s.target_engines_node() == ">=18");
+  CHECK(s.current_publisher() == "alice");
+  CHECK(s.target_publisher() == "mallory");
+  CHECK(s.current_provenance());
+  CHECK_FALSE(s.target_provenance());
+  CHECK(s.current_published().seconds() == absl::ToUnixSeconds(kNow - absl::Hours(24 * 400)));
+  CHECK(s.follow_up() == "1.2.1");
+  CHECK(s.follow_up_published().seconds() == absl::ToUnixSeconds(kNow - absl::Hours(24)));
+
+  // A current version the packument lacks: nothing said of it.
+  const Project unknown =
+      MakeProject(R"({"name": "app", "private": true, "dependencies": {"a": "^1.0.0"}})",
+                  Lock({{"a", "1.0.5"}}));
+  const Plan other = MakeTestPlan(unknown, source);
+  const PlannedDependency& b = Row(other, "a");
+  CHECK_FALSE(b.signals().current_known());
+  CHECK(b.signals().current_publisher().empty());
+}
+
 }  // namespace
 }  // namespace ovvoc::agent::npm
