@@ -17,6 +17,7 @@
 #include "agent/npm/lockfile_diff.h"
 #include "agent/npm/manifest_edit.h"
 #include "agent/npm/project.h"
+#include "agent/npm/resolve_error.h"
 #include "agent/pipeline/trial.h"
 #include "agent/scoring/confidence.h"
 #include "agent/scoring/evidence.h"
@@ -152,13 +153,17 @@ std::string CommitMessage(const ProposalResult& p) {
 // One proposal, applied and proven: its result is `out`.
 class ProposalRun {
  public:
-  ProposalRun(JobContext& job, const SandboxSettings& settings, ProposalResult& out)
-      : job_(job), settings_(settings), out_(out) {}
+  // `commit`: a passing proposal is committed on its branch (when the job writes branches);
+  // a bisection's trials are not.
+  ProposalRun(JobContext& job, const SandboxSettings& settings, ProposalResult& out,
+              bool commit = true)
+      : job_(job), settings_(settings), out_(out), commit_(commit) {}
 
-  void Run(const std::vector<const PlannedDependency*>& deps, int index) {
+  // `label` names its copy of the clone, its disk and its container: "p3", "p3b1".
+  void Run(const std::vector<const PlannedDependency*>& deps, const std::string& label) {
     const absl::Time start = job_.Now();
-    const std::string dir = absl::StrCat(job_.work_dir(), "/proposal-", index);
-    absl::Status status = Prove(deps, dir, index);
+    const std::string dir = absl::StrCat(job_.work_dir(), "/proposal-", label);
+    absl::Status status = Prove(deps, dir, label);
     // The agent's copy of the clone goes with its proposal: a job holds one at a time.
     if (absl::Status removed = files::RemoveTree(dir); !removed.ok()) {
       log::Warning("job %s: %s", job_.spec().job_id(), removed.ToString());
@@ -168,7 +173,7 @@ class ProposalRun {
     if (status.ok()) {
       out_.set_outcome(ovvoc::v1::PROPOSAL_OUTCOME_PASSED);
       out_.clear_failure();
-      Commit();
+      if (commit_) Commit();
       return;
     }
     out_.set_outcome(job_.cancelled() ? ovvoc::v1::PROPOSAL_OUTCOME_NOT_RUN
@@ -188,7 +193,7 @@ class ProposalRun {
   }
 
   absl::Status Prove(const std::vector<const PlannedDependency*>& deps, const std::string& dir,
-                     int index) {
+                     const std::string& label) {
     // Apply, in the agent's own copy of the clone.
     phase_ = "apply";
     absl::StatusOr<Manifests> manifests = EditManifests(job_.repo_dir(), deps);
@@ -207,7 +212,7 @@ class ProposalRun {
 
     phase_ = "sandbox";
     SandboxSession session(settings_);
-    OVVOC_RETURN_IF_ERROR(session.Prepare(job_, {dir, absl::StrCat("p", index)}));
+    OVVOC_RETURN_IF_ERROR(session.Prepare(job_, {dir, label}));
     out_.mutable_trial()->set_node(job_.result().node().ran());
     for (const auto& [path, text] : manifests->proposed) branch_files_[path] = text;
     const std::string& root_manifest = manifests->proposed.count("package.json") > 0
@@ -222,12 +227,10 @@ class ProposalRun {
 
     // The lockfile: pinned, then as proposed.
     phase_ = "lockfile";
-    OVVOC_RETURN_IF_ERROR(Classified("resolve", RunTrialStep(job_, session, TrialStep::kLockfile,
-                                                             RegenerateLockfile(), record)));
+    OVVOC_RETURN_IF_ERROR(Resolve(session, record));
     OVVOC_RETURN_IF_ERROR(WriteManifests(dir, manifests->proposed));
     OVVOC_RETURN_IF_ERROR(Restore(session, dir, {kLockfileNames[0], kLockfileNames[1]}));
-    OVVOC_RETURN_IF_ERROR(Classified("resolve", RunTrialStep(job_, session, TrialStep::kLockfile,
-                                                             RegenerateLockfile(), record)));
+    OVVOC_RETURN_IF_ERROR(Resolve(session, record));
     OVVOC_RETURN_IF_ERROR(Verify(session, deps, dir, lockfile_name, *before_text));
     // From here the tree is the agent's copy: manifests as proposed, the lockfile as verified.
     OVVOC_RETURN_IF_ERROR(Restore(session, dir, {}));
@@ -286,6 +289,21 @@ class ProposalRun {
     if (tree_.has_value()) inputs.new_install_scripts = tree_->new_install_scripts;
     inputs.now = job_.Now();
     *out_.mutable_confidence() = scoring::ScoreProposal(inputs);
+  }
+
+  // npm resolving the tree, with no scripts. A peer conflict is a "resolve" failure that names
+  // the edges (npm/resolve_error.h) and blames the package whose edge could not be met.
+  absl::Status Resolve(SandboxSession& session, const TrialRecord& record) {
+    absl::Status status = Classified(
+        "resolve", RunTrialStep(job_, session, TrialStep::kLockfile, RegenerateLockfile(), record));
+    if (status.ok() || out_.failure().termination() != ovvoc::v1::TERMINATION_EXITED) {
+      return status;
+    }
+    std::optional<npm::ResolveConflict> conflict =
+        npm::ParseResolveConflict(out_.failure().log_excerpt());
+    if (!conflict.has_value()) return status;
+    if (!conflict->culprit.empty()) out_.mutable_failure()->add_culprits(conflict->culprit);
+    return absl::FailedPreconditionError(npm::DescribeResolveConflict(*conflict));
   }
 
   absl::Status Classified(absl::string_view reason_class, absl::Status status) {
@@ -410,20 +428,21 @@ class ProposalRun {
   JobContext& job_;
   const SandboxSettings& settings_;
   ProposalResult& out_;
+  const bool commit_;
   std::string phase_;
   std::map<std::string, std::string> branch_files_;  // path -> what the branch's commit holds
   std::optional<scoring::TreeChange> tree_;  // once the new lockfile was read
   std::vector<std::string> known_names_;    // the names the repository used before
 };
 
-void Describe(const ovvoc::v1::Plan& plan, const ovvoc::v1::PlanProposal& proposal,
-              std::vector<const PlannedDependency*>& deps, ProposalResult& out) {
-  out.set_group(proposal.group());
-  out.set_manifest_dir(proposal.manifest_dir());
-  for (uint32_t i : proposal.dependencies()) {
-    if (i >= static_cast<uint32_t>(plan.dependencies_size())) continue;
-    const PlannedDependency& d = plan.dependencies(static_cast<int>(i));
-    deps.push_back(&d);
+// `out` as the proposal of `deps` in `group` and `manifest_dir`, before it runs.
+void Describe(absl::string_view group, absl::string_view manifest_dir,
+              const std::vector<const PlannedDependency*>& deps, ProposalResult& out) {
+  out.Clear();
+  out.set_group(std::string(group));
+  out.set_manifest_dir(std::string(manifest_dir));
+  for (const PlannedDependency* dependency : deps) {
+    const PlannedDependency& d = *dependency;
     ovvoc::v1::PackageUpdate* u = out.add_updates();
     u->set_name(d.name());
     u->set_from_version(d.current());
@@ -437,6 +456,103 @@ void Describe(const ovvoc::v1::Plan& plan, const ovvoc::v1::PlanProposal& propos
   }
   out.set_branch(ProposalBranch(out));
 }
+
+std::vector<const PlannedDependency*> DependenciesOf(const ovvoc::v1::Plan& plan,
+                                                     const ovvoc::v1::PlanProposal& proposal) {
+  std::vector<const PlannedDependency*> deps;
+  for (uint32_t i : proposal.dependencies()) {
+    if (i < static_cast<uint32_t>(plan.dependencies_size())) {
+      deps.push_back(&plan.dependencies(static_cast<int>(i)));
+    }
+  }
+  return deps;
+}
+
+std::string Id(const PlannedDependency& d) { return absl::StrCat(d.name(), "@", d.target()); }
+
+// Whether a failed proposal's failure could be one update's doing, which bisection can find:
+// not a sandbox or time failure, nor a cancelled job.
+bool Bisectable(const ProposalResult& p) {
+  if (p.outcome() != ovvoc::v1::PROPOSAL_OUTCOME_FAILED || p.updates_size() < 2) return false;
+  const std::string& c = p.failure().reason_class();
+  return c == "resolve" || c == "lockfile" || c == "install" || c == "build" || c == "test" ||
+         c == "egress" || c == "tampering";
+}
+
+// A failed group, bisected (issue 12): which of its updates break it. Each trial is a proposal
+// of its own (a fresh container); halves are tried until each failing part is one update, so k
+// culprits among n cost about 2k log2(n) trials. When two halves pass apart but fail together,
+// the two together are the culprit: it takes both.
+class Bisection {
+ public:
+  static constexpr int kMaxTrials = 16;
+
+  Bisection(JobContext& job, const SandboxSettings& settings, const ProposalResult& group,
+            std::string label)
+      : job_(job), settings_(settings), group_(group), label_(std::move(label)) {}
+
+  // The culprits among `deps` (which failed together), or nullopt when the job's time, its
+  // cancellation or kMaxTrials stopped the search first.
+  std::optional<std::vector<const PlannedDependency*>> Culprits(
+      const std::vector<const PlannedDependency*>& deps) {
+    std::vector<const PlannedDependency*> culprits;
+    if (!Search(deps, culprits)) return std::nullopt;
+    return culprits;
+  }
+
+  // A trial's result for exactly `deps`, if one ran.
+  const ProposalResult* Tried(const std::vector<const PlannedDependency*>& deps) const {
+    auto it = tried_.find(deps);
+    return it == tried_.end() ? nullptr : &it->second;
+  }
+
+  int trials() const { return trials_; }
+
+ private:
+  bool Search(const std::vector<const PlannedDependency*>& failing,
+              std::vector<const PlannedDependency*>& culprits) {
+    if (failing.size() == 1) {
+      culprits.push_back(failing.front());
+      return true;
+    }
+    const auto middle = failing.begin() + static_cast<std::ptrdiff_t>(failing.size() / 2);
+    const std::vector<const PlannedDependency*> a(failing.begin(), middle),
+        b(middle, failing.end());
+    const std::optional<bool> a_passes = Passes(a);
+    if (!a_passes.has_value()) return false;
+    const std::optional<bool> b_passes = Passes(b);
+    if (!b_passes.has_value()) return false;
+    if (*a_passes && *b_passes) {  // only together
+      culprits.insert(culprits.end(), failing.begin(), failing.end());
+      return true;
+    }
+    if (!*a_passes && !Search(a, culprits)) return false;
+    return *b_passes || Search(b, culprits);
+  }
+
+  std::optional<bool> Passes(const std::vector<const PlannedDependency*>& deps) {
+    if (job_.cancelled() || job_.Now() >= job_.deadline() || trials_ >= kMaxTrials) {
+      return std::nullopt;
+    }
+    ++trials_;
+    ProposalResult& trial = tried_[deps];
+    Describe(group_.group(), group_.manifest_dir(), deps, trial);
+    job_.SetProgress("proposals",
+                     absl::StrCat("bisecting group ", group_.group(), ": trial ", trials_, ", ",
+                                  deps.size(), " of ", group_.updates_size(), " updates"));
+    ProposalRun(job_, settings_, trial, /*commit=*/false)
+        .Run(deps, absl::StrCat(label_, "b", trials_));
+    if (trial.outcome() == ovvoc::v1::PROPOSAL_OUTCOME_NOT_RUN) return std::nullopt;
+    return trial.outcome() == ovvoc::v1::PROPOSAL_OUTCOME_PASSED;
+  }
+
+  JobContext& job_;
+  const SandboxSettings& settings_;
+  const ProposalResult& group_;
+  const std::string label_;
+  int trials_ = 0;
+  std::map<std::vector<const PlannedDependency*>, ProposalResult> tried_;
+};
 
 std::string Title(const ProposalResult& p) {
   if (!p.group().empty()) {
@@ -464,8 +580,8 @@ class ProposalsPhase final : public Phase {
       if (p.deferred()) continue;
       ++index;
       ProposalResult& out = *job.result().add_proposals();
-      std::vector<const PlannedDependency*> deps;
-      Describe(plan, p, deps, out);
+      const std::vector<const PlannedDependency*> deps = DependenciesOf(plan, p);
+      Describe(p.group(), p.manifest_dir(), deps, out);
       const std::string title = Title(out);
       if (job.cancelled() || job.Now() >= job.deadline()) {
         out.set_outcome(ovvoc::v1::PROPOSAL_OUTCOME_NOT_RUN);
@@ -476,7 +592,9 @@ class ProposalsPhase final : public Phase {
       }
       job.SetProgress("proposals", absl::StrCat(index, " of ", total, ": ", title));
       log::Info("job %s: proposal %d of %d: %s", job.spec().job_id(), index, total, title);
-      ProposalRun(job, settings_, out).Run(deps, index);
+      const std::string label = absl::StrCat("p", index);
+      ProposalRun(job, settings_, out).Run(deps, label);
+      if (Bisectable(out)) Bisect(job, deps, out, label);
       log::Info("job %s: proposal %d %s%s", job.spec().job_id(), index,
                 out.outcome() == ovvoc::v1::PROPOSAL_OUTCOME_PASSED   ? "passed"
                 : out.outcome() == ovvoc::v1::PROPOSAL_OUTCOME_FAILED ? "failed"
@@ -489,6 +607,62 @@ class ProposalsPhase final : public Phase {
   }
 
  private:
+  // `group` failed: find its culprits, keep the rest as the proposal (proven again as it will be
+  // committed), and add a failed proposal of the culprits, named in its failure report.
+  void Bisect(JobContext& job, const std::vector<const PlannedDependency*>& deps,
+              ProposalResult& group, const std::string& label) {
+    log::Info("job %s: group %s failed in %s: bisecting", job.spec().job_id(), group.group(),
+              group.failure().phase());
+    Bisection bisection(job, settings_, group, label);
+    const std::optional<std::vector<const PlannedDependency*>> culprits = bisection.Culprits(deps);
+    if (!culprits.has_value()) {
+      absl::StrAppend(group.mutable_failure()->mutable_reason(), " (bisection stopped after ",
+                      bisection.trials(), " trials: the job's time or trials ran out)");
+      return;
+    }
+    std::vector<std::string> names;
+    for (const PlannedDependency* d : *culprits) names.push_back(Id(*d));
+    std::vector<const PlannedDependency*> rest;
+    for (const PlannedDependency* d : deps) {
+      if (std::find(culprits->begin(), culprits->end(), d) == culprits->end()) rest.push_back(d);
+    }
+    log::Info("job %s: group %s: %s break it", job.spec().job_id(), group.group(),
+              absl::StrJoin(names, ", "));
+    // The culprits' own failure, as their trial reported it; else the group's.
+    ProposalResult failed;
+    if (const ProposalResult* alone = bisection.Tried(*culprits); alone != nullptr) {
+      failed = *alone;
+    } else {
+      failed = group;
+      Describe(group.group(), group.manifest_dir(), *culprits, failed);
+      *failed.mutable_failure() = group.failure();
+      failed.set_outcome(ovvoc::v1::PROPOSAL_OUTCOME_FAILED);
+    }
+    ovvoc::v1::FailureReport* report = failed.mutable_failure();
+    report->clear_culprits();
+    for (const std::string& name : names) report->add_culprits(name);
+    report->set_reason(absl::StrCat("left out of group ", group.group(), " (bisected in ",
+                                    bisection.trials(), " trials): ", report->reason()));
+    if (!rest.empty()) {
+      ProposalResult kept;
+      Describe(group.group(), group.manifest_dir(), rest, kept);
+      ProposalRun(job, settings_, kept).Run(rest, absl::StrCat(label, "k"));
+      if (kept.outcome() == ovvoc::v1::PROPOSAL_OUTCOME_PASSED) {
+        group = std::move(kept);
+      } else {
+        for (const std::string& name : names) group.mutable_failure()->add_culprits(name);
+        absl::StrAppend(group.mutable_failure()->mutable_reason(), "; without ",
+                        absl::StrJoin(names, ", "), " it still failed");
+        return;
+      }
+    }
+    if (rest.empty()) {
+      for (const std::string& name : names) group.mutable_failure()->add_culprits(name);
+      return;
+    }
+    *job.result().add_proposals() = std::move(failed);
+  }
+
   const SandboxSettings& settings_;
   const std::shared_ptr<SandboxSession> baseline_;
 };

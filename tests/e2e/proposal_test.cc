@@ -230,5 +230,105 @@ TEST_CASE("each proposal is applied and proven in a container of its own, beside
   CHECK_THAT(run.out, Catch::Contains(absl::StrCat("branch ", branch, " at ")));
 }
 
+// A group of three patches, one of which breaks the project's test, and a major whose peer
+// range the project's locked version cannot meet.
+constexpr char kGroupManifest[] = R"({
+  "name": "ovvoc-group-app",
+  "private": true,
+  "version": "1.0.0",
+  "scripts": {"test": "node test.js"},
+  "dependencies": {
+    "ovvoc-group-a": "^1.0.0",
+    "ovvoc-group-b": "^1.0.0",
+    "ovvoc-group-c": "^1.0.0",
+    "ovvoc-group-peer": "^1.0.0"
+  }
+}
+)";
+
+constexpr char kGroupTest[] = R"(for (const name of ['a', 'b', 'c']) {
+  const value = require('ovvoc-group-' + name);
+  if (value !== name) { console.error('ovvoc-group-' + name + ' is ' + value); process.exit(1); }
+}
+console.log('ok');
+)";
+
+TEST_CASE(
+    "a failing group is bisected, its culprit named and the rest kept, and a peer conflict names "
+    "its edges") {
+  // Bisection is the pipeline's own logic over proposals, each proven as above on both backends.
+  if (!BackendReady("oci") || !VerdaccioReady()) return;
+  TempDir dir;
+  auto started = Verdaccio::Start(dir.Sub("verdaccio"));
+  REQUIRE(started.ok());
+  Verdaccio& registry = **started;
+  for (const char* name : {"a", "b", "c"}) {
+    const std::string package = absl::StrCat("ovvoc-group-", name);
+    const std::string value = absl::StrCat("module.exports = '", name, "';\n");
+    REQUIRE(Publish(registry, package, "1.0.0", value).ok());
+  }
+  REQUIRE(Publish(registry, "ovvoc-group-peer", "1.0.0", "module.exports = 1;\n",
+                  {{"peerDependencies", {{"ovvoc-group-a", "^1.0.0"}}}})
+              .ok());
+  fs::create_directories(dir.Sub("app"));
+  std::ofstream(dir.Sub("app/package.json")) << kGroupManifest;
+  std::ofstream(dir.Sub("app/test.js")) << kGroupTest;
+  std::ofstream(dir.Sub("app/.ovvoc.yml"))
+      << "cooldown:\n  default-days: 0\ngroups:\n  letters:\n    patterns: [ovvoc-group-a, "
+         "ovvoc-group-b, ovvoc-group-c]\n";
+  REQUIRE(registry.Npm({"install", "--package-lock-only"}, dir.Sub("app")).ok());
+  REQUIRE(GitHttpServer::CreateBareRepoFromDir(dir.Sub("app"), dir.Sub("app.git")).ok());
+  REQUIRE(Publish(registry, "ovvoc-group-a", "1.0.1", "module.exports = 'a';\n").ok());
+  REQUIRE(Publish(registry, "ovvoc-group-b", "1.0.1", "module.exports = 'B!';\n").ok());
+  REQUIRE(Publish(registry, "ovvoc-group-c", "1.0.1", "module.exports = 'c';\n").ok());
+  REQUIRE(Publish(registry, "ovvoc-group-peer", "2.0.0", "module.exports = 2;\n",
+                  {{"peerDependencies", {{"ovvoc-group-a", "^0.9.0"}}}})
+              .ok());
+
+  CliResult run = RunCli(
+      AgentBinary(),
+      {"update", "--repo", dir.Sub("app.git"), "--state-dir", dir.Sub("state"), "--json",
+       dir.Sub("result.json"), "--sandbox", "oci", "--registry", registry.url(), "--allow-internal",
+       registry.host_port(), "--phase-timeout", "60s", "--job-timeout", "240s"},
+      dir.path(), std::chrono::milliseconds(280'000));
+  INFO(run.err);
+  std::ifstream in(dir.Sub("result.json"));
+  const nlohmann::json result = nlohmann::json::parse(in, nullptr, false);
+  INFO(result.dump(2));
+  REQUIRE(run.exit_code == 0);
+  const nlohmann::json proposals = result.value("proposals", nlohmann::json::array());
+  REQUIRE(proposals.size() == 3);
+
+  // The group without b passed, as it will be committed; b failed on its own and is named.
+  const nlohmann::json& kept = proposals[0];
+  CHECK(kept["group"] == "letters");
+  CHECK(kept["outcome"] == "PROPOSAL_OUTCOME_PASSED");
+  REQUIRE(kept["updates"].size() == 2);
+  CHECK(kept["updates"][0]["name"] == "ovvoc-group-a");
+  CHECK(kept["updates"][1]["name"] == "ovvoc-group-c");
+  CHECK(!kept.value("commit", "").empty());
+  const nlohmann::json& culprit = proposals[1];
+  CHECK(culprit["outcome"] == "PROPOSAL_OUTCOME_FAILED");
+  REQUIRE(culprit["updates"].size() == 1);
+  CHECK(culprit["updates"][0]["name"] == "ovvoc-group-b");
+  CHECK(culprit["failure"]["culprits"] == nlohmann::json::array({"ovvoc-group-b@1.0.1"}));
+  CHECK(culprit["failure"]["reason_class"] == "test");
+  CHECK_THAT(culprit["failure"].value("reason", ""),
+             Catch::StartsWith("left out of group letters (bisected in 4 trials): "));
+  CHECK_THAT(culprit["failure"].value("log_excerpt", ""), Catch::Contains("ovvoc-group-b is B!"));
+
+  // The peer conflict: a resolve failure naming both edges and blaming the updated package.
+  const nlohmann::json& peer = proposals[2];
+  CHECK(peer["outcome"] == "PROPOSAL_OUTCOME_FAILED");
+  CHECK(peer["failure"]["reason_class"] == "resolve");
+  // (npm names the version its own resolution holds: 1.0.0 as locked, or 1.0.1 as ^1.0.0 allows.)
+  CHECK_THAT(peer["failure"].value("reason", ""),
+             Catch::StartsWith("npm could not resolve the tree (ERESOLVE): peer "
+                               "ovvoc-group-a@\"^0.9.0\" from ovvoc-group-peer@2.0.0, but "
+                               "ovvoc-group-a@1.0.") &&
+                 Catch::EndsWith(" is there (ovvoc-group-a@\"^1.0.0\" from the root project)"));
+  CHECK(peer["failure"]["culprits"] == nlohmann::json::array({"ovvoc-group-peer@2.0.0"}));
+}
+
 }  // namespace
 }  // namespace ovvoc::testing::e2e
