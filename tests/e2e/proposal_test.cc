@@ -330,5 +330,117 @@ TEST_CASE(
   CHECK(peer["failure"]["culprits"] == nlohmann::json::array({"ovvoc-group-peer@2.0.0"}));
 }
 
+
+// Runs `update` on dir/<name>.git (oci) and returns its JSON result.
+nlohmann::json UpdateFixture(Verdaccio& registry, const TempDir& dir, const std::string& name,
+                             CliResult& run) {
+  REQUIRE(GitHttpServer::CreateBareRepoFromDir(dir.Sub(name), dir.Sub(name + ".git")).ok());
+  run = RunCli(AgentBinary(),
+               {"update", "--repo", dir.Sub(name + ".git"), "--state-dir", dir.Sub("state"),
+                "--json", dir.Sub(name + ".json"), "--sandbox", "oci", "--registry",
+                registry.url(), "--allow-internal", registry.host_port(), "--phase-timeout",
+                "60s", "--job-timeout", "240s"},
+               dir.path(), std::chrono::milliseconds(280'000));
+  std::ifstream in(dir.Sub(name + ".json"));
+  return nlohmann::json::parse(in, nullptr, false);
+}
+
+void WriteTree(const TempDir& dir, const std::map<std::string, std::string>& files) {
+  for (const auto& [path, text] : files) {
+    fs::create_directories(fs::path(dir.Sub(path)).parent_path());
+    std::ofstream(dir.Sub(path)) << text;
+  }
+}
+
+TEST_CASE("fixture projects: a workspaces monorepo with a build step, and a lockfile v1 project") {
+  if (!BackendReady("oci") || !VerdaccioReady()) return;
+  TempDir dir;
+  auto started = Verdaccio::Start(dir.Sub("verdaccio"));
+  REQUIRE(started.ok());
+  Verdaccio& registry = **started;
+  REQUIRE(Publish(registry, "ovvoc-fx-lib", "1.0.0", "module.exports = 'lib1';\n").ok());
+
+  // A monorepo: the dependency lives in a member, the build writes what the test reads.
+  WriteTree(dir, {
+                     {"mono/package.json", R"({
+  "name": "mono", "private": true, "version": "1.0.0",
+  "workspaces": ["packages/*"],
+  "scripts": {"build": "node build.js", "test": "node test.js"}
+}
+)"},
+                     {"mono/build.js", "require('fs').writeFileSync('built.txt', "
+                                       "require('ovvoc-fx-lib'));\n"},
+                     {"mono/test.js", "const v = require('fs').readFileSync('built.txt', 'utf8');\n"
+                                      "console.log('built ' + v); if (!v.startsWith('lib1')) "
+                                      "process.exit(1);\n"},
+                     {"mono/.ovvoc.yml", "cooldown:\n  default-days: 0\n"},
+                     {"mono/packages/web/package.json", R"({
+  "name": "web", "version": "1.0.0",
+  "dependencies": {"ovvoc-fx-lib": "^1.0.0"}
+}
+)"},
+                 });
+  REQUIRE(registry.Npm({"install", "--package-lock-only"}, dir.Sub("mono")).ok());
+
+  // lockfileVersion 1, as npm 6 wrote it.
+  absl::StatusOr<nlohmann::json> packument = registry.Packument("ovvoc-fx-lib");
+  REQUIRE(packument.ok());
+  const nlohmann::json dist = (*packument)["versions"]["1.0.0"]["dist"];
+  nlohmann::json v1 = {
+      {"name", "old"},
+      {"version", "1.0.0"},
+      {"lockfileVersion", 1},
+      {"requires", true},
+      {"dependencies",
+       {{"ovvoc-fx-lib",
+         {{"version", "1.0.0"}, {"resolved", dist["tarball"]}, {"integrity", dist["integrity"]}}}}}};
+  WriteTree(dir, {
+                     {"old/package.json", R"({
+  "name": "old", "version": "1.0.0", "private": true,
+  "scripts": {"test": "node -e \"require('ovvoc-fx-lib')\""},
+  "dependencies": {"ovvoc-fx-lib": "^1.0.0"}
+}
+)"},
+                     {"old/package-lock.json", v1.dump(2) + "\n"},
+                     {"old/.ovvoc.yml", "cooldown:\n  default-days: 0\n"},
+                 });
+
+  REQUIRE(Publish(registry, "ovvoc-fx-lib", "1.0.1", "module.exports = 'lib1.0.1';\n").ok());
+
+  CliResult run;
+  const nlohmann::json mono = UpdateFixture(registry, dir, "mono", run);
+  INFO(run.err);
+  INFO(mono.dump(2));
+  REQUIRE(run.exit_code == 0);
+  CHECK_THAT(mono["baseline"]["test"].value("log_excerpt", ""), Catch::Contains("built lib1"));
+  REQUIRE(mono.value("proposals", nlohmann::json::array()).size() == 1);
+  const nlohmann::json& member = mono["proposals"][0];
+  CHECK(member["outcome"] == "PROPOSAL_OUTCOME_PASSED");
+  CHECK(member["updates"][0]["manifest_path"] == "packages/web/package.json");
+  CHECK(member["updates"][0]["to_spec"] == "^1.0.1");
+  CHECK(member["trial"]["build"]["termination"] == "TERMINATION_EXITED");
+  CHECK_THAT(member["trial"]["test"].value("log_excerpt", ""), Catch::Contains("built lib1.0.1"));
+  const std::string branch = member.value("branch", "");
+  CHECK(RunGit({"diff", "--name-only", "HEAD", branch}, dir.Sub("mono.git")).value_or("") ==
+        "package-lock.json\npackages/web/package.json\n");
+
+  const nlohmann::json old = UpdateFixture(registry, dir, "old", run);
+  INFO(run.err);
+  INFO(old.dump(2));
+  // npm 6 runs a v1 lockfile's job (npm per lockfile), so the regenerated lockfile stays v1.
+  REQUIRE(run.exit_code == 0);
+  REQUIRE(old.value("proposals", nlohmann::json::array()).size() == 1);
+  const nlohmann::json& proposal = old["proposals"][0];
+  CHECK(proposal["outcome"] == "PROPOSAL_OUTCOME_PASSED");
+  CHECK(proposal["lockfile_change"].value("changed", 0) == 1);
+  absl::StatusOr<std::string> lock =
+      RunGit({"show", absl::StrCat(proposal.value("branch", ""), ":package-lock.json")},
+             dir.Sub("old.git"));
+  REQUIRE(lock.ok());
+  const nlohmann::json relocked = nlohmann::json::parse(*lock, nullptr, false);
+  CHECK(relocked.value("lockfileVersion", 0) == 1);
+  CHECK(relocked["dependencies"]["ovvoc-fx-lib"].value("version", "") == "1.0.1");
+}
+
 }  // namespace
 }  // namespace ovvoc::testing::e2e
