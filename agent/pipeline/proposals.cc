@@ -287,6 +287,7 @@ class ProposalRun {
     }
     inputs.uses_known = uses.complete || !uses.used_by.empty();
     if (tree_.has_value()) inputs.new_install_scripts = tree_->new_install_scripts;
+    inputs.baseline_flaky = job_.result().baseline().test().attempts() >= 2;
     inputs.now = job_.Now();
     *out_.mutable_confidence() = scoring::ScoreProposal(inputs);
   }

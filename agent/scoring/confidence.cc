@@ -263,12 +263,16 @@ Part Provenance(const ScoreInputs& in) {
 
 // ---- flaky tests
 
-Part Flaky(const CommandOutcome& test) {
+Part Flaky(const CommandOutcome& test, bool baseline_flaky) {
   constexpr double kMax = 10;
   if (test.skipped() || !Reached(test)) return Unknown(kMax, "no test ran");
   if (!Passed(test)) return Unknown(kMax, "the tests failed");
-  if (test.attempts() >= 2)
+  if (test.attempts() >= 2) {
     return Known(0, kMax, "the tests failed once and passed when run again");
+  }
+  if (baseline_flaky) {
+    return Known(0, kMax, "the baseline's tests failed once and passed when run again");
+  }
   return Known(kMax, kMax, "the tests passed the first time");
 }
 
@@ -283,7 +287,7 @@ ovvoc::v1::ConfidenceScore ScoreProposal(const ScoreInputs& in) {
   *score.add_factors() = Factor("release maturity", {Age(in), FollowUp(in)});
   *score.add_factors() = Factor("supply chain", {InstallScripts(in, in.new_install_scripts),
                                                  Engines(in), Publisher(in), Provenance(in)});
-  *score.add_factors() = Factor("flaky tests", {Flaky(test)});
+  *score.add_factors() = Factor("flaky tests", {Flaky(test, in.baseline_flaky)});
   double earned = 0, possible = 0;
   for (const ConfidenceFactor& f : score.factors()) {
     earned += f.points();

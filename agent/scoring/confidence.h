@@ -28,7 +28,7 @@
 //                       registry names none); 3 when provenance is kept (0 when the current
 //                       version had it and a target has not; unknown when no current had it).
 //   flaky tests (10)    10 when the tests passed the first time, 0 when they passed only when run
-//                       again; unknown when no test ran.
+//                       again, here or in the baseline; unknown when no test ran.
 //
 // For a group, each part takes the worst of its updates. Pure functions; thread-safe.
 #ifndef OVVOC_AGENT_SCORING_CONFIDENCE_H_
@@ -56,8 +56,10 @@ struct ScoreInputs {
   // Whether the repository's code could be searched for uses (false: that part is unknown).
   bool uses_known = false;
   // "name@version" of each package of the new tree that runs an install script where no
-  // package of that name did before (FindNewInstallScripts).
+  // package of that name did before (scoring::CompareTrees).
   std::vector<std::string> new_install_scripts;
+  // The baseline's tests passed only when run again (its test outcome's attempts).
+  bool baseline_flaky = false;
   absl::Time now;
 };
 

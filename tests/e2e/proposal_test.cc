@@ -5,6 +5,7 @@
 #include <catch2/catch.hpp>
 #include <filesystem>
 #include <fstream>
+#include <iterator>
 #include <map>
 
 #include "absl/strings/ascii.h"
@@ -345,6 +346,11 @@ nlohmann::json UpdateFixture(Verdaccio& registry, const TempDir& dir, const std:
   return nlohmann::json::parse(in, nullptr, false);
 }
 
+std::string ReadFile(const std::string& path) {
+  std::ifstream in(path);
+  return std::string(std::istreambuf_iterator<char>(in), {});
+}
+
 void WriteTree(const TempDir& dir, const std::map<std::string, std::string>& files) {
   for (const auto& [path, text] : files) {
     fs::create_directories(fs::path(dir.Sub(path)).parent_path());
@@ -352,7 +358,7 @@ void WriteTree(const TempDir& dir, const std::map<std::string, std::string>& fil
   }
 }
 
-TEST_CASE("fixture projects: a workspaces monorepo with a build step, and a lockfile v1 project") {
+TEST_CASE("fixture projects: a workspaces monorepo with a build step, a lockfile v1 project, a flaky suite") {
   if (!BackendReady("oci") || !VerdaccioReady()) return;
   TempDir dir;
   auto started = Verdaccio::Start(dir.Sub("verdaccio"));
@@ -440,6 +446,37 @@ TEST_CASE("fixture projects: a workspaces monorepo with a build step, and a lock
   const nlohmann::json relocked = nlohmann::json::parse(*lock, nullptr, false);
   CHECK(relocked.value("lockfileVersion", 0) == 1);
   CHECK(relocked["dependencies"]["ovvoc-fx-lib"].value("version", "") == "1.0.1");
+
+  // A flaky suite: it fails the first time it runs in a tree and passes the second. The
+  // baseline passes, marked flaky; the proposal too, its flaky-tests factor at nothing.
+  WriteTree(dir, {
+                     {"flaky/package.json", R"({
+  "name": "flaky", "version": "1.0.0", "private": true,
+  "scripts": {"test": "node test.js"},
+  "dependencies": {"ovvoc-fx-lib": "^1.0.0"}
+}
+)"},
+                     {"flaky/test.js", "const fs = require('fs');\n"
+                                       "if (!fs.existsSync('.ran')) { fs.writeFileSync('.ran', '');"
+                                       " console.error('first run fails'); process.exit(1); }\n"},
+                     {"flaky/.ovvoc.yml", "cooldown:\n  default-days: 0\n"},
+                 });
+  std::ofstream(dir.Sub("flaky/package-lock.json")) << ReadFile(dir.Sub("old/package-lock.json"));
+  const nlohmann::json flaky = UpdateFixture(registry, dir, "flaky", run);
+  INFO(run.err);
+  INFO(flaky.dump(2));
+  REQUIRE(run.exit_code == 0);
+  CHECK(flaky["baseline"]["test"].value("attempts", 0) == 2);
+  CHECK_THAT(flaky["advice"][0].value("message", ""),
+             Catch::StartsWith("the tests failed once and passed when run again"));
+  REQUIRE(flaky.value("proposals", nlohmann::json::array()).size() == 1);
+  CHECK(flaky["proposals"][0]["outcome"] == "PROPOSAL_OUTCOME_PASSED");
+  for (const nlohmann::json& f : flaky["proposals"][0]["confidence"]["factors"]) {
+    if (f["name"] != "flaky tests") continue;
+    CHECK(f.value("points", 0.0) == 0);  // (proto3 JSON leaves a zero out)
+    CHECK(f.value("max_points", 0.0) == 10);
+    CHECK(f.value("detail", "") == "the tests failed once and passed when run again");
+  }
 }
 
 }  // namespace

@@ -57,7 +57,7 @@ TEST_CASE("npm 7's ERESOLVE could not resolve, with its conflicting peer, CRLF a
   CHECK(c->conflicting_peer == "eslint@9.1.0");
 }
 
-TEST_CASE("no ERESOLVE, no conflict; what a report quotes is made inert") {
+TEST_CASE("no ERESOLVE, no conflict, and what a report quotes is made inert") {
   CHECK_FALSE(ParseResolveConflict("npm error code E404\nnpm error 404 Not Found").has_value());
   CHECK_FALSE(ParseResolveConflict("").has_value());
   CHECK_FALSE(ParseResolveConflict("ERESOLVE\n").has_value());

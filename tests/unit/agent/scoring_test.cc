@@ -162,6 +162,16 @@ TEST_CASE("tests: no command, no tests, exit code only, failed, and a flaky pass
   const ConfidenceFactor f = FactorOf(Score(flaky, {&d}, {"x.js"}), "flaky tests");
   CHECK(f.known());
   CHECK(f.points() == 0);
+
+  ScoreInputs in;
+  const ProposalResult first = Passed(1, 3);
+  in.proposal = &first;
+  in.updates.push_back({&d, "x.js"});
+  in.now = kNow;
+  in.baseline_flaky = true;
+  const ConfidenceFactor baseline = FactorOf(ScoreProposal(in), "flaky tests");
+  CHECK(baseline.points() == 0);
+  CHECK(baseline.detail() == "the baseline's tests failed once and passed when run again");
 }
 
 TEST_CASE("a group takes the worst of its updates") {
