@@ -368,9 +368,10 @@ std::string DescribeProposals(const ovvoc::v1::JobResult& result) {
       if (const std::string tests = DescribeTests(p.trial().test().tests()); !tests.empty()) {
         absl::StrAppend(&line, "  tests ", tests);
       }
-      absl::StrAppend(&out, line, "\n        branch ", InertLine(p.branch(), 200),
-                      p.commit().empty() ? "" : absl::StrCat(" at ", InertLine(p.commit(), 12)),
-                      "\n");
+      absl::StrAppend(
+          &out, line, "\n        branch ", InertLine(p.branch(), 200),
+          p.commit().empty() ? "" : absl::StrCat(" at ", InertLine(p.commit().substr(0, 12))),
+          "\n");
       if (p.has_confidence()) absl::StrAppend(&out, DescribeConfidence(p.confidence(), 8));
     } else {
       absl::StrAppend(&out, line, "\n        ", InertLine(p.failure().phase(), 40), ": ",

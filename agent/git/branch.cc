@@ -145,6 +145,15 @@ absl::Status CheckNotHead(git_repository& repo, const std::string& ref_name,
     return absl::FailedPreconditionError(
         absl::StrCat(ref_name, " is checked out in ", dir, ": committing to it would move HEAD"));
   }
+  // Nor one a linked worktree has checked out (red team, issue 12: its index and files were
+  // left behind the moved branch), as git itself refuses.
+  git_reference* branch = nullptr;
+  if (git_reference_lookup(&branch, &repo, ref_name.c_str()) != 0) return absl::OkStatus();
+  ReferencePtr owned(branch);
+  if (git_branch_is_checked_out(owned.get()) == 1) {
+    return absl::FailedPreconditionError(absl::StrCat(ref_name, " is checked out in a worktree of ",
+                                                      dir, ": committing to it would move it"));
+  }
   return absl::OkStatus();
 }
 

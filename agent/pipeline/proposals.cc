@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <map>
 #include <optional>
+#include <set>
 #include <utility>
 
 #include "absl/strings/ascii.h"
@@ -141,11 +142,8 @@ std::string CommitMessage(const ProposalResult& p) {
     }
   }
   if (p.has_confidence()) {
-    absl::StrAppend(&message, "\nProven by Ovvoc: confidence ", p.confidence().score(), "/100");
-    if (p.trial().test().has_tests()) {
-      absl::StrAppend(&message, ", ", p.trial().test().tests().passed(), " tests passed");
-    }
-    absl::StrAppend(&message, ".\n");
+    // Not the test counts: those are what the tests printed (npm/test_output.h).
+    absl::StrAppend(&message, "\nProven by Ovvoc: confidence ", p.confidence().score(), "/100.\n");
   }
   return message;
 }
@@ -235,10 +233,12 @@ class ProposalRun {
     // From here the tree is the agent's copy: manifests as proposed, the lockfile as verified.
     OVVOC_RETURN_IF_ERROR(Restore(session, dir, {}));
 
-    for (TrialStep step : {TrialStep::kInstall, TrialStep::kBuild}) {
-      phase_ = StepName(step);
-      OVVOC_RETURN_IF_ERROR(RunTrialStep(job_, session, step, ProjectCommand(job_, step), record));
-    }
+    phase_ = "install";
+    OVVOC_RETURN_IF_ERROR(RunTrialStep(job_, session, TrialStep::kInstall,
+                                       ProjectCommand(job_, TrialStep::kInstall), record));
+    phase_ = "build";
+    OVVOC_RETURN_IF_ERROR(RunTrialStep(job_, session, TrialStep::kBuild,
+                                       ProjectCommand(job_, TrialStep::kBuild), record));
     phase_ = "test";
     OVVOC_RETURN_IF_ERROR(Test(session, record));
     phase_ = "findings";
@@ -246,11 +246,14 @@ class ProposalRun {
   }
 
   // The tests, and when they fail where the baseline's passed, once more: a pass the second
-  // time passes the gate, and the score's flaky-tests factor says so.
+  // time passes the gate, and the score's flaky-tests factor says so. Where the baseline's
+  // failed too (broken before), they fail the proposal only when more tests fail than did.
   absl::Status Test(SandboxSession& session, const TrialRecord& record) {
     const std::vector<std::string> argv = ProjectCommand(job_, TrialStep::kTest);
     absl::Status status = RunTrialStep(job_, session, TrialStep::kTest, argv, record);
     const ovvoc::v1::CommandOutcome& baseline = job_.result().baseline().test();
+    if (!status.ok() && !BaselinePassed(baseline)) return BrokenBeforeTests(status);
+    if (status.ok()) return AsManyTests(status);
     if (status.ok() || job_.cancelled() ||
         out_.trial().test().termination() != ovvoc::v1::TERMINATION_EXITED ||
         baseline.termination() != ovvoc::v1::TERMINATION_EXITED || baseline.exit_code() != 0) {
@@ -264,6 +267,49 @@ class ProposalRun {
     return status;
   }
 
+  static uint32_t Ran(const ovvoc::v1::TestCounts& t) {
+    return t.total() > t.skipped() ? t.total() - t.skipped() : 0;
+  }
+
+  static bool BaselinePassed(const ovvoc::v1::CommandOutcome& c) {
+    return c.skipped() || (c.termination() == ovvoc::v1::TERMINATION_EXITED && c.exit_code() == 0);
+  }
+
+  // A passing run that ran fewer tests than the baseline's (both counted by a runner) proves less
+  // than it seems (red team, issue 12: an update that made test discovery find nothing passed).
+  absl::Status AsManyTests(absl::Status status) {
+    const ovvoc::v1::CommandOutcome& before = job_.result().baseline().test();
+    const ovvoc::v1::CommandOutcome& after = out_.trial().test();
+    if (!before.has_tests() || !after.has_tests() || Ran(after.tests()) >= Ran(before.tests())) {
+      return status;
+    }
+    return absl::AbortedError(absl::StrCat(Ran(after.tests()), " tests ran where ",
+                                           Ran(before.tests()), " did before the update"));
+  }
+
+  absl::Status BrokenBeforeTests(absl::Status status) {
+    const ovvoc::v1::CommandOutcome& before = job_.result().baseline().test();
+    const ovvoc::v1::CommandOutcome& after = out_.trial().test();
+    if (after.termination() != ovvoc::v1::TERMINATION_EXITED) return status;  // a limit, a timeout
+    // Held to the baseline's counts: as many tests ran, no more failed. Without counts to compare
+    // (red team, issue 12: an update that crashed the suite printed none), it is not proven.
+    if (!after.has_tests()) {
+      return absl::AbortedError(absl::StrCat(
+          "the tests failed before the update too, and this run's output gives no counts to "
+          "compare with the baseline's: ",
+          status.message()));
+    }
+    if (after.tests().failed() > before.tests().failed() ||
+        Ran(after.tests()) < Ran(before.tests())) {
+      return absl::AbortedError(
+          absl::StrCat(Ran(after.tests()), " tests ran and ", after.tests().failed(),
+                       " failed, where ", Ran(before.tests()), " ran and ", before.tests().failed(),
+                       " failed before the update: ", status.message()));
+    }
+    out_.mutable_failure()->Clear();
+    return absl::OkStatus();
+  }
+
   // The proposal's findings (what it adds to the tree) and confidence score, from whatever
   // evidence it got as far as gathering.
   void Judge(const std::vector<const PlannedDependency*>& deps) {
@@ -273,7 +319,10 @@ class ProposalRun {
       findings.tree = *tree_;
       findings.known_names = known_names_;
     }
+    std::vector<std::string> suspects, deprecated;
     for (ovvoc::v1::SecurityFinding& f : scoring::ProposalFindings(findings)) {
+      if (f.kind() == "typosquat" && !f.package().empty()) suspects.push_back(f.package());
+      if (f.kind() == "deprecated" && !f.package().empty()) deprecated.push_back(f.package());
       *out_.add_findings() = std::move(f);
     }
     std::vector<std::string> names;
@@ -287,7 +336,11 @@ class ProposalRun {
     }
     inputs.uses_known = uses.complete || !uses.used_by.empty();
     if (tree_.has_value()) inputs.new_install_scripts = tree_->new_install_scripts;
+    inputs.typosquat_suspects = std::move(suspects);
+    inputs.new_deprecated = std::move(deprecated);
     inputs.baseline_flaky = job_.result().baseline().test().attempts() >= 2;
+    inputs.baseline_test = &job_.result().baseline().test();
+    inputs.baseline_tests_failed = !BaselinePassed(job_.result().baseline().test());
     inputs.now = job_.Now();
     *out_.mutable_confidence() = scoring::ScoreProposal(inputs);
   }
@@ -577,6 +630,7 @@ class ProposalsPhase final : public Phase {
     int total = 0;
     for (const ovvoc::v1::PlanProposal& p : plan.proposals()) total += p.deferred() ? 0 : 1;
     int index = 0;
+    std::set<std::string> branches;
     for (const ovvoc::v1::PlanProposal& p : plan.proposals()) {
       if (p.deferred()) continue;
       ++index;
@@ -593,6 +647,11 @@ class ProposalsPhase final : public Phase {
       }
       job.SetProgress("proposals", absl::StrCat(index, " of ", total, ": ", title));
       log::Info("job %s: proposal %d of %d: %s", job.spec().job_id(), index, total, title);
+      // Two proposals never share a branch, whatever their names map to.
+      if (!branches.insert(out.branch()).second) {
+        out.set_branch(absl::StrCat(out.branch(), "-", index));
+        branches.insert(out.branch());
+      }
       const std::string label = absl::StrCat("p", index);
       ProposalRun(job, settings_, out).Run(deps, label);
       if (Bisectable(out)) Bisect(job, deps, out, label);
@@ -691,7 +750,17 @@ std::string RefSafe(absl::string_view text) {
 
 std::string ProposalBranch(const ProposalResult& proposal) {
   std::string branch = "ovvoc/npm/";
+  // The directory of the manifests it changes, when they share one (a workspace member's: red
+  // team, issue 12, where two members' updates of one package shared a branch), else the
+  // policy entry's.
   std::string dir(absl::StripPrefix(proposal.manifest_dir(), "/"));
+  std::optional<std::string> shared;
+  for (const ovvoc::v1::PackageUpdate& u : proposal.updates()) {
+    const std::string member = ManifestDir(u.manifest_path());
+    if (!shared.has_value()) shared = member;
+    if (*shared != member) shared = std::string(absl::StripPrefix(proposal.manifest_dir(), "/"));
+  }
+  if (shared.has_value() && !shared->empty()) dir = *shared;
   if (!dir.empty()) absl::StrAppend(&branch, RefSafe(absl::StrReplaceAll(dir, {{"/", "-"}})), "/");
   if (!proposal.group().empty()) {
     std::vector<std::string> parts;

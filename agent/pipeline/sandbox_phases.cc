@@ -56,12 +56,16 @@ class BaselinePhase final : public Phase {
   }
 
  private:
-  // Failing tests run a second time: a pass then is a pass, marked flaky (attempts 2 and an
-  // advice), so that a flaky suite neither fails the job nor lets an update be blamed for it.
+  // Failing tests run a second time on the last node to be tried: a pass then is a pass,
+  // marked flaky (attempts 2 and an advice), so that a flaky suite neither fails the job nor
+  // lets an update be blamed for it.
   absl::Status Again(JobContext& job, const TrialRecord& record) {
     ovvoc::v1::JobResult& result = job.result();
     const ovvoc::v1::CommandOutcome& first = result.baseline().test();
-    if (job.cancelled() || first.termination() != ovvoc::v1::TERMINATION_EXITED) {
+    // While another node may be tried, that try is the second run (a flaky suite that passes
+    // there reads as the node's doing: the price of not doubling every failing attempt).
+    if (job.cancelled() || first.termination() != ovvoc::v1::TERMINATION_EXITED ||
+        !job.project().node_alternatives.empty()) {
       return absl::AbortedError(result.failure().reason());
     }
     log::Info("job %s: the baseline's tests failed; running them once more", job.spec().job_id());

@@ -64,19 +64,38 @@ std::string Step(const PlannedDependency& d) {
 
 // ---- tests
 
-Part TestsRan(const CommandOutcome& test) {
+uint32_t Ran(const ovvoc::v1::TestCounts& t) {
+  return t.total() > t.skipped() ? t.total() - t.skipped() : 0;
+}
+
+// Whether a proposal's counts are believable beside the baseline's.
+bool Believable(const CommandOutcome& test, const CommandOutcome* baseline) {
+  if (baseline == nullptr || !baseline->has_tests()) return true;
+  return test.tests().runner() == baseline->tests().runner() &&
+         uint64_t{Ran(test.tests())} <= 2 * uint64_t{Ran(baseline->tests())} + 10;
+}
+
+Part TestsRan(const CommandOutcome& test, bool broken_before, const CommandOutcome* baseline) {
   constexpr double kMax = 25;
+  if (broken_before) {
+    return Unknown(kMax, "the tests failed before the update too (broken before)");
+  }
   if (test.skipped()) return Known(0, kMax, "no test command: nothing exercised the update");
   if (!Reached(test)) return Unknown(kMax, "the tests were not reached");
   if (!Passed(test)) return Known(0, kMax, "the tests failed");
+  if (test.has_tests() && !Believable(test, baseline)) {
+    return Known(
+        12, kMax,
+        absl::StrCat("the tests passed; their counts (", Ran(test.tests()), " by ",
+                     test.tests().runner(), ") are unlike the baseline's (", Ran(baseline->tests()),
+                     " by ", baseline->tests().runner(), "), so only the exit code speaks"));
+  }
   if (!test.has_tests()) {
     return Known(12, kMax,
                  "the tests passed; no runner's summary was recognised, so only the "
                  "exit code speaks");
   }
-  const uint32_t ran = test.tests().total() > test.tests().skipped()
-                           ? test.tests().total() - test.tests().skipped()
-                           : 0;
+  const uint32_t ran = Ran(test.tests());
   const double points = ran >= 50 ? 25 : ran >= 10 ? 20 : ran >= 1 ? 14 : 0;
   return Known(points, kMax,
                ran == 0 ? "the test command ran no tests"
@@ -188,20 +207,30 @@ Part FollowUp(const ScoreInputs& in) {
 
 // ---- supply chain
 
-Part InstallScripts(const ScoreInputs& in, const std::vector<std::string>& new_install_scripts) {
+// What the update adds to the tree: install scripts and typosquat-like names take it all,
+// deprecated packages half.
+Part TreeAdditions(const ScoreInputs& in) {
   constexpr double kMax = 6;
+  std::vector<std::string> reasons;
   for (const ScoredUpdate& u : in.updates) {
     const ovvoc::v1::ReleaseSignals& s = u.planned->signals();
     if (s.target_install_script() && !(s.current_known() && s.current_install_script())) {
-      return Known(
-          0, kMax,
+      reasons.push_back(
           absl::StrCat(u.planned->name(), " ", u.planned->target(), " adds an install script"));
+      break;
     }
   }
-  if (!new_install_scripts.empty()) {
-    return Known(0, kMax,
-                 absl::StrCat("newly running an install script: ",
-                              absl::StrJoin(new_install_scripts, ", ")));
+  if (reasons.empty() && !in.new_install_scripts.empty()) {
+    reasons.push_back(absl::StrCat("newly running an install script: ",
+                                   absl::StrJoin(in.new_install_scripts, ", ")));
+  }
+  if (!in.typosquat_suspects.empty()) {
+    reasons.push_back(absl::StrCat("typosquat-like: ", absl::StrJoin(in.typosquat_suspects, ", ")));
+  }
+  if (!reasons.empty()) return Known(0, kMax, absl::StrJoin(reasons, "; "));
+  if (!in.new_deprecated.empty()) {
+    return Known(kMax / 2, kMax,
+                 absl::StrCat("deprecated: ", absl::StrJoin(in.new_deprecated, ", ")));
   }
   return Known(kMax, kMax, "no install script added");
 }
@@ -231,8 +260,14 @@ Part Publisher(const ScoreInputs& in) {
   bool any = false;
   for (const ScoredUpdate& u : in.updates) {
     const ovvoc::v1::ReleaseSignals& s = u.planned->signals();
-    if (s.current_publisher().empty() || s.target_publisher().empty()) continue;
+    if (s.current_publisher().empty()) continue;
     any = true;
+    if (s.target_publisher().empty()) {  // red team, issue 12: saying nothing scored better
+      return Known(
+          0, kMax,
+          absl::StrCat(u.planned->name(), " ", u.planned->target(), " names no publisher, where ",
+                       u.planned->current(), " named ", s.current_publisher()));
+    }
     if (s.current_publisher() != s.target_publisher()) {
       return Known(0, kMax,
                    absl::StrCat(u.planned->name(), " ", u.planned->target(), " was published by ",
@@ -257,7 +292,7 @@ Part Provenance(const ScoreInputs& in) {
                                 " lost the provenance ", u.planned->current(), " had"));
     }
   }
-  return any ? Known(kMax, kMax, "provenance kept")
+  return any ? Known(kMax, kMax, "provenance claimed as before (not verified)")
              : Unknown(kMax, "no current version has provenance to keep");
 }
 
@@ -282,11 +317,12 @@ ovvoc::v1::ConfidenceScore ScoreProposal(const ScoreInputs& in) {
   const ovvoc::v1::ProposalResult& p = *in.proposal;
   const CommandOutcome& test = p.trial().test();
   ovvoc::v1::ConfidenceScore score;
-  *score.add_factors() = Factor("tests", {TestsRan(test), Exercised(in)});
+  *score.add_factors() =
+      Factor("tests", {TestsRan(test, in.baseline_tests_failed, in.baseline_test), Exercised(in)});
   *score.add_factors() = Factor("change size", {SemverStep(in), LockfileSize(p)});
   *score.add_factors() = Factor("release maturity", {Age(in), FollowUp(in)});
-  *score.add_factors() = Factor("supply chain", {InstallScripts(in, in.new_install_scripts),
-                                                 Engines(in), Publisher(in), Provenance(in)});
+  *score.add_factors() =
+      Factor("supply chain", {TreeAdditions(in), Engines(in), Publisher(in), Provenance(in)});
   *score.add_factors() = Factor("flaky tests", {Flaky(test, in.baseline_flaky)});
   double earned = 0, possible = 0;
   for (const ConfidenceFactor& f : score.factors()) {

@@ -10,10 +10,12 @@
 //
 //   tests (35)          what ran: the runner's count of tests that ran (>= 50: 25, >= 10: 20,
 //                       >= 1: 14, none: 0), or 12 when only the exit code speaks (no summary
-//                       recognised), or 0 with no test command; and 10 when every updated
-//                       package is used by the repository's own code (imported, required, or
-//                       named in a package.json script), 5 when some are, 0 when none is.
-//                       A failed test step earns nothing; a step never reached is unknown.
+//                       recognised, or counts from another runner than the baseline's or more
+//                       than twice its count and 10), or 0 with no test command; and 10 when every
+//                       updated package is used by the repository's own code (imported, required,
+//                       or named in a package.json script), 5 when some are, 0 when none is. A
+//                       failed test step earns nothing; a step never reached is unknown, and so are
+//                       tests that failed before the update too (broken before).
 //   change size (25)    the largest semver step: patch 15, minor 10, major 0; and the lockfile
 //                       entries changed, added and removed together: <= 2: 10, <= 10: 7,
 //                       <= 50: 4, more: 0 (unknown when the lockfile was never regenerated).
@@ -58,8 +60,18 @@ struct ScoreInputs {
   // "name@version" of each package of the new tree that runs an install script where no
   // package of that name did before (scoring::CompareTrees).
   std::vector<std::string> new_install_scripts;
+  // Packages new to the tree that look like typosquats, and that are deprecated (the
+  // proposal's findings: evidence.h).
+  std::vector<std::string> typosquat_suspects;
+  std::vector<std::string> new_deprecated;
   // The baseline's tests passed only when run again (its test outcome's attempts).
   bool baseline_flaky = false;
+  // The baseline's tests failed (broken before): the proposal's say little either way.
+  bool baseline_tests_failed = false;
+  // The baseline's test outcome: a proposal's counts earn their points only when the same runner
+  // printed them and they are not far above the baseline's (the counts are the container's
+  // word: test_output.h). Null: counts are taken as they are.
+  const ovvoc::v1::CommandOutcome* baseline_test = nullptr;
   absl::Time now;
 };
 

@@ -117,6 +117,15 @@ TreeChange CompareTrees(const npm::Lockfile& before, const npm::Lockfile& after)
     if (e.link || e.name.empty()) continue;
     const std::string id = absl::StrCat(e.name, "@", e.version);
     if (names.count(e.name) == 0) new_names.insert(e.name);
+    // Where npm installs it: a registry may name a package otherwise in its own metadata (red
+    // team, issue 12: "expresz" served as "express" hid from the typosquat check).
+    const size_t at = e.key.rfind("node_modules/");
+    if (at != std::string::npos) {
+      const std::string installed = e.key.substr(at + 13);
+      if (!installed.empty() && installed != e.name && names.count(installed) == 0) {
+        new_names.insert(installed);
+      }
+    }
     if (versions.count(id) == 0) {
       if (!e.deprecated.empty()) deprecated[id] = InertLine(e.deprecated, 300);
       new_versions.insert(id);
@@ -195,6 +204,17 @@ UseScan FindUses(const std::string& root, const std::vector<std::string>& packag
 std::vector<SecurityFinding> ProposalFindings(const FindingInputs& in) {
   std::vector<SecurityFinding> out;
   std::vector<SecurityFinding> made;
+  // The high-severity kind first: a result bounded for storage keeps the first findings.
+  for (const npm::TyposquatSuspect& suspect :
+       npm::FindTyposquatSuspects(in.tree.new_names, in.known_names)) {
+    made.push_back(Finding(
+        "typosquat", ovvoc::v1::SEVERITY_HIGH, suspect.name,
+        absl::StrCat(suspect.name, " is new to the tree and one edit from ", suspect.resembles,
+                     suspect.popular ? " (a popular package)" : ", which the repository uses")));
+  }
+  AddBounded(std::move(made), out);
+
+  made.clear();
   std::set<std::string> reported;
   for (const ovvoc::v1::PlannedDependency* d : in.updates) {
     const ovvoc::v1::ReleaseSignals& s = d->signals();
@@ -221,14 +241,6 @@ std::vector<SecurityFinding> ProposalFindings(const FindingInputs& in) {
   }
   AddBounded(std::move(made), out);
 
-  made.clear();
-  for (const npm::TyposquatSuspect& suspect :
-       npm::FindTyposquatSuspects(in.tree.new_names, in.known_names)) {
-    made.push_back(Finding(
-        "typosquat", ovvoc::v1::SEVERITY_HIGH, suspect.name,
-        absl::StrCat(suspect.name, " is new to the tree and one edit from ", suspect.resembles,
-                     suspect.popular ? " (a popular package)" : ", which the repository uses")));
-  }
   AddBounded(std::move(made), out);
   return out;
 }

@@ -358,7 +358,9 @@ void WriteTree(const TempDir& dir, const std::map<std::string, std::string>& fil
   }
 }
 
-TEST_CASE("fixture projects: a workspaces monorepo with a build step, a lockfile v1 project, a flaky suite") {
+TEST_CASE(
+    "fixture projects: a workspaces monorepo with a build step, a lockfile v1 project, a flaky "
+    "suite, a project broken before") {
   if (!BackendReady("oci") || !VerdaccioReady()) return;
   TempDir dir;
   auto started = Verdaccio::Start(dir.Sub("verdaccio"));
@@ -477,6 +479,38 @@ TEST_CASE("fixture projects: a workspaces monorepo with a build step, a lockfile
     CHECK(f.value("max_points", 0.0) == 10);
     CHECK(f.value("detail", "") == "the tests failed once and passed when run again");
   }
+
+  // Broken before: one test fails with or without the update (on the one node the project
+  // allows). The job fails, saying so; the update is proven all the same and not blamed.
+  WriteTree(dir, {
+                     {"broken/package.json", R"({
+  "name": "broken", "version": "1.0.0", "private": true,
+  "scripts": {"test": "node test.js"},
+  "dependencies": {"ovvoc-fx-lib": "^1.0.0"}
+}
+)"},
+                     {"broken/test.js",
+                      "require('ovvoc-fx-lib');\n"
+                      "console.log('TAP version 13\\nok 1 - loads\\n"
+                      "not ok 2 - always broken\\n1..2');\n"
+                      "process.exit(1);\n"},
+                     {"broken/.ovvoc.yml", "cooldown:\n  default-days: 0\nnode: \"24\"\n"},
+                 });
+  std::ofstream(dir.Sub("broken/package-lock.json")) << ReadFile(dir.Sub("old/package-lock.json"));
+  const nlohmann::json broken = UpdateFixture(registry, dir, "broken", run);
+  INFO(run.err);
+  INFO(broken.dump(2));
+  CHECK(run.exit_code == 1);
+  CHECK(broken["outcome"] == "JOB_OUTCOME_FAILED");
+  CHECK(broken["failure"]["phase"] == "test");
+  CHECK(broken["baseline"]["test"]["tests"].value("failed", 0) == 1);
+  REQUIRE(broken.value("proposals", nlohmann::json::array()).size() == 1);
+  const nlohmann::json& unblamed = broken["proposals"][0];
+  CHECK(unblamed["outcome"] == "PROPOSAL_OUTCOME_PASSED");
+  CHECK(unblamed["trial"]["test"]["tests"].value("failed", 0) == 1);
+  CHECK(!unblamed.value("commit", "").empty());
+  CHECK_THAT(unblamed["confidence"]["factors"][0].value("detail", ""),
+             Catch::Contains("the tests failed before the update too (broken before)"));
 }
 
 }  // namespace

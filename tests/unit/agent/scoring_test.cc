@@ -318,5 +318,43 @@ TEST_CASE("findings of one kind are bounded, the rest counted") {
   CHECK(made.back().detail() == "11 more like these");
 }
 
+TEST_CASE("red team: what a container or a registry says cannot raise the score") {
+  PlannedDependency d =
+      Planned("a", "1.0.0", "1.0.1", ovvoc::v1::UPDATE_TYPE_PATCH, absl::Hours(24 * 40));
+  d.mutable_signals()->set_current_publisher("alice");  // the target names none
+  ProposalResult forged = Passed(1, 120);
+  forged.mutable_trial()->mutable_test()->mutable_tests()->set_runner("jest");
+  ProposalResult baseline_run = Passed(1, 12);  // node:test counted 12 before the update
+  baseline_run.mutable_trial()->mutable_test()->mutable_tests()->set_runner("node:test");
+  ScoreInputs in;
+  in.proposal = &forged;
+  in.updates.push_back({&d, "x.js"});
+  in.uses_known = true;
+  in.now = kNow;
+  in.baseline_test = &baseline_run.trial().test();
+  in.typosquat_suspects = {"expresss"};
+  const ConfidenceScore score = ScoreProposal(in);
+  const ConfidenceFactor tests = FactorOf(score, "tests");
+  CHECK(tests.points() == 22);  // the exit code's 12, not 120 tests' 25; and 10 for the use
+  CHECK(absl::StrContains(tests.detail(), "are unlike the baseline's (12 by node:test)"));
+  const ConfidenceFactor supply = FactorOf(score, "supply chain");
+  CHECK(absl::StrContains(supply.detail(), "typosquat-like: expresss"));
+  CHECK(absl::StrContains(supply.detail(), "a 1.0.1 names no publisher, where 1.0.0 named alice"));
+  CHECK(supply.points() == 3);  // engines only
+
+  // The same runner, a believable count: counted.
+  ProposalResult honest = Passed(1, 14);
+  honest.mutable_trial()->mutable_test()->mutable_tests()->set_runner("node:test");
+  in.proposal = &honest;
+  CHECK(FactorOf(ScoreProposal(in), "tests").points() == 30);
+}
+
+TEST_CASE("a package the registry names otherwise is new under the name it is installed as") {
+  npm::LockedEntry e = Entry("express", "1.0.0");
+  e.key = "node_modules/expresz";  // served as "express"
+  const TreeChange change = CompareTrees(Lock({Entry("express", "4.0.0")}), Lock({e}));
+  CHECK(change.new_names == std::vector<std::string>{"expresz"});
+}
+
 }  // namespace
 }  // namespace ovvoc::agent::scoring
