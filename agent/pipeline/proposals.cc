@@ -160,11 +160,21 @@ class ProposalRun {
   // `label` names its copy of the clone, its disk and its container: "p3", "p3b1".
   void Run(const std::vector<const PlannedDependency*>& deps, const std::string& label) {
     const absl::Time start = job_.Now();
-    const std::string dir = absl::StrCat(job_.work_dir(), "/proposal-", label);
-    absl::Status status = Prove(deps, dir, label);
-    // The agent's copy of the clone goes with its proposal: a job holds one at a time.
-    if (absl::Status removed = files::RemoveTree(dir); !removed.ok()) {
-      log::Warning("job %s: %s", job_.spec().job_id(), removed.ToString());
+    const ProposalResult described = out_;
+    absl::Status status = Attempt(deps, label);
+    if (TestsMayBeFlaky(status)) {
+      // Tests that fail where the baseline's passed run once more, as the whole trial again in
+      // a fresh container: a pass then passes, and the score's flaky-tests factor says so.
+      // Never in the same one (red team, issue 12: an update failed its first run on purpose,
+      // left a marker, and passed the second).
+      log::Info("job %s: the tests failed; proving the update once more in a fresh container",
+                job_.spec().job_id());
+      out_ = described;
+      branch_files_.clear();
+      tree_.reset();
+      known_names_.clear();
+      status = Attempt(deps, absl::StrCat(label, "r"));
+      out_.mutable_trial()->mutable_test()->set_attempts(2);
     }
     *out_.mutable_trial()->mutable_duration() = ToProto(job_.Now() - start);
     Judge(deps);
@@ -185,6 +195,26 @@ class ProposalRun {
   }
 
  private:
+  // One trial in its own copy of the clone, which goes with it: a job holds one at a time.
+  absl::Status Attempt(const std::vector<const PlannedDependency*>& deps,
+                       const std::string& label) {
+    const std::string dir = absl::StrCat(job_.work_dir(), "/proposal-", label);
+    absl::Status status = Prove(deps, dir, label);
+    if (absl::Status removed = files::RemoveTree(dir); !removed.ok()) {
+      log::Warning("job %s: %s", job_.spec().job_id(), removed.ToString());
+    }
+    return status;
+  }
+
+  bool TestsMayBeFlaky(const absl::Status& status) const {
+    const ovvoc::v1::CommandOutcome& baseline = job_.result().baseline().test();
+    // (A bisection's trial is not run again: the group it came from was.)
+    return !status.ok() && commit_ && phase_ == "test" && !job_.cancelled() &&
+           job_.Now() < job_.deadline() &&
+           out_.trial().test().termination() == ovvoc::v1::TERMINATION_EXITED &&
+           baseline.termination() == ovvoc::v1::TERMINATION_EXITED && baseline.exit_code() == 0;
+  }
+
   absl::Status Fail(absl::string_view reason_class, absl::Status status) {
     out_.mutable_failure()->set_reason_class(std::string(reason_class));
     return status;
@@ -245,25 +275,14 @@ class ProposalRun {
     return NoNewFindings();
   }
 
-  // The tests, and when they fail where the baseline's passed, once more: a pass the second
-  // time passes the gate, and the score's flaky-tests factor says so. Where the baseline's
-  // failed too (broken before), they fail the proposal only when more tests fail than did.
+  // The tests. Where the baseline's failed too (broken before), they fail the proposal only when
+  // fewer ran or more failed than did; where they passed, only when fewer ran.
   absl::Status Test(SandboxSession& session, const TrialRecord& record) {
     const std::vector<std::string> argv = ProjectCommand(job_, TrialStep::kTest);
     absl::Status status = RunTrialStep(job_, session, TrialStep::kTest, argv, record);
     const ovvoc::v1::CommandOutcome& baseline = job_.result().baseline().test();
     if (!status.ok() && !BaselinePassed(baseline)) return BrokenBeforeTests(status);
     if (status.ok()) return AsManyTests(status);
-    if (status.ok() || job_.cancelled() ||
-        out_.trial().test().termination() != ovvoc::v1::TERMINATION_EXITED ||
-        baseline.termination() != ovvoc::v1::TERMINATION_EXITED || baseline.exit_code() != 0) {
-      return status;
-    }
-    log::Info("job %s: the tests failed; running them once more", job_.spec().job_id());
-    out_.mutable_trial()->clear_test();
-    out_.mutable_failure()->Clear();  // `record` points at it: cleared, never deleted
-    status = RunTrialStep(job_, session, TrialStep::kTest, argv, record);
-    out_.mutable_trial()->mutable_test()->set_attempts(2);
     return status;
   }
 
