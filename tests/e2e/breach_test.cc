@@ -267,15 +267,14 @@ TEST_CASE("attack git-bomb: a tree bomb is refused before checkout, as a DISK fa
       AgentBinary(), "update",         "--repo", dir.Sub("bomb.git"), "--sandbox",     backend,
       "--state-dir", dir.Sub("state"), "--json", dir.Sub("out.json"), "--job-timeout", "10s"};
   spec.env = ChildEnv(dir.path());
+  // Bounded by the process timeout, not timed: a fresh state dir first prepares its image, which
+  // took 10-18 s under the suite's load (a wall-clock window failed CI). That nothing was checked
+  // out is what the disk and the reason below say.
   spec.timeout = std::chrono::milliseconds(60'000);
-  const auto start = std::chrono::steady_clock::now();
   absl::StatusOr<ProcessResult> ran = RunProcess(spec);
   REQUIRE(ran.ok());
-  const double seconds =
-      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   INFO(ran->stdout_data << ran->stderr_data);
   CHECK(ran->exit_code == 1);
-  CHECK(seconds < 15);
   nlohmann::json result = nlohmann::json::parse(ReadFile(dir.Sub("out.json")), nullptr, false);
   REQUIRE(result.is_object());
   CHECK(result["failure"].value("phase", "") == "clone");

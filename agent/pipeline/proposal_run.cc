@@ -1,0 +1,515 @@
+#include "agent/pipeline/proposal_run.h"
+
+#include <unistd.h>
+
+#include <algorithm>
+#include <map>
+#include <optional>
+#include <utility>
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "agent/git/branch.h"
+#include "agent/npm/lockfile_diff.h"
+#include "agent/npm/manifest_edit.h"
+#include "agent/npm/project.h"
+#include "agent/npm/resolve_error.h"
+#include "agent/pipeline/trial.h"
+#include "agent/scoring/confidence.h"
+#include "agent/scoring/evidence.h"
+#include "agent/workspace/beneath.h"
+#include "common/files.h"
+#include "common/logging.h"
+#include "common/status_macros.h"
+#include "common/time_util.h"
+
+namespace ovvoc::agent {
+
+std::string ManifestDir(absl::string_view manifest_path) {
+  const size_t slash = manifest_path.rfind('/');
+  return slash == absl::string_view::npos ? "" : std::string(manifest_path.substr(0, slash));
+}
+
+namespace {
+
+using ovvoc::v1::PlannedDependency;
+using ovvoc::v1::ProposalResult;
+
+constexpr const char* kLockfileNames[] = {"npm-shrinkwrap.json", "package-lock.json"};
+
+// npm, resolving only: no dependency code runs, and the gateway passes registry reads.
+const std::vector<std::string>& RegenerateLockfile() {
+  static const auto* argv = new std::vector<std::string>{
+      "npm", "install", "--package-lock-only", "--ignore-scripts", "--no-audit", "--no-fund"};
+  return *argv;
+}
+
+// The spec that admits exactly `d`'s target: "4.17.21", or "npm:lodash@4.17.21" for an alias.
+std::string PinnedSpec(const PlannedDependency& d) {
+  if (absl::StartsWith(d.spec(), "npm:")) return absl::StrCat("npm:", d.package(), "@", d.target());
+  return d.target();
+}
+
+// A proposal's manifests as the agent writes them: the pinned ones for npm's first run, and the
+// proposed ones, by manifest path.
+struct Manifests {
+  std::map<std::string, std::string> pinned;
+  std::map<std::string, std::string> proposed;
+};
+
+absl::StatusOr<Manifests> EditManifests(const std::string& clone,
+                                        const std::vector<const PlannedDependency*>& deps) {
+  std::map<std::string, std::vector<npm::DependencyEdit>> pinned, proposed;
+  for (const PlannedDependency* d : deps) {
+    npm::DependencyEdit edit{d->kind(), d->name(), d->spec(), PinnedSpec(*d)};
+    pinned[d->manifest_path()].push_back(edit);
+    edit.to_spec = d->new_spec().empty() ? d->spec() : d->new_spec();
+    proposed[d->manifest_path()].push_back(std::move(edit));
+  }
+  Manifests out;
+  for (const auto& [path, edits] : pinned) {
+    absl::StatusOr<std::string> text = ReadFileBeneath(clone, path, npm::kMaxManifestBytes);
+    if (!text.ok()) return text.status();
+    absl::StatusOr<std::string> pin = npm::EditDependencies(*text, edits);
+    if (!pin.ok()) {
+      return absl::Status(pin.status().code(), absl::StrCat(path, ": ", pin.status().message()));
+    }
+    absl::StatusOr<std::string> final_text = npm::EditDependencies(*text, proposed[path]);
+    if (!final_text.ok()) {
+      return absl::Status(final_text.status().code(),
+                          absl::StrCat(path, ": ", final_text.status().message()));
+    }
+    out.pinned[path] = *std::move(pin);
+    out.proposed[path] = *std::move(final_text);
+  }
+  return out;
+}
+
+absl::Status WriteManifests(const std::string& dir,
+                            const std::map<std::string, std::string>& files) {
+  for (const auto& [path, text] : files) {
+    OVVOC_RETURN_IF_ERROR(WriteFileBeneath(dir, path, text, ::geteuid(), ::getegid(), 0644));
+  }
+  return absl::OkStatus();
+}
+
+// The lockfile npm keeps in `dir`: the shrinkwrap over package-lock.json, as npm prefers it.
+std::string LockfileName(const std::string& dir) {
+  for (const char* name : kLockfileNames) {
+    if (CheckRegularFileBeneath(dir, name).ok()) return name;
+  }
+  return "package-lock.json";
+}
+
+std::string ReasonClass(absl::string_view phase, ovvoc::v1::Termination termination) {
+  switch (termination) {
+    case ovvoc::v1::TERMINATION_TIMEOUT:
+      return "timeout";
+    case ovvoc::v1::TERMINATION_OOM:
+      return "oom";
+    case ovvoc::v1::TERMINATION_PIDS:
+      return "pids";
+    case ovvoc::v1::TERMINATION_DISK:
+      return "disk";
+    default:
+      return std::string(phase);
+  }
+}
+
+bool IsEgress(const ovvoc::v1::SecurityFinding& finding) {
+  return finding.kind() == "blocked-egress" || finding.kind() == "egress-flood";
+}
+
+// As Dependabot words its commits: "Bump lodash from 4.17.20 to 4.17.21", or for a group
+// "Bump the dev-tools group with 3 updates" and a line per update; the confidence beneath.
+std::string CommitMessage(const ProposalResult& p) {
+  std::string message;
+  if (p.group().empty() && p.updates_size() == 1) {
+    const ovvoc::v1::PackageUpdate& u = p.updates(0);
+    message =
+        absl::StrCat("Bump ", u.name(), " from ", u.from_version(), " to ", u.to_version(), "\n");
+  } else {
+    message = absl::StrCat("Bump the ", p.group(), " group with ", p.updates_size(),
+                           p.updates_size() == 1 ? " update\n\n" : " updates\n\n");
+    for (const ovvoc::v1::PackageUpdate& u : p.updates()) {
+      absl::StrAppend(&message, "- ", u.name(), " from ", u.from_version(), " to ", u.to_version(),
+                      "\n");
+    }
+  }
+  if (p.has_confidence()) {
+    // Not the test counts: those are what the tests printed (npm/test_output.h).
+    absl::StrAppend(&message, "\nProven by Ovvoc: confidence ", p.confidence().score(), "/100.\n");
+  }
+  return message;
+}
+
+// One proposal, applied and proven: its result is `out`.
+class ProposalRun {
+ public:
+  // `commit`: a passing proposal is committed on its branch (when the job writes branches);
+  // a bisection's trials are not.
+  ProposalRun(JobContext& job, const SandboxSettings& settings, ProposalResult& out,
+              bool commit = true)
+      : job_(job), settings_(settings), out_(out), commit_(commit) {}
+
+  // `label` names its copy of the clone, its disk and its container: "p3", "p3b1".
+  void Run(const std::vector<const PlannedDependency*>& deps, const std::string& label) {
+    const absl::Time start = job_.Now();
+    const ProposalResult described = out_;
+    absl::Status status = Attempt(deps, label);
+    if (TestsMayBeFlaky(status)) {
+      // Tests that fail where the baseline's passed run once more, as the whole trial again in
+      // a fresh container: a pass then passes, and the score's flaky-tests factor says so.
+      // Never in the same one (red team, issue 12: an update failed its first run on purpose,
+      // left a marker, and passed the second).
+      log::Info("job %s: the tests failed; proving the update once more in a fresh container",
+                job_.spec().job_id());
+      out_ = described;
+      branch_files_.clear();
+      tree_.reset();
+      known_names_.clear();
+      status = Attempt(deps, absl::StrCat(label, "r"));
+      out_.mutable_trial()->mutable_test()->set_attempts(2);
+    }
+    *out_.mutable_trial()->mutable_duration() = ToProto(job_.Now() - start);
+    Judge(deps);
+    if (status.ok()) {
+      out_.set_outcome(ovvoc::v1::PROPOSAL_OUTCOME_PASSED);
+      out_.clear_failure();
+      if (commit_) Commit();
+      return;
+    }
+    out_.set_outcome(job_.cancelled() ? ovvoc::v1::PROPOSAL_OUTCOME_NOT_RUN
+                                      : ovvoc::v1::PROPOSAL_OUTCOME_FAILED);
+    ovvoc::v1::FailureReport* failure = out_.mutable_failure();
+    if (failure->phase().empty()) failure->set_phase(phase_);
+    if (failure->reason_class().empty()) {
+      failure->set_reason_class(ReasonClass(failure->phase(), failure->termination()));
+    }
+    failure->set_reason(std::string(status.message()));
+  }
+
+ private:
+  // One trial in its own copy of the clone, which goes with it: a job holds one at a time.
+  absl::Status Attempt(const std::vector<const PlannedDependency*>& deps,
+                       const std::string& label) {
+    const std::string dir = absl::StrCat(job_.work_dir(), "/proposal-", label);
+    absl::Status status = Prove(deps, dir, label);
+    if (absl::Status removed = files::RemoveTree(dir); !removed.ok()) {
+      log::Warning("job %s: %s", job_.spec().job_id(), removed.ToString());
+    }
+    return status;
+  }
+
+  bool TestsMayBeFlaky(const absl::Status& status) const {
+    const ovvoc::v1::CommandOutcome& baseline = job_.result().baseline().test();
+    // (A bisection's trial is not run again: the group it came from was.)
+    return !status.ok() && commit_ && phase_ == "test" && !job_.cancelled() &&
+           job_.Now() < job_.deadline() &&
+           out_.trial().test().termination() == ovvoc::v1::TERMINATION_EXITED &&
+           baseline.termination() == ovvoc::v1::TERMINATION_EXITED && baseline.exit_code() == 0;
+  }
+
+  absl::Status Fail(absl::string_view reason_class, absl::Status status) {
+    out_.mutable_failure()->set_reason_class(std::string(reason_class));
+    return status;
+  }
+
+  absl::Status Prove(const std::vector<const PlannedDependency*>& deps, const std::string& dir,
+                     const std::string& label) {
+    // Apply, in the agent's own copy of the clone.
+    phase_ = "apply";
+    absl::StatusOr<Manifests> manifests = EditManifests(job_.repo_dir(), deps);
+    if (!manifests.ok()) return Fail("lockfile", manifests.status());
+    OVVOC_RETURN_IF_ERROR(files::EnsureDir(dir, 0700));
+    OVVOC_RETURN_IF_ERROR(CopyWorkTree(job_.repo_dir(), dir));
+    if (!job_.project().has_lockfile && job_.project().made_lockfile.has_value()) {
+      OVVOC_RETURN_IF_ERROR(WriteFileBeneath(
+          dir, "package-lock.json", *job_.project().made_lockfile, ::geteuid(), ::getegid(), 0644));
+    }
+    const std::string lockfile_name = LockfileName(dir);
+    absl::StatusOr<std::string> before_text =
+        ReadFileBeneath(dir, lockfile_name, npm::kMaxLockfileBytes);
+    if (!before_text.ok()) return Fail("lockfile", before_text.status());
+    OVVOC_RETURN_IF_ERROR(WriteManifests(dir, manifests->pinned));
+
+    phase_ = "sandbox";
+    SandboxSession session(settings_);
+    OVVOC_RETURN_IF_ERROR(session.Prepare(job_, {dir, label}));
+    out_.mutable_trial()->set_node(job_.result().node().ran());
+    for (const auto& [path, text] : manifests->proposed) branch_files_[path] = text;
+    const std::string& root_manifest = manifests->proposed.count("package.json") > 0
+                                           ? manifests->proposed.at("package.json")
+                                           : job_.project().manifest;
+    TrialRecord record;
+    record.trial = out_.mutable_trial();
+    record.failure = out_.mutable_failure();
+    record.findings = out_.mutable_findings();
+    record.manifest = &root_manifest;
+    record.npmrc = &job_.project().npmrc;
+
+    // The lockfile: pinned, then as proposed.
+    phase_ = "lockfile";
+    OVVOC_RETURN_IF_ERROR(Resolve(session, record));
+    OVVOC_RETURN_IF_ERROR(WriteManifests(dir, manifests->proposed));
+    OVVOC_RETURN_IF_ERROR(Restore(session, dir, {kLockfileNames[0], kLockfileNames[1]}));
+    OVVOC_RETURN_IF_ERROR(Resolve(session, record));
+    OVVOC_RETURN_IF_ERROR(Verify(session, deps, dir, lockfile_name, *before_text));
+    // From here the tree is the agent's copy: manifests as proposed, the lockfile as verified.
+    OVVOC_RETURN_IF_ERROR(Restore(session, dir, {}));
+
+    phase_ = "install";
+    OVVOC_RETURN_IF_ERROR(RunTrialStep(job_, session, TrialStep::kInstall,
+                                       ProjectCommand(job_, TrialStep::kInstall), record));
+    phase_ = "build";
+    OVVOC_RETURN_IF_ERROR(RunTrialStep(job_, session, TrialStep::kBuild,
+                                       ProjectCommand(job_, TrialStep::kBuild), record));
+    phase_ = "test";
+    OVVOC_RETURN_IF_ERROR(Test(session, record));
+    phase_ = "findings";
+    return NoNewFindings();
+  }
+
+  // The tests. Where the baseline's failed too (broken before), they fail the proposal only when
+  // fewer ran or more failed than did; where they passed, only when fewer ran.
+  absl::Status Test(SandboxSession& session, const TrialRecord& record) {
+    const std::vector<std::string> argv = ProjectCommand(job_, TrialStep::kTest);
+    absl::Status status = RunTrialStep(job_, session, TrialStep::kTest, argv, record);
+    const ovvoc::v1::CommandOutcome& baseline = job_.result().baseline().test();
+    if (!status.ok() && !BaselinePassed(baseline)) return BrokenBeforeTests(status);
+    if (status.ok()) return AsManyTests(status);
+    return status;
+  }
+
+  static uint32_t Ran(const ovvoc::v1::TestCounts& t) {
+    return t.total() > t.skipped() ? t.total() - t.skipped() : 0;
+  }
+
+  static bool BaselinePassed(const ovvoc::v1::CommandOutcome& c) {
+    return c.skipped() || (c.termination() == ovvoc::v1::TERMINATION_EXITED && c.exit_code() == 0);
+  }
+
+  // A passing run that ran fewer tests than the baseline's (both counted by a runner) proves less
+  // than it seems (red team, issue 12: an update that made test discovery find nothing passed).
+  absl::Status AsManyTests(absl::Status status) {
+    const ovvoc::v1::CommandOutcome& before = job_.result().baseline().test();
+    const ovvoc::v1::CommandOutcome& after = out_.trial().test();
+    if (!before.has_tests() || !after.has_tests() || Ran(after.tests()) >= Ran(before.tests())) {
+      return status;
+    }
+    return absl::AbortedError(absl::StrCat(Ran(after.tests()), " tests ran where ",
+                                           Ran(before.tests()), " did before the update"));
+  }
+
+  absl::Status BrokenBeforeTests(absl::Status status) {
+    const ovvoc::v1::CommandOutcome& before = job_.result().baseline().test();
+    const ovvoc::v1::CommandOutcome& after = out_.trial().test();
+    if (after.termination() != ovvoc::v1::TERMINATION_EXITED) return status;  // a limit, a timeout
+    // Held to the baseline's counts: as many tests ran, no more failed. Without counts to compare
+    // (red team, issue 12: an update that crashed the suite printed none), it is not proven.
+    if (!after.has_tests()) {
+      return absl::AbortedError(absl::StrCat(
+          "the tests failed before the update too, and this run's output gives no counts to "
+          "compare with the baseline's: ",
+          status.message()));
+    }
+    if (after.tests().failed() > before.tests().failed() ||
+        Ran(after.tests()) < Ran(before.tests())) {
+      return absl::AbortedError(
+          absl::StrCat(Ran(after.tests()), " tests ran and ", after.tests().failed(),
+                       " failed, where ", Ran(before.tests()), " ran and ", before.tests().failed(),
+                       " failed before the update: ", status.message()));
+    }
+    out_.mutable_failure()->Clear();
+    return absl::OkStatus();
+  }
+
+  // The proposal's findings (what it adds to the tree) and confidence score, from whatever
+  // evidence it got as far as gathering.
+  void Judge(const std::vector<const PlannedDependency*>& deps) {
+    scoring::FindingInputs findings;
+    findings.updates = deps;
+    if (tree_.has_value()) {
+      findings.tree = *tree_;
+      findings.known_names = known_names_;
+    }
+    std::vector<std::string> suspects, deprecated;
+    for (ovvoc::v1::SecurityFinding& f : scoring::ProposalFindings(findings)) {
+      if (f.kind() == "typosquat" && !f.package().empty()) suspects.push_back(f.package());
+      if (f.kind() == "deprecated" && !f.package().empty()) deprecated.push_back(f.package());
+      *out_.add_findings() = std::move(f);
+    }
+    std::vector<std::string> names;
+    for (const PlannedDependency* d : deps) names.push_back(d->name());
+    const scoring::UseScan uses = scoring::FindUses(job_.repo_dir(), names, job_.project().scripts);
+    scoring::ScoreInputs inputs;
+    inputs.proposal = &out_;
+    for (const PlannedDependency* d : deps) {
+      auto used = uses.used_by.find(d->name());
+      inputs.updates.push_back({d, used == uses.used_by.end() ? "" : used->second});
+    }
+    inputs.uses_known = uses.complete || !uses.used_by.empty();
+    if (tree_.has_value()) inputs.new_install_scripts = tree_->new_install_scripts;
+    inputs.typosquat_suspects = std::move(suspects);
+    inputs.new_deprecated = std::move(deprecated);
+    inputs.baseline_flaky = job_.result().baseline().test().attempts() >= 2;
+    inputs.baseline_test = &job_.result().baseline().test();
+    inputs.baseline_tests_failed = !BaselinePassed(job_.result().baseline().test());
+    inputs.now = job_.Now();
+    *out_.mutable_confidence() = scoring::ScoreProposal(inputs);
+  }
+
+  // npm resolving the tree, with no scripts. A peer conflict is a "resolve" failure that names
+  // the edges (npm/resolve_error.h) and blames the package whose edge could not be met.
+  absl::Status Resolve(SandboxSession& session, const TrialRecord& record) {
+    absl::Status status = Classified(
+        "resolve", RunTrialStep(job_, session, TrialStep::kLockfile, RegenerateLockfile(), record));
+    if (status.ok() || out_.failure().termination() != ovvoc::v1::TERMINATION_EXITED) {
+      return status;
+    }
+    std::optional<npm::ResolveConflict> conflict =
+        npm::ParseResolveConflict(out_.failure().log_excerpt());
+    if (!conflict.has_value()) return status;
+    if (!conflict->culprit.empty()) out_.mutable_failure()->add_culprits(conflict->culprit);
+    return absl::FailedPreconditionError(npm::DescribeResolveConflict(*conflict));
+  }
+
+  absl::Status Classified(absl::string_view reason_class, absl::Status status) {
+    if (!status.ok() && out_.failure().reason_class().empty() &&
+        out_.failure().termination() == ovvoc::v1::TERMINATION_EXITED) {
+      out_.mutable_failure()->set_reason_class(std::string(reason_class));
+    }
+    return status;
+  }
+
+  // The session's work tree as `dir` has it, but for the names in `skip`; what npm itself
+  // changed is not the project's doing, so nothing is reported.
+  absl::Status Restore(SandboxSession& session, const std::string& dir,
+                       const std::vector<std::string>& skip) {
+    absl::StatusOr<std::vector<std::string>> restored =
+        RestoreTreeBeneath(dir, session.tree_dir(), session.job_uid(), session.job_uid(), skip);
+    return restored.status();
+  }
+
+  // The regenerated lockfile: parsed, checked against the plan, kept in `dir`.
+  absl::Status Verify(SandboxSession& session, const std::vector<const PlannedDependency*>& deps,
+                      const std::string& dir, const std::string& name,
+                      const std::string& before_text) {
+    phase_ = "lockfile";
+    absl::StatusOr<std::string> after_text =
+        ReadFileBeneath(session.tree_dir(), name, npm::kMaxLockfileBytes);
+    if (!after_text.ok()) {
+      return Fail("lockfile",
+                  absl::FailedPreconditionError(absl::StrCat("npm left no readable ", name, ": ",
+                                                             after_text.status().message())));
+    }
+    std::vector<npm::ProjectDiagnostic> diagnostics;
+    std::optional<npm::Lockfile> before = npm::ParseLockfile(before_text, name, diagnostics);
+    std::optional<npm::Lockfile> after = npm::ParseLockfile(*after_text, name, diagnostics);
+    if (!before.has_value() || !after.has_value()) {
+      std::string why = diagnostics.empty() ? "" : diagnostics.front().message;
+      return Fail("lockfile", absl::FailedPreconditionError(absl::StrCat(
+                                  "the regenerated ", name, " cannot be read: ", why)));
+    }
+    tree_ = scoring::CompareTrees(*before, *after);
+    known_names_ = scoring::KnownNames(*before, job_.result().plan().dependencies());
+    std::vector<npm::IntendedUpdate> intended;
+    for (const PlannedDependency* d : deps) {
+      intended.push_back({d->name(), ManifestDir(d->manifest_path()), d->target()});
+    }
+    absl::StatusOr<npm::LockfileDiff> diff = npm::VerifyLockfile(*before, *after, intended);
+    if (!diff.ok()) return Fail("lockfile", diff.status());
+    ovvoc::v1::LockfileChange* change = out_.mutable_lockfile_change();
+    change->set_changed(diff->changed);
+    change->set_added(diff->added);
+    change->set_removed(diff->removed);
+    for (const std::string& package : diff->added_with_install_scripts) {
+      change->add_install_scripts(package);
+    }
+    if (diff->outside_total > 0) {
+      ovvoc::v1::SecurityFinding* finding = out_.add_findings();
+      finding->set_kind("lockfile-outside-update");
+      finding->set_severity(ovvoc::v1::SEVERITY_LOW);
+      finding->set_detail(absl::StrCat(
+          "the regenerated lockfile changed ", diff->outside_total,
+          " package(s) the update does not reach: ",
+          absl::StrJoin(diff->outside.begin(),
+                        diff->outside.begin() + std::min<size_t>(diff->outside.size(), 5), ", ")));
+    }
+    // A repository without a lockfile gets none on its branch: npm made one only to prove it.
+    if (job_.project().has_lockfile) branch_files_[name] = *after_text;
+    return WriteFileBeneath(dir, name, *after_text, ::geteuid(), ::getegid(), 0644);
+  }
+
+  // The proposal's manifests and lockfile, as the agent wrote and verified them before any
+  // dependency code ran, as one commit on its branch, when the job writes branches. A commit
+  // that cannot be written leaves the proposal passed, and says why in the job's advice.
+  void Commit() {
+    const std::optional<JobEnv::Branches>& branches = job_.env().branches;
+    if (!branches.has_value()) return;
+    git::CommitFilesOptions options;
+    options.repo_dir = branches->repo_dir;
+    options.parent = job_.result().head_commit();
+    options.branch = out_.branch();
+    options.files = branch_files_;
+    options.name = branches->author_name;
+    options.email = branches->author_email;
+    options.message = CommitMessage(out_);
+    options.time = job_.Now();
+    absl::StatusOr<std::string> commit = git::CommitFiles(options);
+    if (commit.ok()) {
+      out_.set_commit(*commit);
+      return;
+    }
+    ovvoc::v1::Advice* advice = job_.result().add_advice();
+    advice->set_subject("branch");
+    advice->set_message(absl::StrCat("the branch ", out_.branch(),
+                                     " was not written: ", commit.status().message()));
+  }
+
+  // No egress the baseline did not also attempt, and no tampering it did not also do (a
+  // repository file rewritten, node_modules/.bin shadowing node: red team, issue 12, where an
+  // update that broke the tests passed through its own planted `node`). Each is a finding
+  // already; a new one fails the proposal.
+  absl::Status NoNewFindings() {
+    for (const ovvoc::v1::SecurityFinding& finding : out_.findings()) {
+      if (!IsEgress(finding) && finding.severity() < ovvoc::v1::SEVERITY_HIGH) continue;
+      const bool in_baseline =
+          std::any_of(job_.result().findings().begin(), job_.result().findings().end(),
+                      [&](const ovvoc::v1::SecurityFinding& seen) {
+                        return seen.kind() == finding.kind() && seen.detail() == finding.detail();
+                      });
+      if (in_baseline) continue;
+      if (IsEgress(finding)) {
+        return Fail("egress", absl::PermissionDeniedError(absl::StrCat(
+                                  "the updated dependencies attempted egress the baseline did "
+                                  "not: ",
+                                  finding.detail())));
+      }
+      return Fail("tampering", absl::PermissionDeniedError(absl::StrCat(
+                                   "the updated dependencies did what the baseline's did not (",
+                                   finding.kind(), "): ", finding.detail())));
+    }
+    return absl::OkStatus();
+  }
+
+  JobContext& job_;
+  const SandboxSettings& settings_;
+  ProposalResult& out_;
+  const bool commit_;
+  std::string phase_;
+  std::map<std::string, std::string> branch_files_;  // path -> what the branch's commit holds
+  std::optional<scoring::TreeChange> tree_;          // once the new lockfile was read
+  std::vector<std::string> known_names_;             // the names the repository used before
+};
+
+}  // namespace
+
+void RunProposal(JobContext& job, const SandboxSettings& settings,
+                 const std::vector<const ovvoc::v1::PlannedDependency*>& deps,
+                 const std::string& label, bool commit, ovvoc::v1::ProposalResult& out) {
+  ProposalRun(job, settings, out, commit).Run(deps, label);
+}
+
+}  // namespace ovvoc::agent
