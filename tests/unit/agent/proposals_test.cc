@@ -35,5 +35,20 @@ TEST_CASE("a proposal's branch is named as Dependabot names its own, and git tak
   CHECK(ProposalBranch(group) != branch);  // another set of updates, another branch
 }
 
+TEST_CASE("a workspace member's update is named by the member's directory") {
+  // Red team, issue 12: two members' updates of one package shared (and overwrote) one branch.
+  ovvoc::v1::ProposalResult web = Single("/", "lodash", "4.17.21");
+  web.mutable_updates(0)->set_manifest_path("packages/web/package.json");
+  ovvoc::v1::ProposalResult api = Single("/", "lodash", "4.17.21");
+  api.mutable_updates(0)->set_manifest_path("packages/api/package.json");
+  CHECK(ProposalBranch(web) == "ovvoc/npm/packages-web/lodash-4.17.21");
+  CHECK(ProposalBranch(api) == "ovvoc/npm/packages-api/lodash-4.17.21");
+  // Updates of several directories: the policy entry's.
+  ovvoc::v1::ProposalResult both = web;
+  both.set_group("all");
+  *both.add_updates() = api.updates(0);
+  CHECK(ProposalBranch(both).rfind("ovvoc/npm/all-", 0) == 0);
+}
+
 }  // namespace
 }  // namespace ovvoc::agent

@@ -416,5 +416,36 @@ TEST_CASE("the node choice says where a failing baseline went, and when every no
         "node the project allows");
 }
 
+TEST_CASE("a passed proposal's confidence is printed with every factor, inert") {
+  ovvoc::v1::JobResult result;
+  ovvoc::v1::ProposalResult* p = result.add_proposals();
+  p->set_outcome(ovvoc::v1::PROPOSAL_OUTCOME_PASSED);
+  p->set_branch("ovvoc/npm/a-1.0.1");
+  p->set_commit("0123456789abcdef0123456789abcdef01234567");
+  ovvoc::v1::PackageUpdate* u = p->add_updates();
+  u->set_name("a");
+  u->set_from_version("1.0.0");
+  u->set_to_version("1.0.1");
+  u->set_type(ovvoc::v1::UPDATE_TYPE_PATCH);
+  ovvoc::v1::ConfidenceScore* score = p->mutable_confidence();
+  score->set_score(78);
+  ovvoc::v1::ConfidenceFactor* tests = score->add_factors();
+  tests->set_name("tests");
+  tests->set_known(true);
+  tests->set_points(30);
+  tests->set_max_points(35);
+  tests->set_detail("12 tests ran (mocha)\x1b[2J");
+  ovvoc::v1::ConfidenceFactor* flaky = score->add_factors();
+  flaky->set_name("flaky tests");
+  flaky->set_detail("unknown: no test ran");
+  const std::string text = DescribeProposals(result);
+  INFO(text);
+  CHECK(text.find("        branch ovvoc/npm/a-1.0.1 at 0123456789ab\n") != std::string::npos);
+  CHECK(text.find("        confidence 78/100\n"
+                  "          tests             30/35    12 tests ran (mocha)\\x1b[2J\n"
+                  "          flaky tests       unknown  unknown: no test ran\n") !=
+        std::string::npos);
+}
+
 }  // namespace
 }  // namespace ovvoc
