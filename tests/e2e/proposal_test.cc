@@ -242,16 +242,22 @@ constexpr char kGroupManifest[] = R"({
     "ovvoc-group-a": "^1.0.0",
     "ovvoc-group-b": "^1.0.0",
     "ovvoc-group-c": "^1.0.0",
+    "ovvoc-group-fewer": "^1.0.0",
     "ovvoc-group-peer": "^1.0.0"
   }
 }
 )";
 
-constexpr char kGroupTest[] = R"(for (const name of ['a', 'b', 'c']) {
+// TAP: one test per letter, and as many more as ovvoc-group-fewer says.
+constexpr char kGroupTest[] = R"(console.log('TAP version 13');
+let n = 0;
+for (const name of ['a', 'b', 'c']) {
   const value = require('ovvoc-group-' + name);
+  console.log((value === name ? 'ok ' : 'not ok ') + ++n + ' - ' + name);
   if (value !== name) { console.error('ovvoc-group-' + name + ' is ' + value); process.exit(1); }
 }
-console.log('ok');
+for (let i = 0; i < require('ovvoc-group-fewer'); ++i) console.log('ok ' + ++n + ' - more');
+console.log('1..' + n);
 )";
 
 TEST_CASE(
@@ -268,6 +274,7 @@ TEST_CASE(
     const std::string value = absl::StrCat("module.exports = '", name, "';\n");
     REQUIRE(Publish(registry, package, "1.0.0", value).ok());
   }
+  REQUIRE(Publish(registry, "ovvoc-group-fewer", "1.0.0", "module.exports = 3;\n").ok());
   REQUIRE(Publish(registry, "ovvoc-group-peer", "1.0.0", "module.exports = 1;\n",
                   {{"peerDependencies", {{"ovvoc-group-a", "^1.0.0"}}}})
               .ok());
@@ -282,6 +289,8 @@ TEST_CASE(
   REQUIRE(Publish(registry, "ovvoc-group-a", "1.0.1", "module.exports = 'a';\n").ok());
   REQUIRE(Publish(registry, "ovvoc-group-b", "1.0.1", "module.exports = 'B!';\n").ok());
   REQUIRE(Publish(registry, "ovvoc-group-c", "1.0.1", "module.exports = 'c';\n").ok());
+  // A patch after which the suite finds fewer tests: every one passes, and it is not proven.
+  REQUIRE(Publish(registry, "ovvoc-group-fewer", "1.0.1", "module.exports = 1;\n").ok());
   REQUIRE(Publish(registry, "ovvoc-group-peer", "2.0.0", "module.exports = 2;\n",
                   {{"peerDependencies", {{"ovvoc-group-a", "^0.9.0"}}}})
               .ok());
@@ -298,7 +307,7 @@ TEST_CASE(
   INFO(result.dump(2));
   REQUIRE(run.exit_code == 0);
   const nlohmann::json proposals = result.value("proposals", nlohmann::json::array());
-  REQUIRE(proposals.size() == 3);
+  REQUIRE(proposals.size() == 4);
 
   // The group without b passed, as it will be committed; b failed on its own and is named.
   const nlohmann::json& kept = proposals[0];
@@ -318,8 +327,17 @@ TEST_CASE(
              Catch::StartsWith("left out of group letters (bisected in 4 trials): "));
   CHECK_THAT(culprit["failure"].value("log_excerpt", ""), Catch::Contains("ovvoc-group-b is B!"));
 
+  // Red team, issue 12: fewer tests ran than before the update, all passing: not proven.
+  const nlohmann::json* fewer = ProposalOf(result, "ovvoc-group-fewer");
+  REQUIRE(fewer != nullptr);
+  CHECK((*fewer)["outcome"] == "PROPOSAL_OUTCOME_FAILED");
+  CHECK((*fewer)["failure"].value("reason", "") == "4 tests ran where 6 did before the update");
+  CHECK((*fewer)["trial"]["test"].value("attempts", 0) == 2);
+
   // The peer conflict: a resolve failure naming both edges and blaming the updated package.
-  const nlohmann::json& peer = proposals[2];
+  const nlohmann::json* peer_result = ProposalOf(result, "ovvoc-group-peer");
+  REQUIRE(peer_result != nullptr);
+  const nlohmann::json& peer = *peer_result;
   CHECK(peer["outcome"] == "PROPOSAL_OUTCOME_FAILED");
   CHECK(peer["failure"]["reason_class"] == "resolve");
   // (npm names the version its own resolution holds: 1.0.0 as locked, or 1.0.1 as ^1.0.0 allows.)

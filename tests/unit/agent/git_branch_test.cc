@@ -458,6 +458,17 @@ TEST_CASE("CommitFiles refuses to move the branch HEAD names") {
   CHECK(RevParse(project.work, "main") == project.head);
 }
 
+TEST_CASE("CommitFiles refuses to move a branch a linked worktree has checked out") {
+  // Red team, issue 12: the worktree's index and files were left behind the moved branch.
+  Project project;
+  GitRaw({"worktree", "add", "--quiet", "-b", kBranch, project.dir.Sub("wt")}, project.work);
+  absl::StatusOr<std::string> commit = CommitFiles(project.Commit({{"package.json", "{}\n"}}));
+  INFO(commit.status().ToString());
+  CHECK(absl::IsFailedPrecondition(commit.status()));
+  CHECK(absl::StrContains(commit.status().message(), "worktree"));
+  CHECK(RevParse(project.work, kBranch) == project.head);
+}
+
 TEST_CASE("CommitFiles: a missing parent or repository is NotFound") {
   Project project;
   CommitFilesOptions options = project.Commit({{"package.json", "{}\n"}});
