@@ -149,9 +149,8 @@ class ProposalRun {
  public:
   // `commit`: a passing proposal is committed on its branch (when the job writes branches);
   // a bisection's trials are not.
-  ProposalRun(JobContext& job, const SandboxSettings& settings, ProposalResult& out,
-              bool commit = true)
-      : job_(job), settings_(settings), out_(out), commit_(commit) {}
+  ProposalRun(JobContext& job, const ProposalContext& context, ProposalResult& out, bool commit)
+      : job_(job), context_(context), out_(out), commit_(commit) {}
 
   // `label` names its copy of the clone, its disk and its container: "p3", "p3b1".
   void Run(const std::vector<const PlannedDependency*>& deps, const std::string& label) {
@@ -235,7 +234,7 @@ class ProposalRun {
     OVVOC_RETURN_IF_ERROR(WriteManifests(dir, manifests->pinned));
 
     phase_ = "sandbox";
-    SandboxSession session(settings_);
+    SandboxSession session(*context_.settings);
     OVVOC_RETURN_IF_ERROR(session.Prepare(job_, {dir, label}));
     out_.mutable_trial()->set_node(job_.result().node().ran());
     for (const auto& [path, text] : manifests->proposed) branch_files_[path] = text;
@@ -274,17 +273,13 @@ class ProposalRun {
   // The tests. Where the baseline's failed too (broken before), they fail the proposal only when
   // fewer ran or more failed than did; where they passed, only when fewer ran.
   absl::Status Test(SandboxSession& session, const TrialRecord& record) {
-    const std::vector<std::string> argv = ProjectCommand(job_, TrialStep::kTest);
-    absl::Status status = RunTrialStep(job_, session, TrialStep::kTest, argv, record);
-    const ovvoc::v1::CommandOutcome& baseline = job_.result().baseline().test();
-    if (!status.ok() && !BaselinePassed(baseline)) return BrokenBeforeTests(status);
+    absl::Status status = RunTrialStep(job_, session, TrialStep::kTest,
+                                       ProjectCommand(job_, TrialStep::kTest), record);
     if (status.ok()) return AsManyTests(status);
-    return status;
+    return BaselinePassed(job_.result().baseline().test()) ? status : BrokenBeforeTests(status);
   }
 
-  static uint32_t Ran(const ovvoc::v1::TestCounts& t) {
-    return t.total() > t.skipped() ? t.total() - t.skipped() : 0;
-  }
+  static uint32_t Ran(const ovvoc::v1::TestCounts& t) { return scoring::TestsRan(t); }
 
   static bool BaselinePassed(const ovvoc::v1::CommandOutcome& c) {
     return c.skipped() || (c.termination() == ovvoc::v1::TERMINATION_EXITED && c.exit_code() == 0);
@@ -340,16 +335,16 @@ class ProposalRun {
       if (f.kind() == "deprecated" && !f.package().empty()) deprecated.push_back(f.package());
       *out_.add_findings() = std::move(f);
     }
-    std::vector<std::string> names;
-    for (const PlannedDependency* d : deps) names.push_back(d->name());
-    const scoring::UseScan uses = scoring::FindUses(job_.repo_dir(), names, job_.project().scripts);
+    const scoring::UseScan& uses = context_.uses;
     scoring::ScoreInputs inputs;
     inputs.proposal = &out_;
+    bool any_used = false;
     for (const PlannedDependency* d : deps) {
       auto used = uses.used_by.find(d->name());
+      any_used = any_used || used != uses.used_by.end();
       inputs.updates.push_back({d, used == uses.used_by.end() ? "" : used->second});
     }
-    inputs.uses_known = uses.complete || !uses.used_by.empty();
+    inputs.uses_known = uses.complete || any_used;
     if (tree_.has_value()) inputs.new_install_scripts = tree_->new_install_scripts;
     inputs.typosquat_suspects = std::move(suspects);
     inputs.new_deprecated = std::move(deprecated);
@@ -495,7 +490,7 @@ class ProposalRun {
   }
 
   JobContext& job_;
-  const SandboxSettings& settings_;
+  const ProposalContext& context_;
   ProposalResult& out_;
   const bool commit_;
   std::string phase_;
@@ -506,10 +501,10 @@ class ProposalRun {
 
 }  // namespace
 
-void RunProposal(JobContext& job, const SandboxSettings& settings,
+void RunProposal(JobContext& job, const ProposalContext& context,
                  const std::vector<const ovvoc::v1::PlannedDependency*>& deps,
                  const std::string& label, bool commit, ovvoc::v1::ProposalResult& out) {
-  ProposalRun(job, settings, out, commit).Run(deps, label);
+  ProposalRun(job, context, out, commit).Run(deps, label);
 }
 
 }  // namespace ovvoc::agent

@@ -12,15 +12,24 @@
 #include "absl/strings/string_view.h"
 #include "agent/pipeline/pipeline.h"
 #include "agent/pipeline/sandbox_session.h"
+#include "agent/scoring/evidence.h"
 #include "ovvoc/v1/job.pb.h"
 
 namespace ovvoc::agent {
+
+// What every trial of one job's proposals shares.
+struct ProposalContext {
+  const SandboxSettings* settings = nullptr;
+  // Where the repository's own code uses each update the plan proposes (scoring::FindUses over
+  // the clone), searched once per job rather than once per trial.
+  scoring::UseScan uses;
+};
 
 // Proves `deps` as `out` (described beforehand: group, updates, branch) and records the outcome
 // there. `label` names the trial's copy of the clone, job disk and container ("p3", "p3b1").
 // `commit`: a passing proposal is committed on its branch when the job writes branches; a
 // bisection's trials are not, nor run a second time when their tests fail.
-void RunProposal(JobContext& job, const SandboxSettings& settings,
+void RunProposal(JobContext& job, const ProposalContext& context,
                  const std::vector<const ovvoc::v1::PlannedDependency*>& deps,
                  const std::string& label, bool commit, ovvoc::v1::ProposalResult& out);
 

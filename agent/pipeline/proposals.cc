@@ -74,9 +74,9 @@ class Bisection {
  public:
   static constexpr int kMaxTrials = 16;
 
-  Bisection(JobContext& job, const SandboxSettings& settings, const ProposalResult& group,
+  Bisection(JobContext& job, const ProposalContext& context, const ProposalResult& group,
             std::string label)
-      : job_(job), settings_(settings), group_(group), label_(std::move(label)) {}
+      : job_(job), context_(context), group_(group), label_(std::move(label)) {}
 
   // The culprits among `deps` (which failed together), or nullopt when the job's time, its
   // cancellation or kMaxTrials stopped the search first.
@@ -127,13 +127,13 @@ class Bisection {
     job_.SetProgress("proposals",
                      absl::StrCat("bisecting group ", group_.group(), ": trial ", trials_, ", ",
                                   deps.size(), " of ", group_.updates_size(), " updates"));
-    RunProposal(job_, settings_, deps, absl::StrCat(label_, "b", trials_), /*commit=*/false, trial);
+    RunProposal(job_, context_, deps, absl::StrCat(label_, "b", trials_), /*commit=*/false, trial);
     if (trial.outcome() == ovvoc::v1::PROPOSAL_OUTCOME_NOT_RUN) return std::nullopt;
     return trial.outcome() == ovvoc::v1::PROPOSAL_OUTCOME_PASSED;
   }
 
   JobContext& job_;
-  const SandboxSettings& settings_;
+  const ProposalContext& context_;
   const ProposalResult& group_;
   const std::string label_;
   int trials_ = 0;
@@ -159,6 +159,12 @@ class ProposalsPhase final : public Phase {
     // The baseline's container has said what it had to: it goes before the first proposal's.
     baseline_->Teardown();
     const ovvoc::v1::Plan& plan = job.result().plan();
+    ProposalContext context{&settings_, {}};
+    std::vector<std::string> names;
+    for (const PlannedDependency& d : plan.dependencies()) {
+      if (d.decision() == ovvoc::v1::PLAN_DECISION_UPDATE) names.push_back(d.name());
+    }
+    context.uses = scoring::FindUses(job.repo_dir(), names, job.project().scripts);
     int total = 0;
     for (const ovvoc::v1::PlanProposal& p : plan.proposals()) total += p.deferred() ? 0 : 1;
     int index = 0;
@@ -185,8 +191,8 @@ class ProposalsPhase final : public Phase {
         branches.insert(out.branch());
       }
       const std::string label = absl::StrCat("p", index);
-      RunProposal(job, settings_, deps, label, /*commit=*/true, out);
-      if (Bisectable(out)) Bisect(job, deps, out, label);
+      RunProposal(job, context, deps, label, /*commit=*/true, out);
+      if (Bisectable(out)) Bisect(job, context, deps, out, label);
       log::Info("job %s: proposal %d %s%s", job.spec().job_id(), index,
                 out.outcome() == ovvoc::v1::PROPOSAL_OUTCOME_PASSED   ? "passed"
                 : out.outcome() == ovvoc::v1::PROPOSAL_OUTCOME_FAILED ? "failed"
@@ -201,11 +207,12 @@ class ProposalsPhase final : public Phase {
  private:
   // `group` failed: find its culprits, keep the rest as the proposal (proven again as it will be
   // committed), and add a failed proposal of the culprits, named in its failure report.
-  void Bisect(JobContext& job, const std::vector<const PlannedDependency*>& deps,
-              ProposalResult& group, const std::string& label) {
+  void Bisect(JobContext& job, const ProposalContext& context,
+              const std::vector<const PlannedDependency*>& deps, ProposalResult& group,
+              const std::string& label) {
     log::Info("job %s: group %s failed in %s: bisecting", job.spec().job_id(), group.group(),
               group.failure().phase());
-    Bisection bisection(job, settings_, group, label);
+    Bisection bisection(job, context, group, label);
     const std::optional<std::vector<const PlannedDependency*>> culprits = bisection.Culprits(deps);
     if (!culprits.has_value()) {
       absl::StrAppend(group.mutable_failure()->mutable_reason(), " (bisection stopped after ",
@@ -238,7 +245,7 @@ class ProposalsPhase final : public Phase {
     if (!rest.empty()) {
       ProposalResult kept;
       Describe(group.group(), group.manifest_dir(), rest, kept);
-      RunProposal(job, settings_, rest, absl::StrCat(label, "k"), /*commit=*/true, kept);
+      RunProposal(job, context, rest, absl::StrCat(label, "k"), /*commit=*/true, kept);
       if (kept.outcome() == ovvoc::v1::PROPOSAL_OUTCOME_PASSED) {
         group = std::move(kept);
       } else {

@@ -64,9 +64,7 @@ std::string Step(const PlannedDependency& d) {
 
 // ---- tests
 
-uint32_t Ran(const ovvoc::v1::TestCounts& t) {
-  return t.total() > t.skipped() ? t.total() - t.skipped() : 0;
-}
+uint32_t Ran(const ovvoc::v1::TestCounts& t) { return TestsRan(t); }
 
 // Whether a proposal's counts are believable beside the baseline's.
 bool Believable(const CommandOutcome& test, const CommandOutcome* baseline) {
@@ -312,6 +310,10 @@ Part Flaky(const CommandOutcome& test, bool baseline_flaky) {
 }
 
 }  // namespace
+
+uint32_t TestsRan(const ovvoc::v1::TestCounts& t) {
+  return t.total() > t.skipped() ? t.total() - t.skipped() : 0;
+}
 
 ovvoc::v1::ConfidenceScore ScoreProposal(const ScoreInputs& in) {
   const ovvoc::v1::ProposalResult& p = *in.proposal;

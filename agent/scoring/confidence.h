@@ -36,6 +36,7 @@
 #ifndef OVVOC_AGENT_SCORING_CONFIDENCE_H_
 #define OVVOC_AGENT_SCORING_CONFIDENCE_H_
 
+#include <cstdint>
 #include <string>
 #include <vector>
 
@@ -76,6 +77,9 @@ struct ScoreInputs {
 };
 
 ovvoc::v1::ConfidenceScore ScoreProposal(const ScoreInputs& inputs);
+
+// How many tests ran by a runner's counts: the total less the skipped.
+uint32_t TestsRan(const ovvoc::v1::TestCounts& counts);
 
 }  // namespace ovvoc::agent::scoring
 
