@@ -20,7 +20,11 @@
 namespace ovvoc::testing {
 namespace {
 
-constexpr std::chrono::milliseconds kStartTimeout{20'000};
+// How long a daemon may take to say it is ready: a bound on a hang, not a timing. An agent with a
+// fresh state dir first verifies and unpacks its job image (10-18 s seen under the suite's load on
+// 2 cores: an agent killed mid-job on docker missed a 20 s window in CI), so the bound is wide;
+// a daemon that is ready sooner is used at once.
+constexpr std::chrono::milliseconds kStartTimeout{120'000};
 
 absl::Status CliError(const std::vector<std::string>& args, const CliResult& r) {
   return absl::InternalError(
