@@ -36,6 +36,7 @@ struct SandboxFlags {
   std::string backend = "auto";
   std::string image_dir = "/var/lib/ovvoc/images";
   std::string image;
+  std::string image_cache;  // empty: STATE_DIR/images
   std::string docker_socket = "/var/run/docker.sock";
   std::string registry;
   std::vector<std::string> allow_internal;

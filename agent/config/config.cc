@@ -65,7 +65,7 @@ namespace {
 
 // `path` (canonical) is the agent's: owned by it, and each directory above it by root or the
 // agent, writable by no other user unless sticky.
-absl::Status CheckOwnedPath(const std::string& path) {
+absl::Status CheckOwnedPath(const std::string& path, absl::string_view what) {
   const uid_t me = ::geteuid();
   struct stat st;
   if (::lstat(path.c_str(), &st) != 0 || !S_ISDIR(st.st_mode)) {
@@ -73,8 +73,8 @@ absl::Status CheckOwnedPath(const std::string& path) {
   }
   if (st.st_uid != me) {
     return absl::FailedPreconditionError(absl::StrCat(
-        "the state dir ", path, " is owned by uid ", st.st_uid, ", not by the agent's user (uid ",
-        me, "): give the agent a directory of its own"));
+        what, " ", path, " is owned by uid ", st.st_uid, ", not by the agent's user (uid ", me,
+        "): give the agent a directory of its own"));
   }
   for (std::filesystem::path up = std::filesystem::path(path).parent_path();;
        up = up.parent_path()) {
@@ -84,9 +84,9 @@ absl::Status CheckOwnedPath(const std::string& path) {
     const bool others_write = (st.st_mode & (S_IWGRP | S_IWOTH)) != 0;
     if ((st.st_uid != 0 && st.st_uid != me) || (others_write && (st.st_mode & S_ISVTX) == 0)) {
       return absl::FailedPreconditionError(absl::StrCat(
-          "the state dir ", path, " lies under ", up.string(),
-          ", which another user owns or may write to: another user could replace the state "
-          "dir; give the agent a directory under root's or its own"));
+          what, " ", path, " lies under ", up.string(),
+          ", which another user owns or may write to: another user could replace it; give the "
+          "agent a directory under root's or its own"));
     }
     if (up == up.root_path() || up.empty()) break;
   }
@@ -95,16 +95,20 @@ absl::Status CheckOwnedPath(const std::string& path) {
 
 }  // namespace
 
-absl::StatusOr<LockedStateDir> LockStateDir(const std::string& dir) {
+absl::StatusOr<std::string> OwnedDir(const std::string& dir, absl::string_view what) {
   OVVOC_RETURN_IF_ERROR(files::EnsureDir(dir, 0700));
   std::error_code ec;
   const std::filesystem::path canonical = std::filesystem::canonical(dir, ec);
   if (ec) {
     return absl::FailedPreconditionError(absl::StrCat("cannot resolve ", dir, ": ", ec.message()));
   }
+  OVVOC_RETURN_IF_ERROR(CheckOwnedPath(canonical.string(), what));
+  return canonical.string();
+}
+
+absl::StatusOr<LockedStateDir> LockStateDir(const std::string& dir) {
   LockedStateDir out;
-  out.path = canonical.string();
-  OVVOC_RETURN_IF_ERROR(CheckOwnedPath(out.path));
+  OVVOC_ASSIGN_OR_RETURN(out.path, OwnedDir(dir, "the state dir"));
   const std::string path = out.path + "/lock";
   out.lock = UniqueFd(::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600));
   if (!out.lock.valid()) return absl::PermissionDeniedError(absl::StrCat("cannot open ", path));

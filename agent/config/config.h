@@ -12,6 +12,7 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
 #include "common/unique_fd.h"
 
 namespace ovvoc::agent {
@@ -53,12 +54,17 @@ struct LockedStateDir {
   UniqueFd lock;
 };
 
+// Makes `dir` if needed: its canonical path (absolute, no symlink) once it is the agent's alone:
+// owned by the agent's user, and every directory above it owned by root or that user and
+// writable by no one else unless sticky (/tmp), so that no other user can put a link where the
+// agent mounts images or swap the images it runs. FailedPrecondition naming `what` ("the state
+// dir") and the dir otherwise.
+absl::StatusOr<std::string> OwnedDir(const std::string& dir, absl::string_view what);
+
 // Makes `dir` if needed and takes its lock (DIR/lock, flock) for the life of the result: one
 // agent process per state dir, since each reaps what it finds there at start. FailedPrecondition
-// naming the dir when another process holds it, and when the dir is not the agent's alone: it
-// must be owned by the agent's user, and every directory above it owned by root or that user and
-// writable by no one else unless sticky (/tmp), so that no other user can put a link where the
-// agent mounts images or swap the images it runs.
+// naming the dir when another process holds it, and when the dir is not the agent's alone
+// (OwnedDir).
 absl::StatusOr<LockedStateDir> LockStateDir(const std::string& dir);
 
 // The default config dir: $OVVOC_AGENT_CONFIG_DIR, else /var/lib/ovvoc-agent for root, else

@@ -10,6 +10,8 @@ namespace ovvoc::agent::sandbox {
 
 absl::StatusOr<std::unique_ptr<Backend>> MakeBackend(const BackendConfig& config) {
   OVVOC_ASSIGN_OR_RETURN(std::string digest, ResolveDigest(config.image));
+  const std::string image_cache =
+      config.image_cache.empty() ? config.state_dir + "/images" : config.image_cache;
   std::string kind = config.kind;
   if (kind == "auto") {
     kind = DockerClient(config.docker_socket).Ping().ok() ? "docker" : "oci";
@@ -21,16 +23,17 @@ absl::StatusOr<std::unique_ptr<Backend>> MakeBackend(const BackendConfig& config
     docker.image_digest = digest;
     docker.image = config.image;
     docker.state_dir = config.state_dir;
+    docker.image_cache = image_cache;
     docker.owner = config.state_dir;
     return MakeDockerBackend(std::move(docker));
   }
   if (kind == "oci") {
     RuncOptions runc;
     OVVOC_ASSIGN_OR_RETURN(runc.rootfs_image,
-                           PrepareRootfsImage(config.image, digest, config.state_dir));
+                           PrepareRootfsImage(config.image, digest, image_cache));
     runc.default_digest = digest;
     runc.image = config.image;
-    runc.state_dir = config.state_dir;
+    runc.image_cache = image_cache;
     runc.runc = config.runc;
     runc.state_root = config.state_dir + "/runc";
     runc.bundles_dir = config.state_dir + "/bundles";

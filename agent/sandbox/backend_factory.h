@@ -20,6 +20,9 @@ struct BackendConfig {
   // Agent-owned. The oci backend extracts the image here and keeps its runc state and bundles
   // here; Docker containers are labelled with it. Containers belong to one state dir.
   std::string state_dir;
+  // Where prepared images are kept (image.h): empty, the state dir's own (STATE_DIR/images);
+  // agents of one machine may share one (agent-owned like a state dir).
+  std::string image_cache;
   std::string runc = "/usr/sbin/runc";
 };
 

@@ -2,6 +2,7 @@
 
 #include <fcntl.h>
 #include <openssl/evp.h>
+#include <sys/file.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -159,56 +160,6 @@ absl::StatusOr<std::string> ExtractInto(const ImageConfig& config, absl::string_
   return rootfs;
 }
 
-}  // namespace
-
-absl::StatusOr<std::string> PrepareRootfs(const ImageConfig& config, absl::string_view digest,
-                                          const std::string& state_dir) {
-  return ExtractInto(config, digest, absl::StrCat(state_dir, "/images/", DigestHex(digest)));
-}
-
-absl::StatusOr<DockerImageParts> PrepareDockerImage(const ImageConfig& config,
-                                                    absl::string_view digest,
-                                                    const std::string& state_dir) {
-  const std::string dir = absl::StrCat(state_dir, "/images/", DigestHex(digest));
-  DockerImageParts parts;
-  parts.frame_tar = dir + "/docker-frame.tar";
-  const std::string complete = dir + "/docker-frame.complete";
-  if (!files::Exists(complete)) {
-    OVVOC_ASSIGN_OR_RETURN(std::string rootfs, PrepareRootfs(config, digest, state_dir));
-    // Names sorted, owners numeric, times as extracted: the same frame from the same tree.
-    RunOptions pack;
-    pack.argv = {"/bin/tar", "--numeric-owner", "--sort=name", "--anchored", "--exclude=./usr/?*",
-                 "-cf",      parts.frame_tar,   "-C",          rootfs,       "."};
-    pack.env = {"PATH=/usr/bin:/bin"};
-    pack.timeout = absl::Minutes(1);
-    OVVOC_ASSIGN_OR_RETURN(RunResult ran, RunProcess(pack));
-    if (ran.exit_code != 0) {
-      return absl::InternalError(absl::StrCat("cannot make the docker frame of ", digest, ": ",
-                                              ran.output));
-    }
-    OVVOC_ASSIGN_OR_RETURN(std::string made, Sha256OfFile(parts.frame_tar));
-    OVVOC_RETURN_IF_ERROR(files::WriteFileAtomic(complete, "sha256:" + made + "\n", 0600));
-  }
-  OVVOC_ASSIGN_OR_RETURN(parts.rootfs_image, PrepareRootfsImage(config, digest, state_dir));
-  if (files::Exists(dir + "/complete")) {  // a tree extracted for the frame only
-    (void)files::RemoveTree(dir + "/rootfs");
-    ::unlink((dir + "/complete").c_str());
-  }
-  // Hashed on every use (a few hundred KiB) against the digest recorded when it was made (red
-  // team: a frame changed on disk was imported under a new tag and used).
-  OVVOC_ASSIGN_OR_RETURN(std::string recorded, files::ReadFile(complete));
-  OVVOC_ASSIGN_OR_RETURN(std::string hex, Sha256OfFile(parts.frame_tar));
-  parts.frame_digest = "sha256:" + hex;
-  if (std::string(absl::StripAsciiWhitespace(recorded)) != parts.frame_digest) {
-    return absl::DataLossError(absl::StrCat(
-        "refusing the docker frame ", parts.frame_tar, ": it is not the one the agent made (",
-        absl::StripAsciiWhitespace(recorded), "); remove ", dir, " for the agent to make it again"));
-  }
-  return parts;
-}
-
-namespace {
-
 // The bytes of every file under `dir` (not following links).
 uint64_t TreeBytes(const std::string& dir) {
   uint64_t total = 0;
@@ -220,15 +171,44 @@ uint64_t TreeBytes(const std::string& dir) {
   return total;
 }
 
-}  // namespace
+// One image's directory in an image cache, held exclusively (flock on `cache_dir`/<hex>.lock)
+// while it is made: agents sharing the cache wait for the one making it, then reuse what it
+// made. Everything below runs with the lock held; the public functions take it.
+class ImageDir {
+ public:
+  static absl::StatusOr<ImageDir> Lock(const std::string& cache_dir, absl::string_view digest) {
+    OVVOC_RETURN_IF_ERROR(files::EnsureDir(cache_dir, 0700));
+    const std::string hex = DigestHex(digest);
+    const std::string lock_path = absl::StrCat(cache_dir, "/", hex, ".lock");
+    UniqueFd fd(::open(lock_path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600));
+    if (!fd.valid()) {
+      return absl::PermissionDeniedError(
+          absl::StrCat("cannot open ", lock_path, ": ", std::strerror(errno)));
+    }
+    while (::flock(fd.get(), LOCK_EX) != 0) {
+      if (errno != EINTR) {
+        return absl::InternalError(
+            absl::StrCat("cannot lock ", lock_path, ": ", std::strerror(errno)));
+      }
+    }
+    return ImageDir(absl::StrCat(cache_dir, "/", hex), std::move(fd));
+  }
 
-absl::StatusOr<std::string> PrepareRootfsImage(const ImageConfig& config, absl::string_view digest,
-                                               const std::string& state_dir) {
-  const std::string dir = absl::StrCat(state_dir, "/images/", DigestHex(digest));
+  const std::string& path() const { return path_; }
+
+ private:
+  ImageDir(std::string path, UniqueFd lock) : path_(std::move(path)), lock_(std::move(lock)) {}
+  std::string path_;
+  UniqueFd lock_;
+};
+
+absl::StatusOr<std::string> RootfsImageIn(const ImageConfig& config, absl::string_view digest,
+                                          const ImageDir& held) {
+  const std::string& dir = held.path();
   const std::string image = dir + "/rootfs.ext4";
   const std::string complete = dir + "/rootfs.ext4.complete";
   if (files::Exists(complete)) return image;
-  OVVOC_ASSIGN_OR_RETURN(std::string rootfs, PrepareRootfs(config, digest, state_dir));
+  OVVOC_ASSIGN_OR_RETURN(std::string rootfs, ExtractInto(config, digest, dir));
   // Room for the files, their metadata and ext4's own, in KiB.
   const uint64_t kib = (TreeBytes(rootfs) / 4 * 5 + (64ull << 20)) >> 10;
   RunOptions mkfs;
@@ -259,6 +239,63 @@ absl::StatusOr<std::string> PrepareRootfsImage(const ImageConfig& config, absl::
   (void)files::RemoveTree(rootfs);
   ::unlink((dir + "/complete").c_str());
   return image;
+}
+
+}  // namespace
+
+absl::StatusOr<std::string> PrepareRootfs(const ImageConfig& config, absl::string_view digest,
+                                          const std::string& cache_dir) {
+  OVVOC_ASSIGN_OR_RETURN(ImageDir held, ImageDir::Lock(cache_dir, digest));
+  return ExtractInto(config, digest, held.path());
+}
+
+absl::StatusOr<DockerImageParts> PrepareDockerImage(const ImageConfig& config,
+                                                    absl::string_view digest,
+                                                    const std::string& cache_dir) {
+  OVVOC_ASSIGN_OR_RETURN(ImageDir held, ImageDir::Lock(cache_dir, digest));
+  const std::string& dir = held.path();
+  DockerImageParts parts;
+  parts.frame_tar = dir + "/docker-frame.tar";
+  const std::string complete = dir + "/docker-frame.complete";
+  if (!files::Exists(complete)) {
+    OVVOC_ASSIGN_OR_RETURN(std::string rootfs, ExtractInto(config, digest, dir));
+    // Names sorted, owners numeric, times as extracted: the same frame from the same tree.
+    RunOptions pack;
+    pack.argv = {"/bin/tar", "--numeric-owner", "--sort=name", "--anchored", "--exclude=./usr/?*",
+                 "-cf",      parts.frame_tar,   "-C",          rootfs,       "."};
+    pack.env = {"PATH=/usr/bin:/bin"};
+    pack.timeout = absl::Minutes(1);
+    OVVOC_ASSIGN_OR_RETURN(RunResult ran, RunProcess(pack));
+    if (ran.exit_code != 0) {
+      return absl::InternalError(
+          absl::StrCat("cannot make the docker frame of ", digest, ": ", ran.output));
+    }
+    OVVOC_ASSIGN_OR_RETURN(std::string made, Sha256OfFile(parts.frame_tar));
+    OVVOC_RETURN_IF_ERROR(files::WriteFileAtomic(complete, "sha256:" + made + "\n", 0600));
+  }
+  OVVOC_ASSIGN_OR_RETURN(parts.rootfs_image, RootfsImageIn(config, digest, held));
+  if (files::Exists(dir + "/complete")) {  // a tree extracted for the frame only
+    (void)files::RemoveTree(dir + "/rootfs");
+    ::unlink((dir + "/complete").c_str());
+  }
+  // Hashed on every use (a few hundred KiB) against the digest recorded when it was made (red
+  // team: a frame changed on disk was imported under a new tag and used).
+  OVVOC_ASSIGN_OR_RETURN(std::string recorded, files::ReadFile(complete));
+  OVVOC_ASSIGN_OR_RETURN(std::string hex, Sha256OfFile(parts.frame_tar));
+  parts.frame_digest = "sha256:" + hex;
+  if (std::string(absl::StripAsciiWhitespace(recorded)) != parts.frame_digest) {
+    return absl::DataLossError(absl::StrCat("refusing the docker frame ", parts.frame_tar,
+                                            ": it is not the one the agent made (",
+                                            absl::StripAsciiWhitespace(recorded), "); remove ", dir,
+                                            " for the agent to make it again"));
+  }
+  return parts;
+}
+
+absl::StatusOr<std::string> PrepareRootfsImage(const ImageConfig& config, absl::string_view digest,
+                                               const std::string& cache_dir) {
+  OVVOC_ASSIGN_OR_RETURN(ImageDir held, ImageDir::Lock(cache_dir, digest));
+  return RootfsImageIn(config, digest, held);
 }
 
 }  // namespace ovvoc::agent::sandbox

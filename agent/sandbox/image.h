@@ -27,12 +27,16 @@ std::string DigestHex(absl::string_view digest);
 // Path of the image's tar, after checking its sha256 is `digest`.
 absl::StatusOr<std::string> VerifiedImageTar(const ImageConfig& config, absl::string_view digest);
 
-// A rootfs extracted by the agent from the verified tar into `state_dir`/images/<hex>/rootfs
-// (once; later calls reuse it). The OCI backend mounts it read-only.
-absl::StatusOr<std::string> PrepareRootfs(const ImageConfig& config, absl::string_view digest,
-                                          const std::string& state_dir);
+// Prepared images live in an image cache, `cache_dir`/<hex>/: the agent's own (STATE_DIR/images
+// by default, root's, 0700), or one that the agents of a machine share (--image-cache). Each is
+// made once, under an exclusive lock (`cache_dir`/<hex>.lock) that other agents wait on, and
+// marked complete only once whole; later calls, in any agent, reuse it.
 
-// The Docker backend's image, made once per image into `state_dir`/images/<hex>: a frame of the
+// A rootfs extracted by the agent from the verified tar into `cache_dir`/<hex>/rootfs.
+absl::StatusOr<std::string> PrepareRootfs(const ImageConfig& config, absl::string_view digest,
+                                          const std::string& cache_dir);
+
+// The Docker backend's image, made once per image into `cache_dir`/<hex>: a frame of the
 // image (docker-frame.tar: the tree without /usr's contents, a few hundred KiB), which docker
 // imports, and the oci backend's ext4 image of the whole tree (PrepareRootfsImage), which each
 // container mounts read-only on the host and whose /usr it binds over the frame's empty one.
@@ -40,7 +44,7 @@ absl::StatusOr<std::string> PrepareRootfs(const ImageConfig& config, absl::strin
 // whole tree for every container (6-10 s for 500 MiB); and the job sees its /usr as "/usr" of
 // a loop device, never as a host path. The frame is checked on every call against the digest
 // recorded when it was made; the ext4 image, as on the oci backend, is trusted as the agent's
-// own once made (the state dir is root's, 0700).
+// own once made (the cache is root's, 0700).
 struct DockerImageParts {
   std::string frame_tar;     // what `docker import` takes
   std::string frame_digest;  // "sha256:<hex>" of frame.tar: the imported image's one layer
@@ -48,14 +52,14 @@ struct DockerImageParts {
 };
 absl::StatusOr<DockerImageParts> PrepareDockerImage(const ImageConfig& config,
                                                     absl::string_view digest,
-                                                    const std::string& state_dir);
+                                                    const std::string& cache_dir);
 
 // The OCI backend's rootfs: the image's tree (PrepareRootfs) as a read-only ext4 filesystem
-// image of its own, made once into `state_dir`/images/<hex>/rootfs.ext4. Each container mounts
+// image of its own, made once into `cache_dir`/<hex>/rootfs.ext4. Each container mounts
 // it read-only (MountImageReadOnly), so that it sees its root as "/" of a loop device, never as
 // a host path (a bind of a directory shows its host path in mountinfo).
 absl::StatusOr<std::string> PrepareRootfsImage(const ImageConfig& config, absl::string_view digest,
-                                               const std::string& state_dir);
+                                               const std::string& cache_dir);
 
 // What an image runs, from the image.json that deploy/image/build.sh writes beside its tar.
 struct ImageRuntime {

@@ -55,13 +55,13 @@ inline AgentRun RunAttack(Attack& attack, const std::vector<std::string>& flags 
 }
 
 // What every attack must give: a JobResult, a classified outcome (exit 0 or 1, never "could
-// not run"), an end within `max_seconds`, and a clean host.
-inline void CheckContained(const Attack& attack, const AgentRun& run, double max_seconds,
+// not run", never killed at the harness's hang bound), and a clean host. How promptly a limit
+// stopped an attack is the phase's own time (PhaseSeconds), not the loaded machine's clock.
+inline void CheckContained(const Attack& attack, const AgentRun& run,
                            const std::vector<std::string>& markers = {}) {
   CHECK((run.exit_code == 0 || run.exit_code == 1));
   CHECK(run.result.is_object());
   CHECK(!run.Outcome().empty());
-  CHECK(run.seconds < max_seconds);
   CHECK(!run.job_id.empty());
   for (const std::string& leftover : attack.Leftovers(run, markers)) {
     FAIL_CHECK("left behind after the job: " << leftover);

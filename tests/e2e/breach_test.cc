@@ -9,6 +9,7 @@
 #include <catch2/catch.hpp>
 #include <chrono>
 #include <filesystem>
+#include <fstream>
 #include <string>
 #include <thread>
 #include <vector>
@@ -77,7 +78,7 @@ TEST_CASE("attack init-hijack: the container's init is out of the job's reach", 
     CHECK(text->find('\r') == std::string::npos);
   }
   CHECK(run.result.dump().find('\x1b') == std::string::npos);
-  CheckContained(attack, run, 60);
+  CheckContained(attack, run);
 }
 
 // Regression: an install script grew package.json past the agent's read limit; build and test
@@ -98,7 +99,7 @@ TEST_CASE("attack erase-tests: what build and test run comes from the manifest a
   const std::vector<std::string> tampered = run.Findings("manifest-tampered");
   REQUIRE(tampered.size() == 1);
   CHECK(absl::StrContains(tampered[0], "before test"));
-  CheckContained(attack, run, 60);
+  CheckContained(attack, run);
 }
 
 // Regression (red team): with package.json put back, an install script still turned a failing
@@ -121,7 +122,7 @@ TEST_CASE("attack npm-config-hijack: npm runs the cloned commands the cloned way
   CHECK(Reported(tampered, ".npmrc was changed inside the sandbox before test"));
   const std::vector<std::string> shadowed = run.Findings("shadowed-program");
   CHECK(Reported(shadowed, "node_modules/.bin/git"));
-  CheckContained(attack, run, 60);
+  CheckContained(attack, run);
 }
 
 // Regression (red team, round three): with package.json put back, an install script rewrote the
@@ -144,7 +145,7 @@ TEST_CASE("attack rewrite-test: the repository's files are put back after the in
   CHECK(absl::StrContains(tampered[0], "changed 2 of the repository's own files"));
   CHECK(absl::StrContains(tampered[0], "test/t.js"));
   CHECK(absl::StrContains(tampered[0], "lib/helper.js"));
-  CheckContained(attack, run, 60);
+  CheckContained(attack, run);
 }
 
 // Regression (red team): npm turns on node's compile cache in /tmp, which lives as long as the
@@ -163,7 +164,7 @@ TEST_CASE("attack compile-cache: code planted in node's cache does not run as np
   CheckStoppedIn(run, "test", "TERMINATION_EXITED");
   CHECK(PhaseExit(run, "test") == 1);
   CHECK_FALSE(absl::StrContains(run.Log("test"), "all 42 tests passed"));
-  CheckContained(attack, run, 60);
+  CheckContained(attack, run);
 }
 
 // Regression (red team): with node_modules/.bin a symlink, the check for shadowed programs
@@ -180,7 +181,7 @@ TEST_CASE("attack bin-symlink: a node_modules/.bin that is not a directory is a 
   const std::vector<std::string> shadowed = run.Findings("shadowed-program");
   REQUIRE(shadowed.size() == 1);
   CHECK(absl::StrContains(shadowed[0], "node_modules/.bin is not a plain directory before test"));
-  CheckContained(attack, run, 60);
+  CheckContained(attack, run);
 }
 
 // Regression: from /proc and /sys a job read the kernel command line, boot_id, the host paths
@@ -223,7 +224,7 @@ TEST_CASE("attack neighbours: no host path and nothing of other jobs is visible"
     CHECK_FALSE(absl::StrContains(everything, host_path));
   }
   CHECK_FALSE(absl::StrContains(everything, absl::StripAsciiWhitespace(host_boot_id)));
-  CheckContained(attack, run, 60);
+  CheckContained(attack, run);
 }
 
 // Regressions: UDP-Lite and IPv6 packets behind an extension header left no finding; after 64
@@ -251,7 +252,7 @@ TEST_CASE("attack egress-hidden: decoys and odd protocols hide no attempt", "[e2
   }
   if (v["SRV6_SENT"] == "sent") CHECK(Reported(blocked, "udp [2001:db8::dead]:4444"));
   CHECK(run.Findings("egress-flood").empty());
-  CheckContained(attack, run, 60);
+  CheckContained(attack, run);
 }
 
 // Regression: a 220 KB repository whose tree expands to 10^6 files was checked out onto the
@@ -293,7 +294,7 @@ TEST_CASE("attack inode-fill: a job disk out of inodes is a DISK failure", "[e2e
   INFO(run.Describe());
   CHECK(run.Values("test")["INODE_FILL_STOPPED"] == "ENOSPC");
   CheckStoppedIn(run, "test", "TERMINATION_DISK");
-  CheckContained(attack, run, 60);
+  CheckContained(attack, run);
 }
 
 // The tree dir of the one job running under `state_dir`, once it holds `name`; "" if none
@@ -336,13 +337,18 @@ TEST_CASE("attack uid-hog: a job exhausting a per-uid limit does not starve anot
   REQUIRE(probe.Prepare().ok());
   CopyTool(hog);
   CopyTool(probe);
+  // The hog holds its instances until the probe has run: its phase may last as long as that
+  // takes on a loaded machine (the tool gives up after 200 s).
   absl::StatusOr<AgentRun> hog_run = absl::UnknownError("not run");
-  std::thread hog_thread([&] { hog_run = hog.Run(); });
+  std::thread hog_thread([&] {
+    hog_run = hog.Run({"--phase-timeout", "240s", "--job-timeout", "280s"});
+  });
   const std::string hog_tree =
-      WaitForJobFile(hog.state_dir(), ".hogging", std::chrono::seconds(60));
+      WaitForJobFile(hog.state_dir(), ".hogging", std::chrono::seconds(120));
   int hog_uid = 0, held = 0;
   int other_uid_errno = -1, same_uid_errno = -1;
   absl::StatusOr<AgentRun> probe_run = absl::UnknownError("not run");
+  bool released = false;
   if (!hog_tree.empty()) {
     std::vector<std::string> note =
         absl::StrSplit(ReadFile(hog_tree + "/.hogging"), ' ', absl::SkipWhitespace());
@@ -354,9 +360,12 @@ TEST_CASE("attack uid-hog: a job exhausting a per-uid limit does not starve anot
     same_uid_errno = InotifyAs(static_cast<uid_t>(hog_uid));
     probe_run = probe.Run();
     other_uid_errno = InotifyAs(static_cast<uid_t>(hog_uid) == 10001 ? 10002 : 10001);
-    WriteFile(hog_tree + "/.release", "");
   }
+  // Written even when the hog did not say it holds (it may be about to): the thread must end
+  // before any REQUIRE below can leave this scope.
+  if (!hog_tree.empty()) released = static_cast<bool>(std::ofstream(hog_tree + "/.release"));
   hog_thread.join();
+  CHECK(released);
   REQUIRE_FALSE(hog_tree.empty());
   REQUIRE(hog_run.ok());
   REQUIRE(probe_run.ok());
@@ -371,8 +380,8 @@ TEST_CASE("attack uid-hog: a job exhausting a per-uid limit does not starve anot
   CHECK(v["TRY_UID"] != std::to_string(hog_uid));
   CHECK(hog_run->Outcome() == "JOB_OUTCOME_SUCCEEDED");
   CHECK(absl::StrContains(hog_run->Log("test"), "HOG_DONE=1"));
-  CheckContained(hog, *hog_run, 90);
-  CheckContained(probe, *probe_run, 60);
+  CheckContained(hog, *hog_run);
+  CheckContained(probe, *probe_run);
 }
 
 }  // namespace

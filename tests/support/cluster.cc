@@ -49,7 +49,7 @@ std::vector<std::string> MergeFlags(std::vector<std::string> defaults,
 
 std::vector<std::string> ChildEnv(const std::string& home) {
   return {"PATH=/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin", absl::StrCat("HOME=", home),
-          "LANG=C.UTF-8"};
+          "LANG=C.UTF-8", absl::StrCat("OVVOC_AGENT_IMAGE_CACHE=", OVVOC_TEST_IMAGE_CACHE)};
 }
 
 std::string CliResult::LastLine() const {

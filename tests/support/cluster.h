@@ -21,7 +21,8 @@ namespace ovvoc::testing {
 std::vector<std::string> MergeFlags(std::vector<std::string> defaults,
                                     const std::vector<std::string>& overrides);
 
-// The environment every child gets: PATH, HOME=`home`, nothing of ours.
+// The environment every child gets: PATH, HOME=`home`, nothing of ours but the agents' shared
+// image cache (OVVOC_AGENT_IMAGE_CACHE, in the build tree).
 std::vector<std::string> ChildEnv(const std::string& home);
 
 struct CliResult {

@@ -156,7 +156,7 @@ std::string TagOf(absl::string_view digest) {
 absl::StatusOr<DockerImage> EnsureImage(const DockerClient& client, const DockerOptions& options,
                                         absl::string_view digest) {
   OVVOC_ASSIGN_OR_RETURN(DockerImageParts parts,
-                         PrepareDockerImage(options.image, digest, options.state_dir));
+                         PrepareDockerImage(options.image, digest, options.image_cache));
   const std::string hex = DigestHex(parts.frame_digest).substr(0, 12);
   const std::string tag = "ovvoc-job-frame:" + hex;
   absl::StatusOr<std::string> checked = CheckImage(client, tag, parts.frame_digest);
@@ -308,8 +308,9 @@ nlohmann::json DockerCreateRequest(const SandboxSpec& spec, const std::string& i
 }
 
 absl::StatusOr<std::unique_ptr<Backend>> MakeDockerBackend(DockerOptions options) {
-  if (options.state_dir.empty()) {
-    return absl::InvalidArgumentError("the docker backend needs the agent's state dir");
+  if (options.state_dir.empty() || options.image_cache.empty()) {
+    return absl::InvalidArgumentError(
+        "the docker backend needs the agent's state dir and image cache");
   }
   DockerClient client(options.socket);
   OVVOC_RETURN_IF_ERROR(client.Ping());

@@ -20,7 +20,8 @@ struct DockerOptions {
   std::string socket = "/var/run/docker.sock";
   std::string image_digest;  // "sha256:<hex>", verified
   ImageConfig image;         // where the verified tars are
-  std::string state_dir;     // the agent's: each image's frame and ext4 image, the mounts
+  std::string state_dir;     // the agent's: the mounts of its containers
+  std::string image_cache;   // each image's frame and ext4 image (image.h)
   std::string owner;         // the io.ovvoc.owner label: the agent's state dir
 };
 

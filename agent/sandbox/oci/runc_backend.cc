@@ -247,12 +247,12 @@ class RuncBackend final : public Backend {
     absl::MutexLock lock(&mu_);
     auto it = images_.find(digest);
     if (it != images_.end()) return it->second;
-    if (options_.state_dir.empty()) {
+    if (options_.image_cache.empty()) {
       return absl::FailedPreconditionError(
           absl::StrCat("this oci backend runs one image only, not ", digest));
     }
     OVVOC_ASSIGN_OR_RETURN(std::string path,
-                           PrepareRootfsImage(options_.image, digest, options_.state_dir));
+                           PrepareRootfsImage(options_.image, digest, options_.image_cache));
     return images_[digest] = std::move(path);
   }
 

@@ -22,10 +22,10 @@ struct RuncOptions {
   std::string rootfs;
   // The digest of `rootfs_image`, and where the images of other digests a job may ask for
   // (SandboxSpec::image) come from: each is made into an ext4 image on its first use
-  // (PrepareRootfsImage into `state_dir`), from `image`'s verified tar.
+  // (PrepareRootfsImage into `image_cache`), from `image`'s verified tar.
   std::string default_digest;
   ImageConfig image;
-  std::string state_dir;
+  std::string image_cache;  // empty: this backend runs `rootfs_image` only
 };
 
 std::unique_ptr<Backend> MakeRuncBackend(RuncOptions options);
