@@ -63,6 +63,9 @@ struct ClonedProject {
   // Without one: the package-lock.json the baseline's lockfile phase made (npm with
   // --ignore-scripts, before any dependency code ran), where proposals start from.
   std::optional<std::string> made_lockfile;
+  // The repository's own files the baseline's build changed (generated sources, a committed
+  // dist/): what a proposal's build may change too (trial.h).
+  std::vector<std::string> build_changes;
   // From the plan phase: the node major whose image the job runs (0: the agent's default
   // image), and `.ovvoc.yml`'s commands (empty: the project's npm scripts).
   int node_major = 0;

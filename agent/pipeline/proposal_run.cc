@@ -247,6 +247,7 @@ class ProposalRun {
     record.findings = out_.mutable_findings();
     record.manifest = &root_manifest;
     record.npmrc = &job_.project().npmrc;
+    record.proposal = true;
 
     // The lockfile: pinned, then as proposed.
     phase_ = "lockfile";

@@ -163,29 +163,68 @@ void ReportShadowedPrograms(const StepContext& c, absl::string_view when) {
   }
 }
 
-// Every file of the clone stands in the work tree as cloned (package.json and .npmrc are
-// KeepClonedFile's; node_modules is npm's); what was changed is put back, and a finding names it.
-absl::Status RestoreClonedTree(const StepContext& c) {
-  absl::StatusOr<std::vector<std::string>> restored =
-      RestoreTreeBeneath(c.session.source_dir(), c.session.tree_dir(), c.session.job_uid(),
-                         c.session.job_uid(), {"package.json", ".npmrc"});
+// The clone's files as the work tree must have them: every one but package.json and .npmrc
+// (KeepClonedFile's) and `also`; node_modules is npm's. What differed is put back; its paths
+// are returned. `when` names the step in the error.
+absl::StatusOr<std::vector<std::string>> PutBackClonedFiles(const StepContext& c, const char* when,
+                                                            const std::vector<std::string>& also) {
+  std::vector<std::string> skip = {"package.json", ".npmrc"};
+  skip.insert(skip.end(), also.begin(), also.end());
+  absl::StatusOr<std::vector<std::string>> restored = RestoreTreeBeneath(
+      c.session.source_dir(), c.session.tree_dir(), c.session.job_uid(), c.session.job_uid(), skip);
   if (!restored.ok()) {
     return absl::FailedPreconditionError(
-        absl::StrCat("the repository's files were changed during install and cannot be put back: ",
-                     restored.status().message()));
+        absl::StrCat("the repository's files were changed during ", when,
+                     " and cannot be put back: ", restored.status().message()));
   }
-  if (restored->empty()) return absl::OkStatus();
+  return restored;
+}
+
+// A finding: "<lead> N <what>: a, b, ... and K more<tail>", naming the first 20 paths.
+void AddPathsFinding(const StepContext& c, const char* kind, ovvoc::v1::Severity severity,
+                     absl::string_view lead, const std::vector<std::string>& paths,
+                     absl::string_view what, absl::string_view tail) {
   constexpr size_t kNamed = 20;
-  std::vector<std::string> named(restored->begin(),
-                                 restored->begin() + std::min(restored->size(), kNamed));
+  std::vector<std::string> named(paths.begin(), paths.begin() + std::min(paths.size(), kNamed));
   ovvoc::v1::SecurityFinding* finding = c.record.findings->Add();
-  finding->set_kind("repo-tampered");
-  finding->set_severity(ovvoc::v1::SEVERITY_HIGH);
+  finding->set_kind(kind);
+  finding->set_severity(severity);
   finding->set_detail(absl::StrCat(
-      "the install (dependencies' scripts) changed ", restored->size(),
-      " of the repository's own files: ", absl::StrJoin(named, ", "),
-      restored->size() > kNamed ? absl::StrCat(" and ", restored->size() - kNamed, " more") : "",
-      "; the agent put back what it cloned before build and test"));
+      lead, " ", paths.size(), " ", what, ": ", absl::StrJoin(named, ", "),
+      paths.size() > kNamed ? absl::StrCat(" and ", paths.size() - kNamed, " more") : "", tail));
+}
+
+// After the install, every file of the clone stands in the work tree as cloned; what was
+// changed is put back, and a finding names it.
+absl::Status RestoreClonedTree(const StepContext& c) {
+  OVVOC_ASSIGN_OR_RETURN(std::vector<std::string> restored, PutBackClonedFiles(c, "install", {}));
+  if (restored.empty()) return absl::OkStatus();
+  AddPathsFinding(c, "repo-tampered", ovvoc::v1::SEVERITY_HIGH,
+                  "the install (dependencies' scripts) changed", restored,
+                  "of the repository's own files",
+                  "; the agent put back what it cloned before build and test");
+  return absl::OkStatus();
+}
+
+// What a passing build changed of the repository's own files. The baseline's build may change
+// any: a generated source, a committed dist/ rebuilt; those are recorded. A proposal's build may
+// change the same files, built by the updated dependencies, and no others: a test, a fixture or
+// a source the baseline's build left alone is put back before the tests run, and a finding
+// names it.
+absl::Status CheckBuildChanges(const StepContext& c) {
+  if (!c.record.proposal) {
+    OVVOC_ASSIGN_OR_RETURN(
+        c.job.project().build_changes,
+        ChangedBeneath(c.session.source_dir(), c.session.tree_dir(), {"package.json", ".npmrc"}));
+    return absl::OkStatus();
+  }
+  OVVOC_ASSIGN_OR_RETURN(std::vector<std::string> restored,
+                         PutBackClonedFiles(c, "build", c.job.project().build_changes));
+  if (restored.empty()) return absl::OkStatus();
+  AddPathsFinding(c, "build-changed-files", ovvoc::v1::SEVERITY_MEDIUM,
+                  "with the update, the build changed", restored,
+                  "of the repository's own files that the baseline's build left alone",
+                  "; the agent put back what it cloned before the tests");
   return absl::OkStatus();
 }
 
@@ -313,7 +352,9 @@ absl::Status RunTrialStep(JobContext& job, SandboxSession& session, TrialStep st
   if (passed) {
     // The install ran every dependency's scripts, used or not by the project: whatever they
     // changed of the repository's own files is put back before the project's code runs.
-    return step == TrialStep::kInstall ? RestoreClonedTree(c) : absl::OkStatus();
+    if (step == TrialStep::kInstall) return RestoreClonedTree(c);
+    if (step == TrialStep::kBuild) return CheckBuildChanges(c);
+    return absl::OkStatus();
   }
   ovvoc::v1::FailureReport* failure = record.failure;
   failure->set_termination(r.termination);

@@ -32,6 +32,9 @@ struct TrialRecord {
   // dependency code ran (the clone's, or a proposal's manifest).
   const std::string* manifest = nullptr;
   const std::optional<std::string>* npmrc = nullptr;
+  // A proposal's trial, judged against the baseline's: its build may change the repository's
+  // files the baseline's build changed (job.project().build_changes) and no others.
+  bool proposal = false;
 };
 
 // The project's own command for `step` (job.project(): the repository as cloned and its
@@ -43,7 +46,11 @@ std::vector<std::string> ProjectCommand(const JobContext& job, TrialStep step);
 // `record.failure`'s termination, exit code and excerpt set. Before build and test the tree's
 // package.json and .npmrc are put back as `record` has them (a finding when they were changed);
 // after a passing install every file of the session's source tree is put back (a finding names
-// what the install changed).
+// what the install changed). After a passing build, the baseline's records what its build
+// changed of the source tree (job.project().build_changes), and a proposal's gets back every
+// other file its build changed before the tests see it (a finding names them): the build runs
+// dependency code too (a bundler's plugin, a code generator), which could otherwise rewrite a
+// test into passing.
 absl::Status RunTrialStep(JobContext& job, SandboxSession& session, TrialStep step,
                           std::vector<std::string> argv, const TrialRecord& record);
 

@@ -233,14 +233,30 @@ bool Skipped(const std::filesystem::path& relative, const std::vector<std::strin
 
 }  // namespace
 
-absl::StatusOr<std::vector<std::string>> RestoreTreeBeneath(const std::string& clone,
-                                                            const std::string& tree, uid_t uid,
-                                                            gid_t gid,
-                                                            const std::vector<std::string>& skip) {
+namespace {
+
+// The directory `relative` beneath `root` as it stands, never through a symlink.
+absl::StatusOr<UniqueFd> OpenDirBeneath(int root, const std::filesystem::path& relative) {
+  if (relative.empty()) return UniqueFd(::fcntl(root, F_DUPFD_CLOEXEC, 0));
+  open_how how{};
+  how.flags = O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW;
+  how.resolve = RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS | RESOLVE_NO_XDEV;
+  const std::string path = relative.string();
+  UniqueFd fd(static_cast<int>(::syscall(SYS_openat2, root, path.c_str(), &how, sizeof how)));
+  if (!fd.valid()) return OpenError(errno, path);
+  return fd;
+}
+
+// Walks `clone` against `tree`: every path that does not stand in `tree` as in `clone`, put back
+// when `restore` (owned by uid:gid), only listed otherwise.
+absl::StatusOr<std::vector<std::string>> CompareTree(const std::string& clone,
+                                                     const std::string& tree, uid_t uid, gid_t gid,
+                                                     const std::vector<std::string>& skip,
+                                                     bool restore) {
   namespace fs = std::filesystem;
   UniqueFd root(::open(tree.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
   if (!root.valid()) return OpenError(errno, tree);
-  std::vector<std::string> restored;
+  std::vector<std::string> differ;
   std::error_code ec;
   for (auto it = fs::recursive_directory_iterator(clone, ec);
        !ec && it != fs::recursive_directory_iterator(); it.increment(ec)) {
@@ -251,40 +267,63 @@ absl::StatusOr<std::vector<std::string>> RestoreTreeBeneath(const std::string& c
     }
     const fs::file_status status = it->symlink_status(ec);
     if (fs::is_directory(status)) {
-      OVVOC_RETURN_IF_ERROR(MakeDirBeneath(root.get(), relative, uid, gid).status());
+      if (restore) OVVOC_RETURN_IF_ERROR(MakeDirBeneath(root.get(), relative, uid, gid).status());
       continue;
     }
-    OVVOC_ASSIGN_OR_RETURN(UniqueFd parent,
-                           MakeDirBeneath(root.get(), relative.parent_path(), uid, gid));
+    if (!fs::is_symlink(status) && !fs::is_regular_file(status)) continue;
+    absl::StatusOr<UniqueFd> parent =
+        restore ? MakeDirBeneath(root.get(), relative.parent_path(), uid, gid)
+                : OpenDirBeneath(root.get(), relative.parent_path());
+    if (!parent.ok()) {
+      if (restore) return parent.status();
+      differ.push_back(relative.string());  // its directory is gone or is something else
+      continue;
+    }
     const std::string name = relative.filename().string();
     if (fs::is_symlink(status)) {
       const std::string target = fs::read_symlink(it->path(), ec).string();
       char now[4096];
-      const ssize_t n = ::readlinkat(parent.get(), name.c_str(), now, sizeof now);
+      const ssize_t n = ::readlinkat(parent->get(), name.c_str(), now, sizeof now);
       if (n >= 0 && std::string(now, static_cast<size_t>(n)) == target) continue;
-      ::unlinkat(parent.get(), name.c_str(), 0);
-      ::unlinkat(parent.get(), name.c_str(), AT_REMOVEDIR);
-      if (::symlinkat(target.c_str(), parent.get(), name.c_str()) != 0 ||
-          ::fchownat(parent.get(), name.c_str(), uid, gid, AT_SYMLINK_NOFOLLOW) != 0) {
+      differ.push_back(relative.string());
+      if (!restore) continue;
+      ::unlinkat(parent->get(), name.c_str(), 0);
+      ::unlinkat(parent->get(), name.c_str(), AT_REMOVEDIR);
+      if (::symlinkat(target.c_str(), parent->get(), name.c_str()) != 0 ||
+          ::fchownat(parent->get(), name.c_str(), uid, gid, AT_SYMLINK_NOFOLLOW) != 0) {
         return absl::InternalError(absl::StrCat("cannot put back ", relative.string()));
       }
-      restored.push_back(relative.string());
       continue;
     }
-    if (!fs::is_regular_file(status)) continue;
     absl::StatusOr<std::string> original = files::ReadFile(it->path().string());
     if (!original.ok()) return original.status();
     absl::StatusOr<std::string> now = ReadFileBeneath(tree, relative.string(), original->size());
     if (now.ok() && *now == *original) continue;
+    differ.push_back(relative.string());
+    if (!restore) continue;
     const mode_t mode =
         (fs::status(it->path(), ec).permissions() & fs::perms::owner_exec) != fs::perms::none
             ? 0755
             : 0644;
-    OVVOC_RETURN_IF_ERROR(ReplaceFileAt(parent.get(), name, *original, uid, gid, mode));
-    restored.push_back(relative.string());
+    OVVOC_RETURN_IF_ERROR(ReplaceFileAt(parent->get(), name, *original, uid, gid, mode));
   }
   if (ec) return absl::InternalError(absl::StrCat("cannot read ", clone, ": ", ec.message()));
-  return restored;
+  return differ;
+}
+
+}  // namespace
+
+absl::StatusOr<std::vector<std::string>> RestoreTreeBeneath(const std::string& clone,
+                                                            const std::string& tree, uid_t uid,
+                                                            gid_t gid,
+                                                            const std::vector<std::string>& skip) {
+  return CompareTree(clone, tree, uid, gid, skip, /*restore=*/true);
+}
+
+absl::StatusOr<std::vector<std::string>> ChangedBeneath(const std::string& clone,
+                                                        const std::string& tree,
+                                                        const std::vector<std::string>& skip) {
+  return CompareTree(clone, tree, 0, 0, skip, /*restore=*/false);
 }
 
 }  // namespace ovvoc::agent

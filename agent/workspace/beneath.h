@@ -59,6 +59,11 @@ absl::StatusOr<std::vector<std::string>> RestoreTreeBeneath(const std::string& c
                                                             gid_t gid,
                                                             const std::vector<std::string>& skip);
 
+// The relative paths RestoreTreeBeneath would put back, with nothing changed.
+absl::StatusOr<std::vector<std::string>> ChangedBeneath(const std::string& clone,
+                                                        const std::string& tree,
+                                                        const std::vector<std::string>& skip);
+
 }  // namespace ovvoc::agent
 
 #endif  // OVVOC_AGENT_WORKSPACE_BENEATH_H_

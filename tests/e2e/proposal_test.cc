@@ -386,7 +386,9 @@ TEST_CASE(
   Verdaccio& registry = **started;
   REQUIRE(Publish(registry, "ovvoc-fx-lib", "1.0.0", "module.exports = 'lib1';\n").ok());
 
-  // A monorepo: the dependency lives in a member, the build writes what the test reads.
+  // A monorepo: the dependency lives in a member, the build writes what the test reads, and a
+  // file of the repository's own (VERSION.txt, committed): a build's output, which a proposal's
+  // build may write too.
   WriteTree(dir, {
                      {"mono/package.json", R"({
   "name": "mono", "private": true, "version": "1.0.0",
@@ -394,11 +396,15 @@ TEST_CASE(
   "scripts": {"build": "node build.js", "test": "node test.js"}
 }
 )"},
-                     {"mono/build.js", "require('fs').writeFileSync('built.txt', "
-                                       "require('ovvoc-fx-lib'));\n"},
-                     {"mono/test.js", "const v = require('fs').readFileSync('built.txt', 'utf8');\n"
-                                      "console.log('built ' + v); if (!v.startsWith('lib1')) "
-                                      "process.exit(1);\n"},
+                     {"mono/build.js",
+                      "const fs = require('fs'), lib = require('ovvoc-fx-lib');\n"
+                      "fs.writeFileSync('built.txt', lib);\n"
+                      "fs.writeFileSync('VERSION.txt', 'built with ' + lib);\n"},
+                     {"mono/VERSION.txt", "not built yet\n"},
+                     {"mono/test.js",
+                      "const v = require('fs').readFileSync('built.txt', 'utf8');\n"
+                      "console.log('built ' + v); if (!v.startsWith('lib1')) "
+                      "process.exit(1);\n"},
                      {"mono/.ovvoc.yml", "cooldown:\n  default-days: 0\n"},
                      {"mono/packages/web/package.json", R"({
   "name": "web", "version": "1.0.0",
@@ -431,7 +437,13 @@ TEST_CASE(
                      {"old/.ovvoc.yml", "cooldown:\n  default-days: 0\n"},
                  });
 
-  REQUIRE(Publish(registry, "ovvoc-fx-lib", "1.0.1", "module.exports = 'lib1.0.1';\n").ok());
+  // Red team, issue 12: loaded by a build, the update rewrites a test into passing whatever it
+  // checks. The baseline's build left test.js alone: the proposal's tests see it as cloned.
+  REQUIRE(Publish(registry, "ovvoc-fx-lib", "1.0.1",
+                  "if (process.env.npm_lifecycle_event === 'build') require('fs').writeFileSync("
+                  "'test.js', \"console.log('TAMPERED')\\n\");\n"
+                  "module.exports = 'lib1.0.1';\n")
+              .ok());
 
   CliResult run;
   const nlohmann::json mono = UpdateFixture(registry, dir, "mono", run);
@@ -446,6 +458,19 @@ TEST_CASE(
   CHECK(member["updates"][0]["to_spec"] == "^1.0.1");
   CHECK(member["trial"]["build"]["termination"] == "TERMINATION_EXITED");
   CHECK_THAT(member["trial"]["test"].value("log_excerpt", ""), Catch::Contains("built lib1.0.1"));
+  CHECK_THAT(member["trial"]["test"].value("log_excerpt", ""), !Catch::Contains("TAMPERED"));
+  std::vector<std::string> build_findings;
+  for (const nlohmann::json& finding : member.value("findings", nlohmann::json::array())) {
+    if (finding.value("kind", "") == "build-changed-files") {
+      build_findings.push_back(finding.value("detail", ""));
+    }
+  }
+  REQUIRE(build_findings.size() == 1);
+  CHECK_THAT(build_findings[0], Catch::Contains("changed 1 of the repository's own files that the "
+                                                "baseline's build left alone: test.js;"));
+  for (const nlohmann::json& finding : mono.value("findings", nlohmann::json::array())) {
+    CHECK(finding.value("kind", "") != "build-changed-files");
+  }
   const std::string branch = member.value("branch", "");
   CHECK(RunGit({"diff", "--name-only", "HEAD", branch}, dir.Sub("mono.git")).value_or("") ==
         "package-lock.json\npackages/web/package.json\n");

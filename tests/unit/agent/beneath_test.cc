@@ -77,7 +77,7 @@ TEST_CASE("a file put back beneath the root replaces what stands there, never wr
   CHECK(!CheckRegularFileBeneath(dir.Sub("repo"), "dir-manifest").ok());
 }
 
-TEST_CASE("a tree is put back as cloned, never through what replaced its files") {
+TEST_CASE("a tree is listed and put back as cloned, never through what replaced its files") {
   testing::TempDir dir;
   const uid_t uid = ::getuid();
   auto write = [](const std::string& path, const std::string& text) {
@@ -99,6 +99,14 @@ TEST_CASE("a tree is put back as cloned, never through what replaced its files")
   write(dir.Sub("tree/package.json"), "changed");          // skipped: the caller's
   write(dir.Sub("tree/new-file"), "made by the install");  // not in the clone: stays
   std::filesystem::create_symlink("/etc", dir.Sub("tree/link"));
+  // Listed first, with nothing changed (and nothing read through the planted links).
+  absl::StatusOr<std::vector<std::string>> changed =
+      ChangedBeneath(dir.Sub("clone"), dir.Sub("tree"), {"package.json"});
+  REQUIRE(changed.ok());
+  std::sort(changed->begin(), changed->end());
+  CHECK(*changed == std::vector<std::string>{"lib/a.js", "link", "test/t.js"});
+  CHECK(std::filesystem::is_symlink(std::filesystem::symlink_status(dir.Sub("tree/lib"))));
+  CHECK(std::filesystem::read_symlink(dir.Sub("tree/link")) == "/etc");
   absl::StatusOr<std::vector<std::string>> restored =
       RestoreTreeBeneath(dir.Sub("clone"), dir.Sub("tree"), uid, uid, {"package.json"});
   REQUIRE(restored.ok());
@@ -121,6 +129,9 @@ TEST_CASE("a tree is put back as cloned, never through what replaced its files")
   restored = RestoreTreeBeneath(dir.Sub("clone"), dir.Sub("tree"), uid, uid, {"package.json"});
   REQUIRE(restored.ok());
   CHECK(restored->empty());
+  changed = ChangedBeneath(dir.Sub("clone"), dir.Sub("tree"), {"package.json"});
+  REQUIRE(changed.ok());
+  CHECK(changed->empty());
 }
 
 }  // namespace
