@@ -18,6 +18,7 @@
 #include "absl/time/time.h"
 #include "agent/git/git.h"
 #include "agent/sandbox/sandbox.h"
+#include "agent/workspace/installed.h"
 #include "common/clock.h"
 #include "ovvoc/v1/job.pb.h"
 
@@ -66,6 +67,9 @@ struct ClonedProject {
   // The repository's own files the baseline's build changed (generated sources, a committed
   // dist/): what a proposal's build may change too (trial.h).
   std::vector<std::string> build_changes;
+  // What the baseline's install left in node_modules (workspace/installed.h): what a proposal's
+  // install must leave of every package the update does not change. Unset: not read.
+  std::optional<InstalledTree> installed;
   // From the plan phase: the node major whose image the job runs (0: the agent's default
   // image), and `.ovvoc.yml`'s commands (empty: the project's npm scripts).
   int node_major = 0;

@@ -262,6 +262,7 @@ class ProposalRun {
     phase_ = "install";
     OVVOC_RETURN_IF_ERROR(RunTrialStep(job_, session, TrialStep::kInstall,
                                        ProjectCommand(job_, TrialStep::kInstall), record));
+    HoldInstallToBaseline(session);
     phase_ = "build";
     OVVOC_RETURN_IF_ERROR(RunTrialStep(job_, session, TrialStep::kBuild,
                                        ProjectCommand(job_, TrialStep::kBuild), record));
@@ -416,6 +417,7 @@ class ProposalRun {
     }
     absl::StatusOr<npm::LockfileDiff> diff = npm::VerifyLockfile(*before, *after, intended);
     if (!diff.ok()) return Fail("lockfile", diff.status());
+    locked_ = std::make_pair(*std::move(before), *std::move(after));
     ovvoc::v1::LockfileChange* change = out_.mutable_lockfile_change();
     change->set_changed(diff->changed);
     change->set_added(diff->added);
@@ -464,6 +466,24 @@ class ProposalRun {
                                      " was not written: ", commit.status().message()));
   }
 
+  // What the install left of the packages the update does not change, held to the baseline's
+  // install (scoring::CompareInstalls): findings, of which a HIGH one fails the proposal in
+  // NoNewFindings.
+  void HoldInstallToBaseline(SandboxSession& session) {
+    const std::optional<InstalledTree>& baseline = job_.project().installed;
+    if (!baseline.has_value() || !locked_.has_value()) return;
+    absl::StatusOr<InstalledTree> now = ReadInstalledTree(session.tree_dir());
+    if (!now.ok()) {
+      log::Warning("job %s: cannot read a proposal's node_modules: %s", job_.spec().job_id(),
+                   now.status().ToString());
+      return;
+    }
+    for (ovvoc::v1::SecurityFinding& finding : scoring::InstallFindings(
+             scoring::CompareInstalls(*baseline, *now, locked_->first, locked_->second))) {
+      *out_.add_findings() = std::move(finding);
+    }
+  }
+
   // No egress the baseline did not also attempt, and no tampering it did not also do (a
   // repository file rewritten, node_modules/.bin shadowing node: red team, issue 12, where an
   // update that broke the tests passed through its own planted `node`). Each is a finding
@@ -497,6 +517,7 @@ class ProposalRun {
   std::string phase_;
   std::map<std::string, std::string> branch_files_;  // path -> what the branch's commit holds
   std::optional<scoring::TreeChange> tree_;          // once the new lockfile was read
+  std::optional<std::pair<npm::Lockfile, npm::Lockfile>> locked_;  // before, after: the same
   std::vector<std::string> known_names_;             // the names the repository used before
 };
 

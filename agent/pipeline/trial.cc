@@ -11,7 +11,9 @@
 #include "agent/npm/test_output.h"
 #include "agent/pipeline/excerpt.h"
 #include "agent/workspace/beneath.h"
+#include "agent/workspace/installed.h"
 #include "common/inert.h"
+#include "common/logging.h"
 #include "common/status_macros.h"
 #include "common/time_util.h"
 
@@ -206,6 +208,19 @@ absl::Status RestoreClonedTree(const StepContext& c) {
   return absl::OkStatus();
 }
 
+// What the baseline's install left in node_modules, for proposals to be held to. Unreadable, it
+// is left unset (and proposals unchecked), as the log says.
+void ReadBaselineInstall(const StepContext& c) {
+  absl::StatusOr<InstalledTree> installed = ReadInstalledTree(c.session.tree_dir());
+  if (!installed.ok()) {
+    log::Warning("job %s: cannot read the baseline's node_modules: %s", c.job.spec().job_id(),
+                 installed.status().ToString());
+    c.job.project().installed.reset();
+    return;
+  }
+  c.job.project().installed = *std::move(installed);
+}
+
 // What a passing build changed of the repository's own files. The baseline's build may change
 // any: a generated source, a committed dist/ rebuilt; those are recorded. A proposal's build may
 // change the same files, built by the updated dependencies, and no others: a test, a fixture or
@@ -352,7 +367,10 @@ absl::Status RunTrialStep(JobContext& job, SandboxSession& session, TrialStep st
   if (passed) {
     // The install ran every dependency's scripts, used or not by the project: whatever they
     // changed of the repository's own files is put back before the project's code runs.
-    if (step == TrialStep::kInstall) return RestoreClonedTree(c);
+    if (step == TrialStep::kInstall) {
+      if (!record.proposal) ReadBaselineInstall(c);
+      return RestoreClonedTree(c);
+    }
     if (step == TrialStep::kBuild) return CheckBuildChanges(c);
     return absl::OkStatus();
   }

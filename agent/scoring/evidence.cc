@@ -240,7 +240,110 @@ std::vector<SecurityFinding> ProposalFindings(const FindingInputs& in) {
                            absl::StrCat(id, " is deprecated: ", message)));
   }
   AddBounded(std::move(made), out);
+  return out;
+}
 
+namespace {
+
+// The key of the package `path` (from the tree's root, normalized) lies in: its longest prefix
+// that `keys` holds; "" for none.
+std::string OwnerOf(const std::string& path,
+                    const std::map<std::string, const npm::LockedEntry*>& keys) {
+  std::string owner;
+  std::string prefix;
+  for (absl::string_view part : absl::StrSplit(path, '/')) {
+    prefix = prefix.empty() ? std::string(part) : absl::StrCat(prefix, "/", part);
+    if (keys.count(prefix) > 0) owner = prefix;
+  }
+  return owner;
+}
+
+std::map<std::string, const npm::LockedEntry*> ByKey(const npm::Lockfile& lockfile) {
+  std::map<std::string, const npm::LockedEntry*> keys;
+  for (const npm::LockedEntry& e : lockfile.packages) keys[e.key] = &e;
+  return keys;
+}
+
+void Bounded(std::vector<std::string>& list) {
+  std::sort(list.begin(), list.end());
+  if (list.size() > kMaxFindingsPerKind + 1) list.resize(kMaxFindingsPerKind + 1);
+}
+
+}  // namespace
+
+InstallDrift CompareInstalls(const InstalledTree& baseline, const InstalledTree& proposal,
+                             const npm::Lockfile& before, const npm::Lockfile& after) {
+  InstallDrift drift;
+  drift.past_bound = baseline.complete && !proposal.complete;
+  if (!baseline.complete || !proposal.complete) return drift;
+  const std::map<std::string, const npm::LockedEntry*> was = ByKey(before);
+  const std::map<std::string, const npm::LockedEntry*> is = ByKey(after);
+  std::set<std::string> unchanged;
+  for (const auto& [key, entry] : is) {
+    auto old = was.find(key);
+    if (old == was.end()) continue;
+    const npm::LockedEntry& a = *old->second;
+    const npm::LockedEntry& b = *entry;
+    if (a.version == b.version && a.resolved == b.resolved && a.integrity == b.integrity &&
+        !a.has_install_script && !b.has_install_script && !a.link && !b.link) {
+      unchanged.insert(key);
+    }
+  }
+  for (const auto& [key, fingerprint] : proposal.packages) {
+    auto then = baseline.packages.find(key);
+    if (then == baseline.packages.end()) {
+      if (is.count(key) == 0) drift.extraneous.push_back(key);
+      continue;
+    }
+    if (unchanged.count(key) > 0 && then->second != fingerprint) drift.changed.push_back(key);
+  }
+  for (const auto& [bin, target] : proposal.bins) {
+    auto then = baseline.bins.find(bin);
+    if (then == baseline.bins.end() || then->second == target) continue;
+    // Where the baseline's link led: ".bin"'s directory joined with its target.
+    const std::string dir = std::filesystem::path(bin).parent_path().parent_path().string();
+    const std::string led =
+        (std::filesystem::path(bin).parent_path() / then->second).lexically_normal().string();
+    if (!absl::StartsWith(led, dir) || unchanged.count(OwnerOf(led, is)) == 0) continue;
+    drift.moved_bins.push_back(absl::StrCat(bin, " -> ", target.empty() ? "(not a link)" : target,
+                                            ", was ", then->second));
+  }
+  Bounded(drift.changed);
+  Bounded(drift.moved_bins);
+  Bounded(drift.extraneous);
+  return drift;
+}
+
+std::vector<SecurityFinding> InstallFindings(const InstallDrift& drift) {
+  std::vector<SecurityFinding> out;
+  std::vector<SecurityFinding> made;
+  if (drift.past_bound) {
+    made.push_back(Finding("install-tampered", ovvoc::v1::SEVERITY_HIGH, "",
+                           "the install left more in node_modules than the agent reads where "
+                           "the baseline's did not: what the update's install scripts did "
+                           "cannot be checked"));
+  }
+  for (const std::string& key : drift.changed) {
+    made.push_back(Finding("install-tampered", ovvoc::v1::SEVERITY_HIGH, key,
+                           absl::StrCat(key,
+                                        " is the version the baseline installed, but its files "
+                                        "differ from the baseline's after the install: an "
+                                        "install script of the update rewrote them")));
+  }
+  for (const std::string& moved : drift.moved_bins) {
+    made.push_back(Finding("install-tampered", ovvoc::v1::SEVERITY_HIGH, "",
+                           absl::StrCat(moved,
+                                        ": an install script of the update moved the "
+                                        "program npm scripts run")));
+  }
+  AddBounded(std::move(made), out);
+  made.clear();
+  for (const std::string& key : drift.extraneous) {
+    made.push_back(Finding("extraneous-package", ovvoc::v1::SEVERITY_MEDIUM, key,
+                           absl::StrCat(key,
+                                        " is in no lockfile entry and was not there after "
+                                        "the baseline's install: an install script made it")));
+  }
   AddBounded(std::move(made), out);
   return out;
 }

@@ -15,6 +15,7 @@
 
 #include "absl/strings/string_view.h"
 #include "agent/npm/project.h"
+#include "agent/workspace/installed.h"
 #include "google/protobuf/repeated_ptr_field.h"
 #include "ovvoc/v1/job.pb.h"
 
@@ -67,6 +68,32 @@ struct FindingInputs {
   std::vector<std::string> known_names;  // KnownNames
 };
 std::vector<ovvoc::v1::SecurityFinding> ProposalFindings(const FindingInputs& inputs);
+
+// How a proposal's install differs from the baseline's where the update explains nothing
+// (workspace/installed.h). A package is unchanged when both lockfiles hold its key with the same
+// version, resolved and integrity, neither runs an install script (such a package may build
+// into its own directory), and it is no link. Then:
+// - `changed`: unchanged packages whose files differ ("node_modules/mocha");
+// - `moved_bins`: node_modules/.bin entries that pointed into an unchanged package and point
+//   elsewhere now ("node_modules/.bin/mocha -> ../evil/x.js, was ../mocha/bin/mocha");
+// - `extraneous`: package directories that no entry of the new lockfile names and the
+//   baseline's install did not have (made by an install script).
+// All empty when either read stopped at a bound; `past_bound` when only the proposal's did
+// (what the update installed is too big to check, or made so to escape the check). Sorted,
+// bounded by kMaxFindingsPerKind + 1.
+struct InstallDrift {
+  std::vector<std::string> changed;
+  std::vector<std::string> moved_bins;
+  std::vector<std::string> extraneous;
+  bool past_bound = false;
+};
+InstallDrift CompareInstalls(const InstalledTree& baseline, const InstalledTree& proposal,
+                             const npm::Lockfile& before, const npm::Lockfile& after);
+
+// "install-tampered" (HIGH) for changed packages, moved bins and a proposal's install past the
+// bound: some install script of the update rewrote what the tests will run, or may have;
+// "extraneous-package" (MEDIUM) for the rest.
+std::vector<ovvoc::v1::SecurityFinding> InstallFindings(const InstallDrift& drift);
 
 }  // namespace ovvoc::agent::scoring
 

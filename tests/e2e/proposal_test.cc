@@ -36,7 +36,8 @@ constexpr char kManifest[] = R"({
     "dependencies": {
         "ovvoc-prove-util": "~1.0.0",
         "ovvoc-prove-lib": "^1.0.0",
-        "ovvoc-prove-tamper": "^1.0.0"
+        "ovvoc-prove-tamper": "^1.0.0",
+        "ovvoc-prove-sneak": "^1.0.0"
     },
     "version": "1.0.0"
 }
@@ -100,6 +101,7 @@ TEST_CASE("each proposal is applied and proven in a container of its own, beside
   REQUIRE(Publish(registry, "ovvoc-prove-lib", "1.0.0", "module.exports = {api: 1};\n").ok());
   REQUIRE(Publish(registry, "ovvoc-prove-util", "1.0.0", "module.exports = 'u1.0.0';\n").ok());
   REQUIRE(Publish(registry, "ovvoc-prove-tamper", "1.0.0", "module.exports = 1;\n").ok());
+  REQUIRE(Publish(registry, "ovvoc-prove-sneak", "1.0.0", "module.exports = 1;\n").ok());
   MakeApp(registry, dir);
   // Released after the project locked 1.0.0 of each: a patch that passes, adds an install script
   // and brings two new packages, one deprecated and one named one letter away from a popular
@@ -121,6 +123,16 @@ TEST_CASE("each proposal is applied and proven in a container of its own, beside
                       "mkdir -p ../.bin && printf '#!/bin/sh\\nexit 0\\n' > ../.bin/node && "
                       "chmod 755 ../.bin/node"}}}})
               .ok());
+  // Red team, issue 12: a release whose install script rewrites another package, one the update
+  // does not touch (the test helper, a runner), and plants a package no lockfile names.
+  REQUIRE(
+      Publish(
+          registry, "ovvoc-prove-sneak", "1.0.1", "module.exports = 2;\n",
+          {{"scripts",
+            {{"postinstall",
+              "printf 'module.exports = {api: 1, sneaky: 1};\\n' > ../ovvoc-prove-lib/index.js && "
+              "mkdir -p ../ovvoc-prove-extra && echo x > ../ovvoc-prove-extra/index.js"}}}})
+          .ok());
 
   CliResult run = RunCli(
       AgentBinary(),
@@ -134,7 +146,7 @@ TEST_CASE("each proposal is applied and proven in a container of its own, beside
   INFO(result.dump(2));
   REQUIRE(run.exit_code == 0);
   CHECK(result["baseline"]["test"]["termination"] == "TERMINATION_EXITED");
-  REQUIRE(result.value("proposals", nlohmann::json::array()).size() == 3);
+  REQUIRE(result.value("proposals", nlohmann::json::array()).size() == 4);
 
   // The patch: the lockfile regenerated and verified (one package changed, its new install
   // script named), installed with scripts, and the project's tests pass on it.
@@ -203,6 +215,17 @@ TEST_CASE("each proposal is applied and proven in a container of its own, beside
   CHECK((*tamper)["outcome"] == "PROPOSAL_OUTCOME_FAILED");
   CHECK((*tamper)["failure"]["reason_class"] == "tampering");
   CHECK_THAT((*tamper)["failure"].value("reason", ""), Catch::Contains("shadowed-program"));
+  const nlohmann::json* sneak = ProposalOf(result, "ovvoc-prove-sneak");
+  REQUIRE(sneak != nullptr);
+  CHECK((*sneak)["outcome"] == "PROPOSAL_OUTCOME_FAILED");
+  CHECK((*sneak)["failure"]["reason_class"] == "tampering");
+  CHECK_THAT((*sneak)["failure"].value("reason", ""),
+             Catch::Contains("(install-tampered): node_modules/ovvoc-prove-lib is the version the "
+                             "baseline installed, but its files differ"));
+  std::map<std::string, std::string> sneaked;
+  for (const nlohmann::json& f : (*sneak)["findings"]) sneaked[f["kind"]] = f.value("package", "");
+  CHECK(sneaked["extraneous-package"] == "node_modules/ovvoc-prove-extra");
+  for (const nlohmann::json& f : (*util)["findings"]) CHECK(f["kind"] != "install-tampered");
   // The table `update` prints.
   CHECK_THAT(run.out, Catch::Contains("passed  ovvoc-prove-util 1.0.0 -> 1.0.1 (patch)"));
   CHECK_THAT(run.out, Catch::Contains("branch ovvoc/npm/ovvoc-prove-util-1.0.1"));

@@ -1,0 +1,194 @@
+// What an install left in node_modules (agent/workspace/installed.h), and a proposal's install
+// held to the baseline's (agent/scoring/evidence.h, CompareInstalls).
+#include "agent/workspace/installed.h"
+
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <catch2/catch.hpp>
+#include <filesystem>
+#include <fstream>
+#include <string>
+#include <vector>
+
+#include "agent/npm/project.h"
+#include "agent/scoring/evidence.h"
+#include "tests/support/temp_dir.h"
+
+namespace ovvoc::agent {
+namespace {
+
+namespace fs = std::filesystem;
+
+void Write(const std::string& path, const std::string& text) {
+  fs::create_directories(fs::path(path).parent_path());
+  std::ofstream(path) << text;
+}
+
+// A work tree after an install: packages plain, scoped and nested, a workspace member's own
+// node_modules and its link, a .bin, npm's hidden lockfile.
+void MakeTree(const testing::TempDir& dir) {
+  Write(dir.Sub("tree/package.json"), "{}");
+  Write(dir.Sub("tree/node_modules/a/package.json"), R"({"name": "a", "version": "1.0.0"})");
+  Write(dir.Sub("tree/node_modules/a/index.js"), "module.exports = 'a';\n");
+  Write(dir.Sub("tree/node_modules/a/bin/a.js"), "#!/usr/bin/env node\n");
+  ::chmod(dir.Sub("tree/node_modules/a/bin/a.js").c_str(), 0755);
+  Write(dir.Sub("tree/node_modules/a/node_modules/b/index.js"), "module.exports = 'b';\n");
+  Write(dir.Sub("tree/node_modules/@s/c/index.js"), "module.exports = 'c';\n");
+  Write(dir.Sub("tree/node_modules/.package-lock.json"), "{}");
+  fs::create_directories(dir.Sub("tree/node_modules/.bin"));
+  fs::create_symlink("../a/bin/a.js", dir.Sub("tree/node_modules/.bin/a"));
+  Write(dir.Sub("tree/packages/web/package.json"), R"({"name": "web"})");
+  Write(dir.Sub("tree/packages/web/node_modules/d/index.js"), "module.exports = 'd';\n");
+  fs::create_symlink("../packages/web", dir.Sub("tree/node_modules/web"));
+  Write(dir.Sub("tree/.git/node_modules/x/index.js"), "not installed");
+}
+
+TEST_CASE("an install is read as one fingerprint per package, never through a link") {
+  testing::TempDir dir;
+  MakeTree(dir);
+  absl::StatusOr<InstalledTree> read = ReadInstalledTree(dir.Sub("tree"));
+  REQUIRE(read.ok());
+  CHECK(read->complete);
+  std::vector<std::string> keys;
+  for (const auto& [key, fingerprint] : read->packages) keys.push_back(key);
+  CHECK(keys == std::vector<std::string>{"node_modules/@s/c", "node_modules/a",
+                                         "node_modules/a/node_modules/b", "node_modules/web",
+                                         "packages/web/node_modules/d"});
+  CHECK(read->packages.at("node_modules/web") == "link:../packages/web");
+  CHECK(read->bins == std::map<std::string, std::string>{{"node_modules/.bin/a", "../a/bin/a.js"}});
+
+  const InstalledTree before = *read;
+  auto again = [&] {
+    absl::StatusOr<InstalledTree> now = ReadInstalledTree(dir.Sub("tree"));
+    REQUIRE(now.ok());
+    return *now;
+  };
+  CHECK(again().packages == before.packages);
+  // npm 6's own fields in an installed package.json (where it is required from) change nothing.
+  Write(
+      dir.Sub("tree/node_modules/a/package.json"),
+      R"({"_requiredBy": ["/", "/web"], "name": "a", "_where": "/workspace", "version": "1.0.0"})");
+  CHECK(again().packages == before.packages);
+  // A nested package is a package of its own: a's fingerprint does not move with b's files.
+  Write(dir.Sub("tree/node_modules/a/node_modules/b/index.js"), "module.exports = 'B';\n");
+  InstalledTree now = again();
+  CHECK(now.packages.at("node_modules/a") == before.packages.at("node_modules/a"));
+  CHECK(now.packages.at("node_modules/a/node_modules/b") !=
+        before.packages.at("node_modules/a/node_modules/b"));
+  // Each of these moves a's: bytes, an exec bit, a new file, a file become a link.
+  const std::string a = before.packages.at("node_modules/a");
+  ::chmod(dir.Sub("tree/node_modules/a/bin/a.js").c_str(), 0644);
+  CHECK(again().packages.at("node_modules/a") != a);
+  ::chmod(dir.Sub("tree/node_modules/a/bin/a.js").c_str(), 0755);
+  CHECK(again().packages.at("node_modules/a") == a);
+  Write(dir.Sub("tree/node_modules/a/extra.js"), "");
+  CHECK(again().packages.at("node_modules/a") != a);
+  fs::remove(dir.Sub("tree/node_modules/a/extra.js"));
+  fs::remove(dir.Sub("tree/node_modules/a/index.js"));
+  fs::create_symlink("/etc/passwd", dir.Sub("tree/node_modules/a/index.js"));
+  CHECK(again().packages.at("node_modules/a") != a);
+  // A package replaced by a link is read as the link, not followed.
+  fs::rename(dir.Sub("tree/node_modules/@s/c"), dir.Sub("c-moved"));
+  fs::create_symlink(dir.Sub("c-moved"), dir.Sub("tree/node_modules/@s/c"));
+  CHECK(again().packages.at("node_modules/@s/c") == "link:" + dir.Sub("c-moved"));
+}
+
+TEST_CASE("an install past the read's bounds is read as incomplete") {
+  testing::TempDir dir;
+  MakeTree(dir);
+  InstalledLimits few;
+  few.max_entries = 5;
+  absl::StatusOr<InstalledTree> read = ReadInstalledTree(dir.Sub("tree"), few);
+  REQUIRE(read.ok());
+  CHECK_FALSE(read->complete);
+  InstalledLimits small;
+  small.max_bytes = 10;
+  read = ReadInstalledTree(dir.Sub("tree"), small);
+  REQUIRE(read.ok());
+  CHECK_FALSE(read->complete);
+}
+
+npm::LockedEntry Locked(const std::string& key, const std::string& version,
+                        bool install_script = false) {
+  npm::LockedEntry e;
+  e.key = key;
+  e.name = key.substr(key.rfind('/') + 1);
+  e.version = version;
+  e.integrity = "sha512-" + e.name + version;
+  e.resolved = "https://registry.example/" + e.name + "-" + version + ".tgz";
+  e.has_install_script = install_script;
+  return e;
+}
+
+npm::Lockfile Lock(const std::vector<npm::LockedEntry>& entries) {
+  npm::Lockfile lock;
+  lock.lockfile_version = 3;
+  lock.packages = entries;
+  return lock;
+}
+
+TEST_CASE("a proposal's install is held to the baseline's for what the update did not change") {
+  // u is updated; s runs an install script (it may build into its own directory); k and m are
+  // untouched.
+  const npm::Lockfile before =
+      Lock({Locked("node_modules/k", "1.0.0"), Locked("node_modules/m", "1.0.0"),
+            Locked("node_modules/s", "1.0.0", true), Locked("node_modules/u", "1.0.0")});
+  const npm::Lockfile after =
+      Lock({Locked("node_modules/k", "1.0.0"), Locked("node_modules/m", "1.0.0"),
+            Locked("node_modules/s", "1.0.0", true), Locked("node_modules/u", "1.0.1"),
+            Locked("node_modules/n", "1.0.0")});
+  InstalledTree baseline;
+  baseline.packages = {{"node_modules/k", "k1"},
+                       {"node_modules/m", "m1"},
+                       {"node_modules/s", "s1"},
+                       {"node_modules/u", "u1"}};
+  baseline.bins = {{"node_modules/.bin/k", "../k/cli.js"}, {"node_modules/.bin/u", "../u/cli.js"}};
+  InstalledTree proposal = baseline;
+  proposal.packages["node_modules/u"] = "u2";  // updated: anything goes
+  proposal.packages["node_modules/s"] = "s2";  // built by its own script
+  proposal.packages["node_modules/n"] = "n1";  // new, and in the lockfile
+
+  scoring::InstallDrift drift = scoring::CompareInstalls(baseline, proposal, before, after);
+  CHECK(drift.changed.empty());
+  CHECK(drift.moved_bins.empty());
+  CHECK(drift.extraneous.empty());
+  CHECK(scoring::InstallFindings(drift).empty());
+
+  proposal.packages["node_modules/k"] = "k-rewritten";
+  proposal.packages["node_modules/planted"] = "p";
+  proposal.bins["node_modules/.bin/k"] = "../planted/x.js";
+  proposal.bins["node_modules/.bin/u"] = "../u/other.js";  // u is the update's: its own bin
+  drift = scoring::CompareInstalls(baseline, proposal, before, after);
+  CHECK(drift.changed == std::vector<std::string>{"node_modules/k"});
+  CHECK(drift.moved_bins ==
+        std::vector<std::string>{"node_modules/.bin/k -> ../planted/x.js, was ../k/cli.js"});
+  CHECK(drift.extraneous == std::vector<std::string>{"node_modules/planted"});
+  const std::vector<ovvoc::v1::SecurityFinding> findings = scoring::InstallFindings(drift);
+  REQUIRE(findings.size() == 3);
+  CHECK(findings[0].kind() == "install-tampered");
+  CHECK(findings[0].severity() == ovvoc::v1::SEVERITY_HIGH);
+  CHECK(findings[0].package() == "node_modules/k");
+  CHECK(findings[1].kind() == "install-tampered");
+  CHECK(findings[1].detail() ==
+        "node_modules/.bin/k -> ../planted/x.js, was ../k/cli.js: an install script of the "
+        "update moved the program npm scripts run");
+  CHECK(findings[2].kind() == "extraneous-package");
+  CHECK(findings[2].severity() == ovvoc::v1::SEVERITY_MEDIUM);
+
+  // Incomplete reads conclude nothing, but a proposal's install that alone grew past the bound
+  // is a finding of its own.
+  proposal.complete = false;
+  drift = scoring::CompareInstalls(baseline, proposal, before, after);
+  CHECK(drift.changed.empty());
+  CHECK(drift.past_bound);
+  REQUIRE(scoring::InstallFindings(drift).size() == 1);
+  CHECK(scoring::InstallFindings(drift)[0].severity() == ovvoc::v1::SEVERITY_HIGH);
+  baseline.complete = false;
+  drift = scoring::CompareInstalls(baseline, proposal, before, after);
+  CHECK_FALSE(drift.past_bound);
+  CHECK(scoring::InstallFindings(drift).empty());
+}
+
+}  // namespace
+}  // namespace ovvoc::agent
