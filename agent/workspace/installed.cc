@@ -70,6 +70,8 @@ class Walker {
 
   // A directory outside any package: its node_modules, and those of its subdirectories.
   void Project(int dir, const std::string& rel) {
+    const Deeper level(*this);
+    if (!level.ok()) return;
     for (const Entry& e : List(dir)) {
       if (!Count()) return;
       if (!S_ISDIR(e.mode) || (rel.empty() && e.name == ".git")) continue;
@@ -94,8 +96,24 @@ class Walker {
     return out_.complete;
   }
 
+  // One directory level deeper for its life; past max_depth the read is incomplete (a job could
+  // nest directories until the agent's stack or fds ran out).
+  class Deeper {
+   public:
+    explicit Deeper(Walker& w) : w_(w) {
+      if (++w_.depth_ > w_.limits_.max_depth) w_.out_.complete = false;
+    }
+    ~Deeper() { --w_.depth_; }
+    bool ok() const { return w_.out_.complete; }
+
+   private:
+    Walker& w_;
+  };
+
   // A node_modules directory: its packages (scoped ones one level down) and its .bin.
   void Modules(int dir, const std::string& rel) {
+    const Deeper level(*this);
+    if (!level.ok()) return;
     for (const Entry& e : List(dir)) {
       if (!Count()) return;
       const std::string path = Join(rel, e.name);
@@ -144,6 +162,8 @@ class Walker {
 
   // What a package holds beneath `sub`, into `digest`; a nested node_modules is walked as one.
   void Files(int dir, const std::string& key, const std::string& sub, EVP_MD_CTX* digest) {
+    const Deeper level(*this);
+    if (!level.ok()) return;
     for (const Entry& e : List(dir)) {
       if (!Count()) return;
       const std::string path = Join(sub, e.name);
@@ -234,6 +254,7 @@ class Walker {
   InstalledTree& out_;
   size_t entries_ = 0;
   uint64_t bytes_ = 0;
+  size_t depth_ = 0;
 };
 
 }  // namespace

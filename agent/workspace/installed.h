@@ -34,6 +34,7 @@ struct InstalledTree {
 struct InstalledLimits {
   size_t max_entries = 500'000;     // names seen, in and out of node_modules
   uint64_t max_bytes = 4ull << 30;  // bytes read (a job's disk is 2 GiB by default)
+  size_t max_depth = 128;           // directories deep: each level is a frame and an open fd
 };
 
 // Reads `tree` (the work tree, owned by the job) without following any symlink: every

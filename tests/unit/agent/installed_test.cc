@@ -94,7 +94,7 @@ TEST_CASE("an install is read as one fingerprint per package, never through a li
   CHECK(again().packages.at("node_modules/@s/c") == "link:" + dir.Sub("c-moved"));
 }
 
-TEST_CASE("an install past the read's bounds is read as incomplete") {
+TEST_CASE("an install past the read's bounds (names, bytes, depth) is read as incomplete") {
   testing::TempDir dir;
   MakeTree(dir);
   InstalledLimits few;
@@ -107,6 +107,18 @@ TEST_CASE("an install past the read's bounds is read as incomplete") {
   read = ReadInstalledTree(dir.Sub("tree"), small);
   REQUIRE(read.ok());
   CHECK_FALSE(read->complete);
+  // Nesting a job made to exhaust the agent's stack or fds: stopped at the depth bound.
+  std::string deep = dir.Sub("tree/node_modules/a");
+  for (int i = 0; i < 200; ++i) deep += "/d";
+  fs::create_directories(deep);
+  read = ReadInstalledTree(dir.Sub("tree"));
+  REQUIRE(read.ok());
+  CHECK_FALSE(read->complete);
+  InstalledLimits deeper;
+  deeper.max_depth = 300;
+  read = ReadInstalledTree(dir.Sub("tree"), deeper);
+  REQUIRE(read.ok());
+  CHECK(read->complete);
 }
 
 npm::LockedEntry Locked(const std::string& key, const std::string& version,
