@@ -8,6 +8,7 @@
 #include <map>
 #include <memory>
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -67,9 +68,14 @@ struct ClonedProject {
   // The repository's own files the baseline's build changed (generated sources, a committed
   // dist/): what a proposal's build may change too (trial.h).
   std::vector<std::string> build_changes;
-  // What the baseline's install left in node_modules (workspace/installed.h): what a proposal's
-  // install must leave of every package the update does not change. Unset: not read.
+  // The paths outside node_modules the baseline's install, then its build, made (AddedBeneath:
+  // a hook dir, dist/): what a proposal's may make too.
+  std::set<std::string> install_added;
+  std::set<std::string> build_added;
+  // What the baseline's install, then its build, left in node_modules (workspace/installed.h):
+  // what a proposal's must leave of every package the update does not change. Unset: not read.
   std::optional<InstalledTree> installed;
+  std::optional<InstalledTree> installed_after_build;
   // From the plan phase: the node major whose image the job runs (0: the agent's default
   // image), and `.ovvoc.yml`'s commands (empty: the project's npm scripts).
   int node_major = 0;

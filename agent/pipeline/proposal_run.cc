@@ -262,10 +262,13 @@ class ProposalRun {
     phase_ = "install";
     OVVOC_RETURN_IF_ERROR(RunTrialStep(job_, session, TrialStep::kInstall,
                                        ProjectCommand(job_, TrialStep::kInstall), record));
-    HoldInstallToBaseline(session);
+    HoldInstallToBaseline(session, scoring::InstallStage::kInstall);
     phase_ = "build";
     OVVOC_RETURN_IF_ERROR(RunTrialStep(job_, session, TrialStep::kBuild,
                                        ProjectCommand(job_, TrialStep::kBuild), record));
+    if (!out_.trial().build().skipped()) {
+      HoldInstallToBaseline(session, scoring::InstallStage::kBuild);
+    }
     phase_ = "test";
     OVVOC_RETURN_IF_ERROR(Test(session, record));
     phase_ = "findings";
@@ -466,11 +469,13 @@ class ProposalRun {
                                      " was not written: ", commit.status().message()));
   }
 
-  // What the install left of the packages the update does not change, held to the baseline's
-  // install (scoring::CompareInstalls): findings, of which a HIGH one fails the proposal in
-  // NoNewFindings.
-  void HoldInstallToBaseline(SandboxSession& session) {
-    const std::optional<InstalledTree>& baseline = job_.project().installed;
+  // What the install or the build left of the packages the update does not change, held to what
+  // the baseline's left at the same point (scoring::CompareInstalls): findings, each of which
+  // fails the proposal in NoNewFindings.
+  void HoldInstallToBaseline(SandboxSession& session, scoring::InstallStage stage) {
+    const std::optional<InstalledTree>& baseline = stage == scoring::InstallStage::kInstall
+                                                       ? job_.project().installed
+                                                       : job_.project().installed_after_build;
     if (!baseline.has_value() || !locked_.has_value()) return;
     absl::StatusOr<InstalledTree> now = ReadInstalledTree(session.tree_dir());
     if (!now.ok()) {
@@ -479,7 +484,7 @@ class ProposalRun {
       return;
     }
     for (ovvoc::v1::SecurityFinding& finding : scoring::InstallFindings(
-             scoring::CompareInstalls(*baseline, *now, locked_->first, locked_->second))) {
+             scoring::CompareInstalls(*baseline, *now, locked_->first, locked_->second, stage))) {
       *out_.add_findings() = std::move(finding);
     }
   }

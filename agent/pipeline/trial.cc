@@ -12,6 +12,7 @@
 #include "agent/pipeline/excerpt.h"
 #include "agent/workspace/beneath.h"
 #include "agent/workspace/installed.h"
+#include "common/files.h"
 #include "common/inert.h"
 #include "common/logging.h"
 #include "common/status_macros.h"
@@ -208,17 +209,59 @@ absl::Status RestoreClonedTree(const StepContext& c) {
   return absl::OkStatus();
 }
 
-// What the baseline's install left in node_modules, for proposals to be held to. Unreadable, it
-// is left unset (and proposals unchecked), as the log says.
-void ReadBaselineInstall(const StepContext& c) {
+// What the baseline's install or build left in node_modules, for proposals to be held to.
+// Unreadable, it is unset (and proposals unchecked), as the log says.
+std::optional<InstalledTree> ReadBaselineInstall(const StepContext& c) {
   absl::StatusOr<InstalledTree> installed = ReadInstalledTree(c.session.tree_dir());
   if (!installed.ok()) {
-    log::Warning("job %s: cannot read the baseline's node_modules: %s", c.job.spec().job_id(),
-                 installed.status().ToString());
-    c.job.project().installed.reset();
-    return;
+    log::Warning("job %s: cannot read the baseline's node_modules after %s: %s",
+                 c.job.spec().job_id(), c.name, installed.status().ToString());
+    return std::nullopt;
   }
-  c.job.project().installed = *std::move(installed);
+  return *std::move(installed);
+}
+
+// Paths outside node_modules that the step made and the repository lacks (AddedBeneath). The
+// baseline's are recorded: a hook directory its install makes, its build's dist/. A proposal's
+// may be the same, and no others: after the install any other is a HIGH finding (dependencies'
+// scripts planted it: a test/helper.js that node loads before test/helper/index.js, a config
+// a test runner reads); after the build any other is removed before the tests, with a finding.
+absl::Status CheckAddedPaths(const StepContext& c, TrialStep step) {
+  const AddedPaths added = AddedBeneath(c.session.source_dir(), c.session.tree_dir());
+  ClonedProject& project = c.job.project();
+  const bool install = step == TrialStep::kInstall;
+  if (!c.record.proposal) {
+    std::set<std::string>& made = install ? project.install_added : project.build_added;
+    made = std::set<std::string>(added.paths.begin(), added.paths.end());
+    return absl::OkStatus();
+  }
+  std::vector<std::string> unexpected;
+  for (const std::string& path : added.paths) {
+    if (project.install_added.count(path) > 0 ||
+        (!install && project.build_added.count(path) > 0)) {
+      continue;
+    }
+    unexpected.push_back(path);
+  }
+  if (!added.complete) unexpected.push_back("(and more: the agent stopped looking)");
+  if (unexpected.empty()) return absl::OkStatus();
+  if (install) {
+    AddPathsFinding(c, "install-added-files", ovvoc::v1::SEVERITY_HIGH,
+                    "the install (dependencies' scripts) made", unexpected,
+                    "path(s) outside node_modules that the baseline's install did not", "");
+    return absl::OkStatus();
+  }
+  for (const std::string& path : added.paths) {
+    if (std::find(unexpected.begin(), unexpected.end(), path) == unexpected.end()) continue;
+    // No job process runs between phases: nothing can swap a directory of this path for a
+    // link meanwhile, and remove_all does not follow the last component's.
+    OVVOC_RETURN_IF_ERROR(files::RemoveTree(absl::StrCat(c.session.tree_dir(), "/", path)));
+  }
+  AddPathsFinding(c, "build-changed-files", ovvoc::v1::SEVERITY_MEDIUM,
+                  "with the update, the build made", unexpected,
+                  "path(s) the baseline's build did not",
+                  "; the agent removed them before the tests");
+  return absl::OkStatus();
 }
 
 // What a passing build changed of the repository's own files. The baseline's build may change
@@ -227,10 +270,12 @@ void ReadBaselineInstall(const StepContext& c) {
 // a source the baseline's build left alone is put back before the tests run, and a finding
 // names it.
 absl::Status CheckBuildChanges(const StepContext& c) {
+  OVVOC_RETURN_IF_ERROR(CheckAddedPaths(c, TrialStep::kBuild));
   if (!c.record.proposal) {
     OVVOC_ASSIGN_OR_RETURN(
         c.job.project().build_changes,
         ChangedBeneath(c.session.source_dir(), c.session.tree_dir(), {"package.json", ".npmrc"}));
+    c.job.project().installed_after_build = ReadBaselineInstall(c);
     return absl::OkStatus();
   }
   OVVOC_ASSIGN_OR_RETURN(std::vector<std::string> restored,
@@ -368,7 +413,10 @@ absl::Status RunTrialStep(JobContext& job, SandboxSession& session, TrialStep st
     // The install ran every dependency's scripts, used or not by the project: whatever they
     // changed of the repository's own files is put back before the project's code runs.
     if (step == TrialStep::kInstall) {
-      if (!record.proposal) ReadBaselineInstall(c);
+      if (!record.proposal) {
+        c.job.project().installed = ReadBaselineInstall(c);
+      }
+      OVVOC_RETURN_IF_ERROR(CheckAddedPaths(c, step));
       return RestoreClonedTree(c);
     }
     if (step == TrialStep::kBuild) return CheckBuildChanges(c);

@@ -272,22 +272,28 @@ void Bounded(std::vector<std::string>& list) {
 }  // namespace
 
 InstallDrift CompareInstalls(const InstalledTree& baseline, const InstalledTree& proposal,
-                             const npm::Lockfile& before, const npm::Lockfile& after) {
+                             const npm::Lockfile& before, const npm::Lockfile& after,
+                             InstallStage stage) {
   InstallDrift drift;
-  drift.past_bound = baseline.complete && !proposal.complete;
-  if (!baseline.complete || !proposal.complete) return drift;
+  drift.stage = stage;
   const std::map<std::string, const npm::LockedEntry*> was = ByKey(before);
   const std::map<std::string, const npm::LockedEntry*> is = ByKey(after);
   std::set<std::string> unchanged;
+  bool update_runs_scripts = false;
   for (const auto& [key, entry] : is) {
     auto old = was.find(key);
-    if (old == was.end()) continue;
-    const npm::LockedEntry& a = *old->second;
-    const npm::LockedEntry& b = *entry;
-    if (a.version == b.version && a.resolved == b.resolved && a.integrity == b.integrity &&
-        !a.has_install_script && !b.has_install_script && !a.link && !b.link) {
+    const bool same = old != was.end() && old->second->version == entry->version &&
+                      old->second->resolved == entry->resolved &&
+                      old->second->integrity == entry->integrity;
+    if (!same && entry->has_install_script) update_runs_scripts = true;
+    if (same && !old->second->has_install_script && !entry->has_install_script &&
+        !old->second->link && !entry->link) {
       unchanged.insert(key);
     }
+  }
+  if (!baseline.complete || !proposal.complete) {
+    drift.unchecked = stage == InstallStage::kBuild || update_runs_scripts;
+    return drift;
   }
   for (const auto& [key, fingerprint] : proposal.packages) {
     auto then = baseline.packages.find(key);
@@ -315,34 +321,40 @@ InstallDrift CompareInstalls(const InstalledTree& baseline, const InstalledTree&
 }
 
 std::vector<SecurityFinding> InstallFindings(const InstallDrift& drift) {
+  const bool install = drift.stage == InstallStage::kInstall;
+  const char* when = install ? "after the install" : "after the build";
+  const char* who =
+      install ? "an install script of the update" : "code of the update the build ran";
   std::vector<SecurityFinding> out;
   std::vector<SecurityFinding> made;
-  if (drift.past_bound) {
-    made.push_back(Finding("install-tampered", ovvoc::v1::SEVERITY_HIGH, "",
-                           "the install left more in node_modules than the agent reads where "
-                           "the baseline's did not: what the update's install scripts did "
-                           "cannot be checked"));
+  if (drift.unchecked) {
+    made.push_back(Finding(
+        "install-unchecked", ovvoc::v1::SEVERITY_HIGH, "",
+        absl::StrCat("node_modules could not be read whole ", when,
+                     " (more than the agent reads: names, bytes or depth), in the baseline or "
+                     "with the update, so what ",
+                     who, " did to the other packages cannot be checked")));
   }
   for (const std::string& key : drift.changed) {
-    made.push_back(Finding("install-tampered", ovvoc::v1::SEVERITY_HIGH, key,
-                           absl::StrCat(key,
-                                        " is the version the baseline installed, but its files "
-                                        "differ from the baseline's after the install: an "
-                                        "install script of the update rewrote them")));
+    made.push_back(Finding(
+        "install-tampered", ovvoc::v1::SEVERITY_HIGH, key,
+        absl::StrCat(key,
+                     " is the version the baseline installed, but its files differ from the "
+                     "baseline's ",
+                     when, ": ", who, " rewrote them")));
   }
   for (const std::string& moved : drift.moved_bins) {
-    made.push_back(Finding("install-tampered", ovvoc::v1::SEVERITY_HIGH, "",
-                           absl::StrCat(moved,
-                                        ": an install script of the update moved the "
-                                        "program npm scripts run")));
+    made.push_back(
+        Finding("install-tampered", ovvoc::v1::SEVERITY_HIGH, "",
+                absl::StrCat(moved, " ", when, ": ", who, " moved the program npm scripts run")));
   }
   AddBounded(std::move(made), out);
   made.clear();
   for (const std::string& key : drift.extraneous) {
-    made.push_back(Finding("extraneous-package", ovvoc::v1::SEVERITY_MEDIUM, key,
-                           absl::StrCat(key,
-                                        " is in no lockfile entry and was not there after "
-                                        "the baseline's install: an install script made it")));
+    made.push_back(
+        Finding("extraneous-package", ovvoc::v1::SEVERITY_HIGH, key,
+                absl::StrCat(key, " is in no lockfile entry and was not there ", when,
+                             " in the baseline: ", who, " made it, and node would load it")));
   }
   AddBounded(std::move(made), out);
   return out;

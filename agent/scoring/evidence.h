@@ -69,30 +69,35 @@ struct FindingInputs {
 };
 std::vector<ovvoc::v1::SecurityFinding> ProposalFindings(const FindingInputs& inputs);
 
-// How a proposal's install differs from the baseline's where the update explains nothing
-// (workspace/installed.h). A package is unchanged when both lockfiles hold its key with the same
-// version, resolved and integrity, neither runs an install script (such a package may build
-// into its own directory), and it is no link. Then:
+// How a proposal's node_modules differs from the baseline's where the update explains nothing
+// (workspace/installed.h), read at the same point of both: after the install, or after the build
+// (a dependency's code loaded by the build can write too). A package is unchanged when both
+// lockfiles hold its key with the same version, resolved and integrity, neither runs an install
+// script (such a package may build into its own directory), and it is no link. Then:
 // - `changed`: unchanged packages whose files differ ("node_modules/mocha");
 // - `moved_bins`: node_modules/.bin entries that pointed into an unchanged package and point
 //   elsewhere now ("node_modules/.bin/mocha -> ../evil/x.js, was ../mocha/bin/mocha");
-// - `extraneous`: package directories that no entry of the new lockfile names and the
-//   baseline's install did not have (made by an install script).
-// All empty when either read stopped at a bound; `past_bound` when only the proposal's did
-// (what the update installed is too big to check, or made so to escape the check). Sorted,
-// bounded by kMaxFindingsPerKind + 1.
+// - `extraneous`: entries of a node_modules that no entry of the new lockfile names and the
+//   baseline's did not have (a package, or a file such as node_modules/x.js that node would
+//   load for `require('x')` before the package x).
+// - `unchecked`: either read stopped at a bound, so the above could not be made, while code of
+//   the update may have run: after the install, when a package the update changes or adds runs
+//   an install script; after the build, always. It fails closed.
+// Sorted, bounded by kMaxFindingsPerKind + 1.
+enum class InstallStage { kInstall, kBuild };
 struct InstallDrift {
+  InstallStage stage = InstallStage::kInstall;
   std::vector<std::string> changed;
   std::vector<std::string> moved_bins;
   std::vector<std::string> extraneous;
-  bool past_bound = false;
+  bool unchecked = false;
 };
 InstallDrift CompareInstalls(const InstalledTree& baseline, const InstalledTree& proposal,
-                             const npm::Lockfile& before, const npm::Lockfile& after);
+                             const npm::Lockfile& before, const npm::Lockfile& after,
+                             InstallStage stage);
 
-// "install-tampered" (HIGH) for changed packages, moved bins and a proposal's install past the
-// bound: some install script of the update rewrote what the tests will run, or may have;
-// "extraneous-package" (MEDIUM) for the rest.
+// HIGH findings, each of which fails the proposal: "install-tampered" for changed packages and
+// moved bins, "extraneous-package", "install-unchecked".
 std::vector<ovvoc::v1::SecurityFinding> InstallFindings(const InstallDrift& drift);
 
 }  // namespace ovvoc::agent::scoring

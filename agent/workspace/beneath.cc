@@ -320,6 +320,77 @@ absl::StatusOr<std::vector<std::string>> RestoreTreeBeneath(const std::string& c
   return CompareTree(clone, tree, uid, gid, skip, /*restore=*/true);
 }
 
+namespace {
+
+class AddedWalk {
+ public:
+  AddedWalk(const std::string& clone, size_t max_paths, AddedPaths& out)
+      : clone_(clone), max_paths_(max_paths), out_(out) {}
+
+  void Dir(int dir, const std::string& rel, size_t depth) {
+    if (depth > kMaxDepth) {
+      out_.complete = false;
+      return;
+    }
+    const int copy = ::fcntl(dir, F_DUPFD_CLOEXEC, 0);
+    if (copy < 0) return;
+    std::unique_ptr<DIR, decltype(&::closedir)> listing(::fdopendir(copy), ::closedir);
+    if (!listing) {
+      ::close(copy);
+      return;
+    }
+    std::vector<std::string> names;
+    while (const dirent* d = ::readdir(listing.get())) {
+      const std::string name = d->d_name;
+      if (name == "." || name == ".." || name == "node_modules") continue;
+      if (rel.empty() && name == ".git") continue;
+      if (++seen_ > kMaxSeen) {
+        out_.complete = false;
+        return;
+      }
+      names.push_back(name);
+    }
+    std::sort(names.begin(), names.end());
+    for (const std::string& name : names) {
+      if (!out_.complete) return;
+      const std::string path = rel.empty() ? name : absl::StrCat(rel, "/", name);
+      struct stat in_clone;
+      if (::lstat(absl::StrCat(clone_, "/", path).c_str(), &in_clone) != 0) {
+        if (out_.paths.size() >= max_paths_) {
+          out_.complete = false;
+          return;
+        }
+        out_.paths.push_back(path);
+        continue;
+      }
+      if (!S_ISDIR(in_clone.st_mode)) continue;  // a changed type is the restore's to put back
+      UniqueFd sub(::openat(dir, name.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+      if (sub.valid()) Dir(sub.get(), path, depth + 1);
+    }
+  }
+
+ private:
+  static constexpr size_t kMaxDepth = 128;
+  static constexpr size_t kMaxSeen = 500'000;
+  const std::string& clone_;
+  const size_t max_paths_;
+  AddedPaths& out_;
+  size_t seen_ = 0;
+};
+
+}  // namespace
+
+AddedPaths AddedBeneath(const std::string& clone, const std::string& tree, size_t max_paths) {
+  AddedPaths out;
+  UniqueFd root(::open(tree.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+  if (!root.valid()) {
+    out.complete = false;
+    return out;
+  }
+  AddedWalk(clone, max_paths, out).Dir(root.get(), "", 0);
+  return out;
+}
+
 absl::StatusOr<std::vector<std::string>> ChangedBeneath(const std::string& clone,
                                                         const std::string& tree,
                                                         const std::vector<std::string>& skip) {

@@ -23,6 +23,32 @@ namespace ovvoc::agent {
 namespace {
 
 constexpr size_t kMaxManifestBytes = 1 << 20;
+// Deeper JSON is hashed as text: nlohmann's dump() recurses once per level, and a job's
+// package.json of 300,000 nested arrays crashed the agent (red team, issue 12).
+constexpr int kMaxManifestNesting = 64;
+
+// Whether `text`'s arrays and objects nest deeper than `limit` (strings skipped).
+bool NestsDeeper(absl::string_view text, int limit) {
+  int depth = 0;
+  bool in_string = false;
+  for (size_t i = 0; i < text.size(); ++i) {
+    const char c = text[i];
+    if (in_string) {
+      if (c == '\\') {
+        ++i;
+      } else if (c == '"') {
+        in_string = false;
+      }
+    } else if (c == '"') {
+      in_string = true;
+    } else if (c == '[' || c == '{') {
+      if (++depth > limit) return true;
+    } else if (c == ']' || c == '}') {
+      --depth;
+    }
+  }
+  return false;
+}
 
 struct Entry {
   std::string name;
@@ -242,6 +268,7 @@ class Walker {
     }
     text.resize(done);
     bytes_ += done;
+    if (NestsDeeper(text, kMaxManifestNesting)) return text;
     nlohmann::json manifest = nlohmann::json::parse(text, nullptr, /*allow_exceptions=*/false);
     if (!manifest.is_object()) return text;
     for (auto it = manifest.begin(); it != manifest.end();) {

@@ -67,12 +67,13 @@ TEST_CASE("an image whose identity does not match is refused before any job runs
 
   // Docker keeps its own copy of the real image, checked by its layer digest, so the tampered
   // tar under the real digest matters only to the oci backend.
+  // An image is verified when it is prepared: an image cache of its own, where nothing is.
   std::vector<std::string> images = {"sha256:" + fake_hex};
   if (backend == "oci") images.push_back(*digest);
   for (const std::string& image : images) {
     INFO(backend << " " << image);
-    CliResult r =
-        Update(dir, {"--sandbox", backend, "--image-dir", dir.Sub("images"), "--image", image});
+    CliResult r = Update(dir, {"--sandbox", backend, "--image-dir", dir.Sub("images"), "--image",
+                               image, "--image-cache", dir.Sub("image-cache")});
     CHECK(r.exit_code == 2);
     CHECK_THAT(r.err, Catch::Contains("refusing the job image"));
   }

@@ -31,9 +31,12 @@ constexpr char kManifest[] = R"({
     "private": true,
     "name": "ovvoc-prove-app",
     "scripts": {
-        "test": "node test.js"
+        "test": "node test.js",
+        "build": "node -e \"require('ovvoc-prove-builder')\""
     },
     "dependencies": {
+        "ovvoc-prove-builder": "^1.0.0",
+        "ovvoc-prove-plant": "^1.0.0",
         "ovvoc-prove-util": "~1.0.0",
         "ovvoc-prove-lib": "^1.0.0",
         "ovvoc-prove-tamper": "^1.0.0",
@@ -72,8 +75,9 @@ void MakeApp(Verdaccio& registry, const TempDir& dir) {
   fs::create_directories(dir.Sub("app"));
   std::ofstream(dir.Sub("app/package.json")) << kManifest;
   std::ofstream(dir.Sub("app/test.js")) << kTest;
-  // Every release is older than no cooldown.
-  std::ofstream(dir.Sub("app/.ovvoc.yml")) << "cooldown:\n  default-days: 0\n";
+  // Every release is older than no cooldown; every update is proposed (the default is 5).
+  std::ofstream(dir.Sub("app/.ovvoc.yml"))
+      << "cooldown:\n  default-days: 0\nopen-pull-requests-limit: 10\n";
   absl::StatusOr<ProcessResult> locked =
       registry.Npm({"install", "--package-lock-only"}, dir.Sub("app"));
   INFO(locked.status().ToString());
@@ -102,6 +106,8 @@ TEST_CASE("each proposal is applied and proven in a container of its own, beside
   REQUIRE(Publish(registry, "ovvoc-prove-util", "1.0.0", "module.exports = 'u1.0.0';\n").ok());
   REQUIRE(Publish(registry, "ovvoc-prove-tamper", "1.0.0", "module.exports = 1;\n").ok());
   REQUIRE(Publish(registry, "ovvoc-prove-sneak", "1.0.0", "module.exports = 1;\n").ok());
+  REQUIRE(Publish(registry, "ovvoc-prove-plant", "1.0.0", "module.exports = 1;\n").ok());
+  REQUIRE(Publish(registry, "ovvoc-prove-builder", "1.0.0", "module.exports = 1;\n").ok());
   MakeApp(registry, dir);
   // Released after the project locked 1.0.0 of each: a patch that passes, adds an install script
   // and brings two new packages, one deprecated and one named one letter away from a popular
@@ -133,6 +139,20 @@ TEST_CASE("each proposal is applied and proven in a container of its own, beside
               "printf 'module.exports = {api: 1, sneaky: 1};\\n' > ../ovvoc-prove-lib/index.js && "
               "mkdir -p ../ovvoc-prove-extra && echo x > ../ovvoc-prove-extra/index.js"}}}})
           .ok());
+  // Red team, issue 12: what node loads before the real thing, planted by an install script:
+  // node_modules/<name>.js before the package, a new file beside the project's own.
+  REQUIRE(Publish(registry, "ovvoc-prove-plant", "1.0.1", "module.exports = 2;\n",
+                  {{"scripts",
+                    {{"postinstall",
+                      "echo \"module.exports = {api: 1};\" > ../ovvoc-prove-lib.js && "
+                      "echo planted > ../../test.cjs"}}}})
+              .ok());
+  // ... and a release without any install script whose code, loaded by the build, rewrites a
+  // package the update does not change.
+  REQUIRE(Publish(registry, "ovvoc-prove-builder", "1.0.1",
+                  "require('fs').appendFileSync(require.resolve('ovvoc-prove-lib'), "
+                  "'// rewritten by the build\\n');\nmodule.exports = 2;\n")
+              .ok());
 
   CliResult run = RunCli(
       AgentBinary(),
@@ -146,7 +166,7 @@ TEST_CASE("each proposal is applied and proven in a container of its own, beside
   INFO(result.dump(2));
   REQUIRE(run.exit_code == 0);
   CHECK(result["baseline"]["test"]["termination"] == "TERMINATION_EXITED");
-  REQUIRE(result.value("proposals", nlohmann::json::array()).size() == 4);
+  REQUIRE(result.value("proposals", nlohmann::json::array()).size() == 6);
 
   // The patch: the lockfile regenerated and verified (one package changed, its new install
   // script named), installed with scripts, and the project's tests pass on it.
@@ -226,6 +246,24 @@ TEST_CASE("each proposal is applied and proven in a container of its own, beside
   for (const nlohmann::json& f : (*sneak)["findings"]) sneaked[f["kind"]] = f.value("package", "");
   CHECK(sneaked["extraneous-package"] == "node_modules/ovvoc-prove-extra");
   for (const nlohmann::json& f : (*util)["findings"]) CHECK(f["kind"] != "install-tampered");
+  const nlohmann::json* plant = ProposalOf(result, "ovvoc-prove-plant");
+  REQUIRE(plant != nullptr);
+  CHECK((*plant)["outcome"] == "PROPOSAL_OUTCOME_FAILED");
+  CHECK((*plant)["failure"]["reason_class"] == "tampering");
+  std::map<std::string, std::string> planted;
+  for (const nlohmann::json& f : (*plant)["findings"]) planted[f["kind"]] = f.value("detail", "");
+  CHECK_THAT(planted["extraneous-package"], Catch::StartsWith("node_modules/ovvoc-prove-lib.js "
+                                                              "is in no lockfile entry"));
+  CHECK_THAT(planted["install-added-files"],
+             Catch::Contains("made 1 path(s) outside node_modules that the baseline's install did "
+                             "not: test.cjs"));
+  const nlohmann::json* builder = ProposalOf(result, "ovvoc-prove-builder");
+  REQUIRE(builder != nullptr);
+  CHECK((*builder)["outcome"] == "PROPOSAL_OUTCOME_FAILED");
+  CHECK_THAT((*builder)["failure"].value("reason", ""),
+             Catch::Contains("(install-tampered): node_modules/ovvoc-prove-lib is the version the "
+                             "baseline installed, but its files differ from the baseline's after "
+                             "the build"));
   // The table `update` prints.
   CHECK_THAT(run.out, Catch::Contains("passed  ovvoc-prove-util 1.0.0 -> 1.0.1 (patch)"));
   CHECK_THAT(run.out, Catch::Contains("branch ovvoc/npm/ovvoc-prove-util-1.0.1"));

@@ -134,5 +134,41 @@ TEST_CASE("a tree is listed and put back as cloned, never through what replaced 
   CHECK(changed->empty());
 }
 
+TEST_CASE("what a tree holds beyond its clone is listed outside node_modules, topmost first") {
+  testing::TempDir dir;
+  auto write = [](const std::string& path, const std::string& text) {
+    std::filesystem::create_directories(std::filesystem::path(path).parent_path());
+    std::ofstream(path) << text;
+  };
+  write(dir.Sub("clone/test/helper/index.js"), "");
+  write(dir.Sub("clone/src/a.js"), "");
+  write(dir.Sub("clone/lib"), "a file in the clone");
+  write(dir.Sub("tree/test/helper/index.js"), "");
+  write(dir.Sub("tree/test/helper.js"), "planted");  // node loads it first
+  write(dir.Sub("tree/dist/a.js"), "");              // a new dir: one path
+  write(dir.Sub("tree/dist/deep/b.js"), "");
+  write(dir.Sub("tree/src/a.js"), "");
+  write(dir.Sub("tree/lib/x.js"), "");                      // a file become a dir
+  write(dir.Sub("tree/node_modules/x/index.js"), "");       // npm's
+  write(dir.Sub("tree/test/node_modules/x/index.js"), "");  // node_modules anywhere
+  write(dir.Sub("tree/.git/HEAD"), "");
+  std::filesystem::create_symlink("/etc", dir.Sub("tree/src/etc"));  // listed, not followed
+  AddedPaths added = AddedBeneath(dir.Sub("clone"), dir.Sub("tree"));
+  CHECK(added.complete);
+  CHECK(added.paths == std::vector<std::string>{"dist", "src/etc", "test/helper.js"});
+  added = AddedBeneath(dir.Sub("clone"), dir.Sub("tree"), 2);
+  CHECK_FALSE(added.complete);
+  CHECK(added.paths.size() == 2);
+  std::string deep = dir.Sub("tree/src");
+  std::string deep_clone = dir.Sub("clone/src");
+  for (int i = 0; i < 140; ++i) {
+    deep += "/d";
+    deep_clone += "/d";
+  }
+  std::filesystem::create_directories(deep);
+  std::filesystem::create_directories(deep_clone);
+  CHECK_FALSE(AddedBeneath(dir.Sub("clone"), dir.Sub("tree")).complete);
+}
+
 }  // namespace
 }  // namespace ovvoc::agent

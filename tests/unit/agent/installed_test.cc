@@ -9,6 +9,7 @@
 #include <filesystem>
 #include <fstream>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "agent/npm/project.h"
@@ -69,6 +70,12 @@ TEST_CASE("an install is read as one fingerprint per package, never through a li
   Write(
       dir.Sub("tree/node_modules/a/package.json"),
       R"({"_requiredBy": ["/", "/web"], "name": "a", "_where": "/workspace", "version": "1.0.0"})");
+  CHECK(again().packages == before.packages);
+  // A package.json nested past any parser's patience is read as text, not crashed on.
+  Write(dir.Sub("tree/node_modules/@s/c/package.json"),
+        "{\"a\":" + std::string(300'000, '[') + std::string(300'000, ']') + "}");
+  CHECK(again().packages.at("node_modules/@s/c") != before.packages.at("node_modules/@s/c"));
+  fs::remove(dir.Sub("tree/node_modules/@s/c/package.json"));
   CHECK(again().packages == before.packages);
   // A nested package is a package of its own: a's fingerprint does not move with b's files.
   Write(dir.Sub("tree/node_modules/a/node_modules/b/index.js"), "module.exports = 'B';\n");
@@ -140,6 +147,9 @@ npm::Lockfile Lock(const std::vector<npm::LockedEntry>& entries) {
   return lock;
 }
 
+constexpr scoring::InstallStage kInstall = scoring::InstallStage::kInstall;
+constexpr scoring::InstallStage kBuild = scoring::InstallStage::kBuild;
+
 TEST_CASE("a proposal's install is held to the baseline's for what the update did not change") {
   // u is updated; s runs an install script (it may build into its own directory); k and m are
   // untouched.
@@ -161,7 +171,8 @@ TEST_CASE("a proposal's install is held to the baseline's for what the update di
   proposal.packages["node_modules/s"] = "s2";  // built by its own script
   proposal.packages["node_modules/n"] = "n1";  // new, and in the lockfile
 
-  scoring::InstallDrift drift = scoring::CompareInstalls(baseline, proposal, before, after);
+  scoring::InstallDrift drift =
+      scoring::CompareInstalls(baseline, proposal, before, after, kInstall);
   CHECK(drift.changed.empty());
   CHECK(drift.moved_bins.empty());
   CHECK(drift.extraneous.empty());
@@ -171,7 +182,7 @@ TEST_CASE("a proposal's install is held to the baseline's for what the update di
   proposal.packages["node_modules/planted"] = "p";
   proposal.bins["node_modules/.bin/k"] = "../planted/x.js";
   proposal.bins["node_modules/.bin/u"] = "../u/other.js";  // u is the update's: its own bin
-  drift = scoring::CompareInstalls(baseline, proposal, before, after);
+  drift = scoring::CompareInstalls(baseline, proposal, before, after, kInstall);
   CHECK(drift.changed == std::vector<std::string>{"node_modules/k"});
   CHECK(drift.moved_bins ==
         std::vector<std::string>{"node_modules/.bin/k -> ../planted/x.js, was ../k/cli.js"});
@@ -183,23 +194,48 @@ TEST_CASE("a proposal's install is held to the baseline's for what the update di
   CHECK(findings[0].package() == "node_modules/k");
   CHECK(findings[1].kind() == "install-tampered");
   CHECK(findings[1].detail() ==
-        "node_modules/.bin/k -> ../planted/x.js, was ../k/cli.js: an install script of the "
-        "update moved the program npm scripts run");
+        "node_modules/.bin/k -> ../planted/x.js, was ../k/cli.js after the install: an install "
+        "script of the update moved the program npm scripts run");
+  // Red team: node loads node_modules/planted.js for require('planted') before the package.
   CHECK(findings[2].kind() == "extraneous-package");
-  CHECK(findings[2].severity() == ovvoc::v1::SEVERITY_MEDIUM);
+  CHECK(findings[2].severity() == ovvoc::v1::SEVERITY_HIGH);
+  const std::vector<ovvoc::v1::SecurityFinding> built =
+      scoring::InstallFindings(scoring::CompareInstalls(baseline, proposal, before, after, kBuild));
+  REQUIRE(built.size() == 3);
+  CHECK(built[0].detail() ==
+        "node_modules/k is the version the baseline installed, but its files differ from the "
+        "baseline's after the build: code of the update the build ran rewrote them");
+}
 
-  // Incomplete reads conclude nothing, but a proposal's install that alone grew past the bound
-  // is a finding of its own.
-  proposal.complete = false;
-  drift = scoring::CompareInstalls(baseline, proposal, before, after);
-  CHECK(drift.changed.empty());
-  CHECK(drift.past_bound);
-  REQUIRE(scoring::InstallFindings(drift).size() == 1);
-  CHECK(scoring::InstallFindings(drift)[0].severity() == ovvoc::v1::SEVERITY_HIGH);
-  baseline.complete = false;
-  drift = scoring::CompareInstalls(baseline, proposal, before, after);
-  CHECK_FALSE(drift.past_bound);
-  CHECK(scoring::InstallFindings(drift).empty());
+TEST_CASE("a read stopped at a bound fails closed where the update's code may have run") {
+  const npm::Lockfile before =
+      Lock({Locked("node_modules/k", "1.0.0"), Locked("node_modules/u", "1.0.0"),
+            Locked("node_modules/s", "1.0.0", true)});
+  // A patch of u without an install script; the same of s, with one.
+  const npm::Lockfile plain =
+      Lock({Locked("node_modules/k", "1.0.0"), Locked("node_modules/u", "1.0.1"),
+            Locked("node_modules/s", "1.0.0", true)});
+  const npm::Lockfile scripted =
+      Lock({Locked("node_modules/k", "1.0.0"), Locked("node_modules/u", "1.0.0"),
+            Locked("node_modules/s", "1.0.1", true)});
+  InstalledTree whole;
+  whole.packages = {{"node_modules/k", "k1"}};
+  InstalledTree cut = whole;
+  cut.complete = false;
+  for (const auto& [baseline, proposal] : {std::pair{cut, whole}, std::pair{whole, cut}}) {
+    // No script of the update ran during the install: nothing it could have done.
+    CHECK_FALSE(scoring::CompareInstalls(baseline, proposal, before, plain, kInstall).unchecked);
+    const scoring::InstallDrift drift =
+        scoring::CompareInstalls(baseline, proposal, before, scripted, kInstall);
+    CHECK(drift.unchecked);
+    const std::vector<ovvoc::v1::SecurityFinding> findings = scoring::InstallFindings(drift);
+    REQUIRE(findings.size() == 1);
+    CHECK(findings[0].kind() == "install-unchecked");
+    CHECK(findings[0].severity() == ovvoc::v1::SEVERITY_HIGH);
+    // The build runs the updated packages' code, scripts or not.
+    CHECK(scoring::CompareInstalls(baseline, proposal, before, plain, kBuild).unchecked);
+  }
+  CHECK_FALSE(scoring::CompareInstalls(whole, whole, before, scripted, kInstall).unchecked);
 }
 
 }  // namespace
