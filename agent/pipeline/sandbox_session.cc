@@ -302,6 +302,19 @@ absl::Status SandboxSession::PrefetchLockfile(JobContext& job) {
   return absl::OkStatus();
 }
 
+absl::Status SandboxSession::ClearHome() {
+  if (!disk_) return absl::FailedPreconditionError("the sandbox was not prepared");
+  const std::string home = disk_->home_dir();
+  std::error_code ec;
+  for (const fs::directory_entry& entry : fs::directory_iterator(home, ec)) {
+    // remove_all removes a link, never its target; no job process runs to swap anything in.
+    OVVOC_RETURN_IF_ERROR(files::RemoveTree(entry.path().string()));
+  }
+  if (ec) return absl::InternalError(absl::StrCat("cannot read ", home, ": ", ec.message()));
+  seeded_cache_.clear();
+  return absl::OkStatus();
+}
+
 std::vector<std::string> SandboxSession::Secrets() const {
   std::vector<std::string> secrets;
   for (const registry::RegistryEndpoint& endpoint : endpoints_) {

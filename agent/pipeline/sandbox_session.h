@@ -117,6 +117,11 @@ class SandboxSession {
   // reported. None of them is ever given to the container.
   std::vector<std::string> Secrets() const;
 
+  // Empties the job's home (/home/ovvoc), between commands (no job process runs): what an
+  // install left there (~/.node_modules, which node searches for a module it cannot find, npx's
+  // cache, a tool's config) is gone before the project's own code runs.
+  absl::Status ClearHome();
+
   // The work tree as the container left it (read with ReadFileBeneath).
   std::string tree_dir() const { return disk_ ? disk_->tree_dir() : std::string(); }
   // The trusted tree it was copied from (Prepare's source): what RestoreTreeBeneath puts back.

@@ -123,10 +123,14 @@ absl::Status KeepClonedFile(const StepContext& c, const char* name,
 // node_modules or .bin that cannot be listed as a plain directory (a symlink elsewhere, too
 // many entries) is a finding too: what it holds cannot be vouched for.
 void ReportShadowedPrograms(const StepContext& c, absl::string_view when) {
-  static constexpr const char* kPrograms[] = {"node", "npm", "npx",    "corepack", "sh",   "bash",
-                                              "env",  "git", "python", "python3",  "make", "cc",
-                                              "gcc",  "g++", "c++",    "ld",       "tar",  "cat",
-                                              "ls",   "cp",  "mv",     "rm",       "chmod"};
+  // The image's programs that npm scripts call by name (red team, issue 12: mkdir, grep, sed
+  // and the like, which a package's bin of that name would replace in every script).
+  static constexpr const char* kPrograms[] = {
+      "node",    "npm",  "npx",   "corepack", "sh",    "bash",    "env",      "git",  "python",
+      "python3", "make", "cc",    "gcc",      "g++",   "c++",     "ld",       "tar",  "cat",
+      "ls",      "cp",   "mv",    "rm",       "chmod", "mkdir",   "grep",     "sed",  "awk",
+      "xargs",   "find", "sleep", "echo",     "touch", "ln",      "head",     "tail", "sort",
+      "printf",  "test", "which", "gzip",     "perl",  "dirname", "basename", "tee"};
   constexpr size_t kMaxBinEntries = 100'000;
   // `detail` starts with what it is about; said once per job, not before every phase.
   auto add = [&](std::string detail) {
@@ -375,6 +379,7 @@ absl::Status RunTrialStep(JobContext& job, SandboxSession& session, TrialStep st
   // what and how to run (the scripts, the script shell, node's options): put back what the job
   // read or wrote before any of it ran.
   if (network == SandboxSession::Network::kNone) {
+    OVVOC_RETURN_IF_ERROR(session.ClearHome());
     OVVOC_RETURN_IF_ERROR(KeepClonedFile(c, "package.json", *record.manifest));
     OVVOC_RETURN_IF_ERROR(KeepClonedFile(c, ".npmrc", *record.npmrc));
     ReportShadowedPrograms(c, absl::StrCat("before ", c.name));

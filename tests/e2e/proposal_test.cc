@@ -54,6 +54,7 @@ console.log('TAP version 13');
 console.log(lib.api === 1 ? 'ok 1 - lib api' : 'not ok 1 - lib api');
 console.log('ok 2 - util loads');
 console.log('1..2');
+try { require('ovvoc-prove-ghost'); console.log('GHOST LOADED'); } catch (e) {}
 if (lib.api !== 1) { console.error('Error: ovvoc-prove-lib changed its API'); process.exit(1); }
 )";
 
@@ -140,12 +141,15 @@ TEST_CASE("each proposal is applied and proven in a container of its own, beside
               "mkdir -p ../ovvoc-prove-extra && echo x > ../ovvoc-prove-extra/index.js"}}}})
           .ok());
   // Red team, issue 12: what node loads before the real thing, planted by an install script:
-  // node_modules/<name>.js before the package, a new file beside the project's own.
+  // node_modules/<name>.js before the package, a new file beside the project's own, a module in
+  // ~/.node_modules (node looks there for what it finds nowhere else).
   REQUIRE(Publish(registry, "ovvoc-prove-plant", "1.0.1", "module.exports = 2;\n",
                   {{"scripts",
                     {{"postinstall",
                       "echo \"module.exports = {api: 1};\" > ../ovvoc-prove-lib.js && "
-                      "echo planted > ../../test.cjs"}}}})
+                      "echo planted > ../../test.cjs && "
+                      "mkdir -p $HOME/.node_modules/ovvoc-prove-ghost && "
+                      "echo > $HOME/.node_modules/ovvoc-prove-ghost/index.js"}}}})
               .ok());
   // ... and a release without any install script whose code, loaded by the build, rewrites a
   // package the update does not change.
@@ -254,6 +258,8 @@ TEST_CASE("each proposal is applied and proven in a container of its own, beside
   for (const nlohmann::json& f : (*plant)["findings"]) planted[f["kind"]] = f.value("detail", "");
   CHECK_THAT(planted["extraneous-package"], Catch::StartsWith("node_modules/ovvoc-prove-lib.js "
                                                               "is in no lockfile entry"));
+  CHECK_THAT((*plant)["trial"]["test"].value("log_excerpt", ""), Catch::Contains("ok 2"));
+  CHECK_THAT((*plant)["trial"]["test"].value("log_excerpt", ""), !Catch::Contains("GHOST"));
   CHECK_THAT(planted["install-added-files"],
              Catch::Contains("made 1 path(s) outside node_modules that the baseline's install did "
                              "not: test.cjs"));
