@@ -69,9 +69,12 @@ struct ClonedProject {
   // dist/): what a proposal's build may change too (trial.h).
   std::vector<std::string> build_changes;
   // The paths outside node_modules the baseline's install, then its build, made (AddedBeneath:
-  // a hook dir, dist/): what a proposal's may make too.
+  // a hook dir, dist/ and what they hold): what a proposal's may make too. False `*_whole`: the
+  // list stopped at its bound, and proposals are not held to it.
   std::set<std::string> install_added;
   std::set<std::string> build_added;
+  bool install_added_whole = true;
+  bool build_added_whole = true;
   // What the baseline's install, then its build, left in node_modules (workspace/installed.h):
   // what a proposal's must leave of every package the update does not change. Unset: not read.
   std::optional<InstalledTree> installed;

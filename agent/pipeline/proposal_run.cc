@@ -485,7 +485,14 @@ class ProposalRun {
     }
     for (ovvoc::v1::SecurityFinding& finding : scoring::InstallFindings(
              scoring::CompareInstalls(*baseline, *now, locked_->first, locked_->second, stage))) {
-      *out_.add_findings() = std::move(finding);
+      // What the install left is said once, not again after the build.
+      const bool said =
+          !finding.package().empty() && std::any_of(out_.findings().begin(), out_.findings().end(),
+                                                    [&](const ovvoc::v1::SecurityFinding& f) {
+                                                      return f.kind() == finding.kind() &&
+                                                             f.package() == finding.package();
+                                                    });
+      if (!said) *out_.add_findings() = std::move(finding);
     }
   }
 

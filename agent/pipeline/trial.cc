@@ -1,8 +1,10 @@
 #include "agent/pipeline/trial.h"
 
 #include <algorithm>
+#include <filesystem>
 #include <iterator>
 #include <optional>
+#include <set>
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
@@ -126,11 +128,13 @@ void ReportShadowedPrograms(const StepContext& c, absl::string_view when) {
   // The image's programs that npm scripts call by name (red team, issue 12: mkdir, grep, sed
   // and the like, which a package's bin of that name would replace in every script).
   static constexpr const char* kPrograms[] = {
-      "node",    "npm",  "npx",   "corepack", "sh",    "bash",    "env",      "git",  "python",
-      "python3", "make", "cc",    "gcc",      "g++",   "c++",     "ld",       "tar",  "cat",
-      "ls",      "cp",   "mv",    "rm",       "chmod", "mkdir",   "grep",     "sed",  "awk",
-      "xargs",   "find", "sleep", "echo",     "touch", "ln",      "head",     "tail", "sort",
-      "printf",  "test", "which", "gzip",     "perl",  "dirname", "basename", "tee"};
+      "node",    "npm",  "npx",   "corepack", "sh",      "bash",     "env",  "git",      "python",
+      "python3", "make", "cc",    "gcc",      "g++",     "c++",      "ld",   "tar",      "cat",
+      "ls",      "cp",   "mv",    "rm",       "chmod",   "mkdir",    "grep", "sed",      "awk",
+      "xargs",   "find", "sleep", "echo",     "touch",   "ln",       "head", "tail",     "sort",
+      "printf",  "test", "gzip",  "perl",     "dirname", "basename", "tee",  "diff",     "cmp",
+      "wc",      "cut",  "tr",    "timeout",  "expr",    "uniq",     "stat", "readlink", "realpath",
+      "mktemp",  "true", "false"};
   constexpr size_t kMaxBinEntries = 100'000;
   // `detail` starts with what it is about; said once per job, not before every phase.
   auto add = [&](std::string detail) {
@@ -227,22 +231,36 @@ std::optional<InstalledTree> ReadBaselineInstall(const StepContext& c) {
 
 // Paths outside node_modules that the step made and the repository lacks (AddedBeneath). The
 // baseline's are recorded: a hook directory its install makes, its build's dist/. A proposal's
-// may be the same, and no others: after the install any other is a HIGH finding (dependencies'
-// scripts planted it: a test/helper.js that node loads before test/helper/index.js, a config
-// a test runner reads); after the build any other is removed before the tests, with a finding.
+// install may make the very same paths and no others: any other is a HIGH finding (dependencies'
+// scripts planted it: a test/helper.js that node loads before test/helper/index.js, a file in a
+// directory the project's prepare script generates). A proposal's build may make new paths in
+// the directories where the baseline's build made some (a bundler's content-hashed chunks in
+// dist/); any other is removed before the tests, with a finding.
 absl::Status CheckAddedPaths(const StepContext& c, TrialStep step) {
   const AddedPaths added = AddedBeneath(c.session.source_dir(), c.session.tree_dir());
   ClonedProject& project = c.job.project();
   const bool install = step == TrialStep::kInstall;
   if (!c.record.proposal) {
-    std::set<std::string>& made = install ? project.install_added : project.build_added;
-    made = std::set<std::string>(added.paths.begin(), added.paths.end());
+    (install ? project.install_added : project.build_added) =
+        std::set<std::string>(added.paths.begin(), added.paths.end());
+    (install ? project.install_added_whole : project.build_added_whole) = added.complete;
     return absl::OkStatus();
+  }
+  if (!project.install_added_whole || (!install && !project.build_added_whole)) {
+    log::Warning("job %s: the baseline made too many paths to hold a proposal's %s to",
+                 c.job.spec().job_id(), c.name);
+    return absl::OkStatus();
+  }
+  std::set<std::string> output_dirs;  // where the baseline's build made paths
+  if (!install) {
+    for (const std::string& path : project.build_added) {
+      output_dirs.insert(std::filesystem::path(path).parent_path().string());
+    }
   }
   std::vector<std::string> unexpected;
   for (const std::string& path : added.paths) {
-    if (project.install_added.count(path) > 0 ||
-        (!install && project.build_added.count(path) > 0)) {
+    if (project.install_added.count(path) > 0 || project.build_added.count(path) > 0) continue;
+    if (!install && output_dirs.count(std::filesystem::path(path).parent_path().string()) > 0) {
       continue;
     }
     unexpected.push_back(path);
@@ -255,8 +273,8 @@ absl::Status CheckAddedPaths(const StepContext& c, TrialStep step) {
                     "path(s) outside node_modules that the baseline's install did not", "");
     return absl::OkStatus();
   }
-  for (const std::string& path : added.paths) {
-    if (std::find(unexpected.begin(), unexpected.end(), path) == unexpected.end()) continue;
+  for (const std::string& path : unexpected) {
+    if (!added.complete && &path == &unexpected.back()) break;
     // No job process runs between phases: nothing can swap a directory of this path for a
     // link meanwhile, and remove_all does not follow the last component's.
     OVVOC_RETURN_IF_ERROR(files::RemoveTree(absl::StrCat(c.session.tree_dir(), "/", path)));

@@ -279,12 +279,14 @@ InstallDrift CompareInstalls(const InstalledTree& baseline, const InstalledTree&
   const std::map<std::string, const npm::LockedEntry*> was = ByKey(before);
   const std::map<std::string, const npm::LockedEntry*> is = ByKey(after);
   std::set<std::string> unchanged;
+  std::set<std::string> same_entry;  // keys the update neither adds nor changes
   bool update_runs_scripts = false;
   for (const auto& [key, entry] : is) {
     auto old = was.find(key);
     const bool same = old != was.end() && old->second->version == entry->version &&
                       old->second->resolved == entry->resolved &&
                       old->second->integrity == entry->integrity;
+    if (same) same_entry.insert(key);
     if (!same && entry->has_install_script) update_runs_scripts = true;
     if (same && !old->second->has_install_script && !entry->has_install_script &&
         !old->second->link && !entry->link) {
@@ -298,7 +300,7 @@ InstallDrift CompareInstalls(const InstalledTree& baseline, const InstalledTree&
   for (const auto& [key, fingerprint] : proposal.packages) {
     auto then = baseline.packages.find(key);
     if (then == baseline.packages.end()) {
-      if (is.count(key) == 0) drift.extraneous.push_back(key);
+      if (is.count(key) == 0 || same_entry.count(key) > 0) drift.extraneous.push_back(key);
       continue;
     }
     if (unchanged.count(key) > 0 && then->second != fingerprint) drift.changed.push_back(key);
@@ -314,9 +316,17 @@ InstallDrift CompareInstalls(const InstalledTree& baseline, const InstalledTree&
     drift.moved_bins.push_back(absl::StrCat(bin, " -> ", target.empty() ? "(not a link)" : target,
                                             ", was ", then->second));
   }
+  if (stage == InstallStage::kInstall) {
+    for (const auto& [key, fingerprint] : proposal.hidden) {
+      auto then = baseline.hidden.find(key);
+      if (then == baseline.hidden.end() || then->second != fingerprint) drift.hidden.push_back(key);
+    }
+    drift.hidden_explained = update_runs_scripts;
+  }
   Bounded(drift.changed);
   Bounded(drift.moved_bins);
   Bounded(drift.extraneous);
+  Bounded(drift.hidden);
   return drift;
 }
 
@@ -351,10 +361,22 @@ std::vector<SecurityFinding> InstallFindings(const InstallDrift& drift) {
   AddBounded(std::move(made), out);
   made.clear();
   for (const std::string& key : drift.extraneous) {
-    made.push_back(
-        Finding("extraneous-package", ovvoc::v1::SEVERITY_HIGH, key,
-                absl::StrCat(key, " is in no lockfile entry and was not there ", when,
-                             " in the baseline: ", who, " made it, and node would load it")));
+    made.push_back(Finding("extraneous-package", ovvoc::v1::SEVERITY_HIGH, key,
+                           absl::StrCat(key, " was not there ", when,
+                                        " in the baseline and the update does not add it: ", who,
+                                        " made it, and node would load it")));
+  }
+  AddBounded(std::move(made), out);
+  made.clear();
+  for (const std::string& key : drift.hidden) {
+    made.push_back(Finding(
+        "hidden-module",
+        drift.hidden_explained ? ovvoc::v1::SEVERITY_MEDIUM : ovvoc::v1::SEVERITY_HIGH, key,
+        absl::StrCat(key, " is new or differs from the baseline's ", when,
+                     drift.hidden_explained
+                         ? ": an install script of the update may have generated it, or planted "
+                           "code there that a package loads"
+                         : ", and no install script of the update explains it")));
   }
   AddBounded(std::move(made), out);
   return out;

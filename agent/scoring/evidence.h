@@ -77,9 +77,15 @@ std::vector<ovvoc::v1::SecurityFinding> ProposalFindings(const FindingInputs& in
 // - `changed`: unchanged packages whose files differ ("node_modules/mocha");
 // - `moved_bins`: node_modules/.bin entries that pointed into an unchanged package and point
 //   elsewhere now ("node_modules/.bin/mocha -> ../evil/x.js, was ../mocha/bin/mocha");
-// - `extraneous`: entries of a node_modules that no entry of the new lockfile names and the
-//   baseline's did not have (a package, or a file such as node_modules/x.js that node would
-//   load for `require('x')` before the package x).
+// - `extraneous`: entries of a node_modules that the baseline's did not have and that no entry
+//   the update adds or changes explains (a package, a file such as node_modules/x.js that node
+//   would load for `require('x')` before the package x, a link named node_modules, an optional
+//   package npm skipped on this platform filled in);
+// - `hidden`, after the install only: hidden entries of a node_modules (.prisma, .cache) new or
+//   different from the baseline's. `hidden_explained` when a package the update changes or adds
+//   runs an install script, which may have written them (a generated client): then they are
+//   shown, not held against it; after the build, tools' caches differ with any update and are
+//   not compared.
 // - `unchecked`: either read stopped at a bound, so the above could not be made, while code of
 //   the update may have run: after the install, when a package the update changes or adds runs
 //   an install script; after the build, always. It fails closed.
@@ -90,6 +96,8 @@ struct InstallDrift {
   std::vector<std::string> changed;
   std::vector<std::string> moved_bins;
   std::vector<std::string> extraneous;
+  std::vector<std::string> hidden;
+  bool hidden_explained = false;
   bool unchecked = false;
 };
 InstallDrift CompareInstalls(const InstalledTree& baseline, const InstalledTree& proposal,
@@ -97,7 +105,8 @@ InstallDrift CompareInstalls(const InstalledTree& baseline, const InstalledTree&
                              InstallStage stage);
 
 // HIGH findings, each of which fails the proposal: "install-tampered" for changed packages and
-// moved bins, "extraneous-package", "install-unchecked".
+// moved bins, "extraneous-package", "install-unchecked"; "hidden-module" for `hidden`, HIGH
+// unless explained (then MEDIUM).
 std::vector<ovvoc::v1::SecurityFinding> InstallFindings(const InstallDrift& drift);
 
 }  // namespace ovvoc::agent::scoring

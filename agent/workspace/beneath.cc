@@ -327,7 +327,8 @@ class AddedWalk {
   AddedWalk(const std::string& clone, size_t max_paths, AddedPaths& out)
       : clone_(clone), max_paths_(max_paths), out_(out) {}
 
-  void Dir(int dir, const std::string& rel, size_t depth) {
+  // `fresh`: `dir` itself is new, so everything beneath it is.
+  void Dir(int dir, const std::string& rel, size_t depth, bool fresh = false) {
     if (depth > kMaxDepth) {
       out_.complete = false;
       return;
@@ -355,17 +356,18 @@ class AddedWalk {
       if (!out_.complete) return;
       const std::string path = rel.empty() ? name : absl::StrCat(rel, "/", name);
       struct stat in_clone;
-      if (::lstat(absl::StrCat(clone_, "/", path).c_str(), &in_clone) != 0) {
+      const bool added = fresh || ::lstat(absl::StrCat(clone_, "/", path).c_str(), &in_clone) != 0;
+      if (added) {
         if (out_.paths.size() >= max_paths_) {
           out_.complete = false;
           return;
         }
         out_.paths.push_back(path);
-        continue;
+      } else if (!S_ISDIR(in_clone.st_mode)) {
+        continue;  // a changed type is the restore's to put back
       }
-      if (!S_ISDIR(in_clone.st_mode)) continue;  // a changed type is the restore's to put back
       UniqueFd sub(::openat(dir, name.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
-      if (sub.valid()) Dir(sub.get(), path, depth + 1);
+      if (sub.valid()) Dir(sub.get(), path, depth + 1, added);
     }
   }
 

@@ -60,15 +60,16 @@ absl::StatusOr<std::vector<std::string>> RestoreTreeBeneath(const std::string& c
                                                             const std::vector<std::string>& skip);
 
 // What `tree` (the work tree, the job's) holds that `clone` lacks, outside any node_modules and
-// the root's .git: the topmost path of each (a new directory is one path, not descended into),
-// sorted. Read by fd, never through a symlink; `complete` false past `max_paths` found, 500,000
+// the root's .git: every such path, a new directory and each path beneath it (red team: a
+// directory the baseline's install made, recorded as one path, let a proposal plant files in
+// it). Read by fd, never through a symlink; `complete` false past `max_paths` found, 500,000
 // names seen or 128 directories deep.
 struct AddedPaths {
   std::vector<std::string> paths;
   bool complete = true;
 };
 AddedPaths AddedBeneath(const std::string& clone, const std::string& tree,
-                        size_t max_paths = 10'000);
+                        size_t max_paths = 50'000);
 
 // The relative paths RestoreTreeBeneath would put back, with nothing changed.
 absl::StatusOr<std::vector<std::string>> ChangedBeneath(const std::string& clone,

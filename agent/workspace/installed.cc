@@ -100,10 +100,17 @@ class Walker {
     if (!level.ok()) return;
     for (const Entry& e : List(dir)) {
       if (!Count()) return;
+      const std::string path = Join(rel, e.name);
+      if (e.name == "node_modules" && !S_ISDIR(e.mode)) {
+        // A link named node_modules (test/node_modules -> a planted tree) is where node looks
+        // for modules, not followed: a package of its own, which no lockfile names.
+        out_.packages[path] = S_ISLNK(e.mode) ? "link:" + LinkTarget(dir, e.name)
+                                              : absl::StrCat("not a directory: ", e.mode & S_IFMT);
+        continue;
+      }
       if (!S_ISDIR(e.mode) || (rel.empty() && e.name == ".git")) continue;
       UniqueFd sub = OpenDir(dir, e.name);
       if (!sub.valid()) continue;
-      const std::string path = Join(rel, e.name);
       if (e.name == "node_modules") {
         Modules(sub.get(), path);
       } else {
@@ -152,7 +159,11 @@ class Walker {
         }
         continue;
       }
-      if (absl::StartsWith(e.name, ".")) continue;
+      if (e.name == ".package-lock.json") continue;  // npm's own record of what it installed
+      if (absl::StartsWith(e.name, ".")) {
+        Fingerprint(dir, e, path, out_.hidden);
+        continue;
+      }
       if (absl::StartsWith(e.name, "@") && S_ISDIR(e.mode)) {
         UniqueFd scope = OpenDir(dir, e.name);
         if (!scope.valid()) continue;
@@ -167,8 +178,13 @@ class Walker {
   }
 
   void PackageAt(int parent, const Entry& e, const std::string& key) {
+    Fingerprint(parent, e, key, out_.packages);
+  }
+
+  void Fingerprint(int parent, const Entry& e, const std::string& key,
+                   std::map<std::string, std::string>& into) {
     if (S_ISLNK(e.mode)) {
-      out_.packages[key] = "link:" + LinkTarget(parent, e.name);
+      into[key] = "link:" + LinkTarget(parent, e.name);
       return;
     }
     Digest digest(EVP_MD_CTX_new(), EVP_MD_CTX_free);
@@ -182,8 +198,7 @@ class Walker {
     unsigned char sum[EVP_MAX_MD_SIZE];
     unsigned int length = 0;
     EVP_DigestFinal_ex(digest.get(), sum, &length);
-    out_.packages[key] =
-        absl::BytesToHexString(absl::string_view(reinterpret_cast<char*>(sum), length));
+    into[key] = absl::BytesToHexString(absl::string_view(reinterpret_cast<char*>(sum), length));
   }
 
   // What a package holds beneath `sub`, into `digest`; a nested node_modules is walked as one.

@@ -27,6 +27,10 @@ struct InstalledTree {
   // Every node_modules/.bin entry ("node_modules/.bin/mocha") -> its link target ("" when it is
   // not a link).
   std::map<std::string, std::string> bins;
+  // Hidden entries of a node_modules ("node_modules/.prisma", "node_modules/.cache"), but .bin
+  // and npm's .package-lock.json, fingerprinted as packages are: generated clients that
+  // packages load, and tools' caches.
+  std::map<std::string, std::string> hidden;
   // False when the walk stopped at a bound: then nothing may be read from what it lacks.
   bool complete = true;
 };
@@ -38,8 +42,8 @@ struct InstalledLimits {
 };
 
 // Reads `tree` (the work tree, owned by the job) without following any symlink: every
-// node_modules directory in it (.git left out) and the packages in each. Hidden entries of a
-// node_modules (.package-lock.json, .cache) are npm's or tools' state, not packages: skipped.
+// node_modules directory in it (.git left out) and what each holds. A node_modules that is not
+// a directory (a link) is recorded as a package of its own.
 absl::StatusOr<InstalledTree> ReadInstalledTree(const std::string& tree,
                                                 const InstalledLimits& limits = {});
 

@@ -35,6 +35,7 @@ constexpr char kManifest[] = R"({
         "build": "node -e \"require('ovvoc-prove-builder')\""
     },
     "dependencies": {
+        "ovvoc-prove-bin": "^1.0.0",
         "ovvoc-prove-builder": "^1.0.0",
         "ovvoc-prove-plant": "^1.0.0",
         "ovvoc-prove-util": "~1.0.0",
@@ -109,6 +110,7 @@ TEST_CASE("each proposal is applied and proven in a container of its own, beside
   REQUIRE(Publish(registry, "ovvoc-prove-sneak", "1.0.0", "module.exports = 1;\n").ok());
   REQUIRE(Publish(registry, "ovvoc-prove-plant", "1.0.0", "module.exports = 1;\n").ok());
   REQUIRE(Publish(registry, "ovvoc-prove-builder", "1.0.0", "module.exports = 1;\n").ok());
+  REQUIRE(Publish(registry, "ovvoc-prove-bin", "1.0.0", "module.exports = 1;\n").ok());
   MakeApp(registry, dir);
   // Released after the project locked 1.0.0 of each: a patch that passes, adds an install script
   // and brings two new packages, one deprecated and one named one letter away from a popular
@@ -151,6 +153,11 @@ TEST_CASE("each proposal is applied and proven in a container of its own, beside
                       "mkdir -p $HOME/.node_modules/ovvoc-prove-ghost && "
                       "echo > $HOME/.node_modules/ovvoc-prove-ghost/index.js"}}}})
               .ok());
+  // ... a release without any script that brings a bin named after a utility of the image, which
+  // would run instead of it in every npm script (red team, issue 12: a `diff` exiting 0) ...
+  REQUIRE(Publish(registry, "ovvoc-prove-bin", "1.0.1", "module.exports = 2;\n",
+                  {{"bin", {{"diff", "index.js"}}}})
+              .ok());
   // ... and a release without any install script whose code, loaded by the build, rewrites a
   // package the update does not change.
   REQUIRE(Publish(registry, "ovvoc-prove-builder", "1.0.1",
@@ -170,7 +177,7 @@ TEST_CASE("each proposal is applied and proven in a container of its own, beside
   INFO(result.dump(2));
   REQUIRE(run.exit_code == 0);
   CHECK(result["baseline"]["test"]["termination"] == "TERMINATION_EXITED");
-  REQUIRE(result.value("proposals", nlohmann::json::array()).size() == 6);
+  REQUIRE(result.value("proposals", nlohmann::json::array()).size() == 7);
 
   // The patch: the lockfile regenerated and verified (one package changed, its new install
   // script named), installed with scripts, and the project's tests pass on it.
@@ -257,12 +264,17 @@ TEST_CASE("each proposal is applied and proven in a container of its own, beside
   std::map<std::string, std::string> planted;
   for (const nlohmann::json& f : (*plant)["findings"]) planted[f["kind"]] = f.value("detail", "");
   CHECK_THAT(planted["extraneous-package"], Catch::StartsWith("node_modules/ovvoc-prove-lib.js "
-                                                              "is in no lockfile entry"));
+                                                              "was not there after the install"));
   CHECK_THAT((*plant)["trial"]["test"].value("log_excerpt", ""), Catch::Contains("ok 2"));
   CHECK_THAT((*plant)["trial"]["test"].value("log_excerpt", ""), !Catch::Contains("GHOST"));
   CHECK_THAT(planted["install-added-files"],
              Catch::Contains("made 1 path(s) outside node_modules that the baseline's install did "
                              "not: test.cjs"));
+  const nlohmann::json* bin = ProposalOf(result, "ovvoc-prove-bin");
+  REQUIRE(bin != nullptr);
+  CHECK((*bin)["outcome"] == "PROPOSAL_OUTCOME_FAILED");
+  CHECK_THAT((*bin)["failure"].value("reason", ""),
+             Catch::Contains("(shadowed-program): node_modules/.bin/diff"));
   const nlohmann::json* builder = ProposalOf(result, "ovvoc-prove-builder");
   REQUIRE(builder != nullptr);
   CHECK((*builder)["outcome"] == "PROPOSAL_OUTCOME_FAILED");

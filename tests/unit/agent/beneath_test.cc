@@ -134,7 +134,7 @@ TEST_CASE("a tree is listed and put back as cloned, never through what replaced 
   CHECK(changed->empty());
 }
 
-TEST_CASE("what a tree holds beyond its clone is listed outside node_modules, topmost first") {
+TEST_CASE("what a tree holds beyond its clone is listed outside node_modules, new dirs whole") {
   testing::TempDir dir;
   auto write = [](const std::string& path, const std::string& text) {
     std::filesystem::create_directories(std::filesystem::path(path).parent_path());
@@ -155,7 +155,8 @@ TEST_CASE("what a tree holds beyond its clone is listed outside node_modules, to
   std::filesystem::create_symlink("/etc", dir.Sub("tree/src/etc"));  // listed, not followed
   AddedPaths added = AddedBeneath(dir.Sub("clone"), dir.Sub("tree"));
   CHECK(added.complete);
-  CHECK(added.paths == std::vector<std::string>{"dist", "src/etc", "test/helper.js"});
+  CHECK(added.paths == std::vector<std::string>{"dist", "dist/a.js", "dist/deep", "dist/deep/b.js",
+                                                "src/etc", "test/helper.js"});
   added = AddedBeneath(dir.Sub("clone"), dir.Sub("tree"), 2);
   CHECK_FALSE(added.complete);
   CHECK(added.paths.size() == 2);

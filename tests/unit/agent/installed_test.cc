@@ -56,6 +56,7 @@ TEST_CASE("an install is read as one fingerprint per package, never through a li
   CHECK(keys == std::vector<std::string>{"node_modules/@s/c", "node_modules/a",
                                          "node_modules/a/node_modules/b", "node_modules/web",
                                          "packages/web/node_modules/d"});
+  CHECK(read->hidden.empty());  // npm's .package-lock.json is not one
   CHECK(read->packages.at("node_modules/web") == "link:../packages/web");
   CHECK(read->bins == std::map<std::string, std::string>{{"node_modules/.bin/a", "../a/bin/a.js"}});
 
@@ -95,6 +96,12 @@ TEST_CASE("an install is read as one fingerprint per package, never through a li
   fs::remove(dir.Sub("tree/node_modules/a/index.js"));
   fs::create_symlink("/etc/passwd", dir.Sub("tree/node_modules/a/index.js"));
   CHECK(again().packages.at("node_modules/a") != a);
+  // Hidden entries are fingerprinted apart; a link named node_modules is a package of its own.
+  Write(dir.Sub("tree/node_modules/.prisma/client/index.js"), "generated");
+  fs::create_symlink("../node_modules/a", dir.Sub("tree/packages/node_modules"));
+  now = again();
+  CHECK(now.hidden.count("node_modules/.prisma") == 1);
+  CHECK(now.packages.at("packages/node_modules") == "link:../node_modules/a");
   // A package replaced by a link is read as the link, not followed.
   fs::rename(dir.Sub("tree/node_modules/@s/c"), dir.Sub("c-moved"));
   fs::create_symlink(dir.Sub("c-moved"), dir.Sub("tree/node_modules/@s/c"));
@@ -153,13 +160,15 @@ constexpr scoring::InstallStage kBuild = scoring::InstallStage::kBuild;
 TEST_CASE("a proposal's install is held to the baseline's for what the update did not change") {
   // u is updated; s runs an install script (it may build into its own directory); k and m are
   // untouched.
+  // m-darwin is locked but npm skips it on linux (os: darwin).
   const npm::Lockfile before =
       Lock({Locked("node_modules/k", "1.0.0"), Locked("node_modules/m", "1.0.0"),
-            Locked("node_modules/s", "1.0.0", true), Locked("node_modules/u", "1.0.0")});
+            Locked("node_modules/m-darwin", "1.0.0"), Locked("node_modules/s", "1.0.0", true),
+            Locked("node_modules/u", "1.0.0")});
   const npm::Lockfile after =
       Lock({Locked("node_modules/k", "1.0.0"), Locked("node_modules/m", "1.0.0"),
-            Locked("node_modules/s", "1.0.0", true), Locked("node_modules/u", "1.0.1"),
-            Locked("node_modules/n", "1.0.0")});
+            Locked("node_modules/m-darwin", "1.0.0"), Locked("node_modules/s", "1.0.0", true),
+            Locked("node_modules/u", "1.0.1"), Locked("node_modules/n", "1.0.0")});
   InstalledTree baseline;
   baseline.packages = {{"node_modules/k", "k1"},
                        {"node_modules/m", "m1"},
@@ -180,15 +189,20 @@ TEST_CASE("a proposal's install is held to the baseline's for what the update di
 
   proposal.packages["node_modules/k"] = "k-rewritten";
   proposal.packages["node_modules/planted"] = "p";
+  proposal.packages["node_modules/m-darwin"] = "filled in";  // locked, skipped on this platform
+  proposal.hidden["node_modules/.gen"] = "planted";
   proposal.bins["node_modules/.bin/k"] = "../planted/x.js";
   proposal.bins["node_modules/.bin/u"] = "../u/other.js";  // u is the update's: its own bin
   drift = scoring::CompareInstalls(baseline, proposal, before, after, kInstall);
   CHECK(drift.changed == std::vector<std::string>{"node_modules/k"});
   CHECK(drift.moved_bins ==
         std::vector<std::string>{"node_modules/.bin/k -> ../planted/x.js, was ../k/cli.js"});
-  CHECK(drift.extraneous == std::vector<std::string>{"node_modules/planted"});
+  CHECK(drift.extraneous ==
+        std::vector<std::string>{"node_modules/m-darwin", "node_modules/planted"});
+  CHECK(drift.hidden == std::vector<std::string>{"node_modules/.gen"});
+  CHECK_FALSE(drift.hidden_explained);
   const std::vector<ovvoc::v1::SecurityFinding> findings = scoring::InstallFindings(drift);
-  REQUIRE(findings.size() == 3);
+  REQUIRE(findings.size() == 5);
   CHECK(findings[0].kind() == "install-tampered");
   CHECK(findings[0].severity() == ovvoc::v1::SEVERITY_HIGH);
   CHECK(findings[0].package() == "node_modules/k");
@@ -199,9 +213,18 @@ TEST_CASE("a proposal's install is held to the baseline's for what the update di
   // Red team: node loads node_modules/planted.js for require('planted') before the package.
   CHECK(findings[2].kind() == "extraneous-package");
   CHECK(findings[2].severity() == ovvoc::v1::SEVERITY_HIGH);
+  CHECK(findings[4].kind() == "hidden-module");
+  CHECK(findings[4].severity() == ovvoc::v1::SEVERITY_HIGH);
+  // An update that runs an install script may have generated it: shown, not held against it.
+  npm::Lockfile scripted = after;
+  scripted.packages[4].has_install_script = true;  // u 1.0.1
+  drift = scoring::CompareInstalls(baseline, proposal, before, scripted, kInstall);
+  CHECK(drift.hidden_explained);
+  CHECK(scoring::InstallFindings(drift).back().severity() == ovvoc::v1::SEVERITY_MEDIUM);
+  // After the build, tools' caches there differ with any update: not compared.
   const std::vector<ovvoc::v1::SecurityFinding> built =
       scoring::InstallFindings(scoring::CompareInstalls(baseline, proposal, before, after, kBuild));
-  REQUIRE(built.size() == 3);
+  REQUIRE(built.size() == 4);
   CHECK(built[0].detail() ==
         "node_modules/k is the version the baseline installed, but its files differ from the "
         "baseline's after the build: code of the update the build ran rewrote them");
