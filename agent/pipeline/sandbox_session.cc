@@ -315,6 +315,24 @@ absl::Status SandboxSession::ClearHome() {
   return absl::OkStatus();
 }
 
+absl::Status SandboxSession::ClearTmp(JobContext& job) {
+  OVVOC_ASSIGN_OR_RETURN(
+      sandbox::ExecResult r,
+      Run(job, "tmp",
+          {"/bin/sh", "-c",
+           // Each directory opened to its owner as it is reached (before find descends), then
+           // everything removed, then checked gone. /tmp itself is root's: left as it is.
+           "find /tmp -mindepth 1 -type d -exec chmod u+rwx {} \\; ; "
+           "find /tmp -mindepth 1 -delete && test -z \"$(ls -A /tmp)\""},
+          Network::kNone));
+  if (r.termination != ovvoc::v1::TERMINATION_EXITED || r.exit_code != 0) {
+    // What it printed is the job's to shape: not repeated here.
+    return absl::FailedPreconditionError(
+        absl::StrCat("cannot empty the job's /tmp before its code runs (exit ", r.exit_code, ")"));
+  }
+  return absl::OkStatus();
+}
+
 std::vector<std::string> SandboxSession::Secrets() const {
   std::vector<std::string> secrets;
   for (const registry::RegistryEndpoint& endpoint : endpoints_) {

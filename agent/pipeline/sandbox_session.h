@@ -122,6 +122,13 @@ class SandboxSession {
   // cache, a tool's config) is gone before the project's own code runs.
   absl::Status ClearHome();
 
+  // Empties the container's /tmp (a tmpfs that lasts from the install to the tests), run in the
+  // container as the job's user: what an install left there (a test runner's transform cache,
+  // seeded so that a test's cached "compiled" form runs instead of the test) is gone before the
+  // project's own code runs. Modes are made the owner's first, so that a directory the job
+  // closed (mode 000) is emptied too.
+  absl::Status ClearTmp(JobContext& job);
+
   // The work tree as the container left it (read with ReadFileBeneath).
   std::string tree_dir() const { return disk_ ? disk_->tree_dir() : std::string(); }
   // The trusted tree it was copied from (Prepare's source): what RestoreTreeBeneath puts back.

@@ -56,6 +56,7 @@ console.log(lib.api === 1 ? 'ok 1 - lib api' : 'not ok 1 - lib api');
 console.log('ok 2 - util loads');
 console.log('1..2');
 try { require('ovvoc-prove-ghost'); console.log('GHOST LOADED'); } catch (e) {}
+if (require('fs').existsSync('/tmp/seeded')) console.log('TMP SEEDED');
 if (lib.api !== 1) { console.error('Error: ovvoc-prove-lib changed its API'); process.exit(1); }
 )";
 
@@ -144,14 +145,16 @@ TEST_CASE("each proposal is applied and proven in a container of its own, beside
           .ok());
   // Red team, issue 12: what node loads before the real thing, planted by an install script:
   // node_modules/<name>.js before the package, a new file beside the project's own, a module in
-  // ~/.node_modules (node looks there for what it finds nowhere else).
+  // ~/.node_modules (node looks there for what it finds nowhere else), a cache in /tmp (a test
+  // runner's transform cache), shut with mode 000.
   REQUIRE(Publish(registry, "ovvoc-prove-plant", "1.0.1", "module.exports = 2;\n",
                   {{"scripts",
                     {{"postinstall",
                       "echo \"module.exports = {api: 1};\" > ../ovvoc-prove-lib.js && "
                       "echo planted > ../../test.cjs && "
                       "mkdir -p $HOME/.node_modules/ovvoc-prove-ghost && "
-                      "echo > $HOME/.node_modules/ovvoc-prove-ghost/index.js"}}}})
+                      "echo > $HOME/.node_modules/ovvoc-prove-ghost/index.js && "
+                      "mkdir /tmp/seeded && touch /tmp/seeded/cache && chmod 000 /tmp/seeded"}}}})
               .ok());
   // ... a release without any script that brings a bin named after a utility of the image, which
   // would run instead of it in every npm script (red team, issue 12: a `diff` exiting 0) ...
@@ -267,6 +270,7 @@ TEST_CASE("each proposal is applied and proven in a container of its own, beside
                                                               "was not there after the install"));
   CHECK_THAT((*plant)["trial"]["test"].value("log_excerpt", ""), Catch::Contains("ok 2"));
   CHECK_THAT((*plant)["trial"]["test"].value("log_excerpt", ""), !Catch::Contains("GHOST"));
+  CHECK_THAT((*plant)["trial"]["test"].value("log_excerpt", ""), !Catch::Contains("TMP SEEDED"));
   CHECK_THAT(planted["install-added-files"],
              Catch::Contains("made 1 path(s) outside node_modules that the baseline's install did "
                              "not: test.cjs"));
