@@ -265,23 +265,22 @@ absl::Status CheckAddedPaths(const StepContext& c, TrialStep step) {
     }
     unexpected.push_back(path);
   }
-  if (!added.complete) unexpected.push_back("(and more: the agent stopped looking)");
-  if (unexpected.empty()) return absl::OkStatus();
+  if (unexpected.empty() && added.complete) return absl::OkStatus();
+  std::vector<std::string> named = unexpected;
+  if (!added.complete) named.push_back("(and more: the agent stopped looking)");
   if (install) {
     AddPathsFinding(c, "install-added-files", ovvoc::v1::SEVERITY_HIGH,
-                    "the install (dependencies' scripts) made", unexpected,
+                    "the install (dependencies' scripts) made", named,
                     "path(s) outside node_modules that the baseline's install did not", "");
     return absl::OkStatus();
   }
   for (const std::string& path : unexpected) {
-    if (!added.complete && &path == &unexpected.back()) break;
     // No job process runs between phases: nothing can swap a directory of this path for a
     // link meanwhile, and remove_all does not follow the last component's.
     OVVOC_RETURN_IF_ERROR(files::RemoveTree(absl::StrCat(c.session.tree_dir(), "/", path)));
   }
   AddPathsFinding(c, "build-changed-files", ovvoc::v1::SEVERITY_MEDIUM,
-                  "with the update, the build made", unexpected,
-                  "path(s) the baseline's build did not",
+                  "with the update, the build made", named, "path(s) the baseline's build did not",
                   "; the agent removed them before the tests");
   return absl::OkStatus();
 }
