@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <map>
 #include <optional>
+#include <set>
 #include <utility>
 
 #include "absl/strings/match.h"
@@ -248,6 +249,9 @@ class ProposalRun {
     record.manifest = &root_manifest;
     record.npmrc = &job_.project().npmrc;
     record.proposal = true;
+    for (const PlannedDependency* d : deps) record.updated.push_back(d->name());
+    std::set<std::string> install_made;
+    record.install_made = &install_made;
 
     // The lockfile: pinned, then as proposed.
     phase_ = "lockfile";

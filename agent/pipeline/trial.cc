@@ -10,6 +10,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_replace.h"
+#include "absl/strings/str_split.h"
 #include "agent/npm/test_output.h"
 #include "agent/pipeline/excerpt.h"
 #include "agent/workspace/beneath.h"
@@ -236,6 +237,23 @@ std::optional<InstalledTree> ReadBaselineInstall(const StepContext& c) {
 // directory the project's prepare script generates). A proposal's build may make new paths in
 // the directories where the baseline's build made some (a bundler's content-hashed chunks in
 // dist/); any other is removed before the tests, with a finding.
+// Whether one of the root project's own install scripts names one of `updated` as a word
+// (`"prepare": "husky install"`): then the update's new version of that tool ran as the
+// project's own code during the install, and what it makes differently is the tool's doing
+// (husky 9 makes its hook stubs where husky 8 made none; a real-project check found it).
+bool RootScriptsRun(const ClonedProject& project, const std::vector<std::string>& updated) {
+  for (const char* lifecycle :
+       {"preinstall", "install", "postinstall", "preprepare", "prepare", "postprepare"}) {
+    auto it = project.scripts.find(lifecycle);
+    if (it == project.scripts.end()) continue;
+    for (absl::string_view word :
+         absl::StrSplit(it->second, absl::ByAnyChar(" \t\n;&|()<>'\"="), absl::SkipEmpty())) {
+      if (std::find(updated.begin(), updated.end(), word) != updated.end()) return true;
+    }
+  }
+  return false;
+}
+
 absl::Status CheckAddedPaths(const StepContext& c, TrialStep step) {
   const AddedPaths added = AddedBeneath(c.session.source_dir(), c.session.tree_dir());
   ClonedProject& project = c.job.project();
@@ -260,18 +278,30 @@ absl::Status CheckAddedPaths(const StepContext& c, TrialStep step) {
   std::vector<std::string> unexpected;
   for (const std::string& path : added.paths) {
     if (project.install_added.count(path) > 0 || project.build_added.count(path) > 0) continue;
+    if (!install && c.record.install_made != nullptr && c.record.install_made->count(path) > 0) {
+      continue;
+    }
     if (!install && output_dirs.count(std::filesystem::path(path).parent_path().string()) > 0) {
       continue;
     }
     unexpected.push_back(path);
   }
+  if (install && c.record.install_made != nullptr) {
+    c.record.install_made->insert(unexpected.begin(), unexpected.end());
+  }
   if (unexpected.empty() && added.complete) return absl::OkStatus();
   std::vector<std::string> named = unexpected;
   if (!added.complete) named.push_back("(and more: the agent stopped looking)");
   if (install) {
-    AddPathsFinding(c, "install-added-files", ovvoc::v1::SEVERITY_HIGH,
-                    "the install (dependencies' scripts) made", named,
-                    "path(s) outside node_modules that the baseline's install did not", "");
+    // Shown, not held against the update, when the project's own install script runs the
+    // updated tool; planted by a dependency's script otherwise.
+    const bool own = RootScriptsRun(project, c.record.updated);
+    AddPathsFinding(c, "install-added-files",
+                    own ? ovvoc::v1::SEVERITY_MEDIUM : ovvoc::v1::SEVERITY_HIGH,
+                    own ? "the install (the project's own install scripts, running the updated "
+                          "tool) made"
+                        : "the install (dependencies' scripts) made",
+                    named, "path(s) outside node_modules that the baseline's install did not", "");
     return absl::OkStatus();
   }
   for (const std::string& path : unexpected) {

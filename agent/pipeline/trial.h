@@ -6,6 +6,7 @@
 #define OVVOC_AGENT_PIPELINE_TRIAL_H_
 
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -35,6 +36,12 @@ struct TrialRecord {
   // A proposal's trial, judged against the baseline's: its build may change the repository's
   // files the baseline's build changed (job.project().build_changes) and no others.
   bool proposal = false;
+  // A proposal's updated packages (their names as the manifest declares them): what the root
+  // project's own install scripts may run in their new versions (`prepare: husky install`).
+  std::vector<std::string> updated;
+  // A proposal's: the paths its install made that the baseline's did not (already reported),
+  // which its build is not held to again. Not owned; set by the install step.
+  std::set<std::string>* install_made = nullptr;
 };
 
 // The project's own command for `step` (job.project(): the repository as cloned and its

@@ -32,11 +32,13 @@ constexpr char kManifest[] = R"({
     "name": "ovvoc-prove-app",
     "scripts": {
         "test": "node test.js",
+        "prepare": "ovvoc-prove-hooks install",
         "build": "node -e \"require('ovvoc-prove-builder')\""
     },
     "dependencies": {
         "ovvoc-prove-bin": "^1.0.0",
         "ovvoc-prove-builder": "^1.0.0",
+        "ovvoc-prove-hooks": "^1.0.0",
         "ovvoc-prove-plant": "^1.0.0",
         "ovvoc-prove-util": "~1.0.0",
         "ovvoc-prove-lib": "^1.0.0",
@@ -82,7 +84,7 @@ void MakeApp(Verdaccio& registry, const TempDir& dir) {
   std::ofstream(dir.Sub("app/.ovvoc.yml"))
       << "cooldown:\n  default-days: 0\nopen-pull-requests-limit: 10\n";
   absl::StatusOr<ProcessResult> locked =
-      registry.Npm({"install", "--package-lock-only"}, dir.Sub("app"));
+      registry.Npm({"install", "--package-lock-only", "--ignore-scripts"}, dir.Sub("app"));
   INFO(locked.status().ToString());
   REQUIRE(locked.ok());
   REQUIRE(GitHttpServer::CreateBareRepoFromDir(dir.Sub("app"), dir.Sub("app.git")).ok());
@@ -112,6 +114,9 @@ TEST_CASE("each proposal is applied and proven in a container of its own, beside
   REQUIRE(Publish(registry, "ovvoc-prove-plant", "1.0.0", "module.exports = 1;\n").ok());
   REQUIRE(Publish(registry, "ovvoc-prove-builder", "1.0.0", "module.exports = 1;\n").ok());
   REQUIRE(Publish(registry, "ovvoc-prove-bin", "1.0.0", "module.exports = 1;\n").ok());
+  REQUIRE(Publish(registry, "ovvoc-prove-hooks", "1.0.0", "#!/usr/bin/env node\n",
+                  {{"bin", {{"ovvoc-prove-hooks", "index.js"}}}})
+              .ok());
   MakeApp(registry, dir);
   // Released after the project locked 1.0.0 of each: a patch that passes, adds an install script
   // and brings two new packages, one deprecated and one named one letter away from a popular
@@ -161,6 +166,14 @@ TEST_CASE("each proposal is applied and proven in a container of its own, beside
   REQUIRE(Publish(registry, "ovvoc-prove-bin", "1.0.1", "module.exports = 2;\n",
                   {{"bin", {{"diff", "index.js"}}}})
               .ok());
+  // ... a tool the project's own prepare script runs (as husky), whose new major makes hook stubs
+  // where the old one made none: the project's doing, shown but not held against the update ...
+  REQUIRE(Publish(registry, "ovvoc-prove-hooks", "2.0.0",
+                  "#!/usr/bin/env node\nconst fs = require('fs');\n"
+                  "fs.mkdirSync('.hooks/_', {recursive: true});\n"
+                  "fs.writeFileSync('.hooks/_/h', '');\n",
+                  {{"bin", {{"ovvoc-prove-hooks", "index.js"}}}})
+              .ok());
   // ... and a release without any install script whose code, loaded by the build, rewrites a
   // package the update does not change.
   REQUIRE(Publish(registry, "ovvoc-prove-builder", "1.0.1",
@@ -180,7 +193,7 @@ TEST_CASE("each proposal is applied and proven in a container of its own, beside
   INFO(result.dump(2));
   REQUIRE(run.exit_code == 0);
   CHECK(result["baseline"]["test"]["termination"] == "TERMINATION_EXITED");
-  REQUIRE(result.value("proposals", nlohmann::json::array()).size() == 7);
+  REQUIRE(result.value("proposals", nlohmann::json::array()).size() == 8);
 
   // The patch: the lockfile regenerated and verified (one package changed, its new install
   // script named), installed with scripts, and the project's tests pass on it.
@@ -279,6 +292,17 @@ TEST_CASE("each proposal is applied and proven in a container of its own, beside
   CHECK((*bin)["outcome"] == "PROPOSAL_OUTCOME_FAILED");
   CHECK_THAT((*bin)["failure"].value("reason", ""),
              Catch::Contains("(shadowed-program): node_modules/.bin/diff"));
+  const nlohmann::json* hooks = ProposalOf(result, "ovvoc-prove-hooks");
+  REQUIRE(hooks != nullptr);
+  CHECK((*hooks)["outcome"] == "PROPOSAL_OUTCOME_PASSED");
+  std::map<std::string, nlohmann::json> hooked;
+  for (const nlohmann::json& f : (*hooks)["findings"]) hooked[f["kind"]] = f;
+  CHECK(hooked["install-added-files"].value("severity", "") == "SEVERITY_MEDIUM");
+  CHECK_THAT(hooked["install-added-files"].value("detail", ""),
+             Catch::Contains("the project's own install scripts, running the updated tool) made 3 "
+                             "path(s) outside node_modules that the baseline's install did not: "
+                             ".hooks, .hooks/_, .hooks/_/h"));
+  CHECK(hooked.count("build-changed-files") == 0);  // said once, after the install
   const nlohmann::json* builder = ProposalOf(result, "ovvoc-prove-builder");
   REQUIRE(builder != nullptr);
   CHECK((*builder)["outcome"] == "PROPOSAL_OUTCOME_FAILED");
@@ -310,7 +334,8 @@ TEST_CASE("each proposal is applied and proven in a container of its own, beside
             .value_or("")
             .find("-        \"ovvoc-prove-util\": \"~1.0.0\",\n"
                   "+        \"ovvoc-prove-util\": \"~1.0.1\",\n") != std::string::npos);
-  CHECK(RunGit({"branch", "--list", "ovvoc/*"}, repo).value_or("") == absl::StrCat("  ", branch, "\n"));
+  CHECK(RunGit({"branch", "--list", "ovvoc/*"}, repo).value_or("") ==
+        absl::StrCat("  ovvoc/npm/ovvoc-prove-hooks-2.0.0\n  ", branch, "\n"));
   CHECK_THAT(run.out, Catch::Contains(absl::StrCat("branch ", branch, " at ")));
 }
 
