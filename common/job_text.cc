@@ -388,6 +388,13 @@ std::string DescribeProposals(const ovvoc::v1::JobResult& result) {
   return out;
 }
 
+std::string DescribeBaselineReuse(const ovvoc::v1::JobResult& result) {
+  if (!result.has_baseline_reused()) return "";
+  const ovvoc::v1::BaselineReuse& reuse = result.baseline_reused();
+  return absl::StrCat(reuse.job_id(), " proved it at ", Rfc3339(FromProto(reuse.proven_at())),
+                      " (the same commit, lockfile, image and commands): not run again");
+}
+
 std::string DescribeNpm(const ovvoc::v1::NpmChoice& npm) {
   if (npm.version().empty()) return "";
   return absl::StrCat(InertLine(npm.version(), 40), " (", InertLine(npm.reason(), 200), ")");

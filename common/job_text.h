@@ -42,6 +42,10 @@ void MakeInert(google::protobuf::Message& message);
 // at most kMaxStoredResult bytes. Idempotent only when nothing was dropped.
 inline constexpr size_t kMaxStoredResult = 352 * 1024;
 inline constexpr char kTruncatedFindingKind[] = "truncated";
+// The most a BaselineMemo (job.proto) may weigh, serialised: what an agent makes and reports
+// and the control plane keeps and sends in a JobSpec (gRPC's limit is 4 MiB). It fingerprints
+// about 100 bytes per installed package: a project too big for it is not remembered.
+inline constexpr size_t kMaxBaselineMemoBytes = 2 << 20;
 void BoundForStorage(ovvoc::v1::JobResult& result);
 // A heartbeat's progress: unknown fields discarded, phase 256 bytes, message 1 KiB, inert.
 void BoundForStorage(ovvoc::v1::Progress& progress);
@@ -73,6 +77,10 @@ std::string DescribeProposals(const ovvoc::v1::JobResult& result);
 //     tests             35/35    12 tests ran (mocha); used: lodash by src/index.js
 //     flaky tests       unknown  unknown: no test ran
 std::string DescribeConfidence(const ovvoc::v1::ConfidenceScore& score, int indent);
+
+// "job_abc proved it at 2026-12-04T10:00:00Z (the same commit, lockfile, image and commands):
+// not run again"; "" when the baseline ran.
+std::string DescribeBaselineReuse(const ovvoc::v1::JobResult& result);
 
 // "6.14.18 (package-lock.json is lockfileVersion 1, ...)"; "" when no choice was recorded.
 std::string DescribeNpm(const ovvoc::v1::NpmChoice& npm);

@@ -214,6 +214,7 @@ absl::StatusOr<std::unique_ptr<SandboxSetup>> MakeSandbox(const SandboxFlags& fl
   setup->settings.backend = setup->backend.get();
   sandbox::ImageConfig image{flags.image_dir, flags.image};
   if (absl::StatusOr<std::string> digest = sandbox::ResolveDigest(image); digest.ok()) {
+    setup->settings.image_digest = *digest;
     if (auto runtime = sandbox::ReadImageRuntime(image, *digest); runtime.ok()) {
       setup->settings.node_version = runtime->node;
       setup->settings.npm_version = runtime->npm;

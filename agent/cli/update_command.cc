@@ -17,6 +17,7 @@
 #include "agent/cli/sandbox_flags.h"
 #include "agent/cli/shutdown_signals.h"
 #include "agent/config/config.h"
+#include "agent/pipeline/baseline_memo.h"
 #include "agent/pipeline/pipeline.h"
 #include "common/files.h"
 #include "common/ids.h"
@@ -33,6 +34,7 @@ struct UpdateFlags {
   std::string policy_file;
   std::string state_dir = DefaultConfigDir();
   bool no_branches = false;
+  bool rerun_baseline = false;
   std::string author = "ovvoc[bot] <bot@ovvoc.invalid>";
   SandboxFlags sandbox;
 };
@@ -112,6 +114,9 @@ void PrintSummary(const ovvoc::v1::JobResult& r) {
     }
   }
   const ovvoc::v1::Trial& baseline = r.baseline();
+  if (const std::string reuse = DescribeBaselineReuse(r); !reuse.empty()) {
+    std::printf("  baseline %s\n", reuse.c_str());
+  }
   if (baseline.has_lockfile()) PrintCommand("lockfile", baseline.lockfile());
   PrintCommand("install", baseline.install());
   PrintCommand("build", baseline.build());
@@ -158,6 +163,10 @@ int Update(const UpdateFlags& flags) {
   spec.set_job_id(NewId("job"));
   spec.mutable_repo()->set_url(RepoUrl(flags.repo));
   spec.mutable_lease()->set_attempt(1);
+  // The baseline this state dir remembers of the repository: used when the project is unchanged.
+  const std::string memo_dir = state->path + "/baselines";
+  if (!flags.rerun_baseline)
+    *spec.mutable_baseline_memo() = LoadBaselineMemo(memo_dir, spec.repo().url());
   JobEnv env;
   env.allow_file_remotes = true;  // the user named this repository themselves
   env.sandbox = &(*sandbox)->settings;
@@ -180,6 +189,12 @@ int Update(const UpdateFlags& flags) {
 
   host.Run(job);
   signals.Stop();  // before `job`, which it may cancel, goes away
+  if (job.memo().made.has_value()) {
+    if (absl::Status saved = SaveBaselineMemo(memo_dir, spec.repo().url(), *job.memo().made);
+        !saved.ok()) {
+      log::Warning("the baseline is not remembered: %s", saved.message());
+    }
+  }
 
   PrintSummary(job.result());
   if (!flags.json_out.empty()) {
@@ -199,6 +214,9 @@ void AddUpdateCommand(CLI::App& app, int& exit_code, const SandboxExtensions* ex
       ->add_option("--policy", flags->policy_file,
                    "Use FILE instead of the repository's .ovvoc.yml or .github/dependabot.yml")
       ->type_name("FILE");
+  update->add_flag("--rerun-baseline", flags->rerun_baseline,
+                   "Install, build and test the unmodified project even when this state dir "
+                   "remembers it passing at the same commit, lockfile, image and commands");
   update->add_flag("--no-branches", flags->no_branches,
                    "Do not write the passing proposals' branches into a local --repo");
   update

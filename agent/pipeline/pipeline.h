@@ -92,6 +92,16 @@ struct ClonedProject {
   std::vector<std::string> build_commands;
 };
 
+// A job's baseline memo (baseline_memo.h), as the sandbox phases see it.
+struct BaselineMemoState {
+  std::string key;      // this job's baseline's key; empty: it has none (no lockfile, ...)
+  bool reused = false;  // the baseline was taken from the spec's memo, not run
+  int advice_from = 0;  // the result's first advice of the baseline's own runs
+  // What this job's passing baseline leaves for later jobs (the runner reports it beside the
+  // result; `update` keeps it in its state dir).
+  std::optional<ovvoc::v1::BaselineMemo> made;
+};
+
 // One running job. The job's thread runs the phases; other threads may Cancel() it and read
 // its progress. `result` and `project` belong to the job's thread.
 class JobContext {
@@ -108,11 +118,14 @@ class JobContext {
   std::string repo_dir() const { return work_dir_ + "/repo"; }
 
   ovvoc::v1::JobResult& result() { return result_; }
+  const ovvoc::v1::JobResult& result() const { return result_; }
   // When the whole job must be over. Set once, before the phases run.
   absl::Time deadline() const { return deadline_; }
   void set_deadline(absl::Time deadline) { deadline_ = deadline; }
   ClonedProject& project() { return project_; }
   const ClonedProject& project() const { return project_; }
+  BaselineMemoState& memo() { return memo_; }
+  const BaselineMemoState& memo() const { return memo_; }
 
   void Cancel(absl::string_view reason) ABSL_LOCKS_EXCLUDED(mu_);
   bool cancelled() const ABSL_LOCKS_EXCLUDED(mu_);
@@ -129,6 +142,7 @@ class JobContext {
   const JobEnv& env_;
   ovvoc::v1::JobResult result_;
   ClonedProject project_;
+  BaselineMemoState memo_;
   absl::Time deadline_ = absl::InfiniteFuture();
 
   mutable absl::Mutex mu_;

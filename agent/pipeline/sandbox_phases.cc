@@ -4,6 +4,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "agent/npm/project.h"
+#include "agent/pipeline/baseline_memo.h"
 #include "agent/pipeline/proposals.h"
 #include "agent/pipeline/trial.h"
 #include "agent/workspace/beneath.h"
@@ -12,17 +13,39 @@
 namespace ovvoc::agent {
 namespace {
 
+// The baseline's container, unless the job's memo already holds this baseline's outcome
+// (baseline_memo.h): then nothing of the baseline runs.
 class SandboxPhase final : public Phase {
  public:
-  explicit SandboxPhase(std::shared_ptr<SandboxSession> session) : session_(std::move(session)) {}
+  SandboxPhase(const SandboxSettings& settings, std::shared_ptr<SandboxSession> session)
+      : settings_(settings), session_(std::move(session)) {}
   absl::string_view name() const override { return "sandbox"; }
   absl::Status Run(JobContext& job) override {
     job.result().mutable_baseline()->set_node(job.result().node().ran());
+    BaselineMemoState& memo = job.memo();
+    memo.advice_from = job.result().advice_size();
+    memo.key.clear();
+    if (absl::StatusOr<std::string> key = BaselineKey(job, settings_); key.ok()) {
+      memo.key = *std::move(key);
+    } else {
+      log::Info("job %s: the baseline will not be remembered: %s", job.spec().job_id(),
+                key.status().message());
+    }
+    memo.reused = TakeBaselineMemo(job, memo.key);
+    if (memo.reused) {
+      log::Info(
+          "job %s: the baseline is job %s's (the same commit, lockfile, image and "
+          "commands): not run again",
+          job.spec().job_id(), job.result().baseline_reused().job_id());
+      job.SetProgress("sandbox", "baseline proven by an earlier job: not run again");
+      return absl::OkStatus();
+    }
     return session_->Prepare(job);
   }
   void Finish(JobContext& job) override { session_->Teardown(); }
 
  private:
+  const SandboxSettings& settings_;
   std::shared_ptr<SandboxSession> session_;
 };
 
@@ -36,6 +59,7 @@ class BaselinePhase final : public Phase {
   absl::Status Run(JobContext& job) override {
     // Without a lockfile to make, the baseline has nothing to say about one: not a skip.
     if (step_ == TrialStep::kLockfile && job.project().has_lockfile) return absl::OkStatus();
+    if (job.memo().reused) return absl::OkStatus();
     ovvoc::v1::JobResult& result = job.result();
     TrialRecord record;
     record.trial = result.mutable_baseline();
@@ -51,6 +75,9 @@ class BaselinePhase final : public Phase {
       absl::StatusOr<std::string> lockfile =
           ReadFileBeneath(session_->tree_dir(), "package-lock.json", npm::kMaxLockfileBytes);
       if (lockfile.ok()) job.project().made_lockfile = *std::move(lockfile);
+    }
+    if (status.ok() && step_ == TrialStep::kTest) {
+      job.memo().made = MakeBaselineMemo(job, job.memo().key, job.memo().advice_from);
     }
     return status;
   }
@@ -93,7 +120,7 @@ class BaselinePhase final : public Phase {
 void AddSandboxPhases(const SandboxSettings& settings,
                       std::vector<std::unique_ptr<Phase>>& phases) {
   auto session = std::make_shared<SandboxSession>(settings);
-  phases.push_back(std::make_unique<SandboxPhase>(session));
+  phases.push_back(std::make_unique<SandboxPhase>(settings, session));
   for (TrialStep step :
        {TrialStep::kLockfile, TrialStep::kInstall, TrialStep::kBuild, TrialStep::kTest}) {
     phases.push_back(std::make_unique<BaselinePhase>(session, step));

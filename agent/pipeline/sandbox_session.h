@@ -42,6 +42,9 @@ struct SandboxSettings {
   // empty when unknown (engines are then not checked).
   std::string node_version;
   std::string npm_version;
+  // The default image's digest ("sha256:<hex>"), when the agent knows it: what a baseline memo's
+  // key names for a job that runs it (baseline_memo.h). Empty: such jobs are not remembered.
+  std::string image_digest;
   // The agent's images per node major (sandbox/image.h, FindNodeImages): a job runs the one of
   // the major its project asks for (ChooseJobNode), else the default image. Empty: every job
   // runs the default image.

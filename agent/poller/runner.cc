@@ -173,6 +173,8 @@ void Runner::Report(ActiveJob& job) {
   request.set_job_id(spec.job_id());
   request.set_attempt(spec.lease().attempt());
   *request.mutable_result() = job.context.result();
+  if (job.context.memo().made.has_value())
+    *request.mutable_baseline_memo() = *job.context.memo().made;
   absl::Duration backoff = kMinBackoff;
   // Retry for about a lease's worth of time: after that the control plane has requeued it.
   const absl::Time give_up = clock_.Now() + FromProto(spec.lease().ttl()) + absl::Seconds(5);

@@ -90,6 +90,9 @@ void PrintResult(const ovvoc::v1::JobResult& r) {
         "    %-32s %-16s %s\n", d.name().c_str(), d.spec().c_str(),
         absl::AsciiStrToLower(kind.substr(absl::string_view("DEPENDENCY_KIND_").size())).c_str());
   }
+  if (const std::string reuse = DescribeBaselineReuse(r); !reuse.empty()) {
+    std::printf("  baseline      %s\n", reuse.c_str());
+  }
   for (const auto& [name, c] : {std::pair<const char*, const ovvoc::v1::CommandOutcome*>{
                                     "lockfile", &r.baseline().lockfile()},
                                 {"install", &r.baseline().install()},

@@ -13,6 +13,7 @@
 #include "control-plane/enrollment/enrollment.h"
 #include "control-plane/queue/lease.h"
 #include "control-plane/server/auth.h"
+#include "control-plane/server/job_spec.h"
 #include "control-plane/server/poll_reactor.h"
 #include "nlohmann/json.hpp"
 
@@ -244,6 +245,7 @@ absl::Status AgentServiceImpl::DoReport(const grpc::CallbackServerContext& call,
     return ctx_.auth.Refuse(call, "ReportResult", agent.id, job.status(), "job.result.refused",
                             request.job_id());
   }
+  KeepBaselineMemo(ctx_.store, *job, request.baseline_memo());
   ctx_.audit.Record({AgentActor(agent),
                      "job.result",
                      job->id,

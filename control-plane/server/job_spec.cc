@@ -1,6 +1,11 @@
 #include "control-plane/server/job_spec.h"
 
+#include <algorithm>
+
+#include "absl/strings/ascii.h"
 #include "absl/strings/numbers.h"
+#include "common/job_text.h"
+#include "common/logging.h"
 #include "common/status_macros.h"
 #include "common/time_util.h"
 
@@ -27,6 +32,23 @@ uint32_t RememberedNodeMajor(Store& store, const std::string& repo_id) {
   return 0;
 }
 
+void KeepBaselineMemo(Store& store, const JobRecord& job, const ovvoc::v1::BaselineMemo& memo) {
+  if (memo.key().empty() || job.state != ovvoc::v1::JOB_STATE_SUCCEEDED) return;
+  const bool hex_key =
+      memo.key().size() == 64 && std::all_of(memo.key().begin(), memo.key().end(), [](char c) {
+        return absl::ascii_isdigit(c) || (c >= 'a' && c <= 'f');
+      });
+  if (!hex_key || memo.job_id() != job.id || memo.ByteSizeLong() > kMaxBaselineMemoBytes) {
+    log::Warning("job %s: its baseline memo is not one this control plane keeps: ignored", job.id);
+    return;
+  }
+  ovvoc::v1::BaselineMemo kept = memo;
+  kept.DiscardUnknownFields();
+  if (absl::Status s = store.PutBaselineMemo(job.repo_id, kept); !s.ok()) {
+    log::Warning("job %s: its baseline memo is not kept: %s", job.id, s.ToString());
+  }
+}
+
 absl::StatusOr<ovvoc::v1::JobSpec> BuildJobSpec(const ServiceContext& ctx, const JobRecord& job) {
   OVVOC_ASSIGN_OR_RETURN(RepoRecord repo, ctx.store.GetRepo(job.repo_id));
   OVVOC_ASSIGN_OR_RETURN(OrgRecord org, ctx.store.GetOrg(job.org_id));
@@ -45,6 +67,15 @@ absl::StatusOr<ovvoc::v1::JobSpec> BuildJobSpec(const ServiceContext& ctx, const
   // No registries until repos or orgs configure some: the agent's default (its mirror, else
   // the public registry) applies.
   spec.set_remembered_node_major(RememberedNodeMajor(ctx.store, repo.id));
+  // A hint too: without it the agent runs the baseline.
+  if (absl::StatusOr<std::optional<ovvoc::v1::BaselineMemo>> memo =
+          ctx.store.GetBaselineMemo(repo.id);
+      memo.ok() && memo->has_value()) {
+    *spec.mutable_baseline_memo() = **std::move(memo);
+  } else if (!memo.ok()) {
+    log::Warning("job %s: the repository's baseline memo cannot be read: %s", job.id,
+                 memo.status().ToString());
+  }
   ovvoc::v1::Lease* lease = spec.mutable_lease();
   lease->set_attempt(job.attempt);
   *lease->mutable_expires_at() = ToProto(job.lease_expires_at);

@@ -100,6 +100,9 @@ const nlohmann::json* ProposalOf(const nlohmann::json& result, const std::string
   return nullptr;
 }
 
+void CheckProvenTwice(Verdaccio& registry, const TempDir& dir, const std::string& backend);
+void CheckProposals(const nlohmann::json& result, const CliResult& run, const TempDir& dir);
+
 TEST_CASE("each proposal is applied and proven in a container of its own, beside the baseline") {
   const std::string backend = GENERATE("oci", "docker");
   if (!BackendReady(backend) || !VerdaccioReady()) return;
@@ -181,17 +184,44 @@ TEST_CASE("each proposal is applied and proven in a container of its own, beside
                   "'// rewritten by the build\\n');\nmodule.exports = 2;\n")
               .ok());
 
-  CliResult run = RunCli(
-      AgentBinary(),
-      {"update", "--repo", dir.Sub("app.git"), "--state-dir", dir.Sub("state"), "--json",
-       dir.Sub("result.json"), "--sandbox", backend, "--registry", registry.url(),
-       "--allow-internal", registry.host_port(), "--phase-timeout", "60s", "--job-timeout", "240s"},
-      dir.path(), std::chrono::milliseconds(280'000));
-  INFO(run.err);
-  std::ifstream in(dir.Sub("result.json"));
-  const nlohmann::json result = nlohmann::json::parse(in, nullptr, false);
-  INFO(result.dump(2));
-  REQUIRE(run.exit_code == 0);
+  CheckProvenTwice(registry, dir, backend);
+}
+
+// The first job of the proposals test above, then (on one backend: the memo is the agent's, not
+// the sandbox's) a second one of the unchanged repository with the same state dir, which takes
+// the first's baseline from its memo instead of running it: its proposals must come out as the
+// first's did, held to the same baseline (the tampering ones caught by what the memo remembers
+// of the baseline's node_modules and paths).
+void CheckProvenTwice(Verdaccio& registry, const TempDir& dir, const std::string& backend) {
+  nlohmann::json first;
+  for (int job = 1; job <= (backend == "oci" ? 2 : 1); ++job) {
+    const std::string json = dir.Sub(absl::StrCat("result", job, ".json"));
+    CliResult run =
+        RunCli(AgentBinary(),
+               {"update", "--repo", dir.Sub("app.git"), "--state-dir", dir.Sub("state"), "--json",
+                json, "--sandbox", backend, "--registry", registry.url(), "--allow-internal",
+                registry.host_port(), "--phase-timeout", "60s", "--job-timeout", "240s"},
+               dir.path(), std::chrono::milliseconds(280'000));
+    INFO("job " << job);
+    INFO(run.err);
+    std::ifstream in(json);
+    const nlohmann::json result = nlohmann::json::parse(in, nullptr, false);
+    INFO(result.dump(2));
+    REQUIRE(run.exit_code == 0);
+    if (job == 1) {
+      CHECK(!result.contains("baseline_reused"));
+      first = result;
+    } else {
+      CHECK(result["baseline_reused"].value("key", "").size() == 64);
+      CHECK(result["baseline"] == first["baseline"]);
+      CHECK_THAT(run.out, Catch::Contains("(the same commit, lockfile, image and commands): not "
+                                          "run again"));
+    }
+    CheckProposals(result, run, dir);
+  }
+}
+
+void CheckProposals(const nlohmann::json& result, const CliResult& run, const TempDir& dir) {
   CHECK(result["baseline"]["test"]["termination"] == "TERMINATION_EXITED");
   REQUIRE(result.value("proposals", nlohmann::json::array()).size() == 8);
 

@@ -266,5 +266,64 @@ TEST_CASE("results far past any real job's leave job list and job show answering
   }
 }
 
+// The baseline memo, through the real control plane: what a job's agent reports beside its
+// result reaches its repository's next job (and no other repository's); a memo that claims
+// another job is not kept.
+TEST_CASE("a baseline memo reported with a job's result is sent with its repository's next job") {
+  Hostile h;
+  const RawAgent agent = h.Enroll("memo-agent");
+  auto repo = h.cp->Create(
+      {"repo", "add", "--org", "acme", "--url", "https://git.example.com/acme/memo.git"});
+  REQUIRE(repo.ok());
+  auto lease = [&](const std::string& repo_id) {
+    REQUIRE(h.cp->Create({"job", "create", "--repo", repo_id}).ok());
+    ovvoc::v1::PollJobRequest request;
+    request.set_slots_free(1);
+    ovvoc::v1::PollJobResponse response;
+    REQUIRE(agent.NewStub()->PollJob(ContextWithDeadline(10).get(), request, &response).ok());
+    REQUIRE(response.has_job());
+    return response.job();
+  };
+  auto report = [&](const ovvoc::v1::JobSpec& job, const ovvoc::v1::BaselineMemo& memo) {
+    ovvoc::v1::ReportResultRequest request;
+    request.set_job_id(job.job_id());
+    request.set_attempt(job.lease().attempt());
+    request.mutable_result()->set_outcome(ovvoc::v1::JOB_OUTCOME_SUCCEEDED);
+    *request.mutable_baseline_memo() = memo;
+    ovvoc::v1::ReportResultResponse response;
+    grpc::Status status =
+        agent.NewStub()->ReportResult(ContextWithDeadline(20).get(), request, &response);
+    INFO(status.error_message());
+    REQUIRE(status.ok());
+  };
+  auto memo_of = [](const ovvoc::v1::JobSpec& job, char key) {
+    ovvoc::v1::BaselineMemo memo;
+    memo.set_key(std::string(64, key));
+    memo.set_job_id(job.job_id());
+    (*memo.mutable_installed()->mutable_packages())["node_modules/a"] = std::string(64, '1');
+    return memo;
+  };
+
+  const ovvoc::v1::JobSpec first = lease(*repo);
+  CHECK(!first.has_baseline_memo());
+  report(first, memo_of(first, 'a'));
+  const ovvoc::v1::JobSpec second = lease(*repo);
+  REQUIRE(second.has_baseline_memo());
+  CHECK(second.baseline_memo().key() == std::string(64, 'a'));
+  CHECK(second.baseline_memo().job_id() == first.job_id());
+  CHECK(second.baseline_memo().installed().packages().at("node_modules/a") == std::string(64, '1'));
+  // A memo naming another job than the one it is reported with is not kept.
+  report(second, memo_of(first, 'b'));
+  const ovvoc::v1::JobSpec third = lease(*repo);
+  CHECK(third.baseline_memo().key() == std::string(64, 'a'));
+  report(third, memo_of(third, 'c'));
+  // Another repository's job gets none.
+  auto other = h.cp->Create(
+      {"repo", "add", "--org", "acme", "--url", "https://git.example.com/acme/other.git"});
+  REQUIRE(other.ok());
+  CHECK(!lease(*other).has_baseline_memo());
+  CHECK(lease(*repo).baseline_memo().key() == std::string(64, 'c'));
+}
+
 }  // namespace
 }  // namespace ovvoc::testing

@@ -78,6 +78,12 @@ const std::vector<absl::string_view>& SqliteMigrations() {
       R"sql(
         ALTER TABLE agents ADD COLUMN previous_certificate_serial TEXT NOT NULL DEFAULT '';
       )sql",
+      // 4: the newest baseline memo per repository.
+      R"sql(
+        CREATE TABLE baseline_memos (
+          repo_id TEXT PRIMARY KEY REFERENCES repos(id),
+          memo BLOB NOT NULL);
+      )sql",
   };
   return *migrations;
 }

@@ -426,6 +426,31 @@ class SqliteStore final : public Store {
     return record;
   }
 
+  absl::Status PutBaselineMemo(absl::string_view repo_id,
+                               const ovvoc::v1::BaselineMemo& memo) override {
+    absl::MutexLock lock(&mu_);
+    OVVOC_ASSIGN_OR_RETURN(Statement st,
+                           db_.Prepare("INSERT INTO baseline_memos (repo_id, memo) VALUES (?1, ?2) "
+                                       "ON CONFLICT(repo_id) DO UPDATE SET memo = ?2"));
+    return st.Bind(1, repo_id).BindBlob(2, memo.SerializeAsString()).Run();
+  }
+
+  absl::StatusOr<std::optional<ovvoc::v1::BaselineMemo>> GetBaselineMemo(
+      absl::string_view repo_id) override {
+    absl::MutexLock lock(&mu_);
+    OVVOC_ASSIGN_OR_RETURN(Statement st,
+                           db_.Prepare("SELECT memo FROM baseline_memos WHERE repo_id = ?"));
+    st.Bind(1, repo_id);
+    OVVOC_ASSIGN_OR_RETURN(bool row, st.Step());
+    if (!row) return std::nullopt;
+    ovvoc::v1::BaselineMemo memo;
+    if (!memo.ParseFromString(st.Blob(0))) {
+      return absl::DataLossError(
+          absl::StrCat("the baseline memo of repo ", repo_id, " cannot be parsed"));
+    }
+    return memo;
+  }
+
   absl::StatusOr<std::vector<AuditRecord>> ListAudit(int64_t after_seq, uint32_t limit) override {
     absl::MutexLock lock(&mu_);
     OVVOC_ASSIGN_OR_RETURN(

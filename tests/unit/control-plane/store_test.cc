@@ -3,13 +3,14 @@
 
 #include <atomic>
 #include <catch2/catch.hpp>
-#include <map>
 #include <filesystem>
+#include <map>
 #include <set>
 #include <thread>
 
 #include "absl/synchronization/mutex.h"
 #include "common/ids.h"
+#include "common/job_text.h"
 #include "control-plane/server/job_spec.h"
 #include "control-plane/store/sqlite/sqlite_store.h"
 #include "tests/support/temp_dir.h"
@@ -425,6 +426,57 @@ TEST_CASE("a repository's remembered node: the newest job whose baseline passed,
   absl::StatusOr<std::vector<JobRecord>> jobs = store->ListJobs(filter);
   REQUIRE(jobs.ok());
   CHECK(jobs->size() == 1);
+}
+
+ovvoc::v1::BaselineMemo Memo(const std::string& job_id, char key) {
+  ovvoc::v1::BaselineMemo memo;
+  memo.set_key(std::string(64, key));
+  memo.set_job_id(job_id);
+  memo.mutable_trial()->set_node("24.22.3");
+  (*memo.mutable_installed()->mutable_packages())["node_modules/a"] = std::string(64, '1');
+  return memo;
+}
+
+TEST_CASE("a repository keeps its newest baseline memo: its own succeeded job's, well formed") {
+  TempDir dir;
+  std::unique_ptr<Store> store = OpenFresh(dir);
+  const OrgRecord org = MakeOrg(*store, "acme");
+  const RepoRecord repo = MakeRepo(*store, org);
+  const RepoRecord other = MakeRepo(*store, org);
+  absl::StatusOr<std::optional<ovvoc::v1::BaselineMemo>> none = store->GetBaselineMemo(repo.id);
+  REQUIRE(none.ok());
+  CHECK(!none->has_value());
+
+  FinishJob(*store, repo, kNow + absl::Seconds(1), "24.22.3", true);
+  JobFilter filter;
+  filter.repo_id = repo.id;
+  const JobRecord job = store->ListJobs(filter)->front();
+  KeepBaselineMemo(*store, job, Memo(job.id, 'a'));
+  auto kept = store->GetBaselineMemo(repo.id);
+  REQUIRE(kept.ok());
+  REQUIRE(kept->has_value());
+  CHECK((*kept)->key() == std::string(64, 'a'));
+  CHECK((*kept)->installed().packages().at("node_modules/a") == std::string(64, '1'));
+  CHECK(!store->GetBaselineMemo(other.id)->has_value());
+
+  // Refused, each leaving the kept one: another job's, a key that is no sha256, one too big, and
+  // one reported with a failed job.
+  KeepBaselineMemo(*store, job, Memo("job_other", 'b'));
+  KeepBaselineMemo(*store, job, Memo(job.id, 'G'));
+  ovvoc::v1::BaselineMemo big = Memo(job.id, 'c');
+  big.mutable_trial()->mutable_test()->set_log_excerpt(std::string(kMaxBaselineMemoBytes, 'x'));
+  KeepBaselineMemo(*store, job, big);
+  FinishJob(*store, repo, kNow + absl::Seconds(2), "24.22.3", false);
+  const JobRecord failed = store->ListJobs(filter)->front();
+  REQUIRE(failed.id != job.id);
+  KeepBaselineMemo(*store, failed, Memo(failed.id, 'd'));
+  CHECK((*store->GetBaselineMemo(repo.id))->key() == std::string(64, 'a'));
+
+  // The next one replaces it.
+  FinishJob(*store, repo, kNow + absl::Seconds(3), "24.22.3", true);
+  const JobRecord newer = store->ListJobs(filter)->front();
+  KeepBaselineMemo(*store, newer, Memo(newer.id, 'e'));
+  CHECK((*store->GetBaselineMemo(repo.id))->key() == std::string(64, 'e'));
 }
 
 }  // namespace
