@@ -377,6 +377,10 @@ std::string DescribeProposals(const ovvoc::v1::JobResult& result) {
       absl::StrAppend(&out, line, "\n        ", InertLine(p.failure().phase(), 40), ": ",
                       InertLine(p.failure().reason(), 400), "\n");
     }
+    if (!p.proven_by_job().empty()) {
+      absl::StrAppend(&out, "        proven by ", InertLine(p.proven_by_job(), 64),
+                      ": nothing new since (the same baseline and updates), not run again\n");
+    }
     for (const std::string& script : p.lockfile_change().install_scripts()) {
       absl::StrAppend(&out, "        install script: ", InertLine(script, 200), "\n");
     }

@@ -70,6 +70,7 @@ std::string DescribeTests(const ovvoc::v1::TestCounts& tests);
 //           branch ovvoc/npm/lodash-4.17.21
 //           confidence 92/100  (a passed proposal's score: DescribeConfidence)
 //   failed  react 17.0.2 -> 18.2.0 (major)  test: `npm test` exited with status 1
+//           proven by job_abc: nothing new since (...), not run again  (an earlier job's outcome)
 std::string DescribeProposals(const ovvoc::v1::JobResult& result);
 
 // A confidence score and a line per factor, each line indented by `indent` spaces:

@@ -35,6 +35,7 @@ struct UpdateFlags {
   std::string state_dir = DefaultConfigDir();
   bool no_branches = false;
   bool rerun_baseline = false;
+  bool rerun_proposals = false;
   std::string author = "ovvoc[bot] <bot@ovvoc.invalid>";
   SandboxFlags sandbox;
 };
@@ -165,8 +166,10 @@ int Update(const UpdateFlags& flags) {
   spec.mutable_lease()->set_attempt(1);
   // The baseline this state dir remembers of the repository: used when the project is unchanged.
   const std::string memo_dir = state->path + "/baselines";
-  if (!flags.rerun_baseline)
+  if (!flags.rerun_baseline) {
     *spec.mutable_baseline_memo() = LoadBaselineMemo(memo_dir, spec.repo().url());
+  }
+  if (flags.rerun_proposals) spec.mutable_baseline_memo()->clear_proposals();
   JobEnv env;
   env.allow_file_remotes = true;  // the user named this repository themselves
   env.sandbox = &(*sandbox)->settings;
@@ -217,6 +220,9 @@ void AddUpdateCommand(CLI::App& app, int& exit_code, const SandboxExtensions* ex
   update->add_flag("--rerun-baseline", flags->rerun_baseline,
                    "Install, build and test the unmodified project even when this state dir "
                    "remembers it passing at the same commit, lockfile, image and commands");
+  update->add_flag("--rerun-proposals", flags->rerun_proposals,
+                   "Prove every proposal again, even those this state dir remembers proven "
+                   "against the same baseline with nothing new since");
   update->add_flag("--no-branches", flags->no_branches,
                    "Do not write the passing proposals' branches into a local --repo");
   update

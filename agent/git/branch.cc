@@ -437,6 +437,17 @@ absl::StatusOr<std::string> CommitFiles(const CommitFilesOptions& options) {
   return OidHex(commit_id);
 }
 
+absl::StatusOr<std::string> BranchTip(const std::string& repo_dir, const std::string& branch) {
+  internal::InitLibgit2();
+  OVVOC_RETURN_IF_ERROR(ValidateBranch(branch));
+  OVVOC_ASSIGN_OR_RETURN(RepositoryPtr repo, OpenRepository(repo_dir));
+  git_oid id;
+  if (git_reference_name_to_id(&id, repo.get(), absl::StrCat(kHeads, branch).c_str()) != 0) {
+    return absl::NotFoundError(absl::StrCat("no branch ", branch, " in ", Quoted(repo_dir)));
+  }
+  return OidHex(id);
+}
+
 absl::Status PushBranches(const PushOptions& options) {
   internal::InitLibgit2();
   OVVOC_RETURN_IF_ERROR(ValidatePush(options));

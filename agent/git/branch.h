@@ -113,6 +113,10 @@ struct PushOptions {
 // the last poll comes after the server's report.
 absl::Status PushBranches(const PushOptions& options);
 
+// The full hex id of the commit refs/heads/<branch> of the repository at `repo_dir` points at.
+// NotFound: no repository there, or no such branch; InvalidArgument: a name git refuses.
+absl::StatusOr<std::string> BranchTip(const std::string& repo_dir, const std::string& branch);
+
 }  // namespace ovvoc::agent::git
 
 #endif  // OVVOC_AGENT_GIT_BRANCH_H_

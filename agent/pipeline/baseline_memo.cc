@@ -6,6 +6,7 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "agent/git/branch.h"
 #include "agent/npm/project.h"
 #include "agent/pipeline/trial.h"
 #include "agent/workspace/beneath.h"
@@ -113,7 +114,7 @@ bool TakeBaselineMemo(JobContext& job, const std::string& key) {
   }
   for (const ovvoc::v1::Advice& advice : memo.advice()) *result.add_advice() = advice;
   ovvoc::v1::BaselineReuse* reuse = result.mutable_baseline_reused();
-  reuse->set_job_id(memo.job_id());
+  reuse->set_job_id(memo.proven_by_job().empty() ? memo.job_id() : memo.proven_by_job());
   *reuse->mutable_proven_at() = memo.proven_at();
   reuse->set_key(memo.key());
   ClonedProject& project = job.project();
@@ -164,6 +165,104 @@ std::optional<ovvoc::v1::BaselineMemo> MakeBaselineMemo(const JobContext& job,
     return std::nullopt;
   }
   return memo;
+}
+
+std::string ProposalKey(const std::string& baseline_key, const ovvoc::v1::ProposalResult& planned) {
+  std::string text = "ovvoc proposal 1\n";
+  AddPart(text, "baseline", baseline_key);
+  AddPart(text, "group", planned.group());
+  AddPart(text, "dir", planned.manifest_dir());
+  AddPart(text, "branch", planned.branch());
+  for (const ovvoc::v1::PackageUpdate& u : planned.updates()) {
+    AddPart(text, "manifest", u.manifest_path());
+    AddPart(text, "kind", ovvoc::v1::DependencyKind_Name(u.kind()));
+    AddPart(text, "name", u.name());
+    AddPart(text, "from", u.from_version());
+    AddPart(text, "to", u.to_version());
+    AddPart(text, "from spec", u.from_spec());
+    AddPart(text, "to spec", u.to_spec());
+  }
+  return crypto::HexEncode(crypto::Sha256(text));
+}
+
+namespace {
+
+// Whether an outcome may stand for a later job: passed, or failed by what the update does to
+// the project's own build and tests or by what its code did. Not an outcome the registry, the
+// machine or the clock may have decided (resolve and install failures, timeouts, a full disk),
+// nor one cut short.
+bool MayStand(const ovvoc::v1::ProposalResult& result) {
+  if (result.outcome() == ovvoc::v1::PROPOSAL_OUTCOME_PASSED) return true;
+  if (result.outcome() != ovvoc::v1::PROPOSAL_OUTCOME_FAILED) return false;
+  const std::string& why = result.failure().reason_class();
+  return why == "build" || why == "test" || why == "tampering" || why == "egress";
+}
+
+// `result` as the control plane would store it (common/job_text.h); nullopt when storing it
+// would drop part of it.
+std::optional<ovvoc::v1::ProposalResult> Bounded(const ovvoc::v1::ProposalResult& result) {
+  ovvoc::v1::JobResult holder;
+  *holder.add_proposals() = result;
+  BoundForStorage(holder);
+  if (holder.findings_size() > 0 || holder.proposals_size() != 1) return std::nullopt;
+  return std::move(*holder.mutable_proposals(0));
+}
+
+}  // namespace
+
+std::vector<ovvoc::v1::ProposalResult> TakeProvenProposal(const JobContext& job,
+                                                          const std::string& key) {
+  if (!job.memo().reused) return {};
+  const std::optional<JobEnv::Branches>& branches = job.env().branches;
+  for (const ovvoc::v1::ProvenProposal& proven : job.spec().baseline_memo().proposals()) {
+    if (proven.key() != key) continue;
+    std::vector<ovvoc::v1::ProposalResult> results(proven.results().begin(),
+                                                   proven.results().end());
+    for (ovvoc::v1::ProposalResult& result : results) {
+      if (!MayStand(result)) return {};
+      // A branch to write that is not where the memo left it (deleted, moved, never written):
+      // proven again, and written.
+      if (result.outcome() == ovvoc::v1::PROPOSAL_OUTCOME_PASSED && branches.has_value()) {
+        absl::StatusOr<std::string> tip = git::BranchTip(branches->repo_dir, result.branch());
+        if (result.commit().empty() || !tip.ok() || *tip != result.commit()) return {};
+      }
+      if (result.proven_by_job().empty()) result.set_proven_by_job(proven.job_id());
+    }
+    return results;
+  }
+  return {};
+}
+
+void RememberProposals(JobContext& job, std::vector<ovvoc::v1::ProvenProposal> proven) {
+  BaselineMemoState& state = job.memo();
+  if (!state.made.has_value()) {
+    if (!state.reused) return;
+    // The baseline is the memo's; this job's proposals replace the ones it proved.
+    state.made = job.spec().baseline_memo();
+    if (state.made->proven_by_job().empty()) state.made->set_proven_by_job(state.made->job_id());
+    state.made->set_job_id(job.spec().job_id());
+  }
+  ovvoc::v1::BaselineMemo& memo = *state.made;
+  memo.clear_proposals();
+  for (ovvoc::v1::ProvenProposal& p : proven) {
+    ovvoc::v1::ProvenProposal kept;
+    kept.set_key(p.key());
+    kept.set_job_id(p.job_id());
+    for (const ovvoc::v1::ProposalResult& result : p.results()) {
+      std::optional<ovvoc::v1::ProposalResult> bounded = Bounded(result);
+      if (!MayStand(result) || !bounded.has_value()) {
+        kept.clear_results();
+        break;
+      }
+      *kept.add_results() = *std::move(bounded);
+    }
+    if (kept.results_size() > 0) *memo.add_proposals() = std::move(kept);
+  }
+  if (memo.ByteSizeLong() > kMaxBaselineMemoBytes) {
+    log::Info("job %s: its proposals are not remembered: the memo would be %d bytes (at most %d)",
+              job.spec().job_id(), memo.ByteSizeLong(), kMaxBaselineMemoBytes);
+    memo.clear_proposals();
+  }
 }
 
 ovvoc::v1::InstalledFingerprints FingerprintsOf(const InstalledTree& tree) {

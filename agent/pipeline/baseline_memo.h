@@ -63,6 +63,25 @@ bool TakeBaselineMemo(JobContext& job, const std::string& key);
 std::optional<ovvoc::v1::BaselineMemo> MakeBaselineMemo(const JobContext& job,
                                                         const std::string& key, int advice_from);
 
+// The key of a proposal as planned (`planned`: its group, manifest dir, branch and updates, not
+// yet run) against the baseline of key `baseline_key`.
+std::string ProposalKey(const std::string& baseline_key, const ovvoc::v1::ProposalResult& planned);
+
+// What the job's memo says proposal `key` came to, when the job's baseline is the memo's
+// (job.memo().reused) and the outcome may stand: passed or failed by the project's own
+// commands or the findings, not cut short (timeout) or not run; a passed one's branch, when the
+// job writes branches, still at the commit the memo names. Each result with proven_by_job set.
+// Empty: the proposal is proven again.
+std::vector<ovvoc::v1::ProposalResult> TakeProvenProposal(const JobContext& job,
+                                                          const std::string& key);
+
+// The outcomes of this job's proposals become its memo's (`proven`: one per proposal run or
+// taken, in order), when the job has a memo to leave: the one its baseline made, or the one it
+// took (its baseline unchanged). Outcomes that may not stand again are left out, and each
+// result is bounded as the control plane stores it; the memo stays within
+// kMaxBaselineMemoBytes, or leaves proposals out.
+void RememberProposals(JobContext& job, std::vector<ovvoc::v1::ProvenProposal> proven);
+
 ovvoc::v1::InstalledFingerprints FingerprintsOf(const InstalledTree& tree);
 InstalledTree InstalledTreeOf(const ovvoc::v1::InstalledFingerprints& proto);
 

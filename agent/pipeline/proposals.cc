@@ -12,6 +12,7 @@
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_replace.h"
 #include "absl/strings/strip.h"
+#include "agent/pipeline/baseline_memo.h"
 #include "agent/pipeline/proposal_run.h"
 #include "common/crypto.h"
 #include "common/logging.h"
@@ -169,13 +170,27 @@ class ProposalsPhase final : public Phase {
     for (const ovvoc::v1::PlanProposal& p : plan.proposals()) total += p.deferred() ? 0 : 1;
     int index = 0;
     std::set<std::string> branches;
+    // What each proposal came to, for the job's memo (baseline_memo.h).
+    std::vector<ovvoc::v1::ProvenProposal> proven;
     for (const ovvoc::v1::PlanProposal& p : plan.proposals()) {
       if (p.deferred()) continue;
       ++index;
+      const int first = job.result().proposals_size();
       ProposalResult& out = *job.result().add_proposals();
       const std::vector<const PlannedDependency*> deps = DependenciesOf(plan, p);
       Describe(p.group(), p.manifest_dir(), deps, out);
       const std::string title = Title(out);
+      const std::string key = ProposalKey(job.memo().key, out);
+      if (std::vector<ProposalResult> taken = TakeProvenProposal(job, key); !taken.empty()) {
+        log::Info("job %s: proposal %d of %d: %s: nothing new since job %s proved it",
+                  job.spec().job_id(), index, total, title, taken.front().proven_by_job());
+        branches.insert(taken.front().branch());
+        Remember(proven, key, taken.front().proven_by_job(), taken);
+        out = std::move(taken.front());
+        for (size_t i = 1; i < taken.size(); ++i)
+          *job.result().add_proposals() = std::move(taken[i]);
+        continue;
+      }
       if (job.cancelled() || job.Now() >= job.deadline()) {
         out.set_outcome(ovvoc::v1::PROPOSAL_OUTCOME_NOT_RUN);
         out.mutable_failure()->set_reason(job.cancelled()
@@ -193,6 +208,9 @@ class ProposalsPhase final : public Phase {
       const std::string label = absl::StrCat("p", index);
       RunProposal(job, context, deps, label, /*commit=*/true, out);
       if (Bisectable(out)) Bisect(job, context, deps, out, label);
+      // (`out` may have moved: Bisect adds a proposal after it.)
+      const auto& made = job.result().proposals();
+      Remember(proven, key, job.spec().job_id(), {made.begin() + first, made.end()});
       log::Info("job %s: proposal %d %s%s", job.spec().job_id(), index,
                 out.outcome() == ovvoc::v1::PROPOSAL_OUTCOME_PASSED   ? "passed"
                 : out.outcome() == ovvoc::v1::PROPOSAL_OUTCOME_FAILED ? "failed"
@@ -201,10 +219,19 @@ class ProposalsPhase final : public Phase {
                     ? absl::StrCat(" in ", out.failure().phase(), ": ", out.failure().reason())
                     : "");
     }
+    RememberProposals(job, std::move(proven));
     return absl::OkStatus();
   }
 
  private:
+  static void Remember(std::vector<ovvoc::v1::ProvenProposal>& proven, const std::string& key,
+                       const std::string& job_id, const std::vector<ProposalResult>& results) {
+    ovvoc::v1::ProvenProposal& p = proven.emplace_back();
+    p.set_key(key);
+    p.set_job_id(job_id);
+    for (const ProposalResult& result : results) *p.add_results() = result;
+  }
+
   // `group` failed: find its culprits, keep the rest as the proposal (proven again as it will be
   // committed), and add a failed proposal of the culprits, named in its failure report.
   void Bisect(JobContext& job, const ProposalContext& context,

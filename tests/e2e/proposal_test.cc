@@ -188,20 +188,34 @@ TEST_CASE("each proposal is applied and proven in a container of its own, beside
 }
 
 // The first job of the proposals test above, then (on one backend: the memo is the agent's, not
-// the sandbox's) a second one of the unchanged repository with the same state dir, which takes
-// the first's baseline from its memo instead of running it: its proposals must come out as the
-// first's did, held to the same baseline (the tampering ones caught by what the memo remembers
-// of the baseline's node_modules and paths).
+// the sandbox's) more jobs of the unchanged repository with the same state dir, which take the
+// first's baseline from its memo instead of running it. The second proves every proposal again
+// (--rerun-proposals): they must come out as the first's did, held to the remembered baseline
+// (the tampering ones caught by what the memo remembers of its node_modules and paths). The
+// third, with nothing new, takes every proposal's outcome from the second's memo.
 void CheckProvenTwice(Verdaccio& registry, const TempDir& dir, const std::string& backend) {
   nlohmann::json first;
-  for (int job = 1; job <= (backend == "oci" ? 2 : 1); ++job) {
+  for (int job = 1; job <= (backend == "oci" ? 3 : 1); ++job) {
     const std::string json = dir.Sub(absl::StrCat("result", job, ".json"));
-    CliResult run =
-        RunCli(AgentBinary(),
-               {"update", "--repo", dir.Sub("app.git"), "--state-dir", dir.Sub("state"), "--json",
-                json, "--sandbox", backend, "--registry", registry.url(), "--allow-internal",
-                registry.host_port(), "--phase-timeout", "60s", "--job-timeout", "240s"},
-               dir.path(), std::chrono::milliseconds(280'000));
+    std::vector<std::string> args = {"update",
+                                     "--repo",
+                                     dir.Sub("app.git"),
+                                     "--state-dir",
+                                     dir.Sub("state"),
+                                     "--json",
+                                     json,
+                                     "--sandbox",
+                                     backend,
+                                     "--registry",
+                                     registry.url(),
+                                     "--allow-internal",
+                                     registry.host_port(),
+                                     "--phase-timeout",
+                                     "60s",
+                                     "--job-timeout",
+                                     "240s"};
+    if (job == 2) args.push_back("--rerun-proposals");
+    CliResult run = RunCli(AgentBinary(), args, dir.path(), std::chrono::milliseconds(280'000));
     INFO("job " << job);
     INFO(run.err);
     std::ifstream in(json);
@@ -217,6 +231,11 @@ void CheckProvenTwice(Verdaccio& registry, const TempDir& dir, const std::string
       CHECK_THAT(run.out, Catch::Contains("(the same commit, lockfile, image and commands): not "
                                           "run again"));
     }
+    for (const nlohmann::json& p : result.value("proposals", nlohmann::json::array())) {
+      INFO(p.dump());
+      CHECK(p.contains("proven_by_job") == (job == 3));
+    }
+    if (job == 3) CHECK_THAT(run.out, Catch::Contains("nothing new since"));
     CheckProposals(result, run, dir);
   }
 }

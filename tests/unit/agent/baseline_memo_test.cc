@@ -179,3 +179,125 @@ TEST_CASE(
 
 }  // namespace
 }  // namespace ovvoc::agent
+
+namespace ovvoc::agent {
+namespace {
+
+ovvoc::v1::ProposalResult Planned(const std::string& name) {
+  ovvoc::v1::ProposalResult p;
+  p.set_manifest_dir("/");
+  p.set_branch("ovvoc/npm/" + name + "-1.0.1");
+  ovvoc::v1::PackageUpdate* u = p.add_updates();
+  u->set_name(name);
+  u->set_from_version("1.0.0");
+  u->set_to_version("1.0.1");
+  u->set_manifest_path("package.json");
+  return p;
+}
+
+ovvoc::v1::ProvenProposal Proven(const std::string& key, const std::string& job_id,
+                                 std::vector<ovvoc::v1::ProposalResult> results) {
+  ovvoc::v1::ProvenProposal p;
+  p.set_key(key);
+  p.set_job_id(job_id);
+  for (auto& r : results) *p.add_results() = std::move(r);
+  return p;
+}
+
+ovvoc::v1::ProposalResult Outcome(const std::string& name, ovvoc::v1::ProposalOutcome outcome,
+                                  const std::string& reason_class = "") {
+  ovvoc::v1::ProposalResult p = Planned(name);
+  p.set_outcome(outcome);
+  if (!reason_class.empty()) p.mutable_failure()->set_reason_class(reason_class);
+  return p;
+}
+
+TEST_CASE("a proposal's key is its baseline's and its updates'") {
+  const std::string key = ProposalKey(std::string(64, 'a'), Planned("a"));
+  CHECK(key.size() == 64);
+  CHECK(ProposalKey(std::string(64, 'a'), Planned("a")) == key);
+  CHECK(ProposalKey(std::string(64, 'b'), Planned("a")) != key);
+  CHECK(ProposalKey(std::string(64, 'a'), Planned("b")) != key);
+  ovvoc::v1::ProposalResult newer = Planned("a");
+  newer.mutable_updates(0)->set_to_version("1.0.2");
+  CHECK(ProposalKey(std::string(64, 'a'), newer) != key);
+  ovvoc::v1::ProposalResult grouped = Planned("a");
+  grouped.set_group("dev");
+  CHECK(ProposalKey(std::string(64, 'a'), grouped) != key);
+}
+
+TEST_CASE(
+    "only outcomes the update decided are remembered, and taken only with the same baseline") {
+  JobEnv env;
+  JobContext job(ovvoc::v1::JobSpec(), env);
+  using ovvoc::v1::PROPOSAL_OUTCOME_FAILED;
+  using ovvoc::v1::PROPOSAL_OUTCOME_NOT_RUN;
+  using ovvoc::v1::PROPOSAL_OUTCOME_PASSED;
+  auto proven = [] {
+    return std::vector<ovvoc::v1::ProvenProposal>{
+        Proven("k1", "job_1", {Outcome("a", PROPOSAL_OUTCOME_PASSED)}),
+        Proven("k2", "job_1", {Outcome("b", PROPOSAL_OUTCOME_FAILED, "test")}),
+        Proven("k3", "job_1", {Outcome("c", PROPOSAL_OUTCOME_FAILED, "tampering")}),
+        // What the registry, the machine or the clock may have decided: proven again.
+        Proven("k4", "job_1", {Outcome("d", PROPOSAL_OUTCOME_FAILED, "install")}),
+        Proven("k5", "job_1", {Outcome("e", PROPOSAL_OUTCOME_FAILED, "timeout")}),
+        Proven("k6", "job_1", {Outcome("f", PROPOSAL_OUTCOME_FAILED, "lockfile")}),
+        Proven("k7", "job_1", {Outcome("g", PROPOSAL_OUTCOME_NOT_RUN)}),
+        // A bisected group stands whole or not at all.
+        Proven(
+            "k8", "job_1",
+            {Outcome("h", PROPOSAL_OUTCOME_PASSED), Outcome("i", PROPOSAL_OUTCOME_FAILED, "disk")}),
+    };
+  };
+  RememberProposals(job, proven());  // no memo to leave: nothing
+  CHECK(!job.memo().made.has_value());
+
+  job.memo().made.emplace();
+  job.memo().made->set_key(std::string(64, 'f'));
+  job.memo().made->set_job_id("job_1");
+  RememberProposals(job, proven());
+  std::vector<std::string> kept;
+  for (const auto& p : job.memo().made->proposals()) kept.push_back(p.key());
+  CHECK(kept == std::vector<std::string>{"k1", "k2", "k3"});
+
+  // The next job: taken only when its baseline is the memo's.
+  ovvoc::v1::JobSpec spec;
+  spec.set_job_id("job_2");
+  *spec.mutable_baseline_memo() = *job.memo().made;
+  JobContext next(spec, env);
+  CHECK(TakeProvenProposal(next, "k1").empty());
+  next.memo().reused = true;
+  CHECK(TakeProvenProposal(next, "k4").empty());
+  std::vector<ovvoc::v1::ProposalResult> taken = TakeProvenProposal(next, "k2");
+  REQUIRE(taken.size() == 1);
+  CHECK(taken[0].proven_by_job() == "job_1");
+  CHECK(taken[0].failure().reason_class() == "test");
+
+  // It leaves the memo it took, as its own, with its own proposals.
+  RememberProposals(next, {Proven("k2", "job_1", taken)});
+  REQUIRE(next.memo().made.has_value());
+  CHECK(next.memo().made->job_id() == "job_2");
+  CHECK(next.memo().made->proven_by_job() == "job_1");
+  REQUIRE(next.memo().made->proposals_size() == 1);
+  CHECK(next.memo().made->proposals(0).key() == "k2");
+}
+
+TEST_CASE("a passed proposal is taken only while its branch is where the memo left it") {
+  testing::TempDir dir;
+  JobEnv env;
+  env.branches = JobEnv::Branches{dir.Sub("no-repo"), "bot", "bot@example.com"};
+  ovvoc::v1::JobSpec spec;
+  ovvoc::v1::ProposalResult passed = Outcome("a", ovvoc::v1::PROPOSAL_OUTCOME_PASSED);
+  passed.set_commit(std::string(40, '1'));
+  *spec.mutable_baseline_memo()->add_proposals() = Proven("k1", "job_1", {passed});
+  JobContext job(spec, env);
+  job.memo().reused = true;
+  CHECK(TakeProvenProposal(job, "k1").empty());  // no branch to find: proven again
+  JobEnv no_branches;
+  JobContext unwritten(spec, no_branches);
+  unwritten.memo().reused = true;
+  CHECK(TakeProvenProposal(unwritten, "k1").size() == 1);
+}
+
+}  // namespace
+}  // namespace ovvoc::agent
