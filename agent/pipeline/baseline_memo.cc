@@ -54,6 +54,7 @@ std::string BaselineKeyOf(const BaselineInputs& in) {
   for (const auto& [name, bytes] : in.lockfiles) {
     AddPart(text, name, crypto::HexEncode(crypto::Sha256(bytes)));
   }
+  AddPart(text, "backend", in.backend);
   AddPart(text, "image", in.image);
   AddPart(text, "node", in.node);
   AddPart(text, "npm major", absl::StrCat(in.npm_major));
@@ -78,6 +79,7 @@ absl::StatusOr<std::string> BaselineKey(const JobContext& job, const SandboxSett
   if (in.image.empty()) {
     return absl::FailedPreconditionError("the job's image has no known digest");
   }
+  if (settings.backend != nullptr) in.backend = std::string(settings.backend->name());
   in.commit = job.result().head_commit();
   in.manifest = project.manifest;
   in.npmrc = project.npmrc;

@@ -32,6 +32,7 @@ struct BaselineInputs {
   std::optional<std::string> npmrc;
   std::map<std::string, std::string> lockfiles;  // name -> bytes: package-lock.json, shrinkwrap
   std::string image;                             // "sha256:<hex>"
+  std::string backend;                           // "oci", "docker"
   std::string node;                              // "24.11.1"
   int npm_major = 0;                             // 0: the image's own npm
   std::vector<std::string> commands;             // install, build, test, as results show them
@@ -44,10 +45,10 @@ std::string BaselineKeyOf(const BaselineInputs& inputs);
 
 // The key of the baseline `job` is about to run (after the plan phase, when its node, npm and
 // commands are chosen): sha256 (hex) over the agent's version, the head commit, the manifest,
-// lockfile and .npmrc bytes as cloned, the image's digest, node and npm, the install, build
-// and test commands, the registries and the limits. FailedPrecondition saying why there is
-// none: a project without a lockfile (what npm resolves for it changes with the registry), an
-// image whose identity the agent does not know.
+// lockfile and .npmrc bytes as cloned, the sandbox backend, the image's digest, node and npm, the
+// install, build and test commands, the registries and the limits. FailedPrecondition saying why
+// there is none: a project without a lockfile (what npm resolves for it changes with the registry),
+// an image whose identity the agent does not know.
 absl::StatusOr<std::string> BaselineKey(const JobContext& job, const SandboxSettings& settings);
 
 // When job.spec()'s memo has `key`: its outcome stands in the result and the project where the

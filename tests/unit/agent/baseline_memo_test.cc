@@ -22,6 +22,7 @@ BaselineInputs Inputs() {
   in.manifest = R"({"name": "app", "dependencies": {"a": "^1.0.0"}})";
   in.lockfiles["package-lock.json"] = R"({"lockfileVersion": 3})";
   in.image = "sha256:" + std::string(64, 'a');
+  in.backend = "oci";
   in.node = "24.11.1";
   in.commands = {"npm ci", "npm run build --if-present", "npm test"};
   in.registries = {" https://registry.npmjs.org/"};
@@ -39,6 +40,7 @@ TEST_CASE("a baseline's key changes with everything that decides its outcome, an
       {"lockfile", [](BaselineInputs& in) { in.lockfiles["package-lock.json"] += " "; }},
       {"shrinkwrap", [](BaselineInputs& in) { in.lockfiles["npm-shrinkwrap.json"] = "{}"; }},
       {"image", [](BaselineInputs& in) { in.image.back() = 'b'; }},
+      {"backend", [](BaselineInputs& in) { in.backend = "docker"; }},
       {"node", [](BaselineInputs& in) { in.node = "22.1.0"; }},
       {"npm", [](BaselineInputs& in) { in.npm_major = 6; }},
       {"test command", [](BaselineInputs& in) { in.commands[2] = "npm run test:unit"; }},
