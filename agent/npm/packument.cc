@@ -130,29 +130,47 @@ std::string ReadStringMember(od::value value, std::string_view key, size_t max,
   return out;
 }
 
-// Whether `dist.attestations.provenance` is there and truthy.
-bool HasProvenance(od::value dist, simdjson::error_code& error) {
+// What `dist` says of the version's tarball: `integrity` (else `shasum`, as "sha1-hex:<hex>"),
+// and whether `attestations.provenance` is there and truthy.
+void ReadDist(od::value dist, PackumentVersion& version, simdjson::error_code& error) {
   od::object object;
-  if (dist.get_object().get(object)) return false;
-  bool found = false;
+  version.provenance = false;
+  version.integrity.clear();
+  if (dist.get_object().get(object)) return;
+  std::string shasum;
   for (auto field : object) {
     std::string_view key;
-    if ((error = field.unescaped_key().get(key))) return false;
+    if ((error = field.unescaped_key().get(key))) return;
+    if (key == "integrity" || key == "shasum") {
+      od::value member;
+      od::json_type type;
+      std::string_view text;
+      if ((error = field.value().get(member))) return;
+      if (member.type().get(type) || type != od::json_type::string) continue;
+      if ((error = member.get_string().get(text))) return;
+      text = text.substr(0, kMaxIntegrity);
+      if (key == "integrity") {
+        version.integrity = std::string(text);
+      } else {
+        shasum = absl::StrCat("sha1-hex:", absl::string_view(text.data(), text.size()));
+      }
+      continue;
+    }
     if (key != "attestations") continue;
     od::value attestations;
     od::object inner;
-    if ((error = field.value().get(attestations))) return false;
+    if ((error = field.value().get(attestations))) return;
     if (attestations.get_object().get(inner)) continue;
     for (auto entry : inner) {
-      if ((error = entry.unescaped_key().get(key))) return false;
+      if ((error = entry.unescaped_key().get(key))) return;
       if (key != "provenance") continue;
       od::value provenance;
-      if ((error = entry.value().get(provenance))) return false;
-      found = Truthy(provenance, error);
-      if (error) return false;
+      if ((error = entry.value().get(provenance))) return;
+      version.provenance = Truthy(provenance, error);
+      if (error) return;
     }
   }
-  return found;
+  if (version.integrity.empty()) version.integrity = std::move(shasum);
 }
 
 absl::Status ReadVersion(od::value value, PackumentVersion& version) {
@@ -186,7 +204,7 @@ absl::Status ReadVersion(od::value value, PackumentVersion& version) {
     } else if (key == "_npmUser") {
       version.publisher = ReadStringMember(member, "name", kMaxPublisherName, error);
     } else if (key == "dist") {
-      version.provenance = HasProvenance(member, error);
+      ReadDist(member, version, error);
     }
     if (error) return Malformed(absl::StrCat("version ", version.version), error);
   }
@@ -293,8 +311,9 @@ size_t Packument::ApproximateBytes() const {
   for (const auto& [tag, version] : dist_tags) bytes += 64 + tag.size() + version.size();
   for (const PackumentVersion& v : versions) {
     // The entry, its index slot (key and value), and the strings it owns.
-    bytes += sizeof(PackumentVersion) + sizeof(std::pair<std::string, size_t>) + 2 * v.version.size() +
-             v.deprecation.size() + v.node.range.size() + v.npm.range.size() + v.publisher.size();
+    bytes += sizeof(PackumentVersion) + sizeof(std::pair<std::string, size_t>) +
+             2 * v.version.size() + v.deprecation.size() + v.node.range.size() +
+             v.npm.range.size() + v.publisher.size() + v.integrity.size();
   }
   return bytes;
 }

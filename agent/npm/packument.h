@@ -62,6 +62,9 @@ struct PackumentVersion {
   PublishTime published;
   std::string publisher;    // `_npmUser.name` (bounded); empty when the registry does not say
   bool provenance = false;  // `dist.attestations.provenance` is there (and truthy)
+  // Which bytes the version is: `dist.integrity` ("sha512-..."), else `dist.shasum` as
+  // "sha1-hex:<hex>"; empty when the registry says neither. Bounded by kMaxIntegrity.
+  std::string integrity;
 };
 
 struct Packument {
@@ -88,6 +91,7 @@ struct Packument {
 inline constexpr size_t kMaxPackumentVersions = 100000;
 inline constexpr size_t kMaxDeprecationMessage = 500;
 inline constexpr size_t kMaxPublisherName = 214;
+inline constexpr size_t kMaxIntegrity = 256;
 // A version key (or a dist-tag's value, or a time's key) longer than semver's 256 characters
 // can never be a version npm picks: such entries are dropped.
 inline constexpr size_t kMaxPackumentVersionKey = 256;

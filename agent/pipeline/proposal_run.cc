@@ -16,6 +16,7 @@
 #include "agent/npm/manifest_edit.h"
 #include "agent/npm/project.h"
 #include "agent/npm/resolve_error.h"
+#include "agent/pipeline/confusion.h"
 #include "agent/pipeline/trial.h"
 #include "agent/scoring/confidence.h"
 #include "agent/scoring/evidence.h"
@@ -338,11 +339,25 @@ class ProposalRun {
       findings.tree = *tree_;
       findings.known_names = known_names_;
     }
-    std::vector<std::string> suspects, deprecated;
+    std::vector<std::string> suspects, deprecated, confused;
     for (ovvoc::v1::SecurityFinding& f : scoring::ProposalFindings(findings)) {
       if (f.kind() == "typosquat" && !f.package().empty()) suspects.push_back(f.package());
       if (f.kind() == "deprecated" && !f.package().empty()) deprecated.push_back(f.package());
       *out_.add_findings() = std::move(f);
+    }
+    if (!context_.private_registries.empty() && tree_.has_value()) {
+      ConfusionInputs confusion;
+      for (const PlannedDependency* d : deps) confusion.names.push_back(d->package());
+      confusion.names.insert(confusion.names.end(), tree_->new_names.begin(),
+                             tree_->new_names.end());
+      confusion.public_registry = context_.public_registry;
+      confusion.private_registries = context_.private_registries;
+      confusion.view =
+          ClientView(*context_.settings->registry, [this] { return job_.cancelled(); });
+      for (ovvoc::v1::SecurityFinding& f : ConfusionFindings(confusion)) {
+        confused.push_back(f.package());
+        *out_.add_findings() = std::move(f);
+      }
     }
     const scoring::UseScan& uses = context_.uses;
     scoring::ScoreInputs inputs;
@@ -356,6 +371,7 @@ class ProposalRun {
     inputs.uses_known = uses.complete || any_used;
     if (tree_.has_value()) inputs.new_install_scripts = tree_->new_install_scripts;
     inputs.typosquat_suspects = std::move(suspects);
+    inputs.confusion_suspects = std::move(confused);
     inputs.new_deprecated = std::move(deprecated);
     inputs.baseline_flaky = job_.result().baseline().test().attempts() >= 2;
     inputs.baseline_test = &job_.result().baseline().test();

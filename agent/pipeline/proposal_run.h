@@ -12,6 +12,7 @@
 #include "absl/strings/string_view.h"
 #include "agent/pipeline/pipeline.h"
 #include "agent/pipeline/sandbox_session.h"
+#include "agent/registry/endpoint.h"
 #include "agent/scoring/evidence.h"
 #include "ovvoc/v1/job.pb.h"
 
@@ -23,6 +24,10 @@ struct ProposalContext {
   // Where the repository's own code uses each update the plan proposes (scoring::FindUses over
   // the clone), searched once per job rather than once per trial.
   scoring::UseScan uses;
+  // The job's default registry and its private ones (confusion.h), for the dependency-confusion
+  // finding; none private: not looked for.
+  registry::RegistryEndpoint public_registry;
+  std::vector<registry::RegistryEndpoint> private_registries;
 };
 
 // Proves `deps` as `out` (described beforehand: group, updates, branch) and records the outcome

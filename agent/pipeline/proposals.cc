@@ -13,6 +13,8 @@
 #include "absl/strings/str_replace.h"
 #include "absl/strings/strip.h"
 #include "agent/pipeline/baseline_memo.h"
+#include "agent/pipeline/confusion.h"
+#include "agent/pipeline/plan_step.h"
 #include "agent/pipeline/proposal_run.h"
 #include "common/crypto.h"
 #include "common/logging.h"
@@ -166,6 +168,14 @@ class ProposalsPhase final : public Phase {
       if (d.decision() == ovvoc::v1::PLAN_DECISION_UPDATE) names.push_back(d.name());
     }
     context.uses = scoring::FindUses(job.repo_dir(), names, job.project().scripts);
+    if (absl::StatusOr<std::vector<registry::RegistryEndpoint>> endpoints =
+            JobEndpoints(job.spec(), settings_);
+        endpoints.ok()) {
+      for (const registry::RegistryEndpoint& e : *endpoints) {
+        if (e.scope.empty()) context.public_registry = e;
+      }
+      context.private_registries = PrivateRegistries(*endpoints, settings_);
+    }
     int total = 0;
     for (const ovvoc::v1::PlanProposal& p : plan.proposals()) total += p.deferred() ? 0 : 1;
     int index = 0;

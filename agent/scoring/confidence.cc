@@ -225,6 +225,10 @@ Part TreeAdditions(const ScoreInputs& in) {
   if (!in.typosquat_suspects.empty()) {
     reasons.push_back(absl::StrCat("typosquat-like: ", absl::StrJoin(in.typosquat_suspects, ", ")));
   }
+  if (!in.confusion_suspects.empty()) {
+    reasons.push_back(
+        absl::StrCat("also on a private registry: ", absl::StrJoin(in.confusion_suspects, ", ")));
+  }
   if (!reasons.empty()) return Known(0, kMax, absl::StrJoin(reasons, "; "));
   if (!in.new_deprecated.empty()) {
     return Known(kMax / 2, kMax,

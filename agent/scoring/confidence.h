@@ -65,6 +65,9 @@ struct ScoreInputs {
   // proposal's findings: evidence.h).
   std::vector<std::string> typosquat_suspects;
   std::vector<std::string> new_deprecated;
+  // Names a private registry of the job also serves, with versions of its own (dependency
+  // confusion: pipeline/confusion.h).
+  std::vector<std::string> confusion_suspects;
   // The baseline's tests passed only when run again (its test outcome's attempts).
   bool baseline_flaky = false;
   // The baseline's tests failed (broken before): the proposal's say little either way.
