@@ -714,3 +714,94 @@ TEST_CASE(
 
 }  // namespace
 }  // namespace ovvoc::testing::e2e
+
+namespace ovvoc::testing::e2e {
+namespace {
+
+// Dependency confusion against real registries: the project's ovvoc-conf-lib comes from the
+// public registry, and the private registry the agent holds credentials for serves a package of
+// that name too, with a version of its own; ovvoc-conf-other it does not serve. The finding is the
+// agent's (registry reads), not the sandbox's: one backend.
+TEST_CASE("a proposal of a name a private registry also serves says dependency confusion") {
+  if (!BackendReady("oci") || !VerdaccioReady()) return;
+  TempDir dir;
+  auto started = Verdaccio::Start(dir.Sub("public"));
+  REQUIRE(started.ok());
+  Verdaccio& registry = **started;
+  auto private_started = Verdaccio::Start(dir.Sub("private"));
+  REQUIRE(private_started.ok());
+  Verdaccio& internal = **private_started;
+  for (const char* name : {"ovvoc-conf-lib", "ovvoc-conf-other"}) {
+    REQUIRE(Publish(registry, name, "1.0.0", "module.exports = 1;\n").ok());
+  }
+  REQUIRE(Publish(internal, "ovvoc-conf-lib", "7.0.0", "module.exports = 'internal';\n").ok());
+  fs::create_directories(dir.Sub("app"));
+  std::ofstream(dir.Sub("app/package.json")) << R"({
+  "name": "ovvoc-conf-app", "private": true, "version": "1.0.0",
+  "scripts": {"test": "node -e \"require('ovvoc-conf-lib'); require('ovvoc-conf-other')\""},
+  "dependencies": {"ovvoc-conf-lib": "^1.0.0", "ovvoc-conf-other": "^1.0.0"}
+}
+)";
+  std::ofstream(dir.Sub("app/.ovvoc.yml")) << "cooldown:\n  default-days: 0\n";
+  REQUIRE(
+      registry.Npm({"install", "--package-lock-only", "--ignore-scripts"}, dir.Sub("app")).ok());
+  REQUIRE(GitHttpServer::CreateBareRepoFromDir(dir.Sub("app"), dir.Sub("app.git")).ok());
+  for (const char* name : {"ovvoc-conf-lib", "ovvoc-conf-other"}) {
+    REQUIRE(Publish(registry, name, "1.0.1", "module.exports = 2;\n").ok());
+  }
+  const std::string credentials = dir.Sub("credentials.json");
+  std::ofstream(credentials)
+      << nlohmann::json{{"registries", {{{"url", internal.url()}, {"token", internal.token()}}}}}
+             .dump();
+  fs::permissions(credentials, fs::perms::owner_read | fs::perms::owner_write);
+  CliResult run = RunCli(AgentBinary(),
+                         {"update",
+                          "--repo",
+                          dir.Sub("app.git"),
+                          "--state-dir",
+                          dir.Sub("state"),
+                          "--json",
+                          dir.Sub("result.json"),
+                          "--no-branches",
+                          "--sandbox",
+                          "oci",
+                          "--registry",
+                          registry.url(),
+                          "--allow-internal",
+                          registry.host_port(),
+                          "--allow-internal",
+                          internal.host_port(),
+                          "--registry-credentials",
+                          credentials,
+                          "--phase-timeout",
+                          "60s",
+                          "--job-timeout",
+                          "180s"},
+                         dir.path(), std::chrono::milliseconds(240'000));
+  INFO(run.err);
+  std::ifstream in(dir.Sub("result.json"));
+  const nlohmann::json result = nlohmann::json::parse(in, nullptr, false);
+  INFO(result.dump(2));
+  REQUIRE(run.exit_code == 0);
+  auto findings_of = [&](const std::string& name) {
+    std::map<std::string, std::string> out;
+    const nlohmann::json* p = ProposalOf(result, name);
+    if (p == nullptr) return out;
+    for (const nlohmann::json& f : p->value("findings", nlohmann::json::array())) {
+      out[f.value("kind", "")] = f.value("detail", "");
+    }
+    return out;
+  };
+  const std::map<std::string, std::string> lib = findings_of("ovvoc-conf-lib");
+  REQUIRE(lib.count("dependency-confusion") == 1);
+  CHECK_THAT(lib.at("dependency-confusion"),
+             Catch::StartsWith(absl::StrCat("ovvoc-conf-lib comes from ", registry.url(), ", and ",
+                                            internal.url())) &&
+                 Catch::Contains("1 version(s) the public one lacks or holds with other bytes "
+                                 "(7.0.0)"));
+  REQUIRE(ProposalOf(result, "ovvoc-conf-other") != nullptr);
+  CHECK(findings_of("ovvoc-conf-other").count("dependency-confusion") == 0);
+}
+
+}  // namespace
+}  // namespace ovvoc::testing::e2e
