@@ -261,6 +261,34 @@ void BoundForStorage(ovvoc::v1::JobResult& result) {
   if (!dropped.empty()) AddTruncatedFinding(result, std::move(dropped));
 }
 
+absl::Status CheckBaselineMemo(const ovvoc::v1::BaselineMemo& memo) {
+  const std::string& key = memo.key();
+  const bool hex_key = key.size() == 64 && std::all_of(key.begin(), key.end(), [](char c) {
+                         return absl::ascii_isdigit(c) || (c >= 'a' && c <= 'f');
+                       });
+  if (!hex_key) return absl::InvalidArgumentError("its key is not a sha256");
+  if (memo.job_id().empty()) return absl::InvalidArgumentError("it names no job");
+  if (memo.ByteSizeLong() > kMaxBaselineMemoBytes) {
+    return absl::InvalidArgumentError("it is larger than a memo may be");
+  }
+  for (const ovvoc::v1::SecurityFinding& finding : memo.findings()) {
+    if (finding.severity() >= ovvoc::v1::SEVERITY_HIGH) {
+      return absl::InvalidArgumentError("it holds a high-severity finding");
+    }
+  }
+  if (!memo.has_installed() || memo.installed().partial()) {
+    return absl::InvalidArgumentError("it lacks what the install left in node_modules");
+  }
+  if (!memo.trial().build().skipped() &&
+      (!memo.has_installed_after_build() || memo.installed_after_build().partial())) {
+    return absl::InvalidArgumentError("it lacks what the build left in node_modules");
+  }
+  if (memo.install_added_partial() || memo.build_added_partial()) {
+    return absl::InvalidArgumentError("its lists of the paths made are partial");
+  }
+  return absl::OkStatus();
+}
+
 void BoundForStorage(ovvoc::v1::Progress& progress) {
   progress.DiscardUnknownFields();
   Walk(progress, kStorageLimits, nullptr);

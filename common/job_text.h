@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <string>
 
+#include "absl/status/status.h"
 #include "google/protobuf/message.h"
 #include "ovvoc/v1/job.pb.h"
 
@@ -42,10 +43,20 @@ void MakeInert(google::protobuf::Message& message);
 // at most kMaxStoredResult bytes. Idempotent only when nothing was dropped.
 inline constexpr size_t kMaxStoredResult = 352 * 1024;
 inline constexpr char kTruncatedFindingKind[] = "truncated";
+// The largest message the control plane accepts from an agent (a result's report, with its
+// memo): a result with thousands of dependencies and findings fits many times over.
+inline constexpr size_t kMaxAgentMessageBytes = 2 << 20;
 // The most a BaselineMemo (job.proto) may weigh, serialised: what an agent makes and reports
-// and the control plane keeps and sends in a JobSpec (gRPC's limit is 4 MiB). It fingerprints
-// about 100 bytes per installed package: a project too big for it is not remembered.
-inline constexpr size_t kMaxBaselineMemoBytes = 2 << 20;
+// beside a result (both within kMaxAgentMessageBytes: past it the memo is left out) and the
+// control plane keeps and sends in a JobSpec. It fingerprints about 100 bytes per installed
+// package: a project too big for it is not remembered.
+inline constexpr size_t kMaxBaselineMemoBytes = 1 << 20;
+// OK when `memo` is one an agent may make (agent/pipeline/baseline_memo.h): a sha256 key, a job,
+// within kMaxBaselineMemoBytes, no high-severity finding, what its install (and its build, when
+// one ran) left in node_modules read whole, and the paths they made listed whole. Otherwise
+// InvalidArgument saying what is wrong: such a memo is neither kept nor used (red team: a memo
+// without its fingerprints switched off what proposals are held to).
+absl::Status CheckBaselineMemo(const ovvoc::v1::BaselineMemo& memo);
 void BoundForStorage(ovvoc::v1::JobResult& result);
 // A heartbeat's progress: unknown fields discarded, phase 256 bytes, message 1 KiB, inert.
 void BoundForStorage(ovvoc::v1::Progress& progress);

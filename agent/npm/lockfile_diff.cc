@@ -488,4 +488,14 @@ absl::StatusOr<LockfileDiff> VerifyLockfile(const Lockfile& before, const Lockfi
   return Summarize(old_side, new_side, gone, come);
 }
 
+absl::Status CheckIntendedVersions(const Lockfile& before, const Lockfile& after,
+                                   const std::vector<IntendedUpdate>& updates) {
+  Budget budget;
+  Identities identities;
+  const Tree tree(after, RootNames(before, after), identities, budget);
+  const absl::Status updated = CheckUpdates(tree, updates);
+  if (budget.exhausted()) return TooCostly();
+  return updated;
+}
+
 }  // namespace ovvoc::agent::npm

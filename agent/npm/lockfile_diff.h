@@ -98,6 +98,13 @@ inline constexpr uint64_t kMaxVerifyWork = 32'000'000;
 absl::StatusOr<LockfileDiff> VerifyLockfile(const Lockfile& before, const Lockfile& after,
                                             const std::vector<IntendedUpdate>& updates);
 
+// VerifyLockfile's first check alone: whether `after` resolves each of `updates` to exactly its
+// version. OK, or FailedPrecondition naming the first that it does not (ResourceExhausted past
+// kMaxVerifyWork). What an agent asks before it settles for a lockfile npm made without the
+// targets pinned.
+absl::Status CheckIntendedVersions(const Lockfile& before, const Lockfile& after,
+                                   const std::vector<IntendedUpdate>& updates);
+
 }  // namespace ovvoc::agent::npm
 
 #endif  // OVVOC_AGENT_NPM_LOCKFILE_DIFF_H_

@@ -1,8 +1,11 @@
 #include "agent/pipeline/baseline_memo.h"
 
+#include <elf.h>
+#include <link.h>
 #include <sys/stat.h>
 
 #include <algorithm>
+#include <cstring>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
@@ -44,9 +47,45 @@ std::string MemoPath(const std::string& dir, const std::string& repo_url) {
 
 }  // namespace
 
+// The running binary's GNU build ID (hex; "" when it has none): it changes with any change to
+// the agent's code, so that a memo made by an agent with other checks is never taken (red team:
+// the version alone stayed 0.1.0 through every change to what proposals are held to).
+std::string AgentBuildId() {
+  static const std::string* id = [] {
+    auto* found = new std::string;
+    dl_iterate_phdr(
+        [](dl_phdr_info* info, size_t, void* out) -> int {
+          // The main program is the first object, named "".
+          for (int i = 0; i < info->dlpi_phnum; ++i) {
+            const ElfW(Phdr)& ph = info->dlpi_phdr[i];
+            if (ph.p_type != PT_NOTE) continue;
+            const char* p = reinterpret_cast<const char*>(info->dlpi_addr + ph.p_vaddr);
+            const char* end = p + ph.p_memsz;
+            while (p + sizeof(ElfW(Nhdr)) <= end) {
+              const auto* note = reinterpret_cast<const ElfW(Nhdr)*>(p);
+              const char* name = p + sizeof(ElfW(Nhdr));
+              const char* desc = name + ((note->n_namesz + 3) & ~3u);
+              if (desc + note->n_descsz > end) break;
+              if (note->n_type == NT_GNU_BUILD_ID && note->n_namesz == 4 &&
+                  std::memcmp(name, "GNU", 4) == 0) {
+                *static_cast<std::string*>(out) =
+                    crypto::HexEncode(absl::string_view(desc, note->n_descsz));
+                return 1;
+              }
+              p = desc + ((note->n_descsz + 3) & ~3u);
+            }
+          }
+          return 1;  // only the main program
+        },
+        found);
+    return found;
+  }();
+  return *id;
+}
+
 std::string BaselineKeyOf(const BaselineInputs& in) {
   std::string text = "ovvoc baseline memo 1\n";
-  AddPart(text, "agent", OVVOC_VERSION);
+  AddPart(text, "agent", absl::StrCat(OVVOC_VERSION, " ", AgentBuildId()));
   AddPart(text, "commit", in.commit);
   AddPart(text, "manifest", crypto::HexEncode(crypto::Sha256(in.manifest)));
   AddPart(text, "npmrc",
@@ -109,6 +148,11 @@ absl::StatusOr<std::string> BaselineKey(const JobContext& job, const SandboxSett
 bool TakeBaselineMemo(JobContext& job, const std::string& key) {
   const ovvoc::v1::BaselineMemo& memo = job.spec().baseline_memo();
   if (key.empty() || memo.key() != key) return false;
+  if (absl::Status valid = CheckBaselineMemo(memo); !valid.ok()) {
+    log::Warning("job %s: the baseline memo is not one an agent makes (%s): the baseline runs",
+                 job.spec().job_id(), valid.message());
+    return false;
+  }
   ovvoc::v1::JobResult& result = job.result();
   *result.mutable_baseline() = memo.trial();
   for (const ovvoc::v1::SecurityFinding& finding : memo.findings()) {
@@ -161,9 +205,9 @@ std::optional<ovvoc::v1::BaselineMemo> MakeBaselineMemo(const JobContext& job,
   if (project.installed_after_build.has_value()) {
     *memo.mutable_installed_after_build() = FingerprintsOf(*project.installed_after_build);
   }
-  if (memo.ByteSizeLong() > kMaxBaselineMemoBytes) {
-    log::Info("job %s: the baseline is not remembered: its memo would be %d bytes (at most %d)",
-              job.spec().job_id(), memo.ByteSizeLong(), kMaxBaselineMemoBytes);
+  if (absl::Status valid = CheckBaselineMemo(memo); !valid.ok()) {
+    log::Info("job %s: the baseline is not remembered: %s (%d bytes)", job.spec().job_id(),
+              valid.message(), memo.ByteSizeLong());
     return std::nullopt;
   }
   return memo;
@@ -222,11 +266,15 @@ std::vector<ovvoc::v1::ProposalResult> TakeProvenProposal(const JobContext& job,
                                                    proven.results().end());
     for (ovvoc::v1::ProposalResult& result : results) {
       if (!MayStand(result)) return {};
-      // A branch to write that is not where the memo left it (deleted, moved, never written):
-      // proven again, and written.
-      if (result.outcome() == ovvoc::v1::PROPOSAL_OUTCOME_PASSED && branches.has_value()) {
+      // A pass stands for the lockfile it was proven with, which only its branch still holds:
+      // npm resolving the same update today may come to other transitive versions (red team: a
+      // hostile release of a dependency of the target, published between two jobs, passed on
+      // the memo's word). Without that branch where the memo left it (deleted, moved, never
+      // written: a job that writes none), the update is proven again.
+      if (result.outcome() == ovvoc::v1::PROPOSAL_OUTCOME_PASSED) {
+        if (!branches.has_value() || result.commit().empty()) return {};
         absl::StatusOr<std::string> tip = git::BranchTip(branches->repo_dir, result.branch());
-        if (result.commit().empty() || !tip.ok() || *tip != result.commit()) return {};
+        if (!tip.ok() || *tip != result.commit()) return {};
       }
       if (result.proven_by_job().empty()) result.set_proven_by_job(proven.job_id());
     }

@@ -40,7 +40,12 @@ struct BaselineInputs {
   sandbox::Limits limits;
 };
 
-// sha256 (hex) over every input, each named and length-prefixed, and the agent's version.
+// The running binary's GNU build ID, hex ("" when it has none): it changes with any change to
+// the agent's code.
+std::string AgentBuildId();
+
+// sha256 (hex) over every input, each named and length-prefixed, and the agent's version and
+// build (its GNU build ID: any change to the agent's code is another key).
 std::string BaselineKeyOf(const BaselineInputs& inputs);
 
 // The key of the baseline `job` is about to run (after the plan phase, when its node, npm and
@@ -69,10 +74,11 @@ std::optional<ovvoc::v1::BaselineMemo> MakeBaselineMemo(const JobContext& job,
 std::string ProposalKey(const std::string& baseline_key, const ovvoc::v1::ProposalResult& planned);
 
 // What the job's memo says proposal `key` came to, when the job's baseline is the memo's
-// (job.memo().reused) and the outcome may stand: passed or failed by the project's own
-// commands or the findings, not cut short (timeout) or not run; a passed one's branch, when the
-// job writes branches, still at the commit the memo names. Each result with proven_by_job set.
-// Empty: the proposal is proven again.
+// (job.memo().reused) and the outcome may stand: failed by the project's own build or tests or
+// by the findings (not cut short, not the registry's doing), or passed with the lockfile its
+// branch holds, the job writing branches and that branch still at the commit the memo names
+// (a pass is a pass of that lockfile: resolving the update again may bring other transitive
+// versions). Each result with proven_by_job set. Empty: the proposal is proven again.
 std::vector<ovvoc::v1::ProposalResult> TakeProvenProposal(const JobContext& job,
                                                           const std::string& key);
 

@@ -233,7 +233,9 @@ class ProposalRun {
     absl::StatusOr<std::string> before_text =
         ReadFileBeneath(dir, lockfile_name, npm::kMaxLockfileBytes);
     if (!before_text.ok()) return Fail("lockfile", before_text.status());
-    OVVOC_RETURN_IF_ERROR(WriteManifests(dir, manifests->pinned));
+    const bool one_resolve = OneResolveMayDo(deps);
+    OVVOC_RETURN_IF_ERROR(
+        WriteManifests(dir, one_resolve ? manifests->proposed : manifests->pinned));
 
     phase_ = "sandbox";
     SandboxSession session(*context_.settings);
@@ -254,12 +256,24 @@ class ProposalRun {
     std::set<std::string> install_made;
     record.install_made = &install_made;
 
-    // The lockfile: pinned, then as proposed.
+    // The lockfile: as proposed, when npm resolving the new ranges can only come to the
+    // targets (and it did); else pinned to the targets first, then as proposed.
     phase_ = "lockfile";
-    OVVOC_RETURN_IF_ERROR(Resolve(session, record));
-    OVVOC_RETURN_IF_ERROR(WriteManifests(dir, manifests->proposed));
-    OVVOC_RETURN_IF_ERROR(Restore(session, dir, {kLockfileNames[0], kLockfileNames[1]}));
-    OVVOC_RETURN_IF_ERROR(Resolve(session, record));
+    const bool resolved = one_resolve && Resolve(session, record).ok() &&
+                          ResolvedTargets(session, deps, lockfile_name, *before_text);
+    if (!resolved) {
+      if (one_resolve) {
+        log::Info("job %s: npm did not resolve the targets alone; pinning them",
+                  job_.spec().job_id());
+        out_.mutable_failure()->Clear();
+        OVVOC_RETURN_IF_ERROR(WriteManifests(dir, manifests->pinned));
+        OVVOC_RETURN_IF_ERROR(Restore(session, dir, {}));
+      }
+      OVVOC_RETURN_IF_ERROR(Resolve(session, record));
+      OVVOC_RETURN_IF_ERROR(WriteManifests(dir, manifests->proposed));
+      OVVOC_RETURN_IF_ERROR(Restore(session, dir, {kLockfileNames[0], kLockfileNames[1]}));
+      OVVOC_RETURN_IF_ERROR(Resolve(session, record));
+    }
     OVVOC_RETURN_IF_ERROR(Verify(session, deps, dir, lockfile_name, *before_text));
     // From here the tree is the agent's copy: manifests as proposed, the lockfile as verified.
     OVVOC_RETURN_IF_ERROR(Restore(session, dir, {}));
@@ -403,6 +417,43 @@ class ProposalRun {
     return status;
   }
 
+  // Whether npm, resolving the proposed ranges with nothing pinned, can only come to the plan's
+  // targets: each changes its manifest's range, the target is what the registry tags latest
+  // (npm's first choice when it satisfies the range) and the plan passed over no newer version
+  // (a cooldown's, a prerelease). Then one resolve does what pinning and unpinning would; if npm
+  // comes to anything else all the same, the targets are pinned after all.
+  static bool OneResolveMayDo(const std::vector<const PlannedDependency*>& deps) {
+    for (const PlannedDependency* d : deps) {
+      if (d->new_spec().empty() || d->new_spec() == d->spec() || d->latest() != d->target() ||
+          d->passed_over_size() > 0) {
+        return false;
+      }
+    }
+    return !deps.empty();
+  }
+
+  // Whether the lockfile npm left resolves every update to its target.
+  bool ResolvedTargets(SandboxSession& session, const std::vector<const PlannedDependency*>& deps,
+                       const std::string& name, const std::string& before_text) {
+    absl::StatusOr<std::string> after_text =
+        ReadFileBeneath(session.tree_dir(), name, npm::kMaxLockfileBytes);
+    if (!after_text.ok()) return false;
+    std::vector<npm::ProjectDiagnostic> diagnostics;
+    std::optional<npm::Lockfile> before = npm::ParseLockfile(before_text, name, diagnostics);
+    std::optional<npm::Lockfile> after = npm::ParseLockfile(*after_text, name, diagnostics);
+    return before.has_value() && after.has_value() &&
+           npm::CheckIntendedVersions(*before, *after, Intended(deps)).ok();
+  }
+
+  static std::vector<npm::IntendedUpdate> Intended(
+      const std::vector<const PlannedDependency*>& deps) {
+    std::vector<npm::IntendedUpdate> intended;
+    for (const PlannedDependency* d : deps) {
+      intended.push_back({d->name(), ManifestDir(d->manifest_path()), d->target()});
+    }
+    return intended;
+  }
+
   // The session's work tree as `dir` has it, but for the names in `skip`; what npm itself
   // changed is not the project's doing, so nothing is reported.
   absl::Status Restore(SandboxSession& session, const std::string& dir,
@@ -434,11 +485,7 @@ class ProposalRun {
     }
     tree_ = scoring::CompareTrees(*before, *after);
     known_names_ = scoring::KnownNames(*before, job_.result().plan().dependencies());
-    std::vector<npm::IntendedUpdate> intended;
-    for (const PlannedDependency* d : deps) {
-      intended.push_back({d->name(), ManifestDir(d->manifest_path()), d->target()});
-    }
-    absl::StatusOr<npm::LockfileDiff> diff = npm::VerifyLockfile(*before, *after, intended);
+    absl::StatusOr<npm::LockfileDiff> diff = npm::VerifyLockfile(*before, *after, Intended(deps));
     if (!diff.ok()) return Fail("lockfile", diff.status());
     locked_ = std::make_pair(*std::move(before), *std::move(after));
     ovvoc::v1::LockfileChange* change = out_.mutable_lockfile_change();

@@ -6,6 +6,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "common/grpc_status.h"
+#include "common/job_text.h"
 #include "common/logging.h"
 #include "common/time_util.h"
 
@@ -15,6 +16,8 @@ namespace {
 constexpr absl::Duration kMinBackoff = absl::Seconds(1);
 constexpr absl::Duration kMaxBackoff = absl::Seconds(30);
 constexpr absl::Duration kRpcTimeout = absl::Seconds(20);
+// What gRPC adds to a message beside its fields (framing, headers), kept free under the limit.
+constexpr size_t kReportSlack = 16 << 10;
 
 // Full jitter: uniformly in [d/2, d], so a fleet restarted together does not retry together.
 absl::Duration Jittered(absl::Duration d) {
@@ -173,8 +176,18 @@ void Runner::Report(ActiveJob& job) {
   request.set_job_id(spec.job_id());
   request.set_attempt(spec.lease().attempt());
   *request.mutable_result() = job.context.result();
-  if (job.context.memo().made.has_value())
+  if (job.context.memo().made.has_value()) {
     *request.mutable_baseline_memo() = *job.context.memo().made;
+    // A memo is a shortcut for later jobs; the result is what must arrive (red team: a 2 MB memo
+    // beside its result passed the control plane's message limit, and the result was lost).
+    if (request.ByteSizeLong() + kReportSlack > kMaxAgentMessageBytes) {
+      log::Warning(
+          "job %s: the result with its baseline memo passes the control plane's "
+          "message limit: reported without the memo",
+          spec.job_id());
+      request.clear_baseline_memo();
+    }
+  }
   absl::Duration backoff = kMinBackoff;
   // Retry for about a lease's worth of time: after that the control plane has requeued it.
   const absl::Time give_up = clock_.Now() + FromProto(spec.lease().ttl()) + absl::Seconds(5);

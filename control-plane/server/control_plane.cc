@@ -1,9 +1,9 @@
 #include "control-plane/server/control_plane.h"
 
 #include <fcntl.h>
-#include <malloc.h>
 #include <grpcpp/grpcpp.h>
 #include <grpcpp/resource_quota.h>
+#include <malloc.h>
 #include <pwd.h>
 #include <sys/file.h>
 #include <sys/stat.h>
@@ -19,6 +19,7 @@
 #include "common/crypto.h"
 #include "common/executor.h"
 #include "common/files.h"
+#include "common/job_text.h"
 #include "common/logging.h"
 #include "common/status_macros.h"
 #include "control-plane/audit/audit.h"
@@ -41,12 +42,11 @@ constexpr int kEnrollsPerHost = 4;
 // How often refusals counted in memory are written to the audit log.
 constexpr absl::Duration kRefusalFlushInterval = absl::Seconds(2);
 // HTTP/2 streams one agent connection may have open: an agent needs three at most (a poll, a
-// heartbeat, a result). Each may be buffering a message of up to kMaxAgentMessage before any
+// heartbeat, a result). Each may be buffering a message of up to kMaxAgentMessageBytes before any
 // handler (or authentication) sees it, so this times that is what one connection can pin.
 constexpr int kMaxStreamsPerConnection = 8;
-// The largest message an agent may send: a job result with thousands of dependencies and
-// findings fits many times over; whatever arrives is bounded again before it is stored.
-constexpr int kMaxAgentMessage = 2 << 20;
+// (The largest message an agent may send is kMaxAgentMessageBytes, common/job_text.h: whatever
+// arrives is bounded again before it is stored.)
 
 // Held for the life of `serve` so that two servers never share a data dir (and its socket).
 absl::StatusOr<int> LockDataDir(const DataDir& dir) {
@@ -115,7 +115,7 @@ class ControlPlaneImpl final : public ControlPlane {
         GRPC_ARG_MAX_CONNECTION_IDLE_MS,
         static_cast<int>(absl::ToInt64Milliseconds(options_.idle_timeout)));
     agent_builder.AddChannelArgument(GRPC_ARG_MAX_CONCURRENT_STREAMS, kMaxStreamsPerConnection);
-    agent_builder.SetMaxReceiveMessageSize(kMaxAgentMessage);
+    agent_builder.SetMaxReceiveMessageSize(static_cast<int>(kMaxAgentMessageBytes));
     // Every connection is replaced now and then (agents reconnect on their own; a call in
     // progress gets the grace to finish), so nothing an anonymous caller opens lives forever,
     // not even a call it never finishes sending.

@@ -1,8 +1,5 @@
 #include "control-plane/server/job_spec.h"
 
-#include <algorithm>
-
-#include "absl/strings/ascii.h"
 #include "absl/strings/numbers.h"
 #include "common/job_text.h"
 #include "common/logging.h"
@@ -34,17 +31,17 @@ uint32_t RememberedNodeMajor(Store& store, const std::string& repo_id) {
 
 void KeepBaselineMemo(Store& store, const JobRecord& job, const ovvoc::v1::BaselineMemo& memo) {
   if (memo.key().empty() || job.state != ovvoc::v1::JOB_STATE_SUCCEEDED) return;
-  const bool hex_key =
-      memo.key().size() == 64 && std::all_of(memo.key().begin(), memo.key().end(), [](char c) {
-        return absl::ascii_isdigit(c) || (c >= 'a' && c <= 'f');
-      });
-  if (!hex_key || memo.job_id() != job.id || memo.ByteSizeLong() > kMaxBaselineMemoBytes) {
-    log::Warning("job %s: its baseline memo is not one this control plane keeps: ignored", job.id);
+  absl::Status valid = CheckBaselineMemo(memo);
+  if (valid.ok() && memo.job_id() != job.id) {
+    valid = absl::InvalidArgumentError("it names another job");
+  }
+  if (!valid.ok()) {
+    log::Warning("job %s: its baseline memo is not kept: %s", job.id, valid.message());
     return;
   }
   ovvoc::v1::BaselineMemo kept = memo;
   kept.DiscardUnknownFields();
-  if (absl::Status s = store.PutBaselineMemo(job.repo_id, kept); !s.ok()) {
+  if (absl::Status s = store.PutBaselineMemo(job.repo_id, job.pool, kept); !s.ok()) {
     log::Warning("job %s: its baseline memo is not kept: %s", job.id, s.ToString());
   }
 }
@@ -69,7 +66,7 @@ absl::StatusOr<ovvoc::v1::JobSpec> BuildJobSpec(const ServiceContext& ctx, const
   spec.set_remembered_node_major(RememberedNodeMajor(ctx.store, repo.id));
   // A hint too: without it the agent runs the baseline.
   if (absl::StatusOr<std::optional<ovvoc::v1::BaselineMemo>> memo =
-          ctx.store.GetBaselineMemo(repo.id);
+          ctx.store.GetBaselineMemo(repo.id, job.pool);
       memo.ok() && memo->has_value()) {
     *spec.mutable_baseline_memo() = **std::move(memo);
   } else if (!memo.ok()) {

@@ -12,10 +12,12 @@ namespace ovvoc::cp {
 // none did (or the store cannot say: it is a hint). Blocking.
 uint32_t RememberedNodeMajor(Store& store, const std::string& repo_id);
 
-// Keeps `memo`, reported with `job`'s result, as its repository's newest (job.proto's
-// BaselineMemo), when the job succeeded and the memo is one: its own job's, a sha256 key, at
-// most kMaxBaselineMemoBytes. A memo is a shortcut: one that cannot be kept is logged and the
-// next job runs its baseline.
+// Keeps `memo`, reported with `job`'s result, as its repository's newest for the job's pool
+// (job.proto's BaselineMemo), when the job succeeded and the memo is one an agent makes
+// (CheckBaselineMemo) of that very job. Only the pool's agents are sent it: an agent of another
+// pool (an org's self-hosted one beside the hosted one) cannot choose what the others hold
+// proposals to. A memo is a shortcut: one that cannot be kept is logged and the next job runs
+// its baseline.
 void KeepBaselineMemo(Store& store, const JobRecord& job, const ovvoc::v1::BaselineMemo& memo);
 
 // Blocking (store reads, forge token minting): call on the executor.

@@ -157,12 +157,13 @@ class Store {
   // (org_id, pool) pairs that have queued jobs: what pollers should be woken for at start-up.
   virtual absl::StatusOr<std::vector<std::pair<std::string, std::string>>> QueuedPools() = 0;
 
-  // Baseline memos (job.proto's BaselineMemo): the newest one an agent reported per repository,
-  // replacing the one before; nullopt when there is none. What the next job's spec carries.
-  virtual absl::Status PutBaselineMemo(absl::string_view repo_id,
+  // Baseline memos (job.proto's BaselineMemo): the newest one an agent of `pool` reported per
+  // repository, replacing the one before; nullopt when there is none. What the next job's spec
+  // carries, for an agent of the same pool.
+  virtual absl::Status PutBaselineMemo(absl::string_view repo_id, absl::string_view pool,
                                        const ovvoc::v1::BaselineMemo& memo) = 0;
   virtual absl::StatusOr<std::optional<ovvoc::v1::BaselineMemo>> GetBaselineMemo(
-      absl::string_view repo_id) = 0;
+      absl::string_view repo_id, absl::string_view pool) = 0;
 
   // Audit log. `make` receives the newest record (nullopt for the first) and returns the new
   // one with seq, prev_hash and hash filled; both happen in one transaction so the chain

@@ -7,7 +7,8 @@
 //   bare         npm ci + npm run build + npm test of the project on the host, with the job
 //                image's node and npm, pinned to one CPU as a job is limited to one, a fresh empty
 //                npm cache and no user npmrc
-//   first job    `ovvoc-agent update --sandbox B --no-branches` with a fresh --state-dir:
+//   first job    `ovvoc-agent update --sandbox B` with a fresh --state-dir (the passing
+//                proposals' branches written into the fixture's bare repository):
 //                nothing cached (image, registry cache); the baseline and the five proposals;
 //                the phases' timings and each proposal's trial from its --json result
 //   baseline remembered   the same command on the same state dir with --rerun-proposals: the
@@ -275,11 +276,16 @@ std::optional<JobRun> AgentJob(const JobSetup& setup, const std::string& state_d
                                std::vector<std::string> extra = {}) {
   fs::remove(json_path);
   const absl::Time start = absl::Now();
-  std::vector<std::string> args = {
-      "update",     "--repo",           setup.repo,         "--state-dir",
-      state_dir,    "--image-cache",    image_cache,        "--json",
-      json_path,    "--no-branches",    "--sandbox",        setup.backend,
-      "--registry", setup.registry_url, "--allow-internal", setup.registry_host_port};
+  // Branches written, as `update` does by default: a remembered pass stands only while its
+  // branch holds the lockfile it was proven with.
+  std::vector<std::string> args = {"update",           setup.repo,
+                                   "--state-dir",      state_dir,
+                                   "--image-cache",    image_cache,
+                                   "--json",           json_path,
+                                   "--sandbox",        setup.backend,
+                                   "--registry",       setup.registry_url,
+                                   "--allow-internal", setup.registry_host_port};
+  args.insert(args.begin() + 1, "--repo");
   args.insert(args.end(), extra.begin(), extra.end());
   const testing::CliResult run =
       testing::RunCli(testing::AgentBinary(), args, setup.home, std::chrono::minutes(20));
@@ -520,7 +526,7 @@ int Main(int argc, char** argv) {
               Ms(Median(bare_test)));
   std::printf("    (on the host: the image's node and npm, taskset -c 0, empty npm cache)\n");
   for (const std::string& backend : flags->backends) {
-    std::printf("ovvoc-agent update --sandbox %s --no-branches:\n", backend.c_str());
+    std::printf("ovvoc-agent update --sandbox %s (branches written):\n", backend.c_str());
     PrintJob("first job on a new machine", cold[backend], bare_spread.median,
              "(the job image prepared first: once per machine)");
     PrintJob("first job (fresh --state-dir)", first[backend], bare_spread.median, "target <= 3x");

@@ -300,6 +300,7 @@ TEST_CASE("a baseline memo reported with a job's result is sent with its reposit
     ovvoc::v1::BaselineMemo memo;
     memo.set_key(std::string(64, key));
     memo.set_job_id(job.job_id());
+    memo.mutable_trial()->mutable_build()->set_skipped(true);
     (*memo.mutable_installed()->mutable_packages())["node_modules/a"] = std::string(64, '1');
     return memo;
   };

@@ -78,11 +78,13 @@ const std::vector<absl::string_view>& SqliteMigrations() {
       R"sql(
         ALTER TABLE agents ADD COLUMN previous_certificate_serial TEXT NOT NULL DEFAULT '';
       )sql",
-      // 4: the newest baseline memo per repository.
+      // 4: the newest baseline memo per repository and pool.
       R"sql(
         CREATE TABLE baseline_memos (
-          repo_id TEXT PRIMARY KEY REFERENCES repos(id),
-          memo BLOB NOT NULL);
+          repo_id TEXT NOT NULL REFERENCES repos(id),
+          pool TEXT NOT NULL,
+          memo BLOB NOT NULL,
+          PRIMARY KEY (repo_id, pool));
       )sql",
   };
   return *migrations;

@@ -426,21 +426,23 @@ class SqliteStore final : public Store {
     return record;
   }
 
-  absl::Status PutBaselineMemo(absl::string_view repo_id,
+  absl::Status PutBaselineMemo(absl::string_view repo_id, absl::string_view pool,
                                const ovvoc::v1::BaselineMemo& memo) override {
     absl::MutexLock lock(&mu_);
-    OVVOC_ASSIGN_OR_RETURN(Statement st,
-                           db_.Prepare("INSERT INTO baseline_memos (repo_id, memo) VALUES (?1, ?2) "
-                                       "ON CONFLICT(repo_id) DO UPDATE SET memo = ?2"));
-    return st.Bind(1, repo_id).BindBlob(2, memo.SerializeAsString()).Run();
+    OVVOC_ASSIGN_OR_RETURN(
+        Statement st,
+        db_.Prepare("INSERT INTO baseline_memos (repo_id, pool, memo) VALUES (?1, ?2, ?3) "
+                    "ON CONFLICT(repo_id, pool) DO UPDATE SET memo = ?3"));
+    return st.Bind(1, repo_id).Bind(2, pool).BindBlob(3, memo.SerializeAsString()).Run();
   }
 
   absl::StatusOr<std::optional<ovvoc::v1::BaselineMemo>> GetBaselineMemo(
-      absl::string_view repo_id) override {
+      absl::string_view repo_id, absl::string_view pool) override {
     absl::MutexLock lock(&mu_);
-    OVVOC_ASSIGN_OR_RETURN(Statement st,
-                           db_.Prepare("SELECT memo FROM baseline_memos WHERE repo_id = ?"));
-    st.Bind(1, repo_id);
+    OVVOC_ASSIGN_OR_RETURN(
+        Statement st,
+        db_.Prepare("SELECT memo FROM baseline_memos WHERE repo_id = ? AND pool = ?"));
+    st.Bind(1, repo_id).Bind(2, pool);
     OVVOC_ASSIGN_OR_RETURN(bool row, st.Step());
     if (!row) return std::nullopt;
     ovvoc::v1::BaselineMemo memo;

@@ -61,10 +61,18 @@ TEST_CASE("a baseline's key changes with everything that decides its outcome, an
     change(in);
     CHECK(BaselineKeyOf(in) != key);
   }
+  // The agent's build is in every key: a memo made by other checks is never taken.
+  CHECK(AgentBuildId().size() == 40);
   // The job's own deadline is not the baseline's: a longer job proves the same.
   BaselineInputs longer = Inputs();
   longer.limits.job_timeout = absl::Hours(2);
   CHECK(BaselineKeyOf(longer) == key);
+}
+
+ovvoc::v1::JobSpec SpecOf(const std::string& job_id) {
+  ovvoc::v1::JobSpec spec;
+  spec.set_job_id(job_id);
+  return spec;
 }
 
 // A job that ran its baseline, as the sandbox phases leave it after the tests passed.
@@ -83,7 +91,6 @@ void ProvenBaseline(JobContext& job) {
   project.build_changes = {"dist/index.js"};
   project.install_added = {".husky", ".husky/_"};
   project.build_added = {"dist", "dist/chunk-1.js"};
-  project.build_added_whole = false;
   InstalledTree tree;
   tree.packages["node_modules/a"] = std::string(64, '1');
   tree.packages["node_modules/@s/b/node_modules/c"] = std::string(64, '2');
@@ -91,13 +98,12 @@ void ProvenBaseline(JobContext& job) {
   tree.hidden["node_modules/.cache"] = std::string(64, '3');
   project.installed = tree;
   tree.packages["node_modules/a"] = std::string(64, '4');
-  tree.complete = false;
   project.installed_after_build = tree;
 }
 
 TEST_CASE("a memo carries what proposals are held to into the next job with the same key") {
   JobEnv env;
-  JobContext proven(ovvoc::v1::JobSpec(), env);
+  JobContext proven(SpecOf("job_1"), env);
   ProvenBaseline(proven);
   const std::string key(64, 'f');
   std::optional<ovvoc::v1::BaselineMemo> memo = MakeBaselineMemo(proven, key, 1);
@@ -125,7 +131,7 @@ TEST_CASE("a memo carries what proposals are held to into the next job with the 
   CHECK(b.install_added == a.install_added);
   CHECK(b.build_added == a.build_added);
   CHECK(b.install_added_whole);
-  CHECK(!b.build_added_whole);
+  CHECK(b.build_added_whole);
   REQUIRE(b.installed.has_value());
   REQUIRE(b.installed_after_build.has_value());
   CHECK(b.installed->packages == a.installed->packages);
@@ -133,14 +139,44 @@ TEST_CASE("a memo carries what proposals are held to into the next job with the 
   CHECK(b.installed->hidden == a.installed->hidden);
   CHECK(b.installed->complete);
   CHECK(b.installed_after_build->packages == a.installed_after_build->packages);
-  CHECK(!b.installed_after_build->complete);
+  CHECK(b.installed_after_build->complete);
+
+  // A memo that lacks what proposals are held to is not taken (red team: one without its
+  // fingerprints, from a state dir or an agent, switched the checks off): the baseline runs.
+  for (auto spoil : std::vector<std::function<void(ovvoc::v1::BaselineMemo&)>>{
+           [](ovvoc::v1::BaselineMemo& m) { m.clear_installed(); },
+           [](ovvoc::v1::BaselineMemo& m) { m.clear_installed_after_build(); },
+           [](ovvoc::v1::BaselineMemo& m) { m.mutable_installed()->set_partial(true); },
+           [](ovvoc::v1::BaselineMemo& m) { m.set_install_added_partial(true); },
+           [](ovvoc::v1::BaselineMemo& m) {
+             m.add_findings()->set_severity(ovvoc::v1::SEVERITY_HIGH);
+           }}) {
+    ovvoc::v1::JobSpec spoiled;
+    *spoiled.mutable_baseline_memo() = *memo;
+    spoil(*spoiled.mutable_baseline_memo());
+    JobContext poisoned(spoiled, env);
+    CHECK(!TakeBaselineMemo(poisoned, key));
+    CHECK(!poisoned.result().has_baseline_reused());
+  }
 }
 
 TEST_CASE("a baseline is not remembered without a key, after a hostile finding, or too big") {
   JobEnv env;
-  JobContext job(ovvoc::v1::JobSpec(), env);
+  JobContext job(SpecOf("job_1"), env);
   ProvenBaseline(job);
+  CHECK(MakeBaselineMemo(job, std::string(64, 'f'), 0).has_value());
   CHECK(!MakeBaselineMemo(job, "", 0).has_value());
+  SECTION("what its install or build left unread, or their paths listed in part") {
+    job.project().installed->complete = false;
+    CHECK(!MakeBaselineMemo(job, std::string(64, 'f'), 0).has_value());
+    job.project().installed->complete = true;
+    job.project().installed_after_build.reset();
+    CHECK(!MakeBaselineMemo(job, std::string(64, 'f'), 0).has_value());
+    job.result().mutable_baseline()->mutable_build()->set_skipped(true);  // no build: none to read
+    CHECK(MakeBaselineMemo(job, std::string(64, 'f'), 0).has_value());
+    job.project().build_added_whole = false;
+    CHECK(!MakeBaselineMemo(job, std::string(64, 'f'), 0).has_value());
+  }
   SECTION("a high-severity finding: the code that did it runs again") {
     job.result().mutable_findings(0)->set_severity(ovvoc::v1::SEVERITY_HIGH);
     CHECK(!MakeBaselineMemo(job, std::string(64, 'f'), 0).has_value());
@@ -295,10 +331,11 @@ TEST_CASE("a passed proposal is taken only while its branch is where the memo le
   JobContext job(spec, env);
   job.memo().reused = true;
   CHECK(TakeProvenProposal(job, "k1").empty());  // no branch to find: proven again
+  // A job that writes no branch has no lockfile the pass stands for: proven again.
   JobEnv no_branches;
   JobContext unwritten(spec, no_branches);
   unwritten.memo().reused = true;
-  CHECK(TakeProvenProposal(unwritten, "k1").size() == 1);
+  CHECK(TakeProvenProposal(unwritten, "k1").empty());
 }
 
 }  // namespace

@@ -433,6 +433,7 @@ ovvoc::v1::BaselineMemo Memo(const std::string& job_id, char key) {
   memo.set_key(std::string(64, key));
   memo.set_job_id(job_id);
   memo.mutable_trial()->set_node("24.22.3");
+  memo.mutable_trial()->mutable_build()->set_skipped(true);
   (*memo.mutable_installed()->mutable_packages())["node_modules/a"] = std::string(64, '1');
   return memo;
 }
@@ -443,7 +444,8 @@ TEST_CASE("a repository keeps its newest baseline memo: its own succeeded job's,
   const OrgRecord org = MakeOrg(*store, "acme");
   const RepoRecord repo = MakeRepo(*store, org);
   const RepoRecord other = MakeRepo(*store, org);
-  absl::StatusOr<std::optional<ovvoc::v1::BaselineMemo>> none = store->GetBaselineMemo(repo.id);
+  absl::StatusOr<std::optional<ovvoc::v1::BaselineMemo>> none =
+      store->GetBaselineMemo(repo.id, repo.pool);
   REQUIRE(none.ok());
   CHECK(!none->has_value());
 
@@ -452,17 +454,27 @@ TEST_CASE("a repository keeps its newest baseline memo: its own succeeded job's,
   filter.repo_id = repo.id;
   const JobRecord job = store->ListJobs(filter)->front();
   KeepBaselineMemo(*store, job, Memo(job.id, 'a'));
-  auto kept = store->GetBaselineMemo(repo.id);
+  auto kept = store->GetBaselineMemo(repo.id, repo.pool);
   REQUIRE(kept.ok());
   REQUIRE(kept->has_value());
   CHECK((*kept)->key() == std::string(64, 'a'));
   CHECK((*kept)->installed().packages().at("node_modules/a") == std::string(64, '1'));
-  CHECK(!store->GetBaselineMemo(other.id)->has_value());
+  CHECK(!store->GetBaselineMemo(other.id, other.pool)->has_value());
 
-  // Refused, each leaving the kept one: another job's, a key that is no sha256, one too big, and
-  // one reported with a failed job.
+  // Refused, each leaving the kept one: another job's, a key that is no sha256, one without its
+  // fingerprints, one excusing a high-severity finding, one too big, and one reported with a
+  // failed job.
   KeepBaselineMemo(*store, job, Memo("job_other", 'b'));
   KeepBaselineMemo(*store, job, Memo(job.id, 'G'));
+  ovvoc::v1::BaselineMemo blind = Memo(job.id, 'b');
+  blind.clear_installed();
+  KeepBaselineMemo(*store, job, blind);
+  ovvoc::v1::BaselineMemo excusing = Memo(job.id, 'b');
+  excusing.add_findings()->set_severity(ovvoc::v1::SEVERITY_HIGH);
+  KeepBaselineMemo(*store, job, excusing);
+  ovvoc::v1::BaselineMemo partial = Memo(job.id, 'b');
+  partial.set_install_added_partial(true);
+  KeepBaselineMemo(*store, job, partial);
   ovvoc::v1::BaselineMemo big = Memo(job.id, 'c');
   big.mutable_trial()->mutable_test()->set_log_excerpt(std::string(kMaxBaselineMemoBytes, 'x'));
   KeepBaselineMemo(*store, job, big);
@@ -470,13 +482,17 @@ TEST_CASE("a repository keeps its newest baseline memo: its own succeeded job's,
   const JobRecord failed = store->ListJobs(filter)->front();
   REQUIRE(failed.id != job.id);
   KeepBaselineMemo(*store, failed, Memo(failed.id, 'd'));
-  CHECK((*store->GetBaselineMemo(repo.id))->key() == std::string(64, 'a'));
+  CHECK((*store->GetBaselineMemo(repo.id, repo.pool))->key() == std::string(64, 'a'));
 
   // The next one replaces it.
   FinishJob(*store, repo, kNow + absl::Seconds(3), "24.22.3", true);
   const JobRecord newer = store->ListJobs(filter)->front();
   KeepBaselineMemo(*store, newer, Memo(newer.id, 'e'));
-  CHECK((*store->GetBaselineMemo(repo.id))->key() == std::string(64, 'e'));
+  CHECK((*store->GetBaselineMemo(repo.id, repo.pool))->key() == std::string(64, 'e'));
+  // Kept per pool: another pool's agents are sent none of it.
+  CHECK(!store->GetBaselineMemo(repo.id, "self-hosted")->has_value());
+  REQUIRE(store->PutBaselineMemo(repo.id, "self-hosted", Memo(newer.id, 'f')).ok());
+  CHECK((*store->GetBaselineMemo(repo.id, repo.pool))->key() == std::string(64, 'e'));
 }
 
 }  // namespace
