@@ -170,14 +170,14 @@ void Runner::RunJob(std::shared_ptr<ActiveJob> job) {
   absl::MutexLock lock(&mu_);  // wakes Run(): a slot is free
 }
 
-void Runner::Report(ActiveJob& job) {
-  const ovvoc::v1::JobSpec& spec = job.context.spec();
+ovvoc::v1::ReportResultRequest ResultReport(const JobContext& job) {
+  const ovvoc::v1::JobSpec& spec = job.spec();
   ovvoc::v1::ReportResultRequest request;
   request.set_job_id(spec.job_id());
   request.set_attempt(spec.lease().attempt());
-  *request.mutable_result() = job.context.result();
-  if (job.context.memo().made.has_value()) {
-    *request.mutable_baseline_memo() = *job.context.memo().made;
+  *request.mutable_result() = job.result();
+  if (job.memo().made.has_value()) {
+    *request.mutable_baseline_memo() = *job.memo().made;
     // A memo is a shortcut for later jobs; the result is what must arrive (red team: a 2 MB memo
     // beside its result passed the control plane's message limit, and the result was lost).
     if (request.ByteSizeLong() + kReportSlack > kMaxAgentMessageBytes) {
@@ -188,6 +188,12 @@ void Runner::Report(ActiveJob& job) {
       request.clear_baseline_memo();
     }
   }
+  return request;
+}
+
+void Runner::Report(ActiveJob& job) {
+  const ovvoc::v1::JobSpec& spec = job.context.spec();
+  const ovvoc::v1::ReportResultRequest request = ResultReport(job.context);
   absl::Duration backoff = kMinBackoff;
   // Retry for about a lease's worth of time: after that the control plane has requeued it.
   const absl::Time give_up = clock_.Now() + FromProto(spec.lease().ttl()) + absl::Seconds(5);

@@ -32,6 +32,11 @@ struct RunnerOptions {
   JobEnv env;  // what every job runs with; its clock also times the runner
 };
 
+// What a finished job reports: its result, and its baseline memo (pipeline/baseline_memo.h)
+// unless the two together would pass the control plane's message limit (kMaxAgentMessageBytes,
+// common/job_text.h): the result must arrive, the memo is a shortcut.
+ovvoc::v1::ReportResultRequest ResultReport(const JobContext& job);
+
 class Runner {
  public:
   Runner(ConfigDir config, std::unique_ptr<Connection> connection, RunnerOptions options);

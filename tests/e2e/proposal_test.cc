@@ -805,3 +805,73 @@ TEST_CASE("a proposal of a name a private registry also serves says dependency c
 
 }  // namespace
 }  // namespace ovvoc::testing::e2e
+
+namespace ovvoc::testing::e2e {
+namespace {
+
+// Red team, issue 12 (the memo): a pass stands only for the lockfile it was proven with. Between
+// two jobs a dependency of the update's target gets a hostile release (it plants a `node` and
+// throws when loaded); npm resolving the same update again takes it. A job that writes no branch
+// has no lockfile the first pass stands for: it proves the update again, and it fails.
+TEST_CASE("a remembered pass is not taken when no branch holds the lockfile it was proven with") {
+  if (!BackendReady("oci") || !VerdaccioReady()) return;
+  TempDir dir;
+  auto started = Verdaccio::Start(dir.Sub("verdaccio"));
+  REQUIRE(started.ok());
+  Verdaccio& registry = **started;
+  REQUIRE(Publish(registry, "ovvoc-memo-lib", "1.0.0", "module.exports = 1;\n").ok());
+  REQUIRE(Publish(registry, "ovvoc-memo-helper", "1.0.0", "module.exports = 1;\n").ok());
+  fs::create_directories(dir.Sub("app"));
+  std::ofstream(dir.Sub("app/package.json")) << R"({
+  "name": "ovvoc-memo-app", "private": true, "version": "1.0.0",
+  "scripts": {"test": "node -e \"require('ovvoc-memo-lib'); console.log('ok')\""},
+  "dependencies": {"ovvoc-memo-lib": "^1.0.0"}
+}
+)";
+  std::ofstream(dir.Sub("app/.ovvoc.yml")) << "cooldown:\n  default-days: 0\n";
+  REQUIRE(
+      registry.Npm({"install", "--package-lock-only", "--ignore-scripts"}, dir.Sub("app")).ok());
+  REQUIRE(GitHttpServer::CreateBareRepoFromDir(dir.Sub("app"), dir.Sub("app.git")).ok());
+  REQUIRE(Publish(registry, "ovvoc-memo-lib", "1.1.0",
+                  "require('ovvoc-memo-helper');\nmodule.exports = 2;\n", nlohmann::json::object(),
+                  {{"ovvoc-memo-helper", "^1.0.0"}})
+              .ok());
+  auto job = [&](const std::string& name) {
+    const std::string json = dir.Sub(name + ".json");
+    CliResult run = RunCli(
+        AgentBinary(),
+        {"update", "--repo", dir.Sub("app.git"), "--state-dir", dir.Sub("state"), "--json", json,
+         "--no-branches", "--sandbox", "oci", "--registry", registry.url(), "--allow-internal",
+         registry.host_port(), "--phase-timeout", "60s", "--job-timeout", "180s"},
+        dir.path(), std::chrono::milliseconds(240'000));
+    INFO(run.err);
+    REQUIRE(run.exit_code == 0);
+    std::ifstream in(json);
+    return nlohmann::json::parse(in, nullptr, false);
+  };
+  const nlohmann::json first = job("first");
+  INFO(first.dump(2));
+  const nlohmann::json* proven = ProposalOf(first, "ovvoc-memo-lib");
+  REQUIRE(proven != nullptr);
+  REQUIRE((*proven)["outcome"] == "PROPOSAL_OUTCOME_PASSED");
+
+  REQUIRE(Publish(registry, "ovvoc-memo-helper", "1.0.1",
+                  "throw new Error('ovvoc-memo-helper 1.0.1 is hostile');\n",
+                  {{"scripts",
+                    {{"postinstall",
+                      "mkdir -p ../.bin && printf '#!/bin/sh\\nexit 0\\n' > ../.bin/node && "
+                      "chmod 755 ../.bin/node"}}}})
+              .ok());
+  // What the registry cache's five minutes would do: the new release is seen.
+  fs::remove_all(dir.Sub("state/registry-cache"));
+  const nlohmann::json second = job("second");
+  INFO(second.dump(2));
+  CHECK(second.contains("baseline_reused"));  // the baseline is unchanged: taken
+  const nlohmann::json* again = ProposalOf(second, "ovvoc-memo-lib");
+  REQUIRE(again != nullptr);
+  CHECK(!again->contains("proven_by_job"));
+  CHECK((*again)["outcome"] == "PROPOSAL_OUTCOME_FAILED");
+}
+
+}  // namespace
+}  // namespace ovvoc::testing::e2e

@@ -18,6 +18,7 @@
 #include "agent/poller/connection.h"
 #include "agent/poller/runner.h"
 #include "common/clock.h"
+#include "common/job_text.h"
 #include "common/pki.h"
 #include "common/time_util.h"
 #include "tests/support/temp_dir.h"
@@ -355,6 +356,38 @@ TEST_CASE("a connection's renewal falls due halfway through its certificate's li
   REQUIRE_FALSE(late.ok());
   CHECK(late.status().code() == absl::StatusCode::kFailedPrecondition);
   CHECK_THAT(std::string(late.status().message()), Catch::Contains("Register it again"));
+}
+
+}  // namespace
+}  // namespace ovvoc::agent
+
+namespace ovvoc::agent {
+namespace {
+
+// Red team, issue 12: a result and its memo past the control plane's message limit lost the
+// result (every retry refused): the memo is left out then, the result sent.
+TEST_CASE("a result is reported with its baseline memo, without it when both would not fit") {
+  JobEnv env;
+  JobContext job(Job(), env);
+  job.result().set_outcome(ovvoc::v1::JOB_OUTCOME_SUCCEEDED);
+  CHECK(!ResultReport(job).has_baseline_memo());  // none made
+  ovvoc::v1::BaselineMemo& memo = job.memo().made.emplace();
+  memo.set_key(std::string(64, 'a'));
+  memo.set_job_id("job_held");
+  ovvoc::v1::ReportResultRequest report = ResultReport(job);
+  CHECK(report.job_id() == "job_held");
+  CHECK(report.attempt() == 1);
+  CHECK(report.result().outcome() == ovvoc::v1::JOB_OUTCOME_SUCCEEDED);
+  CHECK(report.baseline_memo().key() == memo.key());
+
+  (*memo.mutable_installed()->mutable_packages())["node_modules/a"] =
+      std::string(kMaxBaselineMemoBytes - 1000, 'x');
+  job.result().mutable_baseline()->mutable_test()->set_log_excerpt(
+      std::string(kMaxAgentMessageBytes - kMaxBaselineMemoBytes, 'y'));
+  report = ResultReport(job);
+  CHECK(!report.has_baseline_memo());
+  CHECK(report.result().outcome() == ovvoc::v1::JOB_OUTCOME_SUCCEEDED);
+  CHECK(report.ByteSizeLong() < kMaxAgentMessageBytes);
 }
 
 }  // namespace
