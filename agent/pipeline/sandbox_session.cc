@@ -129,6 +129,10 @@ absl::Status SandboxSession::Prepare(JobContext& job, const Source& source) {
     return absl::Status(commit.status().code(),
                         absl::StrCat("cannot make the job's git repository: ", commit.status().message()));
   }
+  // The agent keeps the repository it made: PutBackGit() restores it between phases.
+  pristine_git_ = disk_dir + "-git";
+  OVVOC_RETURN_IF_ERROR(files::EnsureDir(pristine_git_, 0700));
+  OVVOC_RETURN_IF_ERROR(CopyWorkTree(tree + "/.git", pristine_git_));
   OVVOC_RETURN_IF_ERROR(ChownTree(tree, uid_->uid()));
 
   sandbox::SandboxSpec spec;
@@ -313,6 +317,19 @@ absl::Status SandboxSession::ClearHome() {
   if (ec) return absl::InternalError(absl::StrCat("cannot read ", home, ": ", ec.message()));
   seeded_cache_.clear();
   return absl::OkStatus();
+}
+
+absl::Status SandboxSession::PutBackGit() {
+  if (!disk_ || pristine_git_.empty()) {
+    return absl::FailedPreconditionError("the sandbox was not prepared");
+  }
+  // (No job process runs: nothing can swap a path while it is replaced. remove_all removes a
+  // link, never its target; the tree dir itself is the container's mount point.)
+  const std::string git = disk_->tree_dir() + "/.git";
+  OVVOC_RETURN_IF_ERROR(files::RemoveTree(git));
+  OVVOC_RETURN_IF_ERROR(files::EnsureDir(git, 0755));
+  OVVOC_RETURN_IF_ERROR(CopyWorkTree(pristine_git_, git));
+  return ChownTree(git, uid_->uid());
 }
 
 absl::Status SandboxSession::ClearTmp(JobContext& job) {

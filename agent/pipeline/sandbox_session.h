@@ -125,6 +125,12 @@ class SandboxSession {
   // cache, a tool's config) is gone before the project's own code runs.
   absl::Status ClearHome();
 
+  // Puts back the job's own repository (the tree's .git) as Prepare made it, between commands
+  // (no job process runs): what an install planted there (a file monitor or a hook in its config
+  // that git runs on `git status`, which tests call; rewritten objects or refs) is gone before
+  // the project's own code runs (red team, issue 12).
+  absl::Status PutBackGit();
+
   // Empties the container's /tmp (a tmpfs that lasts from the install to the tests), run in the
   // container as the job's user: what an install left there (a test runner's transform cache,
   // seeded so that a test's cached "compiled" form runs instead of the test) is gone before the
@@ -156,6 +162,7 @@ class SandboxSession {
   const SandboxSettings& settings_;
   sandbox::Limits limits_;
   std::string source_dir_;
+  std::string pristine_git_;  // the agent's copy of the tree's .git as Prepare made it
   google::protobuf::RepeatedPtrField<ovvoc::v1::SecurityFinding>* findings_ = nullptr;
   std::optional<sandbox::JobUid> uid_;
   std::unique_ptr<sandbox::JobDisk> disk_;

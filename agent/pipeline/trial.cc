@@ -428,6 +428,7 @@ absl::Status RunTrialStep(JobContext& job, SandboxSession& session, TrialStep st
   if (network == SandboxSession::Network::kNone) {
     OVVOC_RETURN_IF_ERROR(session.ClearHome());
     OVVOC_RETURN_IF_ERROR(session.ClearTmp(job));
+    OVVOC_RETURN_IF_ERROR(session.PutBackGit());
     OVVOC_RETURN_IF_ERROR(KeepClonedFile(c, "package.json", *record.manifest));
     OVVOC_RETURN_IF_ERROR(KeepClonedFile(c, ".npmrc", *record.npmrc));
     ReportShadowedPrograms(c, absl::StrCat("before ", c.name));

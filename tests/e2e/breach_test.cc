@@ -148,6 +148,25 @@ TEST_CASE("attack rewrite-test: the repository's files are put back after the in
   CheckContained(attack, run);
 }
 
+// Regression (red team, issue 12): an install script planted a file monitor in the job's own
+// .git/config (and a hook): git runs it on `git status`, which tests, lint-staged and changesets
+// call, so that dependency code ran again while the project's tests did. The agent puts the .git
+// it made back before build and test.
+TEST_CASE("attack git-hook: what an install plants in the job's .git never runs", "[e2e][attack]") {
+  const std::string backend = GENERATE(as<std::string>{}, "oci", "docker");
+  if (!BackendReady(backend)) return;
+  Attack attack("git-hook", backend);
+  const AgentRun run = RunAttack(attack);
+  INFO(run.Describe());
+  CHECK(absl::StrContains(run.Log("install"), "PLANTED=1"));  // the attack ran
+  CheckStoppedIn(run, "test", "TERMINATION_EXITED");
+  CHECK(PhaseExit(run, "test") == 1);
+  CHECK(absl::StrContains(run.Log("test"), "REAL_TEST_RAN=1"));
+  CHECK_FALSE(absl::StrContains(run.Log("test"), "HOOK_RAN"));
+  CHECK_FALSE(absl::StrContains(run.Log("test"), "GIT_FAILED"));
+  CheckContained(attack, run);
+}
+
 // Regression (red team): npm turns on node's compile cache in /tmp, which lives as long as the
 // container; an install script planted a cache entry that ran instead of npm's own code in the
 // test phase, and `"test": "exit 1"` passed.

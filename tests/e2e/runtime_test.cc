@@ -102,7 +102,9 @@ TEST_CASE("runtime: a prepare script installs git hooks and a bash build runs",
   CHECK(run.Outcome() == "JOB_OUTCOME_SUCCEEDED");
   CHECK(run.Termination("install") == "TERMINATION_EXITED");
   CHECK(run.Termination("build") == "TERMINATION_EXITED");
-  CHECK(run.Values("test")["HOOKS"] == ".hooks");
+  CHECK(run.Values("install")["PREPARED_HOOKS"] == ".hooks");  // the prepare ran, git worked
+  // ... and the agent's .git is back before the tests (attack git-hook): its config unset.
+  CHECK(run.Values("test")["HOOKS"] == "none");
 }
 
 TEST_CASE("runtime: tests see a CI runner's environment, UTC with zone data",
