@@ -131,6 +131,7 @@ absl::Status SandboxSession::Prepare(JobContext& job, const Source& source) {
   }
   // The agent keeps the repository it made: PutBackGit() restores it between phases.
   pristine_git_ = disk_dir + "-git";
+  OVVOC_RETURN_IF_ERROR(files::RemoveTree(pristine_git_));  // an earlier attempt's (a node retry)
   OVVOC_RETURN_IF_ERROR(files::EnsureDir(pristine_git_, 0700));
   OVVOC_RETURN_IF_ERROR(CopyWorkTree(tree + "/.git", pristine_git_));
   OVVOC_RETURN_IF_ERROR(ChownTree(tree, uid_->uid()));
@@ -419,6 +420,11 @@ void SandboxSession::Teardown() {
     disk_.reset();
   }
   uid_.reset();  // only once nothing of the job runs as it
+  if (!pristine_git_.empty()) {
+    if (absl::Status s = files::RemoveTree(pristine_git_); !s.ok())
+      log::Warning("%s", s.ToString());
+    pristine_git_.clear();
+  }
 }
 
 }  // namespace ovvoc::agent

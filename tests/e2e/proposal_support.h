@@ -1,0 +1,58 @@
+// What the proposal e2e tests share: packages published to a test's Verdaccio, a small project
+// locked against it, and a proposal found in a result.
+#ifndef OVVOC_TESTS_E2E_PROPOSAL_SUPPORT_H_
+#define OVVOC_TESTS_E2E_PROPOSAL_SUPPORT_H_
+
+#include <catch2/catch.hpp>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <string>
+
+#include "absl/status/status.h"
+#include "nlohmann/json.hpp"
+#include "tests/support/git_http_server.h"
+#include "tests/support/temp_dir.h"
+#include "tests/support/verdaccio.h"
+
+namespace ovvoc::testing::e2e {
+
+// One more version of `name`, generated: its index.js, package.json fields and dependencies.
+inline absl::Status Publish(Verdaccio& registry, const std::string& name,
+                            const std::string& version, const std::string& index_js,
+                            nlohmann::json fields = nlohmann::json::object(),
+                            std::map<std::string, std::string> dependencies = {}) {
+  Verdaccio::Generated g;
+  g.name = name;
+  g.version = version;
+  g.index_js = index_js;
+  g.fields = std::move(fields);
+  g.dependencies = std::move(dependencies);
+  return registry.PublishVersion(g);
+}
+
+// dir/app of `manifest`, every release taken at once (no cooldown), locked by npm against
+// `registry`, as dir/app.git.
+inline void MakeSmallApp(Verdaccio& registry, const TempDir& dir, const std::string& manifest) {
+  std::filesystem::create_directories(dir.Sub("app"));
+  std::ofstream(dir.Sub("app/package.json")) << manifest;
+  std::ofstream(dir.Sub("app/.ovvoc.yml")) << "cooldown:\n  default-days: 0\n";
+  REQUIRE(
+      registry.Npm({"install", "--package-lock-only", "--ignore-scripts"}, dir.Sub("app")).ok());
+  REQUIRE(GitHttpServer::CreateBareRepoFromDir(dir.Sub("app"), dir.Sub("app.git")).ok());
+}
+
+// The proposal of `result` (an --json result) that updates `name`; nullptr when none does.
+inline const nlohmann::json* ProposalOf(const nlohmann::json& result, const std::string& name) {
+  if (!result.contains("proposals")) return nullptr;
+  for (const nlohmann::json& p : result["proposals"]) {
+    for (const nlohmann::json& u : p.value("updates", nlohmann::json::array())) {
+      if (u.value("name", "") == name) return &p;
+    }
+  }
+  return nullptr;
+}
+
+}  // namespace ovvoc::testing::e2e
+
+#endif  // OVVOC_TESTS_E2E_PROPOSAL_SUPPORT_H_
