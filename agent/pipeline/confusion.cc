@@ -7,6 +7,7 @@
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_replace.h"
 #include "agent/npm/packument.h"
+#include "agent/pipeline/plan_step.h"
 
 namespace ovvoc::agent {
 namespace {
@@ -36,11 +37,7 @@ std::vector<registry::RegistryEndpoint> PrivateRegistries(
     absl::StatusOr<registry::RegistryEndpoint> endpoint =
         registry::RegistryEndpoint::FromProto(configured, false);
     if (!endpoint.ok()) continue;
-    const std::string host_port = absl::StrCat(endpoint->host, ":", endpoint->port);
-    // Only the agent's own configuration opens internal addresses (as JobEndpoints).
-    endpoint->allow_internal =
-        std::find(settings.allow_internal.begin(), settings.allow_internal.end(), host_port) !=
-        settings.allow_internal.end();
+    endpoint->allow_internal = AgentAllowsInternal(settings, *endpoint);
     endpoint->credential = configured.credential();
     endpoint->scope.clear();
     add(*std::move(endpoint));

@@ -17,6 +17,13 @@
 
 namespace ovvoc::agent {
 
+bool AgentAllowsInternal(const SandboxSettings& settings,
+                         const registry::RegistryEndpoint& endpoint) {
+  const std::string host_port = absl::StrCat(endpoint.host, ":", endpoint.port);
+  return std::find(settings.allow_internal.begin(), settings.allow_internal.end(), host_port) !=
+         settings.allow_internal.end();
+}
+
 absl::StatusOr<std::vector<registry::RegistryEndpoint>> JobEndpoints(
     const ovvoc::v1::JobSpec& spec, const SandboxSettings& settings) {
   std::vector<registry::RegistryEndpoint> endpoints;
@@ -24,10 +31,7 @@ absl::StatusOr<std::vector<registry::RegistryEndpoint>> JobEndpoints(
     // Only the agent's own configuration may open internal addresses, never the job.
     OVVOC_ASSIGN_OR_RETURN(registry::RegistryEndpoint endpoint,
                            registry::RegistryEndpoint::FromProto(registry, false));
-    const std::string host_port = absl::StrCat(endpoint.host, ":", endpoint.port);
-    endpoint.allow_internal =
-        std::find(settings.allow_internal.begin(), settings.allow_internal.end(), host_port) !=
-        settings.allow_internal.end();
+    endpoint.allow_internal = AgentAllowsInternal(settings, endpoint);
     for (const ovvoc::v1::Registry& configured : settings.credentials) {
       absl::StatusOr<registry::RegistryEndpoint> same =
           registry::RegistryEndpoint::FromProto(configured, false);

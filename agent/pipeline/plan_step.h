@@ -26,6 +26,11 @@ struct SandboxSettings;  // sandbox_session.h
 
 // The job's registries (JobRegistries()) as endpoints, with what only the agent decides:
 // which may resolve to internal addresses, and the agent's own credentials.
+// Whether the agent's own configuration (--allow-internal HOST:PORT) lets `endpoint` resolve to
+// a private or loopback address: never the job's say.
+bool AgentAllowsInternal(const SandboxSettings& settings,
+                         const registry::RegistryEndpoint& endpoint);
+
 absl::StatusOr<std::vector<registry::RegistryEndpoint>> JobEndpoints(
     const ovvoc::v1::JobSpec& spec, const SandboxSettings& settings);
 
