@@ -3,9 +3,11 @@
 
 #include <algorithm>
 #include <optional>
+#include <set>
 #include <utility>
 
 #include "absl/container/flat_hash_map.h"
+#include "absl/container/flat_hash_set.h"
 #include "absl/hash/hash.h"
 #include "absl/status/status.h"
 #include "absl/strings/match.h"
@@ -496,6 +498,67 @@ absl::Status CheckIntendedVersions(const Lockfile& before, const Lockfile& after
   const absl::Status updated = CheckUpdates(tree, updates);
   if (budget.exhausted()) return TooCostly();
   return updated;
+}
+
+namespace {
+
+bool SameIdentity(const LockedEntry& a, const LockedEntry& b) {
+  return a.name == b.name && a.version == b.version && a.resolved == b.resolved &&
+         a.integrity == b.integrity && a.link == b.link &&
+         a.has_install_script == b.has_install_script;
+}
+
+}  // namespace
+
+std::set<std::string> DifferingKeys(const Lockfile& before, const Lockfile& after) {
+  absl::flat_hash_map<absl::string_view, const LockedEntry*> old_by_key;
+  for (const LockedEntry& e : before.packages) old_by_key.emplace(e.key, &e);
+  std::set<std::string> keys;
+  for (const LockedEntry& e : after.packages) {
+    auto old = old_by_key.find(e.key);
+    if (old == old_by_key.end() || !SameIdentity(*old->second, e)) keys.insert(e.key);
+    if (old != old_by_key.end()) old_by_key.erase(old);
+  }
+  for (const auto& [key, _] : old_by_key) keys.emplace(key);
+  return keys;
+}
+
+std::vector<std::string> ScriptedDependentsOfChanges(const Lockfile& before,
+                                                     const Lockfile& after) {
+  const std::set<std::string> differing = DifferingKeys(before, after);
+  // By name, as a node_modules lookup finds packages (conservative: every entry of a name counts
+  // for each place it is required from): which names depend on which, and which changed.
+  absl::flat_hash_map<absl::string_view, std::vector<absl::string_view>> dependents_of;
+  for (const LockedEntry& e : after.packages) {
+    for (const std::string& name : e.dependencies) dependents_of[name].push_back(e.name);
+  }
+  std::vector<absl::string_view> queue;
+  absl::flat_hash_set<absl::string_view> reaches;  // changed, or depends on one at any depth
+  for (const Lockfile* lock : {&before, &after}) {
+    for (const LockedEntry& e : lock->packages) {
+      if (differing.count(e.key) > 0 && reaches.insert(e.name).second) queue.push_back(e.name);
+    }
+  }
+  while (!queue.empty()) {
+    const absl::string_view name = queue.back();
+    queue.pop_back();
+    auto it = dependents_of.find(name);
+    if (it == dependents_of.end()) continue;
+    for (absl::string_view dependent : it->second) {
+      if (reaches.insert(dependent).second) queue.push_back(dependent);
+    }
+  }
+  std::vector<std::string> dependents;
+  for (const LockedEntry& e : after.packages) {
+    if (!e.has_install_script || differing.count(e.key) > 0) continue;  // npm runs its scripts
+    for (const std::string& name : e.dependencies) {
+      if (reaches.contains(name)) {
+        dependents.push_back(e.key);
+        break;
+      }
+    }
+  }
+  return dependents;  // in `after`'s order
 }
 
 }  // namespace ovvoc::agent::npm

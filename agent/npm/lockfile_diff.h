@@ -57,6 +57,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -104,6 +105,22 @@ absl::StatusOr<LockfileDiff> VerifyLockfile(const Lockfile& before, const Lockfi
 // targets pinned.
 absl::Status CheckIntendedVersions(const Lockfile& before, const Lockfile& after,
                                    const std::vector<IntendedUpdate>& updates);
+
+// The keys, sorted, of the package entries that differ between the two lockfiles: only in one,
+// or of another identity (name, version, resolved, integrity, link, hasInstallScript). Pure
+// function; thread-safe.
+std::set<std::string> DifferingKeys(const Lockfile& before, const Lockfile& after);
+
+// The keys of the packages that an install over `before`'s node_modules leaves as they
+// are (the same key and identity in both lockfiles: name, version, resolved, integrity, link,
+// hasInstallScript) although they run an install script and depend, by name and at any depth,
+// on a package that differs (DifferingKeys): a script that builds through a package in between
+// (red team, issue 12) counts too. `npm install` over a kept
+// node_modules runs the scripts of what it changes only, so these would stay built against
+// what they no longer get (a native addon against an updated `nan`): where any exists, such an
+// install does not stand in for `npm ci`. Linear in the lockfiles' entries and edges. Pure
+// function; thread-safe.
+std::vector<std::string> ScriptedDependentsOfChanges(const Lockfile& before, const Lockfile& after);
 
 }  // namespace ovvoc::agent::npm
 

@@ -79,6 +79,16 @@ struct ClonedProject {
   // what a proposal's must leave of every package the update does not change. Unset: not read.
   std::optional<InstalledTree> installed;
   std::optional<InstalledTree> installed_after_build;
+  // The agent's copy of the node_modules folders the baseline's install left, before its build
+  // ran (`dir` holds each of `roots`, "node_modules" or "packages/a/node_modules", at its path):
+  // what a proposal's work tree starts from, so that npm installs only what the update changes
+  // (proposal_run.cc). Unset: not kept (the baseline was remembered, the copy was too big).
+  struct KeptInstall {
+    std::string dir;
+    std::vector<std::string> roots;
+    int node_major = 0;  // the node it was installed for (node_major's meaning)
+  };
+  std::optional<KeptInstall> kept_install;
   // From the plan phase: the node major whose image the job runs (0: the agent's default
   // image), and `.ovvoc.yml`'s commands (empty: the project's npm scripts).
   int node_major = 0;

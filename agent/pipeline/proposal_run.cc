@@ -3,6 +3,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <filesystem>
 #include <map>
 #include <optional>
 #include <set>
@@ -22,6 +23,7 @@
 #include "agent/scoring/evidence.h"
 #include "agent/workspace/beneath.h"
 #include "common/files.h"
+#include "common/inert.h"
 #include "common/logging.h"
 #include "common/status_macros.h"
 #include "common/time_util.h"
@@ -44,6 +46,14 @@ constexpr const char* kLockfileNames[] = {"npm-shrinkwrap.json", "package-lock.j
 const std::vector<std::string>& RegenerateLockfile() {
   static const auto* argv = new std::vector<std::string>{
       "npm", "install", "--package-lock-only", "--ignore-scripts", "--no-audit", "--no-fund"};
+  return *argv;
+}
+
+// npm, installing over the baseline's node_modules: it fetches, unpacks and runs the scripts of
+// only what differs from the lockfile (package.json and the lockfile stay as the agent wrote
+// them).
+const std::vector<std::string>& InstallOverBaseline() {
+  static const auto* argv = new std::vector<std::string>{"npm", "install", "--no-save"};
   return *argv;
 }
 
@@ -159,6 +169,21 @@ class ProposalRun {
     const absl::Time start = job_.Now();
     const ProposalResult described = out_;
     absl::Status status = Attempt(deps, label);
+    if (put_install_failed_ && !job_.cancelled() && job_.Now() < job_.deadline()) {
+      // The baseline's node_modules could not be put in the proposal's tree (before any of the
+      // update's code ran): proven again as a cold `npm ci` in a fresh container. An install
+      // that npm ran and that failed is the update's failure, with what its scripts did: not
+      // tried again (red team, issue 12: a script that tampered and then failed on purpose was
+      // tried again as `npm ci`, where it behaved, and the first attempt's evidence was gone).
+      log::Info(
+          "job %s: the baseline's node_modules could not be put in the proposal's tree "
+          "(%s); installing afresh",
+          job_.spec().job_id(), status.message());
+      put_install_failed_ = false;
+      StartAgain(described);
+      reuse_allowed_ = false;
+      status = Attempt(deps, absl::StrCat(label, "n"));
+    }
     if (TestsMayBeFlaky(status)) {
       // Tests that fail where the baseline's passed run once more, as the whole trial again in
       // a fresh container: a pass then passes, and the score's flaky-tests factor says so.
@@ -166,10 +191,7 @@ class ProposalRun {
       // left a marker, and passed the second).
       log::Info("job %s: the tests failed; proving the update once more in a fresh container",
                 job_.spec().job_id());
-      out_ = described;
-      branch_files_.clear();
-      tree_.reset();
-      known_names_.clear();
+      StartAgain(described);
       status = Attempt(deps, absl::StrCat(label, "r"));
       out_.mutable_trial()->mutable_test()->set_attempts(2);
     }
@@ -201,6 +223,15 @@ class ProposalRun {
       log::Warning("job %s: %s", job_.spec().job_id(), removed.ToString());
     }
     return status;
+  }
+
+  // Forgets what an attempt found: `described` is the result as it stood before the first.
+  void StartAgain(const ProposalResult& described) {
+    out_ = described;
+    branch_files_.clear();
+    tree_.reset();
+    locked_.reset();
+    known_names_.clear();
   }
 
   bool TestsMayBeFlaky(const absl::Status& status) const {
@@ -279,8 +310,19 @@ class ProposalRun {
     OVVOC_RETURN_IF_ERROR(Restore(session, dir, {}));
 
     phase_ = "install";
-    OVVOC_RETURN_IF_ERROR(RunTrialStep(job_, session, TrialStep::kInstall,
-                                       ProjectCommand(job_, TrialStep::kInstall), record));
+    std::vector<std::string> install = ProjectCommand(job_, TrialStep::kInstall);
+    if (reuse_allowed_ && MayReuseBaselineInstall(install)) {
+      out_.mutable_trial()->set_install_reused(true);
+      // What the update changes is not copied: npm installs it from its tarball, whatever a
+      // folder the baseline's install left at that place says it holds.
+      if (absl::Status put = session.PutInstall(*job_.project().kept_install, LeftOut());
+          !put.ok()) {
+        put_install_failed_ = true;
+        return put;
+      }
+      install = InstallOverBaseline();
+    }
+    OVVOC_RETURN_IF_ERROR(RunTrialStep(job_, session, TrialStep::kInstall, install, record));
     HoldInstallToBaseline(session, scoring::InstallStage::kInstall);
     phase_ = "build";
     OVVOC_RETURN_IF_ERROR(RunTrialStep(job_, session, TrialStep::kBuild,
@@ -292,6 +334,56 @@ class ProposalRun {
     OVVOC_RETURN_IF_ERROR(Test(session, record));
     phase_ = "findings";
     return NoNewFindings();
+  }
+
+  // Whether the proposal's install may start from the baseline's node_modules (kept by the
+  // baseline's install, trial.cc) instead of `npm ci` from nothing: the install is npm ci, both
+  // lockfiles are npm 7's or later (npm install would rewrite a v1 one, asking the registry for
+  // every package, which script mode refuses), and no package npm would keep runs an install
+  // script that depends on one the update changes (npm::ScriptedDependentsOfChanges). Kept for
+  // the node the proposal runs on (red team, issue 12: a baseline that failed on every node
+  // left the last one's, where proposals run on the first).
+  bool MayReuseBaselineInstall(const std::vector<std::string>& install) const {
+    if (!job_.project().kept_install.has_value() || !locked_.has_value() ||
+        job_.project().kept_install->node_major != job_.project().node_major ||
+        install != std::vector<std::string>{"npm", "ci"} || locked_->first.lockfile_version < 2 ||
+        locked_->second.lockfile_version < 2) {
+      return false;
+    }
+    const std::vector<std::string> dependents =
+        npm::ScriptedDependentsOfChanges(locked_->first, locked_->second);
+    if (!dependents.empty()) {
+      log::Info(
+          "job %s: %s runs an install script and depends on what the update changes: npm ci "
+          "from nothing",
+          job_.spec().job_id(), InertLine(dependents.front(), 256));
+      return false;
+    }
+    return true;
+  }
+
+  // What of the baseline's node_modules a proposal's tree does not get: the package folders the
+  // update changes (npm installs them from their tarballs, whatever a folder at that place
+  // says it holds) and the .bin links into them, which npm makes again with their targets made
+  // executable (a kept link to the old target left the new one as the tarball had it).
+  std::set<std::string> LeftOut() const {
+    std::set<std::string> out = npm::DifferingKeys(locked_->first, locked_->second);
+    if (!job_.project().installed.has_value()) return out;
+    std::vector<std::string> bins;
+    for (const auto& [bin, target] : job_.project().installed->bins) {
+      if (target.empty() || target.front() == '/') continue;
+      const std::string into =
+          (std::filesystem::path(bin).parent_path() / target).lexically_normal().string();
+      for (size_t slash = into.find('/'); slash != std::string::npos;
+           slash = into.find('/', slash + 1)) {
+        if (out.count(into.substr(0, slash)) > 0) {
+          bins.push_back(bin);
+          break;
+        }
+      }
+    }
+    out.insert(bins.begin(), bins.end());
+    return out;
   }
 
   // The tests. Where the baseline's failed too (broken before), they fail the proposal only when
@@ -593,6 +685,8 @@ class ProposalRun {
   const ProposalContext& context_;
   ProposalResult& out_;
   const bool commit_;
+  bool reuse_allowed_ = true;        // the install may start from the baseline's node_modules
+  bool put_install_failed_ = false;  // and it could not be put in the tree
   std::string phase_;
   std::map<std::string, std::string> branch_files_;  // path -> what the branch's commit holds
   std::optional<scoring::TreeChange> tree_;          // once the new lockfile was read

@@ -5,21 +5,24 @@
 #include <algorithm>
 #include <filesystem>
 #include <map>
+#include <set>
 #include <utility>
 
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
-#include "absl/strings/str_split.h"
 #include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
 #include "agent/git/git.h"
 #include "agent/pipeline/plan_step.h"
-#include "agent/sandbox/hardening.h"
-#include "agent/registry/request_head.h"
-#include "agent/workspace/beneath.h"
 #include "agent/registry/npm_cache.h"
+#include "agent/registry/request_head.h"
+#include "agent/sandbox/hardening.h"
+#include "agent/workspace/beneath.h"
+#include "agent/workspace/tree_copy.h"
 #include "common/crypto.h"
 #include "common/files.h"
+#include "common/inert.h"
 #include "common/logging.h"
 #include "common/status_macros.h"
 
@@ -317,6 +320,101 @@ absl::Status SandboxSession::ClearHome() {
   }
   if (ec) return absl::InternalError(absl::StrCat("cannot read ", home, ": ", ec.message()));
   seeded_cache_.clear();
+  return absl::OkStatus();
+}
+
+namespace {
+
+// The node_modules folders at the top of `installed`'s packages, bins and hidden entries:
+// "node_modules/a/node_modules/b" -> "node_modules", "packages/w/node_modules/c" ->
+// "packages/w/node_modules".
+std::set<std::string> NodeModulesRoots(const InstalledTree& installed) {
+  std::set<std::string> roots;
+  auto add = [&roots](const std::string& key) {
+    size_t at = 0;
+    while (at <= key.size()) {
+      const size_t end = std::min(key.find('/', at), key.size());
+      if (absl::string_view(key).substr(at, end - at) == "node_modules") {
+        roots.insert(key.substr(0, end));
+        return;
+      }
+      at = end + 1;
+    }
+  };
+  for (const auto& [key, _] : installed.packages) add(key);
+  for (const auto& [key, _] : installed.bins) add(key);
+  for (const auto& [key, _] : installed.hidden) add(key);
+  return roots;
+}
+
+constexpr char kHiddenLockfile[] = ".package-lock.json";
+
+}  // namespace
+
+absl::StatusOr<ClonedProject::KeptInstall> SandboxSession::KeepInstall(
+    const InstalledTree& installed, const std::string& to) {
+  if (!installed.complete) {
+    return absl::FailedPreconditionError("the install made more than the agent reads");
+  }
+  const std::set<std::string> roots = NodeModulesRoots(installed);
+  // Each must stand where npm makes one: in a directory of the repository's own (the root, a
+  // workspace member's), which has none of its own (a committed node_modules is npm's to
+  // replace). Else none is kept (red team, issue 12: a script planted newdir/node_modules, which
+  // no proposal's tree could take).
+  for (const std::string& root : roots) {
+    const std::string parent = fs::path(root).parent_path().string();
+    if (!CheckDirBeneath(source_dir_, parent).ok() ||
+        !absl::IsNotFound(CheckDirBeneath(source_dir_, root))) {
+      return absl::FailedPreconditionError(absl::StrCat(
+          InertLine(root, 256), " is not where the repository lets npm make a node_modules"));
+    }
+  }
+  ClonedProject::KeptInstall kept;
+  kept.dir = to;
+  OVVOC_RETURN_IF_ERROR(files::RemoveTree(to));
+  OVVOC_RETURN_IF_ERROR(files::EnsureDir(to, 0700));
+  TreeCopyOptions options;
+  options.uid = ::geteuid();
+  options.gid = ::getegid();
+  options.skip_names = {kHiddenLockfile};
+  options.max_bytes = limits_.disk_bytes;
+  absl::Status status;
+  for (const std::string& root : roots) {
+    // The roots' parents are the repository's own directories, made here in the agent's copy:
+    // the names come from the walk of the tree (no ".." among them), and nothing copied is
+    // above a node_modules.
+    const std::string parent = fs::path(root).parent_path().string();
+    std::error_code ec;
+    if (!parent.empty()) fs::create_directories(fs::path(to) / parent, ec);
+    if (ec) {
+      status = absl::InternalError(absl::StrCat("cannot make ", parent, ": ", ec.message()));
+      break;
+    }
+    absl::StatusOr<TreeCopyStats> copied = CopyTreeBeneath(tree_dir(), root, to, root, options);
+    if (!copied.ok()) {
+      status = copied.status();
+      break;
+    }
+    options.max_bytes -= std::min(options.max_bytes, copied->bytes);
+    kept.roots.push_back(root);
+  }
+  if (!status.ok()) {
+    (void)files::RemoveTree(to);
+    return status;
+  }
+  return kept;
+}
+
+absl::Status SandboxSession::PutInstall(const ClonedProject::KeptInstall& kept,
+                                        const std::set<std::string>& leave_out) {
+  TreeCopyOptions options;
+  options.skip_paths = leave_out;
+  options.uid = uid_->uid();
+  options.gid = uid_->uid();
+  options.max_bytes = limits_.disk_bytes;
+  for (const std::string& root : kept.roots) {
+    OVVOC_RETURN_IF_ERROR(CopyTreeBeneath(kept.dir, root, tree_dir(), root, options).status());
+  }
   return absl::OkStatus();
 }
 

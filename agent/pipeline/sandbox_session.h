@@ -131,6 +131,23 @@ class SandboxSession {
   // the project's own code runs (red team, issue 12).
   absl::Status PutBackGit();
 
+  // Copies the node_modules folders of `installed` (what an install just left in the work tree;
+  // its roots: "node_modules", "packages/a/node_modules") out into `to`, a new directory the
+  // agent owns, between commands (no job process runs). npm's hidden lockfile is left out, so
+  // that an install over the copy looks at what the folders hold. ResourceExhausted past the
+  // job's disk size (hard links count once per name); FailedPrecondition when `installed` is
+  // incomplete. On error nothing of `to` is left.
+  absl::StatusOr<ClonedProject::KeptInstall> KeepInstall(const InstalledTree& installed,
+                                                         const std::string& to);
+
+  // Puts `kept` (KeepInstall's copy of the baseline's) into the work tree, owned by the job's
+  // user, between commands, but for the package folders at `leave_out` (lockfile keys:
+  // "node_modules/a", "packages/w/node_modules/b"), which npm then installs from their
+  // tarballs. Each root must not exist yet and its parent must, reached without a symlink
+  // (AlreadyExists, NotFound, PermissionDenied otherwise).
+  absl::Status PutInstall(const ClonedProject::KeptInstall& kept,
+                          const std::set<std::string>& leave_out);
+
   // Empties the container's /tmp (a tmpfs that lasts from the install to the tests), run in the
   // container as the job's user: what an install left there (a test runner's transform cache,
   // seeded so that a test's cached "compiled" form runs instead of the test) is gone before the

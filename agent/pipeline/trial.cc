@@ -230,6 +230,31 @@ std::optional<InstalledTree> ReadBaselineInstall(const StepContext& c) {
   return *std::move(installed);
 }
 
+void DropKeptInstall(JobContext& job) {
+  if (!job.project().kept_install.has_value()) return;
+  if (absl::Status removed = files::RemoveTree(job.project().kept_install->dir); !removed.ok()) {
+    log::Warning("job %s: %s", job.spec().job_id(), removed.ToString());
+  }
+  job.project().kept_install.reset();
+}
+
+// The baseline's node_modules as its install left them, copied out of the work tree before the
+// build runs, for proposals to start from (SandboxSession::KeepInstall). Without it proposals
+// run `npm ci` from nothing, as the log says.
+void KeepBaselineInstall(const StepContext& c) {
+  const std::optional<InstalledTree>& installed = c.job.project().installed;
+  if (!installed.has_value()) return;
+  absl::StatusOr<ClonedProject::KeptInstall> kept =
+      c.session.KeepInstall(*installed, c.job.work_dir() + "/baseline-install");
+  if (!kept.ok()) {
+    log::Info("job %s: the baseline's node_modules are not kept for the proposals: %s",
+              c.job.spec().job_id(), kept.status().ToString());
+    return;
+  }
+  kept->node_major = c.job.project().node_major;
+  c.job.project().kept_install = *std::move(kept);
+}
+
 // Paths outside node_modules that the step made and the repository lacks (AddedBeneath). The
 // baseline's are recorded: a hook directory its install makes, its build's dist/. A proposal's
 // install may make the very same paths and no others: any other is a HIGH finding (dependencies'
@@ -422,6 +447,8 @@ absl::Status RunTrialStep(JobContext& job, SandboxSession& session, TrialStep st
   // `npm ci` with scripts: dependency code runs, so the gateway serves only what the agent
   // fetched and checked beforehand, and nothing goes upstream.
   if (step == TrialStep::kInstall) OVVOC_RETURN_IF_ERROR(session.PrefetchLockfile(job));
+  // A baseline run again (on another node) keeps only its last install's node_modules.
+  if (step == TrialStep::kInstall && !record.proposal) DropKeptInstall(job);
   // After the install, dependency code has run and may have rewritten what npm reads to decide
   // what and how to run (the scripts, the script shell, node's options): put back what the job
   // read or wrote before any of it ran.
@@ -469,6 +496,7 @@ absl::Status RunTrialStep(JobContext& job, SandboxSession& session, TrialStep st
     if (step == TrialStep::kInstall) {
       if (!record.proposal) {
         c.job.project().installed = ReadBaselineInstall(c);
+        KeepBaselineInstall(c);
       }
       OVVOC_RETURN_IF_ERROR(CheckAddedPaths(c, step));
       return RestoreClonedTree(c);

@@ -124,13 +124,21 @@ absl::Status Publish(testing::Verdaccio& registry, const std::string& name,
 
 // dir/app, locked against 1.0.0 of each package, and dir/app.git of it; then the releases the
 // job is to prove.
-absl::Status MakeFixture(testing::Verdaccio& registry, const testing::TempDir& dir) {
+// `more_deps` more dependencies ("ovvoc-jb-more-N" 1.0.0, which no update touches) make the tree
+// larger, as a real project's is: what an install over the baseline's node_modules saves.
+absl::Status MakeFixture(testing::Verdaccio& registry, const testing::TempDir& dir, int more_deps) {
   for (const char* name : kPackages) {
     if (absl::Status s = Publish(registry, name, "1.0.0", 1); !s.ok()) return s;
   }
   const std::string app = dir.Sub("app");
   fs::create_directories(app + "/src");
-  std::ofstream(app + "/package.json") << kManifest;
+  nlohmann::json manifest = nlohmann::json::parse(kManifest);
+  for (int i = 0; i < more_deps; ++i) {
+    const std::string name = absl::StrCat("ovvoc-jb-more-", i);
+    if (absl::Status s = Publish(registry, name, "1.0.0", 1); !s.ok()) return s;
+    manifest["dependencies"][name] = "^1.0.0";
+  }
+  std::ofstream(app + "/package.json") << manifest.dump(2) << "\n";
   std::ofstream(app + "/build.js") << kBuildJs;
   fs::create_directories(app + "/test");
   std::ofstream(app + "/test/app.test.js") << kTestJs;
@@ -189,6 +197,7 @@ struct ProposalTimes {
   std::string label;    // "ovvoc-jb-alpha 1.0.0 -> 1.0.1"
   std::string outcome;  // "passed", "failed"
   bool remembered = false;  // an earlier job's outcome (nothing new): not proven in this job
+  bool install_reused = false;  // npm installed over the baseline's node_modules
   absl::Duration trial, lockfile, install, build, test;
 };
 
@@ -227,6 +236,7 @@ ProposalTimes ProposalOf(const nlohmann::json& p) {
   t.trial = JsonDuration(trial.value("duration", nlohmann::json()));
   t.lockfile = CommandDuration(trial, "lockfile");
   t.install = CommandDuration(trial, "install");
+  t.install_reused = trial.value("install_reused", false);
   t.build = CommandDuration(trial, "build");
   t.test = CommandDuration(trial, "test");
   return t;
@@ -378,15 +388,19 @@ void PrintProposals(const std::vector<JobRun>& runs, absl::Duration bare) {
     const absl::Duration rest =
         Median(trial) - Median(lockfile) - Median(install) - Median(build) - Median(test);
     std::printf(
-        "      %-32s %-6s %6.0f ms  (lockfile %4.0f, install %4.0f, build %4.0f, test %4.0f, "
+        "      %-32s %-6s %6.0f ms  (lockfile %4.0f, install %4.0f%s, build %4.0f, test %4.0f, "
         "rest %4.0f)\n",
         runs[0].proposals[i].label.c_str(), runs[0].proposals[i].outcome.c_str(), Ms(Median(trial)),
-        Ms(Median(lockfile)), Ms(Median(install)), Ms(Median(build)), Ms(Median(test)), Ms(rest));
+        Ms(Median(lockfile)), Ms(Median(install)),
+        runs[0].proposals[i].install_reused ? " over the baseline's" : "", Ms(Median(build)),
+        Ms(Median(test)), Ms(rest));
   }
   std::printf(
       "      (lockfile and test are the result's: the last npm run of each; rest holds the "
       "first, pinned lockfile run, a failed test's first run, the container, apply and "
-      "verify)\n");
+      "verify; install over the baseline's: `npm install --no-save` into a copy of the "
+      "node_modules "
+      "the baseline's install left)\n");
 }
 
 void PrintJob(const char* label, const std::vector<JobRun>& runs, absl::Duration bare,
@@ -405,6 +419,7 @@ void PrintJob(const char* label, const std::vector<JobRun>& runs, absl::Duration
 struct Flags {
   int runs = 3;
   std::vector<std::string> backends = {"oci"};
+  int more_deps = 0;
 };
 
 std::optional<Flags> ParseFlags(int argc, char** argv) {
@@ -418,6 +433,8 @@ std::optional<Flags> ParseFlags(int argc, char** argv) {
       if (b != "oci" && b != "docker" && b != "both") return std::nullopt;
       flags.backends =
           b == "both" ? std::vector<std::string>{"oci", "docker"} : std::vector<std::string>{b};
+    } else if (flag == "--more-deps" && i + 1 < argc) {
+      flags.more_deps = std::max(0, std::atoi(argv[++i]));
     } else {
       return std::nullopt;
     }
@@ -453,7 +470,8 @@ void RemoveStateDir(const std::string& dir) {
 int Main(int argc, char** argv) {
   std::optional<Flags> flags = ParseFlags(argc, argv);
   if (!flags) {
-    std::fprintf(stderr, "usage: job_bench [--runs N] [--backend oci|docker|both]\n");
+    std::fprintf(stderr,
+                 "usage: job_bench [--runs N] [--backend oci|docker|both] [--more-deps N]\n");
     return 2;
   }
   if (std::string why = Unavailable(*flags); !why.empty()) {
@@ -467,7 +485,7 @@ int Main(int argc, char** argv) {
     std::fprintf(stderr, "%s\n", registry.status().ToString().c_str());
     return 1;
   }
-  if (absl::Status made = MakeFixture(**registry, dir); !made.ok()) {
+  if (absl::Status made = MakeFixture(**registry, dir, flags->more_deps); !made.ok()) {
     std::fprintf(stderr, "cannot make the fixture: %s\n", made.ToString().c_str());
     return 1;
   }
@@ -512,7 +530,7 @@ int Main(int argc, char** argv) {
       "proving updates: a project of %d dependencies (build: node build.js; test: node --test, 6 "
       "tests), %d updates to prove (4 patches that pass, a major that fails a test), from a local "
       "Verdaccio; median of %d (min - max), runs interleaved\n",
-      kProposals, kProposals, flags->runs);
+      kProposals + flags->more_deps, kProposals, flags->runs);
   std::vector<absl::Duration> bare_total, bare_install, bare_build, bare_test;
   for (const BareTimes& b : bare) {
     bare_total.push_back(b.total());

@@ -121,19 +121,7 @@ TEST_CASE("a remembered pass is not taken when no branch holds the lockfile it w
                   "require('ovvoc-memo-helper');\nmodule.exports = 2;\n", nlohmann::json::object(),
                   {{"ovvoc-memo-helper", "^1.0.0"}})
               .ok());
-  auto job = [&](const std::string& name) {
-    const std::string json = dir.Sub(name + ".json");
-    CliResult run = RunCli(
-        AgentBinary(),
-        {"update", "--repo", dir.Sub("app.git"), "--state-dir", dir.Sub("state"), "--json", json,
-         "--no-branches", "--sandbox", "oci", "--registry", registry.url(), "--allow-internal",
-         registry.host_port(), "--phase-timeout", "60s", "--job-timeout", "180s"},
-        dir.path(), std::chrono::milliseconds(240'000));
-    INFO(run.err);
-    REQUIRE(run.exit_code == 0);
-    std::ifstream in(json);
-    return nlohmann::json::parse(in, nullptr, false);
-  };
+  auto job = [&](const std::string& name) { return UpdateJob(dir, registry, name); };
   const nlohmann::json first = job("first");
   INFO(first.dump(2));
   const nlohmann::json* proven = ProposalOf(first, "ovvoc-memo-lib");

@@ -11,6 +11,7 @@
 
 #include "absl/status/status.h"
 #include "nlohmann/json.hpp"
+#include "tests/support/cluster.h"
 #include "tests/support/git_http_server.h"
 #include "tests/support/temp_dir.h"
 #include "tests/support/verdaccio.h"
@@ -40,6 +41,24 @@ inline void MakeSmallApp(Verdaccio& registry, const TempDir& dir, const std::str
   REQUIRE(
       registry.Npm({"install", "--package-lock-only", "--ignore-scripts"}, dir.Sub("app")).ok());
   REQUIRE(GitHttpServer::CreateBareRepoFromDir(dir.Sub("app"), dir.Sub("app.git")).ok());
+}
+
+// `ovvoc-agent update` of dir/app.git against `registry` on the oci backend, no branches written,
+// with the state dir dir/state: its --json result (dir/NAME.json). Its log goes to `log`.
+inline nlohmann::json UpdateJob(const TempDir& dir, Verdaccio& registry, const std::string& name,
+                                std::string* log = nullptr) {
+  const std::string json = dir.Sub(name + ".json");
+  CliResult run = RunCli(
+      AgentBinary(),
+      {"update", "--repo", dir.Sub("app.git"), "--state-dir", dir.Sub("state"), "--json", json,
+       "--no-branches", "--sandbox", "oci", "--registry", registry.url(), "--allow-internal",
+       registry.host_port(), "--phase-timeout", "60s", "--job-timeout", "180s"},
+      dir.path(), std::chrono::milliseconds(240'000));
+  INFO(run.err);
+  REQUIRE(run.exit_code == 0);
+  if (log != nullptr) *log = run.err;
+  std::ifstream in(json);
+  return nlohmann::json::parse(in, nullptr, false);
 }
 
 // The proposal of `result` (an --json result) that updates `name`; nullptr when none does.

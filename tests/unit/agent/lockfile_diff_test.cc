@@ -2,6 +2,7 @@
 
 #include <catch2/catch.hpp>
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -448,6 +449,58 @@ TEST_CASE("hostile: a deep chain that would take quadratic lookups is refused") 
   CHECK(diff->changed == 1);
   CHECK(diff->added == kLevels / 10 - 1);
   CHECK(diff->outside.empty());
+}
+
+TEST_CASE("the keys that differ: added, removed, or of another identity") {
+  const Lockfile before =
+      Parse(V3({"a", "b", "c"}, {Entry("node_modules/a", "1.0.0"), Entry("node_modules/b", "1.0.0"),
+                                 Entry("node_modules/c", "1.0.0")}));
+  const Lockfile after =
+      Parse(V3({"a", "b", "d"}, {Entry("node_modules/a", "1.1.0"), Entry("node_modules/b", "1.0.0"),
+                                 Entry("node_modules/d", "1.0.0")}));
+  CHECK(DifferingKeys(before, after) ==
+        std::set<std::string>{"node_modules/a", "node_modules/c", "node_modules/d"});
+  CHECK(DifferingKeys(before, before).empty());
+}
+
+TEST_CASE("a kept package whose install script depends on a changed one is named") {
+  constexpr absl::string_view kScript = ", \"hasInstallScript\": true";
+  const Lockfile before =
+      Parse(V3({"addon", "lib", "other", "tool"},
+               {Entry("node_modules/addon", "1.0.0", {"lib"}, kScript),
+                Entry("node_modules/lib", "1.0.0"), Entry("node_modules/other", "1.0.0"),
+                Entry("node_modules/tool", "1.0.0", {"other"}, kScript)}));
+  // lib changes: addon, kept and built against it, is named; tool depends on nothing changed.
+  const Lockfile lib_bumped =
+      Parse(V3({"addon", "lib", "other", "tool"},
+               {Entry("node_modules/addon", "1.0.0", {"lib"}, kScript),
+                Entry("node_modules/lib", "1.0.1"), Entry("node_modules/other", "1.0.0"),
+                Entry("node_modules/tool", "1.0.0", {"other"}, kScript)}));
+  CHECK(ScriptedDependentsOfChanges(before, lib_bumped) == Names{"node_modules/addon"});
+  // addon itself changes too: npm runs its script again, nothing is named.
+  const Lockfile both_bumped =
+      Parse(V3({"addon", "lib", "other", "tool"},
+               {Entry("node_modules/addon", "1.1.0", {"lib"}, kScript),
+                Entry("node_modules/lib", "1.0.1"), Entry("node_modules/other", "1.0.0"),
+                Entry("node_modules/tool", "1.0.0", {"other"}, kScript)}));
+  CHECK(ScriptedDependentsOfChanges(before, both_bumped).empty());
+  // Through a package in between (red team: a generator's script built through a middle
+  // package that required the updated one).
+  const Lockfile via_before =
+      Parse(V3({"gen", "lib"},
+               {Entry("node_modules/gen", "1.0.0", {"mid"}, kScript),
+                Entry("node_modules/lib", "1.0.0"), Entry("node_modules/mid", "1.0.0", {"lib"})}));
+  const Lockfile via_after =
+      Parse(V3({"gen", "lib"},
+               {Entry("node_modules/gen", "1.0.0", {"mid"}, kScript),
+                Entry("node_modules/lib", "1.1.0"), Entry("node_modules/mid", "1.0.0", {"lib"})}));
+  CHECK(ScriptedDependentsOfChanges(via_before, via_after) == Names{"node_modules/gen"});
+  // A removed package counts as changed for its dependents.
+  const Lockfile other_gone = Parse(V3(
+      {"addon", "lib", "tool"},
+      {Entry("node_modules/addon", "1.0.0", {"lib"}, kScript), Entry("node_modules/lib", "1.0.0"),
+       Entry("node_modules/tool", "1.0.0", {"other"}, kScript)}));
+  CHECK(ScriptedDependentsOfChanges(before, other_gone) == Names{"node_modules/tool"});
 }
 
 }  // namespace

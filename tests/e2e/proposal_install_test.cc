@@ -1,0 +1,103 @@
+// A proposal's install starts from the node_modules the baseline's install left: npm installs
+// only what the update changes, unless a kept package's install script was built against it.
+#include <catch2/catch.hpp>
+#include <filesystem>
+#include <fstream>
+#include <string>
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "tests/e2e/backend_ready.h"
+#include "tests/e2e/proposal_support.h"
+#include "tests/support/cluster.h"
+#include "tests/support/verdaccio.h"
+#include "tests/support/verdaccio_ready.h"
+
+namespace ovvoc::testing::e2e {
+namespace {
+
+// ovvoc-ri-addon's install script records the ovvoc-ri-lib it was built against, as a native
+// addon would, through ovvoc-ri-mid, a package in between (red team: a script that reached the
+// updated package at one remove was kept built against the old one); ovvoc-ri-steady's writes a
+// marker that only its script makes. The tests check that each package's code is its lockfile
+// version's and that addon was built against the lib it runs with: an install over kept
+// node_modules that left lib's old code, or addon's old build, fails them.
+constexpr char kTest[] =
+    "const fs = require('fs'); const assert = require('assert');"
+    "const version = (n) => require(n + '/package.json').version;"
+    "for (const n of ['ovvoc-ri-lib', 'ovvoc-ri-other']) assert.strictEqual(require(n), n + '@' + "
+    "version(n));"
+    "assert.strictEqual(fs.readFileSync('node_modules/ovvoc-ri-addon/built-against', 'utf8'), "
+    "version('ovvoc-ri-lib'));"
+    "assert.ok(fs.existsSync('node_modules/ovvoc-ri-steady/built'));"
+    "console.log('ok');";
+
+std::string Exports(const std::string& name, const std::string& version) {
+  return absl::StrCat("module.exports = '", name, "@", version, "';\n");
+}
+
+TEST_CASE(
+    "a proposal installs over the baseline's node_modules, but npm ci where a kept script "
+    "was built against the update") {
+  if (!BackendReady("oci") || !VerdaccioReady()) return;
+  TempDir dir;
+  auto started = Verdaccio::Start(dir.Sub("verdaccio"));
+  REQUIRE(started.ok());
+  Verdaccio& registry = **started;
+  for (const char* name : {"ovvoc-ri-lib", "ovvoc-ri-other"}) {
+    REQUIRE(Publish(registry, name, "1.0.0", Exports(name, "1.0.0")).ok());
+  }
+  REQUIRE(Publish(registry, "ovvoc-ri-addon", "1.0.0", "module.exports = 'addon';\n",
+                  {{"scripts",
+                    {{"install",
+                      "node -e \"require('fs').writeFileSync('built-against', "
+                      "require('ovvoc-ri-mid'))\""}}}},
+                  {{"ovvoc-ri-mid", "^1.0.0"}})
+              .ok());
+  REQUIRE(Publish(registry, "ovvoc-ri-mid", "1.0.0",
+                  "module.exports = require('ovvoc-ri-lib/package.json').version;\n",
+                  nlohmann::json::object(), {{"ovvoc-ri-lib", "^1.0.0"}})
+              .ok());
+  REQUIRE(Publish(registry, "ovvoc-ri-steady", "1.0.0", "module.exports = 'steady';\n",
+                  {{"scripts",
+                    {{"postinstall", "node -e \"require('fs').writeFileSync('built', '1')\""}}}})
+              .ok());
+  const nlohmann::json manifest = {{"name", "ovvoc-ri-app"},
+                                   {"private", true},
+                                   {"version", "1.0.0"},
+                                   {"scripts", {{"test", absl::StrCat("node -e \"", kTest, "\"")}}},
+                                   {"dependencies",
+                                    {{"ovvoc-ri-addon", "1.0.0"},
+                                     {"ovvoc-ri-lib", "^1.0.0"},
+                                     {"ovvoc-ri-other", "^1.0.0"},
+                                     {"ovvoc-ri-steady", "1.0.0"}}}};
+  MakeSmallApp(registry, dir, manifest.dump(2) + "\n");
+  for (const char* name : {"ovvoc-ri-lib", "ovvoc-ri-other"}) {
+    REQUIRE(Publish(registry, name, "1.0.1", Exports(name, "1.0.1")).ok());
+  }
+
+  std::string log;
+  const nlohmann::json result = UpdateJob(dir, registry, "result", &log);
+  INFO(result.dump(2));
+  REQUIRE(result["baseline"]["test"].value("exit_code", 0) == 0);
+
+  // other: nothing kept depends on it; its folder comes from its tarball, the rest is kept
+  // (steady's marker, which only its script makes, is there without the script running again).
+  const nlohmann::json* other = ProposalOf(result, "ovvoc-ri-other");
+  REQUIRE(other != nullptr);
+  CHECK((*other)["outcome"] == "PROPOSAL_OUTCOME_PASSED");
+  CHECK((*other)["trial"].value("install_reused", false));
+  CHECK((*other)["trial"]["install"]["command"] == "npm install --no-save");
+
+  // lib: addon's install script was built against it (through mid), and npm install would not
+  // run it again.
+  const nlohmann::json* lib = ProposalOf(result, "ovvoc-ri-lib");
+  REQUIRE(lib != nullptr);
+  CHECK((*lib)["outcome"] == "PROPOSAL_OUTCOME_PASSED");
+  CHECK_FALSE((*lib)["trial"].value("install_reused", false));
+  CHECK((*lib)["trial"]["install"]["command"] == "npm ci");
+  CHECK(absl::StrContains(log, "node_modules/ovvoc-ri-addon runs an install script"));
+}
+
+}  // namespace
+}  // namespace ovvoc::testing::e2e
