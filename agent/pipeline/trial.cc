@@ -340,6 +340,18 @@ absl::Status CheckAddedPaths(const StepContext& c, TrialStep step) {
   return absl::OkStatus();
 }
 
+// What a proposal's failed install did to the repository's files and beside node_modules, as a
+// passing one's is reported: the update's scripts may tamper and then fail on purpose, and what
+// they did is evidence all the same (red team, issue 12). The proposal fails either way.
+void ReportFailedInstall(const StepContext& c) {
+  for (const absl::Status& status :
+       {CheckAddedPaths(c, TrialStep::kInstall), RestoreClonedTree(c)}) {
+    if (!status.ok()) {
+      log::Warning("job %s: after a failed install: %s", c.job.spec().job_id(), status.ToString());
+    }
+  }
+}
+
 // What a passing build changed of the repository's own files. The baseline's build may change
 // any: a generated source, a committed dist/ rebuilt; those are recorded. A proposal's build may
 // change the same files, built by the updated dependencies, and no others: a test, a fixture or
@@ -516,6 +528,7 @@ absl::Status RunTrialStep(JobContext& job, SandboxSession& session, TrialStep st
                     absl::StrJoin(problems.begin(),
                                   problems.begin() + std::min(problems.size(), kShown), "; "));
   }
+  if (step == TrialStep::kInstall && record.proposal) ReportFailedInstall(c);
   return absl::AbortedError(Scrub(std::move(reason), job, session));
 }
 

@@ -1,8 +1,10 @@
 // A proposal's install starts from the node_modules the baseline's install left: npm installs
 // only what the update changes, unless a kept package's install script was built against it.
+// What an update's script did before its install failed is reported as a passing one's is.
 #include <catch2/catch.hpp>
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <string>
 
 #include "absl/strings/match.h"
@@ -54,6 +56,7 @@ TEST_CASE(
                       "require('ovvoc-ri-mid'))\""}}}},
                   {{"ovvoc-ri-mid", "^1.0.0"}})
               .ok());
+  REQUIRE(Publish(registry, "ovvoc-ri-plant", "1.0.0", "module.exports = 1;\n").ok());
   REQUIRE(Publish(registry, "ovvoc-ri-mid", "1.0.0",
                   "module.exports = require('ovvoc-ri-lib/package.json').version;\n",
                   nlohmann::json::object(), {{"ovvoc-ri-lib", "^1.0.0"}})
@@ -70,11 +73,21 @@ TEST_CASE(
                                     {{"ovvoc-ri-addon", "1.0.0"},
                                      {"ovvoc-ri-lib", "^1.0.0"},
                                      {"ovvoc-ri-other", "^1.0.0"},
+                                     {"ovvoc-ri-plant", "^1.0.0"},
                                      {"ovvoc-ri-steady", "1.0.0"}}}};
   MakeSmallApp(registry, dir, manifest.dump(2) + "\n");
   for (const char* name : {"ovvoc-ri-lib", "ovvoc-ri-other"}) {
     REQUIRE(Publish(registry, name, "1.0.1", Exports(name, "1.0.1")).ok());
   }
+  // An update whose install script plants a file beside the tests, rewrites one of the
+  // repository's, and then fails on purpose: what it did is reported all the same.
+  REQUIRE(Publish(registry, "ovvoc-ri-plant", "1.0.1", "module.exports = 2;\n",
+                  {{"scripts",
+                    {{"postinstall",
+                      "node -e \"const fs = require('fs'); const root = process.env.INIT_CWD; "
+                      "fs.writeFileSync(root + '/planted.js', 'x'); "
+                      "fs.appendFileSync(root + '/.ovvoc.yml', '# planted'); process.exit(1)\""}}}})
+              .ok());
 
   std::string log;
   const nlohmann::json result = UpdateJob(dir, registry, "result", &log);
@@ -97,6 +110,19 @@ TEST_CASE(
   CHECK_FALSE((*lib)["trial"].value("install_reused", false));
   CHECK((*lib)["trial"]["install"]["command"] == "npm ci");
   CHECK(absl::StrContains(log, "node_modules/ovvoc-ri-addon runs an install script"));
+
+  const nlohmann::json* plant = ProposalOf(result, "ovvoc-ri-plant");
+  REQUIRE(plant != nullptr);
+  CHECK((*plant)["outcome"] == "PROPOSAL_OUTCOME_FAILED");
+  CHECK((*plant)["failure"]["reason_class"] == "install");
+  std::map<std::string, std::string> found;
+  for (const nlohmann::json& f : (*plant)["findings"]) {
+    found[f.value("kind", "")] = f.value("severity", "") + " " + f.value("detail", "");
+  }
+  CHECK_THAT(found["install-added-files"], Catch::StartsWith("SEVERITY_HIGH"));
+  CHECK_THAT(found["install-added-files"], Catch::Contains("planted.js"));
+  CHECK_THAT(found["repo-tampered"], Catch::StartsWith("SEVERITY_HIGH"));
+  CHECK_THAT(found["repo-tampered"], Catch::Contains(".ovvoc.yml"));
 }
 
 }  // namespace
