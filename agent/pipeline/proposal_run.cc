@@ -337,18 +337,28 @@ class ProposalRun {
   }
 
   // Whether the proposal's install may start from the baseline's node_modules (kept by the
-  // baseline's install, trial.cc) instead of `npm ci` from nothing: the install is npm ci, both
-  // lockfiles are npm 7's or later (npm install would rewrite a v1 one, asking the registry for
-  // every package, which script mode refuses), and no package npm would keep runs an install
-  // script that depends on one the update changes (npm::ScriptedDependentsOfChanges). Kept for
-  // the node the proposal runs on (red team, issue 12: a baseline that failed on every node
-  // left the last one's, where proposals run on the first).
+  // baseline's install, trial.cc) instead of `npm ci` from nothing: the install is npm ci, no
+  // workspaces or linked packages, both lockfiles are npm 7's or later (npm install would rewrite a
+  // v1 one, asking the registry for every package, which script mode refuses), and no package npm
+  // would keep runs an install script that depends on one the update changes
+  // (npm::ScriptedDependentsOfChanges). Kept for the node the proposal runs on (red team, issue 12:
+  // a baseline that failed on every node left the last one's, where proposals run on the first).
   bool MayReuseBaselineInstall(const std::vector<std::string>& install) const {
     if (!job_.project().kept_install.has_value() || !locked_.has_value() ||
         job_.project().kept_install->node_major != job_.project().node_major ||
         install != std::vector<std::string>{"npm", "ci"} || locked_->first.lockfile_version < 2 ||
         locked_->second.lockfile_version < 2) {
       return false;
+    }
+    // Workspace members and linked local packages run their own scripts, `prepare` too, only
+    // under `npm ci` (npm install runs those of what it changes): a member's `prepare: tsc`
+    // would not build what the tests load. Their projects install from nothing.
+    for (const npm::LockedEntry& e : locked_->second.packages) {
+      if (e.link || !absl::StrContains(e.key, "node_modules/")) {
+        log::Info("job %s: %s is a workspace member or a linked package: npm ci from nothing",
+                  job_.spec().job_id(), InertLine(e.key, 256));
+        return false;
+      }
     }
     const std::vector<std::string> dependents =
         npm::ScriptedDependentsOfChanges(locked_->first, locked_->second);

@@ -590,6 +590,9 @@ TEST_CASE(
   const nlohmann::json& member = mono["proposals"][0];
   CHECK(member["outcome"] == "PROPOSAL_OUTCOME_PASSED");
   CHECK(member["updates"][0]["manifest_path"] == "packages/web/package.json");
+  // A member's own scripts run only under npm ci: a monorepo installs from nothing.
+  CHECK_FALSE(member["trial"].value("install_reused", false));
+  CHECK(member["trial"]["install"]["command"] == "npm ci");
   CHECK(member["updates"][0]["to_spec"] == "^1.0.1");
   CHECK(member["trial"]["build"]["termination"] == "TERMINATION_EXITED");
   CHECK_THAT(member["trial"]["test"].value("log_excerpt", ""), Catch::Contains("built lib1.0.1"));
