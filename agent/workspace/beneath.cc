@@ -120,20 +120,10 @@ absl::Status RemoveFileBeneath(const std::string& root, absl::string_view name) 
 absl::StatusOr<std::vector<std::string>> ListDirBeneath(const std::string& root,
                                                         absl::string_view relative,
                                                         size_t max_entries) {
-  UniqueFd dir(::open(root.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
-  if (dir.get() < 0) return OpenError(errno, root);
-  open_how how{};
-  how.flags = O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW;
-  how.resolve = RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS | RESOLVE_NO_XDEV;
-  std::string path(relative);
-  const int fd =
-      static_cast<int>(::syscall(SYS_openat2, dir.get(), path.c_str(), &how, sizeof how));
-  if (fd < 0) return OpenError(errno, relative);
-  std::unique_ptr<DIR, decltype(&::closedir)> listing(::fdopendir(fd), ::closedir);
-  if (!listing) {
-    ::close(fd);
-    return OpenError(errno, relative);
-  }
+  OVVOC_ASSIGN_OR_RETURN(UniqueFd fd, OpenDirBeneath(root, relative));
+  std::unique_ptr<DIR, decltype(&::closedir)> listing(::fdopendir(fd.get()), ::closedir);
+  if (!listing) return OpenError(errno, relative);
+  fd.release();  // the listing owns it
   std::vector<std::string> names;
   while (const dirent* entry = ::readdir(listing.get())) {
     const absl::string_view name = entry->d_name;
@@ -236,7 +226,7 @@ bool Skipped(const std::filesystem::path& relative, const std::vector<std::strin
 namespace {
 
 // The directory `relative` beneath `root` as it stands, never through a symlink.
-absl::StatusOr<UniqueFd> OpenDirBeneath(int root, const std::filesystem::path& relative) {
+absl::StatusOr<UniqueFd> OpenDirAt(int root, const std::filesystem::path& relative) {
   if (relative.empty()) return UniqueFd(::fcntl(root, F_DUPFD_CLOEXEC, 0));
   open_how how{};
   how.flags = O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW;
@@ -273,7 +263,7 @@ absl::StatusOr<std::vector<std::string>> CompareTree(const std::string& clone,
     if (!fs::is_symlink(status) && !fs::is_regular_file(status)) continue;
     absl::StatusOr<UniqueFd> parent =
         restore ? MakeDirBeneath(root.get(), relative.parent_path(), uid, gid)
-                : OpenDirBeneath(root.get(), relative.parent_path());
+                : OpenDirAt(root.get(), relative.parent_path());
     if (!parent.ok()) {
       if (restore) return parent.status();
       differ.push_back(relative.string());  // its directory is gone or is something else
@@ -397,6 +387,19 @@ absl::StatusOr<std::vector<std::string>> ChangedBeneath(const std::string& clone
                                                         const std::string& tree,
                                                         const std::vector<std::string>& skip) {
   return CompareTree(clone, tree, 0, 0, skip, /*restore=*/false);
+}
+
+absl::StatusOr<UniqueFd> OpenDirBeneath(const std::string& root, absl::string_view relative) {
+  if (!relative.empty() && relative.front() == '/') {
+    return absl::InvalidArgumentError(absl::StrCat("\"", relative, "\" is not a relative path"));
+  }
+  UniqueFd dir(::open(root.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  if (!dir.valid()) return OpenError(errno, root);
+  return OpenDirAt(dir.get(), std::filesystem::path(std::string(relative)));
+}
+
+absl::Status CheckDirBeneath(const std::string& root, absl::string_view relative) {
+  return OpenDirBeneath(root, relative).status();
 }
 
 }  // namespace ovvoc::agent

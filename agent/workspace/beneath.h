@@ -12,6 +12,7 @@
 
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
+#include "common/unique_fd.h"
 
 namespace ovvoc::agent {
 
@@ -47,6 +48,15 @@ absl::Status RemoveFileBeneath(const std::string& root, absl::string_view name);
 absl::StatusOr<std::vector<std::string>> ListDirBeneath(const std::string& root,
                                                         absl::string_view relative,
                                                         size_t max_entries);
+
+// Directory `relative` under `root` ("" for root itself), opened read-only without following a
+// symlink or leaving `root`. NotFound when it does not exist, PermissionDenied for a symlink on
+// the way, InvalidArgument for an absolute path.
+absl::StatusOr<UniqueFd> OpenDirBeneath(const std::string& root, absl::string_view relative);
+
+// OK when `relative` under `root` is a directory reached as OpenDirBeneath would; its errors
+// otherwise.
+absl::Status CheckDirBeneath(const std::string& root, absl::string_view relative);
 
 // Makes every file, symlink and directory of `clone` (a trusted copy: the agent's own checkout,
 // without .git) stand in `tree` (the work tree the job wrote) as it stands in `clone`, owned by

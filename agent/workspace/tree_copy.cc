@@ -3,10 +3,8 @@
 #include <dirent.h>
 #include <fcntl.h>
 #include <limits.h>
-#include <linux/openat2.h>
 #include <sys/sendfile.h>
 #include <sys/stat.h>
-#include <sys/syscall.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -15,6 +13,7 @@
 #include <memory>
 
 #include "absl/strings/str_cat.h"
+#include "agent/workspace/beneath.h"
 #include "common/status_macros.h"
 #include "common/unique_fd.h"
 
@@ -43,23 +42,16 @@ absl::Status Errno(absl::string_view what, absl::string_view path, int err) {
   }
 }
 
-// Directory `relative` under `root` ("" for root itself), opened without following a symlink
-// or leaving `root`.
-absl::StatusOr<UniqueFd> OpenDirBeneath(const std::string& root, absl::string_view relative) {
-  UniqueFd root_fd(::open(root.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
-  if (root_fd.get() < 0) return Errno("open", root, errno);
-  if (relative.empty()) return root_fd;
-  if (relative.front() == '/') {
-    return absl::InvalidArgumentError(absl::StrCat("\"", relative, "\" is not a relative path"));
+// OpenDirBeneath, saying PermissionDenied for a symlink at the end too: it fails the directory
+// open as "not a directory", and the plain open says what it is.
+absl::StatusOr<UniqueFd> OpenDirNoLink(const std::string& root, absl::string_view relative) {
+  absl::StatusOr<UniqueFd> dir = OpenDirBeneath(root, relative);
+  if (dir.ok() || absl::IsNotFound(dir.status()) || relative.empty()) return dir;
+  if (absl::Status plain = CheckRegularFileBeneath(root, relative);
+      absl::IsPermissionDenied(plain)) {
+    return plain;
   }
-  open_how how{};
-  how.flags = O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC;
-  how.resolve = RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS | RESOLVE_NO_XDEV;
-  const std::string path(relative);
-  UniqueFd fd(
-      static_cast<int>(::syscall(SYS_openat2, root_fd.get(), path.c_str(), &how, sizeof how)));
-  if (fd.get() < 0) return Errno("open", relative, errno == ENOTDIR ? ELOOP : errno);
-  return fd;
+  return dir;
 }
 
 class Copier {
@@ -234,14 +226,14 @@ absl::StatusOr<TreeCopyStats> CopyTreeBeneath(const std::string& from_root,
                                               const std::string& to_root,
                                               absl::string_view to_relative,
                                               const TreeCopyOptions& options) {
-  OVVOC_ASSIGN_OR_RETURN(UniqueFd from, OpenDirBeneath(from_root, from_relative));
+  OVVOC_ASSIGN_OR_RETURN(UniqueFd from, OpenDirNoLink(from_root, from_relative));
   struct stat st;
   if (::fstat(from.get(), &st) != 0) return Errno("read", from_relative, errno);
   const auto [parent_path, name] = SplitLast(to_relative);
   if (name.empty() || name == "." || name == "..") {
     return absl::InvalidArgumentError(absl::StrCat("\"", to_relative, "\" names no directory"));
   }
-  OVVOC_ASSIGN_OR_RETURN(UniqueFd parent, OpenDirBeneath(to_root, parent_path));
+  OVVOC_ASSIGN_OR_RETURN(UniqueFd parent, OpenDirNoLink(to_root, parent_path));
   if (::mkdirat(parent.get(), name.c_str(), 0700) != 0) return Errno("make", to_relative, errno);
   UniqueFd to(
       ::openat(parent.get(), name.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
@@ -255,11 +247,6 @@ absl::StatusOr<TreeCopyStats> CopyTreeBeneath(const std::string& from_root,
   const struct timespec times[2] = {st.st_atim, st.st_mtim};
   (void)::futimens(to.get(), times);
   return copier.stats();
-}
-
-absl::Status CheckDirBeneath(const std::string& root, absl::string_view relative) {
-  absl::StatusOr<UniqueFd> dir = OpenDirBeneath(root, relative);
-  return dir.status();
 }
 
 }  // namespace ovvoc::agent

@@ -56,11 +56,6 @@ absl::StatusOr<TreeCopyStats> CopyTreeBeneath(const std::string& from_root,
                                               absl::string_view to_relative,
                                               const TreeCopyOptions& options = {});
 
-// OK when `relative` under `root` ("" for root itself) is a directory reached without following
-// a symlink or leaving `root`; NotFound when nothing is there, PermissionDenied for a symlink on
-// the way, another error for anything else.
-absl::Status CheckDirBeneath(const std::string& root, absl::string_view relative);
-
 }  // namespace ovvoc::agent
 
 #endif  // OVVOC_AGENT_WORKSPACE_TREE_COPY_H_
