@@ -1,9 +1,14 @@
 #include "agent/cli/sandbox_flags.h"
 
+#include <sched.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
+
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
 #include "absl/time/time.h"
 #include "agent/config/config.h"
 #include "agent/pipeline/plan_step.h"
@@ -58,6 +63,12 @@ void AddSandboxFlags(CLI::App* command, SandboxFlags& flags,
   command->add_option("--cpus", flags.cpus, "CPUs per job")->capture_default_str()->group(group);
   command->add_option("--cpuset", flags.cpuset,
                       "CPUs jobs may run on, e.g. 0 or 2-3 (default: any; --cpus still limits)")
+      ->group(group);
+  command
+      ->add_option("--parallel-trials", flags.parallel_trials,
+                   "Proposals a job proves at once, each in a container of its own with the "
+                   "limits above (default: as many as the CPUs hold at --cpus each, at most 4)")
+      ->check(CLI::Range(1, 16))
       ->group(group);
   command->add_option("--pids", flags.pids, "Processes per job")
       ->capture_default_str()
@@ -151,6 +162,29 @@ absl::StatusOr<std::vector<ovvoc::v1::Registry>> ReadRegistryCredentials(const s
   return out;
 }
 
+int DefaultParallelTrials(double cpus, const std::string& cpuset) {
+  int available = 0;
+  if (cpuset.empty()) {
+    cpu_set_t set;
+    CPU_ZERO(&set);
+    available = ::sched_getaffinity(0, sizeof(set), &set) == 0 ? CPU_COUNT(&set) : 1;
+  } else {
+    // "0-3,6": ranges and single CPUs.
+    for (absl::string_view part : absl::StrSplit(cpuset, ',', absl::SkipWhitespace())) {
+      std::pair<absl::string_view, absl::string_view> range = absl::StrSplit(part, '-');
+      int first = 0, last = 0;
+      if (!absl::SimpleAtoi(range.first, &first)) continue;
+      if (range.second.empty())
+        last = first;
+      else if (!absl::SimpleAtoi(range.second, &last))
+        continue;
+      if (last >= first) available += last - first + 1;
+    }
+  }
+  const int fits = cpus > 0 ? static_cast<int>(available / cpus) : 1;
+  return std::clamp(fits, 1, 4);
+}
+
 absl::StatusOr<RegistryAccess> MakeRegistryAccess(const SandboxFlags& flags,
                                                   const std::string& state_dir) {
   RegistryAccess access;
@@ -186,6 +220,9 @@ absl::StatusOr<std::unique_ptr<SandboxSetup>> MakeSandbox(const SandboxFlags& fl
   limits.tmp_bytes = flags.tmp_mib << 20;
   OVVOC_ASSIGN_OR_RETURN(limits.phase_timeout, ParsePositive("--phase-timeout", flags.phase_timeout));
   OVVOC_ASSIGN_OR_RETURN(limits.job_timeout, ParsePositive("--job-timeout", flags.job_timeout));
+  setup->settings.parallel_trials = flags.parallel_trials > 0
+                                        ? flags.parallel_trials
+                                        : DefaultParallelTrials(flags.cpus, flags.cpuset);
   setup->settings.registry_override = flags.registry;
   setup->settings.allow_internal = flags.allow_internal;
   const SandboxExtensions* extensions = flags.extensions;

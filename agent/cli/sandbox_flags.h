@@ -46,12 +46,17 @@ struct SandboxFlags {
   uint64_t memory_mib = 512;
   double cpus = 1.0;
   std::string cpuset;
+  int parallel_trials = 0;  // 0: DefaultParallelTrials()
   uint32_t pids = 256;
   uint64_t disk_mib = 2048;
   uint64_t tmp_mib = 64;
   std::string phase_timeout = "10m";
   std::string job_timeout = "30m";
 };
+
+// How many proposals a job proves at once by default: as many containers of `cpus` CPUs each
+// as the CPUs jobs may use hold (`cpuset`'s, else those the agent may run on), 1 to 4.
+int DefaultParallelTrials(double cpus, const std::string& cpuset);
 
 void AddSandboxFlags(CLI::App* command, SandboxFlags& flags,
                      const SandboxExtensions* extensions = nullptr);

@@ -23,6 +23,11 @@ std::string JobContext::cancel_reason() const {
   return cancel_reason_;
 }
 
+void JobContext::UpdateResult(absl::FunctionRef<void(ovvoc::v1::JobResult&)> update) {
+  absl::MutexLock lock(&result_mu_);
+  update(result_);
+}
+
 void JobContext::SetProgress(absl::string_view phase, absl::string_view message) {
   absl::MutexLock lock(&mu_);
   progress_.set_phase(std::string(phase));

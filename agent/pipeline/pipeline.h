@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "absl/base/thread_annotations.h"
+#include "absl/functional/function_ref.h"
 #include "absl/status/status.h"
 #include "absl/strings/string_view.h"
 #include "absl/synchronization/mutex.h"
@@ -127,8 +128,15 @@ class JobContext {
   const std::string& work_dir() const { return work_dir_; }
   std::string repo_dir() const { return work_dir_ + "/repo"; }
 
+  // The job's result. The phases write it from the job's thread; while the proposals phase
+  // proves proposals side by side, its trials only read the fields no other phase writes then
+  // (plan, baseline, findings) and write through UpdateResult().
   ovvoc::v1::JobResult& result() { return result_; }
   const ovvoc::v1::JobResult& result() const { return result_; }
+  // Runs `update` on the result, one caller at a time: how what every trial adds to the job's
+  // own totals (egress, resource peaks, advice) gets there from any thread.
+  void UpdateResult(absl::FunctionRef<void(ovvoc::v1::JobResult&)> update)
+      ABSL_LOCKS_EXCLUDED(result_mu_);
   // When the whole job must be over. Set once, before the phases run.
   absl::Time deadline() const { return deadline_; }
   void set_deadline(absl::Time deadline) { deadline_ = deadline; }
@@ -155,6 +163,7 @@ class JobContext {
   BaselineMemoState memo_;
   absl::Time deadline_ = absl::InfiniteFuture();
 
+  absl::Mutex result_mu_;  // serialises UpdateResult()
   mutable absl::Mutex mu_;
   bool cancelled_ ABSL_GUARDED_BY(mu_) = false;
   std::string cancel_reason_ ABSL_GUARDED_BY(mu_);

@@ -271,6 +271,9 @@ class ProposalRun {
     phase_ = "sandbox";
     SandboxSession session(*context_.settings);
     OVVOC_RETURN_IF_ERROR(session.Prepare(job_, {dir, label}));
+    // Everything the session sees is this proposal's, never the job's own findings: other
+    // proposals' trials may run beside it.
+    session.set_findings(out_.mutable_findings());
     out_.mutable_trial()->set_node(job_.result().node().ran());
     for (const auto& [path, text] : manifests->proposed) branch_files_[path] = text;
     const std::string& root_manifest = manifests->proposed.count("package.json") > 0
@@ -627,15 +630,21 @@ class ProposalRun {
     options.email = branches->author_email;
     options.message = CommitMessage(out_);
     options.time = job_.Now();
-    absl::StatusOr<std::string> commit = git::CommitFiles(options);
+    absl::StatusOr<std::string> commit;
+    {
+      absl::MutexLock lock(&context_.commit_mu);
+      commit = git::CommitFiles(options);
+    }
     if (commit.ok()) {
       out_.set_commit(*commit);
       return;
     }
-    ovvoc::v1::Advice* advice = job_.result().add_advice();
-    advice->set_subject("branch");
-    advice->set_message(absl::StrCat("the branch ", out_.branch(),
-                                     " was not written: ", commit.status().message()));
+    job_.UpdateResult([&](ovvoc::v1::JobResult& result) {
+      ovvoc::v1::Advice* advice = result.add_advice();
+      advice->set_subject("branch");
+      advice->set_message(absl::StrCat("the branch ", out_.branch(),
+                                       " was not written: ", commit.status().message()));
+    });
   }
 
   // What the install or the build left of the packages the update does not change, held to what

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "absl/strings/string_view.h"
+#include "absl/synchronization/mutex.h"
 #include "agent/pipeline/pipeline.h"
 #include "agent/pipeline/sandbox_session.h"
 #include "agent/registry/endpoint.h"
@@ -18,7 +19,9 @@
 
 namespace ovvoc::agent {
 
-// What every trial of one job's proposals shares.
+// What every trial of one job's proposals shares. Trials may run on several threads at once:
+// each has its own ProposalResult, copy of the clone, job disk and container; what they share
+// is read-only but for commit_mu and JobContext's own locked parts.
 struct ProposalContext {
   const SandboxSettings* settings = nullptr;
   // Where the repository's own code uses each update the plan proposes (scoring::FindUses over
@@ -28,6 +31,9 @@ struct ProposalContext {
   // finding; none private: not looked for.
   registry::RegistryEndpoint public_registry;
   std::vector<registry::RegistryEndpoint> private_registries;
+  // Trials run side by side (SandboxSettings::parallel_trials): one commits to the branches'
+  // repository at a time.
+  mutable absl::Mutex commit_mu;
 };
 
 // Proves `deps` as `out` (described beforehand: group, updates, branch) and records the outcome

@@ -1,9 +1,11 @@
 #include "agent/pipeline/proposals.h"
 
 #include <algorithm>
+#include <atomic>
 #include <map>
 #include <optional>
 #include <set>
+#include <thread>
 #include <utility>
 
 #include "absl/strings/ascii.h"
@@ -176,64 +178,119 @@ class ProposalsPhase final : public Phase {
       }
       context.private_registries = PrivateRegistries(*endpoints, settings_);
     }
-    int total = 0;
-    for (const ovvoc::v1::PlanProposal& p : plan.proposals()) total += p.deferred() ? 0 : 1;
-    int index = 0;
-    std::set<std::string> branches;
-    // What each proposal came to, for the job's memo (baseline_memo.h).
-    std::vector<ovvoc::v1::ProvenProposal> proven;
-    for (const ovvoc::v1::PlanProposal& p : plan.proposals()) {
-      if (p.deferred()) continue;
-      ++index;
-      const int first = job.result().proposals_size();
-      ProposalResult& out = *job.result().add_proposals();
-      const std::vector<const PlannedDependency*> deps = DependenciesOf(plan, p);
-      Describe(p.group(), p.manifest_dir(), deps, out);
-      const std::string title = Title(out);
-      const std::string key = ProposalKey(job.memo().key, out);
-      if (std::vector<ProposalResult> taken = TakeProvenProposal(job, key); !taken.empty()) {
-        log::Info("job %s: proposal %d of %d: %s: nothing new since job %s proved it",
-                  job.spec().job_id(), index, total, title, taken.front().proven_by_job());
-        branches.insert(taken.front().branch());
-        Remember(proven, key, taken.front().proven_by_job(), taken);
-        out = std::move(taken.front());
-        for (size_t i = 1; i < taken.size(); ++i)
-          *job.result().add_proposals() = std::move(taken[i]);
-        continue;
-      }
-      if (job.cancelled() || job.Now() >= job.deadline()) {
-        out.set_outcome(ovvoc::v1::PROPOSAL_OUTCOME_NOT_RUN);
-        out.mutable_failure()->set_reason(job.cancelled()
-                                              ? "the job was cancelled"
-                                              : "the job ran out of time before this proposal");
-        continue;
-      }
-      job.SetProgress("proposals", absl::StrCat(index, " of ", total, ": ", title));
-      log::Info("job %s: proposal %d of %d: %s", job.spec().job_id(), index, total, title);
-      // Two proposals never share a branch, whatever their names map to.
-      if (!branches.insert(out.branch()).second) {
-        out.set_branch(absl::StrCat(out.branch(), "-", index));
-        branches.insert(out.branch());
-      }
-      const std::string label = absl::StrCat("p", index);
-      RunProposal(job, context, deps, label, /*commit=*/true, out);
-      if (Bisectable(out)) Bisect(job, context, deps, out, label);
-      // (`out` may have moved: Bisect adds a proposal after it.)
-      const auto& made = job.result().proposals();
-      Remember(proven, key, job.spec().job_id(), {made.begin() + first, made.end()});
-      log::Info("job %s: proposal %d %s%s", job.spec().job_id(), index,
-                out.outcome() == ovvoc::v1::PROPOSAL_OUTCOME_PASSED   ? "passed"
-                : out.outcome() == ovvoc::v1::PROPOSAL_OUTCOME_FAILED ? "failed"
-                                                                      : "not run",
-                out.has_failure()
-                    ? absl::StrCat(" in ", out.failure().phase(), ": ", out.failure().reason())
-                    : "");
+    std::vector<Slot> slots = Slots(job, plan);
+    ProveAll(job, context, slots);
+    // In the plan's order, whichever finished first; a bisected group's culprits after it.
+    std::vector<ovvoc::v1::ProvenProposal> proven;  // for the job's memo (baseline_memo.h)
+    for (Slot& slot : slots) {
+      if (!slot.key.empty()) Remember(proven, slot.key, slot.proven_by, slot.results);
+      for (ProposalResult& result : slot.results) *job.result().add_proposals() = std::move(result);
     }
     RememberProposals(job, std::move(proven));
     return absl::OkStatus();
   }
 
  private:
+  // One of the plan's proposals: what it came to (the proposal, then a bisected group's
+  // culprits), and whether it is still to be proven.
+  struct Slot {
+    int index = 0;  // 1-based, among the proposals not deferred
+    std::string title;
+    std::vector<const PlannedDependency*> deps;
+    std::string key;        // its memo key (ProposalKey); empty: not remembered
+    std::string proven_by;  // the job whose trial it is: this one, or the memo's
+    std::vector<ProposalResult> results;
+    bool to_prove = false;
+  };
+
+  // Every proposal the plan does not defer, described, in its order: an earlier job's outcome
+  // where the memo has one (nothing new since), else to be proven. Two never share a branch,
+  // whatever their names map to.
+  std::vector<Slot> Slots(JobContext& job, const ovvoc::v1::Plan& plan) {
+    size_t total = 0;
+    for (const ovvoc::v1::PlanProposal& p : plan.proposals()) total += p.deferred() ? 0 : 1;
+    std::vector<Slot> slots;
+    std::set<std::string> branches;
+    for (const ovvoc::v1::PlanProposal& p : plan.proposals()) {
+      if (p.deferred()) continue;
+      Slot& slot = slots.emplace_back();
+      slot.index = static_cast<int>(slots.size());
+      slot.deps = DependenciesOf(plan, p);
+      ProposalResult& out = slot.results.emplace_back();
+      Describe(p.group(), p.manifest_dir(), slot.deps, out);
+      slot.title = Title(out);
+      slot.key = ProposalKey(job.memo().key, out);
+      if (std::vector<ProposalResult> taken = TakeProvenProposal(job, slot.key); !taken.empty()) {
+        log::Info("job %s: proposal %d of %zu: %s: nothing new since job %s proved it",
+                  job.spec().job_id(), slot.index, total, slot.title,
+                  taken.front().proven_by_job());
+        branches.insert(taken.front().branch());
+        slot.proven_by = taken.front().proven_by_job();
+        slot.results = std::move(taken);
+        continue;
+      }
+      if (!branches.insert(out.branch()).second) {
+        out.set_branch(absl::StrCat(out.branch(), "-", slot.index));
+        branches.insert(out.branch());
+      }
+      slot.proven_by = job.spec().job_id();
+      slot.to_prove = true;
+    }
+    return slots;
+  }
+
+  // Proves every slot to prove, settings_.parallel_trials at a time, each on a thread of its
+  // own: a trial spends most of its time waiting on its container, which has CPUs of its own.
+  void ProveAll(JobContext& job, const ProposalContext& context, std::vector<Slot>& slots) {
+    std::vector<Slot*> queue;
+    for (Slot& slot : slots) {
+      if (slot.to_prove) queue.push_back(&slot);
+    }
+    const int total = static_cast<int>(slots.size());
+    const size_t threads =
+        std::min(queue.size(), static_cast<size_t>(std::max(1, settings_.parallel_trials)));
+    if (threads > 1) {
+      log::Info("job %s: proving %zu proposals, %zu at a time", job.spec().job_id(), queue.size(),
+                threads);
+    }
+    std::atomic<size_t> next{0};
+    auto work = [&] {
+      for (size_t i = next++; i < queue.size(); i = next++) Prove(job, context, *queue[i], total);
+    };
+    std::vector<std::thread> pool;
+    for (size_t i = 1; i < threads; ++i) pool.emplace_back(work);
+    work();
+    for (std::thread& t : pool) t.join();
+  }
+
+  void Prove(JobContext& job, const ProposalContext& context, Slot& slot, int total) {
+    ProposalResult& out = slot.results.front();
+    if (job.cancelled() || job.Now() >= job.deadline()) {
+      out.set_outcome(ovvoc::v1::PROPOSAL_OUTCOME_NOT_RUN);
+      out.mutable_failure()->set_reason(job.cancelled()
+                                            ? "the job was cancelled"
+                                            : "the job ran out of time before this proposal");
+      slot.key.clear();  // nothing proven to remember
+      return;
+    }
+    job.SetProgress("proposals", absl::StrCat(slot.index, " of ", total, ": ", slot.title));
+    log::Info("job %s: proposal %d of %d: %s", job.spec().job_id(), slot.index, total, slot.title);
+    const std::string label = absl::StrCat("p", slot.index);
+    RunProposal(job, context, slot.deps, label, /*commit=*/true, out);
+    if (Bisectable(out)) {
+      std::optional<ProposalResult> culprits = Bisect(job, context, slot.deps, out, label);
+      if (culprits.has_value()) slot.results.push_back(*std::move(culprits));
+    }
+    const ProposalResult& first = slot.results.front();
+    log::Info("job %s: proposal %d %s%s", job.spec().job_id(), slot.index,
+              first.outcome() == ovvoc::v1::PROPOSAL_OUTCOME_PASSED   ? "passed"
+              : first.outcome() == ovvoc::v1::PROPOSAL_OUTCOME_FAILED ? "failed"
+                                                                      : "not run",
+              first.has_failure()
+                  ? absl::StrCat(" in ", first.failure().phase(), ": ", first.failure().reason())
+                  : "");
+  }
+
   static void Remember(std::vector<ovvoc::v1::ProvenProposal>& proven, const std::string& key,
                        const std::string& job_id, const std::vector<ProposalResult>& results) {
     ovvoc::v1::ProvenProposal& p = proven.emplace_back();
@@ -243,10 +300,11 @@ class ProposalsPhase final : public Phase {
   }
 
   // `group` failed: find its culprits, keep the rest as the proposal (proven again as it will be
-  // committed), and add a failed proposal of the culprits, named in its failure report.
-  void Bisect(JobContext& job, const ProposalContext& context,
-              const std::vector<const PlannedDependency*>& deps, ProposalResult& group,
-              const std::string& label) {
+  // committed), and return a failed proposal of the culprits, named in its failure report, to
+  // follow it; nullopt when the culprits are the whole group or were not found.
+  std::optional<ProposalResult> Bisect(JobContext& job, const ProposalContext& context,
+                                       const std::vector<const PlannedDependency*>& deps,
+                                       ProposalResult& group, const std::string& label) {
     log::Info("job %s: group %s failed in %s: bisecting", job.spec().job_id(), group.group(),
               group.failure().phase());
     Bisection bisection(job, context, group, label);
@@ -254,7 +312,7 @@ class ProposalsPhase final : public Phase {
     if (!culprits.has_value()) {
       absl::StrAppend(group.mutable_failure()->mutable_reason(), " (bisection stopped after ",
                       bisection.trials(), " trials: the job's time or trials ran out)");
-      return;
+      return std::nullopt;
     }
     std::vector<std::string> names;
     for (const PlannedDependency* d : *culprits) names.push_back(Id(*d));
@@ -264,6 +322,10 @@ class ProposalsPhase final : public Phase {
     }
     log::Info("job %s: group %s: %s break it", job.spec().job_id(), group.group(),
               absl::StrJoin(names, ", "));
+    if (rest.empty()) {
+      for (const std::string& name : names) group.mutable_failure()->add_culprits(name);
+      return std::nullopt;
+    }
     // The culprits' own failure, as their trial reported it; else the group's.
     ProposalResult failed;
     if (const ProposalResult* alone = bisection.Tried(*culprits); alone != nullptr) {
@@ -279,24 +341,17 @@ class ProposalsPhase final : public Phase {
     for (const std::string& name : names) report->add_culprits(name);
     report->set_reason(absl::StrCat("left out of group ", group.group(), " (bisected in ",
                                     bisection.trials(), " trials): ", report->reason()));
-    if (!rest.empty()) {
-      ProposalResult kept;
-      Describe(group.group(), group.manifest_dir(), rest, kept);
-      RunProposal(job, context, rest, absl::StrCat(label, "k"), /*commit=*/true, kept);
-      if (kept.outcome() == ovvoc::v1::PROPOSAL_OUTCOME_PASSED) {
-        group = std::move(kept);
-      } else {
-        for (const std::string& name : names) group.mutable_failure()->add_culprits(name);
-        absl::StrAppend(group.mutable_failure()->mutable_reason(), "; without ",
-                        absl::StrJoin(names, ", "), " it still failed");
-        return;
-      }
-    }
-    if (rest.empty()) {
+    ProposalResult kept;
+    Describe(group.group(), group.manifest_dir(), rest, kept);
+    RunProposal(job, context, rest, absl::StrCat(label, "k"), /*commit=*/true, kept);
+    if (kept.outcome() != ovvoc::v1::PROPOSAL_OUTCOME_PASSED) {
       for (const std::string& name : names) group.mutable_failure()->add_culprits(name);
-      return;
+      absl::StrAppend(group.mutable_failure()->mutable_reason(), "; without ",
+                      absl::StrJoin(names, ", "), " it still failed");
+      return std::nullopt;
     }
-    *job.result().add_proposals() = std::move(failed);
+    group = std::move(kept);
+    return failed;
   }
 
   const SandboxSettings& settings_;

@@ -222,29 +222,34 @@ void SandboxSession::RecordGateway(JobContext& job, absl::string_view phase,
        registry::RefusalFindings(events, gateway.DroppedEvents(), phase)) {
     *Findings(job).Add() = std::move(finding);
   }
-  std::map<std::pair<std::string, int>, ovvoc::v1::EgressUsage*> usage;
   for (const registry::GatewayEvent& event : events) {
-    if (event.refused) continue;
-    if (event.failed) {
+    if (!event.refused && event.failed) {
       gateway_problems_.push_back(
           absl::StrCat(event.method, " ", event.path, ": ", event.reason));
     }
-    if (event.host.empty()) continue;
-    ovvoc::v1::EgressUsage*& u = usage[{event.host, event.port}];
-    if (u == nullptr) {
-      for (ovvoc::v1::EgressUsage& seen : *job.result().mutable_egress()) {
-        if (seen.host() == event.host && seen.port() == static_cast<uint32_t>(event.port)) u = &seen;
-      }
-    }
-    if (u == nullptr) {
-      u = job.result().add_egress();
-      u->set_host(event.host);
-      u->set_port(static_cast<uint32_t>(event.port));
-    }
-    u->set_requests(u->requests() + 1);
-    if (event.failed) u->set_failed(u->failed() + 1);
-    u->set_bytes_down(u->bytes_down() + event.bytes);
   }
+  job.UpdateResult([&](ovvoc::v1::JobResult& result) {
+    std::map<std::pair<std::string, int>, ovvoc::v1::EgressUsage*> usage;
+    for (const registry::GatewayEvent& event : events) {
+      if (event.refused || event.host.empty()) continue;
+      ovvoc::v1::EgressUsage*& u = usage[{event.host, event.port}];
+      if (u == nullptr) {
+        for (ovvoc::v1::EgressUsage& seen : *result.mutable_egress()) {
+          if (seen.host() == event.host && seen.port() == static_cast<uint32_t>(event.port)) {
+            u = &seen;
+          }
+        }
+      }
+      if (u == nullptr) {
+        u = result.add_egress();
+        u->set_host(event.host);
+        u->set_port(static_cast<uint32_t>(event.port));
+      }
+      u->set_requests(u->requests() + 1);
+      if (event.failed) u->set_failed(u->failed() + 1);
+      u->set_bytes_down(u->bytes_down() + event.bytes);
+    }
+  });
 }
 
 absl::Status SandboxSession::PrefetchLockfile(JobContext& job) {
@@ -502,8 +507,11 @@ absl::StatusOr<sandbox::ExecResult> SandboxSession::Run(JobContext& job, absl::s
     log::Warning("job %s: %s", job.spec().job_id(), s.ToString());
   }
   RecordAttempts(job, phase);  // after the strays: nothing is left to make more
-  ovvoc::v1::ResourceUsage* usage = job.result().mutable_resources();
-  usage->set_disk_bytes(std::max(usage->disk_bytes(), disk_->UsedBytes()));
+  const uint64_t disk_bytes = disk_->UsedBytes();
+  job.UpdateResult([disk_bytes](ovvoc::v1::JobResult& job_result) {
+    ovvoc::v1::ResourceUsage* usage = job_result.mutable_resources();
+    usage->set_disk_bytes(std::max(usage->disk_bytes(), disk_bytes));
+  });
   return result;
 }
 

@@ -31,6 +31,9 @@ struct SandboxSettings {
   // How the agent reads registries (its cache included); not owned. Required with a backend.
   registry::RegistryClient* registry = nullptr;
   sandbox::Limits limits;               // the agent's; a job may only tighten them
+  // How many of a job's proposals are proven at once, each in a container of its own under
+  // `limits`: an agent runs one job at a time, and the host's other CPUs would idle.
+  int parallel_trials = 1;
   // Replaces the job's default registry (an enterprise agent's internal mirror).
   std::string registry_override;
   // "host:port" registries that may resolve to private or loopback addresses.

@@ -496,12 +496,14 @@ absl::Status RunTrialStep(JobContext& job, SandboxSession& session, TrialStep st
   const std::string excerpt = passed ? std::move(scrubbed) : CommandExcerpt(scrubbed);
   outcome->set_log_excerpt(excerpt);
   *outcome->mutable_duration() = ToProto(r.duration);
-  ovvoc::v1::ResourceUsage* usage = job.result().mutable_resources();
-  usage->set_peak_memory_bytes(std::max(usage->peak_memory_bytes(), r.peak_memory_bytes));
-  usage->set_peak_working_set_bytes(
-      std::max(usage->peak_working_set_bytes(), r.peak_working_set_bytes));
-  usage->set_peak_cache_bytes(std::max(usage->peak_cache_bytes(), r.peak_cache_bytes));
-  *usage->mutable_cpu_time() = ToProto(FromProto(usage->cpu_time()) + r.cpu_time);
+  job.UpdateResult([&r](ovvoc::v1::JobResult& result) {
+    ovvoc::v1::ResourceUsage* usage = result.mutable_resources();
+    usage->set_peak_memory_bytes(std::max(usage->peak_memory_bytes(), r.peak_memory_bytes));
+    usage->set_peak_working_set_bytes(
+        std::max(usage->peak_working_set_bytes(), r.peak_working_set_bytes));
+    usage->set_peak_cache_bytes(std::max(usage->peak_cache_bytes(), r.peak_cache_bytes));
+    *usage->mutable_cpu_time() = ToProto(FromProto(usage->cpu_time()) + r.cpu_time);
+  });
   if (passed) {
     // The install ran every dependency's scripts, used or not by the project: whatever they
     // changed of the repository's own files is put back before the project's code runs.
