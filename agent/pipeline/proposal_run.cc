@@ -185,10 +185,11 @@ class ProposalRun {
       status = Attempt(deps, absl::StrCat(label, "n"));
     }
     if (TestsMayBeFlaky(status)) {
-      // Tests that fail where the baseline's passed run once more, as the whole trial again in
-      // a fresh container: a pass then passes, and the score's flaky-tests factor says so.
-      // Never in the same one (red team, issue 12: an update failed its first run on purpose,
-      // left a marker, and passed the second).
+      // Tests that fail where the baseline's passed run once more, as the install, build and
+      // test again in a fresh container, from the lockfile already verified: a pass then
+      // passes, and the score's flaky-tests factor says so. Never in the same container (red
+      // team, issue 12: an update failed its first run on purpose, left a marker, and passed
+      // the second).
       log::Info("job %s: the tests failed; proving the update once more in a fresh container",
                 job_.spec().job_id());
       StartAgain(described);
@@ -225,8 +226,14 @@ class ProposalRun {
     return status;
   }
 
-  // Forgets what an attempt found: `described` is the result as it stood before the first.
+  // Forgets what an attempt found after its lockfile was verified, which the next attempt starts
+  // from: npm resolved it with no dependency code running, and the agent holds it. Without one,
+  // everything: `described` is the result as it stood before the first attempt.
   void StartAgain(const ProposalResult& described) {
+    if (resolved_.has_value()) {
+      out_ = resolved_->result;
+      return;
+    }
     out_ = described;
     branch_files_.clear();
     tree_.reset();
@@ -265,8 +272,15 @@ class ProposalRun {
         ReadFileBeneath(dir, lockfile_name, npm::kMaxLockfileBytes);
     if (!before_text.ok()) return Fail("lockfile", before_text.status());
     const bool one_resolve = OneResolveMayDo(deps);
-    OVVOC_RETURN_IF_ERROR(
-        WriteManifests(dir, one_resolve ? manifests->proposed : manifests->pinned));
+    if (resolved_.has_value()) {
+      // An attempt again, from the first one's verified lockfile.
+      OVVOC_RETURN_IF_ERROR(WriteManifests(dir, manifests->proposed));
+      OVVOC_RETURN_IF_ERROR(WriteFileBeneath(dir, lockfile_name, resolved_->lockfile, ::geteuid(),
+                                             ::getegid(), 0644));
+    } else {
+      OVVOC_RETURN_IF_ERROR(
+          WriteManifests(dir, one_resolve ? manifests->proposed : manifests->pinned));
+    }
 
     phase_ = "sandbox";
     SandboxSession session(*context_.settings);
@@ -290,27 +304,31 @@ class ProposalRun {
     std::set<std::string> install_made;
     record.install_made = &install_made;
 
-    // The lockfile: as proposed, when npm resolving the new ranges can only come to the
-    // targets (and it did); else pinned to the targets first, then as proposed.
-    phase_ = "lockfile";
-    const bool resolved = one_resolve && Resolve(session, record).ok() &&
-                          ResolvedTargets(session, deps, lockfile_name, *before_text);
-    if (!resolved) {
-      if (one_resolve) {
-        log::Info("job %s: npm did not resolve the targets alone; pinning them",
-                  job_.spec().job_id());
-        out_.mutable_failure()->Clear();
-        OVVOC_RETURN_IF_ERROR(WriteManifests(dir, manifests->pinned));
-        OVVOC_RETURN_IF_ERROR(Restore(session, dir, {}));
+    if (!resolved_.has_value()) {
+      // The lockfile: as proposed, when npm resolving the new ranges can only come to the
+      // targets (and it did); else pinned to the targets first, then as proposed.
+      phase_ = "lockfile";
+      const bool resolved = one_resolve && Resolve(session, record).ok() &&
+                            ResolvedTargets(session, deps, lockfile_name, *before_text);
+      if (!resolved) {
+        if (one_resolve) {
+          log::Info("job %s: npm did not resolve the targets alone; pinning them",
+                    job_.spec().job_id());
+          out_.mutable_failure()->Clear();
+          OVVOC_RETURN_IF_ERROR(WriteManifests(dir, manifests->pinned));
+          OVVOC_RETURN_IF_ERROR(Restore(session, dir, {}));
+        }
+        OVVOC_RETURN_IF_ERROR(Resolve(session, record));
+        OVVOC_RETURN_IF_ERROR(WriteManifests(dir, manifests->proposed));
+        OVVOC_RETURN_IF_ERROR(Restore(session, dir, {kLockfileNames[0], kLockfileNames[1]}));
+        OVVOC_RETURN_IF_ERROR(Resolve(session, record));
       }
-      OVVOC_RETURN_IF_ERROR(Resolve(session, record));
-      OVVOC_RETURN_IF_ERROR(WriteManifests(dir, manifests->proposed));
-      OVVOC_RETURN_IF_ERROR(Restore(session, dir, {kLockfileNames[0], kLockfileNames[1]}));
-      OVVOC_RETURN_IF_ERROR(Resolve(session, record));
+      OVVOC_ASSIGN_OR_RETURN(std::string lockfile,
+                             Verify(session, deps, dir, lockfile_name, *before_text));
+      // From here the tree is the agent's copy: manifests as proposed, the lockfile as verified.
+      OVVOC_RETURN_IF_ERROR(Restore(session, dir, {}));
+      resolved_ = Resolved{out_, std::move(lockfile)};
     }
-    OVVOC_RETURN_IF_ERROR(Verify(session, deps, dir, lockfile_name, *before_text));
-    // From here the tree is the agent's copy: manifests as proposed, the lockfile as verified.
-    OVVOC_RETURN_IF_ERROR(Restore(session, dir, {}));
 
     phase_ = "install";
     std::vector<std::string> install = ProjectCommand(job_, TrialStep::kInstall);
@@ -568,10 +586,11 @@ class ProposalRun {
     return restored.status();
   }
 
-  // The regenerated lockfile: parsed, checked against the plan, kept in `dir`.
-  absl::Status Verify(SandboxSession& session, const std::vector<const PlannedDependency*>& deps,
-                      const std::string& dir, const std::string& name,
-                      const std::string& before_text) {
+  // The regenerated lockfile: parsed, checked against the plan, kept in `dir`, and returned.
+  absl::StatusOr<std::string> Verify(SandboxSession& session,
+                                     const std::vector<const PlannedDependency*>& deps,
+                                     const std::string& dir, const std::string& name,
+                                     const std::string& before_text) {
     phase_ = "lockfile";
     absl::StatusOr<std::string> after_text =
         ReadFileBeneath(session.tree_dir(), name, npm::kMaxLockfileBytes);
@@ -612,7 +631,8 @@ class ProposalRun {
     }
     // A repository without a lockfile gets none on its branch: npm made one only to prove it.
     if (job_.project().has_lockfile) branch_files_[name] = *after_text;
-    return WriteFileBeneath(dir, name, *after_text, ::geteuid(), ::getegid(), 0644);
+    OVVOC_RETURN_IF_ERROR(WriteFileBeneath(dir, name, *after_text, ::geteuid(), ::getegid(), 0644));
+    return *std::move(after_text);
   }
 
   // The proposal's manifests and lockfile, as the agent wrote and verified them before any
@@ -711,6 +731,13 @@ class ProposalRun {
   std::optional<scoring::TreeChange> tree_;          // once the new lockfile was read
   std::optional<std::pair<npm::Lockfile, npm::Lockfile>> locked_;  // before, after: the same
   std::vector<std::string> known_names_;             // the names the repository used before
+  // Once the lockfile verified: it and the result as it stood then, which a second attempt
+  // (StartAgain) starts from instead of resolving again.
+  struct Resolved {
+    ProposalResult result;
+    std::string lockfile;
+  };
+  std::optional<Resolved> resolved_;
 };
 
 }  // namespace

@@ -284,6 +284,10 @@ void CheckProposals(const nlohmann::json& result, const CliResult& run, const Te
   CHECK_THAT((*lib)["trial"]["test"].value("log_excerpt", ""), Catch::Contains("LIB_API=2"));
   CHECK((*lib)["trial"]["test"]["tests"].value("failed", 0) == 1);
   CHECK((*lib)["trial"]["test"].value("attempts", 0) == 2);  // run again: not flaky, broken
+  // The second run starts from the first's verified lockfile, whose evidence the result keeps.
+  CHECK_THAT((*lib)["trial"]["lockfile"].value("command", ""),
+             Catch::StartsWith("npm install --package-lock-only"));
+  CHECK((*lib)["lockfile_change"].value("changed", 0) == 1);
   const nlohmann::json* tamper = ProposalOf(result, "ovvoc-prove-tamper");
   REQUIRE(tamper != nullptr);
   CHECK((*tamper)["outcome"] == "PROPOSAL_OUTCOME_FAILED");
