@@ -56,7 +56,9 @@ int Run(const std::string& config_dir, RunnerOptions options, const SandboxFlags
   absl::StatusOr<std::unique_ptr<Connection>> connection =
       Connection::Open(config, *identity, *options.env.clock);
   if (!connection.ok()) return Fail(connection.status());
-  absl::StatusOr<std::unique_ptr<SandboxSetup>> sandbox = MakeSandbox(sandbox_flags, state->path);
+  SandboxFlags sandbox_setup = sandbox_flags;
+  sandbox_setup.slots = options.slots;  // its jobs share the host's CPUs
+  absl::StatusOr<std::unique_ptr<SandboxSetup>> sandbox = MakeSandbox(sandbox_setup, state->path);
   if (!sandbox.ok()) return Fail(sandbox.status());
   options.env.sandbox = &(*sandbox)->settings;
 

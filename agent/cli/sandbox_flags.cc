@@ -67,7 +67,8 @@ void AddSandboxFlags(CLI::App* command, SandboxFlags& flags,
   command
       ->add_option("--parallel-trials", flags.parallel_trials,
                    "Proposals a job proves at once, each in a container of its own with the "
-                   "limits above (default: as many as the CPUs hold at --cpus each, at most 4)")
+                   "limits above (default: as many as the CPUs hold at --cpus each and the "
+                   "memory at --memory-mib each, shared among --slots jobs; at most 4)")
       ->check(CLI::Range(1, 16))
       ->group(group);
   command->add_option("--pids", flags.pids, "Processes per job")
@@ -162,27 +163,40 @@ absl::StatusOr<std::vector<ovvoc::v1::Registry>> ReadRegistryCredentials(const s
   return out;
 }
 
-int DefaultParallelTrials(double cpus, const std::string& cpuset) {
-  int available = 0;
-  if (cpuset.empty()) {
+int CpusetSize(absl::string_view cpuset) {
+  int size = 0;
+  for (absl::string_view part : absl::StrSplit(cpuset, ',', absl::SkipWhitespace())) {
+    std::pair<absl::string_view, absl::string_view> range = absl::StrSplit(part, '-');
+    int first = 0, last = 0;
+    if (!absl::SimpleAtoi(range.first, &first)) continue;
+    if (range.second.empty()) {
+      last = first;
+    } else if (!absl::SimpleAtoi(range.second, &last)) {
+      continue;
+    }
+    if (first >= 0 && last >= first) size += last - first + 1;
+  }
+  return size;
+}
+
+int DefaultParallelTrials(const SandboxFlags& flags) {
+  int cpus = 0;
+  if (!flags.cpuset.empty()) {
+    cpus = CpusetSize(flags.cpuset);
+  } else {
     cpu_set_t set;
     CPU_ZERO(&set);
-    available = ::sched_getaffinity(0, sizeof(set), &set) == 0 ? CPU_COUNT(&set) : 1;
-  } else {
-    // "0-3,6": ranges and single CPUs.
-    for (absl::string_view part : absl::StrSplit(cpuset, ',', absl::SkipWhitespace())) {
-      std::pair<absl::string_view, absl::string_view> range = absl::StrSplit(part, '-');
-      int first = 0, last = 0;
-      if (!absl::SimpleAtoi(range.first, &first)) continue;
-      if (range.second.empty())
-        last = first;
-      else if (!absl::SimpleAtoi(range.second, &last))
-        continue;
-      if (last >= first) available += last - first + 1;
-    }
+    cpus = ::sched_getaffinity(0, sizeof(set), &set) == 0 ? CPU_COUNT(&set) : 1;
   }
-  const int fits = cpus > 0 ? static_cast<int>(available / cpus) : 1;
-  return std::clamp(fits, 1, 4);
+  const double slots = std::max(1, flags.slots);
+  double fits = flags.cpus > 0 ? cpus / flags.cpus / slots : 1;
+  const long pages = ::sysconf(_SC_PHYS_PAGES), page_size = ::sysconf(_SC_PAGESIZE);
+  if (pages > 0 && page_size > 0 && flags.memory_mib > 0) {
+    const double memory_mib =
+        static_cast<double>(pages) * static_cast<double>(page_size) / (1 << 20);
+    fits = std::min(fits, memory_mib / static_cast<double>(flags.memory_mib) / slots);
+  }
+  return std::clamp(static_cast<int>(fits), 1, 4);
 }
 
 absl::StatusOr<RegistryAccess> MakeRegistryAccess(const SandboxFlags& flags,
@@ -220,9 +234,8 @@ absl::StatusOr<std::unique_ptr<SandboxSetup>> MakeSandbox(const SandboxFlags& fl
   limits.tmp_bytes = flags.tmp_mib << 20;
   OVVOC_ASSIGN_OR_RETURN(limits.phase_timeout, ParsePositive("--phase-timeout", flags.phase_timeout));
   OVVOC_ASSIGN_OR_RETURN(limits.job_timeout, ParsePositive("--job-timeout", flags.job_timeout));
-  setup->settings.parallel_trials = flags.parallel_trials > 0
-                                        ? flags.parallel_trials
-                                        : DefaultParallelTrials(flags.cpus, flags.cpuset);
+  setup->settings.parallel_trials =
+      flags.parallel_trials > 0 ? flags.parallel_trials : DefaultParallelTrials(flags);
   setup->settings.registry_override = flags.registry;
   setup->settings.allow_internal = flags.allow_internal;
   const SandboxExtensions* extensions = flags.extensions;

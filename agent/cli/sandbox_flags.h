@@ -47,6 +47,7 @@ struct SandboxFlags {
   double cpus = 1.0;
   std::string cpuset;
   int parallel_trials = 0;  // 0: DefaultParallelTrials()
+  int slots = 1;            // jobs the agent runs at once (`run --slots`), which share the host
   uint32_t pids = 256;
   uint64_t disk_mib = 2048;
   uint64_t tmp_mib = 64;
@@ -54,9 +55,12 @@ struct SandboxFlags {
   std::string job_timeout = "30m";
 };
 
-// How many proposals a job proves at once by default: as many containers of `cpus` CPUs each
-// as the CPUs jobs may use hold (`cpuset`'s, else those the agent may run on), 1 to 4.
-int DefaultParallelTrials(double cpus, const std::string& cpuset);
+// How many proposals a job proves at once by default: as many containers as the CPUs jobs may
+// use (--cpuset's, else those the agent may run on) hold at --cpus each and the host's memory
+// holds at --memory-mib each, shared among the --slots jobs the agent runs at once; 1 to 4.
+int DefaultParallelTrials(const SandboxFlags& flags);
+// How many CPUs a cpuset names ("0-3,6": 5); what does not parse counts for none.
+int CpusetSize(absl::string_view cpuset);
 
 void AddSandboxFlags(CLI::App* command, SandboxFlags& flags,
                      const SandboxExtensions* extensions = nullptr);

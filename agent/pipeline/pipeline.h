@@ -114,7 +114,9 @@ struct BaselineMemoState {
 };
 
 // One running job. The job's thread runs the phases; other threads may Cancel() it and read
-// its progress. `result` and `project` belong to the job's thread.
+// its progress. `result` and `project` belong to the job's thread, but for the proposals
+// phase's trials, which run on threads of their own: they only read `project` and the result's
+// plan, baseline and findings, and write the result through UpdateResult().
 class JobContext {
  public:
   // `env` must outlive the job. JobHost::Run gives it its work dir.

@@ -192,9 +192,18 @@ class ProposalRun {
       // the second).
       log::Info("job %s: the tests failed; proving the update once more in a fresh container",
                 job_.spec().job_id());
+      const google::protobuf::RepeatedPtrField<ovvoc::v1::SecurityFinding> first = out_.findings();
       StartAgain(described);
       status = Attempt(deps, absl::StrCat(label, "r"));
       out_.mutable_trial()->mutable_test()->set_attempts(2);
+      // What the first attempt's dependency code did stays evidence, and is judged as the
+      // second's is (red team, issue 12: an update that tampered in its first run and failed
+      // its tests on purpose passed a second run where it behaved, with no finding).
+      KeepFindings(first);
+      if (status.ok()) {
+        phase_ = "findings";
+        status = NoNewFindings();
+      }
     }
     *out_.mutable_trial()->mutable_duration() = ToProto(job_.Now() - start);
     Judge(deps);
@@ -239,6 +248,18 @@ class ProposalRun {
     tree_.reset();
     locked_.reset();
     known_names_.clear();
+  }
+
+  // Adds to the result each of `earlier` it does not hold yet.
+  void KeepFindings(const google::protobuf::RepeatedPtrField<ovvoc::v1::SecurityFinding>& earlier) {
+    for (const ovvoc::v1::SecurityFinding& finding : earlier) {
+      const bool held = std::any_of(
+          out_.findings().begin(), out_.findings().end(), [&](const ovvoc::v1::SecurityFinding& f) {
+            return f.kind() == finding.kind() && f.package() == finding.package() &&
+                   f.detail() == finding.detail();
+          });
+      if (!held) *out_.add_findings() = finding;
+    }
   }
 
   bool TestsMayBeFlaky(const absl::Status& status) const {
@@ -288,6 +309,7 @@ class ProposalRun {
     // Everything the session sees is this proposal's, never the job's own findings: other
     // proposals' trials may run beside it.
     session.set_findings(out_.mutable_findings());
+    if (resolved_.has_value()) session.add_resolved_packuments(resolved_->packuments);
     out_.mutable_trial()->set_node(job_.result().node().ran());
     for (const auto& [path, text] : manifests->proposed) branch_files_[path] = text;
     const std::string& root_manifest = manifests->proposed.count("package.json") > 0
@@ -327,7 +349,7 @@ class ProposalRun {
                              Verify(session, deps, dir, lockfile_name, *before_text));
       // From here the tree is the agent's copy: manifests as proposed, the lockfile as verified.
       OVVOC_RETURN_IF_ERROR(Restore(session, dir, {}));
-      resolved_ = Resolved{out_, std::move(lockfile)};
+      resolved_ = Resolved{out_, std::move(lockfile), session.resolved_packuments()};
     }
 
     phase_ = "install";
@@ -736,6 +758,9 @@ class ProposalRun {
   struct Resolved {
     ProposalResult result;
     std::string lockfile;
+    // What npm read resolving it, which its `npm ci` may ask for again (npm ci asks for a
+    // packument when a bundle does not satisfy itself): SandboxSession::resolved_packuments().
+    std::set<std::string> packuments;
   };
   std::optional<Resolved> resolved_;
 };

@@ -5,6 +5,7 @@
 #include <map>
 #include <optional>
 #include <set>
+#include <system_error>
 #include <thread>
 #include <utility>
 
@@ -220,7 +221,9 @@ class ProposalsPhase final : public Phase {
       Describe(p.group(), p.manifest_dir(), slot.deps, out);
       slot.title = Title(out);
       slot.key = ProposalKey(job.memo().key, out);
-      if (std::vector<ProposalResult> taken = TakeProvenProposal(job, slot.key); !taken.empty()) {
+      // (An earlier proposal's branch is not taken again from the memo: that one commits to it.)
+      if (std::vector<ProposalResult> taken = TakeProvenProposal(job, slot.key);
+          !taken.empty() && branches.count(taken.front().branch()) == 0) {
         log::Info("job %s: proposal %d of %zu: %s: nothing new since job %s proved it",
                   job.spec().job_id(), slot.index, total, slot.title,
                   taken.front().proven_by_job());
@@ -258,7 +261,15 @@ class ProposalsPhase final : public Phase {
       for (size_t i = next++; i < queue.size(); i = next++) Prove(job, context, *queue[i], total);
     };
     std::vector<std::thread> pool;
-    for (size_t i = 1; i < threads; ++i) pool.emplace_back(work);
+    for (size_t i = 1; i < threads; ++i) {
+      try {
+        pool.emplace_back(work);
+      } catch (const std::system_error& e) {  // fewer at once, then
+        log::Warning("job %s: cannot start a thread for a trial: %s", job.spec().job_id(),
+                     e.what());
+        break;
+      }
+    }
     work();
     for (std::thread& t : pool) t.join();
   }

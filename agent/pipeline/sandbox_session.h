@@ -32,7 +32,8 @@ struct SandboxSettings {
   registry::RegistryClient* registry = nullptr;
   sandbox::Limits limits;               // the agent's; a job may only tighten them
   // How many of a job's proposals are proven at once, each in a container of its own under
-  // `limits`: an agent runs one job at a time, and the host's other CPUs would idle.
+  // `limits` (the agent's --parallel-trials): CPUs a job's one container at a time would
+  // leave idle.
   int parallel_trials = 1;
   // Replaces the job's default registry (an enterprise agent's internal mirror).
   std::string registry_override;
@@ -114,6 +115,14 @@ class SandboxSession {
   // the job's home with them (registry/npm_cache.h), which later commands use. A failure says
   // which package and why (a registry whose bytes do not match the lockfile: DataLoss).
   absl::Status PrefetchLockfile(JobContext& job);
+
+  // The packuments this session's resolve-mode commands read (npm, no dependency code running),
+  // which script mode serves again; and how a later session of the same proposal (a second
+  // attempt that starts from the lockfile those reads made) gets them too.
+  const std::set<std::string>& resolved_packuments() const { return resolved_packuments_; }
+  void add_resolved_packuments(const std::set<std::string>& names) {
+    resolved_packuments_.insert(names.begin(), names.end());
+  }
 
   // What the gateway could not serve during the last Run() (the registry failed or lied), one
   // line each, for a failed install's reason; empty when everything was served.

@@ -66,7 +66,7 @@ class Copier {
       return absl::ResourceExhaustedError(
           absl::StrCat(path, " is more than ", options_.max_depth, " directories deep"));
     }
-    const int listing_fd = ::dup(from);
+    const int listing_fd = ::fcntl(from, F_DUPFD_CLOEXEC, 0);
     if (listing_fd < 0) return Errno("read", path, errno);
     std::unique_ptr<DIR, decltype(&::closedir)> listing(::fdopendir(listing_fd), ::closedir);
     if (!listing) {

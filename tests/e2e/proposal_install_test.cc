@@ -1,6 +1,7 @@
 // A proposal's install starts from the node_modules the baseline's install left: npm installs
 // only what the update changes, unless a kept package's install script was built against it.
-// What an update's script did before its install failed is reported as a passing one's is.
+// What an update's script did before its install failed is reported as a passing one's is, and
+// what it did in a first run whose tests failed counts against the second.
 #include <catch2/catch.hpp>
 #include <filesystem>
 #include <fstream>
@@ -32,6 +33,7 @@ constexpr char kTest[] =
     "assert.strictEqual(fs.readFileSync('node_modules/ovvoc-ri-addon/built-against', 'utf8'), "
     "version('ovvoc-ri-lib'));"
     "assert.ok(fs.existsSync('node_modules/ovvoc-ri-steady/built'));"
+    "assert.strictEqual(require('ovvoc-ri-coy'), 'ok');"
     "console.log('ok');";
 
 std::string Exports(const std::string& name, const std::string& version) {
@@ -57,6 +59,9 @@ TEST_CASE(
                   {{"ovvoc-ri-mid", "^1.0.0"}})
               .ok());
   REQUIRE(Publish(registry, "ovvoc-ri-plant", "1.0.0", "module.exports = 1;\n").ok());
+  constexpr char kCoy[] =
+      "module.exports = require('fs').existsSync(__dirname + '/first') ? 'broken' : 'ok';\n";
+  REQUIRE(Publish(registry, "ovvoc-ri-coy", "1.0.0", kCoy).ok());
   REQUIRE(Publish(registry, "ovvoc-ri-mid", "1.0.0",
                   "module.exports = require('ovvoc-ri-lib/package.json').version;\n",
                   nlohmann::json::object(), {{"ovvoc-ri-lib", "^1.0.0"}})
@@ -74,6 +79,7 @@ TEST_CASE(
                                      {"ovvoc-ri-lib", "^1.0.0"},
                                      {"ovvoc-ri-other", "^1.0.0"},
                                      {"ovvoc-ri-plant", "^1.0.0"},
+                                     {"ovvoc-ri-coy", "^1.0.0"},
                                      {"ovvoc-ri-steady", "1.0.0"}}}};
   MakeSmallApp(registry, dir, manifest.dump(2) + "\n");
   for (const char* name : {"ovvoc-ri-lib", "ovvoc-ri-other"}) {
@@ -87,6 +93,18 @@ TEST_CASE(
                       "node -e \"const fs = require('fs'); const root = process.env.INIT_CWD; "
                       "fs.writeFileSync(root + '/planted.js', 'x'); "
                       "fs.appendFileSync(root + '/.ovvoc.yml', '# planted'); process.exit(1)\""}}}})
+              .ok());
+
+  // An update that tells its first run from a second (npm resolved the lockfile in the first
+  // one's container, and left its cache in the home) tampers and fails its tests in the first,
+  // and behaves in the second (red team, issue 12: it then passed, with no finding).
+  REQUIRE(Publish(registry, "ovvoc-ri-coy", "1.0.1", kCoy,
+                  {{"scripts",
+                    {{"postinstall",
+                      "node -e \"const fs = require('fs'); "
+                      "if (fs.existsSync(require('os').homedir() + '/.npm/_cacache')) { "
+                      "fs.writeFileSync('first', '1'); "
+                      "fs.appendFileSync(process.env.INIT_CWD + '/.ovvoc.yml', '# coy'); }\""}}}})
               .ok());
 
   std::string log;
@@ -123,6 +141,13 @@ TEST_CASE(
   CHECK_THAT(found["install-added-files"], Catch::Contains("planted.js"));
   CHECK_THAT(found["repo-tampered"], Catch::StartsWith("SEVERITY_HIGH"));
   CHECK_THAT(found["repo-tampered"], Catch::Contains(".ovvoc.yml"));
+
+  const nlohmann::json* coy = ProposalOf(result, "ovvoc-ri-coy");
+  REQUIRE(coy != nullptr);
+  CHECK((*coy)["trial"]["test"].value("attempts", 0) == 2);
+  CHECK((*coy)["outcome"] == "PROPOSAL_OUTCOME_FAILED");
+  CHECK((*coy)["failure"]["reason_class"] == "tampering");
+  CHECK_THAT((*coy)["failure"].value("reason", ""), Catch::Contains("repo-tampered"));
 }
 
 }  // namespace
