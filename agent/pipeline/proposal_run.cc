@@ -397,6 +397,11 @@ class ProposalRun {
     // under `npm ci` (npm install runs those of what it changes): a member's `prepare: tsc`
     // would not build what the tests load. Their projects install from nothing.
     for (const npm::LockedEntry& e : locked_->second.packages) {
+      if (e.in_bundle) {
+        log::Info("job %s: %s comes in a bundle: npm ci from nothing", job_.spec().job_id(),
+                  InertLine(e.key, 256));
+        return false;
+      }
       if (e.link || !absl::StrContains(e.key, "node_modules/")) {
         log::Info("job %s: %s is a workspace member or a linked package: npm ci from nothing",
                   job_.spec().job_id(), InertLine(e.key, 256));

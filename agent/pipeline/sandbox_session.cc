@@ -301,6 +301,17 @@ absl::Status SandboxSession::PrefetchLockfile(JobContext& job) {
             locked.packages.size(), prefetched->fetched,
             absl::FormatDuration(job.Now() - start));
   prefetched_ = *std::move(prefetched);
+  // What a bundle holds comes in its parent's tarball, but npm asks for the packument of a
+  // bundled package that does not satisfy what the bundle wants of it: read now, with no
+  // dependency code running, so that script mode serves it from the cache (issue 12: refused,
+  // it was a blocked-egress finding against an update for what npm itself asked).
+  constexpr size_t kMaxBundledPackuments = 256;
+  for (const std::string& name : registry::PrefetchPackuments(
+           *settings_.registry, endpoints_, locked.bundled, kMaxBundledPackuments,
+           kPrefetchParallel,
+           [&job, deadline] { return job.cancelled() || job.Now() >= deadline; })) {
+    prefetched_->packages.insert(name);
+  }
   // npm then finds every tarball in its own cache by integrity and asks the gateway for none. A
   // fresh name, made by the agent: nothing the job left in its home is written through.
   const std::string name = absl::StrCat(".ovvoc-npm-cache-", crypto::HexEncode(crypto::RandomBytes(6)));

@@ -163,12 +163,15 @@ class Reader {
       // Links, bundled packages and the directories links point at (a workspace member
       // "packages/a", a file: dependency "../lib": keys outside node_modules/) come with the
       // repository or with their parent, not from a registry.
-      if (IsTrue(entry, "link") || IsTrue(entry, "inBundle")) continue;
-      if (!absl::StrContains(path, "node_modules/")) continue;
+      if (IsTrue(entry, "link") || !absl::StrContains(path, "node_modules/")) continue;
       std::string name = StringOr(entry, "name");
       if (name.empty()) {
         const size_t at = path.rfind("node_modules/");
         name = at == std::string::npos ? path : path.substr(at + 13);
+      }
+      if (IsTrue(entry, "inBundle")) {
+        if (IsPackageName(name)) out_.bundled.insert(std::move(name));
+        continue;
       }
       const std::string version = StringOr(entry, "version");
       if (version.empty()) return Invalid(absl::StrCat("entry ", path, " has no version"));
@@ -344,6 +347,40 @@ absl::StatusOr<Prefetched> Prefetch(RegistryClient& client,
   if (!first_error.ok()) return first_error;
   if (cancelled && cancelled()) return absl::CancelledError("the job was cancelled");
   return out;
+}
+
+std::set<std::string> PrefetchPackuments(RegistryClient& client,
+                                         const std::vector<RegistryEndpoint>& registries,
+                                         const std::set<std::string>& names, size_t max,
+                                         int parallel, const RegistryClient::Cancelled& cancelled) {
+  absl::Mutex mu;
+  std::set<std::string> read;
+  {
+    Executor pool(std::max(1, parallel));
+    size_t posted = 0;
+    for (const std::string& name : names) {
+      if (posted++ >= max) break;
+      (void)pool.Post([&, name] {
+        if (cancelled && cancelled()) return;
+        const RegistryEndpoint* home = RegistryFor(registries, name);
+        if (home == nullptr) return;
+        const std::string path =
+            absl::StrCat(home->path, absl::StrReplaceAll(name, {{"/", "%2f"}}));
+        absl::StatusOr<RegistryRead> classified = ClassifyRead(*home, "GET", path);
+        if (!classified.ok() || classified->kind != ReadKind::kPackument ||
+            classified->package != name) {
+          return;
+        }
+        // Both forms: which one npm asks for depends on what it is doing.
+        if (client.Packument(*home, path, kAcceptCorgi, cancelled).ok() &&
+            client.Packument(*home, path, kAcceptFull, cancelled).ok()) {
+          absl::MutexLock lock(&mu);
+          read.insert(name);
+        }
+      });
+    }
+  }  // joins: every task has run
+  return read;
 }
 
 }  // namespace ovvoc::agent::registry

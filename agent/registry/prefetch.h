@@ -34,6 +34,9 @@ struct LockfilePackages {
   // What npm cannot get from a registry (git, file:, remote tarballs on other hosts, entries
   // without integrity), one line each: they fail in script mode, and the job says why.
   std::vector<std::string> unsupported;
+  // The names of packages that come in another's bundle (`inBundle`): npm installs them from
+  // their parent's tarball, but asks for a packument when the bundle does not satisfy itself.
+  std::set<std::string> bundled;
 };
 
 // Reads a package-lock.json or npm-shrinkwrap.json (lockfileVersion 1, 2 or 3). Untrusted input:
@@ -55,6 +58,15 @@ absl::StatusOr<Prefetched> Prefetch(RegistryClient& client,
                                     const std::vector<RegistryEndpoint>& registries,
                                     const std::vector<LockedPackage>& packages, int parallel,
                                     const RegistryClient::Cancelled& cancelled);
+
+// The packuments of `names` (LockfilePackages::bundled), in both of npm's forms, fetched or found
+// cached, at most `max` names, `parallel` at a time: the names whose packuments were read. Best
+// effort: a name no job registry serves, or whose read fails, is left out (npm's request for it
+// is then refused in script mode, and the install says so).
+std::set<std::string> PrefetchPackuments(RegistryClient& client,
+                                         const std::vector<RegistryEndpoint>& registries,
+                                         const std::set<std::string>& names, size_t max,
+                                         int parallel, const RegistryClient::Cancelled& cancelled);
 
 // The registry whose URL `url` is under (the longest such URL), or null.
 const RegistryEndpoint* RegistryServing(const std::vector<RegistryEndpoint>& registries,

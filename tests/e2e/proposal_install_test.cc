@@ -150,5 +150,70 @@ TEST_CASE(
   CHECK_THAT((*coy)["failure"].value("reason", ""), Catch::Contains("repo-tampered"));
 }
 
+// `name`@`version`, published by `npm publish` from dir/`name`@`version` with `bundled` (name ->
+// package.json) in its node_modules.
+void PublishBundling(Verdaccio& registry, const TempDir& dir, const std::string& name,
+                     const std::string& version, const nlohmann::json& manifest,
+                     const std::map<std::string, nlohmann::json>& bundled) {
+  const std::string root = dir.Sub(absl::StrCat(name, "@", version));
+  std::filesystem::create_directories(root);
+  std::ofstream(root + "/package.json") << manifest.dump(2);
+  std::ofstream(root + "/index.js") << "module.exports = '" << version << "';\n";
+  for (const auto& [bundle, package] : bundled) {
+    std::filesystem::create_directories(root + "/node_modules/" + bundle);
+    std::ofstream(root + "/node_modules/" + bundle + "/package.json") << package.dump(2);
+    std::ofstream(root + "/node_modules/" + bundle + "/index.js") << "module.exports = 1;\n";
+  }
+  REQUIRE(registry.Publish(root).ok());
+}
+
+TEST_CASE("an update that brings a bundle installs from nothing, and npm's own words say why not") {
+  if (!BackendReady("oci") || !VerdaccioReady()) return;
+  TempDir dir;
+  auto started = Verdaccio::Start(dir.Sub("verdaccio"));
+  REQUIRE(started.ok());
+  Verdaccio& registry = **started;
+  REQUIRE(Publish(registry, "ovvoc-bd-leaf", "1.0.0", "module.exports = 1;\n").ok());
+  REQUIRE(Publish(registry, "ovvoc-bd-leaf", "1.1.0", "module.exports = 1;\n").ok());
+  REQUIRE(Publish(registry, "ovvoc-bd-host", "1.0.0", "module.exports = '1.0.0';\n").ok());
+  const nlohmann::json manifest = {{"name", "ovvoc-bd-app"},
+                                   {"private", true},
+                                   {"version", "1.0.0"},
+                                   {"scripts", {{"test", "node -e \"require('ovvoc-bd-host')\""}}},
+                                   {"dependencies", {{"ovvoc-bd-host", "^1.0.0"}}}};
+  MakeSmallApp(registry, dir, manifest.dump(2) + "\n");
+  // Its next release bundles ovvoc-bd-inner, which wants ovvoc-bd-leaf ^1.1.0, beside the leaf
+  // 1.0.0 it also bundles. Over the baseline's node_modules, `npm install` would set out to
+  // mend the bundle, asking the registry for the leaf (refused: a blocked-egress finding that
+  // was npm's doing, not the update's); `npm ci` says that a lockfile npm resolved without
+  // unpacking the bundle cannot install it, which is what the user's CI would say too.
+  PublishBundling(registry, dir, "ovvoc-bd-host", "1.0.1",
+                  {{"name", "ovvoc-bd-host"},
+                   {"version", "1.0.1"},
+                   {"license", "UNLICENSED"},
+                   {"dependencies", {{"ovvoc-bd-inner", "1.0.0"}, {"ovvoc-bd-leaf", "1.0.0"}}},
+                   {"bundleDependencies", {"ovvoc-bd-inner", "ovvoc-bd-leaf"}}},
+                  {{"ovvoc-bd-inner",
+                    {{"name", "ovvoc-bd-inner"},
+                     {"version", "1.0.0"},
+                     {"dependencies", {{"ovvoc-bd-leaf", "^1.1.0"}}}}},
+                   {"ovvoc-bd-leaf", {{"name", "ovvoc-bd-leaf"}, {"version", "1.0.0"}}}});
+
+  std::string log;
+  const nlohmann::json result = UpdateJob(dir, registry, "result", &log);
+  INFO(result.dump(2));
+  const nlohmann::json* host = ProposalOf(result, "ovvoc-bd-host");
+  REQUIRE(host != nullptr);
+  CHECK((*host)["outcome"] == "PROPOSAL_OUTCOME_FAILED");
+  CHECK_FALSE((*host)["trial"].value("install_reused", false));
+  CHECK((*host)["trial"]["install"]["command"] == "npm ci");
+  CHECK((*host)["failure"]["reason_class"] == "install");
+  CHECK_THAT((*host)["failure"].value("log_excerpt", ""), Catch::Contains("in sync"));
+  for (const nlohmann::json& f : host->value("findings", nlohmann::json::array())) {
+    CHECK(f.value("kind", "") != "blocked-egress");
+  }
+  CHECK(absl::StrContains(log, "comes in a bundle"));
+}
+
 }  // namespace
 }  // namespace ovvoc::testing::e2e

@@ -1,13 +1,14 @@
 // The registry component's parts that need no network: which requests count as reads, integrity,
 // the cache, lockfiles, and the client over a fake HTTP client.
-#include <catch2/catch.hpp>
-#include <filesystem>
 #include <unistd.h>
 
 #include <atomic>
+#include <catch2/catch.hpp>
+#include <filesystem>
 #include <map>
-#include <thread>
+#include <set>
 #include <string>
+#include <thread>
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
@@ -399,6 +400,36 @@ TEST_CASE("workspace members and file: dependencies are the repository's, not th
   CHECK(locked->unsupported.empty());
   REQUIRE(locked->packages.size() == 1);  // the file: dependency's own registry dependency
   CHECK(locked->packages[0].name == "a");
+}
+
+// Issue 12: npm asks for the packument of a bundled package that does not satisfy what its
+// bundle wants of it; refused in script mode, it read as the update's egress.
+TEST_CASE_METHOD(ClientFixture,
+                 "bundled packages are named, and their packuments read in both forms") {
+  std::vector<RegistryEndpoint> registries = {endpoint};
+  const std::string sri = Sha512Of("x").ToString();
+  absl::StatusOr<LockfilePackages> locked =
+      ReadLockfile(absl::StrCat(R"({"lockfileVersion": 3, "packages": {
+    "": {"name": "root"},
+    "node_modules/host": {"version": "1.0.1", "resolved": "https://registry.example/npm/host/-/host-1.0.1.tgz", "integrity": ")",
+                                sri, R"("},
+    "node_modules/host/node_modules/inner": {"version": "1.0.0", "inBundle": true},
+    "node_modules/host/node_modules/leaf": {"version": "1.0.0", "inBundle": true},
+    "node_modules/host/node_modules/Not A Name": {"version": "1.0.0", "inBundle": true}}})"),
+                   registries);
+  REQUIRE(locked.ok());
+  CHECK(locked->unsupported.empty());
+  REQUIRE(locked->packages.size() == 1);  // a bundled package comes in its parent's tarball
+  CHECK(locked->bundled == std::set<std::string>{"inner", "leaf"});
+
+  http.Answer("GET", "https://registry.example/npm/leaf", 200, R"({"name": "leaf"})");
+  http.Answer("GET", "https://registry.example/npm/inner", 404, "{}");  // a private bundle
+  const std::set<std::string> read =
+      PrefetchPackuments(client, registries, locked->bundled, 10, 2, {});
+  CHECK(read == std::set<std::string>{"leaf"});
+  CHECK(client.CachedOnly(endpoint, "/npm/leaf", kAcceptCorgi).ok());
+  CHECK(client.CachedOnly(endpoint, "/npm/leaf", kAcceptFull).ok());
+  CHECK(PrefetchPackuments(client, registries, locked->bundled, 0, 2, {}).empty());  // at most 0
 }
 
 TEST_CASE_METHOD(ClientFixture, "a packument's tarball is found where npm finds it, without a DOM") {
