@@ -249,6 +249,18 @@ class ProposalsPhase final : public Phase {
     for (Slot& slot : slots) {
       if (slot.to_prove) queue.push_back(&slot);
     }
+    // Those likeliest to take longest first, so that none is left to run alone at the end:
+    // a group (bisected if it fails), then by semver distance (a major's tests fail more often,
+    // and a failed test is proven twice).
+    auto weight = [](const Slot* slot) {
+      int distance = 0;
+      for (const ovvoc::v1::PackageUpdate& u : slot->results.front().updates()) {
+        distance = std::max(distance, static_cast<int>(u.type()));
+      }
+      return std::make_pair(slot->deps.size() > 1, distance);
+    };
+    std::stable_sort(queue.begin(), queue.end(),
+                     [&](const Slot* a, const Slot* b) { return weight(a) > weight(b); });
     const int total = static_cast<int>(slots.size());
     const size_t threads =
         std::min(queue.size(), static_cast<size_t>(std::max(1, settings_.parallel_trials)));
