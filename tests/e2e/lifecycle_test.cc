@@ -18,8 +18,11 @@
 #include "common/files.h"
 #include "tests/e2e/attack_harness.h"
 #include "tests/e2e/backend_ready.h"
+#include "tests/e2e/proposal_support.h"
 #include "tests/support/cluster.h"
 #include "tests/support/git_http_server.h"
+#include "tests/support/verdaccio.h"
+#include "tests/support/verdaccio_ready.h"
 
 namespace ovvoc::testing::e2e {
 namespace {
@@ -236,6 +239,19 @@ TEST_CASE("a container whose runc died is still removed when the job ends") {
   CHECK(left->empty());
 }
 
+// Interrupts `update` (an `ovvoc-agent update --json json`), which must stop within seconds,
+// exiting 1: its result.
+nlohmann::json Interrupt(Daemon& update, const std::string& json) {
+  const absl::Time interrupted = absl::Now();
+  update.Signal(SIGINT);
+  auto code = update.Wait(std::chrono::milliseconds(30'000));
+  REQUIRE(code.ok());
+  CHECK(*code == 1);
+  CHECK(absl::Now() - interrupted < absl::Seconds(10));
+  std::ifstream in(json);
+  return nlohmann::json::parse(in, nullptr, false);
+}
+
 TEST_CASE("an interrupted update cancels the running phase and leaves nothing behind") {
   const std::string backend = GENERATE("oci", "docker");
   if (!BackendReady(backend)) return;
@@ -251,19 +267,78 @@ TEST_CASE("an interrupted update cancels the running phase and leaves nothing be
   REQUIRE(update.ok());
   REQUIRE((*update)->WaitForLog(": install", std::chrono::milliseconds(60'000)));
   absl::SleepFor(absl::Seconds(1));  // npm is inside its preinstall now
-  const absl::Time interrupted = absl::Now();
-  (*update)->Signal(SIGINT);
-  auto code = (*update)->Wait(std::chrono::milliseconds(30'000));
-  REQUIRE(code.ok());
-  CHECK(*code == 1);
-  CHECK(absl::Now() - interrupted < absl::Seconds(10));
-  std::ifstream in(dir.Sub("result.json"));
-  nlohmann::json result = nlohmann::json::parse(in, nullptr, false);
+  const nlohmann::json result = Interrupt(**update, dir.Sub("result.json"));
   CHECK(result["baseline"]["install"]["termination"] == "TERMINATION_CANCELLED");
   CHECK(result["outcome"] == "JOB_OUTCOME_CANCELLED");
   CHECK(!Mounted(dir.Sub("state/work")));
   CHECK(fs::is_empty(dir.Sub("state/work")));
   auto left = ListJobContainers(backend, dir.Sub("state"));
+  REQUIRE(left.ok());
+  for (const std::string& c : *left) CHECK_FALSE(absl::StrContains(c, "ovvoc-job_"));
+}
+
+// How many `sleep 600` processes run on the host (in containers too).
+int SleepingInstalls() {
+  int count = 0;
+  for (const fs::directory_entry& entry : fs::directory_iterator("/proc")) {
+    std::ifstream in(entry.path() / "cmdline");
+    std::string cmdline((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    if (cmdline == std::string("sleep\0"
+                               "600\0",
+                               10))
+      ++count;
+  }
+  return count;
+}
+
+// Proposals proven side by side (--parallel-trials): an interrupt stops every running trial's
+// command at once, and nothing of any of them is left.
+TEST_CASE(
+    "an interrupted update cancels every proposal's running trial and leaves nothing behind") {
+  if (!BackendReady("oci") || !VerdaccioReady()) return;
+  TempDir dir;
+  auto started = Verdaccio::Start(dir.Sub("verdaccio"));
+  REQUIRE(started.ok());
+  Verdaccio& registry = **started;
+  const char* names[] = {"ovvoc-lc-one", "ovvoc-lc-two"};
+  for (const char* name : names) {
+    REQUIRE(Publish(registry, name, "1.0.0", "module.exports = 1;\n").ok());
+  }
+  const nlohmann::json manifest = {
+      {"name", "ovvoc-lc-app"},
+      {"private", true},
+      {"version", "1.0.0"},
+      {"scripts", {{"test", "node -e 1"}}},
+      {"dependencies", {{"ovvoc-lc-one", "^1.0.0"}, {"ovvoc-lc-two", "^1.0.0"}}}};
+  MakeSmallApp(registry, dir, manifest.dump(2) + "\n");
+  for (const char* name : names) {  // each update's install takes ten minutes
+    REQUIRE(Publish(registry, name, "1.0.1", "module.exports = 1;\n",
+                    {{"scripts", {{"postinstall", "sleep 600"}}}})
+                .ok());
+  }
+  auto update = Daemon::Start(
+      {AgentBinary(), "update", "--repo", dir.Sub("app.git"), "--sandbox", "oci", "--state-dir",
+       dir.Sub("state"), "--json", dir.Sub("result.json"), "--no-branches", "--registry",
+       registry.url(), "--allow-internal", registry.host_port(), "--parallel-trials", "2"},
+      ChildEnv(dir.path()), dir.Sub("update.log"));
+  REQUIRE(update.ok());
+  REQUIRE((*update)->WaitForLog("proving 2 proposals, 2 at a time",
+                                std::chrono::milliseconds(120'000)));
+  // Both trials' installs are in their postinstall's sleep.
+  const absl::Time give_up = absl::Now() + absl::Seconds(120);
+  while (SleepingInstalls() < 2 && absl::Now() < give_up) absl::SleepFor(absl::Milliseconds(200));
+  REQUIRE(SleepingInstalls() == 2);
+  const nlohmann::json result = Interrupt(**update, dir.Sub("result.json"));
+  INFO(result.dump(2));
+  CHECK(result["outcome"] == "JOB_OUTCOME_CANCELLED");
+  REQUIRE(result.value("proposals", nlohmann::json::array()).size() == 2);
+  for (const nlohmann::json& p : result["proposals"]) {
+    CHECK(p["outcome"] == "PROPOSAL_OUTCOME_NOT_RUN");
+    CHECK(p["trial"]["install"]["termination"] == "TERMINATION_CANCELLED");
+  }
+  CHECK(!Mounted(dir.Sub("state/work")));
+  CHECK(fs::is_empty(dir.Sub("state/work")));
+  auto left = ListJobContainers("oci", dir.Sub("state"));
   REQUIRE(left.ok());
   for (const std::string& c : *left) CHECK_FALSE(absl::StrContains(c, "ovvoc-job_"));
 }
