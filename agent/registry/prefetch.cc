@@ -282,6 +282,20 @@ absl::StatusOr<LockfilePackages> ReadLockfile(absl::string_view lockfile,
   return reader.Take();
 }
 
+// Where npm reads `name`'s packument: the registry that serves it and the path there; null
+// when no job registry does, or the path would not read as that package's packument.
+std::pair<const RegistryEndpoint*, std::string> PackumentOf(
+    const std::vector<RegistryEndpoint>& registries, const std::string& name) {
+  const RegistryEndpoint* home = RegistryFor(registries, name);
+  if (home == nullptr) return {nullptr, ""};
+  std::string path = absl::StrCat(home->path, absl::StrReplaceAll(name, {{"/", "%2f"}}));
+  absl::StatusOr<RegistryRead> read = ClassifyRead(*home, "GET", path);
+  if (!read.ok() || read->kind != ReadKind::kPackument || read->package != name) {
+    return {nullptr, ""};
+  }
+  return {home, std::move(path)};
+}
+
 absl::StatusOr<Prefetched> Prefetch(RegistryClient& client,
                                     const std::vector<RegistryEndpoint>& registries,
                                     const std::vector<LockedPackage>& packages, int parallel,
@@ -295,12 +309,11 @@ absl::StatusOr<Prefetched> Prefetch(RegistryClient& client,
     const std::string what = absl::StrCat(package.name, "@", package.version);
     std::string url = package.url;
     if (url.empty()) {
-      const RegistryEndpoint* home = RegistryFor(registries, package.name);
-      if (home == nullptr) return absl::FailedPreconditionError(absl::StrCat(what, ": no registry"));
-      const std::string path =
-          absl::StrCat(home->path, absl::StrReplaceAll(package.name, {{"/", "%2f"}}));
-      absl::StatusOr<RegistryRead> read = ClassifyRead(*home, "GET", path);
-      if (!read.ok() || read->kind != ReadKind::kPackument || read->package != package.name) {
+      if (RegistryFor(registries, package.name) == nullptr) {
+        return absl::FailedPreconditionError(absl::StrCat(what, ": no registry"));
+      }
+      const auto [home, path] = PackumentOf(registries, package.name);
+      if (home == nullptr) {
         return absl::FailedPreconditionError(absl::StrCat(what, ": not a package name"));
       }
       OVVOC_ASSIGN_OR_RETURN(CachedPackument packument,
@@ -362,15 +375,8 @@ std::set<std::string> PrefetchPackuments(RegistryClient& client,
       if (posted++ >= max) break;
       (void)pool.Post([&, name] {
         if (cancelled && cancelled()) return;
-        const RegistryEndpoint* home = RegistryFor(registries, name);
+        const auto [home, path] = PackumentOf(registries, name);
         if (home == nullptr) return;
-        const std::string path =
-            absl::StrCat(home->path, absl::StrReplaceAll(name, {{"/", "%2f"}}));
-        absl::StatusOr<RegistryRead> classified = ClassifyRead(*home, "GET", path);
-        if (!classified.ok() || classified->kind != ReadKind::kPackument ||
-            classified->package != name) {
-          return;
-        }
         // Both forms: which one npm asks for depends on what it is doing.
         if (client.Packument(*home, path, kAcceptCorgi, cancelled).ok() &&
             client.Packument(*home, path, kAcceptFull, cancelled).ok()) {

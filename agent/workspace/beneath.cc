@@ -21,19 +21,25 @@
 #include "common/unique_fd.h"
 
 namespace ovvoc::agent {
-namespace {
 
-absl::Status OpenError(int err, absl::string_view relative) {
+absl::Status BeneathError(absl::string_view what, absl::string_view path, int err) {
   switch (err) {
     case ENOENT:
-      return absl::NotFoundError(absl::StrCat(relative, " does not exist"));
+      return absl::NotFoundError(absl::StrCat(path, " does not exist"));
     case ELOOP:
     case EXDEV:
       return absl::PermissionDeniedError(
-          absl::StrCat(relative, " is (or passes through) a symlink; refusing to follow it"));
+          absl::StrCat(path, " is (or passes through) a symlink; refusing to follow it"));
     default:
-      return absl::InternalError(absl::StrCat("cannot open ", relative, ": ", std::strerror(err)));
+      return absl::InternalError(
+          absl::StrCat("cannot ", what, " ", path, ": ", std::strerror(err)));
   }
+}
+
+namespace {
+
+absl::Status OpenError(int err, absl::string_view relative) {
+  return BeneathError("open", relative, err);
 }
 
 // `relative` under `root`, opened read-only without following a symlink or leaving `root`;

@@ -49,6 +49,11 @@ absl::StatusOr<std::vector<std::string>> ListDirBeneath(const std::string& root,
                                                         absl::string_view relative,
                                                         size_t max_entries);
 
+// What `err` (an errno of `what`: "open", "read") says of `path`, reached beneath a root:
+// NotFound, PermissionDenied for a symlink on the way (ELOOP, EXDEV from RESOLVE_BENEATH /
+// O_NOFOLLOW), else Internal naming the call.
+absl::Status BeneathError(absl::string_view what, absl::string_view path, int err);
+
 // Directory `relative` under `root` ("" for root itself), opened read-only without following a
 // symlink or leaving `root`. NotFound when it does not exist, PermissionDenied for a symlink on
 // the way, InvalidArgument for an absolute path.

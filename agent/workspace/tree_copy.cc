@@ -23,13 +23,7 @@ namespace {
 constexpr mode_t kCopiedModeBits = 0777;  // never set-id or sticky
 
 absl::Status Errno(absl::string_view what, absl::string_view path, int err) {
-  switch (err) {
-    case ENOENT:
-      return absl::NotFoundError(absl::StrCat(path, " does not exist"));
-    case ELOOP:
-    case EXDEV:
-      return absl::PermissionDeniedError(
-          absl::StrCat(path, " is (or passes through) a symlink; refusing to follow it"));
+  switch (err) {  // what creating and writing add to beneath.h's
     case EEXIST:
       return absl::AlreadyExistsError(absl::StrCat(path, " already exists"));
     case ENOSPC:
@@ -37,8 +31,7 @@ absl::Status Errno(absl::string_view what, absl::string_view path, int err) {
       return absl::ResourceExhaustedError(
           absl::StrCat("cannot ", what, " ", path, ": ", std::strerror(err)));
     default:
-      return absl::InternalError(
-          absl::StrCat("cannot ", what, " ", path, ": ", std::strerror(err)));
+      return BeneathError(what, path, err);
   }
 }
 
