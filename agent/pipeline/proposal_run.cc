@@ -178,7 +178,7 @@ class ProposalRun {
       log::Info(
           "job %s: the baseline's node_modules could not be put in the proposal's tree "
           "(%s); installing afresh",
-          job_.spec().job_id(), status.message());
+          Who(), status.message());
       put_install_failed_ = false;
       StartAgain(described);
       reuse_allowed_ = false;
@@ -191,7 +191,7 @@ class ProposalRun {
       // team, issue 12: an update failed its first run on purpose, left a marker, and passed
       // the second).
       log::Info("job %s: the tests failed; proving the update once more in a fresh container",
-                job_.spec().job_id());
+                Who());
       const google::protobuf::RepeatedPtrField<ovvoc::v1::SecurityFinding> first = out_.findings();
       StartAgain(described);
       status = Attempt(deps, absl::StrCat(label, "r"));
@@ -227,10 +227,11 @@ class ProposalRun {
   // One trial in its own copy of the clone, which goes with it: a job holds one at a time.
   absl::Status Attempt(const std::vector<const PlannedDependency*>& deps,
                        const std::string& label) {
+    label_ = label;
     const std::string dir = absl::StrCat(job_.work_dir(), "/proposal-", label);
     absl::Status status = Prove(deps, dir, label);
     if (absl::Status removed = files::RemoveTree(dir); !removed.ok()) {
-      log::Warning("job %s: %s", job_.spec().job_id(), removed.ToString());
+      log::Warning("job %s: %s", Who(), removed.ToString());
     }
     return status;
   }
@@ -261,6 +262,9 @@ class ProposalRun {
       if (!held) *out_.add_findings() = finding;
     }
   }
+
+  // For the log: trials run side by side, so each line names its own ("JOB [p3r]").
+  std::string Who() const { return absl::StrCat(job_.spec().job_id(), " [", label_, "]"); }
 
   bool TestsMayBeFlaky(const absl::Status& status) const {
     const ovvoc::v1::CommandOutcome& baseline = job_.result().baseline().test();
@@ -334,8 +338,7 @@ class ProposalRun {
                             ResolvedTargets(session, deps, lockfile_name, *before_text);
       if (!resolved) {
         if (one_resolve) {
-          log::Info("job %s: npm did not resolve the targets alone; pinning them",
-                    job_.spec().job_id());
+          log::Info("job %s: npm did not resolve the targets alone; pinning them", Who());
           out_.mutable_failure()->Clear();
           OVVOC_RETURN_IF_ERROR(WriteManifests(dir, manifests->pinned));
           OVVOC_RETURN_IF_ERROR(Restore(session, dir, {}));
@@ -398,13 +401,13 @@ class ProposalRun {
     // would not build what the tests load. Their projects install from nothing.
     for (const npm::LockedEntry& e : locked_->second.packages) {
       if (e.in_bundle) {
-        log::Info("job %s: %s comes in a bundle: npm ci from nothing", job_.spec().job_id(),
+        log::Info("job %s: %s comes in a bundle: npm ci from nothing", Who(),
                   InertLine(e.key, 256));
         return false;
       }
       if (e.link || !absl::StrContains(e.key, "node_modules/")) {
         log::Info("job %s: %s is a workspace member or a linked package: npm ci from nothing",
-                  job_.spec().job_id(), InertLine(e.key, 256));
+                  Who(), InertLine(e.key, 256));
         return false;
       }
     }
@@ -414,7 +417,7 @@ class ProposalRun {
       log::Info(
           "job %s: %s runs an install script and depends on what the update changes: npm ci "
           "from nothing",
-          job_.spec().job_id(), InertLine(dependents.front(), 256));
+          Who(), InertLine(dependents.front(), 256));
       return false;
     }
     return true;
@@ -704,7 +707,7 @@ class ProposalRun {
     if (!baseline.has_value() || !locked_.has_value()) return;
     absl::StatusOr<InstalledTree> now = ReadInstalledTree(session.tree_dir());
     if (!now.ok()) {
-      log::Warning("job %s: cannot read a proposal's node_modules: %s", job_.spec().job_id(),
+      log::Warning("job %s: cannot read a proposal's node_modules: %s", Who(),
                    now.status().ToString());
       return;
     }
@@ -753,6 +756,7 @@ class ProposalRun {
   const bool commit_;
   bool reuse_allowed_ = true;        // the install may start from the baseline's node_modules
   bool put_install_failed_ = false;  // and it could not be put in the tree
+  std::string label_;                // the attempt's ("p3", "p3r"): its copy, disk and container
   std::string phase_;
   std::map<std::string, std::string> branch_files_;  // path -> what the branch's commit holds
   std::optional<scoring::TreeChange> tree_;          // once the new lockfile was read

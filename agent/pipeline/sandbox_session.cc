@@ -105,6 +105,8 @@ void ReapLeftovers(const SandboxSettings* settings, const std::string& work_dir)
 absl::Status SandboxSession::Prepare(JobContext& job, const Source& source) {
   if (settings_.backend == nullptr) return absl::FailedPreconditionError("no sandbox backend");
   limits_ = sandbox::Tighten(settings_.limits, job.spec().limits());
+  who_ = source.label.empty() ? job.spec().job_id()
+                              : absl::StrCat(job.spec().job_id(), " [", source.label, "]");
   if (settings_.registry == nullptr) return absl::FailedPreconditionError("no registry client");
   registries_ = JobRegistries(job.spec(), settings_.registry_override);
   OVVOC_ASSIGN_OR_RETURN(endpoints_, JobEndpoints(job.spec(), settings_));
@@ -276,7 +278,11 @@ absl::Status SandboxSession::PrefetchLockfile(JobContext& job) {
         " package(s) Ovvoc cannot install without network while dependency code runs: ",
         absl::StrJoin(shown, "; ")));
   }
-  job.SetProgress("install", absl::StrCat("fetching ", locked.packages.size(), " packages"));
+  // (A proposal's session leaves the job's progress to the proposals phase: trials run side by
+  // side.)
+  if (who_ == job.spec().job_id()) {
+    job.SetProgress("install", absl::StrCat("fetching ", locked.packages.size(), " packages"));
+  }
   const absl::Time start = job.Now();
   // Bounded like a command: by the phase timeout and what is left of the job's.
   const absl::Time deadline = std::min(job.deadline(), start + limits_.phase_timeout);
@@ -297,9 +303,8 @@ absl::Status SandboxSession::PrefetchLockfile(JobContext& job) {
     return absl::UnavailableError(absl::StrCat("cannot fetch the lockfile's packages: ",
                                                prefetched.status().message()));
   }
-  log::Info("job %s: %d packages ready (%d fetched, the rest cached) in %s", job.spec().job_id(),
-            locked.packages.size(), prefetched->fetched,
-            absl::FormatDuration(job.Now() - start));
+  log::Info("job %s: %d packages ready (%d fetched, the rest cached) in %s", who_,
+            locked.packages.size(), prefetched->fetched, absl::FormatDuration(job.Now() - start));
   prefetched_ = *std::move(prefetched);
   // What a bundle holds comes in its parent's tarball, but npm asks for the packument of a
   // bundled package that does not satisfy what the bundle wants of it: read now, with no
@@ -320,8 +325,8 @@ absl::Status SandboxSession::PrefetchLockfile(JobContext& job) {
   if (seeded.ok()) {
     seeded_cache_ = name;
   } else {
-    log::Warning("job %s: cannot seed npm's cache (npm will fetch through the gateway): %s",
-                 job.spec().job_id(), seeded.status().ToString());
+    log::Warning("job %s: cannot seed npm's cache (npm will fetch through the gateway): %s", who_,
+                 seeded.status().ToString());
   }
   return absl::OkStatus();
 }

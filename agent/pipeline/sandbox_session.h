@@ -191,6 +191,7 @@ class SandboxSession {
   const SandboxSettings& settings_;
   sandbox::Limits limits_;
   std::string source_dir_;
+  std::string who_;           // for the log: "JOB", or "JOB [p1]" for a proposal's session
   std::string pristine_git_;  // the agent's copy of the tree's .git as Prepare made it
   google::protobuf::RepeatedPtrField<ovvoc::v1::SecurityFinding>* findings_ = nullptr;
   std::optional<sandbox::JobUid> uid_;

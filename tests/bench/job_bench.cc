@@ -16,10 +16,20 @@
 //   repeat job   the same command on the same state dir: nothing new since, the baseline and
 //                every proposal taken from the memo
 //
+//   floor        what four npm runs cost with nothing to do, after the bare run in its tree:
+//                `npm install --package-lock-only` and `npm install --no-save` of the installed
+//                project, and the bare build and test: the least a proposal's trial can cost
+//                (it resolves, installs, builds and tests), over every CPU of the machine
+//
 //   job_bench [--runs N] [--backend oci|docker|both] [--more-deps N] [--parallel-trials N]
-//   (--parallel-trials: passed to the agent; without it, the agent's default)
+//             [--project tiny|ts-app]
+//   (--parallel-trials: passed to the agent; without it, the agent's default. --project ts-app:
+//   the five dependencies added to tests/bench/fixtures/ts-app, a TypeScript project built with
+//   tsc and tested with mocha, whose other packages come from the npm registry through the
+//   Verdaccio, a caching mirror; the job allows updates of the five only)
 // Needs root (the sandbox), the job image (deploy/image/build.sh) and Verdaccio (tests/run.sh
-// installs it); docker only for --backend docker|both. No network beyond loopback.
+// installs it); docker only for --backend docker|both. No network beyond loopback, except the
+// npm registry for --project ts-app.
 #include <unistd.h>
 
 #include <algorithm>
@@ -108,6 +118,20 @@ test('the build wrote every file', () => {
 });
 )";
 
+// --project ts-app's test of the five: mocha, compiled by the project's tsc with its own tests.
+constexpr char kTsTest[] = R"(import { strict as assert } from 'assert';
+
+describe('the ovvoc-jb packages', () => {
+  for (const name of ['alpha', 'bravo', 'charlie', 'delta', 'echo']) {
+    it(`${name} keeps its API`, () => {
+      const dep = require(`ovvoc-jb-${name}`);
+      assert.equal(dep.api, 1);
+      assert.equal(typeof dep.transform('x'), 'string');
+    });
+  }
+});
+)";
+
 std::string PackageJs(const std::string& name, const std::string& version, int api) {
   return absl::StrCat(
       "module.exports = {\n  name: '", name, "',\n  version: '", version, "',\n  api: ", api,
@@ -127,27 +151,41 @@ absl::Status Publish(testing::Verdaccio& registry, const std::string& name,
 // job is to prove.
 // `more_deps` more dependencies ("ovvoc-jb-more-N" 1.0.0, which no update touches) make the tree
 // larger, as a real project's is: what an install over the baseline's node_modules saves.
-absl::Status MakeFixture(testing::Verdaccio& registry, const testing::TempDir& dir, int more_deps) {
+// `project`: "tiny" (the project above) or "ts-app" (tests/bench/fixtures/ts-app with the five
+// added, its test of them beside its own; updates allowed for the five only).
+absl::Status MakeFixture(testing::Verdaccio& registry, const testing::TempDir& dir, int more_deps,
+                         const std::string& project) {
   for (const char* name : kPackages) {
     if (absl::Status s = Publish(registry, name, "1.0.0", 1); !s.ok()) return s;
   }
   const std::string app = dir.Sub("app");
-  fs::create_directories(app + "/src");
-  nlohmann::json manifest = nlohmann::json::parse(kManifest);
+  nlohmann::json manifest;
+  if (project == "ts-app") {
+    fs::copy(OVVOC_SOURCE_DIR "/tests/bench/fixtures/ts-app", app, fs::copy_options::recursive);
+    std::ifstream in(app + "/package.json");
+    manifest = nlohmann::json::parse(in);
+    for (const char* name : kPackages) manifest["dependencies"][name] = "^1.0.0";
+    std::ofstream(app + "/test/ovvoc-jb.test.ts") << kTsTest;
+  } else {
+    manifest = nlohmann::json::parse(kManifest);
+    fs::create_directories(app + "/src");
+    std::ofstream(app + "/build.js") << kBuildJs;
+    fs::create_directories(app + "/test");
+    std::ofstream(app + "/test/app.test.js") << kTestJs;
+    for (int i = 0; i < 8; ++i) {
+      std::ofstream src(absl::StrCat(app, "/src/module", i, ".js"));
+      for (int line = 0; line < 200; ++line)
+        src << "  export const v" << line << " = " << i << ";\n";
+    }
+  }
   for (int i = 0; i < more_deps; ++i) {
     const std::string name = absl::StrCat("ovvoc-jb-more-", i);
     if (absl::Status s = Publish(registry, name, "1.0.0", 1); !s.ok()) return s;
     manifest["dependencies"][name] = "^1.0.0";
   }
   std::ofstream(app + "/package.json") << manifest.dump(2) << "\n";
-  std::ofstream(app + "/build.js") << kBuildJs;
-  fs::create_directories(app + "/test");
-  std::ofstream(app + "/test/app.test.js") << kTestJs;
-  for (int i = 0; i < 8; ++i) {
-    std::ofstream src(absl::StrCat(app, "/src/module", i, ".js"));
-    for (int line = 0; line < 200; ++line) src << "  export const v" << line << " = " << i << ";\n";
-  }
-  std::ofstream(app + "/.ovvoc.yml") << "cooldown:\n  default-days: 0\n";
+  std::ofstream(app + "/.ovvoc.yml")
+      << "cooldown:\n  default-days: 0\nallow:\n  - dependency-name: \"ovvoc-jb-*\"\n";
   absl::StatusOr<testing::ProcessResult> locked =
       registry.Npm({"install", "--package-lock-only"}, app);
   if (!locked.ok()) return locked.status();
@@ -164,7 +202,11 @@ absl::Status MakeFixture(testing::Verdaccio& registry, const testing::TempDir& d
 
 struct BareTimes {
   absl::Duration install, build, test;
+  // With nothing to do, after the run: a resolve of the lockfile, an install over node_modules.
+  absl::Duration resolve_floor, install_floor;
   absl::Duration total() const { return install + build + test; }
+  // What a proposal's four npm runs cost at the least: each with nothing to do.
+  absl::Duration floor() const { return resolve_floor + install_floor + build + test; }
 };
 
 // npm ci, build and test of a fresh copy of `source`, pinned to CPU 0, with an empty npm cache
@@ -188,6 +230,16 @@ std::optional<BareTimes> BareRun(const std::string& registry, const std::string&
   t.install = Time([&] { return npm({"ci"}); }, ok);
   t.build = Time([&] { return ok && npm({"run", "build"}); }, ok);
   t.test = Time([&] { return ok && npm({"test"}); }, ok);
+  // The commands a proposal's trial runs (proposal_run.cc), here with nothing to change: npm's
+  // own cost of loading, reading the tree and finding it complete. The hidden lockfile npm left
+  // in node_modules stays, which spares npm reading every package (a proposal's tree has none).
+  t.resolve_floor = Time(
+      [&] {
+        return ok && npm({"install", "--package-lock-only", "--ignore-scripts", "--no-audit",
+                          "--no-fund"});
+      },
+      ok);
+  t.install_floor = Time([&] { return ok && npm({"install", "--no-save"}); }, ok);
   if (!ok) return std::nullopt;
   return t;
 }
@@ -431,6 +483,7 @@ struct Flags {
   std::vector<std::string> backends = {"oci"};
   int more_deps = 0;
   int parallel_trials = 0;  // 0: the agent's default
+  std::string project = "tiny";  // or "ts-app"
 };
 
 std::optional<Flags> ParseFlags(int argc, char** argv) {
@@ -448,6 +501,9 @@ std::optional<Flags> ParseFlags(int argc, char** argv) {
       flags.more_deps = std::max(0, std::atoi(argv[++i]));
     } else if (flag == "--parallel-trials" && i + 1 < argc) {
       flags.parallel_trials = std::max(1, std::atoi(argv[++i]));
+    } else if (flag == "--project" && i + 1 < argc) {
+      flags.project = argv[++i];
+      if (flags.project != "tiny" && flags.project != "ts-app") return std::nullopt;
     } else {
       return std::nullopt;
     }
@@ -485,7 +541,7 @@ int Main(int argc, char** argv) {
   if (!flags) {
     std::fprintf(stderr,
                  "usage: job_bench [--runs N] [--backend oci|docker|both] [--more-deps N] "
-                 "[--parallel-trials N]\n");
+                 "[--parallel-trials N] [--project tiny|ts-app]\n");
     return 2;
   }
   if (std::string why = Unavailable(*flags); !why.empty()) {
@@ -493,13 +549,17 @@ int Main(int argc, char** argv) {
     return 2;
   }
   testing::TempDir dir;
+  // ts-app's own packages come from the npm registry, through Verdaccio as a caching mirror.
+  testing::Verdaccio::Options options;
+  if (flags->project == "ts-app") options.uplink = "https://registry.npmjs.org/";
   absl::StatusOr<std::unique_ptr<testing::Verdaccio>> registry =
-      testing::Verdaccio::Start(dir.Sub("registry"));
+      testing::Verdaccio::Start(dir.Sub("registry"), options);
   if (!registry.ok()) {
     std::fprintf(stderr, "%s\n", registry.status().ToString().c_str());
     return 1;
   }
-  if (absl::Status made = MakeFixture(**registry, dir, flags->more_deps); !made.ok()) {
+  if (absl::Status made = MakeFixture(**registry, dir, flags->more_deps, flags->project);
+      !made.ok()) {
     std::fprintf(stderr, "cannot make the fixture: %s\n", made.ToString().c_str());
     return 1;
   }
@@ -543,23 +603,54 @@ int Main(int argc, char** argv) {
     }
   }
 
+  const std::string what =
+      flags->project == "ts-app"
+          ? absl::StrCat(
+                "tests/bench/fixtures/ts-app with 5 dependencies added",
+                flags->more_deps > 0 ? absl::StrCat(" and ", flags->more_deps, " more") : "",
+                " (build: tsc; test: mocha)")
+          : absl::StrCat("a project of ", kProposals + flags->more_deps,
+                         " dependencies (build: node build.js; test: node --test, 6 tests)");
   std::printf(
-      "proving updates: a project of %d dependencies (build: node build.js; test: node --test, 6 "
-      "tests), %d updates to prove (4 patches that pass, a major that fails a test), from a local "
-      "Verdaccio; median of %d (min - max), runs interleaved\n",
-      kProposals + flags->more_deps, kProposals, flags->runs);
-  std::vector<absl::Duration> bare_total, bare_install, bare_build, bare_test;
+      "proving updates: %s, %d updates to prove (4 patches that pass, a major that fails a test), "
+      "from a local Verdaccio; median of %d (min - max), runs interleaved\n",
+      what.c_str(), kProposals, flags->runs);
+  std::vector<absl::Duration> bare_total, bare_install, bare_build, bare_test, floor, resolve_floor,
+      install_floor;
   for (const BareTimes& b : bare) {
     bare_total.push_back(b.total());
     bare_install.push_back(b.install);
     bare_build.push_back(b.build);
     bare_test.push_back(b.test);
+    floor.push_back(b.floor());
+    resolve_floor.push_back(b.resolve_floor);
+    install_floor.push_back(b.install_floor);
   }
   const Spread bare_spread = SpreadOf(bare_total);
   std::printf("  %-34s %s  (ci %.0f, build %.0f, test %.0f)\n", "bare: npm ci + build + test",
               Show(bare_spread).c_str(), Ms(Median(bare_install)), Ms(Median(bare_build)),
               Ms(Median(bare_test)));
   std::printf("    (on the host: the image's node and npm, taskset -c 0, empty npm cache)\n");
+  // Trials side by side share the machine's CPUs: at best every one of them busy.
+  const long cpus = std::max(1L, ::sysconf(_SC_NPROCESSORS_ONLN));
+  const Spread floor_spread = SpreadOf(floor);
+  std::printf(
+      "  %-34s %s  %5.2fx bare   (resolve %.0f + install %.0f with nothing to do, + the bare "
+      "build and test)\n",
+      "floor: a proposal's four npm runs", Show(floor_spread).c_str(),
+      Ms(floor_spread.median) / Ms(bare_spread.median), Ms(Median(resolve_floor)),
+      Ms(Median(install_floor)));
+  std::printf(
+      "    over the machine's %ld CPUs    %7.0f ms  %5.2fx bare   (the least each extra proposal "
+      "can add, every CPU busy with trials and nothing else: compare the target 0.5x)\n",
+      cpus, Ms(floor_spread.median) / cpus,
+      Ms(floor_spread.median) / cpus / Ms(bare_spread.median));
+  // A first job's baseline is itself an npm ci, build and test: no less than a bare run.
+  const double first_floor = Ms(bare_spread.median) + kProposals * Ms(floor_spread.median) / cpus;
+  std::printf(
+      "    a first job at least            %7.0f ms  %5.2fx bare   (a bare run for the baseline + "
+      "%d proposals at the above: compare the target 3x)\n",
+      first_floor, first_floor / Ms(bare_spread.median), kProposals);
   for (const std::string& backend : flags->backends) {
     std::printf("ovvoc-agent update --sandbox %s (branches written):\n", backend.c_str());
     PrintJob("first job on a new machine", cold[backend], bare_spread.median,
