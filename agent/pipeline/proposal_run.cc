@@ -185,15 +185,17 @@ class ProposalRun {
       status = Attempt(deps, absl::StrCat(label, "n"));
     }
     if (TestsMayBeFlaky(status)) {
-      // Tests that fail where the baseline's passed run once more, as the install, build and
-      // test again in a fresh container, from the lockfile already verified: a pass then
-      // passes, and the score's flaky-tests factor says so. Never in the same container (red
-      // team, issue 12: an update failed its first run on purpose, left a marker, and passed
-      // the second).
+      // Tests that failed where the baseline's passed, and did not fail again when run once more
+      // in their container (Test), are proven once more as the install, build and test again in
+      // a fresh container, from the lockfile already verified: a pass then passes, and the
+      // score's flaky-tests factor says so. A pass in the same container is not one (red team,
+      // issue 12: an update failed its first run on purpose, left a marker, and passed the
+      // second).
       log::Info("job %s: the tests failed; proving the update once more in a fresh container",
                 Who());
       const google::protobuf::RepeatedPtrField<ovvoc::v1::SecurityFinding> first = out_.findings();
       StartAgain(described);
+      tests_again_ = TestsAgain::kInFreshContainer;
       status = Attempt(deps, absl::StrCat(label, "r"));
       out_.mutable_trial()->mutable_test()->set_attempts(2);
       // What the first attempt's dependency code did stays evidence, and is judged as the
@@ -267,10 +269,15 @@ class ProposalRun {
   std::string Who() const { return absl::StrCat(job_.spec().job_id(), " [", label_, "]"); }
 
   bool TestsMayBeFlaky(const absl::Status& status) const {
+    return !status.ok() && phase_ == "test" && tests_again_ != TestsAgain::kFailedAgain &&
+           tests_again_ != TestsAgain::kInFreshContainer && MayRunTestsAgain();
+  }
+
+  // Whether the tests, which ran to their end and failed where the baseline's passed, may run
+  // once more. (A bisection's trial is not run again: the group it came from was.)
+  bool MayRunTestsAgain() const {
     const ovvoc::v1::CommandOutcome& baseline = job_.result().baseline().test();
-    // (A bisection's trial is not run again: the group it came from was.)
-    return !status.ok() && commit_ && phase_ == "test" && !job_.cancelled() &&
-           job_.Now() < job_.deadline() &&
+    return commit_ && !job_.cancelled() && job_.Now() < job_.deadline() &&
            out_.trial().test().termination() == ovvoc::v1::TERMINATION_EXITED &&
            baseline.termination() == ovvoc::v1::TERMINATION_EXITED && baseline.exit_code() == 0;
   }
@@ -453,7 +460,28 @@ class ProposalRun {
     absl::Status status = RunTrialStep(job_, session, TrialStep::kTest,
                                        ProjectCommand(job_, TrialStep::kTest), record);
     if (status.ok()) return AsManyTests(status);
-    return BaselinePassed(job_.result().baseline().test()) ? status : BrokenBeforeTests(status);
+    if (!BaselinePassed(job_.result().baseline().test())) return BrokenBeforeTests(status);
+    if (tests_again_ != TestsAgain::kNo || !MayRunTestsAgain()) return status;
+    // Failed where the baseline's passed: once more here first, as the baseline's are (with the
+    // home, /tmp, .git and manifest put back). Failing again, they fail the update, with no
+    // fresh container spent on it; passing, they prove nothing yet (Run proves the update
+    // again in a fresh container), and the first run's outcome stands until then.
+    log::Info("job %s: the tests failed; running them once more", Who());
+    const ovvoc::v1::CommandOutcome first_test = out_.trial().test();
+    const ovvoc::v1::FailureReport first_failure = out_.failure();
+    out_.mutable_trial()->clear_test();
+    out_.mutable_failure()->Clear();  // `record` points at it: cleared, never deleted
+    absl::Status again = RunTrialStep(job_, session, TrialStep::kTest,
+                                      ProjectCommand(job_, TrialStep::kTest), record);
+    if (!again.ok()) {
+      tests_again_ = TestsAgain::kFailedAgain;
+      out_.mutable_trial()->mutable_test()->set_attempts(2);
+      return again;
+    }
+    tests_again_ = TestsAgain::kPassedAgain;
+    *out_.mutable_trial()->mutable_test() = first_test;
+    *out_.mutable_failure() = first_failure;
+    return status;
   }
 
   static uint32_t Ran(const ovvoc::v1::TestCounts& t) { return scoring::TestsRan(t); }
@@ -756,6 +784,9 @@ class ProposalRun {
   const bool commit_;
   bool reuse_allowed_ = true;        // the install may start from the baseline's node_modules
   bool put_install_failed_ = false;  // and it could not be put in the tree
+  // Whether failing tests ran once more, and how that went.
+  enum class TestsAgain { kNo, kFailedAgain, kPassedAgain, kInFreshContainer };
+  TestsAgain tests_again_ = TestsAgain::kNo;
   std::string label_;                // the attempt's ("p3", "p3r"): its copy, disk and container
   std::string phase_;
   std::map<std::string, std::string> branch_files_;  // path -> what the branch's commit holds

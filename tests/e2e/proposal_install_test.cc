@@ -59,8 +59,12 @@ TEST_CASE(
                   {{"ovvoc-ri-mid", "^1.0.0"}})
               .ok());
   REQUIRE(Publish(registry, "ovvoc-ri-plant", "1.0.0", "module.exports = 1;\n").ok());
+  // Broken once after a run that left its marker: it takes the marker away as it says so.
   constexpr char kCoy[] =
-      "module.exports = require('fs').existsSync(__dirname + '/first') ? 'broken' : 'ok';\n";
+      "const fs = require('fs');\n"
+      "const first = __dirname + '/first';\n"
+      "if (fs.existsSync(first)) { fs.unlinkSync(first); module.exports = 'broken'; }\n"
+      "else { module.exports = 'ok'; }\n";
   REQUIRE(Publish(registry, "ovvoc-ri-coy", "1.0.0", kCoy).ok());
   REQUIRE(Publish(registry, "ovvoc-ri-mid", "1.0.0",
                   "module.exports = require('ovvoc-ri-lib/package.json').version;\n",
@@ -96,8 +100,9 @@ TEST_CASE(
               .ok());
 
   // An update that tells its first run from a second (npm resolved the lockfile in the first
-  // one's container, and left its cache in the home) tampers and fails its tests in the first,
-  // and behaves in the second (red team, issue 12: it then passed, with no finding).
+  // one's container, and left its cache in the home) tampers and fails its tests in the first
+  // (once: they pass when run again in that container), and behaves in the second, a fresh
+  // container (red team, issue 12: it then passed, with no finding).
   REQUIRE(Publish(registry, "ovvoc-ri-coy", "1.0.1", kCoy,
                   {{"scripts",
                     {{"postinstall",
@@ -148,6 +153,9 @@ TEST_CASE(
   CHECK((*coy)["outcome"] == "PROPOSAL_OUTCOME_FAILED");
   CHECK((*coy)["failure"]["reason_class"] == "tampering");
   CHECK_THAT((*coy)["failure"].value("reason", ""), Catch::Contains("repo-tampered"));
+  CHECK_THAT(TrialLog(log, "ovvoc-ri-coy 1.0.0 -> 1.0.1"),
+             Catch::Contains("]: the tests failed; proving the update once more in a fresh "
+                             "container"));
 }
 
 // `name`@`version`, published by `npm publish` from dir/`name`@`version` with `bundled` (name ->

@@ -7,6 +7,7 @@
 #include <filesystem>
 #include <fstream>
 #include <map>
+#include <sstream>
 #include <string>
 
 #include "absl/status/status.h"
@@ -70,6 +71,34 @@ inline const nlohmann::json* ProposalOf(const nlohmann::json& result, const std:
     }
   }
   return nullptr;
+}
+
+// What the agent's `log` says of the proposal whose trials it labels as the `title`d one's
+// ("proposal 3 of 8: ovvoc-prove-lib 1.0.0 -> 2.0.0" labels p3): every line of "... [p3]: ",
+// the label and what follows, joined by newlines ("p3: the tests failed; ..."). Empty when the
+// log names no such proposal.
+inline std::string TrialLog(const std::string& log, const std::string& title) {
+  const std::string named = ": " + title;
+  std::string label;
+  std::istringstream lines(log);
+  for (std::string line; std::getline(lines, line);) {
+    const size_t at = line.find(" proposal ");
+    if (at == std::string::npos || line.find(named) == std::string::npos) continue;
+    const size_t of = line.find(" of ", at);
+    if (of != std::string::npos) label = "p" + line.substr(at + 10, of - at - 10);
+    break;
+  }
+  if (label.empty()) return "";
+  std::string said;
+  std::istringstream again(log);
+  for (std::string line; std::getline(again, line);) {
+    // Its own trials: "[p3]", "[p3r]"; not "[p31]".
+    for (const char* suffix : {"]: ", "r]: ", "n]: "}) {
+      const size_t at = line.find("[" + label + suffix);
+      if (at != std::string::npos) said += line.substr(at + 1) + "\n";
+    }
+  }
+  return said;
 }
 
 }  // namespace ovvoc::testing::e2e

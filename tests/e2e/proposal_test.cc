@@ -284,6 +284,13 @@ void CheckProposals(const nlohmann::json& result, const CliResult& run, const Te
   CHECK_THAT((*lib)["trial"]["test"].value("log_excerpt", ""), Catch::Contains("LIB_API=2"));
   CHECK((*lib)["trial"]["test"]["tests"].value("failed", 0) == 1);
   CHECK((*lib)["trial"]["test"].value("attempts", 0) == 2);  // run again: not flaky, broken
+  // Run again in its container, where they failed again: no fresh container spent on it (in
+  // the jobs that proved it).
+  if (!lib->contains("proven_by_job")) {
+    const std::string lib_log = TrialLog(run.err, "ovvoc-prove-lib 1.0.0 -> 2.0.0");
+    CHECK_THAT(lib_log, Catch::Contains("]: the tests failed; running them once more"));
+    CHECK_THAT(lib_log, !Catch::Contains("fresh container"));
+  }
   // The second run starts from the first's verified lockfile, whose evidence the result keeps.
   CHECK_THAT((*lib)["trial"]["lockfile"].value("command", ""),
              Catch::StartsWith("npm install --package-lock-only"));
@@ -663,6 +670,13 @@ TEST_CASE(
   CHECK(rerun["trial"]["test"].value("attempts", 0) == 2);
   CHECK(rerun["failure"]["reason_class"] == "test");
   CHECK_THAT(rerun["failure"].value("log_excerpt", ""), Catch::Contains("first run fails"));
+  // The second run in the proposal's container passed: proven again in a fresh one, where it
+  // failed (and was not run a third time there).
+  const std::string flaky_log = TrialLog(run.err, "ovvoc-fx-lib 1.0.0 -> 1.0.1");
+  CHECK_THAT(flaky_log, Catch::Contains("p1]: the tests failed; running them once more\n"
+                                        "p1]: the tests failed; proving the update once more in a "
+                                        "fresh container\n"));
+  CHECK_THAT(flaky_log, !Catch::Contains("p1r]: the tests failed; running them once more"));
 
   // Broken before: one test fails with or without the update (on the one node the project
   // allows). The job fails, saying so; the update is proven all the same and not blamed.
