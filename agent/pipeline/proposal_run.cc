@@ -14,10 +14,10 @@
 #include "absl/strings/str_join.h"
 #include "agent/git/branch.h"
 #include "agent/npm/lockfile_diff.h"
-#include "agent/npm/manifest_edit.h"
 #include "agent/npm/project.h"
 #include "agent/npm/resolve_error.h"
 #include "agent/pipeline/confusion.h"
+#include "agent/pipeline/proposal_apply.h"
 #include "agent/pipeline/trial.h"
 #include "agent/scoring/confidence.h"
 #include "agent/scoring/evidence.h"
@@ -30,17 +30,10 @@
 
 namespace ovvoc::agent {
 
-std::string ManifestDir(absl::string_view manifest_path) {
-  const size_t slash = manifest_path.rfind('/');
-  return slash == absl::string_view::npos ? "" : std::string(manifest_path.substr(0, slash));
-}
-
 namespace {
 
 using ovvoc::v1::PlannedDependency;
 using ovvoc::v1::ProposalResult;
-
-constexpr const char* kLockfileNames[] = {"npm-shrinkwrap.json", "package-lock.json"};
 
 // npm, resolving only: no dependency code runs, and the gateway passes registry reads.
 const std::vector<std::string>& RegenerateLockfile() {
@@ -55,63 +48,6 @@ const std::vector<std::string>& RegenerateLockfile() {
 const std::vector<std::string>& InstallOverBaseline() {
   static const auto* argv = new std::vector<std::string>{"npm", "install", "--no-save"};
   return *argv;
-}
-
-// The spec that admits exactly `d`'s target: "4.17.21", or "npm:lodash@4.17.21" for an alias.
-std::string PinnedSpec(const PlannedDependency& d) {
-  if (absl::StartsWith(d.spec(), "npm:")) return absl::StrCat("npm:", d.package(), "@", d.target());
-  return d.target();
-}
-
-// A proposal's manifests as the agent writes them: the pinned ones for npm's first run, and the
-// proposed ones, by manifest path.
-struct Manifests {
-  std::map<std::string, std::string> pinned;
-  std::map<std::string, std::string> proposed;
-};
-
-absl::StatusOr<Manifests> EditManifests(const std::string& clone,
-                                        const std::vector<const PlannedDependency*>& deps) {
-  std::map<std::string, std::vector<npm::DependencyEdit>> pinned, proposed;
-  for (const PlannedDependency* d : deps) {
-    npm::DependencyEdit edit{d->kind(), d->name(), d->spec(), PinnedSpec(*d)};
-    pinned[d->manifest_path()].push_back(edit);
-    edit.to_spec = d->new_spec().empty() ? d->spec() : d->new_spec();
-    proposed[d->manifest_path()].push_back(std::move(edit));
-  }
-  Manifests out;
-  for (const auto& [path, edits] : pinned) {
-    absl::StatusOr<std::string> text = ReadFileBeneath(clone, path, npm::kMaxManifestBytes);
-    if (!text.ok()) return text.status();
-    absl::StatusOr<std::string> pin = npm::EditDependencies(*text, edits);
-    if (!pin.ok()) {
-      return absl::Status(pin.status().code(), absl::StrCat(path, ": ", pin.status().message()));
-    }
-    absl::StatusOr<std::string> final_text = npm::EditDependencies(*text, proposed[path]);
-    if (!final_text.ok()) {
-      return absl::Status(final_text.status().code(),
-                          absl::StrCat(path, ": ", final_text.status().message()));
-    }
-    out.pinned[path] = *std::move(pin);
-    out.proposed[path] = *std::move(final_text);
-  }
-  return out;
-}
-
-absl::Status WriteManifests(const std::string& dir,
-                            const std::map<std::string, std::string>& files) {
-  for (const auto& [path, text] : files) {
-    OVVOC_RETURN_IF_ERROR(WriteFileBeneath(dir, path, text, ::geteuid(), ::getegid(), 0644));
-  }
-  return absl::OkStatus();
-}
-
-// The lockfile npm keeps in `dir`: the shrinkwrap over package-lock.json, as npm prefers it.
-std::string LockfileName(const std::string& dir) {
-  for (const char* name : kLockfileNames) {
-    if (CheckRegularFileBeneath(dir, name).ok()) return name;
-  }
-  return "package-lock.json";
 }
 
 std::string ReasonClass(absl::string_view phase, ovvoc::v1::Termination termination) {
@@ -291,7 +227,7 @@ class ProposalRun {
                      const std::string& label) {
     // Apply, in the agent's own copy of the clone.
     phase_ = "apply";
-    absl::StatusOr<Manifests> manifests = EditManifests(job_.repo_dir(), deps);
+    absl::StatusOr<ProposalManifests> manifests = EditManifests(job_.repo_dir(), deps);
     if (!manifests.ok()) return Fail("lockfile", manifests.status());
     OVVOC_RETURN_IF_ERROR(files::EnsureDir(dir, 0700));
     OVVOC_RETURN_IF_ERROR(CopyWorkTree(job_.repo_dir(), dir));

@@ -9,7 +9,6 @@
 #include <string>
 #include <vector>
 
-#include "absl/strings/string_view.h"
 #include "absl/synchronization/mutex.h"
 #include "agent/pipeline/pipeline.h"
 #include "agent/pipeline/sandbox_session.h"
@@ -43,9 +42,6 @@ struct ProposalContext {
 void RunProposal(JobContext& job, const ProposalContext& context,
                  const std::vector<const ovvoc::v1::PlannedDependency*>& deps,
                  const std::string& label, bool commit, ovvoc::v1::ProposalResult& out);
-
-// "packages/web" for "packages/web/package.json"; "" for the root's.
-std::string ManifestDir(absl::string_view manifest_path);
 
 }  // namespace ovvoc::agent
 

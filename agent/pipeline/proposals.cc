@@ -18,6 +18,7 @@
 #include "agent/pipeline/baseline_memo.h"
 #include "agent/pipeline/confusion.h"
 #include "agent/pipeline/plan_step.h"
+#include "agent/pipeline/proposal_apply.h"
 #include "agent/pipeline/proposal_run.h"
 #include "common/crypto.h"
 #include "common/logging.h"
