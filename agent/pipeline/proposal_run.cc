@@ -143,6 +143,15 @@ class ProposalRun {
         status = NoNewFindings();
       }
     }
+    // Passed when run again in its container, and then cancelled or out of time before a fresh
+    // trial: the first run's failure stands, and says what else happened.
+    std::string unproven;
+    if (tests_again_ == TestsAgain::kPassedAgain) {
+      out_.mutable_trial()->mutable_test()->set_attempts(2);
+      unproven =
+          "; they passed when run again in the proposal's container, which proves nothing, and "
+          "the job ended (cancelled or out of time) before the update was proven in a fresh one";
+    }
     *out_.mutable_trial()->mutable_duration() = ToProto(job_.Now() - start);
     Judge(deps);
     if (status.ok()) {
@@ -158,7 +167,7 @@ class ProposalRun {
     if (failure->reason_class().empty()) {
       failure->set_reason_class(ReasonClass(failure->phase(), failure->termination()));
     }
-    failure->set_reason(std::string(status.message()));
+    failure->set_reason(absl::StrCat(status.message(), unproven));
   }
 
  private:
