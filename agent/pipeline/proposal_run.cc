@@ -97,8 +97,9 @@ class ProposalRun {
  public:
   // `commit`: a passing proposal is committed on its branch (when the job writes branches);
   // a bisection's trials are not.
-  ProposalRun(JobContext& job, const ProposalContext& context, ProposalResult& out, bool commit)
-      : job_(job), context_(context), out_(out), commit_(commit) {}
+  ProposalRun(JobContext& job, const ProposalContext& context, ProposalResult& out, bool commit,
+              const google::protobuf::RepeatedPtrField<ovvoc::v1::SecurityFinding>* earlier)
+      : job_(job), context_(context), out_(out), commit_(commit), earlier_(earlier) {}
 
   // `label` names its copy of the clone, its disk and its container: "p3", "p3b1".
   void Run(const std::vector<const PlannedDependency*>& deps, const std::string& label) {
@@ -138,6 +139,16 @@ class ProposalRun {
       // second's is (red team, issue 12: an update that tampered in its first run and failed
       // its tests on purpose passed a second run where it behaved, with no finding).
       KeepFindings(first);
+      if (status.ok()) {
+        phase_ = "findings";
+        status = NoNewFindings();
+      }
+    }
+    if (earlier_ != nullptr && !job_.cancelled()) {
+      // What the updates' code did beside others, in trials that cannot tell who did it, is held
+      // against them as their own (red team, issue 12: an update that tampered only beside a
+      // group's culprit was committed once the culprit was left out).
+      KeepFindings(*earlier_);
       if (status.ok()) {
         phase_ = "findings";
         status = NoNewFindings();
@@ -410,22 +421,27 @@ class ProposalRun {
     // Failed where the baseline's passed: once more here first, as the baseline's are (with the
     // home, /tmp, .git and manifest put back). Failing again, they fail the update, with no
     // fresh container spent on it; passing, they prove nothing yet (Run proves the update
-    // again in a fresh container), and the first run's outcome stands until then.
+    // again in a fresh container). Either way the first run's outcome is the one reported: the
+    // first run's code could shape how a second one ends (red team, issue 12: a second run cut
+    // short by its own timeout read as the sandbox's doing, and bisection named no culprit).
     log::Info("job %s: the tests failed; running them once more", Who());
     const ovvoc::v1::CommandOutcome first_test = out_.trial().test();
     const ovvoc::v1::FailureReport first_failure = out_.failure();
     out_.mutable_trial()->clear_test();
     out_.mutable_failure()->Clear();  // `record` points at it: cleared, never deleted
-    absl::Status again = RunTrialStep(job_, session, TrialStep::kTest,
-                                      ProjectCommand(job_, TrialStep::kTest), record);
-    if (!again.ok()) {
-      tests_again_ = TestsAgain::kFailedAgain;
-      out_.mutable_trial()->mutable_test()->set_attempts(2);
-      return again;
-    }
-    tests_again_ = TestsAgain::kPassedAgain;
+    const absl::Status again = RunTrialStep(job_, session, TrialStep::kTest,
+                                            ProjectCommand(job_, TrialStep::kTest), record);
+    const bool ran = out_.trial().test().termination() != ovvoc::v1::TERMINATION_UNSPECIFIED;
     *out_.mutable_trial()->mutable_test() = first_test;
     *out_.mutable_failure() = first_failure;
+    if (!ran) {
+      // Out of time, or the tree could not be made ready for it: not a second run (a fresh
+      // trial may still be).
+      log::Info("job %s: the tests could not run again here: %s", Who(), again.message());
+      return status;
+    }
+    out_.mutable_trial()->mutable_test()->set_attempts(2);
+    tests_again_ = again.ok() ? TestsAgain::kPassedAgain : TestsAgain::kFailedAgain;
     return status;
   }
 
@@ -727,6 +743,7 @@ class ProposalRun {
   const ProposalContext& context_;
   ProposalResult& out_;
   const bool commit_;
+  const google::protobuf::RepeatedPtrField<ovvoc::v1::SecurityFinding>* const earlier_;
   bool reuse_allowed_ = true;        // the install may start from the baseline's node_modules
   bool put_install_failed_ = false;  // and it could not be put in the tree
   // Whether failing tests ran once more, and how that went.
@@ -754,8 +771,14 @@ class ProposalRun {
 
 void RunProposal(JobContext& job, const ProposalContext& context,
                  const std::vector<const ovvoc::v1::PlannedDependency*>& deps,
-                 const std::string& label, bool commit, ovvoc::v1::ProposalResult& out) {
-  ProposalRun(job, context, out, commit).Run(deps, label);
+                 const std::string& label, bool commit, ovvoc::v1::ProposalResult& out,
+                 const google::protobuf::RepeatedPtrField<ovvoc::v1::SecurityFinding>* earlier) {
+  ProposalRun(job, context, out, commit, earlier).Run(deps, label);
+}
+
+bool IsJudgedBehaviour(const ovvoc::v1::SecurityFinding& finding) {
+  return (IsEgress(finding) || finding.severity() >= ovvoc::v1::SEVERITY_HIGH) &&
+         finding.kind() != "typosquat" && finding.kind() != "dependency-confusion";
 }
 
 }  // namespace ovvoc::agent

@@ -39,9 +39,18 @@ struct ProposalContext {
 // there. `label` names the trial's copy of the clone, job disk and container ("p3", "p3b1").
 // `commit`: a passing proposal is committed on its branch when the job writes branches; a
 // bisection's trials are not, nor run a second time when their tests fail.
-void RunProposal(JobContext& job, const ProposalContext& context,
-                 const std::vector<const ovvoc::v1::PlannedDependency*>& deps,
-                 const std::string& label, bool commit, ovvoc::v1::ProposalResult& out);
+// `earlier`: what the updates' code did in earlier trials that held them with others (a group
+// before its culprits were left out), judged as this trial's own findings are, before any commit.
+void RunProposal(
+    JobContext& job, const ProposalContext& context,
+    const std::vector<const ovvoc::v1::PlannedDependency*>& deps, const std::string& label,
+    bool commit, ovvoc::v1::ProposalResult& out,
+    const google::protobuf::RepeatedPtrField<ovvoc::v1::SecurityFinding>* earlier = nullptr);
+
+// Whether `finding` says what an update's own code did that fails a proposal (egress, tampering:
+// what NoNewFindings holds against it), rather than what the registry or the lockfile say of it
+// (typosquat, dependency confusion), which each trial finds again for its own updates.
+bool IsJudgedBehaviour(const ovvoc::v1::SecurityFinding& finding);
 
 }  // namespace ovvoc::agent
 

@@ -102,6 +102,28 @@ class Bisection {
 
   int trials() const { return trials_; }
 
+  // What the updates' code did (IsJudgedBehaviour) in the group's run and in every trial that
+  // held any of `rest`: who of a trial's updates did it cannot be told, so it is evidence against
+  // each of them.
+  google::protobuf::RepeatedPtrField<ovvoc::v1::SecurityFinding> BehaviourAgainst(
+      const std::vector<const PlannedDependency*>& rest) const {
+    google::protobuf::RepeatedPtrField<ovvoc::v1::SecurityFinding> out;
+    auto add = [&out](const ProposalResult& trial) {
+      for (const ovvoc::v1::SecurityFinding& finding : trial.findings()) {
+        if (IsJudgedBehaviour(finding)) *out.Add() = finding;
+      }
+    };
+    add(group_);
+    for (const auto& [deps, trial] : tried_) {
+      if (std::any_of(deps.begin(), deps.end(), [&rest](const PlannedDependency* d) {
+            return std::find(rest.begin(), rest.end(), d) != rest.end();
+          })) {
+        add(trial);
+      }
+    }
+    return out;
+  }
+
  private:
   bool Search(const std::vector<const PlannedDependency*>& failing,
               std::vector<const PlannedDependency*>& culprits) {
@@ -367,11 +389,14 @@ class ProposalsPhase final : public Phase {
                                     bisection.trials(), " trials): ", report->reason()));
     ProposalResult kept;
     Describe(group.group(), group.manifest_dir(), rest, kept);
-    RunProposal(job, context, rest, absl::StrCat(label, "k"), /*commit=*/true, kept);
+    const google::protobuf::RepeatedPtrField<ovvoc::v1::SecurityFinding> behaviour =
+        bisection.BehaviourAgainst(rest);
+    RunProposal(job, context, rest, absl::StrCat(label, "k"), /*commit=*/true, kept, &behaviour);
     if (kept.outcome() != ovvoc::v1::PROPOSAL_OUTCOME_PASSED) {
       for (const std::string& name : names) group.mutable_failure()->add_culprits(name);
       absl::StrAppend(group.mutable_failure()->mutable_reason(), "; without ",
-                      absl::StrJoin(names, ", "), " it still failed");
+                      absl::StrJoin(names, ", "), " it still failed (",
+                      kept.failure().reason_class(), ": ", kept.failure().reason(), ")");
       return std::nullopt;
     }
     group = std::move(kept);

@@ -50,7 +50,8 @@ constexpr char kManifest[] = R"({
 }
 )";
 
-// The lib's API is a number: 1 in 1.x, 2 in 2.0.0, which the project's test refuses.
+// The lib's API is a number: 1 in 1.x, 2 in 2.0.0, which the project's test refuses (saying so
+// otherwise, and with another exit code, when it runs again in the same tree).
 constexpr char kTest[] = R"(const lib = require('ovvoc-prove-lib');
 const util = require('ovvoc-prove-util');
 console.log('LIB_API=' + lib.api + ' UTIL=' + util);
@@ -60,7 +61,12 @@ console.log('ok 2 - util loads');
 console.log('1..2');
 try { require('ovvoc-prove-ghost'); console.log('GHOST LOADED'); } catch (e) {}
 if (require('fs').existsSync('/tmp/seeded')) console.log('TMP SEEDED');
-if (lib.api !== 1) { console.error('Error: ovvoc-prove-lib changed its API'); process.exit(1); }
+if (lib.api !== 1) {
+  const again = require('fs').existsSync('.failed-once');
+  require('fs').writeFileSync('.failed-once', '');
+  console.error('Error: ovvoc-prove-lib changed its API' + (again ? ' (run again)' : ''));
+  process.exit(again ? 2 : 1);
+}
 )";
 
 // dir/app with a lockfile npm wrote against `registry` directly, as dir/app.git.
@@ -284,6 +290,10 @@ void CheckProposals(const nlohmann::json& result, const CliResult& run, const Te
   CHECK_THAT((*lib)["trial"]["test"].value("log_excerpt", ""), Catch::Contains("LIB_API=2"));
   CHECK((*lib)["trial"]["test"]["tests"].value("failed", 0) == 1);
   CHECK((*lib)["trial"]["test"].value("attempts", 0) == 2);  // run again: not flaky, broken
+  // The first run's failure is the one reported, whatever the second run said (red team, issue
+  // 12: the first run's code can shape how a second ends).
+  CHECK((*lib)["failure"].value("exit_code", 0) == 1);
+  CHECK_THAT((*lib)["failure"].value("log_excerpt", ""), !Catch::Contains("(run again)"));
   // Run again in its container, where they failed again: no fresh container spent on it (in
   // the jobs that proved it).
   if (!lib->contains("proven_by_job")) {
@@ -377,8 +387,9 @@ void CheckProposals(const nlohmann::json& result, const CliResult& run, const Te
   CHECK_THAT(run.out, Catch::Contains(absl::StrCat("branch ", branch, " at ")));
 }
 
-// A group of three patches, one of which breaks the project's test, and a major whose peer
-// range the project's locked version cannot meet.
+// A group of three patches, one of which breaks the project's test; a group of two, one of
+// which breaks the test and the other tampers only beside it; and a major whose peer range the
+// project's locked version cannot meet.
 constexpr char kGroupManifest[] = R"({
   "name": "ovvoc-group-app",
   "private": true,
@@ -388,6 +399,8 @@ constexpr char kGroupManifest[] = R"({
     "ovvoc-group-a": "^1.0.0",
     "ovvoc-group-b": "^1.0.0",
     "ovvoc-group-c": "^1.0.0",
+    "ovvoc-group-brk": "^1.0.0",
+    "ovvoc-group-sly": "^1.0.0",
     "ovvoc-group-fewer": "^1.0.0",
     "ovvoc-group-peer": "^1.0.0"
   }
@@ -403,6 +416,8 @@ for (const name of ['a', 'b', 'c']) {
   if (value !== name) { console.error('ovvoc-group-' + name + ' is ' + value); process.exit(1); }
 }
 for (let i = 0; i < require('ovvoc-group-fewer'); ++i) console.log('ok ' + ++n + ' - more');
+require('ovvoc-group-sly');
+if (require('ovvoc-group-brk') !== 'brk') { console.error('ovvoc-group-brk broke'); process.exit(1); }
 console.log('1..' + n);
 )";
 
@@ -415,7 +430,7 @@ TEST_CASE(
   auto started = Verdaccio::Start(dir.Sub("verdaccio"));
   REQUIRE(started.ok());
   Verdaccio& registry = **started;
-  for (const char* name : {"a", "b", "c"}) {
+  for (const char* name : {"a", "b", "c", "brk", "sly"}) {
     const std::string package = absl::StrCat("ovvoc-group-", name);
     const std::string value = absl::StrCat("module.exports = '", name, "';\n");
     REQUIRE(Publish(registry, package, "1.0.0", value).ok());
@@ -429,12 +444,23 @@ TEST_CASE(
   std::ofstream(dir.Sub("app/test.js")) << kGroupTest;
   std::ofstream(dir.Sub("app/.ovvoc.yml"))
       << "cooldown:\n  default-days: 0\ngroups:\n  letters:\n    patterns: [ovvoc-group-a, "
-         "ovvoc-group-b, ovvoc-group-c]\n";
+         "ovvoc-group-b, ovvoc-group-c]\n  sly:\n    patterns: [ovvoc-group-brk, "
+         "ovvoc-group-sly]\n";
   REQUIRE(registry.Npm({"install", "--package-lock-only"}, dir.Sub("app")).ok());
   REQUIRE(GitHttpServer::CreateBareRepoFromDir(dir.Sub("app"), dir.Sub("app.git")).ok());
   REQUIRE(Publish(registry, "ovvoc-group-a", "1.0.1", "module.exports = 'a';\n").ok());
   REQUIRE(Publish(registry, "ovvoc-group-b", "1.0.1", "module.exports = 'B!';\n").ok());
   REQUIRE(Publish(registry, "ovvoc-group-c", "1.0.1", "module.exports = 'c';\n").ok());
+  REQUIRE(Publish(registry, "ovvoc-group-brk", "1.0.1", "module.exports = 'BRK!';\n").ok());
+  // Tampers only where brk's new version is installed beside it: in the group's run, never in
+  // a trial of its own (red team, issue 12: it was committed once bisection left brk out).
+  REQUIRE(Publish(registry, "ovvoc-group-sly", "1.0.1", "module.exports = 'sly';\n",
+                  {{"scripts",
+                    {{"postinstall",
+                      "node -e \"if (require('ovvoc-group-brk/package.json').version === "
+                      "'1.0.1') require('fs').appendFileSync(process.env.INIT_CWD + "
+                      "'/.ovvoc.yml', '# sly')\""}}}})
+              .ok());
   // A patch after which the suite finds fewer tests: every one passes, and it is not proven.
   REQUIRE(Publish(registry, "ovvoc-group-fewer", "1.0.1", "module.exports = 1;\n").ok());
   REQUIRE(Publish(registry, "ovvoc-group-peer", "2.0.0", "module.exports = 2;\n",
@@ -453,7 +479,7 @@ TEST_CASE(
   INFO(result.dump(2));
   REQUIRE(run.exit_code == 0);
   const nlohmann::json proposals = result.value("proposals", nlohmann::json::array());
-  REQUIRE(proposals.size() == 4);
+  REQUIRE(proposals.size() == 5);
 
   // The group without b passed, as it will be committed; b failed on its own and is named.
   const nlohmann::json& kept = proposals[0];
@@ -472,6 +498,25 @@ TEST_CASE(
   CHECK_THAT(culprit["failure"].value("reason", ""),
              Catch::StartsWith("left out of group letters (bisected in 4 trials): "));
   CHECK_THAT(culprit["failure"].value("log_excerpt", ""), Catch::Contains("ovvoc-group-b is B!"));
+
+  // sly without brk passes on its own, but what it did beside brk in the group's run is held
+  // against it: the group fails, brk named, nothing committed.
+  const nlohmann::json* sly = nullptr;
+  for (const nlohmann::json& p : proposals) {
+    if (p.value("group", "") == "sly") sly = &p;
+  }
+  REQUIRE(sly != nullptr);
+  CHECK((*sly)["outcome"] == "PROPOSAL_OUTCOME_FAILED");
+  CHECK((*sly)["updates"].size() == 2);
+  CHECK((*sly)["failure"]["culprits"] == nlohmann::json::array({"ovvoc-group-brk@1.0.1"}));
+  CHECK_THAT((*sly)["failure"].value("reason", ""),
+             Catch::Contains("; without ovvoc-group-brk@1.0.1 it still failed (tampering: ") &&
+                 Catch::Contains("repo-tampered"));
+  CHECK((*sly).value("commit", "").empty());
+  const std::string branches =
+      RunGit({"branch", "--list", "ovvoc/*"}, dir.Sub("app.git")).value_or("");
+  CHECK_THAT(branches, Catch::Contains("letters"));
+  CHECK_THAT(branches, !Catch::Contains("sly"));
 
   // Red team, issue 12: fewer tests ran than before the update, all passing: not proven.
   const nlohmann::json* fewer = ProposalOf(result, "ovvoc-group-fewer");
