@@ -157,8 +157,7 @@ class ProposalRun {
     // Passed when run again in its container, and then cancelled or out of time before a fresh
     // trial: the first run's failure stands, and says what else happened.
     std::string unproven;
-    if (tests_again_ == TestsAgain::kPassedAgain) {
-      out_.mutable_trial()->mutable_test()->set_attempts(2);
+    if (tests_again_ == TestsAgain::kPassedAgain) {  // (Test counted both runs: attempts 2)
       unproven =
           "; they passed when run again in the proposal's container, which proves nothing, and "
           "the job ended (cancelled or out of time) before the update was proven in a fresh one";
@@ -225,8 +224,9 @@ class ProposalRun {
   std::string Who() const { return absl::StrCat(job_.spec().job_id(), " [", label_, "]"); }
 
   bool TestsMayBeFlaky(const absl::Status& status) const {
-    return !status.ok() && phase_ == "test" && tests_again_ != TestsAgain::kFailedAgain &&
-           tests_again_ != TestsAgain::kInFreshContainer && MayRunTestsAgain();
+    return !status.ok() && phase_ == "test" &&
+           (tests_again_ == TestsAgain::kNo || tests_again_ == TestsAgain::kPassedAgain) &&
+           MayRunTestsAgain();
   }
 
   // Whether the tests, which ran to their end and failed where the baseline's passed, may run
